@@ -1,0 +1,265 @@
+"""Affinity matrices of the paper, built explicitly.
+
+Every operator in the unified view aggregates values with an affinity matrix:
+
+    Y = concat(A_1 V_1, ..., A_M V_M) W_o                                (paper, eq. 1)
+
+This module builds the ``A_m`` of each operator as a plain tensor, so that a
+learner can look at it and so that tests can hold it equal to the fused
+operator. Notation (see ``shared/docs/unified_framework.md``):
+
+- ``B`` batch, ``N = H * W`` tokens in row-major order (token ``i = y * W + x``),
+  ``C`` channels, ``M`` heads of ``C / M`` contiguous channels each.
+- An affinity is ``(B, M, N, N)`` when it depends on the input (dynamic) and
+  ``(M, N, N)`` when it does not (static, shared over the batch).
+
+No function here builds an ``N x N`` matrix unless its name promises one;
+``depthwise_conv_row`` draws one query's row on the grid in ``O(C H W)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "attention",
+    "depthwise_conv",
+    "depthwise_conv_row",
+    "aggregate",
+    "blend",
+    "head_mean",
+    "token_index",
+    "tokens_to_map",
+    "map_to_tokens",
+]
+
+
+def _check_heads(channels: int, num_heads: int) -> int:
+    if not isinstance(num_heads, int) or isinstance(num_heads, bool) or num_heads < 1:
+        raise ValueError(f"num_heads must be a positive integer, got {num_heads!r}")
+    if channels % num_heads != 0:
+        raise ValueError(
+            f"num_heads={num_heads} does not divide the {channels} channels: "
+            f"each head needs the same number of channels (try a divisor of {channels})"
+        )
+    return channels // num_heads
+
+
+def _check_grid(height: int, width: int) -> None:
+    for name, value in (("height", height), ("width", width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_depthwise_kernel(weight: Tensor) -> int:
+    if not isinstance(weight, Tensor) or weight.dim() != 4 or weight.shape[1] != 1:
+        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"a depthwise kernel has shape (C, 1, k, k), got {shape}")
+    k_h, k_w = weight.shape[-2:]
+    if k_h != k_w or k_h % 2 == 0:
+        raise ValueError(
+            f"the kernel must be square with an odd size (3, 5, 7, ...) so that it has a centre; got {k_h} x {k_w}"
+        )
+    return k_h
+
+
+def token_index(y: int, x: int, width: int) -> int:
+    """Row-major token index of grid position ``(y, x)``: ``i = y * W + x``."""
+    return y * width + x
+
+
+def map_to_tokens(x: Tensor) -> Tensor:
+    """``(B, C, H, W)`` feature map -> ``(B, N, C)`` tokens in row-major order."""
+    return x.flatten(2).transpose(1, 2)
+
+
+def tokens_to_map(tokens: Tensor, height: int, width: int) -> Tensor:
+    """``(B, N, C)`` tokens -> ``(B, C, H, W)`` feature map (inverse of ``map_to_tokens``)."""
+    batch, num_tokens, channels = tokens.shape
+    if num_tokens != height * width:
+        raise ValueError(f"{num_tokens} tokens do not fill a {height} x {width} grid")
+    return tokens.transpose(1, 2).reshape(batch, channels, height, width)
+
+
+def attention(q: Tensor, k: Tensor, num_heads: int, scale: float | None = None) -> Tensor:
+    """Self-attention affinity ``A_m = softmax(Q_m K_m^T * s)``: dynamic and dense.
+
+    Args:
+        q, k: queries and keys, ``(B, N, C)``; head ``m`` owns channels
+            ``[m * C/M, (m + 1) * C/M)``.
+        num_heads: ``M``; must divide ``C``.
+        scale: ``s``; defaults to ``(C / M) ** -0.5``.
+
+    Returns:
+        ``(B, M, N, N)``; each row is a probability distribution over the
+        ``N`` key tokens (sums to 1).
+    """
+    if q.dim() != 3 or q.shape != k.shape:
+        raise ValueError(f"q and k must both be (B, N, C), got {tuple(q.shape)} and {tuple(k.shape)}")
+    batch, num_tokens, channels = q.shape
+    head_dim = _check_heads(channels, num_heads)
+    if scale is None:
+        scale = head_dim**-0.5
+    q = q.reshape(batch, num_tokens, num_heads, head_dim).transpose(1, 2)  # (B, M, N, C/M)
+    k = k.reshape(batch, num_tokens, num_heads, head_dim).transpose(1, 2)  # (B, M, N, C/M)
+    logits = (q * scale) @ k.transpose(-2, -1)  # (B, M, N, N)
+    return logits.softmax(dim=-1)
+
+
+def _kernel_taps(weight: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
+    """For every query token and kernel tap that lands inside the grid: (query, key, tap) indices."""
+    size = _check_depthwise_kernel(weight)
+    pad = size // 2
+    device = weight.device
+    ys = torch.arange(height, device=device).view(height, 1, 1, 1)
+    xs = torch.arange(width, device=device).view(1, width, 1, 1)
+    dy = torch.arange(size, device=device).view(1, 1, size, 1)
+    dx = torch.arange(size, device=device).view(1, 1, 1, size)
+    # conv2d is cross-correlation: output (y, x) reads input (y + dy - p, x + dx - p) with weight w[dy, dx].
+    key_y = ys + dy - pad
+    key_x = xs + dx - pad
+    inside = (key_y >= 0) & (key_y < height) & (key_x >= 0) & (key_x < width)  # (H, W, k, k)
+    query = (ys * width + xs).expand(height, width, size, size)
+    key = key_y * width + key_x
+    tap = (dy * size + dx).expand(height, width, size, size)
+    return query[inside], key[inside], tap[inside]
+
+
+def depthwise_conv(weight: Tensor, height: int, width: int) -> Tensor:
+    """Depthwise-convolution affinity: static and sparse, one matrix per channel.
+
+    ``A_c[i, j] = w_c[y_j - y_i + p, x_j - x_i + p]`` when both offsets lie in
+    ``[-p, p]`` (``p = k // 2``), else 0: the matrix that
+    ``nn.Conv2d(C, C, k, padding=k // 2, groups=C)`` multiplies each channel's
+    ``N`` values with (bias excluded; it adds ``b_c`` after ``A_c V_c``).
+
+    Args:
+        weight: ``(C, 1, k, k)`` depthwise kernel, ``k`` odd.
+        height, width: the token grid ``H x W``.
+
+    Returns:
+        ``(C, N, N)`` with ``N = H * W``. Dense: ``C N^2`` floats, so only for
+        small grids; use :func:`depthwise_conv_row` for one query on a large grid.
+    """
+    _check_grid(height, width)
+    query, key, tap = _kernel_taps(weight, height, width)
+    channels = weight.shape[0]
+    num_tokens = height * width
+    taps = weight.reshape(channels, -1)[:, tap]  # (C, number of in-grid taps)
+    flat_index = query * num_tokens + key
+    dense = weight.new_zeros(channels, num_tokens * num_tokens)
+    # Each (query, key) pair appears once: offsets are unique per query, so index_put never collides.
+    dense = dense.index_put((torch.arange(channels, device=weight.device)[:, None], flat_index[None, :]), taps)
+    return dense.view(channels, num_tokens, num_tokens)
+
+
+def depthwise_conv_row(weight: Tensor, height: int, width: int, query: int | tuple[int, int]) -> Tensor:
+    """One query's row of the depthwise-conv affinity, drawn on the grid.
+
+    Row ``i`` of ``A_c`` reshaped to ``H x W`` is the kernel pasted with its
+    centre at the query and cut at the border (zero padding). Built in
+    ``O(C H W)`` memory, never ``N x N``, so it is instant at 56 x 56.
+
+    Args:
+        weight: ``(C, 1, k, k)`` depthwise kernel, ``k`` odd.
+        height, width: the token grid.
+        query: token index ``i`` (row-major) or grid position ``(y, x)``.
+
+    Returns:
+        ``(C, H, W)``: ``out[c, y_j, x_j] = A_c[i, j]``.
+    """
+    size = _check_depthwise_kernel(weight)
+    _check_grid(height, width)
+    if isinstance(query, tuple):
+        if len(query) != 2:
+            raise ValueError(f"query must be a token index or a (y, x) pair, got {query!r}")
+        qy, qx = (int(v) for v in query)
+    else:
+        if isinstance(query, bool) or not isinstance(query, int):
+            raise ValueError(f"query must be a token index or a (y, x) pair, got {query!r}")
+        if not 0 <= query < height * width:
+            raise ValueError(f"query token {query} is outside a {height} x {width} grid of {height * width} tokens")
+        qy, qx = divmod(query, width)
+    if not (0 <= qy < height and 0 <= qx < width):
+        raise ValueError(f"query ({qy}, {qx}) is outside a {height} x {width} grid")
+    pad = size // 2
+    row = weight.new_zeros(weight.shape[0], height, width)
+    # Kernel tap (dy, dx) lands on key (qy + dy - p, qx + dx - p); keep the part inside the grid.
+    top, left = qy - pad, qx - pad
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + size, height), min(left + size, width)
+    row[:, y0:y1, x0:x1] = weight[:, 0, y0 - top : y1 - top, x0 - left : x1 - left]
+    return row
+
+
+def aggregate(affinity: Tensor, v: Tensor) -> Tensor:
+    """Multi-head context aggregation ``concat(A_1 V_1, ..., A_M V_M)``.
+
+    Args:
+        affinity: ``(B, M, N, N)`` (dynamic) or ``(M, N, N)`` (static, shared
+            over the batch). ``M = 1`` shares one matrix across all channels
+            (MLP-Mixer); ``M = C`` gives each channel its own (depthwise conv).
+        v: values ``V``, ``(B, N, C)``; the channels are split into ``M``
+            contiguous groups of ``C / M``.
+
+    Returns:
+        ``(B, N, C)``, before the output projection ``W_o``.
+    """
+    if v.dim() != 3:
+        raise ValueError(f"v must be (B, N, C), got {tuple(v.shape)}")
+    if affinity.dim() not in (3, 4) or affinity.shape[-1] != affinity.shape[-2]:
+        raise ValueError(f"affinity must be (B, M, N, N) or (M, N, N), got {tuple(affinity.shape)}")
+    batch, num_tokens, channels = v.shape
+    num_heads = affinity.shape[-3]
+    if affinity.shape[-1] != num_tokens:
+        raise ValueError(f"affinity is over {affinity.shape[-1]} tokens but v has {num_tokens}")
+    if affinity.dim() == 4 and affinity.shape[0] != batch:
+        raise ValueError(f"affinity has batch {affinity.shape[0]} but v has batch {batch}")
+    head_dim = _check_heads(channels, num_heads)
+    v_heads = v.reshape(batch, num_tokens, num_heads, head_dim).transpose(1, 2)  # (B, M, N, C/M)
+    out = affinity @ v_heads  # (B, M, N, C/M)
+    return out.transpose(1, 2).reshape(batch, num_tokens, channels)
+
+
+def blend(dynamic: Tensor, static: Tensor, alpha: float | Tensor, beta: float | Tensor) -> Tensor:
+    """Container's affinity ``alpha * A(X) + beta * A_static``.
+
+    The dynamic affinity has one matrix per attention head (``M``); the static
+    one may have one per head too, one in all (``1``, MLP-Mixer), or one per
+    channel (``C``, depthwise conv). In the last case each head's attention
+    matrix is shared by the ``C / M`` channels of that head, so the result is
+    per channel.
+
+    Args:
+        dynamic: ``(B, M, N, N)`` or ``(M, N, N)``.
+        static: ``(S, N, N)`` or ``(B, S, N, N)`` with ``S`` in ``{1, M}`` or a multiple of ``M``.
+        alpha, beta: the blend weights (floats or tensors that broadcast).
+
+    Returns:
+        ``(B, max(M, S), N, N)`` (or without ``B`` when neither input has one).
+    """
+    num_heads, num_static = dynamic.shape[-3], static.shape[-3]
+    if dynamic.shape[-2:] != static.shape[-2:]:
+        raise ValueError(
+            f"dynamic and static affinities cover different token counts: {tuple(dynamic.shape)} vs {tuple(static.shape)}"
+        )
+    if num_static > num_heads:
+        if num_static % num_heads != 0:
+            raise ValueError(f"{num_static} static matrices cannot be shared out over {num_heads} heads")
+        dynamic = dynamic.repeat_interleave(num_static // num_heads, dim=-3)
+    elif num_static not in (1, num_heads):
+        raise ValueError(f"static affinity has {num_static} matrices; expected 1, {num_heads} or a multiple of {num_heads}")
+    return alpha * dynamic + beta * static
+
+
+def head_mean(per_channel: Tensor, num_heads: int) -> Tensor:
+    """Average a per-channel affinity ``(..., C, N, N)`` over each head's channels -> ``(..., M, N, N)``.
+
+    The head-level view of a blended Container affinity, whose conv part is
+    per channel.
+    """
+    channels = per_channel.shape[-3]
+    head_dim = _check_heads(channels, num_heads)
+    shape = per_channel.shape[:-3] + (num_heads, head_dim) + per_channel.shape[-2:]
+    return per_channel.reshape(shape).mean(dim=-3)
