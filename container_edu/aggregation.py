@@ -1,0 +1,341 @@
+"""Aggregation modules: each operator family of the paper as an ``nn.Module``.
+
+Every module maps a projected feature map to ``Y = concat(A_m V_m)`` (before
+``W_o``) in two ways that tests hold equal:
+
+- ``forward(x)``: the fast path (fused ``scaled_dot_product_attention``,
+  ``conv2d``, a matmul), what a prediction runs;
+- ``affinity(x)``: the explicit ``A`` it aggregates with, so that
+  ``aggregate(m.affinity(x), m.values(x)) + m.output_bias(x)`` equals
+  ``map_to_tokens(m(x))``;
+- ``explicit(x)``: the forward through explicit affinities, returning the
+  output and an :class:`~container_edu.trace.AggregationRecord`.
+
+Inputs follow Container's reference blocks, where a ``1 x 1`` convolution
+(``conv1``) makes the values: modules with a dynamic affinity take
+``qkv = conv1(x)`` of shape ``(B, 3C, H, W)`` laid out ``[Q | K | V]``;
+purely static modules take ``V`` itself, ``(B, C, H, W)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import affinity as aff
+from .trace import AggregationRecord
+
+__all__ = [
+    "Aggregation",
+    "MultiHeadSelfAttention",
+    "DepthwiseConvAggregation",
+    "TokenMixing",
+    "MultiHeadMLP",
+    "ContainerMix",
+    "ContainerLightMix",
+]
+
+
+def _record(kind: str, grid: tuple[int, int], num_heads: int, v: Tensor, y: Tensor, **fields) -> AggregationRecord:
+    detached = {key: (value.detach() if isinstance(value, Tensor) else value) for key, value in fields.items()}
+    return AggregationRecord(
+        name="", kind=kind, grid=grid, num_heads=num_heads, v=v.detach(), aggregated=y.detach(), **detached
+    )
+
+
+class Aggregation(nn.Module):
+    """Base class: a token mixer with a fast path and an explicit affinity."""
+
+    kind: str = ""
+    #: True when the input is ``[Q | K | V]`` (3C channels), False when it is ``V`` (C channels).
+    uses_query_key: bool = False
+
+    def values(self, x: Tensor) -> Tensor:
+        """The aggregated values ``V`` as tokens, ``(B, N, C)``."""
+        v = x.chunk(3, dim=1)[2] if self.uses_query_key else x
+        return aff.map_to_tokens(v)
+
+    def output_bias(self, x: Tensor) -> Tensor | float:
+        """What the operator adds after ``A V`` (a conv bias), broadcastable to ``(B, N, C)``."""
+        return 0.0
+
+    def affinity(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def explicit(self, x: Tensor) -> tuple[Tensor, AggregationRecord]:
+        raise NotImplementedError
+
+
+class MultiHeadSelfAttention(Aggregation):
+    """Self-attention as aggregation: ``A_m = softmax(Q_m K_m^T s)``, dynamic and dense.
+
+    Parameter-free, like the reference ``Attention_pure``: the projections are
+    the block's ``conv1`` (``W_q, W_k, W_v``) and ``conv2`` (``W_o``).
+    """
+
+    kind = "attention"
+    uses_query_key = True
+
+    def __init__(self, num_heads: int, scale: float | None = None) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = scale
+
+    def _heads(self, qkv: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        batch, three_c, height, width = qkv.shape
+        if three_c % 3 != 0:
+            raise ValueError(f"attention expects [Q | K | V] with 3C channels, got {three_c}")
+        channels = three_c // 3
+        head_dim = aff._check_heads(channels, self.num_heads)
+        # (B, 3C, H, W) -> (3, B, M, N, C/M), the reference layout of Attention_pure
+        heads = qkv.reshape(batch, 3, self.num_heads, head_dim, height * width).permute(1, 0, 2, 4, 3)
+        return heads[0], heads[1], heads[2]
+
+    def affinity(self, qkv: Tensor) -> Tensor:
+        """``(B, M, N, N)``."""
+        q, k, _ = qkv.chunk(3, dim=1)
+        return aff.attention(aff.map_to_tokens(q), aff.map_to_tokens(k), self.num_heads, self.scale)
+
+    def forward(self, qkv: Tensor) -> Tensor:
+        height, width = qkv.shape[-2:]
+        q, k, v = self._heads(qkv)
+        scale = self.scale if self.scale is not None else q.shape[-1] ** -0.5
+        out = F.scaled_dot_product_attention(q, k, v, scale=scale)  # (B, M, N, C/M)
+        batch, num_heads, num_tokens, head_dim = out.shape
+        return out.permute(0, 1, 3, 2).reshape(batch, num_heads * head_dim, height, width)
+
+    def explicit(self, qkv: Tensor) -> tuple[Tensor, AggregationRecord]:
+        height, width = qkv.shape[-2:]
+        attention = self.affinity(qkv)
+        v = self.values(qkv)
+        y = aff.aggregate(attention, v)
+        record = _record(self.kind, (height, width), self.num_heads, v, y, alpha=1.0, beta=0.0, attention=attention)
+        return aff.tokens_to_map(y, height, width), record
+
+
+class DepthwiseConvAggregation(nn.Conv2d):
+    """Depthwise convolution as aggregation: one static, sparse ``A_c`` per channel.
+
+    An ``nn.Conv2d(C, C, k, padding=k // 2, groups=C)``, so that its state-dict
+    keys are those of the reference (``attn`` in ``CBlock``, ``conv`` in
+    ``MixBlock``). ``A_c`` is the banded matrix of :func:`affinity.depthwise_conv`;
+    the bias ``b_c`` is added after ``A_c V_c``.
+    """
+
+    kind = "conv"
+    uses_query_key = False
+
+    def __init__(self, dim: int, kernel_size: int = 5, bias: bool = True) -> None:
+        if kernel_size % 2 == 0 or kernel_size < 1:
+            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        super().__init__(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim, bias=bias)
+
+    values = Aggregation.values
+
+    @property
+    def num_heads(self) -> int:
+        return self.out_channels
+
+    def output_bias(self, x: Tensor | None = None) -> Tensor | float:
+        return self.bias if self.bias is not None else 0.0
+
+    def affinity(self, v: Tensor) -> Tensor:
+        """``(C, N, N)``: depends only on the grid of ``v``, not its content."""
+        return aff.depthwise_conv(self.weight, *v.shape[-2:])
+
+    def explicit(self, v: Tensor) -> tuple[Tensor, AggregationRecord]:
+        # The dense (C, N, N) matrix is only built by affinity(); here the kernel
+        # is recorded and the aggregation runs as a conv (exact and O(N k^2)).
+        height, width = v.shape[-2:]
+        out = self(v)
+        record = _record(
+            self.kind, (height, width), 1, aff.map_to_tokens(v), aff.map_to_tokens(out),
+            alpha=0.0, beta=1.0, conv_weight=self.weight, conv_bias=self.bias,
+        )
+        return out, record
+
+
+class _DenseStatic(Aggregation):
+    """Static dense affinities stored as parameters ``(S, N, N)``: tied to one grid size."""
+
+    def __init__(self, num_tokens: int, num_matrices: int) -> None:
+        super().__init__()
+        self.num_tokens = num_tokens
+        self.weight = nn.Parameter(torch.empty(num_matrices, num_tokens, num_tokens))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Start near a uniform average plus noise so that early training mixes all tokens.
+        nn.init.normal_(self.weight, mean=1.0 / self.num_tokens, std=0.02)
+
+    @property
+    def num_heads(self) -> int:
+        return self.weight.shape[0]
+
+    def _check_grid(self, x: Tensor) -> None:
+        height, width = x.shape[-2:]
+        if height * width != self.num_tokens:
+            raise ValueError(
+                f"this {self.kind} learned a {self.num_tokens} x {self.num_tokens} affinity and cannot aggregate a "
+                f"{height} x {width} grid ({height * width} tokens): a static dense affinity is tied to one grid size"
+            )
+
+    def affinity(self, v: Tensor) -> Tensor:
+        self._check_grid(v)
+        return self.weight
+
+    def forward(self, v: Tensor) -> Tensor:
+        self._check_grid(v)
+        height, width = v.shape[-2:]
+        return aff.tokens_to_map(aff.aggregate(self.weight, aff.map_to_tokens(v)), height, width)
+
+    def explicit(self, v: Tensor) -> tuple[Tensor, AggregationRecord]:
+        out = self(v)
+        record = _record(
+            self.kind, tuple(v.shape[-2:]), self.num_heads, aff.map_to_tokens(v), aff.map_to_tokens(out),
+            alpha=0.0, beta=1.0, static_affinity=self.weight,
+        )
+        return out, record
+
+
+class TokenMixing(_DenseStatic):
+    """MLP-Mixer token mixing (its linear part): one learned ``N x N`` matrix shared by all channels."""
+
+    kind = "mixer"
+
+    def __init__(self, num_tokens: int) -> None:
+        super().__init__(num_tokens, 1)
+
+
+class MultiHeadMLP(_DenseStatic):
+    """Multi-head MLP: one learned ``N x N`` matrix per head of ``C / M`` channels."""
+
+    kind = "multihead_mlp"
+
+    def __init__(self, num_tokens: int, num_heads: int) -> None:
+        super().__init__(num_tokens, num_heads)
+
+
+def blended_forward(
+    attn: MultiHeadSelfAttention, static: Aggregation, alpha: Tensor | float, beta: Tensor | float, qkv: Tensor
+) -> Tensor:
+    """Fast path of a Container mix: ``alpha * Attn(Q, K, V) + beta * Static(V)``."""
+    v = qkv.chunk(3, dim=1)[2]
+    return alpha * attn(qkv) + beta * static(v)
+
+
+def blended_explicit(
+    kind: str, attn: MultiHeadSelfAttention, static: Aggregation, alpha: Tensor | float, beta: Tensor | float,
+    qkv: Tensor,
+) -> tuple[Tensor, AggregationRecord]:
+    """Explicit path of a Container mix, recording both affinities and the blend used."""
+    height, width = qkv.shape[-2:]
+    dynamic_out, dynamic_record = attn.explicit(qkv)
+    static_out, static_record = static.explicit(qkv.chunk(3, dim=1)[2])
+    out = alpha * dynamic_out + beta * static_out
+    record = _record(
+        kind, (height, width), attn.num_heads, dynamic_record.v, aff.map_to_tokens(out),
+        alpha=float(alpha), beta=float(beta), attention=dynamic_record.attention,
+        conv_weight=static_record.conv_weight, conv_bias=static_record.conv_bias,
+        static_affinity=static_record.static_affinity,
+    )
+    return out, record
+
+
+class _BlendedMix(Aggregation):
+    """Shared parts of the two Container mixes: ``attn`` plus a static aggregation."""
+
+    uses_query_key = True
+    attn: MultiHeadSelfAttention
+
+    @property
+    def static(self) -> Aggregation:
+        raise NotImplementedError
+
+    @property
+    def num_heads(self) -> int:
+        return self.attn.num_heads
+
+    def blend_weights(self) -> tuple[Tensor, Tensor]:
+        """``(alpha, beta)`` as learned."""
+        raise NotImplementedError
+
+    def _weights(self, blend: tuple[float, float] | None) -> tuple[Tensor | float, Tensor | float]:
+        return blend if blend is not None else self.blend_weights()
+
+    def output_bias(self, x: Tensor | None = None) -> Tensor | float:
+        _, beta = self.blend_weights()
+        return beta * self.static.output_bias(x)
+
+    def affinity(self, qkv: Tensor) -> Tensor:
+        """The blended affinity ``alpha A(X) + beta A_static``: ``(B, M, N, N)``, or per channel ``(B, C, N, N)`` for a conv."""
+        alpha, beta = self.blend_weights()
+        return aff.blend(self.attn.affinity(qkv), self.static.affinity(qkv.chunk(3, dim=1)[2]), alpha, beta)
+
+    def forward(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> Tensor:
+        alpha, beta = self._weights(blend)
+        return blended_forward(self.attn, self.static, alpha, beta, qkv)
+
+    def explicit(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> tuple[Tensor, AggregationRecord]:
+        alpha, beta = self._weights(blend)
+        return blended_explicit(self.kind, self.attn, self.static, alpha, beta, qkv)
+
+
+class ContainerMix(_BlendedMix):
+    """Container (the general form): ``alpha A(X) + beta A_static`` with learnable scalars ``alpha, beta``.
+
+    ``static`` is any static aggregation: a :class:`MultiHeadMLP` or
+    :class:`TokenMixing` (Container in the paper), or a depthwise conv.
+    """
+
+    kind = "container"
+
+    def __init__(self, num_heads: int, static: Aggregation, alpha: float = 1.0, beta: float = 1.0) -> None:
+        super().__init__()
+        self.attn = MultiHeadSelfAttention(num_heads)
+        self.static_aggregation = static
+        self.alpha = nn.Parameter(torch.tensor(float(alpha)))
+        self.beta = nn.Parameter(torch.tensor(float(beta)))
+
+    @property
+    def static(self) -> Aggregation:
+        return self.static_aggregation
+
+    def blend_weights(self) -> tuple[Tensor, Tensor]:
+        return self.alpha, self.beta
+
+
+class ContainerLightMix(_BlendedMix):
+    """Container-Light's mix: ``sigmoid(s) A(X) + (1 - sigmoid(s)) A_conv`` with a ``k x k`` depthwise conv.
+
+    Attribute names follow the reference ``MixBlock``: ``attn``, ``conv``,
+    ``sa_weight`` (initialised to 0, so both start at one half).
+    """
+
+    kind = "container_light"
+
+    def __init__(self, dim: int, num_heads: int, kernel_size: int = 5) -> None:
+        super().__init__()
+        self.attn = MultiHeadSelfAttention(num_heads)
+        self.conv = DepthwiseConvAggregation(dim, kernel_size)
+        self.sa_weight = nn.Parameter(torch.zeros(1))
+
+    @property
+    def static(self) -> Aggregation:
+        return self.conv
+
+    def blend_weights(self) -> tuple[Tensor, Tensor]:
+        alpha = torch.sigmoid(self.sa_weight)
+        return alpha, 1 - alpha
+
+
+def _alpha_beta_floats(alpha: Tensor | float, beta: Tensor | float) -> tuple[float, float]:
+    return float(alpha), float(beta)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(math.prod(p.shape) for p in module.parameters() if p.requires_grad)

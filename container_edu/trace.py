@@ -1,0 +1,223 @@
+"""Recording what each block aggregated, without global hooks.
+
+``record_affinities()`` installs a recorder in a :class:`contextvars.ContextVar`;
+every aggregation block that runs inside the ``with`` writes one
+:class:`AggregationRecord` under its module path (``"blocks4.0"``). Context
+variables are per thread (and per asyncio task), so two users recording on
+one shared model never see each other's records, and no module attribute is
+ever changed. When nothing records, blocks take their fast path and keep
+nothing.
+
+``override_blend()`` works the same way for the blend weights: it changes
+``(alpha, beta)`` of named blocks for the forward passes inside the ``with``,
+leaving the shared model's parameters untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from . import affinity as aff
+
+__all__ = [
+    "AggregationRecord",
+    "AffinityRecorder",
+    "record_affinities",
+    "current_recorder",
+    "override_blend",
+    "blend_override",
+    "assign_record_names",
+]
+
+
+@dataclass(frozen=True)
+class AggregationRecord:
+    """What one block aggregated in one forward pass (tensors detached).
+
+    Attributes:
+        name: module path of the block in the model's state dict.
+        kind: ``"conv"``, ``"attention"``, ``"mixer"``, ``"multihead_mlp"``,
+            ``"container"`` or ``"container_light"``.
+        grid: ``(H, W)`` of the token grid, ``N = H * W``.
+        num_heads: ``M`` of the dynamic part (1 when there is none).
+        v: the aggregated values ``V``, ``(B, N, C)``.
+        attention: dynamic affinity ``A(X)``, ``(B, M, N, N)``, or ``None``.
+        conv_weight: static depthwise kernel ``(C, 1, k, k)``, or ``None``.
+        conv_bias: its bias ``(C,)``, or ``None``.
+        static_affinity: dense static affinity ``(S, N, N)`` (mixer, multi-head
+            MLP), or ``None``.
+        alpha, beta: the blend weights used: ``Y = alpha A(X) V + beta (A_static V + b)``.
+        aggregated: ``Y`` before the output projection ``W_o``, ``(B, N, C)``.
+    """
+
+    name: str
+    kind: str
+    grid: tuple[int, int]
+    num_heads: int
+    v: Tensor
+    aggregated: Tensor
+    alpha: float
+    beta: float
+    attention: Tensor | None = None
+    conv_weight: Tensor | None = None
+    conv_bias: Tensor | None = None
+    static_affinity: Tensor | None = None
+
+    @property
+    def num_tokens(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def _query_index(self, query: int | tuple[int, int]) -> int:
+        height, width = self.grid
+        if isinstance(query, tuple):
+            y, x = query
+            if not (0 <= y < height and 0 <= x < width):
+                raise ValueError(f"query ({y}, {x}) is outside the {height} x {width} grid of {self.name}")
+            return aff.token_index(y, x, width)
+        if not 0 <= query < self.num_tokens:
+            raise ValueError(f"query token {query} is outside the {self.num_tokens} tokens of {self.name}")
+        return int(query)
+
+    def attention_row(self, query: int | tuple[int, int], batch_index: int = 0) -> Tensor | None:
+        """Row ``i`` of each head's ``A_m(X)`` on the grid: ``(M, H, W)``, or ``None``."""
+        if self.attention is None:
+            return None
+        i = self._query_index(query)
+        return self.attention[batch_index, :, i, :].reshape(-1, *self.grid)
+
+    def static_row(self, query: int | tuple[int, int]) -> Tensor | None:
+        """Row ``i`` of the static affinity on the grid: ``(C, H, W)`` for a conv, ``(S, H, W)`` for a mixer."""
+        i = self._query_index(query)
+        if self.conv_weight is not None:
+            return aff.depthwise_conv_row(self.conv_weight, *self.grid, i)
+        if self.static_affinity is not None:
+            return self.static_affinity[:, i, :].reshape(-1, *self.grid)
+        return None
+
+    def static_head_row(self, query: int | tuple[int, int]) -> Tensor | None:
+        """The static row at head level ``(M, H, W)``: per-channel kernels averaged over each head's channels."""
+        row = self.static_row(query)
+        if row is None:
+            return None
+        if row.shape[0] == self.num_heads:
+            return row
+        if row.shape[0] == 1:
+            return row.expand(self.num_heads, *self.grid)
+        return aff.head_mean(row, self.num_heads)
+
+    def blended_row(self, query: int | tuple[int, int], batch_index: int = 0) -> Tensor:
+        """``alpha A_m(X)[i] + beta A_m^static[i]`` per head on the grid: ``(M, H, W)``."""
+        dynamic = self.attention_row(query, batch_index)
+        static = self.static_head_row(query)
+        if dynamic is None and static is None:
+            raise ValueError(f"block {self.name} recorded no affinity")
+        total = torch.zeros(self.num_heads, *self.grid, dtype=self.v.dtype, device=self.v.device)
+        if dynamic is not None:
+            total = total + self.alpha * dynamic
+        if static is not None:
+            total = total + self.beta * static
+        return total
+
+
+class AffinityRecorder(Mapping[str, AggregationRecord]):
+    """A read-only mapping from block path (``"blocks4.0"``) to its record."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, AggregationRecord] = {}
+
+    def add(self, record: AggregationRecord) -> None:
+        # A block that runs twice inside one recording keeps its last pass.
+        self._records[record.name] = record
+
+    def __getitem__(self, name: str) -> AggregationRecord:
+        try:
+            return self._records[name]
+        except KeyError:
+            known = ", ".join(self._records) or "none"
+            raise KeyError(f"no block named {name!r} was recorded (recorded: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __repr__(self) -> str:
+        return f"AffinityRecorder({list(self._records)})"
+
+
+_RECORDER: contextvars.ContextVar[AffinityRecorder | None] = contextvars.ContextVar("container_edu_recorder", default=None)
+_BLEND_OVERRIDES: contextvars.ContextVar[Mapping[str, tuple[float, float]] | None] = contextvars.ContextVar(
+    "container_edu_blend_overrides", default=None
+)
+
+
+def current_recorder() -> AffinityRecorder | None:
+    """The recorder of the innermost active ``record_affinities()``, or ``None``."""
+    return _RECORDER.get()
+
+
+@contextlib.contextmanager
+def record_affinities() -> Iterator[AffinityRecorder]:
+    """Record every aggregation block that runs inside the ``with``.
+
+    Example::
+
+        with record_affinities() as rec:
+            logits = model(x)
+        rec["blocks4.0"].attention  # (B, M, N, N)
+    """
+    recorder = AffinityRecorder()
+    token = _RECORDER.set(recorder)
+    try:
+        yield recorder
+    finally:
+        _RECORDER.reset(token)
+
+
+def _as_alpha_beta(value: float | tuple[float, float]) -> tuple[float, float]:
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ValueError(f"a blend override is alpha or (alpha, beta), got {value!r}")
+        return float(value[0]), float(value[1])
+    alpha = float(value)
+    return alpha, 1.0 - alpha
+
+
+@contextlib.contextmanager
+def override_blend(weights: Mapping[str, float | tuple[float, float]]) -> Iterator[None]:
+    """Use other blend weights for the named blocks inside the ``with``.
+
+    ``weights`` maps a block path to ``alpha`` (then ``beta = 1 - alpha``, as
+    in Container-Light's ``sigmoid(sa_weight)``) or to an ``(alpha, beta)``
+    pair. The model's parameters are not touched.
+    """
+    resolved = {name: _as_alpha_beta(value) for name, value in weights.items()}
+    outer = _BLEND_OVERRIDES.get() or {}
+    token = _BLEND_OVERRIDES.set({**outer, **resolved})
+    try:
+        yield
+    finally:
+        _BLEND_OVERRIDES.reset(token)
+
+
+def blend_override(name: str | None) -> tuple[float, float] | None:
+    """The ``(alpha, beta)`` that ``override_blend`` set for block ``name``, if any."""
+    overrides = _BLEND_OVERRIDES.get()
+    if not overrides or name is None:
+        return None
+    return overrides.get(name)
+
+
+def assign_record_names(model: nn.Module) -> nn.Module:
+    """Tell each recording block its module path, once, at construction."""
+    for name, module in model.named_modules():
+        if hasattr(module, "record_name"):
+            module.record_name = name
+    return model
