@@ -1,0 +1,38 @@
+"""Command line: ``python -m container_edu {bench,train,predict,inspect,...}``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Each command lives in its own module, which provides add_parser(subparsers);
+# the parser's ``run`` default is called with the parsed arguments.
+COMMAND_MODULES = ("bench", "train", "cli_predict")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m container_edu", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"container_edu.{module_name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"container_edu.{module_name}":
+                raise
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
