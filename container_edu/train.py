@@ -1,0 +1,375 @@
+"""Training the zoo on Fashion-MNIST: ``python -m container_edu train --variant NAME``.
+
+One recipe for every variant, so that the comparison of affinity types is
+fair: AdamW, one warm-up epoch then cosine decay, label smoothing, random
+2-pixel shifts and horizontal flips. 10% of the training split is held out
+for choices; the test split is only measured, never used to choose.
+
+Writes ``<out>/fmnist_<variant>.safetensors`` and its JSON model card
+atomically (a temporary file, then ``os.replace``), and a resumable training
+state ``<out>/fmnist_<variant>.state.pt`` after every epoch, so an
+interrupted run leaves no half-written weights and ``--resume`` picks up
+where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .data.fashion_mnist import DatasetError, load_fashion_mnist, to_model_input, train_val_split
+from .models import ZOO_PREFIX, MIXINGS, ZooConfig, ZooContainer, blend_parameters
+
+__all__ = ["TrainSettings", "EpochLog", "TrainResult", "train", "evaluate", "write_bundle", "add_parser"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The recipe. Defaults are the ones the bundled weights were trained with."""
+
+    mixing: str = "container_light"
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    seed: int = 0
+    val_fraction: float = 0.1
+    #: Use only this many training images (``None``: all); for quick runs and the live lesson.
+    train_subset: int | None = None
+    augment: bool = True
+    model: dict = field(default_factory=dict)
+
+    def model_config(self) -> ZooConfig:
+        return ZooConfig(mixing=self.mixing, **self.model)
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_accuracy: float
+    test_accuracy: float | None
+    blend: dict[str, list[float]]
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    model: ZooContainer
+    settings: TrainSettings
+    history: list[EpochLog]
+    wall_seconds: float
+    train_images: int
+    stopped_early: bool = False
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}; {os.cpu_count()} logical CPUs; torch {torch.__version__} with {torch.get_num_threads()} threads"
+
+
+def _shift_and_flip(images: Tensor, generator: torch.Generator, pad: int = 2) -> Tensor:
+    """Random shifts of up to ``pad`` pixels (zero-padded in pixel space) and horizontal flips."""
+    batch, channels, height, width = images.shape
+    background = images.amin()  # the normalised value of black pixels
+    padded = F.pad(images, (pad, pad, pad, pad), value=float(background))
+    offsets = torch.randint(0, 2 * pad + 1, (batch, 2), generator=generator)
+    rows = (offsets[:, 0, None] + torch.arange(height))[:, :, None]  # (B, H, 1)
+    cols = (offsets[:, 1, None] + torch.arange(width))[:, None, :]  # (B, 1, W)
+    shifted = padded[torch.arange(batch)[:, None, None], :, rows, cols].permute(0, 3, 1, 2)
+    flip = torch.rand(batch, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], shifted.flip(-1), shifted)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000) -> float:
+    """Top-1 accuracy in percent of ``model`` on normalised ``images`` ``(N, 1, 28, 28)``."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        logits = model(images[start : start + batch_size])
+        correct += int((logits.argmax(1) == labels[start : start + batch_size]).sum())
+    model.train(was_training)
+    return 100.0 * correct / len(images)
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    # Blend scalars, norms and biases are not decayed: decay would pull sa_weight to 0 (a 50/50 blend)
+    # and bias the very quantity the lessons read off.
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        (no_decay if param.dim() <= 1 else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _lr_factor(step: int, total_steps: int, warmup_steps: int) -> float:
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _blend_now(model: nn.Module) -> dict[str, list[float]]:
+    return {name: [round(a, 5), round(b, 5)] for name, (a, b) in blend_parameters(model).items()}
+
+
+def train(
+    settings: TrainSettings,
+    *,
+    data_dir: str | Path | None = None,
+    evaluate_test: bool = True,
+    on_step: Callable[[int, int, float, dict[str, list[float]]], None] | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    progress: bool = False,
+    state_path: Path | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train one zoo model with the fixed recipe.
+
+    Args:
+        settings: the recipe and model config.
+        data_dir: Fashion-MNIST folder (default: the Debian package's).
+        evaluate_test: measure test accuracy after every epoch (only logged, never used for choices).
+        on_step: called after each optimiser step as ``(step, total_steps, loss, blend)``.
+        on_epoch: called with each epoch's log.
+        should_stop: polled every step; when it returns True, training stops after that step
+            and the model as it is returned (``stopped_early``).
+        progress: show a tqdm bar with loss, accuracy and the blend weights.
+        state_path, resume: where to write a resumable state every epoch, and whether to start from it.
+    """
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    train_images, train_labels = load_fashion_mnist("train", data_dir)
+    train_idx, val_idx = train_val_split(len(train_labels), settings.val_fraction, seed=settings.seed)
+    if settings.train_subset is not None:
+        train_idx = train_idx[torch.randperm(len(train_idx), generator=generator)[: settings.train_subset]]
+        val_idx = val_idx[: max(1, settings.train_subset // 5)]
+    x_train, y_train = to_model_input(train_images[train_idx]), train_labels[train_idx]
+    x_val, y_val = to_model_input(train_images[val_idx]), train_labels[val_idx]
+    if evaluate_test:
+        test_images, test_labels = load_fashion_mnist("test", data_dir)
+        x_test = to_model_input(test_images)
+
+    model = ZooContainer(settings.model_config())
+    optimizer = torch.optim.AdamW(_param_groups(model, settings.weight_decay), lr=settings.lr)
+    steps_per_epoch = math.ceil(len(x_train) / settings.batch_size)
+    total_steps = steps_per_epoch * settings.epochs
+    warmup_steps = max(1, int(settings.warmup_epochs * steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _lr_factor(step, total_steps, warmup_steps)
+    )
+    history: list[EpochLog] = []
+    start_epoch = 0
+    elapsed_before = 0.0
+    if resume and state_path is not None and state_path.exists():
+        state = torch.load(state_path, weights_only=True)
+        if state["settings"] != _settings_dict(settings):
+            raise ValueError(f"{state_path} was written by a run with other settings; delete it or drop --resume")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history = [EpochLog(**entry) for entry in json.loads(state["history"])]
+        start_epoch = len(history)
+        elapsed_before = float(state["elapsed"])
+
+    started = time.perf_counter()
+    stopped = False
+    step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, settings.epochs):
+        epoch_started = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(x_train), generator=generator)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=steps_per_epoch, desc=f"{settings.mixing} {epoch + 1}/{settings.epochs}", unit="batch",
+                       file=sys.stderr, dynamic_ncols=True)
+        loss_sum = correct = seen = 0
+        for batch_start in range(0, len(order), settings.batch_size):
+            idx = order[batch_start : batch_start + settings.batch_size]
+            images, labels = x_train[idx], y_train[idx]
+            if settings.augment:
+                images = _shift_and_flip(images, generator)
+            logits = model(images)
+            loss = F.cross_entropy(logits, labels, label_smoothing=settings.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == labels).sum())
+            seen += len(idx)
+            blend = _blend_now(model)
+            if bar is not None:
+                postfix = {"loss": f"{loss_sum / seen:.3f}", "acc": f"{100 * correct / seen:.1f}"}
+                postfix.update({name: f"{a:.2f}/{b:.2f}" for name, (a, b) in blend.items()})
+                bar.set_postfix(postfix, refresh=False)
+                bar.update()
+            if on_step is not None:
+                on_step(step, total_steps, float(loss.detach()), blend)
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
+        if bar is not None:
+            bar.close()
+        log = EpochLog(
+            epoch=epoch + 1,
+            train_loss=loss_sum / max(seen, 1),
+            train_accuracy=100 * correct / max(seen, 1),
+            val_accuracy=evaluate(model, x_val, y_val),
+            test_accuracy=evaluate(model, x_test, test_labels) if evaluate_test else None,
+            blend=_blend_now(model),
+            seconds=time.perf_counter() - epoch_started,
+        )
+        history.append(log)
+        if on_epoch is not None:
+            on_epoch(log)
+        if progress:
+            test = f", test {log.test_accuracy:.2f}%" if log.test_accuracy is not None else ""
+            print(f"epoch {log.epoch}: loss {log.train_loss:.4f}, train {log.train_accuracy:.2f}%, "
+                  f"val {log.val_accuracy:.2f}%{test}, blend {log.blend}, {log.seconds:.0f} s", file=sys.stderr)
+        if state_path is not None and not stopped:
+            _atomic_save(state_path, {
+                "settings": _settings_dict(settings),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": json.dumps([asdict(entry) for entry in history]),
+                "elapsed": elapsed_before + time.perf_counter() - started,
+            })
+        if stopped:
+            break
+    model.eval()
+    return TrainResult(model, settings, history, elapsed_before + time.perf_counter() - started, len(x_train), stopped)
+
+
+def _settings_dict(settings: TrainSettings) -> str:
+    return json.dumps(asdict(settings), sort_keys=True)
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _atomic_save(path: Path, obj: dict) -> None:
+    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_bundle(result: TrainResult, out_dir: Path, *, command: str) -> Path:
+    """Write ``fmnist_<mixing>.safetensors`` and its model card into ``out_dir``; returns the card's path."""
+    from safetensors.torch import save_file
+
+    name = ZOO_PREFIX + result.settings.mixing
+    weights_path = out_dir / f"{name}.safetensors"
+    state = {key: value.detach().contiguous().cpu() for key, value in result.model.state_dict().items()}
+    _atomic_write(weights_path, lambda tmp: save_file(state, tmp, metadata={"name": name}))
+    final = result.history[-1] if result.history else None
+    card = {
+        "name": name,
+        "variant": result.settings.mixing,
+        "config": result.settings.model_config().to_dict(),
+        "parameter_count": sum(p.numel() for p in result.model.parameters()),
+        "dataset": f"Fashion-MNIST (Debian package dataset-fashion-mnist): {result.train_images:,} training images "
+        f"({result.settings.val_fraction:.0%} of the training split held out for validation), 10,000 test images",
+        "training": {key: value for key, value in asdict(result.settings).items() if key != "model"},
+        "command": command,
+        "seed": result.settings.seed,
+        "epochs": len(result.history),
+        "wall_time_seconds": round(result.wall_seconds, 1),
+        "machine": machine_description(),
+        "test_accuracy": final.test_accuracy if final else None,
+        "val_accuracy": final.val_accuracy if final else None,
+        "final_blend": final.blend if final else {},
+        "history": [asdict(entry) for entry in result.history],
+        "weights_file": weights_path.name,
+        "sha256": sha256_file(weights_path),
+    }
+    card_path = out_dir / f"{name}.json"
+    _atomic_write(card_path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2) + "\n"))
+    return card_path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train a zoo model on Fashion-MNIST", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", required=True, choices=MIXINGS, help="how the mixed stage aggregates")
+    parser.add_argument("--epochs", type=int, default=TrainSettings.epochs)
+    parser.add_argument("--seed", type=int, default=TrainSettings.seed)
+    parser.add_argument("--batch-size", type=int, default=TrainSettings.batch_size)
+    parser.add_argument("--lr", type=float, default=TrainSettings.lr)
+    parser.add_argument("--train-subset", type=int, default=None, help="train on this many images only")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="output folder (default: runs/)")
+    parser.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default: $CONTAINER_EDU_FASHION_MNIST "
+                        "or /usr/share/datasets/fashion-mnist)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/<name>.state.pt")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = TrainSettings(mixing=args.variant, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
+                             lr=args.lr, train_subset=args.train_subset)
+    name = ZOO_PREFIX + args.variant
+    command = "python -m container_edu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        result = train(settings, data_dir=args.data_dir, progress=True,
+                       state_path=args.out / f"{name}.state.pt", resume=args.resume)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    card = write_bundle(result, args.out, command=command)
+    final = result.history[-1]
+    print(f"{name}: test accuracy {final.test_accuracy:.2f}% after {final.epoch} epochs "
+          f"in {result.wall_seconds / 60:.1f} min; wrote {card} and {card.with_suffix('.safetensors')}")
+    return 0
