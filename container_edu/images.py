@@ -1,0 +1,484 @@
+"""Safe loading of user-supplied images.
+
+Everything a learner uploads passes through :func:`load_image` before it
+reaches a model. The loader treats its input as hostile: it caps the number
+of bytes read, refuses decompression bombs *before* any pixels are
+allocated, accepts only a short list of well-known formats and turns every
+decoding failure into an :class:`ImageError` whose message says what to do.
+
+The result is always a fully decoded, independent ``"RGB"`` image with EXIF
+orientation applied and transparency flattened onto a background colour, so
+the rest of the app never has to think about image modes.
+
+Nothing here touches Pillow's process-wide settings
+(``Image.MAX_IMAGE_PIXELS``, ``ImageFile.LOAD_TRUNCATED_IMAGES``, warning
+filters): the app serves several users from one process, and the limits are
+per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import zlib
+from typing import IO, Final, TypeAlias, Union
+
+import numpy as np
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "SUPPORTED_FORMATS",
+    "ImageError",
+    "ImageSource",
+    "fit_within",
+    "image_digest",
+    "load_image",
+]
+
+DEFAULT_MAX_UPLOAD_BYTES: Final[int] = 20 * 1024 * 1024
+DEFAULT_MAX_PIXELS: Final[int] = 40_000_000
+
+#: Pillow format identifiers accepted by :func:`load_image`. MPO is the
+#: multi-picture JPEG variant many phone cameras write.
+SUPPORTED_FORMATS: Final[tuple[str, ...]] = (
+    "PNG",
+    "JPEG",
+    "MPO",
+    "WEBP",
+    "GIF",
+    "BMP",
+    "TIFF",
+)
+_FORMATS_FOR_HUMANS: Final[str] = "PNG, JPEG, WebP, GIF, BMP, TIFF"
+# What Image.open(formats=...) gets. MPO has no opener of its own in Pillow:
+# the JPEG opener returns MPO files, and naming "MPO" here makes Image.open
+# raise KeyError.
+_OPENER_FORMATS: Final[tuple[str, ...]] = tuple(f for f in SUPPORTED_FORMATS if f != "MPO")
+
+ImageSource: TypeAlias = Union[bytes, bytearray, memoryview, str, os.PathLike[str], IO[bytes]]
+
+_MB: Final[int] = 1024 * 1024
+_ALPHA_MODES: Final[frozenset[str]] = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+# Exceptions Pillow's plugins and decoders are known to raise on malformed
+# input. Listed explicitly (rather than ``Exception``) so genuine bugs in
+# this module still surface as bugs.
+_DECODE_ERRORS: Final[tuple[type[BaseException], ...]] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    OverflowError,
+    AttributeError,
+)
+
+# Same table ImageOps.exif_transpose uses; kept here as a fallback for when
+# exif_transpose trips over a damaged EXIF block after deciding to rotate.
+_ORIENTATION_TRANSPOSE: Final[dict[int, Image.Transpose]] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# round(v * 255 / 65535) for every 16-bit value; a table lookup avoids the
+# wide temporary arrays that arithmetic on a 40-megapixel image would need.
+_U16_TO_U8: Final[np.ndarray] = (
+    (np.arange(65536, dtype=np.uint32) + 128) // 257
+).astype(np.uint8)
+
+
+class ImageError(ValueError):
+    """The input cannot be used as an image; the message says why and what to do."""
+
+
+def load_image(
+    data: ImageSource,
+    *,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> Image.Image:
+    """Read, validate and fully decode an image into a standalone RGB image.
+
+    Args:
+        data: Raw bytes (``bytes``/``bytearray``/``memoryview``), a filesystem
+            path (``str`` or ``os.PathLike``), or a binary file-like object
+            such as Streamlit's ``UploadedFile``. File-like objects are read
+            from their current position.
+        max_bytes: Largest accepted input size. At most ``max_bytes + 1``
+            bytes are ever read; for paths the size is checked before reading.
+        max_pixels: Largest accepted ``width * height``, checked from the
+            header before any pixel memory is allocated.
+        background: RGB colour that transparent pixels are composited onto.
+
+    Returns:
+        A new ``"RGB"`` image with EXIF orientation applied, transparency
+        flattened, high bit depths scaled to 8 bits, only the first frame of
+        animations, and no metadata in ``info``.
+
+    Raises:
+        ImageError: The input is empty, too large, not an image in a
+            supported format, truncated or corrupt, or has too many pixels.
+        TypeError: ``data`` is of an unsupported type, or a file-like object
+            was opened in text mode.
+        ValueError: One of the keyword arguments is out of range.
+    """
+    _check_positive_int("max_bytes", max_bytes)
+    _check_positive_int("max_pixels", max_pixels)
+    background = _check_background(background)
+    raw = _read_source(data, max_bytes)
+    return _decode(raw, max_pixels=max_pixels, background=background)
+
+
+def image_digest(image: Image.Image) -> str:
+    """Return a SHA-256 hex digest of an image's mode, size and pixel bytes.
+
+    Two images with the same digest look identical, which makes the digest a
+    suitable cache key. Metadata (``info``) is ignored; for palette images
+    the palette is included, since the raw bytes are only palette indices.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{image.mode}\0{image.width}x{image.height}\0".encode("ascii"))
+    if image.mode in ("P", "PA"):
+        digest.update(bytes(image.getpalette() or ()))
+        digest.update(b"\0")
+    digest.update(image.tobytes())
+    return digest.hexdigest()
+
+
+def fit_within(image: Image.Image, max_side: int) -> Image.Image:
+    """Return a copy of ``image`` whose longer side is at most ``max_side``.
+
+    The aspect ratio is kept (each side is at least one pixel) and the image
+    is never enlarged: if it already fits, an unchanged copy is returned.
+    """
+    if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:
+        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+    width, height = image.size
+    longest = max(width, height)
+    if longest <= max_side:
+        return image.copy()
+    # Integer rounding so the longer side lands exactly on max_side.
+    if width >= height:
+        size = (max_side, max(1, (height * max_side + longest // 2) // longest))
+    else:
+        size = (max(1, (width * max_side + longest // 2) // longest), max_side)
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+# --------------------------------------------------------------------------
+# Reading the input
+# --------------------------------------------------------------------------
+
+
+def _read_source(data: ImageSource, max_bytes: int) -> bytes:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        if view.nbytes == 0:
+            raise ImageError("The file is empty (0 bytes). Please choose an image file.")
+        if view.nbytes > max_bytes:
+            raise _too_big(max_bytes, view.nbytes)
+        return data if isinstance(data, bytes) else view.tobytes()
+    if isinstance(data, (str, os.PathLike)):
+        return _read_path(data, max_bytes)
+    if callable(getattr(data, "read", None)):
+        raw = _read_capped(data, max_bytes)
+        if not raw:
+            raise ImageError(_empty_stream_message(data))
+        return raw
+    raise TypeError(
+        "load_image expects bytes, a file path or a binary file-like object, "
+        f"not {type(data).__name__}"
+    )
+
+
+def _read_path(path_like: str | os.PathLike[str], max_bytes: int) -> bytes:
+    path = os.fspath(path_like)
+    try:
+        with open(path, "rb") as handle:
+            # fstat on the open handle: the size we check is the file we read.
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise _too_big(max_bytes, size)
+            raw = _read_capped(handle, max_bytes)
+    except FileNotFoundError:
+        raise ImageError(f"No file found at {path!r}. Check the path.") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path!r} is a folder, not an image file.") from None
+    except PermissionError:
+        raise ImageError(f"Permission denied when reading {path!r}.") from None
+    except OSError as exc:
+        raise ImageError(f"Could not read {path!r}: {exc.strerror or exc}.") from exc
+    if not raw:
+        raise ImageError(f"The file {path!r} is empty (0 bytes). Please choose an image file.")
+    return raw
+
+
+def _read_capped(stream: IO[bytes], max_bytes: int) -> bytes:
+    """Read until EOF, but never more than ``max_bytes + 1`` bytes."""
+    limit = max_bytes + 1
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        # Loop because raw streams and sockets may return short reads.
+        chunk = stream.read(limit - total)
+        if isinstance(chunk, str):
+            raise TypeError("The file object was opened in text mode; open it with 'rb'.")
+        if not chunk:  # b"" at EOF, None for a non-blocking stream with no data
+            break
+        chunks.append(bytes(chunk))
+        total += len(chunk)
+    if total > max_bytes:
+        raise _too_big(max_bytes, None)
+    return b"".join(chunks)
+
+
+def _empty_stream_message(stream: object) -> str:
+    try:
+        at_end = bool(stream.seekable()) and stream.tell() > 0  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError):
+        at_end = False
+    if at_end:
+        return (
+            "Nothing left to read: the file object has already been read to the end. "
+            "Call .seek(0) on it first, or pass its bytes (e.g. uploaded_file.getvalue())."
+        )
+    return "The file is empty (0 bytes). Please choose an image file."
+
+
+def _too_big(max_bytes: int, actual: int | None) -> ImageError:
+    detail = f" ({_format_mb(actual)})" if actual is not None else ""
+    return ImageError(
+        f"The file is too large{detail}; the limit is {_format_mb(max_bytes)}. "
+        "Please resize or compress the image and try again."
+    )
+
+
+def _format_mb(num_bytes: int) -> str:
+    megabytes = num_bytes / _MB
+    if megabytes >= 10 or megabytes == int(megabytes):
+        return f"{megabytes:.0f} MB"
+    if megabytes >= 0.01:
+        return f"{megabytes:.2f} MB"
+    return f"{megabytes:.2g} MB ({num_bytes} bytes)"
+
+
+# --------------------------------------------------------------------------
+# Decoding
+# --------------------------------------------------------------------------
+
+
+def _decode(raw: bytes, *, max_pixels: int, background: tuple[int, int, int]) -> Image.Image:
+    stage = "open"
+    try:
+        with Image.open(io.BytesIO(raw), formats=_OPENER_FORMATS) as opened:
+            if opened.format not in SUPPORTED_FORMATS:
+                raise ImageError(_not_an_image_message(raw))
+            # Image.open only parses the header, so the pixel count is known
+            # here and nothing has been allocated for the pixels yet.
+            _check_dimensions(opened.size, max_pixels)
+            stage = "load"
+            opened.load()
+            stage = "convert"
+            oriented = _apply_exif_orientation(opened)
+            # Always a new image, detached from the (about to be closed) file.
+            result = _to_rgb(oriented, background)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(_not_an_image_message(raw)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own global guard fired (it can only be stricter than ours
+        # if max_pixels was raised above Pillow's limit).
+        raise ImageError(
+            "The image has far too many pixels to be opened safely. "
+            "Please resize it (e.g. to under 4000x4000) and try again."
+        ) from None
+    except MemoryError:
+        raise ImageError(
+            "The image is too large to decode in the available memory. "
+            "Please resize it and try again."
+        ) from None
+    except _DECODE_ERRORS as exc:
+        raise ImageError(_corrupt_message(stage, exc)) from exc
+    result.info = {}
+    return result
+
+
+def _check_dimensions(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise ImageError(
+            f"The image claims to be {width}x{height} pixels, so it has no pixels; "
+            "the file is probably corrupt."
+        )
+    pixels = width * height
+    if pixels > max_pixels:
+        raise ImageError(
+            f"The image is {width}x{height} = {pixels / 1e6:.1f} megapixels, above the "
+            f"limit of {max_pixels / 1e6:g} megapixels. Please resize it and try again."
+        )
+
+
+def _not_an_image_message(raw: bytes) -> str:
+    head = raw[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        hint = (
+            " It looks like a web page (HTML): the link probably pointed at a page "
+            "rather than at the image itself. Try 'Save image as...' instead."
+        )
+    elif head.startswith(b"<?xml") or b"<svg" in head:
+        hint = " It looks like an SVG/XML file; export it as PNG first."
+    elif raw[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
+        hint = " It looks like a HEIC/AVIF photo; convert it to JPEG or PNG first."
+    elif raw.startswith(b"%PDF"):
+        hint = " It is a PDF document; export the page as PNG first."
+    else:
+        hint = ""
+    return (
+        f"This file is not an image in a supported format.{hint} "
+        f"Supported formats: {_FORMATS_FOR_HUMANS}."
+    )
+
+
+def _corrupt_message(stage: str, exc: BaseException) -> str:
+    detail = str(exc).strip()
+    if stage == "load" and "truncated" in detail.lower():
+        return (
+            "The image file is truncated (it ends too early), probably an incomplete "
+            "download or upload. Please get a fresh copy and try again."
+        )
+    suffix = f" (details: {detail})" if detail else ""
+    if stage == "open":
+        return (
+            "The file looks like an image but its header is damaged or uses an "
+            f"unsupported variant{suffix}. Supported formats: {_FORMATS_FOR_HUMANS}."
+        )
+    return (
+        "The image data is corrupt or truncated and could not be decoded"
+        f"{suffix}. Please try another copy of the file."
+    )
+
+
+def _apply_exif_orientation(image: Image.Image) -> Image.Image:
+    """Return ``image`` turned upright, or ``image`` itself when no turn is needed."""
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except _DECODE_ERRORS:
+        return image  # unreadable EXIF: a damaged tag should not reject a good photo
+    method = _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    if method is None:
+        return image  # skip exif_transpose: it copies the image even when upright
+    try:
+        turned = ImageOps.exif_transpose(image)
+    except _DECODE_ERRORS:
+        turned = None
+    return turned if turned is not None else image.transpose(method)
+
+
+def _to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Return a new RGB image; never returns ``image`` itself."""
+    mode = image.mode
+    if mode == "F" or mode == "I" or mode.startswith("I;"):
+        return _high_bit_depth_to_rgb(image, background)
+    if mode in _ALPHA_MODES or image.info.get("transparency") is not None:
+        if mode == "La":  # Pillow has no La -> RGBA converter
+            image = image.convert("LA")
+        return _flatten(image.convert("RGBA"), background)
+    if mode == "RGB":
+        return image.copy()
+    # 1, L, P, CMYK, YCbCr, LAB, HSV, RGBX: Pillow's own converters.
+    return image.convert("RGB")
+
+
+def _flatten(rgba: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    canvas = Image.new("RGB", rgba.size, background)
+    canvas.paste(rgba, (0, 0), rgba)
+    return canvas
+
+
+def _high_bit_depth_to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Scale 16/32-bit integer and float grayscale into 8 bits without clipping."""
+    values = np.asarray(image)
+    if values.ndim != 2:
+        raise ValueError(f"unexpected {image.mode} pixel layout {values.shape}")
+    if image.mode == "F":
+        gray = _float_to_u8(values)
+    elif image.mode.startswith("I;16") or (values.size and _fits_u16(values)):
+        # Full-range mapping: 0 -> 0 and 65535 -> 255, so relative brightness
+        # is kept (a dark 16-bit photo stays dark).
+        gray = _U16_TO_U8[values]
+    else:
+        gray = _stretch_to_u8(values.astype(np.float32))
+    gray_image = Image.fromarray(np.ascontiguousarray(gray))
+
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int) and not isinstance(transparent, bool):
+        alpha = Image.fromarray(np.where(values == transparent, 0, 255).astype(np.uint8))
+        return _flatten(Image.merge("LA", (gray_image, alpha)).convert("RGBA"), background)
+    return gray_image.convert("RGB")
+
+
+def _fits_u16(values: np.ndarray) -> bool:
+    return bool(values.min() >= 0 and values.max() <= 65535)
+
+
+def _float_to_u8(values: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros(values.shape, dtype=np.uint8)
+    lowest = float(values[finite].min())
+    highest = float(values[finite].max())
+    cleaned = np.where(finite, values, np.float32(lowest)).astype(np.float32, copy=False)
+    if lowest >= 0.0 and highest <= 1.0:
+        # The usual convention for float images: 0.0 is black, 1.0 is white.
+        return np.rint(cleaned * 255.0).astype(np.uint8)
+    if lowest >= 0.0 and highest <= 255.0:
+        return np.rint(cleaned).astype(np.uint8)
+    return _stretch_to_u8(cleaned)
+
+
+def _stretch_to_u8(values: np.ndarray) -> np.ndarray:
+    """Linearly map min..max onto 0..255 (for data with no natural range)."""
+    lowest = float(values.min())
+    highest = float(values.max())
+    if highest <= lowest:
+        return np.full(values.shape, int(np.clip(lowest, 0, 255)), dtype=np.uint8)
+    scaled = (values - np.float32(lowest)) * np.float32(255.0 / (highest - lowest))
+    return np.rint(np.clip(scaled, 0, 255)).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------
+# Argument checks
+# --------------------------------------------------------------------------
+
+
+def _check_positive_int(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_background(background: tuple[int, int, int]) -> tuple[int, int, int]:
+    try:
+        channels = tuple(background)
+    except TypeError:
+        channels = ()
+    if len(channels) != 3 or not all(
+        isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in channels
+    ):
+        raise ValueError(f"background must be three integers 0..255, got {background!r}")
+    return channels  # type: ignore[return-value]
