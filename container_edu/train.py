@@ -361,7 +361,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = TrainSettings(mixing=args.variant, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
                              lr=args.lr, train_subset=args.train_subset)
     name = ZOO_PREFIX + args.variant
-    command = "python -m container_edu " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m container_edu " + " ".join(shlex.quote(a) for a in args.argv)
     try:
         result = train(settings, data_dir=args.data_dir, progress=True,
                        state_path=args.out / f"{name}.state.pt", resume=args.resume)
