@@ -163,3 +163,25 @@ def test_bundled_model_loads_and_matches_its_checksum(name):
 def test_all_five_variants_are_bundled():
     assert sorted(BUNDLED) == sorted(f"fmnist_{m}" for m in ("attention", "conv", "mixer", "container",
                                                               "container_light"))
+
+
+@pytest.fixture(scope="module")
+def fashion_mnist_test_set():
+    from container_edu.data import DatasetError, load_fashion_mnist, to_model_input
+
+    try:
+        images, labels = load_fashion_mnist("test")
+    except DatasetError as error:
+        pytest.skip(f"Fashion-MNIST is not installed: {error}")
+    return to_model_input(images), labels
+
+
+@pytest.mark.dataset
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_bundled_model_reaches_its_cards_accuracy_on_the_full_test_set(name, fashion_mnist_test_set):
+    from container_edu.train import evaluate
+
+    images, labels = fashion_mnist_test_set
+    assert len(labels) == 10_000
+    measured = evaluate(load_pretrained(name, device="cpu"), images, labels)
+    assert abs(measured - BUNDLED[name]["test_accuracy"]) <= 0.2, (measured, BUNDLED[name]["test_accuracy"])
