@@ -1,0 +1,433 @@
+"""``predict`` and ``inspect``: run a model on one image from the command line.
+
+    python -m container_edu predict --checkpoint container_light.pth cat.jpg --topk 5
+    python -m container_edu predict --model fmnist_container_light shirt.png --json
+    python -m container_edu inspect --checkpoint container_light.pth cat.jpg --out maps/ \\
+        --block blocks4.0 --query 3 3
+
+``--checkpoint`` alone means Container-Light (ImageNet, the paper's released
+weights); ``--model fmnist_<mixing>`` picks a Fashion-MNIST zoo model, with
+its bundled weights or, given ``--checkpoint`` too, with weights you trained.
+
+``inspect`` records every aggregation block (``record_affinities``) and, for
+one block and one query token, writes the row of each head's affinity as a
+heat map over the image the model saw:
+
+* ``<block>_y<Y>_x<X>_attention_head<m>.png``: the dynamic ``A_m(X)[i]``;
+* ``<block>_y<Y>_x<X>_conv_head<m>.png`` (``static`` for a dense static
+  affinity): the static ``A_m^static[i]`` (a conv kernel pasted at the query,
+  averaged over the head's channels);
+* ``<block>_y<Y>_x<X>_blended_head<m>.png``: ``alpha A_m(X)[i] + beta A_m^static[i]``,
+  written when the block has both parts;
+* ``heads.png``: all of the above in one grid, one row of tiles per kind;
+* ``input.png``: the picture the model saw, with the query token outlined.
+
+Colours: a map with no negative values uses a viridis-like scale from 0 (dark
+purple) to its own maximum (yellow); a map with negative values (conv kernels
+often have some) uses a blue-grey-red scale symmetric around 0 (grey). Each
+map is scaled on its own, so compare shapes, not brightness, across tiles.
+
+Bad input (unreadable image or checkpoint, unknown block, query outside the
+grid, unavailable device) prints one line to stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["add_parser", "run_predict", "run_inspect", "apply_colormap", "overlay_map"]
+
+_EXIT_BAD_INPUT = 2
+_DISPLAY_SIZE = 224
+_TILE = 112
+_MAX_COLUMNS = 8
+
+
+class _InputError(Exception):
+    """A problem with what the user passed; reported in one line."""
+
+
+# --------------------------------------------------------------------------
+# Parsers
+# --------------------------------------------------------------------------
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``predict`` and ``inspect``."""
+    predict = subparsers.add_parser(
+        "predict",
+        help="classify one image and print the top-k classes",
+        description="Classify one image with Container-Light (--checkpoint) or a Fashion-MNIST zoo model (--model).",
+    )
+    _add_common(predict)
+    predict.add_argument("--topk", type=int, default=5, help="how many classes to show (default 5)")
+    predict.add_argument("--json", action="store_true", help="print a JSON list of {rank, index, label, probability}")
+    predict.set_defaults(run=run_predict)
+
+    inspect = subparsers.add_parser(
+        "inspect",
+        help="write the affinity maps of one query token, per head, as PNG files",
+        description=(
+            "Record what one block aggregated for one query token and write each head's affinity row "
+            "(attention, static/conv and blended) as a heat map over the image."
+        ),
+    )
+    _add_common(inspect)
+    inspect.add_argument("--out", required=True, metavar="DIR", help="folder to write the PNG files into")
+    inspect.add_argument(
+        "--block", default=None,
+        help="block path, e.g. blocks4.0 (default: the first block with a dynamic affinity, else the last block)",
+    )
+    inspect.add_argument(
+        "--query", type=int, nargs=2, metavar=("Y", "X"), default=None,
+        help="query token (row, column) on the block's grid (default: the centre)",
+    )
+    inspect.set_defaults(run=run_inspect)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", metavar="IMAGE", help="image file (PNG, JPEG, WebP, GIF, BMP, TIFF)")
+    parser.add_argument(
+        "--checkpoint", metavar="PATH", default=None,
+        help="weights file: the official Container-Light .pth, or weights for --model",
+    )
+    parser.add_argument(
+        "--model", default=None,
+        help="container_light (default with --checkpoint) or a zoo model fmnist_<mixing> "
+             "(attention, conv, mixer, container, container_light)",
+    )
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+
+
+# --------------------------------------------------------------------------
+# Shared steps
+# --------------------------------------------------------------------------
+
+
+def _guarded(function):
+    """Run a command; turn input errors into one line on stderr and exit status 2."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return function(args)
+        except Exception as error:  # noqa: BLE001 - filtered just below
+            if not isinstance(error, _input_error_types()):
+                raise
+            message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+            message = " ".join(str(message).split()) or type(error).__name__
+            print(f"error: {message}", file=sys.stderr)
+            return _EXIT_BAD_INPUT
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper
+
+
+def _input_error_types() -> tuple[type[BaseException], ...]:
+    from .checkpoints import CheckpointError
+
+    types: list[type[BaseException]] = [_InputError, CheckpointError, ValueError, KeyError, OSError]
+    try:
+        from .images import ImageError
+
+        types.append(ImageError)
+    except ImportError:
+        pass
+    try:
+        from .pretrained import PretrainedError
+
+        types.append(PretrainedError)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+class _Loaded:
+    """A model ready for one image: the model, its input and what to call its classes."""
+
+    def __init__(self, model, x, display, class_names: Sequence[str], device) -> None:
+        self.model = model
+        self.x = x  # (1, C, H, W) on device
+        self.display = display  # RGB PIL image, _DISPLAY_SIZE square
+        self.class_names = class_names
+        self.device = device
+
+
+def _load(args: argparse.Namespace) -> _Loaded:
+    from .device import default_device
+    from .images import load_image
+    from .models import MODEL_NAMES, ZOO_PREFIX
+
+    name = args.model or ("container_light" if args.checkpoint else None)
+    if name is None:
+        raise _InputError(
+            "give --checkpoint PATH (the Container-Light .pth from the paper's release) "
+            "or --model fmnist_<mixing> (a bundled Fashion-MNIST model)"
+        )
+    if name not in MODEL_NAMES:
+        raise _InputError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    device = default_device(args.device)
+    image = load_image(args.image)  # ImageError says what is wrong with the file
+
+    if name.startswith(ZOO_PREFIX):
+        from .data.fashion_mnist import CLASS_NAMES
+        from .preprocess import fashion_mnist_display, fashion_mnist_transform
+
+        model = _load_zoo(name, args.checkpoint, device)
+        x = fashion_mnist_transform(image)
+        display = fashion_mnist_display(x, scale=_DISPLAY_SIZE // x.shape[-1]).convert("RGB")
+        class_names: Sequence[str] = CLASS_NAMES
+    else:
+        from .checkpoints import load_official_checkpoint
+        from .preprocess import imagenet_class_names, imagenet_display, imagenet_transform
+
+        if not args.checkpoint:
+            raise _InputError(
+                "container_light needs --checkpoint PATH: the .pth file of the paper's release "
+                "(its weights cannot be bundled)"
+            )
+        model = load_official_checkpoint(args.checkpoint, device=device)
+        x = imagenet_transform(image)
+        display = imagenet_display(image)
+        class_names = imagenet_class_names()
+    return _Loaded(model, x.unsqueeze(0).to(device), display, class_names, device)
+
+
+def _load_zoo(name: str, checkpoint: str | None, device):
+    if checkpoint:
+        from .checkpoints import load_model_checkpoint
+        from .models import create_model
+
+        model = load_model_checkpoint(checkpoint, create_model(name))
+        return model.eval().to(device)
+    try:
+        from .pretrained import load_pretrained
+    except ModuleNotFoundError as error:
+        if error.name != "container_edu.pretrained":
+            raise
+        raise _InputError(
+            f"no bundled weights yet for {name}; train them with `python -m container_edu train` "
+            "or pass --checkpoint PATH"
+        ) from None
+    return load_pretrained(name, device=device)
+
+
+def _probabilities(loaded: _Loaded):
+    import torch
+
+    with torch.no_grad():
+        logits = loaded.model(loaded.x)
+    return torch.softmax(logits.float(), dim=-1)[0].cpu()
+
+
+# --------------------------------------------------------------------------
+# predict
+# --------------------------------------------------------------------------
+
+
+@_guarded
+def run_predict(args: argparse.Namespace) -> int:
+    """Print the top-k classes of one image."""
+    import torch
+
+    if args.topk < 1:
+        raise _InputError(f"--topk must be at least 1, got {args.topk}")
+    loaded = _load(args)
+    probs = _probabilities(loaded)
+    if probs.numel() != len(loaded.class_names):
+        raise _InputError(
+            f"the model has {probs.numel()} classes but {len(loaded.class_names)} class names are known"
+        )
+    k = min(args.topk, probs.numel())
+    values, indices = torch.topk(probs, k)
+    rows = [
+        {"rank": rank, "index": int(index), "label": loaded.class_names[int(index)], "probability": float(value)}
+        for rank, (value, index) in enumerate(zip(values.tolist(), indices.tolist()), start=1)
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """The top-k rows as an aligned text table."""
+    lines = [f"{'rank':>4}  {'index':>5}  {'probability':>11}  label"]
+    for row in rows:
+        lines.append(f"{row['rank']:>4}  {row['index']:>5}  {row['probability'] * 100:>10.2f}%  {row['label']}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# inspect
+# --------------------------------------------------------------------------
+
+
+@_guarded
+def run_inspect(args: argparse.Namespace) -> int:
+    """Write the per-head affinity maps of one query token as PNG files."""
+    import torch
+
+    from .trace import record_affinities
+
+    loaded = _load(args)
+    known = [module.record_name for module in loaded.model.modules() if getattr(module, "record_name", None)]
+    if args.block and known and args.block not in known:  # fail before the forward pass
+        raise _InputError(f"no block named {args.block!r}; blocks of this model: {', '.join(known)}")
+    with torch.no_grad(), record_affinities() as recorder:
+        loaded.model(loaded.x)
+    if not len(recorder):
+        raise _InputError("the model recorded no aggregation block")
+    block = args.block or _default_block(recorder)
+    if block not in recorder:
+        raise _InputError(f"no block named {block!r}; blocks of this model: {', '.join(recorder)}")
+    record = recorder[block]
+    height, width = record.grid
+    y, x = args.query if args.query is not None else (height // 2, width // 2)
+    if not (0 <= y < height and 0 <= x < width):
+        raise _InputError(
+            f"query ({y}, {x}) is outside the {height} x {width} token grid of {block}; "
+            f"use 0 <= Y < {height} and 0 <= X < {width}"
+        )
+    maps = _maps(record, (y, x))
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{block}_y{y}_x{x}"
+    written: list[Path] = []
+    base = loaded.display
+    for kind, rows in maps.items():
+        for head, row in enumerate(rows):
+            path = out / f"{stem}_{kind}_head{head:02d}.png"
+            _mark_query(overlay_map(base, row), (y, x), (height, width)).save(path)
+            written.append(path)
+    grid_path = out / "heads.png"
+    _heads_grid(base, maps, (y, x), (height, width), f"{block}, query ({y}, {x})").save(grid_path)
+    written.append(grid_path)
+    input_path = out / "input.png"
+    _mark_query(base.copy(), (y, x), (height, width)).save(input_path)
+    written.append(input_path)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _default_block(recorder) -> str:
+    for name, record in recorder.items():
+        if record.attention is not None:
+            return name
+    return list(recorder)[-1]
+
+
+def _maps(record, query: tuple[int, int]) -> dict[str, np.ndarray]:
+    """``{kind: (M, H, W) array}`` for the kinds this block has."""
+    maps: dict[str, np.ndarray] = {}
+    dynamic = record.attention_row(query)
+    static = record.static_head_row(query)
+    if dynamic is not None:
+        maps["attention"] = dynamic.detach().float().cpu().numpy()
+    if static is not None:
+        maps["conv" if record.conv_weight is not None else "static"] = static.detach().float().cpu().numpy()
+    if dynamic is not None and static is not None:
+        maps["blended"] = record.blended_row(query).detach().float().cpu().numpy()
+    if not maps:
+        raise _InputError(f"block {record.name} recorded no affinity")
+    return maps
+
+
+# --------------------------------------------------------------------------
+# Colours and pictures (numpy + Pillow)
+# --------------------------------------------------------------------------
+
+# Nine samples of matplotlib's viridis, interpolated linearly in between.
+_VIRIDIS = np.array([
+    (68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141),
+    (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37),
+], dtype=np.float32)
+# Blue - grey - red, for signed maps (0 in the middle).
+_DIVERGING = np.array([
+    (59, 76, 192), (141, 176, 254), (221, 221, 221), (244, 154, 123), (180, 4, 38),
+], dtype=np.float32)
+
+
+def _interpolate(table: np.ndarray, t: np.ndarray) -> np.ndarray:
+    t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0) * (len(table) - 1)
+    low = np.floor(t).astype(np.int64)
+    high = np.minimum(low + 1, len(table) - 1)
+    frac = (t - low)[..., None]
+    return table[low] * (1.0 - frac) + table[high] * frac
+
+
+def apply_colormap(values: np.ndarray) -> np.ndarray:
+    """A 2-D map -> ``uint8`` RGB ``(H, W, 3)``.
+
+    Non-negative maps: viridis from 0 to the map's maximum. Maps with negative
+    entries: blue (most negative) - grey (0) - red (most positive), symmetric.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    peak = float(np.abs(finite).max()) if finite.size else 0.0
+    if peak == 0.0:
+        return _interpolate(_VIRIDIS, np.zeros_like(values)).astype(np.uint8)
+    if float(finite.min()) < -1e-6 * peak:
+        return np.rint(_interpolate(_DIVERGING, 0.5 + 0.5 * values / peak)).astype(np.uint8)
+    return np.rint(_interpolate(_VIRIDIS, values / peak)).astype(np.uint8)
+
+
+def overlay_map(base, values: np.ndarray, strength: float = 0.6):
+    """``values`` on the token grid, coloured, upsampled (one square per token) and blended onto ``base``."""
+    from PIL import Image
+
+    colours = Image.fromarray(apply_colormap(values)).resize(base.size, Image.NEAREST)
+    return Image.blend(base.convert("RGB"), colours, strength)
+
+
+def _query_box(query: tuple[int, int], grid: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    (y, x), (height, width) = query, grid
+    cell_w, cell_h = size[0] / width, size[1] / height
+    return (round(x * cell_w), round(y * cell_h), round((x + 1) * cell_w) - 1, round((y + 1) * cell_h) - 1)
+
+
+def _mark_query(image, query: tuple[int, int], grid: tuple[int, int]):
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
+    box = _query_box(query, grid, image.size)
+    draw.rectangle(box, outline=(0, 0, 0), width=3)
+    draw.rectangle(box, outline=(255, 255, 255), width=1)
+    return image
+
+
+def _heads_grid(base, maps: dict[str, np.ndarray], query, grid, title: str):
+    from PIL import Image, ImageDraw
+
+    heads = max(rows.shape[0] for rows in maps.values())
+    columns = min(heads, _MAX_COLUMNS)
+    rows_per_kind = math.ceil(heads / columns)
+    header = 18
+    width = columns * _TILE
+    height = header + len(maps) * (header + rows_per_kind * _TILE)
+    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    draw.text((4, 3), title, fill=(0, 0, 0))
+    top = header
+    small = base.resize((_TILE, _TILE), Image.BILINEAR)
+    for kind, stack in maps.items():
+        draw.text((4, top + 3), f"{kind} (each tile scaled to its own range)", fill=(0, 0, 0))
+        top += header
+        for head in range(stack.shape[0]):
+            tile = _mark_query(overlay_map(small, stack[head]), query, grid)
+            left = (head % columns) * _TILE
+            tile_top = top + (head // columns) * _TILE
+            sheet.paste(tile, (left, tile_top))
+            draw.text((left + 3, tile_top + 2), f"h{head}", fill=(255, 255, 255))
+        top += rows_per_kind * _TILE
+    return sheet
