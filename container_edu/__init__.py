@@ -17,15 +17,21 @@ from .aggregation import (
     MultiHeadSelfAttention,
     TokenMixing,
 )
+from .checkpoints import CheckpointError, load_official_checkpoint
 from .device import default_device
+from .images import ImageError, load_image
 from .models import MODEL_NAMES, create_model
+from .pretrained import PretrainedError, list_pretrained, load_pretrained
 from .trace import AggregationRecord, override_blend, record_affinities
 
 __all__ = [
     "affinity",
     "ContainerLightMix", "ContainerMix", "DepthwiseConvAggregation", "MultiHeadMLP", "MultiHeadSelfAttention",
     "TokenMixing",
+    "CheckpointError", "load_official_checkpoint",
     "default_device",
+    "ImageError", "load_image",
+    "PretrainedError", "list_pretrained", "load_pretrained",
     "MODEL_NAMES", "create_model",
     "AggregationRecord", "override_blend", "record_affinities",
 ]

@@ -151,6 +151,8 @@ class DepthwiseConvAggregation(nn.Conv2d):
         # is recorded and the aggregation runs as a conv (exact and O(N k^2)).
         height, width = v.shape[-2:]
         out = self(v)
+        # num_heads=1: a conv-only block has no attention heads, so its head-level
+        # view averages the C per-channel kernels into one map (static_row keeps them apart).
         record = _record(
             self.kind, (height, width), 1, aff.map_to_tokens(v), aff.map_to_tokens(out),
             alpha=0.0, beta=1.0, conv_weight=self.weight, conv_bias=self.bias,
@@ -236,9 +238,10 @@ def blended_explicit(
     dynamic_out, dynamic_record = attn.explicit(qkv)
     static_out, static_record = static.explicit(qkv.chunk(3, dim=1)[2])
     out = alpha * dynamic_out + beta * static_out
+    alpha_used, beta_used = _alpha_beta_floats(alpha, beta)
     record = _record(
         kind, (height, width), attn.num_heads, dynamic_record.v, aff.map_to_tokens(out),
-        alpha=float(alpha), beta=float(beta), attention=dynamic_record.attention,
+        alpha=alpha_used, beta=beta_used, attention=dynamic_record.attention,
         conv_weight=static_record.conv_weight, conv_bias=static_record.conv_bias,
         static_affinity=static_record.static_affinity,
     )
@@ -333,7 +336,8 @@ class ContainerLightMix(_BlendedMix):
 
 
 def _alpha_beta_floats(alpha: Tensor | float, beta: Tensor | float) -> tuple[float, float]:
-    return float(alpha), float(beta)
+    """The blend weights as plain floats for a record (detached: no warning when they require grad)."""
+    return tuple(float(w.detach()) if isinstance(w, Tensor) else float(w) for w in (alpha, beta))
 
 
 def count_parameters(module: nn.Module) -> int:

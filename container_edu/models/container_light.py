@@ -3,7 +3,8 @@
 Four stages of patch embedding (stride 4, 2, 2, 2) and blocks; stages 1-3
 aggregate with a static ``5 x 5`` depthwise conv only (``CBlock``: at
 56 x 56 = 3136 tokens a dense affinity would cost too much), stage 4
-(14 x 14 = 196 tokens at 224 input) blends attention and conv (``MixBlock``).
+(7 x 7 = 49 tokens at 224 input: the strides 4, 2, 2, 2 divide by 32) blends
+attention and conv (``MixBlock``).
 The released checkpoint loads into it with ``strict=True``.
 """
 
