@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AggregationRecord:
     """What one block aggregated in one forward pass (tensors detached).
 
@@ -76,10 +76,14 @@ class AggregationRecord:
     def _query_index(self, query: int | tuple[int, int]) -> int:
         height, width = self.grid
         if isinstance(query, tuple):
-            y, x = query
+            if len(query) != 2 or not all(_is_index(v) for v in query):
+                raise ValueError(f"query must be a token index or a (y, x) pair of integers, got {query!r}")
+            y, x = (int(v) for v in query)
             if not (0 <= y < height and 0 <= x < width):
                 raise ValueError(f"query ({y}, {x}) is outside the {height} x {width} grid of {self.name}")
             return aff.token_index(y, x, width)
+        if not _is_index(query):
+            raise ValueError(f"query must be a token index or a (y, x) pair of integers, got {query!r}")
         if not 0 <= query < self.num_tokens:
             raise ValueError(f"query token {query} is outside the {self.num_tokens} tokens of {self.name}")
         return int(query)
@@ -123,6 +127,15 @@ class AggregationRecord:
         if static is not None:
             total = total + self.beta * static
         return total
+
+
+def _is_index(value: object) -> bool:
+    """An integer (Python, NumPy or 0-d integer tensor), not a bool or a float."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, torch.Tensor):
+        return value.dim() == 0 and not value.dtype.is_floating_point and value.dtype != torch.bool
+    return hasattr(value, "__index__")
 
 
 class AffinityRecorder(Mapping[str, AggregationRecord]):
