@@ -269,13 +269,16 @@ class _BlendedMix(Aggregation):
     def _weights(self, blend: tuple[float, float] | None) -> tuple[Tensor | float, Tensor | float]:
         return blend if blend is not None else self.blend_weights()
 
-    def output_bias(self, x: Tensor | None = None) -> Tensor | float:
-        _, beta = self.blend_weights()
+    def output_bias(self, x: Tensor | None = None, blend: tuple[float, float] | None = None) -> Tensor | float:
+        _, beta = self._weights(blend)
         return beta * self.static.output_bias(x)
 
-    def affinity(self, qkv: Tensor) -> Tensor:
-        """The blended affinity ``alpha A(X) + beta A_static``: ``(B, M, N, N)``, or per channel ``(B, C, N, N)`` for a conv."""
-        alpha, beta = self.blend_weights()
+    def affinity(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> Tensor:
+        """The blended affinity ``alpha A(X) + beta A_static``: ``(B, M, N, N)``, or per channel ``(B, C, N, N)`` for a conv.
+
+        ``blend`` replaces the learned ``(alpha, beta)``, as ``override_blend`` does in a forward pass.
+        """
+        alpha, beta = self._weights(blend)
         return aff.blend(self.attn.affinity(qkv), self.static.affinity(qkv.chunk(3, dim=1)[2]), alpha, beta)
 
     def forward(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> Tensor:

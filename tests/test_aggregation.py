@@ -356,3 +356,18 @@ def test_count_parameters_counts_trainable_parameters():
     assert count_parameters(DepthwiseConvAggregation(CHANNELS, 5)) == CHANNELS * 25 + CHANNELS
     assert count_parameters(MultiHeadMLP(NUM_TOKENS, HEADS)) == HEADS * NUM_TOKENS**2
     assert count_parameters(ContainerLightMix(CHANNELS, HEADS)) == CHANNELS * 26 + 1
+
+
+def test_blended_affinity_with_a_blend_override_reproduces_the_overridden_forward():
+    from container_edu import affinity as aff
+    from container_edu.aggregation import ContainerLightMix
+
+    torch.manual_seed(3)
+    mix = ContainerLightMix(dim=8, num_heads=2, kernel_size=3)
+    qkv = torch.randn(2, 24, 3, 5)
+    blend = (0.8, 0.2)
+    explicit = aff.aggregate(mix.affinity(qkv, blend), mix.values(qkv)) + mix.output_bias(qkv, blend)
+    fast = aff.map_to_tokens(mix(qkv, blend))
+    torch.testing.assert_close(explicit, fast, atol=1e-5 * float(fast.abs().max()), rtol=1e-5)
+    learned = aff.map_to_tokens(mix(qkv))
+    assert (learned - fast).abs().max() > 1e-3, "the override must change the output"
