@@ -27,18 +27,24 @@ class PretrainedError(RuntimeError):
     """A bundled model is missing, unknown or damaged."""
 
 
-@lru_cache(maxsize=None)
-def _cards(weights_dir: Path) -> dict[str, dict]:
+@lru_cache(maxsize=16)
+def _cards(weights_dir: Path, listing: tuple[tuple[str, int], ...]) -> dict[str, dict]:
     cards = {}
-    for path in sorted(weights_dir.glob("*.json")):
-        card = json.loads(path.read_text())
+    for name, _ in listing:
+        card = json.loads((weights_dir / name).read_text())
         cards[card["name"]] = card
     return cards
 
 
 def list_pretrained(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
-    """Bundled model names mapped to their model cards (a copy; edit freely)."""
-    return json.loads(json.dumps(_cards(Path(weights_dir))))
+    """Bundled model names mapped to their model cards (a copy; edit freely).
+
+    Cards are re-read when a card file in ``weights_dir`` is added, removed
+    or rewritten, so a running app sees newly trained models.
+    """
+    weights_dir = Path(weights_dir)
+    listing = tuple(sorted((path.name, path.stat().st_mtime_ns) for path in weights_dir.glob("*.json")))
+    return json.loads(json.dumps(_cards(weights_dir, listing)))
 
 
 def model_card(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
