@@ -6,3 +6,43 @@ import torch
 # 2-core machine (CI runs the app server and a browser beside pytest) OpenMP's
 # spinning threads slow small ops down by an order of magnitude.
 torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------
+# App tests (tests/test_app_*.py, tests/test_browser.py)
+# --------------------------------------------------------------------------
+
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # `app` is a folder of the repository, not an installed package
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+@pytest.fixture(scope="session")
+def fake_weights_dir(tmp_path_factory) -> Path:
+    """A weights folder with real (random, untrained) zoo bundles and made-up 2-epoch histories.
+
+    Written by the core's own ``write_bundle``, so the app reads it exactly as
+    it reads the shipped weights; no training needed.
+    """
+    from container_edu.models import ZooConfig, ZooContainer
+    from container_edu.train import EpochLog, TrainResult, TrainSettings, write_bundle
+
+    out = tmp_path_factory.mktemp("weights")
+    for mixing in ("container_light", "container", "conv"):
+        settings = TrainSettings(mixing=mixing, epochs=2, train_subset=100)
+        torch.manual_seed(0)
+        model = ZooContainer(ZooConfig(mixing=mixing)).eval()
+        blend = {"blocks2.0": [0.5, 0.5], "blocks2.1": [0.5, 0.5]} if mixing != "conv" else {}
+        history = [
+            EpochLog(epoch=e, train_loss=2.0 / e, train_accuracy=40.0 * e, val_accuracy=38.0 * e,
+                     test_accuracy=37.0 * e, blend={k: [v[0] + 0.1 * e, v[1] - 0.1 * e] for k, v in blend.items()},
+                     seconds=1.0)
+            for e in (1, 2)
+        ]
+        write_bundle(TrainResult(model, settings, history, 2.0, 100), out, command=f"test bundle {mixing}")
+    return out

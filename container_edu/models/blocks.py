@@ -139,5 +139,5 @@ def blend_parameters(model: nn.Module) -> dict[str, tuple[float, float]]:
         if isinstance(mix, _BlendedMix) and isinstance(module, _ResidualBlock):
             with torch.no_grad():
                 alpha, beta = mix.blend_weights()
-            weights[name] = (float(alpha), float(beta))
+            weights[name] = (float(alpha.detach()), float(beta.detach()))
     return weights

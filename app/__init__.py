@@ -1,0 +1,24 @@
+"""The Streamlit side of container_edu: everything the pages share.
+
+Layers: ``pages/*.py`` (thin: widgets, one or two calls, drawing) -> ``app``
+-> ``container_edu`` (the core, no Streamlit). Module map:
+
+| module | holds | Streamlit? |
+| --- | --- | --- |
+| ``navigation`` | page list from ``pages/*.py``, page config, guard against the legacy ``pages/`` mode | yes |
+| ``page`` | ``run_page``: shared sidebar + title + friendly errors around a page body | yes |
+| ``sidebar`` | device readout, weights status, the model picker and checkpoint loader | yes |
+| ``widgets`` | image picker (samples / upload), block / head / query selectors, click-to-query | yes |
+| ``views`` | page pieces used by several pages (model + image preparation, maps figure) | yes |
+| ``caching`` | ``st.cache_resource`` models (bounded), ``st.cache_data`` per-image inspections and explorer runs | yes |
+| ``errors`` | exceptions -> ``st.error`` messages, tracebacks to the server log | yes |
+| ``figures`` | Plotly figures from arrays | no |
+| ``colormaps`` | the same colour scales as PNG files (downloads) | no |
+| ``explorer`` | one operator's explicit affinity and the equivalence check | no |
+| ``inspection`` | run a model once with recording, then slice rows; NPY / CSV export | no |
+| ``registry`` | model choices (``ModelRef``), random stand-ins, preprocessing, checkpoint loading | no |
+| ``samples`` | the sample gallery in ``container_edu/samples`` (and how it was made) | no |
+| ``zoo`` | model cards and histories as table rows | no |
+
+``app.lessons`` (the guided lessons) is maintained separately.
+"""

@@ -1,0 +1,217 @@
+"""Everything the app computes once and reuses: model cards, models, per-image inspections, explorer runs.
+
+- Models: ``st.cache_resource`` (one shared, read-only instance per weights,
+  bounded by ``max_entries``). Pages never change a model: blends are
+  overridden with ``container_edu.override_blend`` inside a forward pass.
+- Per-image results: ``st.cache_data`` keyed by the model's key, the image's
+  content hash and the blend override; for per-user models (trained in this
+  session, uploaded) a small per-session LRU in ``st.session_state`` instead.
+- Nothing per-user lives in a module global.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+from torch import nn
+
+from container_edu import pretrained
+from container_edu.pretrained import PretrainedError, list_pretrained, load_pretrained
+
+from . import registry
+from .explorer import ExplorerResult, ExplorerSpec, explore
+from .inspection import Inspection, normalise_overrides, run_inspection
+from .registry import ModelRef
+
+__all__ = [
+    "bundled_cards",
+    "available_models",
+    "get_model",
+    "get_input",
+    "get_inspection",
+    "explore_cached",
+    "TRAINED_MODELS_KEY",
+    "LOADED_CHECKPOINTS_KEY",
+    "UPLOADED_MODELS_KEY",
+]
+
+logger = logging.getLogger("container_edu.app")
+
+#: session_state key the lessons' live training writes to: name -> {"model", "history", "settings"}.
+TRAINED_MODELS_KEY = "trained_models"
+#: session_state: ModelRef.key -> {"ref", "path", "mtime_ns", "size"} of checkpoints loaded from a server path
+#: (the model itself is in the shared resource cache).
+LOADED_CHECKPOINTS_KEY = "loaded_checkpoints"
+#: session_state: ModelRef.key -> {"ref": ModelRef, "model": nn.Module} for uploaded checkpoints (per user).
+UPLOADED_MODELS_KEY = "uploaded_models"
+_SESSION_INSPECTIONS_KEY = "_session_inspections"
+_SESSION_INSPECTIONS_MAX = 12
+
+
+# --------------------------------------------------------------------------
+# Model cards
+# --------------------------------------------------------------------------
+
+
+def _fingerprint(directory: Path) -> tuple:
+    """Names, sizes and modification times of the cards and weights: changes when weights land."""
+    if not directory.is_dir():
+        return ()
+    files = sorted(list(directory.glob("*.json")) + list(directory.glob("*.safetensors")))
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cards(directory: str, fingerprint: tuple) -> dict[str, dict]:
+    # The core memoises the cards per folder for the life of the process; clear it so that weights
+    # that land while the app runs (a training job finishing) show up without a restart.
+    clear = getattr(getattr(pretrained, "_cards", None), "cache_clear", None)
+    if clear is not None:
+        clear()
+    try:
+        cards = list_pretrained(Path(directory))
+    except (OSError, ValueError, KeyError) as error:
+        logger.warning("could not read the model cards in %s: %s", directory, error)
+        return {}
+    # Only cards whose weights file exists are offered.
+    return {name: card for name, card in cards.items() if (Path(directory) / str(card.get("weights_file", ""))).is_file()}
+
+
+def bundled_cards() -> dict[str, dict]:
+    """Bundled model name -> model card (empty while no weights are bundled)."""
+    directory = registry.weights_dir()
+    return _cards(str(directory), _fingerprint(directory))
+
+
+# --------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------
+
+
+def available_models(session_state: Mapping) -> list[ModelRef]:
+    """The model picker's choices for this user."""
+    loaded = {key: entry["ref"] for key, entry in session_state.get(LOADED_CHECKPOINTS_KEY, {}).items()}
+    loaded.update({key: entry["ref"] for key, entry in session_state.get(UPLOADED_MODELS_KEY, {}).items()})
+    return registry.model_refs(bundled_cards(), session_state.get(TRAINED_MODELS_KEY) or {}, loaded)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the bundled model…")
+def _bundled_model(name: str, key: str, directory: str) -> nn.Module:
+    return load_pretrained(name, weights_dir=Path(directory))
+
+
+@st.cache_resource(max_entries=6, show_spinner="Building the model with random weights…")
+def _random_model(name: str) -> nn.Module:
+    return registry.build_random(name)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the checkpoint (this can take a while)…")
+def _checkpoint_model(path: str, mtime_ns: int, size: int) -> nn.Module:
+    return registry.load_checkpoint_model(path)
+
+
+def load_checkpoint_from_path(path: str) -> dict:
+    """Load (and cache) a checkpoint file on the server.
+
+    Returns the entry to keep under ``session_state[LOADED_CHECKPOINTS_KEY][ref.key]``:
+    ``{"ref", "path", "mtime_ns", "size"}``. Raises ``CheckpointError`` with a message for the user.
+    """
+    from container_edu.checkpoints import CheckpointError
+
+    resolved = Path(path.strip().strip('"').strip("'")).expanduser()
+    if not str(path).strip():
+        raise CheckpointError("Type the path of the checkpoint file first (e.g. /home/me/Downloads/container_light.pth).")
+    if not resolved.is_file():
+        raise CheckpointError(f"No file found at {str(resolved)!r}. Check the path (it is a path on the machine running the app).")
+    stat = resolved.stat()
+    model = _checkpoint_model(str(resolved.resolve()), stat.st_mtime_ns, stat.st_size)
+    dataset = registry.dataset_of(model)
+    name = resolved.name
+    kind = "Container-Light (ImageNet)" if dataset == registry.IMAGENET else "a zoo model (Fashion-MNIST)"
+    ref = ModelRef(key=f"checkpoint:{resolved.resolve()}:{stat.st_mtime_ns}:{stat.st_size}",
+                   label=f"{name} · checkpoint", source="checkpoint", name=name, dataset=dataset, trained=True,
+                   description=f"{kind} loaded from {resolved}.")
+    return {"ref": ref, "path": str(resolved.resolve()), "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
+
+
+def get_model(ref: ModelRef, session_state: Mapping) -> nn.Module:
+    """The (shared, read-only) model behind a picker entry."""
+    if ref.source == "bundled":
+        return _bundled_model(ref.name, ref.key, str(registry.weights_dir()))
+    if ref.source == "random":
+        return _random_model(ref.name)
+    if ref.source == "checkpoint":
+        entry = session_state[LOADED_CHECKPOINTS_KEY][ref.key]
+        return _checkpoint_model(entry["path"], entry["mtime_ns"], entry["size"])
+    if ref.source == "upload":
+        return session_state[UPLOADED_MODELS_KEY][ref.key]["model"]
+    if ref.source == "session":
+        entry = (session_state.get(TRAINED_MODELS_KEY) or {}).get(ref.name)
+        if not entry or not isinstance(entry.get("model"), nn.Module):
+            raise PretrainedError(f"The model {ref.name!r} trained in this session is gone; train it again on the Lessons page.")
+        return entry["model"]
+    raise ValueError(f"unknown model source {ref.source!r}")
+
+
+# --------------------------------------------------------------------------
+# Per-image results
+# --------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _input(image_digest: str, dataset: str, _image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    return registry.preprocess(dataset, _image)
+
+
+def get_input(image_digest: str, dataset: str, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """``(x, seen)`` for ``image`` under ``dataset``'s preprocessing, cached by the image's content hash."""
+    return _input(image_digest, dataset, image)
+
+
+@st.cache_data(show_spinner="Running the model once, recording every block…", max_entries=64)
+def _shared_inspection(model_key: str, image_digest: str, overrides: tuple, _model: nn.Module,
+                       _x: torch.Tensor) -> Inspection:
+    return run_inspection(_model, _x, {name: (alpha, beta) for name, alpha, beta in overrides})
+
+
+def get_inspection(
+    ref: ModelRef,
+    model: nn.Module,
+    image_digest: str,
+    x: torch.Tensor,
+    overrides: Mapping[str, float | tuple[float, float]] | None,
+    session_state: MutableMapping,
+) -> Inspection:
+    """The model's recorded forward pass on one image, computed once per (model, image, blend override)."""
+    key = normalise_overrides(overrides)
+    if ref.shared:
+        return _shared_inspection(ref.key, image_digest, key, model, x)
+    # Per-user models: cache per session (id(model) changes when a model is retrained under the same name).
+    cache: OrderedDict = session_state.setdefault(_SESSION_INSPECTIONS_KEY, OrderedDict())
+    cache_key = (ref.key, id(model), image_digest, key)
+    if cache_key in cache:
+        cache.move_to_end(cache_key)
+        return cache[cache_key]
+    inspection = run_inspection(model, x, {name: (alpha, beta) for name, alpha, beta in key})
+    cache[cache_key] = inspection
+    while len(cache) > _SESSION_INSPECTIONS_MAX:
+        cache.popitem(last=False)
+    return inspection
+
+
+# --------------------------------------------------------------------------
+# Explorer
+# --------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def explore_cached(spec: ExplorerSpec) -> ExplorerResult:
+    """:func:`app.explorer.explore`, cached per spec (the spec includes the seed)."""
+    return explore(spec)

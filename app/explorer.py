@@ -1,0 +1,235 @@
+"""The affinity explorer's computations: one aggregation operator on a random input, made explicit.
+
+Pure torch/numpy (no Streamlit), so pages stay thin and tests can call it
+directly. Every operator is a module of :mod:`container_edu.aggregation` with
+seeded random weights; the explorer builds its affinity ``A`` explicitly and
+checks the unified formula ``concat(A_m V_m) (+ b)`` against the module's own
+fast forward.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from container_edu import affinity as aff
+from container_edu.aggregation import (
+    ContainerLightMix,
+    ContainerMix,
+    DepthwiseConvAggregation,
+    MultiHeadMLP,
+    MultiHeadSelfAttention,
+    TokenMixing,
+)
+
+__all__ = [
+    "OPERATORS",
+    "Operator",
+    "ExplorerSpec",
+    "ExplorerResult",
+    "RELATIVE_TOLERANCE",
+    "explore",
+    "compare_operators",
+    "head_choices",
+]
+
+#: The equivalence check passes when max|explicit - fast| <= RELATIVE_TOLERANCE * max|fast|.
+RELATIVE_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator family of the unified view, as the explorer presents it."""
+
+    key: str
+    label: str
+    symbol: str  # the paper's symbol for its affinity
+    uses_heads: bool  # False: the number of matrices is fixed by the operator (1, or one per channel)
+    uses_kernel: bool
+    uses_blend: bool
+    dynamic: bool
+    description: str
+
+
+OPERATORS: dict[str, Operator] = {
+    op.key: op
+    for op in (
+        Operator("attention", "Self-attention", "A_m(X) = softmax(Q_m K_mᵀ s)", True, False, False, True,
+                 "Dynamic and dense: every row is a softmax over all N tokens and changes with the input."),
+        Operator("conv", "Depthwise convolution", "A_c: k×k depthwise kernel (Toeplitz band)", False, True, False,
+                 False, "Static and sparse: one banded matrix per channel; a row is the kernel pasted at the query."),
+        Operator("mixer", "MLP-Mixer token mixing", "A: one learned N×N matrix, shared by all channels", False,
+                 False, False, False, "Static and dense: a single learned matrix that ties the model to one grid size."),
+        Operator("multihead_mlp", "Multi-head MLP", "A_m: one learned N×N matrix per head", True, False, False,
+                 False, "Static and dense, one learned matrix per head."),
+        Operator("container", "Container (attention + multi-head MLP)", "A_m = α A_m(X) + β A_m^mlp", True, False,
+                 True, True, "The paper's general Container: a learnable mix of a dynamic and a static dense affinity."),
+        Operator("container_light", "Container-Light (attention + conv)", "A_c = α A_m(X) + β A_c^conv", True, True,
+                 True, True, "Container-Light's MixBlock: α = sigmoid(sa_weight), β = 1 − α, static part a depthwise "
+                 "conv, so the blend is per channel (head view: conv averaged over the head's channels)."),
+    )
+}
+
+
+def head_choices(channels: int) -> list[int]:
+    """Head counts that divide ``channels`` (each head needs the same number of channels)."""
+    return [m for m in range(1, channels + 1) if channels % m == 0]
+
+
+@dataclass(frozen=True)
+class ExplorerSpec:
+    """Everything that determines one explorer run (hashable: a cache key)."""
+
+    operator: str = "attention"
+    height: int = 5
+    width: int = 7
+    channels: int = 16
+    heads: int = 4
+    kernel_size: int = 3
+    alpha: float = 0.5
+    beta: float = 0.5
+    seed: int = 0
+
+    @property
+    def num_tokens(self) -> int:
+        return self.height * self.width
+
+
+@dataclass(frozen=True)
+class ExplorerResult:
+    """An operator's affinity and the equivalence check.
+
+    Attributes:
+        matrices: ``(K, N, N)`` float64, the affinity of each head (``K = M``),
+            channel (conv: ``K = C``) or the single mixer matrix (``K = 1``).
+            For Container-Light the head-level view (conv averaged over each head's channels).
+        matrix_labels: ``"head m"`` / ``"channel c"`` / ``"shared"`` per matrix.
+        max_abs_diff: ``max |concat(A_m V_m) + b - module(x)|``.
+        max_abs_output: ``max |module(x)|`` (the scale the tolerance is relative to).
+        passed: ``max_abs_diff <= RELATIVE_TOLERANCE * max_abs_output``.
+    """
+
+    spec: ExplorerSpec
+    operator: Operator
+    matrices: np.ndarray
+    matrix_labels: tuple[str, ...]
+    max_abs_diff: float
+    max_abs_output: float
+    passed: bool
+    explicit_shape: tuple[int, ...]
+
+    @property
+    def relative_diff(self) -> float:
+        return self.max_abs_diff / max(self.max_abs_output, 1e-30)
+
+    def row(self, matrix: int, query: tuple[int, int]) -> np.ndarray:
+        """Row ``i`` (the query token) of matrix ``matrix`` on the ``H x W`` grid."""
+        y, x = query
+        i = aff.token_index(y, x, self.spec.width)
+        return self.matrices[matrix, i].reshape(self.spec.height, self.spec.width)
+
+
+def _check(spec: ExplorerSpec) -> Operator:
+    if spec.operator not in OPERATORS:
+        raise ValueError(f"unknown operator {spec.operator!r}; choose one of {', '.join(OPERATORS)}")
+    for name in ("height", "width", "channels"):
+        if getattr(spec, name) < 1:
+            raise ValueError(f"{name} must be at least 1")
+    if spec.channels % spec.heads:
+        raise ValueError(f"{spec.heads} heads do not divide {spec.channels} channels; pick one of {head_choices(spec.channels)}")
+    if spec.kernel_size % 2 == 0:
+        raise ValueError("the kernel size must be odd (3, 5, 7, ...)")
+    return OPERATORS[spec.operator]
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def build(spec: ExplorerSpec) -> tuple[nn.Module, torch.Tensor]:
+    """The operator with seeded random weights and its seeded random input.
+
+    The input is ``[Q | K | V]`` (``3C`` channels) for operators with a dynamic
+    part and ``V`` (``C`` channels) for purely static ones, as in the blocks
+    (the ``V`` of a static operator equals the last third of the dynamic one's input).
+    """
+    op = _check(spec)
+    generator = torch.Generator().manual_seed(spec.seed)
+    qkv = torch.randn(1, 3 * spec.channels, spec.height, spec.width, generator=generator)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed + 1)
+        n = spec.num_tokens
+        if op.key == "attention":
+            module: nn.Module = MultiHeadSelfAttention(spec.heads)
+        elif op.key == "conv":
+            module = DepthwiseConvAggregation(spec.channels, spec.kernel_size)
+        elif op.key == "mixer":
+            module = TokenMixing(n)
+        elif op.key == "multihead_mlp":
+            module = MultiHeadMLP(n, spec.heads)
+        elif op.key == "container":
+            module = ContainerMix(spec.heads, MultiHeadMLP(n, spec.heads), alpha=spec.alpha, beta=spec.beta)
+        else:
+            module = ContainerLightMix(spec.channels, spec.heads, spec.kernel_size)
+            with torch.no_grad():
+                module.sa_weight.fill_(_logit(spec.alpha))  # a fresh module of this run only
+    module.eval()
+    x = qkv if getattr(module, "uses_query_key", False) else qkv[:, 2 * spec.channels :]
+    return module, x
+
+
+@torch.no_grad()
+def explore(spec: ExplorerSpec) -> ExplorerResult:
+    """Build the operator's affinity and check ``concat(A_m V_m) + b`` against its fast forward."""
+    op = _check(spec)
+    module, x = build(spec)
+    affinity = module.affinity(x)  # (B, K, N, N) or (K, N, N)
+    explicit = aff.aggregate(affinity, module.values(x)) + module.output_bias(x)  # (B, N, C)
+    fast = aff.map_to_tokens(module(x))  # (B, N, C)
+    max_abs_diff = float((explicit - fast).abs().max())
+    max_abs_output = float(fast.abs().max())
+    matrices = affinity[0] if affinity.dim() == 4 else affinity  # (K, N, N)
+    if op.key == "container_light":
+        matrices = aff.head_mean(matrices, spec.heads)
+    count = matrices.shape[0]
+    if op.key == "conv":
+        labels = tuple(f"channel {c}" for c in range(count))
+    elif op.key == "mixer":
+        labels = ("shared by all channels",)
+    else:
+        labels = tuple(f"head {m}" for m in range(count))
+    return ExplorerResult(
+        spec=spec,
+        operator=op,
+        matrices=matrices.double().numpy(),
+        matrix_labels=labels,
+        max_abs_diff=max_abs_diff,
+        max_abs_output=max_abs_output,
+        passed=max_abs_diff <= RELATIVE_TOLERANCE * max(max_abs_output, 1e-12),
+        explicit_shape=tuple(explicit.shape),
+    )
+
+
+def compare_operators(spec: ExplorerSpec, keys: tuple[str, ...] | None = None) -> dict[str, ExplorerResult]:
+    """Every operator (or those in ``keys``) on the same grid, channels, heads, kernel, blend and seed."""
+    keys = keys or tuple(OPERATORS)
+    return {key: explore(ExplorerSpec(**{**spec.__dict__, "operator": key})) for key in keys}
+
+
+def matrix_for_head(result: ExplorerResult, head: int) -> int:
+    """Which of ``result.matrices`` corresponds to head ``head`` of the spec.
+
+    Operators with one matrix per head use it directly; the mixer has one; a
+    depthwise conv has one per channel, so head ``m`` shows its first channel.
+    """
+    count = result.matrices.shape[0]
+    if count == 1:
+        return 0
+    if result.operator.key == "conv":
+        return min(head * (result.spec.channels // result.spec.heads), count - 1)
+    return min(head, count - 1)

@@ -1,0 +1,484 @@
+"""Plotly figures of the core's results. No Streamlit here: every function takes arrays and returns a figure.
+
+Conventions, the same on every page:
+
+- Affinities that are probabilities (attention rows, softmax) use a
+  sequential scale (:data:`SEQUENTIAL`) starting at 0; signed ones (conv
+  kernels, learned mixer matrices, blends) use a diverging scale
+  (:data:`DIVERGING`) centred on 0, so white always means "no contribution".
+- Every figure has a title naming what it shows and the paper's symbol, and
+  every colour bar is titled with the quantity it encodes.
+- Grids are drawn with row 0 at the top (image convention) and square cells;
+  token ``i = y * W + x`` as in the core.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+__all__ = [
+    "SEQUENTIAL",
+    "DIVERGING",
+    "Panel",
+    "is_signed",
+    "affinity_matrix",
+    "panels",
+    "grid_row",
+    "image_figure",
+    "topk_bar",
+    "probability_comparison",
+    "blend_bars",
+    "history_accuracy",
+    "history_blend",
+]
+
+SEQUENTIAL = "Viridis"
+DIVERGING = "RdBu_r"
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+QUERY_MARKER = dict(symbol="x-thin", size=14, color="#ff2d2d", line=dict(width=3, color="#ff2d2d"))
+
+
+def is_signed(values: np.ndarray) -> bool:
+    """True when the array has clearly negative entries (then a diverging, zero-centred scale is used)."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return False
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    return low < -1e-7 * max(abs(high), 1.0)
+
+
+def _scale(values: np.ndarray, signed: bool | None) -> dict:
+    """Colour-scale settings for a heatmap or a coloraxis."""
+    values = np.asarray(values, dtype=np.float64)
+    signed = is_signed(values) if signed is None else signed
+    if signed:
+        bound = float(np.nanmax(np.abs(values))) if values.size else 1.0
+        bound = bound if bound > 0 else 1.0
+        return dict(colorscale=DIVERGING, cmin=-bound, cmax=bound)
+    high = float(np.nanmax(values)) if values.size else 1.0
+    low = min(0.0, float(np.nanmin(values))) if values.size else 0.0
+    return dict(colorscale=SEQUENTIAL, cmin=low, cmax=high if high > low else low + 1.0)
+
+
+def wrap_title(text: str, width: int) -> str:
+    """Break a long title into lines of at most ``width`` characters (Plotly titles do not wrap by themselves)."""
+    lines: list[str] = []
+    for paragraph in text.split("<br>"):
+        line = ""
+        for word in paragraph.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "<br>".join(lines)
+
+
+def _base_layout(fig: go.Figure, title: str, height: int, *, title_width: int = 115) -> go.Figure:
+    """Title (wrapped to ``title_width`` characters), size, fonts and margins shared by every figure."""
+    wrapped = wrap_title(title, title_width)
+    lines = wrapped.count("<br>") + 1
+    top = 30 + 21 * lines
+    fig.update_layout(
+        title=dict(text=wrapped, x=0.0, xanchor="left", y=1.0, yanchor="top", yref="container",
+                   pad=dict(t=10, l=4), font=dict(size=15)),
+        height=height + 21 * (lines - 1),
+        margin=dict(l=40, r=30, t=top + 10, b=40),
+        font=FONT,
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def _hover_cells(height: int, width: int) -> np.ndarray:
+    """``(H, W, 3)`` of (token, y, x) for hover texts."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    return np.stack([ys * width + xs, ys, xs], axis=-1)
+
+
+# --------------------------------------------------------------------------
+# N x N affinity matrices
+# --------------------------------------------------------------------------
+
+
+def affinity_matrix(
+    matrix: np.ndarray,
+    title: str,
+    *,
+    grid: tuple[int, int],
+    colorbar_title: str,
+    signed: bool | None = None,
+    query_token: int | None = None,
+    height: int = 460,
+    title_width: int = 95,
+) -> go.Figure:
+    """One ``N x N`` affinity as a heatmap: row ``i`` = query token, column ``j`` = key token.
+
+    ``query_token`` outlines that row, the one drawn on the grid elsewhere.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    n = matrix.shape[0]
+    grid_h, grid_w = grid
+    if grid_h * grid_w != n:
+        raise ValueError(f"a {n} x {n} matrix does not belong to a {grid_h} x {grid_w} grid")
+    tokens = np.arange(n)
+    query_yx = np.stack([tokens // grid_w, tokens % grid_w], axis=-1)
+    custom = np.concatenate(
+        [np.broadcast_to(query_yx[:, None, :], (n, n, 2)), np.broadcast_to(query_yx[None, :, :], (n, n, 2))], axis=-1
+    )
+    scale = _scale(matrix, signed)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=tokens,
+            y=tokens,
+            customdata=custom,
+            colorscale=scale["colorscale"],
+            zmin=scale["cmin"],
+            zmax=scale["cmax"],
+            colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=14),
+            hovertemplate="query i=%{y} (y=%{customdata[0]}, x=%{customdata[1]})<br>"
+            "key j=%{x} (y=%{customdata[2]}, x=%{customdata[3]})<br>value %{z:.4g}<extra></extra>",
+        )
+    )
+    if query_token is not None:
+        fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=query_token - 0.5, y1=query_token + 0.5,
+                      line=dict(color="#ff2d2d", width=2))
+    fig.update_xaxes(title_text="key token j", constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(title_text="query token i", autorange="reversed", scaleanchor="x", constrain="domain",
+                     showgrid=False, zeroline=False)
+    return _base_layout(fig, title, height, title_width=title_width)
+
+
+# --------------------------------------------------------------------------
+# Small multiples of maps (grid rows, matrices, overlays)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One heatmap of a multi-panel figure.
+
+    ``z`` is ``(h, w)``: an affinity row on the token grid, or an ``N x N``
+    matrix. ``signed=None`` picks the scale from the data.
+    """
+
+    z: np.ndarray
+    subtitle: str
+    colorbar_title: str = ""
+    signed: bool | None = None
+    bound: float | None = None  # fixed symmetric range ±bound (signed maps), to compare panels on one scale
+
+
+def panels(
+    items: Sequence[Panel],
+    title: str,
+    *,
+    cols: int | None = None,
+    shared_scale: bool = False,
+    query: tuple[int, int] | None = None,
+    image: np.ndarray | None = None,
+    opacity: float = 0.6,
+    clickable: bool = False,
+    axis_titles: tuple[str, str] = ("x (token column)", "y (token row)"),
+    panel_height: int = 300,
+    title_width: int = 115,
+) -> go.Figure:
+    """Several heatmaps side by side (wrapped into rows of ``cols``).
+
+    Each panel gets its own colour scale and a titled colour bar below it,
+    unless ``shared_scale`` puts them all on one scale with one colour bar
+    (use it when the panels show the same quantity, e.g. every head's attention).
+
+    ``image`` (``(H_img, W_img, 3)`` uint8) draws each map over the picture
+    the model saw, stretched to cover it, with ``opacity``. ``query`` marks
+    the query cell (grid coordinates) with a red cross. ``clickable`` adds an
+    invisible point on every cell (``customdata = [y, x]``), so that a click
+    can select a query with Streamlit's ``on_select``.
+
+    Built as one plain spec and validated once (``make_subplots`` and
+    per-axis updates cost ~10x more, and this runs on every widget change).
+    """
+    if not items:
+        raise ValueError("panels() needs at least one panel")
+    count = len(items)
+    cols = cols or min(count, 4)
+    rows = math.ceil(count / cols)
+    show_axis_titles = image is None
+    # Vertical space in pixels: under each row its tick labels (+ axis title) and, unless shared, the colour bars.
+    axis_px = 42 if show_axis_titles else 8
+    colourbar_px = 0 if shared_scale else 62
+    below_px = axis_px + colourbar_px
+    subtitle_lines = max((p.subtitle.count("<br>") + 1 for p in items if p.subtitle), default=0)
+    subtitle_px = 10 + 17 * subtitle_lines
+    plot_px = rows * panel_height + (rows - 1) * (below_px + subtitle_px)
+    h_space = 0.05 if shared_scale else 0.07
+    width = (1 - h_space * (cols - 1)) / cols
+    v_space = (below_px + subtitle_px) / plot_px
+    height = panel_height / plot_px
+
+    source = _data_uri(image) if image is not None else None
+    traces: list[dict] = []
+    layout: dict = {"annotations": [], "images": []}
+    if shared_scale:
+        joint = np.concatenate([np.asarray(p.z, dtype=np.float64).ravel() for p in items])
+        signed_values = [p.signed for p in items if p.signed is not None]
+        scale = _scale(joint, signed_values[0] if signed_values else None)
+        layout["coloraxis"] = dict(
+            colorscale=scale["colorscale"], cmin=scale["cmin"], cmax=scale["cmax"],
+            colorbar=dict(title=dict(text=items[0].colorbar_title, side="right"), thickness=14,
+                          len=min(1.0, 420 / plot_px)),
+        )
+
+    for index, item in enumerate(items):
+        row, col = divmod(index, cols)
+        suffix = "" if index == 0 else str(index + 1)
+        x_domain = [col * (width + h_space), col * (width + h_space) + width]
+        top = 1 - row * (height + v_space)
+        y_domain = [max(top - height, 0.0), top]
+        z = np.asarray(item.z, dtype=np.float64)
+        grid_h, grid_w = z.shape
+        if image is not None:
+            img_h, img_w = image.shape[:2]
+            cell_w, cell_h = img_w / grid_w, img_h / grid_h
+            x0, y0 = cell_w / 2 - 0.5, cell_h / 2 - 0.5
+            layout["images"].append(dict(
+                source=source, xref=f"x{suffix}", yref=f"y{suffix}", x=-0.5, y=-0.5, sizex=img_w, sizey=img_h,
+                sizing="stretch", layer="below", xanchor="left", yanchor="top",
+            ))
+            x_range, y_range = [-0.5, img_w - 0.5], [img_h - 0.5, -0.5]
+        else:
+            cell_w = cell_h = 1.0
+            x0 = y0 = 0.0
+            x_range, y_range = [-0.5, grid_w - 0.5], [grid_h - 0.5, -0.5]
+        centres_x = x0 + cell_w * np.arange(grid_w)
+        centres_y = y0 + cell_h * np.arange(grid_h)
+        axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
+        heat = dict(
+            type="heatmap", z=z, x=centres_x, y=centres_y, customdata=_hover_cells(grid_h, grid_w),
+            hovertemplate="key token %{customdata[0]} (y=%{customdata[1]}, x=%{customdata[2]})"
+            "<br>value %{z:.4g}<extra></extra>",
+            opacity=opacity if image is not None else 1.0, **axes,
+        )
+        if shared_scale:
+            heat["coloraxis"] = "coloraxis"
+        else:
+            scale = _scale(z, item.signed)
+            if item.bound and scale["colorscale"] == DIVERGING:
+                scale.update(cmin=-item.bound, cmax=item.bound)
+            heat.update(
+                colorscale=scale["colorscale"], zmin=scale["cmin"], zmax=scale["cmax"],
+                colorbar=dict(
+                    title=dict(text=item.colorbar_title, side="top", font=dict(size=12)), orientation="h",
+                    thickness=10, x=(x_domain[0] + x_domain[1]) / 2, xanchor="center",
+                    len=(x_domain[1] - x_domain[0]) * 0.8, y=y_domain[0] - axis_px / plot_px, yanchor="top",
+                    tickfont=dict(size=10), nticks=5,
+                ),
+            )
+        traces.append(heat)
+        if clickable:
+            yx = np.stack([np.repeat(np.arange(grid_h), grid_w), np.tile(np.arange(grid_w), grid_h)], axis=-1)
+            traces.append(dict(
+                type="scatter", x=np.tile(centres_x, grid_h), y=np.repeat(centres_y, grid_w), mode="markers",
+                customdata=yx.tolist(), showlegend=False,  # plain lists: a click returns [y, x] as is
+                marker=dict(size=max(6, min(28, int(320 / max(grid_w, grid_h)))), symbol="square", opacity=0,
+                            color="black"),
+                hovertemplate="click: query (y=%{customdata[0]}, x=%{customdata[1]})<extra></extra>", **axes,
+            ))
+        if query is not None:
+            qy, qx = query
+            traces.append(dict(type="scatter", x=[x0 + cell_w * qx], y=[y0 + cell_h * qy], mode="markers",
+                               marker=QUERY_MARKER, showlegend=False, hoverinfo="skip", **axes))
+        layout[f"xaxis{suffix}"] = dict(
+            domain=x_domain, anchor=f"y{suffix}", range=x_range, showgrid=False, zeroline=False, constrain="domain",
+            showticklabels=image is None,
+            title=dict(text=axis_titles[0], standoff=4) if show_axis_titles else None,
+        )
+        layout[f"yaxis{suffix}"] = dict(
+            domain=y_domain, anchor=f"x{suffix}", range=y_range, showgrid=False, zeroline=False, constrain="domain",
+            scaleanchor=f"x{suffix}", scaleratio=1, showticklabels=image is None,
+            title=dict(text=axis_titles[1], standoff=10) if show_axis_titles and col == 0 else None,
+        )
+        if item.subtitle:
+            layout["annotations"].append(dict(
+                text=item.subtitle, x=(x_domain[0] + x_domain[1]) / 2, y=y_domain[1], xref="paper", yref="paper",
+                xanchor="center", yanchor="bottom", yshift=4, showarrow=False, font=dict(size=12.5, color="#333"),
+            ))
+    fig = go.Figure(data=traces, layout=layout)
+    fig = _base_layout(fig, title, 100, title_width=title_width)
+    top = fig.layout.margin.t + 17 * subtitle_lines
+    fig.update_layout(
+        height=plot_px + top + below_px + 12,
+        margin=dict(l=64 if show_axis_titles else 20, r=30 if not shared_scale else 90, t=top, b=below_px + 12),
+        clickmode="event+select" if clickable else None, dragmode=False,
+    )
+    return fig
+
+
+def grid_row(
+    row: np.ndarray,
+    title: str,
+    *,
+    colorbar_title: str,
+    query: tuple[int, int] | None = None,
+    signed: bool | None = None,
+    clickable: bool = False,
+    panel_height: int = 300,
+    title_width: int = 95,
+) -> go.Figure:
+    """One query's affinity row drawn on the ``H x W`` token grid (a single panel)."""
+    return panels([Panel(row, "", colorbar_title, signed)], title, cols=1, query=query, clickable=clickable,
+                  panel_height=panel_height, title_width=title_width)
+
+
+def _data_uri(image: np.ndarray) -> str:
+    """The picture as a data URI: PNG or JPEG, whichever is smaller (one copy per panel ends up in the JSON)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    best = None
+    for fmt, mime, options in (("PNG", "image/png", {"optimize": True}), ("JPEG", "image/jpeg", {"quality": 88})):
+        buffer = io.BytesIO()
+        picture.save(buffer, format=fmt, **options)
+        if best is None or buffer.tell() < len(best[1]):
+            best = (mime, buffer.getvalue())
+    return f"data:{best[0]};base64," + base64.b64encode(best[1]).decode("ascii")
+
+
+def image_figure(image: np.ndarray, title: str, height: int = 320, title_width: int = 95) -> go.Figure:
+    """The picture a model sees, with pixel axes."""
+    fig = go.Figure(go.Image(z=np.asarray(image, dtype=np.uint8), hovertemplate="x=%{x}, y=%{y}<extra></extra>"))
+    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, scaleanchor="x")
+    fig = _base_layout(fig, title, height, title_width=title_width)
+    fig.update_layout(margin=dict(l=10, r=10, b=10))
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Predictions and blend weights
+# --------------------------------------------------------------------------
+
+
+def topk_bar(probabilities: np.ndarray, class_names: Sequence[str], title: str, k: int = 5,
+             title_width: int = 95) -> go.Figure:
+    """The ``k`` most probable classes as horizontal bars (softmax of the logits, in percent)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    order = np.argsort(-probabilities)[:k]
+    labels = [f"{class_names[i]} ({i})" if len(class_names) > 20 else class_names[i] for i in order]
+    values = 100 * probabilities[order]
+    fig = go.Figure(go.Bar(
+        x=values[::-1], y=labels[::-1], orientation="h", marker_color="#2f6f8f",
+        text=[f"{v:.1f}%" for v in values[::-1]], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:.2f}%<extra></extra>",
+    ))
+    fig.update_xaxes(title_text="probability p(class | image), %", range=[0, max(100.0, float(values.max()) + 5)])
+    fig = _base_layout(fig, title, 70 + 42 * len(order) + 60, title_width=title_width)
+    fig.update_layout(margin=dict(l=10, r=40, b=40))
+    return fig
+
+
+def probability_comparison(
+    learned: np.ndarray, changed: np.ndarray, class_names: Sequence[str], title: str, k: int = 10,
+    title_width: int = 70,
+) -> go.Figure:
+    """Class probabilities with the learned blend and with the overridden one, for the classes that matter most."""
+    learned = np.asarray(learned, dtype=np.float64)
+    changed = np.asarray(changed, dtype=np.float64)
+    order = np.argsort(-np.maximum(learned, changed))[:k]
+    labels = [class_names[i] for i in order]
+    fig = go.Figure([
+        go.Bar(name="learned blend", x=labels, y=100 * learned[order], marker_color="#9fb7c4",
+               hovertemplate="%{x}: %{y:.2f}%<extra>learned</extra>"),
+        go.Bar(name="your blend", x=labels, y=100 * changed[order], marker_color="#2f6f8f",
+               hovertemplate="%{x}: %{y:.2f}%<extra>your blend</extra>"),
+    ])
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_yaxes(title_text="p(class | image), %", rangemode="tozero")
+    return _base_layout(fig, title, 380, title_width=title_width)
+
+
+def blend_bars(blend: Mapping[str, tuple[float, float]], title: str, *, show_beta: bool,
+               title_width: int = 95) -> go.Figure:
+    """One bar per mixed block: ``α`` (and ``β`` when it is learned separately)."""
+    names = list(blend)
+    alphas = [float(blend[n][0]) for n in names]
+    traces = [go.Bar(name="α (dynamic: attention)", x=names, y=alphas, marker_color="#2f6f8f",
+                     text=[f"α = {a:.3f}" for a in alphas], textposition="inside", insidetextanchor="middle",
+                     textfont=dict(color="white"),
+                     hovertemplate="%{x}: α = %{y:.4f}<extra></extra>")]
+    if show_beta:
+        betas = [float(blend[n][1]) for n in names]
+        traces.append(go.Bar(name="β (static)", x=names, y=betas, marker_color="#d08c3c",
+                             text=[f"β = {b:.3f}" for b in betas], textposition="inside", insidetextanchor="middle",
+                             textfont=dict(color="white"),
+                             hovertemplate="%{x}: β = %{y:.4f}<extra></extra>"))
+    fig = go.Figure(traces)
+    fig.add_hline(y=0.5, line=dict(color="#555", dash="dot"))
+    fig.add_annotation(xref="paper", x=1.0, xanchor="left", y=0.5, yref="y", text="0.5: value at<br>initialisation",
+                       showarrow=False, font=dict(size=11, color="#555"), align="left")
+    top = max([1.0] + [abs(v) for t in traces for v in t.y]) * 1.15
+    bottom = min([0.0] + [v for t in traces for v in t.y]) * 1.15
+    fig.update_yaxes(title_text="blend weight", range=[bottom, top])
+    fig.update_xaxes(title_text="mixed block (module path)")
+    fig.update_layout(barmode="group", showlegend=show_beta, bargap=0.45,
+                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    fig = _base_layout(fig, title, 380, title_width=title_width)
+    fig.update_layout(margin=dict(r=100))
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Training histories
+# --------------------------------------------------------------------------
+
+
+def history_accuracy(histories: Mapping[str, Sequence[Mapping]], title: str, title_width: int = 60) -> go.Figure:
+    """Test (solid) and validation (dotted) accuracy per epoch, one colour per model."""
+    fig = go.Figure()
+    palette = ["#2f6f8f", "#d08c3c", "#5a9e5a", "#b5495b", "#7a5fa6", "#4b4b4b", "#c7a100", "#1f9e9e"]
+    for index, (name, history) in enumerate(histories.items()):
+        colour = palette[index % len(palette)]
+        epochs = [entry["epoch"] for entry in history]
+        for key, dash, label in (("test_accuracy", "solid", "test"), ("val_accuracy", "dot", "validation")):
+            values = [entry.get(key) for entry in history]
+            if all(v is None for v in values):
+                continue
+            fig.add_trace(go.Scatter(
+                x=epochs, y=values, mode="lines+markers", name=f"{name} ({label})", legendgroup=name,
+                line=dict(color=colour, dash=dash), hovertemplate=f"{name}<br>epoch %{{x}}: {label} %{{y:.2f}}%<extra></extra>",
+            ))
+    fig.update_xaxes(title_text="epoch", dtick=1)
+    fig.update_yaxes(title_text="top-1 accuracy, %")
+    return _base_layout(fig, title, 420, title_width=title_width)
+
+
+def history_blend(histories: Mapping[str, Sequence[Mapping]], title: str, title_width: int = 60) -> go.Figure:
+    """α of every mixed block per epoch, one line per (model, block)."""
+    fig = go.Figure()
+    palette = ["#2f6f8f", "#d08c3c", "#5a9e5a", "#b5495b", "#7a5fa6", "#4b4b4b"]
+    dashes = ["solid", "dash", "dot", "dashdot"]
+    for index, (name, history) in enumerate(histories.items()):
+        blocks = sorted({block for entry in history for block in (entry.get("blend") or {})})
+        for b_index, block in enumerate(blocks):
+            epochs = [entry["epoch"] for entry in history if block in (entry.get("blend") or {})]
+            alphas = [entry["blend"][block][0] for entry in history if block in (entry.get("blend") or {})]
+            fig.add_trace(go.Scatter(
+                x=epochs, y=alphas, mode="lines+markers", name=f"{name} · {block}", legendgroup=name,
+                line=dict(color=palette[index % len(palette)], dash=dashes[b_index % len(dashes)]),
+                hovertemplate=f"{name} {block}<br>epoch %{{x}}: α = %{{y:.4f}}<extra></extra>",
+            ))
+    fig.add_hline(y=0.5, line=dict(color="#888", dash="dot"))
+    fig.update_xaxes(title_text="epoch", dtick=1)
+    fig.update_yaxes(title_text="α (weight of the dynamic affinity A(X))")
+    return _base_layout(fig, title, 420, title_width=title_width)

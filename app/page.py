@@ -1,0 +1,47 @@
+"""The frame of every page: shared sidebar, title, and no traceback ever shown to a user.
+
+A page is a function of a :class:`PageContext`; ``run_page`` draws the shared
+sidebar (with the model picker where the page needs a model), the title and
+intro, then runs the body inside :func:`app.errors.friendly_errors`::
+
+    def body(ctx: PageContext) -> None:
+        ...
+
+    run_page("Blend", body, intro="...", model_picker=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+
+from .errors import friendly_errors
+from .navigation import PAGE_ICON, PAGE_TITLE, ensure_navigation
+from .registry import ModelRef
+from .sidebar import render_sidebar
+
+__all__ = ["PageContext", "run_page", "ensure_navigation", "PAGE_TITLE", "PAGE_ICON"]
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the shared frame hands to a page body."""
+
+    model_ref: ModelRef | None
+
+
+def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | None = None,
+             model_picker: bool = False) -> None:
+    """Draw the shared frame and run ``body``; any exception becomes a friendly ``st.error``."""
+    ensure_navigation()
+    ref = render_sidebar(with_model_picker=model_picker)
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+    if model_picker and ref is None:
+        st.error("No model is available; see the message in the sidebar.")
+        return
+    with friendly_errors(f"showing the {title} page"):
+        body(PageContext(model_ref=ref))

@@ -1,0 +1,245 @@
+"""Which models the app can show, and how each is built, preprocessed and labelled. No Streamlit here.
+
+A :class:`ModelRef` names one choice of the model picker. Its ``key`` is
+unique and stable, and identifies the weights (a checksum, a file's
+modification time), so it doubles as a cache key. Sources:
+
+- ``bundled``: a zoo model shipped in ``container_edu/weights`` (model card + safetensors);
+- ``random``: a zoo model (or the ImageNet Container-Light architecture) with
+  seeded random weights, the stand-in while no weights are bundled;
+- ``checkpoint``: Container-Light (or a zoo model) from a file on the server;
+- ``upload``: the same from an uploaded file (kept per user);
+- ``session``: a model trained in this browser session (the lessons' live training).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from container_edu import create_model, default_device
+from container_edu.checkpoints import (
+    CheckpointError,
+    load_checkpoint_state_dict,
+    load_official_checkpoint,
+    state_dict_mismatch,
+)
+from container_edu.data import CLASS_NAMES
+from container_edu.models import MIXINGS, ZOO_PREFIX, ContainerLight, ZooConfig, ZooContainer
+from container_edu.pretrained import WEIGHTS_DIR
+
+__all__ = [
+    "FASHION_MNIST",
+    "IMAGENET",
+    "WEIGHTS_DIR_ENV",
+    "DEFAULT_MODEL",
+    "ModelRef",
+    "weights_dir",
+    "model_refs",
+    "build_random",
+    "dataset_of",
+    "class_names",
+    "preprocess",
+    "load_checkpoint_model",
+    "RANDOM_LABEL",
+]
+
+FASHION_MNIST = "fashion_mnist"
+IMAGENET = "imagenet"
+#: Point the app at another folder of model cards (tests, or weights trained elsewhere).
+WEIGHTS_DIR_ENV = "CONTAINER_EDU_WEIGHTS_DIR"
+DEFAULT_MODEL = ZOO_PREFIX + "container_light"
+RANDOM_LABEL = "untrained (random weights)"
+RANDOM_SEED = 0
+
+VARIANT_TITLES = {
+    "attention": "self-attention",
+    "conv": "depthwise conv",
+    "mixer": "MLP-Mixer (multi-head MLP)",
+    "container": "Container (attention + MLP)",
+    "container_light": "Container-Light (attention + conv)",
+}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One entry of the model picker."""
+
+    key: str
+    label: str
+    source: str  # "bundled", "random", "checkpoint", "upload" or "session"
+    name: str  # registry name ("fmnist_conv", "container_light") or the session / file name
+    dataset: str  # FASHION_MNIST or IMAGENET
+    trained: bool
+    description: str = ""  # one sentence for the caption under the picker
+
+    @property
+    def shared(self) -> bool:
+        """Whether the weights are the same for every user (then results may be cached across users)."""
+        return self.source in ("bundled", "random", "checkpoint")
+
+
+def weights_dir() -> Path:
+    """Folder of bundled model cards: ``$CONTAINER_EDU_WEIGHTS_DIR`` or the package's ``weights/``."""
+    override = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
+    return Path(override).expanduser() if override else WEIGHTS_DIR
+
+
+def bundled_ref(name: str, card: Mapping) -> ModelRef:
+    variant = card.get("variant", name.removeprefix(ZOO_PREFIX))
+    accuracy = card.get("test_accuracy")
+    short = f"{accuracy:.1f}% test" if isinstance(accuracy, (int, float)) else "trained"
+    detail = f"test accuracy {accuracy:.2f}%" if isinstance(accuracy, (int, float)) else "no accuracy on its card"
+    return ModelRef(
+        key=f"bundled:{name}:{str(card.get('sha256', ''))[:16]}",
+        label=f"{name} · {short}", source="bundled", name=name, dataset=FASHION_MNIST, trained=True,
+        description=f"Bundled, trained on Fashion-MNIST ({detail}); mixed stage: {VARIANT_TITLES.get(variant, variant)}.",
+    )
+
+
+def random_ref(name: str) -> ModelRef:
+    if name == "container_light":
+        label = "container_light (ImageNet) · untrained"
+        description = (f"The paper's ImageNet Container-Light (224×224 RGB, 1000 classes), {RANDOM_LABEL}: "
+                       "load the released checkpoint below for real predictions.")
+        dataset = IMAGENET
+    else:
+        variant = name.removeprefix(ZOO_PREFIX)
+        label = f"{name} · untrained"
+        description = (f"Fashion-MNIST zoo model, {RANDOM_LABEL}; mixed stage: "
+                       f"{VARIANT_TITLES.get(variant, variant)}.")
+        dataset = FASHION_MNIST
+    return ModelRef(key=f"random:{name}:{RANDOM_SEED}", label=label, source="random", name=name, dataset=dataset,
+                    trained=False, description=description)
+
+
+def session_ref(name: str, entry: Mapping) -> ModelRef:
+    model = entry.get("model")
+    dataset = dataset_of(model) if isinstance(model, nn.Module) else FASHION_MNIST
+    return ModelRef(key=f"session:{name}", label=f"{name} · this session", source="session", name=name,
+                    dataset=dataset, trained=True, description="Trained in this browser session (Lessons page).")
+
+
+def model_refs(
+    cards: Mapping[str, Mapping],
+    trained_models: Mapping[str, Mapping] | None = None,
+    loaded: Mapping[str, ModelRef] | None = None,
+) -> list[ModelRef]:
+    """The picker's choices, in order: bundled, trained in this session, loaded checkpoints, random stand-ins."""
+    refs = [bundled_ref(name, cards[name]) for name in sorted(cards, key=_zoo_order)]
+    refs += [session_ref(name, entry) for name, entry in (trained_models or {}).items()
+             if isinstance(entry, Mapping) and isinstance(entry.get("model"), nn.Module)]
+    refs += list((loaded or {}).values())
+    refs += [random_ref(ZOO_PREFIX + mixing) for mixing in _zoo_mixings()]
+    refs.append(random_ref("container_light"))
+    return refs
+
+
+def _zoo_mixings() -> list[str]:
+    # Container-Light first: it is the paper's model and every page's default.
+    return sorted(MIXINGS, key=lambda m: (m != "container_light", MIXINGS.index(m)))
+
+
+def _zoo_order(name: str) -> tuple[int, str]:
+    mixing = name.removeprefix(ZOO_PREFIX)
+    order = _zoo_mixings()
+    return (order.index(mixing) if mixing in order else len(order), name)
+
+
+def default_ref(refs: list[ModelRef]) -> ModelRef:
+    """The bundled Container-Light zoo model, else its random stand-in, else the first choice."""
+    for source in ("bundled", "random"):
+        for ref in refs:
+            if ref.source == source and ref.name == DEFAULT_MODEL:
+                return ref
+    return refs[0]
+
+
+def build_random(name: str, device: torch.device | str | None = None) -> nn.Module:
+    """A registry model with seeded random weights, in eval mode (the global RNG is left alone)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_SEED)
+        model = create_model(name)
+    return model.eval().to(default_device(device))
+
+
+def dataset_of(model: nn.Module) -> str:
+    """Which input convention a model expects."""
+    if isinstance(model, ContainerLight):
+        return IMAGENET
+    if isinstance(model, ZooContainer):
+        return FASHION_MNIST
+    config = getattr(model, "config", None)
+    return IMAGENET if getattr(config, "in_chans", 1) == 3 else FASHION_MNIST
+
+
+def class_names(dataset: str, num_classes: int | None = None) -> list[str]:
+    """Fashion-MNIST's 10 names, or ImageNet's 1000 (``preprocess.imagenet_class_names``)."""
+    if dataset == FASHION_MNIST:
+        names = list(CLASS_NAMES)
+    else:
+        from container_edu.preprocess import imagenet_class_names
+
+        names = imagenet_class_names()
+    if num_classes is not None and num_classes != len(names):
+        return [f"class {i}" for i in range(num_classes)]
+    return names
+
+
+def preprocess(dataset: str, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """``(x, seen)``: the batch ``(1, C, H, W)`` the model gets and the RGB picture it sees (uint8 ``(H, W, 3)``).
+
+    The Fashion-MNIST picture is enlarged 8x with nearest neighbour so each
+    model pixel reads as a square under the maps.
+    """
+    from container_edu import preprocess as pre
+
+    if dataset == IMAGENET:
+        x = pre.imagenet_transform(image)
+        seen = np.asarray(pre.imagenet_display(image).convert("RGB"))
+    else:
+        x = pre.fashion_mnist_transform(image)
+        seen = np.asarray(pre.fashion_mnist_display(x, scale=8).convert("RGB"))
+    return x.unsqueeze(0), seen
+
+
+def load_checkpoint_model(source, device: torch.device | str | None = None, *, max_bytes: int | None = None) -> nn.Module:
+    """A model from a checkpoint: Container-Light (ImageNet) or, for a zoo file, the zoo variant its keys fit.
+
+    ``source`` is a path, bytes or a binary file object. Raises
+    :class:`~container_edu.checkpoints.CheckpointError` with a message a
+    learner can act on.
+    """
+    kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
+    if isinstance(source, (str, os.PathLike)):
+        source = os.fspath(source)
+    elif not isinstance(source, (bytes, bytearray, memoryview)):
+        source = source.read() if callable(getattr(source, "read", None)) else source
+    state = load_checkpoint_state_dict(source, **kwargs)
+    if not any(key.startswith(("patch_embed3.", "blocks3.", "patch_embed4.")) for key in state):
+        for mixing in _zoo_mixings():
+            model = ZooContainer(ZooConfig(mixing=mixing))
+            missing, unexpected, shapes = state_dict_mismatch(model, state)
+            if not (missing or unexpected or shapes):
+                model.load_state_dict(state, strict=True)
+                return model.eval().to(default_device(device))
+        if any(key.startswith("blocks2.") for key in state) and not any(k.startswith("blocks4.") for k in state):
+            raise CheckpointError(
+                "This looks like a zoo checkpoint, but its keys or shapes fit none of the zoo variants with the "
+                "default configuration (" + ", ".join(MIXINGS) + "). Zoo weights trained with "
+                "`python -m container_edu train` load directly; others need their model card."
+            )
+    model = create_model("container_light")
+    missing, unexpected, shapes = state_dict_mismatch(model, state)
+    if not (missing or unexpected or shapes):
+        model.load_state_dict(state, strict=True)
+        return model.eval().to(default_device(device))
+    # Not a fit: the official loader explains the mismatch key by key (and raises CheckpointError).
+    return load_official_checkpoint(source, device, **kwargs)

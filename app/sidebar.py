@@ -1,0 +1,156 @@
+"""The sidebar every page shares: what the app runs on, which weights it has, and the model picker.
+
+One module, reused by every page (through :func:`app.page.run_page`), so the
+pages look and behave alike. The chosen model lives in
+``st.session_state[MODEL_KEY]`` and follows the user from page to page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from container_edu import default_device
+from container_edu.checkpoints import CheckpointError
+from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
+
+from . import caching, registry
+from .errors import friendly_errors, friendly_message, logger
+from .registry import ModelRef
+
+__all__ = ["MODEL_KEY", "device_description", "render_sidebar", "model_picker"]
+
+MODEL_KEY = "model_key"
+_PICKER_WIDGET = "_model_picker"
+PAPER_URL = "https://arxiv.org/abs/2106.01401"
+RELEASE_URL = "https://github.com/allenai/container"
+CHECKPOINT_UPLOAD_TYPES = ["pth", "pt", "bin", "safetensors"]
+
+
+def device_description() -> str:
+    """``"cuda (NVIDIA H100)"`` or ``"cpu (no GPU found)"``: where the models run."""
+    device = default_device()
+    if device.type == "cuda":
+        return f"GPU, cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "GPU, mps (Apple)"
+    return f"CPU, no GPU found ({torch.get_num_threads()} threads)"
+
+
+def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
+    """Draw the shared sidebar; returns the chosen model when the page asked for the picker."""
+    chosen = None
+    with st.sidebar:
+        st.markdown("### Container, explained")
+        st.caption(f"An interactive companion to [Container: Context Aggregation Network]({PAPER_URL}) (NeurIPS 2021).")
+        with friendly_errors("setting up the sidebar"):
+            if with_model_picker:
+                chosen = model_picker()
+            _status()
+    return chosen
+
+
+def _status() -> None:
+    cards = caching.bundled_cards()
+    st.markdown(f"**Device:** {device_description()}")
+    if cards:
+        st.caption(f"Bundled weights: {len(cards)} trained Fashion-MNIST model(s).")
+    else:
+        st.caption(
+            "No bundled weights found yet: the Fashion-MNIST models are **untrained (random weights)** until "
+            "they are trained (`python -m container_edu train`)."
+        )
+
+
+def model_picker() -> ModelRef:
+    """The shared model picker (with the checkpoint loader below it); returns the chosen entry."""
+    refs = caching.available_models(st.session_state)
+    by_key = {ref.key: ref for ref in refs}
+    current = st.session_state.get(MODEL_KEY)
+    if current not in by_key:
+        current = registry.default_ref(refs).key
+        st.session_state[MODEL_KEY] = current
+    # The widget's own state is dropped when a page without the picker runs; restore it from MODEL_KEY.
+    st.session_state[_PICKER_WIDGET] = current
+
+    def remember() -> None:
+        st.session_state[MODEL_KEY] = st.session_state[_PICKER_WIDGET]
+
+    key = st.selectbox(
+        "Model", options=list(by_key), format_func=lambda k: by_key[k].label, key=_PICKER_WIDGET,
+        on_change=remember, help="Bundled models are trained on Fashion-MNIST (28×28 grayscale). Untrained ones "
+        "have random weights: their maps show the architecture, not what was learned.",
+    )
+    ref = by_key[key]
+    if ref.description:
+        st.caption(ref.description)
+    if not ref.trained:
+        st.warning("This model is **untrained (random weights)**: predictions are guesses.", icon=":material/casino:")
+    _checkpoint_loader()
+    return ref
+
+
+def _checkpoint_loader() -> None:
+    with st.expander("Load ImageNet weights (Container-Light)"):
+        st.caption(
+            "The ImageNet weights of Container-Light are **not bundled** (they are ~80 MB and not ours to "
+            f"redistribute). Download the checkpoint from the [paper's release]({RELEASE_URL}) and give its path "
+            "on the machine that runs this app. Files are loaded safely (`weights_only`), never as arbitrary pickles."
+        )
+        path = st.text_input("Checkpoint path", key="checkpoint_path", placeholder="/path/to/container_light.pth")
+        if st.button("Load from path", key="checkpoint_load"):
+            try:
+                with st.spinner("Loading the checkpoint…"):
+                    entry = caching.load_checkpoint_from_path(path)
+            except CheckpointError as error:
+                st.error(str(error))
+            except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
+                logger.exception("loading checkpoint %r failed", path)
+                st.error(friendly_message(error, "loading the checkpoint"))
+            else:
+                st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
+                st.session_state[MODEL_KEY] = entry["ref"].key
+                st.rerun()
+        limit_mb = DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
+        upload = st.file_uploader(
+            f"…or upload a checkpoint (up to {limit_mb} MB)", type=CHECKPOINT_UPLOAD_TYPES, key="checkpoint_upload",
+            help=f"Uploads are limited to {limit_mb} MB (server.maxUploadSize), so the full ImageNet checkpoint "
+            "must be given as a path; small zoo checkpoints (.safetensors from `python -m container_edu train`) fit.",
+        )
+        if upload is not None:
+            handle_checkpoint_upload(upload.name, upload.getvalue())
+
+
+def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:
+    """Load an uploaded checkpoint into this session (once per file); shows ``st.error`` on failure."""
+    import hashlib
+
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    key = f"upload:{digest}"
+    uploaded = st.session_state.setdefault(caching.UPLOADED_MODELS_KEY, {})
+    if key in uploaded:
+        return uploaded[key]["ref"]
+    failed = st.session_state.setdefault("_failed_checkpoint_uploads", {})
+    if digest in failed:
+        st.error(failed[digest])
+        return None
+    try:
+        with st.spinner("Loading the uploaded checkpoint…"):
+            model = registry.load_checkpoint_model(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
+    except CheckpointError as error:
+        failed[digest] = str(error)
+        st.error(str(error))
+        return None
+    except Exception as error:  # noqa: BLE001
+        logger.exception("loading uploaded checkpoint %r failed", name)
+        failed[digest] = friendly_message(error, "loading the uploaded checkpoint")
+        st.error(failed[digest])
+        return None
+    dataset = registry.dataset_of(model)
+    kind = "Container-Light (ImageNet)" if dataset == registry.IMAGENET else "zoo model"
+    ref = ModelRef(key=key, label=f"{name} · upload", source="upload", name=name, dataset=dataset,
+                   trained=True, description=f"{kind}, from the uploaded file {name!r} (kept for this session only).")
+    uploaded[key] = {"ref": ref, "model": model}
+    st.session_state[MODEL_KEY] = key
+    st.rerun()
+    return ref

@@ -1,0 +1,177 @@
+"""Widgets shared by the pages: the image picker, and the block / head / query selectors.
+
+The current image is kept in ``st.session_state[CURRENT_IMAGE_KEY]`` so the
+Image inspector and the Blend page work on the same picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+from PIL import Image
+
+from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES, ImageError, image_digest, load_image
+
+from .errors import logger
+from .inspection import Inspection, clamp_query, describe_block
+from .samples import list_samples
+
+__all__ = [
+    "UPLOAD_TYPES",
+    "CurrentImage",
+    "decode_upload",
+    "image_picker",
+    "block_head_query",
+    "query_click_handler",
+]
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
+CURRENT_IMAGE_KEY = "current_image"
+_SOURCE_KEY = "image_source"
+_SAMPLE_KEY = "image_sample"
+_UPLOAD_KEY = "image_upload"
+SAMPLE, UPLOAD = "Sample gallery", "Upload an image"
+
+
+@dataclass(frozen=True)
+class CurrentImage:
+    """The picture being inspected: decoded RGB, its content hash (the cache key) and a label."""
+
+    image: Image.Image
+    digest: str
+    label: str
+
+
+def decode_upload(name: str, data: bytes) -> tuple[CurrentImage | None, str | None]:
+    """Decode uploaded bytes safely: ``(image, None)`` or ``(None, message for the user)``."""
+    try:
+        image = load_image(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
+    except ImageError as error:
+        return None, f"Could not use {name!r}: {error}"
+    except TypeError as error:  # not bytes at all: a programming error upstream, still no traceback for the user
+        return None, f"Could not use {name!r}: {error}"
+    return CurrentImage(image, image_digest(image), f"upload: {name}"), None
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _sample(path: str) -> CurrentImage:
+    image = load_image(path)
+    return CurrentImage(image, image_digest(image), f"sample: {path.rsplit('/', 1)[-1]}")
+
+
+def image_picker(*, compact: bool = False) -> CurrentImage | None:
+    """Choose a sample or upload a picture; bad uploads show ``st.error`` and return ``None``."""
+    samples = list_samples()
+    sources = [SAMPLE, UPLOAD] if samples else [UPLOAD]
+    if st.session_state.get(_SOURCE_KEY) not in sources:
+        st.session_state[_SOURCE_KEY] = sources[0]
+    source = st.radio("Image", sources, key=_SOURCE_KEY, horizontal=True, label_visibility="collapsed" if compact else "visible")
+    if source == SAMPLE:
+        files = [s.file for s in samples]
+        labels = {s.file: s.label for s in samples}
+        if st.session_state.get(_SAMPLE_KEY) not in files:
+            st.session_state[_SAMPLE_KEY] = files[0]
+        file = st.selectbox("Sample", files, format_func=labels.get, key=_SAMPLE_KEY,
+                            help="Fashion-MNIST test images and synthetic photos (see container_edu/samples/README.md).")
+        current = _sample(str(next(s.path for s in samples if s.file == file)))
+        st.session_state[CURRENT_IMAGE_KEY] = current
+        return current
+    uploaded = st.file_uploader(
+        "PNG, JPEG, WebP, GIF (first frame), BMP or TIFF, up to 20 MB", type=UPLOAD_TYPES, key=_UPLOAD_KEY,
+    )
+    if uploaded is None:
+        previous = st.session_state.get(CURRENT_IMAGE_KEY)
+        if previous is not None and previous.label.startswith("upload:"):
+            return previous
+        st.info("Upload a picture, or switch to the sample gallery.", icon=":material/upload:")
+        return None
+    current, message = decode_upload(uploaded.name, uploaded.getvalue())
+    if message:
+        st.error(message, icon=":material/broken_image:")
+        return None
+    st.session_state[CURRENT_IMAGE_KEY] = current
+    return current
+
+
+def _pair(custom) -> tuple[int, int] | None:
+    """``customdata`` of a clicked point as ``(y, x)``: a list, or an object ``{"0": y, "1": x}`` from a typed array."""
+    if isinstance(custom, dict):
+        custom = [custom[k] for k in sorted(custom, key=lambda k: int(k))]
+    if isinstance(custom, (list, tuple)) and len(custom) == 2:
+        return int(custom[0]), int(custom[1])
+    return None
+
+
+def query_click_handler(chart_key: str, y_key: str, x_key: str):
+    """An ``on_select`` callback that moves the query sliders to the clicked cell (``customdata = [y, x]``).
+
+    Callbacks run outside the page's error wrapper, so this one never raises.
+    """
+
+    def handle() -> None:
+        try:
+            event = st.session_state.get(chart_key) or {}
+            selection = event.get("selection", {}) if hasattr(event, "get") else {}
+            for point in selection.get("points", []) or []:
+                pair = _pair(point.get("customdata")) if hasattr(point, "get") else None
+                if pair is not None:
+                    st.session_state[y_key], st.session_state[x_key] = pair
+                    return
+        except Exception:  # noqa: BLE001 - a click must never break the page
+            logger.exception("could not read the clicked point of %s", chart_key)
+
+    return handle
+
+
+def query_slider(label: str, size: int, key: str, container=None) -> int:
+    """A slider for one coordinate of the query token (centre by default, kept inside ``0..size-1``)."""
+    container = container or st
+    if key not in st.session_state:
+        st.session_state[key] = size // 2
+    st.session_state[key] = min(max(int(st.session_state[key]), 0), size - 1)
+    if size <= 1:
+        return 0
+    return int(container.slider(label, 0, size - 1, key=key))
+
+
+def block_head_query(inspection: Inspection, prefix: str, *, scope: str = "", prefer_mixed: bool = True,
+                     blocks: list[str] | None = None) -> tuple[str, int, tuple[int, int]]:
+    """Block, head and query selectors for an inspected image (keys start with ``prefix``).
+
+    ``scope`` names the model: when it changes, the block goes back to the
+    default (the last mixed block), since two models may share block names
+    with different meanings. The query is kept per grid size, so moving
+    between blocks of the same grid keeps the chosen token.
+    """
+    blocks = blocks or inspection.blocks
+    block_key = f"{prefix}_block"
+    scope_key = f"{prefix}_scope"
+    if st.session_state.get(scope_key) != scope:
+        st.session_state[scope_key] = scope
+        st.session_state.pop(block_key, None)
+    mixed = [name for name in blocks if name in inspection.mixed_blocks]
+    default = (mixed or blocks)[-1 if prefer_mixed else 0]
+    if st.session_state.get(block_key) not in blocks:
+        st.session_state[block_key] = default
+    col_block, col_head, col_y, col_x = st.columns([3, 1, 1.3, 1.3])
+    block = col_block.selectbox("Block", blocks, key=block_key,
+                                format_func=lambda name: describe_block(inspection.records[name]),
+                                help="Module path in the state dict. Early blocks are conv only (static); the "
+                                "mixed stage has the dynamic affinity A(X).")
+    record = inspection.records[block]
+    heads = record.num_heads
+    head_key = f"{prefix}_head"
+    if st.session_state.get(head_key, 0) >= heads:
+        st.session_state[head_key] = 0
+    head = col_head.selectbox("Head m", list(range(heads)), key=head_key) if heads > 1 else 0
+    grid = record.grid
+    y_key, x_key = query_keys(prefix, grid)
+    qy = query_slider("Query row y", grid[0], y_key, col_y)
+    qx = query_slider("Query column x", grid[1], x_key, col_x)
+    return block, int(head), clamp_query((qy, qx), grid)
+
+
+def query_keys(prefix: str, grid: tuple[int, int]) -> tuple[str, str]:
+    """The session-state keys of the query sliders for a grid (for click handlers)."""
+    return f"{prefix}_qy_{grid[0]}x{grid[1]}", f"{prefix}_qx_{grid[0]}x{grid[1]}"

@@ -1,0 +1,67 @@
+"""Model cards and training histories as tables and plot data. No Streamlit here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+__all__ = ["card_row", "normalise_history", "session_row", "format_blend"]
+
+
+def format_blend(blend: Mapping[str, Sequence[float]] | None) -> str:
+    """``{"blocks2.0": [0.62, 0.38]}`` -> ``"blocks2.0: α=0.620 β=0.380"``; ``"—"`` when there is no mixed block."""
+    if not blend:
+        return "—"
+    return "; ".join(f"{block}: α={float(v[0]):.3f} β={float(v[1]):.3f}" for block, v in blend.items())
+
+
+def _minutes(seconds) -> str:
+    return f"{float(seconds) / 60:.1f} min" if isinstance(seconds, (int, float)) else "—"
+
+
+def card_row(card: Mapping) -> dict:
+    """One row of the zoo table from a model card."""
+    return {
+        "model": card.get("name", "?"),
+        "variant": card.get("variant", "?"),
+        "test accuracy (%)": card.get("test_accuracy"),
+        "val accuracy (%)": card.get("val_accuracy"),
+        "parameters": card.get("parameter_count"),
+        "final blend (α, β per mixed block)": format_blend(card.get("final_blend")),
+        "epochs": card.get("epochs"),
+        "wall time": _minutes(card.get("wall_time_seconds")),
+        "seed": card.get("seed"),
+    }
+
+
+def normalise_history(history: Sequence) -> list[dict]:
+    """Epoch logs as plain dicts, whether they are dicts (model cards) or ``EpochLog`` dataclasses (live training)."""
+    rows = []
+    for entry in history or []:
+        if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+            entry = dataclasses.asdict(entry)
+        if isinstance(entry, Mapping) and "epoch" in entry:
+            rows.append(dict(entry))
+    return rows
+
+
+def session_row(name: str, entry: Mapping) -> dict:
+    """One row of the "trained in this session" table."""
+    history = normalise_history(entry.get("history", []))
+    settings = entry.get("settings", {})
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        settings = dataclasses.asdict(settings)
+    model = entry.get("model")
+    parameters = sum(p.numel() for p in model.parameters()) if hasattr(model, "parameters") else None
+    last = history[-1] if history else {}
+    return {
+        "model": name,
+        "variant": (settings or {}).get("mixing", "?"),
+        "test accuracy (%)": last.get("test_accuracy"),
+        "val accuracy (%)": last.get("val_accuracy"),
+        "parameters": parameters,
+        "final blend (α, β per mixed block)": format_blend(last.get("blend")),
+        "epochs": len(history),
+        "wall time": _minutes(sum(float(h.get("seconds") or 0) for h in history)) if history else "—",
+        "seed": (settings or {}).get("seed"),
+    }

@@ -1,0 +1,76 @@
+"""Home: the unified framework in three sentences, one live figure, and where to go next."""
+
+import streamlit as st
+
+from app import figures
+from app.caching import explore_cached
+from app.explorer import ExplorerSpec
+from app.page import PageContext, run_page
+
+
+def body(ctx: PageContext) -> None:
+    st.markdown(
+        "1. **One operation.** Self-attention, depthwise convolution and MLP-Mixer token mixing all compute "
+        "`Y = concat(A₁V₁, …, A_M V_M) W_o`: each output token is a weighted sum of value tokens, with the "
+        "weights in an N×N **affinity matrix** `A_m` per head.\n"
+        "2. **Three ways to make `A`.** Attention computes it from the input, `softmax(Q_m K_mᵀ s)` (dynamic, "
+        "dense); a depthwise conv fixes it to a small kernel slid over the grid (static, sparse); the MLP-Mixer "
+        "learns one dense N×N matrix (static, dense).\n"
+        "3. **Container mixes them.** `A_m = α A_m(X) + β A_m^static` with learned `α, β`: Container-Light uses "
+        "conv alone in early, high-resolution stages and the blend in the last one, and the learned "
+        "`α = sigmoid(sa_weight)` tells how much each block relies on dynamic context."
+    )
+    st.subheader("The three affinities of one random input")
+    col_seed, col_grid, _ = st.columns([1, 1, 3])
+    seed = int(col_seed.number_input("Random input (seed)", 0, 10_000, 0, step=1, key="home_seed"))
+    side = int(col_grid.select_slider("Grid H = W", options=[3, 4, 5, 6, 7], value=5, key="home_grid"))
+    base = ExplorerSpec(height=side, width=side, channels=8, heads=2, kernel_size=3, seed=seed)
+    attention = explore_cached(ExplorerSpec(**{**base.__dict__, "operator": "attention"}))
+    conv = explore_cached(ExplorerSpec(**{**base.__dict__, "operator": "conv"}))
+    mixer = explore_cached(ExplorerSpec(**{**base.__dict__, "operator": "mixer"}))
+    n = side * side
+    fig = figures.panels(
+        [
+            figures.Panel(attention.matrices[0], "Self-attention: A_1(X) = softmax(Q_1 K_1ᵀ s)", "A_1(X)[i, j]", False),
+            figures.Panel(conv.matrices[0], "Depthwise conv 3×3: A_c (channel 0)", "A_c[i, j] (kernel tap)", True),
+            figures.Panel(mixer.matrices[0], "MLP-Mixer: one learned N×N matrix A", "A[i, j]", None),
+        ],
+        f"Three affinity matrices A (N×N, N = {side}×{side} = {n} tokens) of the same input, random weights",
+        cols=3, axis_titles=("key token j", "query token i"), panel_height=330,
+    )
+    st.plotly_chart(fig, key="home_affinities")
+    st.caption(
+        "Row i of each matrix says how much each token j contributes to output token i. Attention rows are "
+        "probabilities that depend on the input (change the seed); the conv matrix is a band of repeated kernel "
+        "taps; the mixer matrix is dense and fixed after training. Each module's explicit `concat(A_m V_m)` "
+        f"equals its own output: max difference here {max(r.max_abs_diff for r in (attention, conv, mixer)):.1e}."
+    )
+
+    st.subheader("Where to go next")
+    links = [
+        ("pages/2_Affinity_explorer.py", "Affinity explorer", ":material/grid_on:",
+         "build any operator's affinity on a small grid, per head, and check that it is exact"),
+        ("pages/3_Image_inspector.py", "Image inspector", ":material/image_search:",
+         "see what a trained model attends to on an image: attention, conv and blended maps per head"),
+        ("pages/4_Blend.py", "Blend", ":material/tune:",
+         "read the learned α of every mixed block and move it to see the prediction change"),
+        ("pages/5_Model_zoo.py", "Model zoo", ":material/inventory_2:",
+         "compare the bundled models: accuracy, parameters, training curves, blend weights"),
+    ]
+    from pathlib import Path
+
+    lessons = sorted(Path(__file__).parent.glob("6_*.py"))
+    if lessons:
+        links.append((f"pages/{lessons[0].name}", "Lessons", ":material/school:",
+                      "guided lessons, from aggregation as a matrix to training your own Container"))
+    for path, label, icon, text in links:
+        col_link, col_text = st.columns([1, 3])
+        try:
+            col_link.page_link(path, label=label, icon=icon)
+        except Exception:  # noqa: BLE001 - the page runs outside the navigation (e.g. on its own)
+            col_link.markdown(f"**{label}**")
+        col_text.markdown(text)
+
+
+run_page("Container: context aggregation, explained", body,
+         intro="*Gao, Lu, Li, Mottaghi, Kembhavi — Container: Context Aggregation Network, NeurIPS 2021.*")

@@ -1,0 +1,76 @@
+"""Model zoo: the bundled models' cards side by side, their training curves, and models trained in this session."""
+
+import streamlit as st
+
+from app import caching, figures
+from app.page import PageContext, run_page
+from app.registry import weights_dir
+from app.zoo import card_row, normalise_history, session_row
+
+def _shown(path) -> str:
+    """The folder relative to the working directory when it is inside it (shorter, and no server layout leaks)."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+TRAIN_COMMAND = "python -m container_edu train --variant container_light --out container_edu/weights"
+
+
+def body(ctx: PageContext) -> None:
+    cards = caching.bundled_cards()
+    st.subheader("Bundled models (Fashion-MNIST)")
+    if not cards:
+        st.info(
+            "No bundled weights were found in `" + _shown(weights_dir()) + "` yet. Until they are there, the other "
+            "pages use each model **untrained (random weights)**. Train one with\n\n"
+            f"`{TRAIN_COMMAND}`\n\n(one variant of `attention`, `conv`, `mixer`, `container`, `container_light`); "
+            "this page picks the new cards up by itself.", icon=":material/hourglass_top:",
+        )
+    else:
+        rows = [card_row(card) for card in cards.values()]
+        st.dataframe(rows, hide_index=True, key="zoo_table", column_config={
+            "test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
+            "val accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
+            "parameters": st.column_config.NumberColumn(format="%d"),
+        })
+        histories = {name: normalise_history(card.get("history", [])) for name, card in cards.items()}
+        col_acc, col_blend = st.columns(2)
+        col_acc.plotly_chart(figures.history_accuracy(
+            histories, "Accuracy per epoch: test (solid) and validation (dotted)"), key="zoo_accuracy")
+        col_blend.plotly_chart(figures.history_blend(
+            {n: h for n, h in histories.items() if any(e.get("blend") for e in h)},
+            "Learned blend α of each mixed block per epoch (α = weight of A(X))"), key="zoo_blend")
+        st.caption("All variants share one recipe (AdamW, warm-up + cosine, label smoothing, shifts and flips) and "
+                   "differ only in how the mixed stage's affinity A is made; the test split is only measured.")
+        for name, card in cards.items():
+            with st.expander(f"Model card: {name}"):
+                st.markdown(f"**Dataset:** {card.get('dataset', '—')}  \n**Command:** `{card.get('command', '—')}`  \n"
+                            f"**Machine:** {card.get('machine', '—')}  \n**sha256:** `{card.get('sha256', '—')}`")
+                st.json({k: v for k, v in card.items() if k != "history"}, expanded=False)
+
+    st.subheader("Trained in this session")
+    trained = st.session_state.get(caching.TRAINED_MODELS_KEY) or {}
+    if not trained:
+        st.caption("Models you train on the Lessons page appear here, and in the model picker of the Image "
+                   "inspector and Blend pages.")
+        return
+    st.dataframe([session_row(name, entry) for name, entry in trained.items()], hide_index=True, key="zoo_session")
+    histories = {name: normalise_history(entry.get("history", [])) for name, entry in trained.items()}
+    histories = {name: history for name, history in histories.items() if history}
+    if histories:
+        col_acc, col_blend = st.columns(2)
+        col_acc.plotly_chart(figures.history_accuracy(histories, "Session models: accuracy per epoch"),
+                             key="zoo_session_accuracy")
+        with_blend = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
+        if with_blend:
+            col_blend.plotly_chart(figures.history_blend(with_blend, "Session models: blend α per epoch"),
+                                   key="zoo_session_blend")
+
+
+run_page("Model zoo", body,
+         intro="Five small Containers trained on Fashion-MNIST with the same recipe; only the affinity of their "
+         "mixed stage differs (attention, conv, MLP-Mixer, Container, Container-Light).")
