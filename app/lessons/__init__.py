@@ -1,0 +1,83 @@
+"""Guided lessons: from ``Y = A V`` to what Container's blend buys.
+
+Each lesson is a module with ``KEY``, ``TITLE``, ``GOALS``, ``QUESTIONS`` and
+``render()``; :func:`render_lessons` draws the picker, the progress, the
+chosen lesson and the previous/next buttons.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import streamlit as st
+
+from . import (
+    l1_matrix,
+    l2_attention,
+    l3_conv,
+    l4_mixer,
+    l5_container,
+    l6_cost,
+    l7_trained,
+    l8_train,
+)
+from .widgets import DONE_KEY, PICKER_KEY, done_lessons
+
+LESSONS: tuple[ModuleType, ...] = (
+    l1_matrix, l2_attention, l3_conv, l4_mixer, l5_container, l6_cost, l7_trained, l8_train,
+)
+LESSON_KEYS: tuple[str, ...] = tuple(lesson.KEY for lesson in LESSONS)
+_BY_KEY = {lesson.KEY: lesson for lesson in LESSONS}
+QUERY_PARAM = "lesson"
+
+__all__ = ["LESSONS", "LESSON_KEYS", "DONE_KEY", "PICKER_KEY", "TITLE", "INTRO", "lesson_label", "render_lessons"]
+
+
+def lesson_label(key: str) -> str:
+    number = LESSON_KEYS.index(key) + 1
+    mark = "✓" if key in done_lessons() else "○"
+    return f"{mark} {number}. {_BY_KEY[key].TITLE}"
+
+
+def _go_to(key: str) -> None:
+    st.session_state[PICKER_KEY] = key
+
+
+TITLE = "Lessons: one operation, three affinities"
+INTRO = ("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₁V₁, …, A_M V_M) W_o; they "
+         "differ only in how the affinity A is made, and Container blends them. Eight short lessons, each with the "
+         "math, a live figure, a numerical check and questions; answer a lesson's questions to tick it off.")
+
+
+def render_lessons() -> None:
+    """The picker, the progress, the chosen lesson and previous/next buttons (the page draws title and intro)."""
+    if st.session_state.get(PICKER_KEY) not in LESSON_KEYS:
+        # First visit in this session: a link may name the lesson (?lesson=conv).
+        linked = st.query_params.get(QUERY_PARAM)
+        st.session_state[PICKER_KEY] = linked if linked in LESSON_KEYS else LESSON_KEYS[0]
+    picker_col, progress_col = st.columns([3, 2], vertical_alignment="bottom")
+    with picker_col:
+        key = st.selectbox("Lesson", LESSON_KEYS, format_func=lesson_label, key=PICKER_KEY)
+    with progress_col:
+        done = len(done_lessons() & set(LESSON_KEYS))
+        st.progress(done / len(LESSONS), text=f"{done} of {len(LESSONS)} lessons complete")
+
+    if st.query_params.get(QUERY_PARAM) != key:
+        st.query_params[QUERY_PARAM] = key  # the address names the lesson shown, so it can be shared
+    index = LESSON_KEYS.index(key)
+    lesson = _BY_KEY[key]
+    st.header(f"{index + 1}. {lesson.TITLE}")
+    lesson.render()
+
+    st.divider()
+    previous_col, _, next_col = st.columns([1, 2, 1])
+    if index > 0:
+        previous_key = LESSON_KEYS[index - 1]
+        previous_col.button(f"← {index}. {_BY_KEY[previous_key].TITLE}", key="lesson_previous",
+                            on_click=_go_to, args=(previous_key,), width="stretch")
+    if index + 1 < len(LESSONS):
+        next_key = LESSON_KEYS[index + 1]
+        next_col.button(f"Next lesson: {index + 2}. {_BY_KEY[next_key].TITLE} →", key="lesson_next",
+                        on_click=_go_to, args=(next_key,), type="primary", width="stretch")
+    elif set(LESSON_KEYS) <= done_lessons():
+        next_col.success("All lessons complete.", icon=":material/school:")

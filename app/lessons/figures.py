@@ -1,0 +1,221 @@
+"""Plotly figures for the lessons: tensors in, figures out (no Streamlit here).
+
+Every figure is titled with what it shows and the paper's symbol; every
+colour scale has a titled colorbar. Signed quantities (kernels, values,
+differences of signed maps) use a diverging scale centred on 0; affinities
+that are probabilities use a sequential one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+SEQUENTIAL = "Viridis"
+DIVERGING = "RdBu_r"
+MAGNITUDE = "Reds"  # zero is white
+#: One colour per operator family, the same in every lesson.
+OPERATOR_COLORS = {"attention": "#d62728", "conv": "#1f77b4", "mixer": "#2ca02c"}
+
+_MARGIN = dict(l=10, r=10, t=60, b=10)
+
+
+def as_array(values: torch.Tensor | np.ndarray | Sequence) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=float)
+
+
+def _symmetric_range(z: np.ndarray) -> tuple[float, float]:
+    bound = float(np.abs(z).max()) if z.size else 1.0
+    bound = bound if bound > 0 else 1.0
+    return -bound, bound
+
+
+def heatmap(
+    z: torch.Tensor | np.ndarray,
+    title: str,
+    colorbar_title: str,
+    *,
+    x_title: str = "",
+    y_title: str = "",
+    x_labels: Sequence[str] | None = None,
+    y_labels: Sequence[str] | None = None,
+    diverging: bool = False,
+    colorscale: str | None = None,
+    show_values: bool = False,
+    zmin: float | None = None,
+    zmax: float | None = None,
+    height: int = 360,
+    value_format: str = ".2f",
+) -> go.Figure:
+    """A matrix as a heatmap with row 0 at the top (the way a matrix is written)."""
+    array = as_array(z)
+    if diverging and zmin is None and zmax is None:
+        zmin, zmax = _symmetric_range(array)
+    trace = go.Heatmap(
+        z=array,
+        x=list(x_labels) if x_labels is not None else None,
+        y=list(y_labels) if y_labels is not None else None,
+        colorscale=colorscale or (DIVERGING if diverging else SEQUENTIAL),
+        zmin=zmin,
+        zmax=zmax,
+        colorbar=dict(title=dict(text=colorbar_title, side="right")),
+        hovertemplate=f"{y_title or 'row'} %{{y}}<br>{x_title or 'column'} %{{x}}<br>value %{{z:{value_format}}}<extra></extra>",
+    )
+    if show_values:
+        trace.update(texttemplate=f"%{{z:{value_format}}}", textfont=dict(size=12))
+    fig = go.Figure(trace)
+    fig.update_layout(title=dict(text=title), height=height, margin=_MARGIN)
+    fig.update_xaxes(title_text=x_title, side="bottom", type="category" if x_labels is not None else None)
+    fig.update_yaxes(title_text=y_title, autorange="reversed", type="category" if y_labels is not None else None)
+    return fig
+
+
+def grid_map(
+    z: torch.Tensor | np.ndarray,
+    title: str,
+    colorbar_title: str,
+    *,
+    query: tuple[int, int] | None = None,
+    diverging: bool = False,
+    colorscale: str | None = None,
+    zmin: float | None = None,
+    zmax: float | None = None,
+    box: tuple[int, int, int, int] | None = None,
+    box_label: str = "",
+    height: int = 340,
+) -> go.Figure:
+    """An ``H x W`` map on the token grid (y down, x right); ``query`` marked with a cross.
+
+    ``box = (y0, y1, x0, x1)`` (inclusive) outlines a region, e.g. the interior away from the border.
+    """
+    array = as_array(z)
+    fig = heatmap(
+        array, title, colorbar_title, x_title="x (token column)", y_title="y (token row)",
+        diverging=diverging, colorscale=colorscale, zmin=zmin, zmax=zmax, height=height, value_format=".3f",
+    )
+    if query is not None:
+        fig.add_trace(go.Scatter(
+            x=[query[1]], y=[query[0]], mode="markers", name="query token i",
+            marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#ff2d55")),
+            hovertemplate="query token i<extra></extra>",
+        ))
+    if box is not None:
+        y0, y1, x0, x1 = box
+        fig.add_shape(type="rect", x0=x0 - 0.5, x1=x1 + 0.5, y0=y0 - 0.5, y1=y1 + 0.5,
+                      line=dict(color="#00c853", width=3, dash="dash"))
+        if box_label:
+            fig.add_annotation(x=(x0 + x1) / 2, y=y0 - 0.5, text=box_label, showarrow=False, yshift=10,
+                               font=dict(color="#00c853"))
+    fig.update_layout(showlegend=False)
+    fig.update_yaxes(scaleanchor="x", constrain="domain")
+    fig.update_xaxes(constrain="domain")
+    return fig
+
+
+def heatmaps_side_by_side(
+    panels: Sequence[tuple[torch.Tensor | np.ndarray, str]],
+    title: str,
+    colorbar_title: str,
+    *,
+    x_title: str = "",
+    y_title: str = "",
+    diverging: bool = False,
+    colorscale: str | None = None,
+    shared_scale: bool = True,
+    grid: bool = False,
+    query: tuple[int, int] | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """Several matrices or grid maps in one row, on one colour scale (one colorbar)."""
+    arrays = [as_array(z) for z, _ in panels]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[name for _, name in panels],
+                        horizontal_spacing=0.06)
+    if shared_scale:
+        if diverging:
+            bound = max(float(np.abs(a).max()) for a in arrays) or 1.0
+            zmin, zmax = -bound, bound
+        else:
+            zmin = min(float(a.min()) for a in arrays)
+            zmax = max(float(a.max()) for a in arrays)
+            if zmax <= zmin:
+                zmax = zmin + 1.0
+    for col, array in enumerate(arrays, start=1):
+        kwargs = dict(zmin=zmin, zmax=zmax) if shared_scale else {}
+        fig.add_trace(go.Heatmap(
+            z=array, colorscale=colorscale or (DIVERGING if diverging else SEQUENTIAL),
+            showscale=(col == len(arrays)) or not shared_scale,
+            colorbar=dict(title=dict(text=colorbar_title, side="right")),
+            hovertemplate=f"{y_title or 'row'} %{{y}}<br>{x_title or 'column'} %{{x}}<br>value %{{z:.4f}}<extra></extra>",
+            **kwargs,
+        ), row=1, col=col)
+        fig.update_xaxes(title_text=x_title, row=1, col=col)
+        fig.update_yaxes(autorange="reversed", row=1, col=col, title_text=y_title if col == 1 else "")
+        if grid:
+            fig.update_yaxes(scaleanchor=f"x{col if col > 1 else ''}", constrain="domain", row=1, col=col)
+            fig.update_xaxes(constrain="domain", row=1, col=col)
+        if query is not None:
+            fig.add_trace(go.Scatter(
+                x=[query[1]], y=[query[0]], mode="markers", showlegend=False,
+                marker=dict(symbol="x-thin", size=14, line=dict(width=3, color="#ff2d55")),
+                hovertemplate="query token i<extra></extra>",
+            ), row=1, col=col)
+    fig.update_layout(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=80, b=10))
+    return fig
+
+
+def lines(
+    series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    title: str,
+    x_title: str,
+    y_title: str,
+    *,
+    log_x: bool = False,
+    log_y: bool = False,
+    markers: bool = True,
+    y_range: tuple[float, float] | None = None,
+    colors: Sequence[str] | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """One line per ``(name, x, y)``; ``colors`` fixes each line's colour (else the theme's palette)."""
+    fig = go.Figure()
+    for index, (name, x, y) in enumerate(series):
+        line = dict(color=colors[index]) if colors is not None and index < len(colors) else None
+        fig.add_trace(go.Scatter(x=list(x), y=list(y), name=name, mode="lines+markers" if markers else "lines",
+                                 line=line))
+    fig.update_layout(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=60, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
+    fig.update_xaxes(title_text=x_title, type="log" if log_x else None)
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else None, range=y_range)
+    return fig
+
+
+def bars(
+    labels: Sequence[str], values: Sequence[float], title: str, y_title: str, *,
+    text_format: str = "{:.2f}", height: int = 340,
+) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(labels), y=list(values), text=[text_format.format(v) for v in values],
+                           textposition="outside"))
+    fig.update_layout(title=dict(text=title), height=height, margin=_MARGIN)
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def add_vertical_markers(fig: go.Figure, xs: Sequence[float], labels: Sequence[str]) -> go.Figure:
+    """Dotted vertical lines with a label at the top, drawn as traces so that they work on log axes too."""
+    ys = [y for trace in fig.data for y in (trace.y or ()) if y is not None]
+    if not ys:
+        return fig
+    low, high = min(ys), max(ys)
+    for x, label in zip(xs, labels):
+        fig.add_trace(go.Scatter(
+            x=[x, x], y=[low, high], mode="lines+text", text=["", label], textposition="top center",
+            line=dict(color="gray", dash="dot", width=1), showlegend=False, hoverinfo="skip",
+            textfont=dict(color="gray"),
+        ))
+    return fig

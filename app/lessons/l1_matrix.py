@@ -1,0 +1,156 @@
+"""Lesson 1: aggregation as a matrix, ``Y = A V``."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from container_edu import affinity as aff
+
+from . import figures
+from .widgets import Question, check_close, goals, math_block, quiz, verify_panel
+
+KEY = "matrix"
+TITLE = "Aggregation as a matrix"
+
+GRID = (2, 2)  # H x W: four tokens
+NUM_TOKENS = GRID[0] * GRID[1]
+CHANNELS = 3
+TOKEN_LABELS = [f"t{i} (y={i // GRID[1]}, x={i % GRID[1]})" for i in range(NUM_TOKENS)]
+SHORT_LABELS = [f"t{i}" for i in range(NUM_TOKENS)]
+CHANNEL_LABELS = [f"c{c}" for c in range(CHANNELS)]
+
+GOALS = [
+    "Read a C × H × W feature map as N = H·W tokens (rows) with C channels (columns).",
+    "Compute Y = A V and read row i of A as the recipe for output token i.",
+    "See that an operator that mixes tokens is fully described by its N × N affinity A.",
+]
+
+
+def values() -> torch.Tensor:
+    """A fixed ``V`` (N x C) with easy numbers: each token has its own pattern of channels."""
+    generator = torch.Generator().manual_seed(7)
+    return torch.randint(-3, 4, (NUM_TOKENS, CHANNELS), generator=generator).double()
+
+
+def presets() -> dict[str, torch.Tensor]:
+    n = NUM_TOKENS
+    shift = torch.zeros(n, n, dtype=torch.float64)
+    for i in range(n):
+        y, x = divmod(i, GRID[1])
+        if x > 0:
+            shift[i, i - 1] = 1.0  # copy the left neighbour; the left column has none (zero padding)
+    logits = torch.randn(n, n, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    rows = logits.softmax(-1).round(decimals=2)
+    rows[:, -1] = 1 - rows[:, :-1].sum(-1)  # keep each row summing to 1 after rounding
+    return {
+        "identity (copy)": torch.eye(n, dtype=torch.float64),
+        "average of all tokens": torch.full((n, n), 1.0 / n, dtype=torch.float64),
+        "left neighbour (a shift)": shift,
+        "random, rows sum to 1": rows,
+    }
+
+
+_C, _SIDE = 64, 14
+_N = _SIDE * _SIDE
+
+QUESTIONS = (
+    Question(
+        f"A feature map has C = {_C} channels on a {_SIDE} × {_SIDE} grid. What are the shapes of V and of one affinity A?",
+        (
+            (f"V is {_N} × {_C}, A is {_N} × {_N}",
+             f"N = {_SIDE}·{_SIDE} = {_N} tokens; V holds one row of C = {_C} channels per token, and A relates every "
+             "token to every token."),
+            (f"V is {_SIDE} × {_SIDE}, A is {_C} × {_C}",
+             f"That mixes up the roles: A mixes tokens, not channels, so it is N × N with N = H·W = {_N}."),
+            (f"V is {_C} × {_N}, A is {_C} × {_C}",
+             "In this course tokens are rows: V is N × C, and the channel-mixing matrices (W_v, W_o) are C × C, not A."),
+        ),
+        0,
+    ),
+    Question(
+        "Row i of A is (0, 0.5, 0.5, 0). What is output token Y_i?",
+        (
+            ("The average of V_1 and V_2", "Y_i = Σ_j A_ij V_j = 0.5·V_1 + 0.5·V_2, every channel alike."),
+            ("The average of rows 1 and 2 of A", "A's rows are recipes; what gets averaged are the value vectors V_j."),
+            ("0.5 times the sum of all tokens",
+             "Only tokens with a non-zero weight in row i contribute: here tokens 1 and 2."),
+        ),
+        0,
+    ),
+    Question(
+        "Does the same A act on every channel of V in Y = A V?",
+        (
+            ("Yes: each column (channel) of V is mixed by the same A",
+             "Y[:, c] = A V[:, c]. Giving groups of channels their own A is what multiple heads do."),
+            ("No: A has one row per channel",
+             "A has one row per output token (N rows), not per channel."),
+        ),
+        0,
+    ),
+)
+
+
+def render() -> None:
+    goals(GOALS)
+    math_block(
+        r"Y = A\,V,\qquad Y_i = \sum_{j=1}^{N} A_{ij}\, V_j \qquad (A \in \mathbb{R}^{N\times N},\; V \in \mathbb{R}^{N\times C})",
+        r"Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M)\, W_o",
+        caption="Tokens i = y·W + x in row-major order. Row i of A says how much each token j contributes to output "
+        "token i. With M heads, the C channels are split into M groups, each mixed by its own A_m; "
+        "W_o then mixes channels. Every operator in these lessons is this formula with a different A.",
+    )
+
+    st.markdown(f"**Try it.** Four tokens on a {GRID[0]} × {GRID[1]} grid, {CHANNELS} channels each. "
+                "Pick a starting A, then edit its cells: Y follows.")
+    preset_names = list(presets())
+    preset = st.radio("Start from", preset_names, horizontal=True, key="l1_preset")
+    base = presets()[preset]
+    frame = pd.DataFrame(base.numpy(), index=TOKEN_LABELS, columns=SHORT_LABELS)
+    # One editor per preset: the editor keeps edits as a delta on its input, so a new preset gets a fresh editor.
+    edited = st.data_editor(
+        frame, key=f"l1_A_{preset_names.index(preset)}", width="stretch",
+        column_config={name: st.column_config.NumberColumn(name, format="%.2f", step=0.05) for name in SHORT_LABELS},
+    )
+    matrix = torch.tensor(edited.to_numpy(dtype=float), dtype=torch.float64)
+    v = values()
+    y = aff.aggregate(matrix[None], v[None])[0]  # (N, C): the core's concat(A_m V_m) with M = 1
+
+    col_a, col_v, col_y = st.columns([1.15, 1, 1])
+    with col_a:
+        st.plotly_chart(figures.heatmap(
+            matrix, "Affinity A (N × N)", "A[i, j]",
+            x_title="input token j", y_title="output token i", x_labels=SHORT_LABELS, y_labels=SHORT_LABELS,
+            diverging=True, show_values=True), key="l1_fig_a")
+    with col_v:
+        st.plotly_chart(figures.heatmap(
+            v, "Values V (N × C)", "V[j, c]", x_title="channel c", y_title="token j",
+            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="l1_fig_v")
+    with col_y:
+        st.plotly_chart(figures.heatmap(
+            y, "Output Y = A V (N × C)", "Y[i, c]", x_title="channel c", y_title="output token i",
+            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="l1_fig_y")
+
+    st.markdown("**Read one row.**")
+    row = st.select_slider("output token i", options=list(range(NUM_TOKENS)), value=0, key="l1_row",
+                           format_func=lambda i: TOKEN_LABELS[i])
+    weights = matrix[row]
+    terms = [rf"{float(w):+.2f}\,V_{{{j}}}" for j, w in enumerate(weights) if abs(float(w)) > 0]
+    vector = ", ".join(f"{float(value):.2f}" for value in y[row])
+    st.latex(rf"Y_{{{row}}} = " + (" ".join(terms) if terms else "0") + rf" = ({vector})")
+    st.caption(f"Row {row} of A sums to {float(weights.sum()):.2f}; its largest weight is on token "
+               f"t{int(weights.abs().argmax())}.")
+
+    # Verify: the core's aggregate equals the sum written out by hand, token by token.
+    by_hand = torch.stack([sum(matrix[i, j] * v[j] for j in range(NUM_TOKENS)) for i in range(NUM_TOKENS)])
+    per_channel = torch.stack([matrix @ v[:, c] for c in range(CHANNELS)], dim=1)
+    verify_panel(
+        [
+            check_close("aggregate(A, V) equals Σ_j A_ij V_j written out per token", y, by_hand),
+            check_close("each channel c is mixed by the same A: Y[:, c] = A V[:, c]", y, per_channel),
+            check_close(f"row {row}: Y_{row} = Σ_j A_{row}j V_j", y[row], by_hand[row]),
+        ],
+        "Y = A V is exactly 'output token i = weighted sum of the value rows, weights from row i of A'",
+    )
+    quiz(KEY, QUESTIONS)

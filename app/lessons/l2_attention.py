@@ -1,0 +1,173 @@
+"""Lesson 2: self-attention, a dynamic and dense affinity."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+from torch import nn
+
+from container_edu import affinity as aff
+from container_edu.aggregation import MultiHeadSelfAttention
+
+from . import figures
+from .widgets import Question, check_close, check_differ, goals, math_block, quiz, verify_panel
+
+KEY = "attention"
+TITLE = "Self-attention: dynamic and dense"
+
+HEIGHT = WIDTH = 4
+NUM_TOKENS = HEIGHT * WIDTH
+CHANNELS = 8
+HEADS = 2
+
+GOALS = [
+    "Build the attention affinity A_m = softmax(Q_m K_mᵀ s) from queries and keys, one per head.",
+    "Check that every row of A_m is a probability distribution (non-negative, sums to 1).",
+    "See that A depends on the input X (dynamic) and links every token to every token (dense).",
+]
+
+QUESTIONS = (
+    Question(
+        "Which statement holds for every row of an attention affinity A_m?",
+        (
+            ("Its entries are ≥ 0 and sum to 1",
+             "The softmax runs over the keys j of each row i, so each row is a probability distribution."),
+            ("A_m is symmetric, so rows equal columns",
+             "A_m[i, j] uses q_i·k_j while A_m[j, i] uses q_j·k_i; with W_q ≠ W_k these differ (and the "
+             "softmax normalises rows, not columns)."),
+            ("Each column sums to 1",
+             "The softmax normalises over j within a row; columns can sum to anything between 0 and N."),
+        ),
+        0,
+    ),
+    Question(
+        "Why is self-attention called dynamic?",
+        (
+            ("A is computed from the input X, so every image gets its own A",
+             "A_m = softmax(Q_m K_mᵀ s) with Q = X W_q and K = X W_k: new X, new A. A conv's A is fixed once trained."),
+            ("Its weights W_q, W_k change during training",
+             "Every layer's weights change during training; 'dynamic' means A changes with the input at inference."),
+            ("It can run on any number of heads",
+             "The number of heads is fixed by the architecture; it is not what 'dynamic' refers to."),
+        ),
+        0,
+    ),
+    Question(
+        f"With C = {CHANNELS} channels and M = {HEADS} heads, what does one image's attention produce?",
+        (
+            (f"{HEADS} matrices of {NUM_TOKENS} × {NUM_TOKENS}, each mixing {CHANNELS // HEADS} channels of V",
+             f"One A_m per head; head m mixes its own C/M = {CHANNELS // HEADS} contiguous channels V_m."),
+            (f"{CHANNELS} matrices, one per channel",
+             "One matrix per channel is the depthwise conv's layout (M = C); attention has one per head."),
+            ("One matrix shared by all channels",
+             "That is the MLP-Mixer layout (M = 1); attention with M heads has M matrices."),
+        ),
+        0,
+    ),
+)
+
+
+def projection(seed: int = 0) -> nn.Conv2d:
+    """``conv1``: the 1 x 1 conv making ``[Q | K | V]`` (C -> 3C), fixed random weights."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        conv1 = nn.Conv2d(CHANNELS, 3 * CHANNELS, 1)
+        nn.init.normal_(conv1.weight, std=0.6)
+    return conv1.double().eval()
+
+
+def inputs(seed: int, epsilon: float, target: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``X`` and ``X' = X + epsilon * Delta`` (Delta on one token when ``target`` is set), ``(1, C, H, W)``."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, CHANNELS, HEIGHT, WIDTH, generator=generator, dtype=torch.float64)
+    delta = torch.randn(1, CHANNELS, HEIGHT, WIDTH, generator=generator, dtype=torch.float64)
+    if target is not None:
+        mask = torch.zeros(NUM_TOKENS, dtype=torch.float64)
+        mask[target] = 1.0
+        delta = delta * mask.view(1, 1, HEIGHT, WIDTH)
+    return x, x + epsilon * delta
+
+
+def render() -> None:
+    goals(GOALS)
+    math_block(
+        r"Q = X W_q,\quad K = X W_k,\quad V = X W_v \qquad (N \times C,\ \text{split into } M \text{ heads of } C/M)",
+        r"A_m = \operatorname{softmax}\!\big(Q_m K_m^{\top} s\big),\quad s = (C/M)^{-1/2},\qquad "
+        r"A_m[i,j] = \frac{\exp(s\, q_i \cdot k_j)}{\sum_{l} \exp(s\, q_i \cdot k_l)}",
+        r"Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M)\, W_o",
+        caption="q_i, k_j are rows of Q_m, K_m. The softmax runs along each row, so each row of A_m is a probability "
+        "distribution over the N tokens. In Container's blocks W_q, W_k, W_v are the three thirds of the 1×1 conv "
+        "conv1, and W_o is conv2.",
+    )
+
+    st.markdown(f"**Try it.** {NUM_TOKENS} tokens on a {HEIGHT} × {WIDTH} grid, C = {CHANNELS}, M = {HEADS} heads. "
+                "Change X and watch A change.")
+    c1, c2, c3, c4 = st.columns(4)
+    seed = c1.number_input("input X: seed", 0, 999, 0, key="l2_seed")
+    epsilon = c2.slider("perturbation ε of X' = X + εΔ", 0.0, 2.0, 0.5, 0.1, key="l2_eps")
+    target_label = c3.selectbox("perturb", ["every token"] + [f"only token t{i}" for i in range(NUM_TOKENS)],
+                                key="l2_target")
+    head = c4.radio("head m", list(range(HEADS)), horizontal=True, key="l2_head")
+    target = None if target_label == "every token" else int(target_label.split("t")[-1])
+    q1, q2 = st.columns(2)
+    qy = q1.slider("query token row y", 0, HEIGHT - 1, 1, key="l2_qy")
+    qx = q2.slider("query token column x", 0, WIDTH - 1, 2, key="l2_qx")
+    query = aff.token_index(qy, qx, WIDTH)
+
+    conv1 = projection()
+    attention = MultiHeadSelfAttention(HEADS)
+    x, x_perturbed = inputs(int(seed), float(epsilon), target)
+    with torch.no_grad():
+        qkv, qkv_perturbed = conv1(x), conv1(x_perturbed)  # (1, 3C, H, W)
+        a_x = attention.affinity(qkv)[0]  # (M, N, N)
+        a_xp = attention.affinity(qkv_perturbed)[0]
+    labels = [f"t{i}" for i in range(NUM_TOKENS)]
+
+    st.plotly_chart(figures.heatmaps_side_by_side(
+        [(a_x[head], f"A_{head}(X)"), (a_xp[head], f"A_{head}(X'), ε = {epsilon:.1f}")],
+        f"Attention affinity of head {head}: rows = output token i, columns = input token j", f"A_{head}[i, j]",
+        x_title="input token j", y_title="output token i"), key="l2_fig_a")
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(figures.heatmaps_side_by_side(
+            [(a_x[head, query].reshape(HEIGHT, WIDTH), "row i of A(X)"),
+             (a_xp[head, query].reshape(HEIGHT, WIDTH), "row i of A(X')")],
+            f"Row i = t{query} of A_{head} on the {HEIGHT} × {WIDTH} grid", f"A_{head}[i, j]",
+            x_title="x", y_title="y", grid=True, query=(qy, qx), height=340), key="l2_fig_rows")
+    with right:
+        st.plotly_chart(figures.heatmap(
+            a_xp[head] - a_x[head], f"Change A_{head}(X') − A_{head}(X)", "ΔA[i, j]",
+            x_title="input token j", y_title="output token i", diverging=True, height=340), key="l2_fig_diff")
+    row_sums = a_xp.sum(-1)
+    change = (a_xp - a_x).abs()
+    st.caption(
+        f"Row sums of A(X'): between {float(row_sums.min()):.6f} and {float(row_sums.max()):.6f}. "
+        f"Entries that are exactly 0: {int((a_xp == 0).sum())} of {a_xp.numel()} (dense). "
+        f"Mean |ΔA| = {float(change.mean()):.4f}; largest change {float(change.max()):.4f}."
+        + (f" Perturbing only t{target} changes the whole column j = t{target} of every row (its key moved) and the "
+           f"whole row i = t{target} (its query moved); the other entries change only through the row "
+           "normalisation." if target is not None and epsilon > 0 else "")
+    )
+
+    # Verify: explicit A V equals PyTorch's fused attention; the softmax by hand equals the core's affinity.
+    with torch.no_grad():
+        explicit = aff.aggregate(attention.affinity(qkv_perturbed), attention.values(qkv_perturbed))
+        fused = aff.map_to_tokens(attention(qkv_perturbed))  # scaled_dot_product_attention
+        q, k, _ = (aff.map_to_tokens(part)[0] for part in qkv_perturbed.chunk(3, dim=1))  # (N, C)
+        head_dim = CHANNELS // HEADS
+        by_hand = torch.stack([
+            ((q[:, m * head_dim:(m + 1) * head_dim] @ k[:, m * head_dim:(m + 1) * head_dim].T) * head_dim**-0.5)
+            .softmax(dim=-1)
+            for m in range(HEADS)
+        ])
+    checks = [
+        check_close("explicit concat(A_m V_m) equals the fused scaled_dot_product_attention output", explicit, fused),
+        check_close("softmax(Q_m K_mᵀ s) computed by hand equals the core's attention affinity", a_xp, by_hand),
+        check_close("every row of every A_m sums to 1", row_sums, torch.ones_like(row_sums)),
+    ]
+    if epsilon > 0:
+        checks.append(check_differ("A(X') differs from A(X): the affinity is dynamic", a_xp, a_x))
+    else:
+        checks.append(check_close("with ε = 0, X' = X and A(X') equals A(X)", a_xp, a_x))
+    verify_panel(checks, "attention is Y = concat(A_m V_m) with A_m = softmax(Q_m K_mᵀ s), made from the input")
+    quiz(KEY, QUESTIONS)

@@ -1,0 +1,203 @@
+"""Lesson 5: Container, ``alpha A(X) + beta A_static``; moving Container-Light's blend on a trained model."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from container_edu import affinity as aff
+from container_edu.models import blend_parameters
+from container_edu.trace import override_blend, record_affinities
+
+from . import figures
+from .resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
+from .widgets import Question, check_close, goals, math_block, quiz, random_weights_warning, verify_panel
+
+KEY = "container"
+TITLE = "Container: mixing dynamic and static"
+MODEL = "fmnist_container_light"
+SWEEP = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
+ALL_BLOCKS = "all mixed blocks"
+
+GOALS = [
+    "Write Container's affinity α A(X) + β A^static and recognise attention, conv and Mixer as corner cases.",
+    "Read Container-Light's blend α = sigmoid(sa_weight), β = 1 − α, one scalar per block.",
+    "Move the blend of a trained network and measure what each branch is worth to it.",
+]
+
+QUESTIONS = (
+    Question(
+        "In A_m = α A_m(X) + β A_m^static with a depthwise-conv static part, which setting gives a plain depthwise-conv block?",
+        (
+            ("(α, β) = (0, 1)", "Only the static conv affinity is left: a depthwise-conv block."),
+            ("(α, β) = (1, 0)", "That keeps only attention: a Transformer block."),
+            ("(α, β) = (0.5, 0.5)", "That is Container-Light at initialisation (sa_weight = 0): both branches, equally weighted."),
+        ),
+        0,
+    ),
+    Question(
+        "Container-Light's block has sa_weight = 0. What are α and β?",
+        (
+            ("α = β = 0.5", "α = sigmoid(0) = 0.5 and β = 1 − α = 0.5; this is where training starts."),
+            ("α = 0, β = 1", "α = sigmoid(sa_weight), and sigmoid(0) is 0.5, not 0."),
+            ("α = 1, β = 1", "In Container-Light β = 1 − α, so α + β = 1 always (the general Container has two free scalars)."),
+        ),
+        0,
+    ),
+    Question(
+        "You set α = 1 on a trained Container-Light and accuracy collapses. What does that show?",
+        (
+            ("This trained network relies on its conv branch; it does not show how a pure-attention network would do",
+             "The other weights were trained for the learned blend. A network trained with α = 1 could adapt; "
+             "this one was never asked to."),
+            ("Attention is useless for Fashion-MNIST",
+             "Too strong: the network was trained with both branches, so removing one tests this network, not attention."),
+            ("The learned α was wrong", "The learned α is where training put it; moving it away costs accuracy by design."),
+        ),
+        0,
+    ),
+)
+
+
+def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, weights: dict | None) -> float:
+    """Top-1 accuracy (%) with the blend of the named blocks overridden (``None``: the learned blend)."""
+    with torch.no_grad(), override_blend(weights or {}):
+        predictions = model(images).argmax(dim=1)
+    return 100.0 * float((predictions == labels).double().mean())
+
+
+def _weights_for(target: str, blocks: list[str], alpha: float) -> dict[str, float]:
+    return {name: alpha for name in (blocks if target == ALL_BLOCKS else [target])}
+
+
+@st.cache_data(show_spinner="Measuring accuracy over a sweep of α…", max_entries=16)
+def accuracy_sweep(model_key: str, target: str, _loaded: LessonModel, _data: tuple) -> list[float]:
+    """Accuracy on the fixed test batch for each α in ``SWEEP`` (cached per model and target)."""
+    images, labels = _data
+    blocks = list(blend_parameters(_loaded.model))
+    return [accuracy(_loaded.model, images, labels, _weights_for(target, blocks, alpha)) for alpha in SWEEP]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def accuracy_at(model_key: str, target: str, alpha: float | None, _loaded: LessonModel, _data: tuple) -> float:
+    images, labels = _data
+    blocks = list(blend_parameters(_loaded.model))
+    weights = None if alpha is None else _weights_for(target, blocks, alpha)
+    return accuracy(_loaded.model, images, labels, weights)
+
+
+def render() -> None:
+    goals(GOALS)
+    math_block(
+        r"A_m = \alpha\, A_m(X) + \beta\, A_m^{\mathrm{static}}",
+        r"\text{Container-Light:}\quad \alpha = \sigma(s),\ \ \beta = 1 - \sigma(s),\qquad "
+        r"Y_c = \sigma(s)\, A_m^{\mathrm{sa}} V_c + \big(1 - \sigma(s)\big)\big(A_c^{\mathrm{conv}} V_c + b_c\big)",
+        caption="s is the block's sa_weight (initialised to 0, so α = β = ½). (α, β) = (1, 0) is a Transformer block, "
+        "(0, 1) with a conv affinity a depthwise-conv block, (0, 1) with a dense learned affinity an MLP-Mixer block. "
+        "Both branches aggregate the same V; channel c of head m uses its head's attention and its own conv kernel.",
+    )
+
+    loaded = lesson_model(MODEL)
+    if loaded.is_random:
+        random_weights_warning(f"the {MODEL} zoo model", train_command("container_light"))
+    model = loaded.model
+    learned = blend_parameters(model)  # {block: (alpha, beta)}
+    blocks = list(learned)
+    data = try_test_batch()
+    suffix = " — random weights" if loaded.is_random else ""
+    st.markdown("Learned blend of " + loaded.label + ": " + ", ".join(
+        f"`{name}` α = {a:.3f}, β = {b:.3f}" for name, (a, b) in learned.items()) + ".")
+
+    c1, c2 = st.columns([1, 2])
+    target = c1.selectbox("move the blend of", [ALL_BLOCKS] + blocks, key="l5_target")
+    reference = blocks[0] if target == ALL_BLOCKS else target
+    alpha = c2.slider("α (β = 1 − α)", 0.0, 1.0, round(round(learned[reference][0] / 0.05) * 0.05, 2), 0.05,
+                      key="l5_alpha")
+    alpha = round(float(alpha), 2)
+    override = _weights_for(target, blocks, alpha)
+
+    # The blended affinity of one image, recorded with the moved blend.
+    if data is not None:
+        images, labels = data
+        index = st.slider("test image", 0, len(images) - 1, 0, key="l5_image")
+        image = images[index : index + 1]
+        st.caption(f"Test image {index}, label: {CLASS_NAMES[int(labels[index])]}.")
+    else:
+        image = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    d1, d2, d3 = st.columns(3)
+    block = d1.selectbox("block to look at", blocks, key="l5_block")
+    head = d2.radio("head m", list(range(model.config.num_heads)), horizontal=True, key="l5_head")
+    height, width = model.config.mixed_grid
+    query = d3.select_slider("query token i", options=list(range(height * width)),
+                             value=aff.token_index(height // 2, width // 2, width), key="l5_query")
+    with torch.no_grad(), override_blend(override), record_affinities() as records:
+        model(image)
+    record = records[block]
+    panels = [
+        (record.alpha * record.attention_row(query)[head], f"α·A_{head}(X), α = {record.alpha:.2f}"),
+        (record.beta * record.static_head_row(query)[head], f"β·A_{head}^conv (head mean), β = {record.beta:.2f}"),
+        (record.blended_row(query)[head], "blended row"),
+    ]
+    st.plotly_chart(figures.heatmaps_side_by_side(
+        panels, f"Row i = t{query} of {block}'s affinity on the {height} × {width} grid, head {head}{suffix}",
+        "weight on token j", diverging=True, grid=True, query=divmod(query, width), height=360), key="l5_fig_rows")
+
+    if data is not None:
+        learned_accuracy = accuracy_at(loaded.cache_key, target, None, loaded, data)
+        moved_accuracy = accuracy_at(loaded.cache_key, target, alpha, loaded, data)
+        m1, m2 = st.columns(2)
+        m1.metric(f"accuracy, learned blend ({len(data[1])} test images)", f"{learned_accuracy:.1f}%")
+        m2.metric(f"accuracy, α = {alpha:.2f} on {target}", f"{moved_accuracy:.1f}%",
+                  delta=f"{moved_accuracy - learned_accuracy:+.1f} points")
+        show_each = st.toggle("also sweep each block alone", value=False, key="l5_each")
+        targets = [ALL_BLOCKS] + (blocks if show_each else [])
+        sweeps = {name: accuracy_sweep(loaded.cache_key, name, loaded, data) for name in targets}
+        fig = figures.lines([(name, SWEEP, values) for name, values in sweeps.items()],
+                            f"Accuracy vs α on {len(data[1])} Fashion-MNIST test images ({loaded.label})",
+                            "α (attention weight; β = 1 − α)", "top-1 accuracy (%)")
+        for number, (name, (a, _)) in enumerate(learned.items()):
+            fig.add_vline(x=a, line_dash="dot", annotation_text=f"learned α {name}",
+                          annotation_position="top" if number % 2 == 0 else "bottom")
+        fig.add_trace(go.Scatter(x=[alpha], y=[moved_accuracy], mode="markers", name="your α",
+                                 marker=dict(size=14, symbol="star", color="#ff2d55")))
+        st.plotly_chart(fig, key="l5_fig_sweep")
+        best = int(np.argmax(sweeps[ALL_BLOCKS]))
+        st.caption(
+            f"Setting every block to α = 0 (conv only) gives {sweeps[ALL_BLOCKS][0]:.1f}%, α = 1 (attention only) "
+            f"{sweeps[ALL_BLOCKS][-1]:.1f}%, the best sweep point α = {SWEEP[best]:.1f} {sweeps[ALL_BLOCKS][best]:.1f}%, "
+            f"the learned blend {learned_accuracy:.1f}%. The rest of the network was trained around the learned α, "
+            "so this measures what each branch is worth to this network, not what a network trained at that α would reach."
+        )
+    else:
+        st.info("The accuracy sweep needs the Fashion-MNIST test images.")
+
+    # Verify.
+    batch = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        plain = model(batch)
+        with override_blend({name: ab for name, ab in learned.items()}):
+            same = model(batch)
+        with override_blend(override):
+            fast = model(batch)
+            with record_affinities() as batch_records:
+                explicit = model(batch)
+        rec = batch_records[block]
+        attention_part = aff.aggregate(rec.attention, rec.v)
+        conv_part = aff.aggregate(aff.depthwise_conv(rec.conv_weight, height, width), rec.v) + rec.conv_bias
+        by_parts = rec.alpha * attention_part + rec.beta * conv_part
+        mix = model.get_submodule(block).mix
+        sigma = torch.sigmoid(mix.sa_weight.detach()).double()
+    verify_panel(
+        [
+            check_close("override_blend with the learned (α, β) leaves the logits unchanged", same, plain),
+            check_close(f"explicit path (records A) equals the fast path at α = {alpha:.2f}", explicit, fast),
+            check_close(f"{block}: α·A(X)V + β·(A_conv V + b), from recorded parts, = block output",
+                        by_parts, rec.aggregated),
+            check_close(f"{block}: learned α = sigmoid(sa_weight), β = 1 − α",
+                        torch.tensor(learned[block], dtype=torch.float64), torch.cat([sigma, 1 - sigma])),
+        ],
+        "Container-Light's mix is σ(s)·attention + (1 − σ(s))·conv, and override_blend moves exactly that",
+    )
+    quiz(KEY, QUESTIONS)

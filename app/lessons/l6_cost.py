@@ -1,0 +1,278 @@
+"""Lesson 6: why static early, dynamic late — the measured cost of each affinity as N grows."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from container_edu import affinity as aff
+from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing, count_parameters
+from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, MixBlock
+from container_edu.trace import record_affinities
+
+from . import figures
+from .widgets import Question, check_close, goals, math_block, quiz, verify_panel
+
+KEY = "cost"
+TITLE = "Why static early, dynamic late"
+
+SIDES = (7, 14, 28, 56)
+CHANNELS = 64
+HEADS = 2  # 32 channels per head, as in Container-Light's attention stage (512 channels / 16 heads)
+KERNEL = 5
+FLOAT_BYTES = 4
+OPERATOR_LINE_COLORS = [figures.OPERATOR_COLORS[name] for name in ("attention", "conv", "mixer")]
+
+_REFERENCE = ContainerLightConfig()
+_STAGE_SIDES = [_REFERENCE.img_size // math.prod(_REFERENCE.patch_sizes[:k]) for k in range(1, 5)]
+
+GOALS = [
+    "Measure on this machine how the time of attention, depthwise conv and token mixing grows with N.",
+    "Count the affinity memory each needs: M·N² per image for attention, C·N·k² for a conv, N² parameters for a mixer.",
+    "Explain from those numbers why Container-Light uses conv-only blocks at "
+    + ", ".join(f"{side}×{side}" for side in _STAGE_SIDES[:-1])
+    + f" and attention only at {_STAGE_SIDES[-1]}×{_STAGE_SIDES[-1]}.",
+]
+
+_GROWTH = 56**2 // 14**2
+
+QUESTIONS = (
+    Question(
+        "The grid grows from 14 × 14 to 56 × 56 tokens. By how much does one attention head's affinity grow?",
+        (
+            (f"{_GROWTH ** 2} ×", f"N grows {_GROWTH} × ({14 ** 2} → {56 ** 2}), and the affinity has N² entries: "
+                                  f"{_GROWTH}² = {_GROWTH ** 2} ×."),
+            (f"{_GROWTH} ×", "That is how N grows; the affinity is N × N, so it grows with N²."),
+            (f"{56 // 14} ×", f"The side grows {56 // 14} ×, N grows {_GROWTH} ×, N² grows {_GROWTH ** 2} ×."),
+        ),
+        0,
+    ),
+    Question(
+        "Why does Container-Light use conv-only blocks in stages 1-3?",
+        (
+            (f"N is large there (up to {56 ** 2} tokens), and attention's N² cost would dominate; a conv costs N·k²",
+             "Dynamic, dense context is affordable only once the grid is small (49 tokens at stage 4)."),
+            ("Attention cannot run on large grids", "It can run; it is the N² time and memory that make it a poor deal there."),
+            ("Convs are more accurate than attention", "The choice is about cost per token count, not a blanket accuracy claim."),
+        ),
+        0,
+    ),
+    Question(
+        "Why not put an MLP-Mixer in stage 1 instead (it has no softmax to compute)?",
+        (
+            (f"Its N² = {56 ** 2}² ≈ {56 ** 4 / 1e6:.1f} M parameters per matrix, and it would tie the network to "
+             "224 × 224 inputs",
+             "A static dense affinity pays N² in parameters and fixes N; the conv pays k² per channel and works on any grid."),
+            ("A Mixer is dynamic, so it is too slow", "The Mixer's affinity is static; its problem is size and being tied to N."),
+            ("A Mixer cannot mix tokens", "Token mixing is exactly what it does, with a dense learned N × N matrix."),
+        ),
+        0,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class CostRow:
+    side: int
+    tokens: int
+    attention_ms: float
+    conv_ms: float
+    mixer_ms: float
+    attention_bytes: int  # measured: the affinity tensor attention built, one image
+    conv_bytes: int  # C * N * k^2 entries (the conv's affinity if written out; it stores only k^2 per channel)
+    mixer_bytes: int  # measured: the mixer's parameter tensor
+
+
+def _best_time(function, repeats: int) -> float:
+    function()  # warm-up
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best * 1000.0
+
+
+def _measure(sides: tuple[int, ...]) -> list[CostRow]:
+    rows = []
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for side in sides:
+            tokens = side * side
+            qkv = torch.randn(1, 3 * CHANNELS, side, side, generator=generator)
+            v = qkv[:, 2 * CHANNELS :]
+            attention = MultiHeadSelfAttention(HEADS)
+            conv = DepthwiseConvAggregation(CHANNELS, KERNEL)
+            mixer = TokenMixing(tokens)
+            repeats = 1 if tokens > 1000 else 3
+            affinity = attention.affinity(qkv)
+            rows.append(CostRow(
+                side=side,
+                tokens=tokens,
+                attention_ms=_best_time(lambda: aff.aggregate(attention.affinity(qkv), attention.values(qkv)), repeats),
+                conv_ms=_best_time(lambda: conv(v), repeats),
+                mixer_ms=_best_time(lambda: mixer(v), repeats),
+                attention_bytes=affinity.numel() * affinity.element_size(),
+                conv_bytes=CHANNELS * tokens * KERNEL**2 * FLOAT_BYTES,
+                mixer_bytes=mixer.weight.numel() * mixer.weight.element_size(),
+            ))
+            del affinity
+    return rows
+
+
+def measure_costs(sides: tuple[int, ...] = SIDES) -> tuple[list[CostRow], float]:
+    """Time each operator on this machine (best of a few runs) and count its affinity bytes; returns rows, seconds.
+
+    Runs in a short-lived thread limited to one torch thread: with OpenMP the thread count is per thread, so
+    other sessions keep theirs, and one thread gives steadier numbers on a shared machine.
+    """
+    result: dict = {}
+
+    def work() -> None:
+        torch.set_num_threads(1)
+        start = time.perf_counter()
+        result["rows"] = _measure(sides)
+        result["seconds"] = time.perf_counter() - start
+
+    worker = threading.Thread(target=work, name="lesson-cost-benchmark")
+    worker.start()
+    worker.join()
+    return result["rows"], result["seconds"]
+
+
+@st.cache_data(show_spinner=False)
+def container_light_stages() -> list[dict]:
+    """Grid, tokens and block type of each Container-Light stage at 224 × 224, read off a recorded forward pass.
+
+    A narrow copy (same strides and block types, tiny widths) runs in well under a second.
+    """
+    reference = ContainerLightConfig()
+    narrow = ContainerLight(ContainerLightConfig(embed_dims=(8, 8, 8, 16), depths=(1, 1, 1, 1), num_heads=2)).eval()
+    with torch.no_grad(), record_affinities() as records:
+        narrow(torch.zeros(1, 3, reference.img_size, reference.img_size))
+    stages = []
+    for stage in range(1, 5):
+        name = f"blocks{stage}.0"
+        block = narrow.get_submodule(name)
+        kind = "MixBlock (attention + conv)" if isinstance(block, MixBlock) else (
+            "CBlock (conv only)" if isinstance(block, CBlock) else type(block).__name__)
+        height, width = records[name].grid
+        stages.append({"stage": stage, "grid": f"{height} × {width}", "side": height, "tokens N": height * width,
+                       "channels C": reference.embed_dims[stage - 1], "block": kind,
+                       "stride so far": math.prod(reference.patch_sizes[:stage])})
+    return stages
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 2**20:,.2f} MiB" if count >= 2**20 else f"{count / 2**10:,.1f} KiB"
+
+
+def render() -> None:
+    goals(GOALS)
+    math_block(
+        r"\text{attention:}\ \ M \cdot N^2 \text{ affinity entries per image},\quad O(N^2 C) \text{ time}",
+        r"\text{depthwise conv:}\ \ C \cdot N k^2 \text{ entries if written out (only } C k^2 \text{ stored)},"
+        r"\quad O(N k^2 C) \text{ time}",
+        r"\text{mixer:}\ \ N^2 \text{ parameters per matrix},\quad O(N^2 C) \text{ time}",
+        caption=f"Measured here with C = {CHANNELS} channels, M = {HEADS} heads ({CHANNELS // HEADS} channels each), "
+        f"a {KERNEL} × {KERNEL} conv, batch 1, float32, on one CPU thread. Attention is timed as its explicit "
+        "affinity plus A V; the conv as conv2d; the mixer as its matrix product.",
+    )
+
+    remeasure = st.button("Measure again", key="l6_remeasure")
+    stored = st.session_state.get("l6_costs")
+    if stored is None or remeasure:
+        with st.spinner("Timing the three operators on this machine…"):
+            stored = measure_costs()
+        st.session_state["l6_costs"] = stored
+    rows, seconds = stored
+    stages = container_light_stages()
+    stage_of = {stage["tokens N"]: stage for stage in stages}
+
+    tokens = [row.tokens for row in rows]
+    time_fig = figures.lines(
+        [("attention (A(X), then A V)", tokens, [r.attention_ms for r in rows]),
+         (f"depthwise conv {KERNEL}×{KERNEL}", tokens, [r.conv_ms for r in rows]),
+         ("mixer (A V)", tokens, [r.mixer_ms for r in rows])],
+        f"Measured time per image vs tokens N (C = {CHANNELS}; best of a few runs on this machine)",
+        "tokens N (log)", "time (ms, log)", log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS)
+    memory_fig = figures.lines(
+        [(f"attention: M·N² ({HEADS} heads, per image)", tokens, [r.attention_bytes for r in rows]),
+         (f"conv: C·N·k² entries (C = {CHANNELS})", tokens, [r.conv_bytes for r in rows]),
+         ("mixer: N² parameters", tokens, [r.mixer_bytes for r in rows])],
+        "Affinity memory vs tokens N (float32 bytes)", "tokens N (log)", "bytes (log)", log_x=True, log_y=True,
+        colors=OPERATOR_LINE_COLORS)
+    for fig in (time_fig, memory_fig):
+        figures.add_vertical_markers(fig, [stage["tokens N"] for stage in stages],
+                                     [f"stage {stage['stage']}" for stage in stages])
+    left, right = st.columns(2)
+    left.plotly_chart(time_fig, key="l6_fig_time")
+    right.plotly_chart(memory_fig, key="l6_fig_memory")
+
+    table = pd.DataFrame([
+        {
+            "Container-Light stage": stage_of[r.tokens]["stage"] if r.tokens in stage_of else "—",
+            "grid": f"{r.side} × {r.side}",
+            "N": r.tokens,
+            "its block": stage_of[r.tokens]["block"] if r.tokens in stage_of else "—",
+            "attention ms": round(r.attention_ms, 3),
+            "conv ms": round(r.conv_ms, 3),
+            "mixer ms": round(r.mixer_ms, 3),
+            "attention affinity": _megabytes(r.attention_bytes),
+            "conv affinity (written out)": _megabytes(r.conv_bytes),
+            "mixer parameters": _megabytes(r.mixer_bytes),
+        }
+        for r in rows
+    ])
+    st.dataframe(table, hide_index=True, width="stretch")
+    big, small = rows[-1], rows[0]
+    st.caption(
+        f"Measured in {seconds:.2f} s. From {small.side}×{small.side} to {big.side}×{big.side}, N grows "
+        f"{big.tokens // small.tokens}×: attention's time grew {big.attention_ms / small.attention_ms:,.0f}× and its "
+        f"affinity {big.attention_bytes // small.attention_bytes:,}×; the conv's time grew "
+        f"{big.conv_ms / small.conv_ms:,.0f}×. At {big.side}×{big.side} one image's attention affinity takes "
+        f"{_megabytes(big.attention_bytes)} for just {HEADS} heads, and a mixer would need "
+        f"{big.mixer_bytes // FLOAT_BYTES:,} parameters per matrix. Container-Light (stages below, read off a recorded "
+        "forward pass at 224 × 224) therefore aggregates with conv only until the grid is 7 × 7."
+    )
+    crossover = CHANNELS * KERNEL**2 // HEADS
+    slower = [r for r in rows if r.attention_ms > r.conv_ms]
+    st.caption(
+        f"Memory per image: attention's M·N² is below the conv's written-out C·N·k² while N < C·k²/M = {crossover} "
+        "tokens, and above it beyond, growing N times faster. Time on this machine: attention is "
+        + (f"slower than the conv from {slower[0].side}×{slower[0].side} on" if slower else "not yet slower than the conv")
+        + f", and {big.attention_ms / big.conv_ms:,.0f}× slower at {big.side}×{big.side}."
+    )
+    st.dataframe(pd.DataFrame(stages).drop(columns=["side"]), hide_index=True, width="stretch")
+
+    # Verify: the memory formulas against what was actually built, and the stage grids against the strides.
+    small_sides = [s for s in SIDES if s <= 28]
+    nonzeros, formula = [], []
+    for side in small_sides:
+        kernel = torch.ones(1, 1, KERNEL, KERNEL)
+        nonzeros.append(int((aff.depthwise_conv(kernel, side, side) != 0).sum()))
+        per_axis = sum(min(y + KERNEL // 2, side - 1) - max(y - KERNEL // 2, 0) + 1 for y in range(side))
+        formula.append(per_axis * per_axis)
+    reference = ContainerLightConfig()
+    verify_panel(
+        [
+            check_close("attention: bytes of the affinity actually built = M·N²·4",
+                        [r.attention_bytes for r in rows], [HEADS * r.tokens**2 * FLOAT_BYTES for r in rows]),
+            check_close("mixer: parameters of TokenMixing(N) = N²",
+                        [count_parameters(TokenMixing(s * s)) for s in small_sides], [(s * s) ** 2 for s in small_sides]),
+            check_close(f"conv: non-zeros of the built A_c = in-grid taps ≤ N·k² (grids {small_sides})",
+                        nonzeros, formula),
+            check_close("Container-Light stage grids (recorded) = 224 / (4, 8, 16, 32)",
+                        [s["side"] for s in stages],
+                        [reference.img_size // math.prod(reference.patch_sizes[:k]) for k in range(1, 5)]),
+        ],
+        "the memory each affinity needs follows M·N², N·k² per channel and N², and Container-Light's attention "
+        "stage is the 7 × 7 one",
+    )
+    quiz(KEY, QUESTIONS)

@@ -1,0 +1,251 @@
+"""Lesson 7: what a trained network chose — learned blends across training and the zoo's accuracy table."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from container_edu import affinity as aff
+from container_edu.models import ZooConfig, ZooContainer, blend_parameters
+from container_edu.trace import record_affinities
+
+from . import figures
+from .resources import LessonModel, bundled_cards, lesson_model, train_command, try_test_batch
+from .widgets import Question, check_abs, check_close, goals, math_block, quiz, random_weights_warning, verify_panel
+
+KEY = "trained"
+TITLE = "What a trained network chose"
+BLEND_MODELS = ("fmnist_container_light", "fmnist_container")
+#: A blend closer than this to its starting 0.5 is read as "no lean" (a few hundredths is what short runs drift).
+NEAR_START = 0.02
+
+GOALS = [
+    "Read the learned blend (α, β) of every mixed block, and how it moved during training.",
+    "Compare the zoo's variants on one recipe, and size the noise in an accuracy difference.",
+    "Say what this evidence suggests and what it cannot prove.",
+]
+
+QUESTIONS = (
+    Question(
+        "A Container-Light block ends training with α = 0.8. Which conclusion is justified?",
+        (
+            ("In this run, this block weights its attention branch more than its conv branch",
+             "That is what α says, for this block, this run, this data. How much of the output each branch makes also "
+             "depends on the size of the two branch outputs (see the output share)."),
+            ("80% of the block's output comes from attention",
+             "α scales the attention output, but the two branches can have outputs of very different size; the "
+             "measured output share can differ a lot from α."),
+            ("Attention is better than convolution for images",
+             "One block of one small network on Fashion-MNIST cannot carry a claim about images in general."),
+        ),
+        0,
+    ),
+    Question(
+        "Why can't this zoo's accuracy table settle whether attention or conv is better on ImageNet?",
+        (
+            ("One seed per variant, small 28 × 28 grayscale images with a 7 × 7 mixed grid, and a different dataset",
+             "Each of these alone limits the claim: no spread across seeds, a tiny grid where attention is cheap, and "
+             "Fashion-MNIST is not ImageNet."),
+            ("The variants were trained with different recipes",
+             "They share one recipe (optimiser, schedule, augmentation, epochs), precisely to make the comparison fair."),
+            ("The test images were used to pick the models",
+             "The test split is only measured; choices use a held-out part of the training split."),
+        ),
+        0,
+    ),
+    Question(
+        "What would most strengthen the claim 'this block prefers dynamic context'?",
+        (
+            ("Several seeds ending at similar α, and networks retrained at fixed α that reach lower accuracy",
+             "Repeats measure the spread; retraining at fixed α asks what a network can do with that blend, not "
+             "what this one lost when its blend was moved."),
+            ("Training the same run for longer", "Longer training of one run still gives one sample."),
+            ("Reporting α with more decimals", "Precision of one number says nothing about its variability."),
+        ),
+        0,
+    ),
+)
+
+
+@st.cache_data(show_spinner=False)
+def initial_blend(mixing: str) -> dict[str, list[float]]:
+    """The blend an untrained model of this variant starts from (epoch 0 of the plot)."""
+    return {block: list(pair) for block, pair in blend_parameters(ZooContainer(ZooConfig(mixing=mixing))).items()}
+
+
+def _history_frame(name: str, history: list[dict], mixing: str | None) -> list[tuple[str, list[int], list[float]]]:
+    """One α line per block; a β line too where β is a free parameter (general Container), not 1 − α."""
+    series = []
+    if mixing and history:
+        history = [{"epoch": 0, "blend": initial_blend(mixing)}] + list(history)
+    blocks = sorted({block for entry in history for block in entry.get("blend", {})})
+    for block in blocks:
+        entries = [entry for entry in history if block in entry.get("blend", {})]
+        epochs = [entry["epoch"] for entry in entries]
+        alphas = [entry["blend"][block][0] for entry in entries]
+        betas = [entry["blend"][block][1] for entry in entries]
+        series.append((f"{name} {block}: α", epochs, alphas))
+        if any(abs(a + b - 1) > 1e-3 for a, b in zip(alphas, betas)):
+            series.append((f"{name} {block}: β", epochs, betas))
+    return series
+
+
+@st.cache_data(show_spinner="Measuring each branch's share of the output…", max_entries=8)
+def output_share(model_key: str, _loaded: LessonModel, _images: torch.Tensor) -> dict[str, float]:
+    """Mean over images of ‖α A(X) V‖ / (‖α A(X) V‖ + ‖β (A_conv V + b)‖) per mixed block."""
+    with torch.no_grad(), record_affinities() as records:
+        _loaded.model(_images)
+    shares = {}
+    for name, record in records.items():
+        if record.attention is None or record.conv_weight is None:
+            continue
+        height, width = record.grid
+        dynamic = record.alpha * aff.aggregate(record.attention, record.v)
+        static = record.beta * (aff.aggregate(aff.depthwise_conv(record.conv_weight, height, width), record.v)
+                                + record.conv_bias)
+        dynamic_norm, static_norm = dynamic.flatten(1).norm(dim=1), static.flatten(1).norm(dim=1)
+        shares[name] = float((dynamic_norm / (dynamic_norm + static_norm)).mean())
+    return shares
+
+
+def render() -> None:
+    goals(GOALS)
+    math_block(
+        r"\alpha = \sigma(s),\ \ \beta = 1 - \sigma(s) \ \ (\text{Container-Light});\qquad "
+        r"\text{output share of attention} = \frac{\lVert \alpha A(X) V \rVert}"
+        r"{\lVert \alpha A(X) V \rVert + \lVert \beta (A^{\mathrm{conv}} V + b) \rVert}",
+        r"\text{standard error of an accuracy } p \text{ on } n \text{ test images} = \sqrt{p (1 - p) / n}",
+        caption="Every bundled model's card records the blend after each epoch (card['history'][i]['blend']) and the "
+        "accuracy measured once on the 10,000 test images.",
+    )
+
+    cards = bundled_cards()
+    own_runs = st.session_state.get("trained_models", {})
+    if not cards:
+        random_weights_warning("an untrained fmnist_container_light", train_command("container_light"))
+
+    # Blends across training.
+    series = []
+    for name in BLEND_MODELS:
+        if name in cards:
+            series += _history_frame(name, cards[name]["history"], cards[name].get("variant"))
+    for name, run in own_runs.items():
+        series += _history_frame(f"your run {name}", run.get("history", []), run.get("settings", {}).get("mixing"))
+    if series:
+        fig = figures.lines(series, "Learned blend per mixed block after each epoch (α = weight of attention; "
+                            "epoch 0 = initialisation)", "epoch", "blend weight",
+                            y_range=(0, 1) if all(0 <= v <= 1 for _, _, ys in series for v in ys) else None)
+        fig.add_hline(y=0.5, line_dash="dot", line_color="gray", annotation_text="start: α = β = 0.5")
+        st.plotly_chart(fig, key="l7_fig_blend")
+    else:
+        st.info("No blend history to plot yet: no bundled Container model and no run of your own (lesson 8).")
+
+    # Accuracy table.
+    if cards:
+        rows = []
+        for name, card in sorted(cards.items(), key=lambda item: -(item[1].get("test_accuracy") or 0)):
+            rows.append({
+                "model": name, "mixing": card.get("variant"), "test accuracy %": card.get("test_accuracy"),
+                "val accuracy %": None if card.get("val_accuracy") is None else round(card["val_accuracy"], 2),
+                "parameters": card.get("parameter_count"),
+                "epochs": card.get("epochs"), "train minutes": round(card.get("wall_time_seconds", 0) / 60, 1),
+                "final blend (α, β)": "; ".join(f"{b}: {v[0]:.3f}, {v[1]:.3f}"
+                                                for b, v in card.get("final_blend", {}).items()) or "—",
+            })
+        table = pd.DataFrame(rows)
+        st.dataframe(table, hide_index=True, width="stretch")
+        scored = [r for r in rows if r["test accuracy %"] is not None]
+        if scored:
+            st.plotly_chart(figures.bars([r["model"] for r in scored], [r["test accuracy %"] for r in scored],
+                                         "Test accuracy of each zoo variant (10,000 Fashion-MNIST test images)",
+                                         "test accuracy (%)"), key="l7_fig_accuracy")
+            best, worst = scored[0], scored[-1]
+            p = best["test accuracy %"] / 100
+            standard_error = 100 * math.sqrt(p * (1 - p) / 10_000)
+            gap = best["test accuracy %"] - worst["test accuracy %"]
+            st.caption(
+                f"Best {best['model']} {best['test accuracy %']:.2f}%, lowest {worst['model']} "
+                f"{worst['test accuracy %']:.2f}%: a gap of {gap:.2f} points. The test sample alone gives each accuracy "
+                f"a standard error of about {standard_error:.2f} points, so gaps below about "
+                f"{2 * math.sqrt(2) * standard_error:.1f} points are not resolved even before seed-to-seed variation, "
+                "which one run per variant cannot measure."
+            )
+
+    # What the Container-Light blend suggests.
+    loaded = lesson_model("fmnist_container_light")
+    learned = blend_parameters(loaded.model)
+    data = try_test_batch()
+    shares = output_share(loaded.cache_key, loaded, data[0][:64]) if data is not None else {}
+    lines = []
+    for block, (alpha, beta) in learned.items():
+        if abs(alpha - 0.5) < NEAR_START:
+            leaning = f"no clear lean (within {NEAR_START} of its start, 0.5)"
+        else:
+            leaning = "leans to attention (dynamic)" if alpha > 0.5 else "leans to conv (static)"
+        share = f"; attention makes {100 * shares[block]:.0f}% of the branch output norm" if block in shares else ""
+        lines.append(f"- `{block}`: α = {alpha:.3f}, β = {beta:.3f} → {leaning}{share}.")
+    st.markdown(f"**{loaded.label}**\n" + "\n".join(lines))
+    if loaded.is_random:
+        suggestion = ("nothing yet: these are untrained weights, so every block sits at its starting blend. Train the "
+                      "bundled models (command above) or run lesson 8, then come back.")
+    else:
+        moved = ", ".join(f"`{block}` {alpha - 0.5:+.3f}" for block, (alpha, _) in learned.items())
+        directions = {block: alpha > 0.5 for block, (alpha, _) in learned.items() if abs(alpha - 0.5) >= NEAR_START}
+        if not directions:
+            suggestion = (f"starting from α = 0.5, training moved α by {moved}: every block stayed within {NEAR_START} "
+                          "of its start, so this run shows no preference yet.")
+        elif len(set(directions.values())) > 1 or len(directions) < len(learned):
+            alphas = [alpha for alpha, _ in learned.values()]
+            ordered = all(a < b for a, b in zip(alphas, alphas[1:]))
+            suggestion = (f"starting from α = 0.5, training moved α by {moved}: on a 7 × 7 grid, where attention is "
+                          "cheap, the blocks did not all go the same way; the network set the mix block by block "
+                          "rather than all-or-nothing."
+                          + (" Each later block leans more on attention than the one before, an echo, inside one "
+                             "stage, of Container-Light's static-early, dynamic-late design." if ordered else ""))
+        else:
+            towards = "attention (dynamic)" if next(iter(directions.values())) else "conv (static)"
+            extreme = [block for block, (alpha, _) in learned.items() if not 0.05 < alpha < 0.95]
+            suggestion = (f"starting from α = 0.5, training moved α by {moved}: every block moved towards {towards} "
+                          "context" + (f"; {', '.join(extreme)} nearly dropped the other branch." if extreme else
+                                       ", but none came near 0 or 1: both branches stayed in use."))
+    if loaded.card is None:
+        training_length = "no training at all (random weights)"
+    else:
+        subset = loaded.card.get("training", {}).get("train_subset")
+        images = f"{subset:,} training images" if subset else "one small dataset"
+        training_length = f"{loaded.card.get('epochs')} epochs on {images}"
+    st.markdown(
+        f"**What this suggests:** {suggestion}\n\n"
+        "**What it does not prove:** one seed (no spread), 28 × 28 Fashion-MNIST (not ImageNet), a 7 × 7 mixed grid "
+        "(Container-Light's is 7 × 7 too at 224 input, but its images and widths are far richer), "
+        f"{training_length}. "
+        "α also trades off against the sizes of the two branch outputs, so α is not a share of the output."
+    )
+
+    # Verify.
+    checks = []
+    mix = loaded.model.get_submodule(next(iter(learned))).mix
+    sigma = torch.sigmoid(mix.sa_weight.detach()).double()
+    first = next(iter(learned))
+    checks.append(check_close(f"{first}: α = sigmoid(sa_weight) read from the weights",
+                              torch.tensor(learned[first][:1], dtype=torch.float64), sigma))
+    for name in BLEND_MODELS:
+        if name not in cards:
+            continue
+        model_blend = blend_parameters(lesson_model(name).model)
+        card = cards[name]
+        blocks = sorted(card["final_blend"])
+        checks.append(check_abs(f"{name}: blend of the loaded weights = the card's final_blend",
+                                [model_blend[b] for b in blocks], [card["final_blend"][b] for b in blocks], 6e-6,
+                                "≤ 6e-06 absolute (the card stores 5 decimals)"))
+        checks.append(check_close(f"{name}: card's final_blend = its last history entry",
+                                  [card["final_blend"][b] for b in blocks],
+                                  [card["history"][-1]["blend"][b] for b in blocks]))
+    if loaded.is_random:
+        checks.append(check_close("untrained: every block starts at α = β = 0.5 (sa_weight = 0)",
+                                  [v for pair in learned.values() for v in pair], [0.5] * (2 * len(learned))))
+    verify_panel(checks, "the blends shown are the ones in the weights")
+    quiz(KEY, QUESTIONS)

@@ -1,0 +1,259 @@
+"""Lesson 8: train a small Container yourself, live, and watch its blend move.
+
+How stopping works (see ``training_job.py`` for the reasons): the Start
+button's callback starts a :class:`TrainingJob` thread that this session
+owns (``st.session_state["l8_job"]``); a fragment reruns every second while
+it runs and draws the job's progress; the Stop button's callback sets the
+job's stop event, which ``train(should_stop=...)`` polls after every step.
+When the thread ends it stores the model in the session's
+``st.session_state["trained_models"][name]`` (the dict itself was handed to
+it at Start), for the Inspector and Blend pages; the next rerun re-enables Start.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from container_edu.data.fashion_mnist import SPLIT_FILES, resolve_data_dir
+from container_edu.models import MIXINGS, ZooContainer, blend_parameters
+from container_edu.train import TrainSettings
+
+from . import figures
+from .training_job import TrainingJob
+from .widgets import Question, check_abs, check_close, check_true, goals, math_block, quiz, verify_panel
+
+KEY = "train"
+TITLE = "Train one yourself"
+JOB_KEY = "l8_job"
+TRAINED_KEY = "trained_models"
+SUBSETS = (256, 500, 1000, 2000, 3000, 5000, 10000)
+DEFAULT_SUBSET = 2000  # with the default 2 epochs: 32 steps
+POLL_SECONDS = 1.0
+
+GOALS = [
+    "Train a small Container on Fashion-MNIST and watch the loss and the blend α = sigmoid(sa_weight) move.",
+    "See that α is learned by gradient descent like every other weight, starting from α = β = 0.5.",
+    "Keep the trained model in this session and open it on the Inspector and Blend pages.",
+]
+
+QUESTIONS = (
+    Question(
+        "What moves a block's sa_weight during training?",
+        (
+            ("The gradient of the training loss, like any other weight: ∂L/∂s = α(1 − α)·∂L/∂α",
+             "sa_weight is an ordinary parameter; the optimiser follows the loss (this recipe does not weight-decay it)."),
+            ("A rule that raises α when the grid is small", "No such rule exists: nothing but the loss moves it."),
+            ("The softmax of the attention branch", "The softmax normalises attention rows; it does not set α."),
+        ),
+        0,
+    ),
+    Question(
+        "For which α does a step of gradient descent move α the least (for the same ∂L/∂α)?",
+        (
+            ("α close to 0 or 1", "dα/ds = α(1 − α) vanishes at both ends: a saturated blend changes slowly."),
+            ("α = 0.5", "There dα/ds = 0.25 is largest: α moves fastest from its starting point."),
+            ("It does not depend on α", "The sigmoid's slope α(1 − α) makes it depend on α."),
+        ),
+        0,
+    ),
+    Question(
+        "You stopped a run after 300 images. Is its final α 'the' blend this architecture wants?",
+        (
+            ("No: it is one short run on little data from one seed, and α may still be moving",
+             "Read it as a trajectory. Longer runs, more data and several seeds are needed before calling it a preference."),
+            ("Yes: α settles in the first steps", "Look at the live plot: α usually keeps drifting for many epochs."),
+            ("Yes, if the loss went down", "A falling loss says the network learns, not that α has converged."),
+        ),
+        0,
+    ),
+)
+
+
+def _dataset_present() -> tuple[bool, str]:
+    folder = resolve_data_dir()
+    stems = SPLIT_FILES["train"]
+    present = all((folder / (stem + ".gz")).is_file() or (folder / stem).is_file() for stem in stems)
+    return present, str(folder)
+
+
+def _settings_from_widgets() -> tuple[str, TrainSettings]:
+    state = st.session_state
+    mixing = state.get("l8_mixing", "container_light")
+    subset = int(state.get("l8_subset", DEFAULT_SUBSET))
+    settings = TrainSettings(mixing=mixing, epochs=int(state.get("l8_epochs", 2)), train_subset=subset,
+                             seed=int(state.get("l8_seed", 0)))
+    name = (state.get("l8_name") or "").strip() or f"live_{mixing}_{subset}"
+    return name, settings
+
+
+def _start() -> None:
+    name, settings = _settings_from_widgets()
+    job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_KEY, {}))
+    if job is None:
+        st.session_state["l8_busy"] = True
+    else:
+        st.session_state["l8_busy"] = False
+        st.session_state[JOB_KEY] = job
+
+
+def _stop() -> None:
+    job = st.session_state.get(JOB_KEY)
+    if job is not None:
+        job.request_stop()
+
+
+def _collect(job: TrainingJob | None) -> None:
+    """Once per finished run: make sure ``trained_models`` holds it (the thread stored it already, unless the
+    dict was replaced meanwhile) and mark it shown, so that the page stops polling."""
+    if job is None or not job.finished or job.collected:
+        return
+    if job.result is not None:
+        trained = st.session_state.setdefault(TRAINED_KEY, {})
+        if job.name not in trained:
+            trained[job.name] = job.stored_entry()
+    job.collected = True
+
+
+def _progress_view() -> None:
+    job: TrainingJob | None = st.session_state.get(JOB_KEY)
+    if job is None:
+        st.info("No run yet. Choose the settings and press Start.")
+        return
+    if job.finished and not job.collected:
+        st.rerun()  # a full rerun stores the model and re-enables Start
+    snap = job.snapshot()
+    done = snap.steps[-1] if snap.steps else 0
+    total = snap.total_steps or 1
+    label = {"waiting": "starting…", "running": "training", "done": "finished", "stopped": "stopped early",
+             "failed": "failed"}[snap.status]
+    if job.stop_requested and snap.status == "running":
+        label = "stopping after this step…"
+    st.progress(min(done / total, 1.0), text=f"{job.name}: {label} — step {done} of {snap.total_steps or '?'}, "
+                                             f"{snap.elapsed:.0f} s")
+    if snap.error:
+        st.error(f"Training failed: {snap.error}")
+    if not snap.steps:
+        st.caption("Loading Fashion-MNIST and building the model…")
+        return
+    window = 10
+    smoothed = [sum(snap.losses[max(0, k - window + 1): k + 1]) / len(snap.losses[max(0, k - window + 1): k + 1])
+                for k in range(len(snap.losses))]
+    left, right = st.columns(2)
+    left.plotly_chart(figures.lines(
+        [("loss per step", snap.steps, snap.losses), (f"mean of the last {window} steps", snap.steps, smoothed)],
+        f"Training loss L per step ({job.settings.mixing})", "step", "loss (cross-entropy)",
+        markers=False), key="l8_fig_loss")
+    blocks = sorted(snap.blends[-1]) if snap.blends and snap.blends[-1] else []
+    if blocks:
+        series = [(f"{block}: α", snap.steps, [b[block][0] for b in snap.blends]) for block in blocks]
+        if job.settings.mixing == "container":  # the general Container learns β separately
+            series += [(f"{block}: β", snap.steps, [b[block][1] for b in snap.blends]) for block in blocks]
+        title = ("Blend α = sigmoid(sa_weight) per block" if job.settings.mixing == "container_light"
+                 else "Blend α, β per block")
+        values = [v for _, _, ys in series for v in ys]
+        # At least 0.4..0.6, so that the first tiny moves of α are not blown up to the full height.
+        y_range = (min(0.4, min(values) - 0.02), max(0.6, max(values) + 0.02))
+        right.plotly_chart(figures.lines(series, title, "step", "blend weight", markers=False, y_range=y_range),
+                           key="l8_fig_blend")
+    else:
+        right.info(f"The {job.settings.mixing} variant has no blend parameter: its mixed stage uses one affinity type.")
+
+
+def render() -> None:
+    goals(GOALS)
+    math_block(
+        r"\alpha = \sigma(s),\qquad \frac{\partial L}{\partial s} = \alpha\,(1 - \alpha)\,\frac{\partial L}{\partial \alpha},"
+        r"\qquad s \leftarrow s - \eta\,\widehat{\tfrac{\partial L}{\partial s}} \ \ (\text{AdamW step})",
+        caption="sa_weight s starts at 0 (α = β = ½) and is trained with everything else. The recipe is the one the "
+        "bundled models used (AdamW, warm-up then cosine decay, label smoothing, shifts and flips), on a subset of "
+        "the training split; accuracy is measured on a held-out part of it.",
+    )
+
+    with st.expander("How α responds to sa_weight: α = σ(s) and its slope α(1 − α)",
+                     expanded=st.session_state.get(JOB_KEY) is None):
+        s_values = torch.linspace(-6, 6, 121)
+        alpha_values = torch.sigmoid(s_values)
+        st.plotly_chart(figures.lines(
+            [("α = σ(s)", s_values.tolist(), alpha_values.tolist()),
+             ("dα/ds = α(1 − α)", s_values.tolist(), (alpha_values * (1 - alpha_values)).tolist())],
+            "Blend α and its sensitivity dα/ds vs sa_weight s", "sa_weight s", "value", markers=False),
+            key="l8_fig_sigmoid")
+
+    job: TrainingJob | None = st.session_state.get(JOB_KEY)
+    _collect(job)
+    running = job is not None and not job.finished
+    present, folder = _dataset_present()
+    if not present:
+        st.warning(f"Fashion-MNIST training files are not in {folder}: install the Debian package "
+                   "dataset-fashion-mnist (or set CONTAINER_EDU_FASHION_MNIST) to train here.")
+
+    c1, c2, c3, c4 = st.columns(4)
+    c1.selectbox("mixing of the 7 × 7 stage", MIXINGS, index=MIXINGS.index("container_light"), key="l8_mixing",
+                 disabled=running)
+    c2.select_slider("training images", SUBSETS, value=DEFAULT_SUBSET, key="l8_subset", disabled=running)
+    c3.slider("epochs", 1, 5, 2, key="l8_epochs", disabled=running)
+    c4.number_input("seed", 0, 9999, 0, key="l8_seed", disabled=running)
+    name, settings = _settings_from_widgets()
+    st.text_input("name of the result", placeholder=name, key="l8_name", disabled=running)
+    steps = math.ceil(settings.train_subset / settings.batch_size) * settings.epochs
+    st.caption(f"{settings.train_subset:,} images × {settings.epochs} epochs at batch {settings.batch_size} = "
+               f"{steps} steps. The run is stored as trained_models['{name}'] in this session.")
+
+    b1, b2, _ = st.columns([1, 1, 3])
+    b1.button("▶ Start training", key="l8_start", on_click=_start, disabled=running or not present, type="primary",
+              width="stretch")
+    b2.button("■ Stop", key="l8_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
+    if st.session_state.get("l8_busy"):
+        st.warning("Another session is training on this machine right now; try again when it has finished.")
+
+    st.fragment(_progress_view, run_every=POLL_SECONDS if running else None)()
+
+    trained = st.session_state.get(TRAINED_KEY, {})
+    if job is not None and job.collected and job.result is not None:
+        result = job.result
+        history = pd.DataFrame([
+            {"epoch": log.epoch, "train loss": round(log.train_loss, 4), "train accuracy %": round(log.train_accuracy, 2),
+             "val accuracy %": round(log.val_accuracy, 2),
+             "blend (α, β)": "; ".join(f"{b}: {v[0]:.3f}, {v[1]:.3f}" for b, v in log.blend.items()) or "—",
+             "seconds": round(log.seconds, 1)}
+            for log in result.history
+        ])
+        st.dataframe(history, hide_index=True, width="stretch")
+        how = "stopped early" if result.stopped_early else "finished"
+        st.success(f"Run {how}: trained_models['{job.name}'] holds the model, its history and settings. "
+                   "Pick it on the Inspector and Blend pages.")
+    if trained:
+        st.caption("Your runs in this session: " + ", ".join(f"`{name}`" for name in trained))
+
+    # Verify: training starts at α = β = 0.5, and a finished run's blend is the one in its weights.
+    fresh = ZooContainer(settings.model_config())
+    fresh_blend = blend_parameters(fresh)
+    checks = []
+    if fresh_blend:
+        checks.append(check_close(f"an untrained {settings.mixing} starts at α = β = 0.5 in every block",
+                                  [v for pair in fresh_blend.values() for v in pair], [0.5] * (2 * len(fresh_blend))))
+    else:
+        checks.append(check_true(f"{settings.mixing} has no blend parameter to learn", not fresh_blend,
+                                 "blend_parameters is empty"))
+    if job is not None and job.collected and job.result is not None:
+        snap = job.snapshot()
+        model_blend = blend_parameters(job.result.model)
+        entry = trained.get(job.name, {})
+        checks.append(check_true("trained_models entry holds model, history and settings",
+                                 set(entry) >= {"model", "history", "settings"}, ", ".join(sorted(entry))))
+        if model_blend and snap.blends:
+            blocks = sorted(model_blend)
+            checks.append(check_abs("the stored model's blend = the last α plotted live",
+                                    [model_blend[b] for b in blocks], [snap.blends[-1][b] for b in blocks], 6e-6,
+                                    "≤ 6e-06 absolute (logged to 5 decimals)"))
+        if job.settings.mixing == "container_light" and model_blend:
+            first = sorted(model_blend)[0]
+            sigma = torch.sigmoid(job.result.model.get_submodule(first).mix.sa_weight.detach()).double()
+            checks.append(check_close(f"{first}: α = sigmoid(sa_weight) of the trained weights",
+                                      torch.tensor(model_blend[first][:1], dtype=torch.float64), sigma))
+    verify_panel(checks, "the blend you watched is the model's own sigmoid(sa_weight), starting from 0.5")
+    quiz(KEY, QUESTIONS)

@@ -1,0 +1,135 @@
+"""Cached heavy things for the lessons: bundled models (or a marked random fallback) and a fixed test batch.
+
+Models are shared by all sessions through ``st.cache_resource`` and used in
+eval mode under ``torch.no_grad()``; per-session changes (a moved blend)
+go through ``override_blend``, a context variable, never through the
+shared parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+import torch
+from torch import nn
+
+from container_edu import pretrained
+from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, load_fashion_mnist, to_model_input
+from container_edu.models import create_model
+
+#: Point the lessons at another weights folder (tests use it to run with and without bundled weights).
+WEIGHTS_ENV = "CONTAINER_EDU_WEIGHTS_DIR"
+TEST_BATCH_SIZE = 500
+
+
+def weights_dir() -> Path:
+    override = os.environ.get(WEIGHTS_ENV, "").strip()
+    return Path(override) if override else pretrained.WEIGHTS_DIR
+
+
+def train_command(mixing: str) -> str:
+    return f"python -m container_edu train --variant {mixing} --out container_edu/weights"
+
+
+def _fingerprint(folder: Path) -> tuple:
+    """Names, sizes and times of the cards and weights, so that weights trained while the app runs show up."""
+    if not folder.is_dir():
+        return ()
+    return tuple(
+        (path.name, path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(folder.iterdir())
+        if path.suffix in (".json", ".safetensors")
+    )
+
+
+def bundled_cards() -> dict[str, dict]:
+    """Model cards of the bundled models (``{}`` when none), re-read when the folder changes."""
+    folder = weights_dir()
+    return _cards_for(str(folder), _fingerprint(folder))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cards_for(folder: str, fingerprint: tuple) -> dict[str, dict]:
+    # The core memoises cards per folder for the life of the process; clear it when the folder changed.
+    cache_clear = getattr(getattr(pretrained, "_cards", None), "cache_clear", None)
+    if cache_clear is not None:
+        cache_clear()
+    try:
+        return pretrained.list_pretrained(Path(folder))
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+@dataclass(frozen=True)
+class LessonModel:
+    """A zoo model for a lesson: bundled (``card`` set) or random (``card`` None, ``note`` says why)."""
+
+    name: str
+    model: nn.Module
+    card: dict | None
+    note: str = ""
+
+    @property
+    def is_random(self) -> bool:
+        return self.card is None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (bundled, trained)" if self.card else f"{self.name} (random weights)"
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.name}:{self.card['sha256']}" if self.card else f"{self.name}:random"
+
+
+@st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
+def _load_bundled(name: str, folder: str, sha256: str) -> nn.Module:
+    return pretrained.load_pretrained(name, device="cpu", weights_dir=Path(folder))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def random_model(name: str, seed: int = 0) -> nn.Module:
+    """An untrained zoo model with fixed random weights (seeded, without touching the global RNG)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return create_model(name).eval()
+
+
+def lesson_model(name: str) -> LessonModel:
+    """The bundled ``name`` if present and intact, else the same architecture with random weights."""
+    cards = bundled_cards()
+    card = cards.get(name)
+    if card is not None:
+        try:
+            model = _load_bundled(name, str(weights_dir()), card["sha256"])
+            return LessonModel(name, model, card)
+        except (pretrained.PretrainedError, OSError, RuntimeError, KeyError) as error:
+            return LessonModel(name, random_model(name), None, f"the bundled {name} could not be loaded: {error}")
+    return LessonModel(name, random_model(name), None, "bundled weights not found")
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST test images…")
+def test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``size`` Fashion-MNIST test images, normalised ``(size, 1, 28, 28)``, and labels ``(size,)``.
+
+    Raises ``DatasetError`` (with an install hint) when the dataset is missing.
+    """
+    images, labels = load_fashion_mnist("test")
+    return to_model_input(images[:size]), labels[:size]
+
+
+def try_test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor] | None:
+    try:
+        return test_batch(size)
+    except DatasetError as error:
+        st.warning(f"Fashion-MNIST is not available, so this part is skipped: {error}")
+        return None
+
+
+__all__ = [
+    "CLASS_NAMES", "LessonModel", "WEIGHTS_ENV", "bundled_cards", "lesson_model", "random_model",
+    "test_batch", "train_command", "try_test_batch", "weights_dir",
+]
