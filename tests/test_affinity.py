@@ -14,30 +14,9 @@ from torch.utils._pytree import tree_flatten
 
 from container_edu import affinity as aff
 
+from tensor_checks import assert_close, gen, randn
+
 HYPOTHESIS = settings(max_examples=40, deadline=None, derandomize=True)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_intra_op_thread():
-    """One intra-op thread: on a shared 2-core machine, two spinning OpenMP threads can be 30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def assert_close(actual: torch.Tensor, expected: torch.Tensor, tol: float = 1e-5) -> None:
-    """float32 comparison with an absolute tolerance relative to the output scale."""
-    scale = expected.detach().abs().max().clamp_min(1).item() if expected.numel() else 1.0
-    torch.testing.assert_close(actual, expected, atol=tol * scale, rtol=tol)
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def randn(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=gen(seed))
 
 
 def conv_reference(v_map: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:

@@ -19,26 +19,10 @@ from container_edu.aggregation import (
 )
 from container_edu.trace import AggregationRecord
 
+from tensor_checks import assert_close, randn
+
 BATCH, CHANNELS, HEADS, HEIGHT, WIDTH = 2, 12, 3, 3, 5
 NUM_TOKENS = HEIGHT * WIDTH
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_intra_op_thread():
-    """One intra-op thread: on a shared 2-core machine, two spinning OpenMP threads can be 30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def assert_close(actual: torch.Tensor, expected: torch.Tensor, tol: float = 1e-5) -> None:
-    scale = expected.detach().abs().max().clamp_min(1).item()
-    torch.testing.assert_close(actual, expected, atol=tol * scale, rtol=tol)
-
-
-def randn(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def randomize(module: nn.Module, seed: int) -> nn.Module:

@@ -19,30 +19,14 @@ from container_edu.models import (
 )
 from container_edu.models.container_light import reference_forward
 
+from tensor_checks import assert_close, randn
+
 #: What ``sum(p.numel() for p in create_model("container_light").parameters())`` gives: the paper's "20.6M".
 CONTAINER_LIGHT_PARAMETERS = 20_633_643
 DEPTHS = (3, 4, 8, 3)
 DIMS = (64, 128, 320, 512)
 MLP_RATIOS = (8, 8, 4, 4)
 BATCH_NORM = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_intra_op_thread():
-    """One intra-op thread: on a shared 2-core machine, two spinning OpenMP threads can be 30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def assert_close(actual: torch.Tensor, expected: torch.Tensor, tol: float = 1e-5) -> None:
-    scale = expected.detach().abs().max().clamp_min(1).item()
-    torch.testing.assert_close(actual, expected, atol=tol * scale, rtol=tol)
-
-
-def randn(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 @pytest.fixture(scope="module")

@@ -14,26 +14,10 @@ from container_edu import affinity as aff
 from container_edu.models import MIXINGS, CBlock, create_model
 from container_edu.trace import AffinityRecorder, current_recorder, override_blend, record_affinities
 
+from tensor_checks import assert_close, randn
+
 CL_INPUT = (2, 3, 64, 96)  # total stride 32: stage grids 16x24, 8x12, 4x6, 2x3
 ZOO_INPUT = (3, 1, 28, 28)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_intra_op_thread():
-    """One intra-op thread: on a shared 2-core machine, two spinning OpenMP threads can be 30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def assert_close(actual: torch.Tensor, expected: torch.Tensor, tol: float = 1e-5) -> None:
-    scale = expected.detach().abs().max().clamp_min(1).item()
-    torch.testing.assert_close(actual, expected, atol=tol * scale, rtol=tol)
-
-
-def randn(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def perturb(model: nn.Module, seed: int) -> nn.Module:
