@@ -578,7 +578,8 @@ _RSS_PROBE = textwrap.dedent(
     # shows that this measurement sees pixel memory, so it would catch a missing guard.
     # Built first, so that its raw bytes are already in the baseline of both measurements.
     side = 8_000
-    control = handmade_png(side, side, zlib.compress(bytes(side * (side + 1))))
+    # Non-zero pixels, so every page of the decoded image is really written.
+    control = handmade_png(side, side, zlib.compress((bytes([0]) + bytes([7]) * side) * side, 1))
     guarded = peak_growth_mib(bomb_png(), 40_000_000)
     unguarded = peak_growth_mib(control, 2_000_000_000)
     print(json.dumps({"guarded": guarded, "unguarded": unguarded}))
