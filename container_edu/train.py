@@ -286,6 +286,7 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; weights and cards are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
