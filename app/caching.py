@@ -6,6 +6,10 @@
 - Per-image results: ``st.cache_data`` keyed by the model's key, the image's
   content hash and the blend override; for per-user models (trained in this
   session, uploaded) a small per-session LRU in ``st.session_state`` instead.
+- Uploaded checkpoints: loaded from their bytes in memory (never written to a
+  file) and kept per session in an LRU of at most :data:`UPLOADED_MODELS_MAX`
+  models (:func:`load_uploaded_model`), so a user who uploads many files does
+  not make the server hold one model per upload for the life of the session.
 - Nothing per-user lives in a module global.
 """
 
@@ -40,6 +44,11 @@ __all__ = [
     "TRAINED_MODELS_KEY",
     "LOADED_CHECKPOINTS_KEY",
     "UPLOADED_MODELS_KEY",
+    "UPLOADED_MODELS_MAX",
+    "FAILED_UPLOADS_KEY",
+    "FAILED_UPLOADS_MAX",
+    "load_uploaded_model",
+    "remember_failed_upload",
 ]
 
 logger = logging.getLogger("container_edu.app")
@@ -51,6 +60,11 @@ TRAINED_MODELS_KEY = "trained_models"
 LOADED_CHECKPOINTS_KEY = "loaded_checkpoints"
 #: session_state: ModelRef.key -> {"ref": ModelRef, "model": nn.Module} for uploaded checkpoints (per user).
 UPLOADED_MODELS_KEY = "uploaded_models"
+#: Most uploaded checkpoints one session keeps loaded; the least recently used is dropped first.
+UPLOADED_MODELS_MAX = 3
+#: session_state: checkpoint digest -> error message of an upload that failed (so it is not retried every rerun).
+FAILED_UPLOADS_KEY = "_failed_checkpoint_uploads"
+FAILED_UPLOADS_MAX = 16
 _SESSION_INSPECTIONS_KEY = "_session_inspections"
 _SESSION_INSPECTIONS_MAX = 12
 
@@ -151,13 +165,69 @@ def get_model(ref: ModelRef, session_state: Mapping) -> nn.Module:
         entry = session_state[LOADED_CHECKPOINTS_KEY][ref.key]
         return _checkpoint_model(entry["path"], entry["mtime_ns"], entry["size"])
     if ref.source == "upload":
-        return session_state[UPLOADED_MODELS_KEY][ref.key]["model"]
+        uploaded = session_state.get(UPLOADED_MODELS_KEY) or {}
+        if ref.key not in uploaded:
+            raise PretrainedError(
+                f"The uploaded checkpoint {ref.name!r} is no longer loaded (a session keeps the last "
+                f"{UPLOADED_MODELS_MAX} uploads); upload it again."
+            )
+        return uploaded[ref.key]["model"]
     if ref.source == "session":
         entry = (session_state.get(TRAINED_MODELS_KEY) or {}).get(ref.name)
         if not entry or not isinstance(entry.get("model"), nn.Module):
             raise PretrainedError(f"The model {ref.name!r} trained in this session is gone; train it again on the Lessons page.")
         return entry["model"]
     raise ValueError(f"unknown model source {ref.source!r}")
+
+
+def _bounded_put(store: MutableMapping, key, value, max_entries: int) -> None:
+    """Insert (or refresh) ``key`` as the most recent entry; drop the oldest beyond ``max_entries``."""
+    store.pop(key, None)
+    store[key] = value
+    while len(store) > max_entries:
+        del store[next(iter(store))]  # dicts keep insertion order: the first key is the least recent
+
+
+def load_uploaded_model(session_state: MutableMapping, name: str, data: bytes) -> tuple[ModelRef, bool]:
+    """The model of an uploaded checkpoint for this session: ``(ref, newly_loaded)``.
+
+    ``data`` is the uploaded file's bytes; it is loaded from memory by the safe
+    loader (``weights_only``, capped at ``DEFAULT_MAX_UPLOAD_BYTES``) and never
+    written to a file. Kept in ``session_state[UPLOADED_MODELS_KEY]``, an LRU
+    of at most :data:`UPLOADED_MODELS_MAX` entries (a file uploaded again is
+    found by its content hash and not loaded twice). Raises
+    :class:`~container_edu.checkpoints.CheckpointError` (or whatever else
+    loading raised) and stores nothing on failure.
+    """
+    import hashlib
+
+    from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
+
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    key = f"upload:{digest}"
+    uploaded = session_state.get(UPLOADED_MODELS_KEY)
+    if uploaded is None:
+        uploaded = session_state[UPLOADED_MODELS_KEY] = OrderedDict()
+    if key in uploaded:
+        entry = uploaded[key]
+        _bounded_put(uploaded, key, entry, UPLOADED_MODELS_MAX)  # now the most recently used
+        return entry["ref"], False
+    model = registry.load_checkpoint_model(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
+    dataset = registry.dataset_of(model)
+    kind = "Container-Light (ImageNet)" if dataset == registry.IMAGENET else "zoo model"
+    ref = ModelRef(key=key, label=f"{name} · upload", source="upload", name=name, dataset=dataset, trained=True,
+                   description=f"{kind}, from the uploaded file {name!r} (kept for this session only; the last "
+                   f"{UPLOADED_MODELS_MAX} uploads stay loaded).")
+    _bounded_put(uploaded, key, {"ref": ref, "model": model}, UPLOADED_MODELS_MAX)
+    return ref, True
+
+
+def remember_failed_upload(session_state: MutableMapping, digest: str, message: str) -> None:
+    """Keep the error of a failed upload (bounded) so the same file is not loaded again on every rerun."""
+    failed = session_state.get(FAILED_UPLOADS_KEY)
+    if failed is None:
+        failed = session_state[FAILED_UPLOADS_KEY] = OrderedDict()
+    _bounded_put(failed, digest, message, FAILED_UPLOADS_MAX)
 
 
 # --------------------------------------------------------------------------

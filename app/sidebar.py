@@ -122,35 +122,32 @@ def _checkpoint_loader() -> None:
 
 
 def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:
-    """Load an uploaded checkpoint into this session (once per file); shows ``st.error`` on failure."""
+    """Load an uploaded checkpoint into this session (once per file); shows ``st.error`` on failure.
+
+    The bytes are loaded in memory by :func:`app.caching.load_uploaded_model` (safe loader, nothing
+    written to disk), which keeps at most ``caching.UPLOADED_MODELS_MAX`` uploaded models per session.
+    """
     import hashlib
 
     digest = hashlib.sha256(data).hexdigest()[:16]
-    key = f"upload:{digest}"
-    uploaded = st.session_state.setdefault(caching.UPLOADED_MODELS_KEY, {})
-    if key in uploaded:
-        return uploaded[key]["ref"]
-    failed = st.session_state.setdefault("_failed_checkpoint_uploads", {})
+    failed = st.session_state.get(caching.FAILED_UPLOADS_KEY) or {}
     if digest in failed:
         st.error(failed[digest])
         return None
     try:
         with st.spinner("Loading the uploaded checkpoint…"):
-            model = registry.load_checkpoint_model(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
+            ref, newly_loaded = caching.load_uploaded_model(st.session_state, name, data)
     except CheckpointError as error:
-        failed[digest] = str(error)
+        caching.remember_failed_upload(st.session_state, digest, str(error))
         st.error(str(error))
         return None
     except Exception as error:  # noqa: BLE001
         logger.exception("loading uploaded checkpoint %r failed", name)
-        failed[digest] = friendly_message(error, "loading the uploaded checkpoint")
-        st.error(failed[digest])
+        message = friendly_message(error, "loading the uploaded checkpoint")
+        caching.remember_failed_upload(st.session_state, digest, message)
+        st.error(message)
         return None
-    dataset = registry.dataset_of(model)
-    kind = "Container-Light (ImageNet)" if dataset == registry.IMAGENET else "zoo model"
-    ref = ModelRef(key=key, label=f"{name} · upload", source="upload", name=name, dataset=dataset,
-                   trained=True, description=f"{kind}, from the uploaded file {name!r} (kept for this session only).")
-    uploaded[key] = {"ref": ref, "model": model}
-    st.session_state[MODEL_KEY] = key
-    st.rerun()
+    if newly_loaded:
+        st.session_state[MODEL_KEY] = ref.key
+        st.rerun()
     return ref
