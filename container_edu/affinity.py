@@ -19,6 +19,8 @@ No function here builds an ``N x N`` matrix unless its name promises one;
 
 from __future__ import annotations
 
+import operator
+
 import torch
 from torch import Tensor
 
@@ -32,7 +34,12 @@ __all__ = [
     "token_index",
     "tokens_to_map",
     "map_to_tokens",
+    "MAX_DENSE_ELEMENTS",
 ]
+
+#: Largest tensor (in elements) the explicit builders allocate: 2^30 floats are 4 GiB. Beyond it they
+#: raise ``ValueError`` instead of trying the allocation (``depthwise_conv_row`` draws one row cheaply).
+MAX_DENSE_ELEMENTS = 2**30
 
 
 def _check_heads(channels: int, num_heads: int) -> int:
@@ -52,10 +59,31 @@ def _check_grid(height: int, width: int) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _check_tensor(name: str, value: object, dims: tuple[int, ...], layout: str) -> Tensor:
+    if not isinstance(value, Tensor) or value.dim() not in dims:
+        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise ValueError(f"{name} must be {layout}, got {shape}")
+    return value
+
+
+def _check_size(what: str, elements: int, hint: str = "") -> None:
+    if elements > MAX_DENSE_ELEMENTS:
+        raise ValueError(
+            f"{what} would have {elements:,} entries, more than the {MAX_DENSE_ELEMENTS:,} this module builds{hint}"
+        )
+
+
+def _as_index(value: object) -> int:
+    """An integer (Python, NumPy, 0-d integer tensor) as ``int``; ``ValueError`` for bools, floats and the rest."""
+    if isinstance(value, bool) or (isinstance(value, Tensor) and (value.dtype.is_floating_point or value.dtype == torch.bool)):
+        raise TypeError
+    return operator.index(value)
+
+
 def _check_depthwise_kernel(weight: Tensor) -> int:
-    if not isinstance(weight, Tensor) or weight.dim() != 4 or weight.shape[1] != 1:
+    if not isinstance(weight, Tensor) or weight.dim() != 4 or weight.shape[1] != 1 or weight.shape[0] < 1:
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
-        raise ValueError(f"a depthwise kernel has shape (C, 1, k, k), got {shape}")
+        raise ValueError(f"a depthwise kernel has shape (C, 1, k, k) with C >= 1, got {shape}")
     k_h, k_w = weight.shape[-2:]
     if k_h != k_w or k_h % 2 == 0:
         raise ValueError(
@@ -71,11 +99,14 @@ def token_index(y: int, x: int, width: int) -> int:
 
 def map_to_tokens(x: Tensor) -> Tensor:
     """``(B, C, H, W)`` feature map -> ``(B, N, C)`` tokens in row-major order."""
+    _check_tensor("a feature map", x, (4,), "(B, C, H, W)")
     return x.flatten(2).transpose(1, 2)
 
 
 def tokens_to_map(tokens: Tensor, height: int, width: int) -> Tensor:
     """``(B, N, C)`` tokens -> ``(B, C, H, W)`` feature map (inverse of ``map_to_tokens``)."""
+    _check_tensor("tokens", tokens, (3,), "(B, N, C)")
+    _check_grid(height, width)
     batch, num_tokens, channels = tokens.shape
     if num_tokens != height * width:
         raise ValueError(f"{num_tokens} tokens do not fill a {height} x {width} grid")
@@ -95,10 +126,14 @@ def attention(q: Tensor, k: Tensor, num_heads: int, scale: float | None = None) 
         ``(B, M, N, N)``; each row is a probability distribution over the
         ``N`` key tokens (sums to 1).
     """
-    if q.dim() != 3 or q.shape != k.shape:
-        raise ValueError(f"q and k must both be (B, N, C), got {tuple(q.shape)} and {tuple(k.shape)}")
+    if not (isinstance(q, Tensor) and isinstance(k, Tensor)) or q.dim() != 3 or q.shape != k.shape:
+        shapes = [tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__ for t in (q, k)]
+        raise ValueError(f"q and k must both be (B, N, C), got {shapes[0]} and {shapes[1]}")
     batch, num_tokens, channels = q.shape
     head_dim = _check_heads(channels, num_heads)
+    if head_dim == 0:
+        raise ValueError(f"q and k have no channels, got {tuple(q.shape)}: each head needs at least one")
+    _check_size("the attention affinity (B, M, N, N)", batch * num_heads * num_tokens * num_tokens)
     if scale is None:
         scale = head_dim**-0.5
     q = q.reshape(batch, num_tokens, num_heads, head_dim).transpose(1, 2)  # (B, M, N, C/M)
@@ -143,9 +178,12 @@ def depthwise_conv(weight: Tensor, height: int, width: int) -> Tensor:
         small grids; use :func:`depthwise_conv_row` for one query on a large grid.
     """
     _check_grid(height, width)
-    query, key, tap = _kernel_taps(weight, height, width)
+    _check_depthwise_kernel(weight)
     channels = weight.shape[0]
     num_tokens = height * width
+    _check_size(f"the dense conv affinity (C, N, N) of a {height} x {width} grid", channels * num_tokens * num_tokens,
+                " (use depthwise_conv_row for one query's row)")
+    query, key, tap = _kernel_taps(weight, height, width)
     taps = weight.reshape(channels, -1)[:, tap]  # (C, number of in-grid taps)
     flat_index = query * num_tokens + key
     dense = weight.new_zeros(channels, num_tokens * num_tokens)
@@ -171,13 +209,17 @@ def depthwise_conv_row(weight: Tensor, height: int, width: int, query: int | tup
     """
     size = _check_depthwise_kernel(weight)
     _check_grid(height, width)
-    if isinstance(query, tuple):
-        if len(query) != 2:
-            raise ValueError(f"query must be a token index or a (y, x) pair, got {query!r}")
-        qy, qx = (int(v) for v in query)
-    else:
-        if isinstance(query, bool) or not isinstance(query, int):
-            raise ValueError(f"query must be a token index or a (y, x) pair, got {query!r}")
+    _check_size(f"a conv row (C, H, W) on a {height} x {width} grid", weight.shape[0] * height * width)
+    try:
+        if isinstance(query, tuple):
+            if len(query) != 2:
+                raise TypeError
+            qy, qx = (_as_index(v) for v in query)
+        else:
+            query = _as_index(query)
+    except TypeError:
+        raise ValueError(f"query must be a token index or a (y, x) pair of integers, got {query!r}") from None
+    if not isinstance(query, tuple):
         if not 0 <= query < height * width:
             raise ValueError(f"query token {query} is outside a {height} x {width} grid of {height * width} tokens")
         qy, qx = divmod(query, width)
@@ -206,9 +248,9 @@ def aggregate(affinity: Tensor, v: Tensor) -> Tensor:
     Returns:
         ``(B, N, C)``, before the output projection ``W_o``.
     """
-    if v.dim() != 3:
-        raise ValueError(f"v must be (B, N, C), got {tuple(v.shape)}")
-    if affinity.dim() not in (3, 4) or affinity.shape[-1] != affinity.shape[-2]:
+    _check_tensor("v", v, (3,), "(B, N, C)")
+    _check_tensor("affinity", affinity, (3, 4), "(B, M, N, N) or (M, N, N)")
+    if affinity.shape[-1] != affinity.shape[-2]:
         raise ValueError(f"affinity must be (B, M, N, N) or (M, N, N), got {tuple(affinity.shape)}")
     batch, num_tokens, channels = v.shape
     num_heads = affinity.shape[-3]
@@ -239,7 +281,18 @@ def blend(dynamic: Tensor, static: Tensor, alpha: float | Tensor, beta: float | 
     Returns:
         ``(B, max(M, S), N, N)`` (or without ``B`` when neither input has one).
     """
+    _check_tensor("the dynamic affinity", dynamic, (3, 4), "(B, M, N, N) or (M, N, N)")
+    _check_tensor("the static affinity", static, (3, 4), "(S, N, N) or (B, S, N, N)")
     num_heads, num_static = dynamic.shape[-3], static.shape[-3]
+    if dynamic.shape[-1] != dynamic.shape[-2]:
+        raise ValueError(f"the dynamic affinity must be (B, M, N, N) or (M, N, N), got {tuple(dynamic.shape)}")
+    if num_heads < 1 or num_static < 1:
+        raise ValueError(
+            f"each affinity needs at least one matrix, got {tuple(dynamic.shape)} and {tuple(static.shape)}"
+        )
+    if dynamic.dim() == 4 and static.dim() == 4 and 1 not in (dynamic.shape[0], static.shape[0]) \
+            and dynamic.shape[0] != static.shape[0]:
+        raise ValueError(f"the dynamic affinity has batch {dynamic.shape[0]} but the static one has {static.shape[0]}")
     if dynamic.shape[-2:] != static.shape[-2:]:
         raise ValueError(
             f"dynamic and static affinities cover different token counts: {tuple(dynamic.shape)} vs {tuple(static.shape)}"
@@ -259,6 +312,9 @@ def head_mean(per_channel: Tensor, num_heads: int) -> Tensor:
     The head-level view of a blended Container affinity, whose conv part is
     per channel.
     """
+    if not isinstance(per_channel, Tensor) or per_channel.dim() < 3:
+        shape = tuple(per_channel.shape) if isinstance(per_channel, Tensor) else type(per_channel).__name__
+        raise ValueError(f"the per-channel affinity must be (..., C, N, N), got {shape}")
     channels = per_channel.shape[-3]
     head_dim = _check_heads(channels, num_heads)
     shape = per_channel.shape[:-3] + (num_heads, head_dim) + per_channel.shape[-2:]

@@ -20,6 +20,7 @@ purely static modules take ``V`` itself, ``(B, C, H, W)``.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,47 @@ __all__ = [
 ]
 
 
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_map(x: object, what: str = "the input", channels: int | None = None) -> Tensor:
+    """``x`` must be a ``(B, C, H, W)`` map with a non-empty grid (and ``channels`` channels, when given)."""
+    if not isinstance(x, Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{what} must be a feature map (B, C, H, W), got {shape}")
+    if x.shape[-2] < 1 or x.shape[-1] < 1:
+        raise ValueError(f"{what} has an empty {x.shape[-2]} x {x.shape[-1]} grid, got {tuple(x.shape)}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{what} must have {channels} channels, got {tuple(x.shape)}")
+    return x
+
+
+def _check_qkv(qkv: object, num_heads: int) -> int:
+    """``qkv`` must be ``(B, 3C, H, W)`` laid out ``[Q | K | V]`` with ``num_heads`` dividing ``C``; returns ``C``."""
+    _check_map(qkv, "[Q | K | V]")
+    if qkv.shape[1] % 3 != 0 or qkv.shape[1] == 0:
+        raise ValueError(f"attention expects [Q | K | V] with 3C channels (C >= 1), got {qkv.shape[1]}")
+    channels = qkv.shape[1] // 3
+    aff._check_heads(channels, num_heads)
+    return channels
+
+
+def _check_blend(blend: object) -> tuple[float | Tensor, float | Tensor] | None:
+    """``None`` or a pair ``(alpha, beta)`` of real numbers or tensors, returned unchanged (tensors keep their grad)."""
+    if blend is None:
+        return None
+    try:
+        alpha, beta = blend
+    except (TypeError, ValueError):
+        alpha = beta = None
+    if not all(isinstance(w, (numbers.Real, Tensor)) for w in (alpha, beta)):
+        raise ValueError(f"blend must be None or a pair (alpha, beta) of numbers, got {blend!r}")
+    return alpha, beta
+
+
 def _record(kind: str, grid: tuple[int, int], num_heads: int, v: Tensor, y: Tensor, **fields) -> AggregationRecord:
     detached = {key: (value.detach() if isinstance(value, Tensor) else value) for key, value in fields.items()}
     return AggregationRecord(
@@ -55,7 +97,9 @@ class Aggregation(nn.Module):
 
     def values(self, x: Tensor) -> Tensor:
         """The aggregated values ``V`` as tokens, ``(B, N, C)``."""
-        v = x.chunk(3, dim=1)[2] if self.uses_query_key else x
+        if self.uses_query_key:
+            _check_qkv(x, getattr(self, "num_heads", 1))
+        v = x.chunk(3, dim=1)[2] if self.uses_query_key else _check_map(x)
         return aff.map_to_tokens(v)
 
     def output_bias(self, x: Tensor) -> Tensor | float:
@@ -81,35 +125,37 @@ class MultiHeadSelfAttention(Aggregation):
 
     def __init__(self, num_heads: int, scale: float | None = None) -> None:
         super().__init__()
+        _positive_int("num_heads", num_heads)
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Real)):
+            raise ValueError(f"scale must be None or a number, got {scale!r}")
         self.num_heads = num_heads
         self.scale = scale
 
     def _heads(self, qkv: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        batch, three_c, height, width = qkv.shape
-        if three_c % 3 != 0:
-            raise ValueError(f"attention expects [Q | K | V] with 3C channels, got {three_c}")
-        channels = three_c // 3
-        head_dim = aff._check_heads(channels, self.num_heads)
+        channels = _check_qkv(qkv, self.num_heads)
+        batch, _, height, width = qkv.shape
+        head_dim = channels // self.num_heads
         # (B, 3C, H, W) -> (3, B, M, N, C/M), the reference layout of Attention_pure
         heads = qkv.reshape(batch, 3, self.num_heads, head_dim, height * width).permute(1, 0, 2, 4, 3)
         return heads[0], heads[1], heads[2]
 
     def affinity(self, qkv: Tensor) -> Tensor:
         """``(B, M, N, N)``."""
+        _check_qkv(qkv, self.num_heads)
         q, k, _ = qkv.chunk(3, dim=1)
         return aff.attention(aff.map_to_tokens(q), aff.map_to_tokens(k), self.num_heads, self.scale)
 
     def forward(self, qkv: Tensor) -> Tensor:
-        height, width = qkv.shape[-2:]
         q, k, v = self._heads(qkv)
+        height, width = qkv.shape[-2:]
         scale = self.scale if self.scale is not None else q.shape[-1] ** -0.5
         out = F.scaled_dot_product_attention(q, k, v, scale=scale)  # (B, M, N, C/M)
         batch, num_heads, num_tokens, head_dim = out.shape
         return out.permute(0, 1, 3, 2).reshape(batch, num_heads * head_dim, height, width)
 
     def explicit(self, qkv: Tensor) -> tuple[Tensor, AggregationRecord]:
-        height, width = qkv.shape[-2:]
         attention = self.affinity(qkv)
+        height, width = qkv.shape[-2:]
         v = self.values(qkv)
         y = aff.aggregate(attention, v)
         record = _record(self.kind, (height, width), self.num_heads, v, y, alpha=1.0, beta=0.0, attention=attention)
@@ -129,11 +175,17 @@ class DepthwiseConvAggregation(nn.Conv2d):
     uses_query_key = False
 
     def __init__(self, dim: int, kernel_size: int = 5, bias: bool = True) -> None:
-        if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        _positive_int("dim", dim)
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size % 2 == 0 or kernel_size < 1:
+            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size!r}")
+        aff._check_size(f"a {dim}-channel {kernel_size} x {kernel_size} depthwise kernel", dim * kernel_size * kernel_size)
         super().__init__(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim, bias=bias)
 
     values = Aggregation.values
+
+    def forward(self, v: Tensor) -> Tensor:
+        _check_map(v, "the values V", self.out_channels)
+        return super().forward(v)
 
     @property
     def num_heads(self) -> int:
@@ -144,13 +196,14 @@ class DepthwiseConvAggregation(nn.Conv2d):
 
     def affinity(self, v: Tensor) -> Tensor:
         """``(C, N, N)``: depends only on the grid of ``v``, not its content."""
+        _check_map(v, "the values V", self.out_channels)
         return aff.depthwise_conv(self.weight, *v.shape[-2:])
 
     def explicit(self, v: Tensor) -> tuple[Tensor, AggregationRecord]:
         # The dense (C, N, N) matrix is only built by affinity(); here the kernel
         # is recorded and the aggregation runs as a conv (exact and O(N k^2)).
-        height, width = v.shape[-2:]
         out = self(v)
+        height, width = v.shape[-2:]
         # num_heads=1: a conv-only block has no attention heads, so its head-level
         # view averages the C per-channel kernels into one map (static_row keeps them apart).
         record = _record(
@@ -165,6 +218,10 @@ class _DenseStatic(Aggregation):
 
     def __init__(self, num_tokens: int, num_matrices: int) -> None:
         super().__init__()
+        _positive_int("num_tokens", num_tokens)
+        _positive_int("the number of heads (static matrices)", num_matrices)
+        aff._check_size(f"{num_matrices} learned {num_tokens} x {num_tokens} matrices",
+                        num_matrices * num_tokens * num_tokens)
         self.num_tokens = num_tokens
         self.weight = nn.Parameter(torch.empty(num_matrices, num_tokens, num_tokens))
         self.reset_parameters()
@@ -178,6 +235,7 @@ class _DenseStatic(Aggregation):
         return self.weight.shape[0]
 
     def _check_grid(self, x: Tensor) -> None:
+        _check_map(x, "the values V")
         height, width = x.shape[-2:]
         if height * width != self.num_tokens:
             raise ValueError(
@@ -267,6 +325,7 @@ class _BlendedMix(Aggregation):
         raise NotImplementedError
 
     def _weights(self, blend: tuple[float, float] | None) -> tuple[Tensor | float, Tensor | float]:
+        blend = _check_blend(blend)
         return blend if blend is not None else self.blend_weights()
 
     def output_bias(self, x: Tensor | None = None, blend: tuple[float, float] | None = None) -> Tensor | float:
@@ -278,14 +337,17 @@ class _BlendedMix(Aggregation):
 
         ``blend`` replaces the learned ``(alpha, beta)``, as ``override_blend`` does in a forward pass.
         """
+        _check_qkv(qkv, self.attn.num_heads)
         alpha, beta = self._weights(blend)
         return aff.blend(self.attn.affinity(qkv), self.static.affinity(qkv.chunk(3, dim=1)[2]), alpha, beta)
 
     def forward(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> Tensor:
+        _check_qkv(qkv, self.attn.num_heads)
         alpha, beta = self._weights(blend)
         return blended_forward(self.attn, self.static, alpha, beta, qkv)
 
     def explicit(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> tuple[Tensor, AggregationRecord]:
+        _check_qkv(qkv, self.attn.num_heads)
         alpha, beta = self._weights(blend)
         return blended_explicit(self.kind, self.attn, self.static, alpha, beta, qkv)
 
@@ -301,6 +363,12 @@ class ContainerMix(_BlendedMix):
 
     def __init__(self, num_heads: int, static: Aggregation, alpha: float = 1.0, beta: float = 1.0) -> None:
         super().__init__()
+        if not isinstance(static, (Aggregation, DepthwiseConvAggregation)) or getattr(static, "uses_query_key", False):
+            raise ValueError(
+                "static must be a static aggregation (MultiHeadMLP, TokenMixing or DepthwiseConvAggregation), "
+                f"got {type(static).__name__}"
+            )
+        alpha, beta = _check_blend((alpha, beta))
         self.attn = MultiHeadSelfAttention(num_heads)
         self.static_aggregation = static
         self.alpha = nn.Parameter(torch.tensor(float(alpha)))
@@ -325,6 +393,8 @@ class ContainerLightMix(_BlendedMix):
 
     def __init__(self, dim: int, num_heads: int, kernel_size: int = 5) -> None:
         super().__init__()
+        _positive_int("dim", dim)
+        aff._check_heads(dim, num_heads)
         self.attn = MultiHeadSelfAttention(num_heads)
         self.conv = DepthwiseConvAggregation(dim, kernel_size)
         self.sa_weight = nn.Parameter(torch.zeros(1))
