@@ -77,8 +77,8 @@ def _slim(record: AggregationRecord) -> AggregationRecord:
 
     return replace(
         record,
-        v=record.v[:, :0].detach().to("cpu"),
-        aggregated=record.aggregated[:, :0].detach().to("cpu"),
+        v=record.v[:, :0].detach().to("cpu").clone(),  # clone: an empty view would keep the whole storage alive
+        aggregated=record.aggregated[:, :0].detach().to("cpu").clone(),
         attention=cpu(record.attention),
         conv_weight=cpu(record.conv_weight),
         conv_bias=cpu(record.conv_bias),

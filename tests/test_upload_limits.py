@@ -226,3 +226,28 @@ def test_the_sidebar_uploader_goes_through_the_bounded_in_memory_loader(checkpoi
         assert at.session_state["model_key"] == f"upload:{digest}"  # the new upload is the chosen model
     picker = at.sidebar.selectbox(key="_model_picker")
     assert sum(option.endswith("· upload") for option in picker.options) == caching.UPLOADED_MODELS_MAX
+
+
+def test_live_training_keeps_at_most_three_models_per_session():
+    from app.lessons.training_job import MAX_KEPT_MODELS, keep_trained
+
+    kept: dict = {}
+    for run in range(6):
+        keep_trained(kept, f"run{run}", {"model": object()})
+    assert list(kept) == ["run3", "run4", "run5"]
+    assert MAX_KEPT_MODELS == 3
+    keep_trained(kept, "run3", {"model": object()})  # the same name again becomes the newest
+    assert list(kept) == ["run4", "run5", "run3"]
+
+
+def test_a_cached_inspection_does_not_keep_the_values_it_dropped():
+    import torch
+
+    from app.inspection import run_inspection
+    from container_edu import create_model
+
+    torch.manual_seed(0)
+    inspection = run_inspection(create_model("fmnist_container_light").eval(), torch.randn(1, 1, 28, 28))
+    for record in inspection.records.values():
+        assert record.v.untyped_storage().nbytes() == 0
+        assert record.aggregated.untyped_storage().nbytes() == 0

@@ -23,7 +23,7 @@ from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.train import TrainSettings
 
 from . import figures
-from .training_job import TrainingJob
+from .training_job import TrainingJob, keep_trained
 from .widgets import Question, check_abs, check_close, check_true, goals, math_block, quiz, verify_panel
 
 KEY = "train"
@@ -114,7 +114,7 @@ def _collect(job: TrainingJob | None) -> None:
     if job.result is not None:
         trained = st.session_state.setdefault(TRAINED_KEY, {})
         if job.name not in trained:
-            trained[job.name] = job.stored_entry()
+            keep_trained(trained, job.name, job.stored_entry())
     job.collected = True
 
 

@@ -26,6 +26,16 @@ from container_edu.train import TrainResult, TrainSettings, train
 
 #: At most this many live training runs at once in this process (all sessions together).
 MAX_CONCURRENT_RUNS = 1
+#: Models a session keeps from live training; the oldest goes first (each holds its weights in memory).
+MAX_KEPT_MODELS = 3
+
+
+def keep_trained(destination: dict, name: str, entry: dict, limit: int = MAX_KEPT_MODELS) -> None:
+    """Store ``entry`` under ``name`` as the newest run, dropping the oldest beyond ``limit``."""
+    destination.pop(name, None)
+    destination[name] = entry
+    while len(destination) > limit:
+        destination.pop(next(iter(destination)))
 _RUN_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
 
 
@@ -82,7 +92,7 @@ class TrainingJob:
             with self._lock:
                 self.result = result
                 if self.destination is not None:
-                    self.destination[self.name] = self.stored_entry()
+                    keep_trained(self.destination, self.name, self.stored_entry())
                 self.status = "stopped" if result.stopped_early else "done"
         except Exception as error:  # noqa: BLE001 - shown to the learner, the thread must not die silently
             with self._lock:
