@@ -26,13 +26,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from container_edu import pretrained
-from container_edu.pretrained import PretrainedError, list_pretrained, load_pretrained
+from container_edu.pretrained import PretrainedError, load_pretrained
 
 from . import registry
 from .explorer import ExplorerResult, ExplorerSpec, explore
 from .inspection import Inspection, normalise_overrides, run_inspection
-from .registry import ModelRef
+from .registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
 
 __all__ = [
     "bundled_cards",
@@ -71,41 +70,6 @@ _SESSION_INSPECTIONS_MAX = 12
 
 # --------------------------------------------------------------------------
 # Model cards
-# --------------------------------------------------------------------------
-
-
-def _fingerprint(directory: Path) -> tuple:
-    """Names, sizes and modification times of the cards and weights: changes when weights land."""
-    if not directory.is_dir():
-        return ()
-    files = sorted(list(directory.glob("*.json")) + list(directory.glob("*.safetensors")))
-    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _cards(directory: str, fingerprint: tuple) -> dict[str, dict]:
-    # The core memoises the cards per folder for the life of the process; clear it so that weights
-    # that land while the app runs (a training job finishing) show up without a restart.
-    clear = getattr(getattr(pretrained, "_cards", None), "cache_clear", None)
-    if clear is not None:
-        clear()
-    try:
-        cards = list_pretrained(Path(directory))
-    except (OSError, ValueError, KeyError) as error:
-        logger.warning("could not read the model cards in %s: %s", directory, error)
-        return {}
-    # Only cards whose weights file exists are offered.
-    return {name: card for name, card in cards.items() if (Path(directory) / str(card.get("weights_file", ""))).is_file()}
-
-
-def bundled_cards() -> dict[str, dict]:
-    """Bundled model name -> model card (empty while no weights are bundled)."""
-    directory = registry.weights_dir()
-    return _cards(str(directory), _fingerprint(directory))
-
-
-# --------------------------------------------------------------------------
-# Models
 # --------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ modification time), so it doubles as a cache key. Sources:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from container_edu.checkpoints import (
 )
 from container_edu.data import CLASS_NAMES
 from container_edu.models import MIXINGS, ZOO_PREFIX, ContainerLight, ZooConfig, ZooContainer
-from container_edu.pretrained import WEIGHTS_DIR
+from container_edu.pretrained import WEIGHTS_DIR, list_pretrained, load_pretrained
 
 __all__ = [
     "FASHION_MNIST",
@@ -90,6 +91,32 @@ def weights_dir() -> Path:
     """Folder of bundled model cards: ``$CONTAINER_EDU_WEIGHTS_DIR`` or the package's ``weights/``."""
     override = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
     return Path(override).expanduser() if override else WEIGHTS_DIR
+
+
+def bundled_cards(directory: Path | None = None) -> dict[str, dict]:
+    """Cards of the models bundled in ``directory`` (default: :func:`weights_dir`) whose weights file exists.
+
+    Empty when there are none or the cards cannot be read (logged). ``list_pretrained``
+    re-reads a card when its file changes, so weights that land while the app runs
+    (a training job finishing) show up without a restart.
+    """
+    directory = weights_dir() if directory is None else directory
+    if not directory.is_dir():
+        return {}
+    try:
+        cards = list_pretrained(directory)
+    except (OSError, ValueError, KeyError) as error:
+        logging.getLogger(__name__).warning("could not read the model cards in %s: %s", directory, error)
+        return {}
+    return {name: card for name, card in cards.items() if (directory / str(card.get("weights_file", ""))).is_file()}
+
+
+def default_model() -> tuple[nn.Module, str]:
+    """The model the app shows first, with a description: the bundled :data:`DEFAULT_MODEL`, else its random stand-in."""
+    directory = weights_dir()
+    if DEFAULT_MODEL in bundled_cards(directory):
+        return load_pretrained(DEFAULT_MODEL, weights_dir=directory), f"{DEFAULT_MODEL} (bundled)"
+    return build_random(DEFAULT_MODEL), f"{DEFAULT_MODEL} (untrained, random weights)"
 
 
 def bundled_ref(name: str, card: Mapping) -> ModelRef:

@@ -50,7 +50,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -100,23 +99,6 @@ def synthetic_png(session: int, number: int) -> bytes:
     return buffer.getvalue()
 
 
-def app_default_model():
-    """The model the app shows by default: the bundled zoo Container-Light, else its random stand-in."""
-    from app import registry
-    from container_edu.pretrained import list_pretrained, load_pretrained
-
-    directory = registry.weights_dir()
-    name = registry.DEFAULT_MODEL
-    try:
-        cards = list_pretrained(directory) if directory.is_dir() else {}
-    except (OSError, ValueError, KeyError):
-        cards = {}
-    card = cards.get(name)
-    if card and (directory / str(card.get("weights_file", ""))).is_file():
-        return load_pretrained(name, weights_dir=directory), f"{name} (bundled)"
-    return registry.build_random(name), f"{name} (untrained, random weights)"
-
-
 def expected_predictions(sessions: int, per_session: int) -> tuple[list[list[Expected]], str]:
     """Every session's images and their offline predictions; the sessions' results are made distinguishable."""
     import torch
@@ -126,7 +108,7 @@ def expected_predictions(sessions: int, per_session: int) -> tuple[list[list[Exp
     from container_edu.images import load_image
 
     torch.set_num_threads(1)
-    model, description = app_default_model()
+    model, description = registry.default_model()
     names = registry.class_names(registry.FASHION_MNIST)
     pools: list[list[Expected]] = []
     for session in range(sessions):
@@ -376,7 +358,7 @@ async def run_session(browser, url: str, session: int, pool: list[Expected], dea
             title = await wait_for(page, lambda s: s["mapsTitle"] is not None, action_timeout,
                                    f"session {session}, maps after upload", stats)
             match = MAPS_TITLE.search(title["mapsTitle"])
-            block, head, qy, qx = match.group(1), int(match.group(2)), int(match.group(3)), int(match.group(4))
+            head, qy, qx = int(match.group(2)), int(match.group(3)), int(match.group(4))
             slider_label = "Query column x" if number % 2 else "Query row y"
             thumb = page.get_by_test_id("stSlider").filter(has_text=slider_label).first.get_by_role("slider")
             current = qx if slider_label.endswith("x") else qy

@@ -75,20 +75,6 @@ def synthetic_png(number: int) -> bytes:
     return buffer.getvalue()
 
 
-def zoo_model():
-    from app import registry
-    from container_edu.pretrained import list_pretrained, load_pretrained
-
-    directory = registry.weights_dir()
-    try:
-        card = list_pretrained(directory).get(registry.DEFAULT_MODEL) if directory.is_dir() else None
-    except (OSError, ValueError, KeyError):
-        card = None
-    if card and (directory / str(card.get("weights_file", ""))).is_file():
-        return load_pretrained(registry.DEFAULT_MODEL, weights_dir=directory), f"{registry.DEFAULT_MODEL} (bundled)"
-    return registry.build_random(registry.DEFAULT_MODEL), f"{registry.DEFAULT_MODEL} (random weights)"
-
-
 def inspect_everything(inspection, number: int) -> int:
     """The widget path: every block's maps for some head and query, and one N x N matrix. Returns a checksum."""
     from app.inspection import block_maps, head_matrix
@@ -113,7 +99,7 @@ def run(iterations: int, warmup: int, imagenet_size: int | None, keep_results: b
     from container_edu.images import load_image
 
     torch.set_num_threads(threads)
-    zoo, zoo_name = zoo_model()
+    zoo, zoo_name = registry.default_model()
     mixed = [name for name, module in zoo.named_modules() if type(module).__name__ == "AggregationBlock"]
     imagenet = registry.build_random("container_light") if imagenet_size else None
     kept: list = []

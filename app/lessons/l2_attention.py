@@ -121,7 +121,6 @@ def render() -> None:
         qkv, qkv_perturbed = conv1(x), conv1(x_perturbed)  # (1, 3C, H, W)
         a_x = attention.affinity(qkv)[0]  # (M, N, N)
         a_xp = attention.affinity(qkv_perturbed)[0]
-    labels = [f"t{i}" for i in range(NUM_TOKENS)]
 
     st.plotly_chart(figures.heatmaps_side_by_side(
         [(a_x[head], f"A_{head}(X)"), (a_xp[head], f"A_{head}(X'), ε = {epsilon:.1f}")],

@@ -8,7 +8,6 @@ shared parameters.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,51 +15,18 @@ import streamlit as st
 import torch
 from torch import nn
 
+from app.registry import WEIGHTS_DIR_ENV, bundled_cards, weights_dir
 from container_edu import pretrained
 from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, load_fashion_mnist, to_model_input
 from container_edu.models import create_model
 
-#: Point the lessons at another weights folder (tests use it to run with and without bundled weights).
-WEIGHTS_ENV = "CONTAINER_EDU_WEIGHTS_DIR"
+#: The app's weights-folder override (tests use it to run with and without bundled weights).
+WEIGHTS_ENV = WEIGHTS_DIR_ENV
 TEST_BATCH_SIZE = 500
-
-
-def weights_dir() -> Path:
-    override = os.environ.get(WEIGHTS_ENV, "").strip()
-    return Path(override) if override else pretrained.WEIGHTS_DIR
 
 
 def train_command(mixing: str) -> str:
     return f"python -m container_edu train --variant {mixing} --out container_edu/weights"
-
-
-def _fingerprint(folder: Path) -> tuple:
-    """Names, sizes and times of the cards and weights, so that weights trained while the app runs show up."""
-    if not folder.is_dir():
-        return ()
-    return tuple(
-        (path.name, path.stat().st_size, path.stat().st_mtime_ns)
-        for path in sorted(folder.iterdir())
-        if path.suffix in (".json", ".safetensors")
-    )
-
-
-def bundled_cards() -> dict[str, dict]:
-    """Model cards of the bundled models (``{}`` when none), re-read when the folder changes."""
-    folder = weights_dir()
-    return _cards_for(str(folder), _fingerprint(folder))
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _cards_for(folder: str, fingerprint: tuple) -> dict[str, dict]:
-    # The core memoises cards per folder for the life of the process; clear it when the folder changed.
-    cache_clear = getattr(getattr(pretrained, "_cards", None), "cache_clear", None)
-    if cache_clear is not None:
-        cache_clear()
-    try:
-        return pretrained.list_pretrained(Path(folder))
-    except (OSError, ValueError, KeyError):
-        return {}
 
 
 @dataclass(frozen=True)
