@@ -6,6 +6,7 @@ explicit path that records what it aggregated under its module path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
@@ -67,17 +68,20 @@ class _ResidualBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-def _run(block: _ResidualBlock, mix: Aggregation, projected: Tensor, **kwargs) -> Tensor:
+def _aggregate(
+    block: _ResidualBlock,
+    fast: Callable[..., Tensor],
+    explicit: Callable[..., tuple[Tensor, AggregationRecord]],
+    projected: Tensor,
+    **kwargs,
+) -> Tensor:
+    """The fast path, or, inside ``record_affinities()``, the explicit one, recorded under the block's path."""
     recorder = current_recorder()
     if recorder is None:
-        return mix(projected, **kwargs)
-    out, record = mix.explicit(projected, **kwargs)
-    recorder.add(_named(record, block.record_name))
+        return fast(projected, **kwargs)
+    out, record = explicit(projected, **kwargs)
+    recorder.add(replace(record, name=block.record_name or ""))
     return out
-
-
-def _named(record: AggregationRecord, name: str | None) -> AggregationRecord:
-    return replace(record, name=name or "")
 
 
 class CBlock(_ResidualBlock):
@@ -89,7 +93,7 @@ class CBlock(_ResidualBlock):
         self.attn = DepthwiseConvAggregation(dim, kernel_size)
 
     def aggregate(self, v: Tensor) -> Tensor:
-        return _run(self, self.attn, v)
+        return _aggregate(self, self.attn, self.attn.explicit, v)
 
 
 class MixBlock(ContainerLightMix, _ResidualBlock):
@@ -106,13 +110,8 @@ class MixBlock(ContainerLightMix, _ResidualBlock):
         self._init_common(dim, mlp_ratio, value_channels=3 * dim)
 
     def aggregate(self, qkv: Tensor) -> Tensor:
-        blend = blend_override(self.record_name)
-        recorder = current_recorder()
-        if recorder is None:
-            return ContainerLightMix.forward(self, qkv, blend)
-        out, record = ContainerLightMix.explicit(self, qkv, blend)
-        recorder.add(_named(record, self.record_name))
-        return out
+        # super(): the mix's own forward/explicit, not the block's forward.
+        return _aggregate(self, super().forward, super().explicit, qkv, blend=blend_override(self.record_name))
 
     forward = _ResidualBlock.forward
 
@@ -127,8 +126,8 @@ class AggregationBlock(_ResidualBlock):
 
     def aggregate(self, projected: Tensor) -> Tensor:
         if isinstance(self.mix, _BlendedMix):
-            return _run(self, self.mix, projected, blend=blend_override(self.record_name))
-        return _run(self, self.mix, projected)
+            return _aggregate(self, self.mix, self.mix.explicit, projected, blend=blend_override(self.record_name))
+        return _aggregate(self, self.mix, self.mix.explicit, projected)
 
 
 def blend_parameters(model: nn.Module) -> dict[str, tuple[float, float]]:
