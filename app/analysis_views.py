@@ -125,20 +125,18 @@ class ImageSet:
     x: torch.Tensor
 
 
-@st.cache_data(show_spinner="Reading the Fashion-MNIST test images…", max_entries=2)
-def _fashion_mnist_test(count: int, directory: str) -> np.ndarray:
-    images, _ = load_fashion_mnist("test", directory)
-    return images[:count].numpy()
-
-
 def gallery_image_set(dataset: str) -> ImageSet:
     """The first :data:`GALLERY_TEST_IMAGES` Fashion-MNIST test images, or the sample gallery when they are missing
     (and always for an ImageNet model)."""
+    return _image_set(dataset, str(resolve_data_dir()))
+
+
+@st.cache_data(show_spinner="Preparing the images…", max_entries=4)
+def _image_set(dataset: str, directory: str) -> ImageSet:
     note = ""
     if dataset == registry.FASHION_MNIST:
-        directory = str(resolve_data_dir())
         try:
-            images = _fashion_mnist_test(GALLERY_TEST_IMAGES, directory)
+            images = load_fashion_mnist("test", directory)[0][:GALLERY_TEST_IMAGES].numpy()
         except (DatasetError, OSError) as error:
             note = f" (the Fashion-MNIST files were not found: {str(error).split('.')[0]})"
         else:

@@ -213,6 +213,17 @@ def test_gallery_table_and_scatter_match_the_core_over_the_stated_images(with_we
     assert [b.proto.label for b in at.get("download_button")] == ["Download the table (CSV)"]
 
 
+def test_gallery_without_fashion_mnist_averages_over_the_samples_and_says_so(with_weights, monkeypatch, tmp_path):
+    from container_edu.data.fashion_mnist import ENV_VAR
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "no_dataset_here"))
+    at = start(TABS[1])
+    text = " ".join(m.value for m in at.markdown)
+    count = len(list_samples())
+    assert f"averaged over **{count} images**: the {count} bundled sample images (the Fashion-MNIST files were not " \
+        "found" in text
+
+
 def test_gallery_of_a_conv_model_labels_its_kernels(with_weights):
     at = start(TABS[1], model="fmnist_conv", weights=with_weights)
     table = table_with(at, "attention distance (tokens)")
