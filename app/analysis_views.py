@@ -34,7 +34,7 @@ __all__ = [
     "EXPORT_FORMAT_KEY", "export_config", "export_format_picker", "show_figure", "file_stem",
     "pick_image", "ImageSet", "gallery_image_set", "compute_gallery", "gallery_table", "gallery_scatter",
     "threshold_kernel_of", "verdict", "comparison_table", "pair_figures",
-    "RolloutView", "rollout_view", "rollout_figure", "distance_from_query",
+    "RolloutView", "rollout_view", "rollout_figure", "rollout_table", "distance_from_query",
 ]
 
 EXPORT_FORMAT_KEY = "an_export_format"
@@ -373,3 +373,13 @@ def rollout_figure(view: RolloutView, seen: np.ndarray, title: str) -> go.Figure
     items.append(figures.Panel(view.single, f"one block: {view.single_block}<br>(|α| A(X) + |β| S, no residual)",
                                "row weight", False))
     return figures.panels(items, title, cols=len(items), query=view.query, image=seen, panel_height=300, clickable=True)
+
+
+def rollout_table(view: RolloutView) -> pd.DataFrame:
+    """Per row: its sum, the weight it keeps on the query itself, how far from the query its weight lies, its peak."""
+    rows = {"hybrid rollout": view.hybrid, "attention-only rollout": view.attention,
+            f"one block ({view.single_block})": view.single}
+    return pd.DataFrame([{
+        "row": name, "sum of the row": float(row.sum()), "weight on the query's own token": float(row[view.query]),
+        "mean distance from the query (tokens)": distance_from_query(row, view.query), "largest weight": float(row.max()),
+    } for name, row in rows.items() if row is not None])

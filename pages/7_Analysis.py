@@ -1,6 +1,5 @@
 """Analysis: one query on two images, every head of the mixed stage summarised, and rollout through the hybrid stage."""
 
-import pandas as pd
 import streamlit as st
 
 from app import analysis_views as av
@@ -99,7 +98,7 @@ def head_gallery(ref) -> None:
     av.show_figure(fig, "an_gallery_scatter", av.file_stem(ref.name, "head_gallery"), on_select=_pick_point,
                    selection_mode="points")
     st.caption("Kernel entropies are over the kernel's k×k taps, attention entropies over all N tokens "
-               f"(log N for uniform rows, the star). Click a point to choose that head below.")
+               "(log N for uniform rows, the star). Click a point to choose that head below.")
     table = av.gallery_table(gallery)
     st.dataframe(table, hide_index=True, key="an_gallery_table", on_select=_pick_row, selection_mode="single-row",
                  column_config={column: NUMBER for column in table.columns if table[column].dtype.kind == "f"})
@@ -169,14 +168,8 @@ def rollout(ref) -> None:
     chart = "an_rollout"
     av.show_figure(fig, chart, av.file_stem(ref.name, "rollout", f"q{query[0]}-{query[1]}"),
                    on_select=query_click_handler(chart, y_key, x_key), selection_mode="points")
-    rows = {"hybrid rollout": view.hybrid, "attention-only rollout": view.attention,
-            f"one block ({view.single_block})": view.single}
-    st.dataframe(pd.DataFrame([{
-        "row": name, "sum of the row": float(row.sum()), "weight on the query's own token": float(row[query]),
-        "mean distance from the query (tokens)": av.distance_from_query(row, query),
-        "largest weight": float(row.max()),
-    } for name, row in rows.items() if row is not None]), hide_index=True, key="an_rollout_table",
-        column_config={"sum of the row": st.column_config.NumberColumn(format="%.6f")})
+    st.dataframe(av.rollout_table(view), hide_index=True, key="an_rollout_table",
+                 column_config={"sum of the row": st.column_config.NumberColumn(format="%.6f")})
     if view.attention is None:
         st.info(f"{ref.name} has no attention in this stage: only the static rollout exists.", icon=":material/info:")
     what_it_is(records, view)
