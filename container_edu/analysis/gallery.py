@@ -83,13 +83,15 @@ def gallery_blocks(records: Mapping[str, AggregationRecord]) -> list[str]:
 
 
 def _static_stats(record: AggregationRecord) -> tuple[str, Tensor, Tensor] | None:
+    """``(kind, distance (M,), entropy (M,))`` of the static part, on the CPU (batches are cached and pickled)."""
     if record.conv_weight is not None:
-        return ("kernel", kernel_distance(record.conv_weight, record.num_heads),
-                kernel_entropy(record.conv_weight, record.num_heads))
+        return ("kernel", kernel_distance(record.conv_weight, record.num_heads).cpu(),
+                kernel_entropy(record.conv_weight, record.num_heads).cpu())
     matrices = static_head_matrices(record)
     if matrices is None:
         return None
-    return "dense", attention_distance(matrices[None], record.grid)[0], attention_entropy(matrices[None])[0]
+    return ("dense", attention_distance(matrices[None], record.grid)[0].cpu(),
+            attention_entropy(matrices[None])[0].cpu())
 
 
 def gallery_batch_stats(records: Mapping[str, AggregationRecord], blocks: Iterable[str] | None = None) -> GalleryBatch:
