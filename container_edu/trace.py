@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import affinity as aff
@@ -54,6 +55,14 @@ class AggregationRecord:
             MLP), or ``None``.
         alpha, beta: the blend weights used: ``Y = alpha A(X) V + beta (A_static V + b)``.
         aggregated: ``Y`` before the output projection ``W_o``, ``(B, N, C)``.
+
+    The math a page or lesson needs lives here, so none rebuilds an affinity:
+    one query's row on the grid (``attention_row``, ``static_row``,
+    ``static_head_row``, ``blended_row``: cheap at any grid size); full
+    ``N x N`` matrices per head (``attention_matrix``, ``static_matrix``,
+    ``blended_matrix``) and per channel (``static_channel_matrices``,
+    ``blended_channel_matrices``), built only when asked for; and each
+    branch's output (``dynamic_output() + static_output() == aggregated``).
     """
 
     name: str
@@ -127,6 +136,127 @@ class AggregationRecord:
         if static is not None:
             total = total + self.beta * static
         return total
+
+    # Full N x N matrices, built only when asked for: each refuses (ValueError) beyond
+    # affinity.MAX_DENSE_ELEMENTS, and a conv's static matrix is built from its kernel on demand.
+    # The rows above stay the cheap way to look at one query on a large grid.
+
+    @property
+    def num_channels(self) -> int:
+        """``C``, the channels of the aggregated values."""
+        return self.v.shape[-1]
+
+    def _head(self, head: int) -> int:
+        if not _is_index(head) or not 0 <= head < self.num_heads:
+            raise ValueError(f"head must be an integer in [0, {self.num_heads}) for {self.name}, got {head!r}")
+        return int(head)
+
+    def attention_matrix(self, head: int, batch_index: int = 0) -> Tensor | None:
+        """``A_m(X)`` of head ``head``: ``(N, N)``, or ``None`` when the block has no dynamic part."""
+        head = self._head(head)
+        return None if self.attention is None else self.attention[batch_index, head]
+
+    def static_matrix(self, head: int) -> Tensor | None:
+        """``A_m^static`` at head level, ``(N, N)``: the matching row of every ``static_head_row``.
+
+        A conv's per-channel matrices are averaged over the head's channels; being
+        linear in the kernel, that is the matrix of the head's mean kernel, so
+        only one ``N x N`` matrix is built. ``None`` without a static part.
+        """
+        head = self._head(head)
+        if self.conv_weight is not None:
+            weight = self.conv_weight
+            group = weight.shape[0] // self.num_heads
+            kernel = weight[head * group : (head + 1) * group].mean(0, keepdim=True)  # (1, 1, k, k)
+            return aff.depthwise_conv(kernel, *self.grid)[0]
+        if self.static_affinity is None:
+            return None
+        matrices = self.static_affinity
+        if matrices.shape[0] == self.num_heads:
+            return matrices[head]
+        if matrices.shape[0] == 1:
+            return matrices[0]
+        return aff.head_mean(matrices, self.num_heads)[head]
+
+    def blended_matrix(self, head: int, batch_index: int = 0) -> Tensor:
+        """``alpha A_m(X) + beta A_m^static`` at head level: ``(N, N)``, whose row ``i`` is ``blended_row(i)[head]``."""
+        dynamic = self.attention_matrix(head, batch_index)
+        static = self.static_matrix(head)
+        if dynamic is None and static is None:
+            raise ValueError(f"block {self.name} recorded no affinity")
+        total = torch.zeros(self.num_tokens, self.num_tokens, dtype=self.v.dtype, device=self.v.device)
+        if dynamic is not None:
+            total = total + self.alpha * dynamic
+        if static is not None:
+            total = total + self.beta * static
+        return total
+
+    def static_channel_matrices(self) -> Tensor | None:
+        """The static affinity per channel, ``(C, N, N)``: ``A_c^static``, or ``None`` without a static part.
+
+        A conv has one matrix per channel; a dense static affinity with ``S``
+        matrices gives each of its ``C / S`` channels the same one.
+        """
+        if self.conv_weight is not None:
+            return aff.depthwise_conv(self.conv_weight, *self.grid)
+        if self.static_affinity is None:
+            return None
+        matrices = self.static_affinity
+        self._check_channel_matrices("the static affinity per channel")
+        return matrices.repeat_interleave(self.num_channels // matrices.shape[0], dim=0)
+
+    def blended_channel_matrices(self, batch_index: int = 0) -> Tensor:
+        """``alpha A_m(c)(X) + beta A_c^static`` per channel: ``(C, N, N)``.
+
+        Channel ``c`` uses its head's attention ``m(c)``; then ``concat_c(A_c V_c)``
+        plus ``beta b`` is exactly :attr:`aggregated`.
+        """
+        if self.attention is None and self.conv_weight is None and self.static_affinity is None:
+            raise ValueError(f"block {self.name} recorded no affinity")
+        self._check_channel_matrices("the blended affinity per channel")
+        total = torch.zeros(self.num_channels, self.num_tokens, self.num_tokens, dtype=self.v.dtype,
+                            device=self.v.device)
+        if self.attention is not None:
+            per_head = self.attention[batch_index]  # (M, N, N)
+            total = total + self.alpha * per_head.repeat_interleave(self.num_channels // per_head.shape[0], dim=0)
+        static = self.static_channel_matrices()
+        if static is not None:
+            total = total + self.beta * static
+        return total
+
+    def _check_channel_matrices(self, what: str) -> None:
+        aff._check_size(f"{what} (C, N, N) of {self.name}", self.num_channels * self.num_tokens**2,
+                        " (use the row helpers for one query)")
+
+    # Each branch's output: Y = dynamic_output() + static_output() (a missing branch counts as 0).
+
+    def _values(self) -> Tensor:
+        if self.v.shape[1] != self.num_tokens:
+            raise ValueError(
+                f"the record of {self.name} was kept without its values V (B, N, C) (the app's inspections drop "
+                "them), so its branch outputs cannot be computed; record the forward pass again"
+            )
+        return self.v
+
+    def dynamic_output(self) -> Tensor | None:
+        """The dynamic branch ``alpha A(X) V``: ``(B, N, C)``, or ``None`` when the block has none."""
+        if self.attention is None:
+            return None
+        return self.alpha * aff.aggregate(self.attention, self._values())
+
+    def static_output(self) -> Tensor | None:
+        """The static branch ``beta (A_static V + b)``: ``(B, N, C)``, or ``None`` when the block has none.
+
+        A conv runs as the convolution it is (``O(N k^2)``), never as an ``N x N`` matrix.
+        """
+        if self.conv_weight is not None:
+            values = aff.tokens_to_map(self._values(), *self.grid)
+            out = F.conv2d(values, self.conv_weight, self.conv_bias, padding=self.conv_weight.shape[-1] // 2,
+                           groups=self.conv_weight.shape[0])
+            return self.beta * aff.map_to_tokens(out)
+        if self.static_affinity is None:
+            return None
+        return self.beta * aff.aggregate(self.static_affinity, self._values())
 
 
 def _is_index(value: object) -> bool:

@@ -184,9 +184,9 @@ def render() -> None:
             with record_affinities() as batch_records:
                 explicit = model(batch)
         rec = batch_records[block]
-        attention_part = aff.aggregate(rec.attention, rec.v)
-        conv_part = aff.aggregate(aff.depthwise_conv(rec.conv_weight, height, width), rec.v) + rec.conv_bias
-        by_parts = rec.alpha * attention_part + rec.beta * conv_part
+        # α A(X) V, plus β (A_conv V + b) with A_conv as the recorded block's N x N matrices (one per channel)
+        conv_part = rec.beta * (aff.aggregate(rec.static_channel_matrices(), rec.v) + rec.conv_bias)
+        by_parts = rec.dynamic_output() + conv_part
         mix = model.get_submodule(block).mix
         sigma = torch.sigmoid(mix.sa_weight.detach()).double()
     verify_panel(

@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from container_edu import affinity as aff
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
@@ -102,10 +101,7 @@ def output_share(model_key: str, _loaded: LessonModel, _images: torch.Tensor) ->
     for name, record in records.items():
         if record.attention is None or record.conv_weight is None:
             continue
-        height, width = record.grid
-        dynamic = record.alpha * aff.aggregate(record.attention, record.v)
-        static = record.beta * (aff.aggregate(aff.depthwise_conv(record.conv_weight, height, width), record.v)
-                                + record.conv_bias)
+        dynamic, static = record.dynamic_output(), record.static_output()  # α A(X) V and β (A_conv V + b)
         dynamic_norm, static_norm = dynamic.flatten(1).norm(dim=1), static.flatten(1).norm(dim=1)
         shares[name] = float((dynamic_norm / (dynamic_norm + static_norm)).mean())
     return shares
