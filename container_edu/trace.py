@@ -8,9 +8,10 @@ one shared model never see each other's records, and no module attribute is
 ever changed. When nothing records, blocks take their fast path and keep
 nothing.
 
-``override_blend()`` works the same way for the blend weights: it changes
-``(alpha, beta)`` of named blocks for the forward passes inside the ``with``,
-leaving the shared model's parameters untouched.
+``override_blend()`` works the same way for the blend weights, and is the
+only way to move a blend: it changes ``(alpha, beta)`` of named blocks (or of
+given modules) for the forward passes inside the ``with``, leaving the shared
+model's parameters untouched.
 """
 
 from __future__ import annotations
@@ -296,8 +297,8 @@ class AffinityRecorder(Mapping[str, AggregationRecord]):
 
 
 _RECORDER: contextvars.ContextVar[AffinityRecorder | None] = contextvars.ContextVar("container_edu_recorder", default=None)
-_BLEND_OVERRIDES: contextvars.ContextVar[Mapping[str, tuple[float, float]] | None] = contextvars.ContextVar(
-    "container_edu_blend_overrides", default=None
+_BLEND_OVERRIDES: contextvars.ContextVar[Mapping[str | nn.Module, tuple[float, float]] | None] = (
+    contextvars.ContextVar("container_edu_blend_overrides", default=None)
 )
 
 
@@ -324,24 +325,42 @@ def record_affinities() -> Iterator[AffinityRecorder]:
         _RECORDER.reset(token)
 
 
-def _as_alpha_beta(value: float | tuple[float, float]) -> tuple[float, float]:
-    if isinstance(value, tuple):
-        if len(value) != 2:
-            raise ValueError(f"a blend override is alpha or (alpha, beta), got {value!r}")
-        return float(value[0]), float(value[1])
-    alpha = float(value)
+def _as_alpha_beta(value: object) -> tuple[float, float]:
+    try:
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                raise TypeError
+            return float(value[0]), float(value[1])
+        alpha = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"a blend override is alpha or a pair (alpha, beta) of numbers, got {value!r}") from None
     return alpha, 1.0 - alpha
 
 
-@contextlib.contextmanager
-def override_blend(weights: Mapping[str, float | tuple[float, float]]) -> Iterator[None]:
-    """Use other blend weights for the named blocks inside the ``with``.
+BlendTarget = str | nn.Module
 
-    ``weights`` maps a block path to ``alpha`` (then ``beta = 1 - alpha``, as
-    in Container-Light's ``sigmoid(sa_weight)``) or to an ``(alpha, beta)``
-    pair. The model's parameters are not touched.
+
+@contextlib.contextmanager
+def override_blend(weights: Mapping[BlendTarget, float | tuple[float, float]]) -> Iterator[None]:
+    """Use other blend weights inside the ``with``: the one way to move a blend.
+
+    ``weights`` maps a target to ``alpha`` (then ``beta = 1 - alpha``, as in
+    Container-Light's ``sigmoid(sa_weight)``) or to an ``(alpha, beta)`` pair.
+    A target is
+
+    - a block's path, the name its record carries (``"blocks4.0"``, ``"blocks2.1"``), or
+    - a module: a block, or a standalone ``ContainerMix`` / ``ContainerLightMix``
+      that is in no model (the affinity explorer's), whose ``forward``,
+      ``explicit``, ``affinity`` and ``output_bias`` all follow the override.
+
+    The model's parameters are not touched, and the override is seen only by
+    this thread (or asyncio task).
     """
-    resolved = {name: _as_alpha_beta(value) for name, value in weights.items()}
+    resolved = {}
+    for target, value in weights.items():
+        if not isinstance(target, (str, nn.Module)):
+            raise ValueError(f"a blend override names a block path or a module, got {target!r}")
+        resolved[target] = _as_alpha_beta(value)
     outer = _BLEND_OVERRIDES.get() or {}
     token = _BLEND_OVERRIDES.set({**outer, **resolved})
     try:
@@ -350,12 +369,15 @@ def override_blend(weights: Mapping[str, float | tuple[float, float]]) -> Iterat
         _BLEND_OVERRIDES.reset(token)
 
 
-def blend_override(name: str | None) -> tuple[float, float] | None:
-    """The ``(alpha, beta)`` that ``override_blend`` set for block ``name``, if any."""
+def blend_override(module: nn.Module) -> tuple[float, float] | None:
+    """The ``(alpha, beta)`` that ``override_blend`` set for ``module`` (itself or its block path), if any."""
     overrides = _BLEND_OVERRIDES.get()
-    if not overrides or name is None:
+    if not overrides:
         return None
-    return overrides.get(name)
+    if module in overrides:
+        return overrides[module]
+    name = getattr(module, "record_name", None)
+    return overrides.get(name) if name else None
 
 
 def assign_record_names(model: nn.Module) -> nn.Module:

@@ -89,6 +89,29 @@ def test_explorer_explicit_affinity_reproduces_every_module(operator, grid):
     assert result.row(0, (grid[0] - 1, grid[1] - 1)).shape == grid
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
+def test_explorer_blends_container_light_with_override_blend_and_leaves_sa_weight_alone(alpha):
+    from app.explorer import build
+
+    spec = ExplorerSpec(operator="container_light", height=3, width=4, channels=8, heads=2, kernel_size=3,
+                        alpha=alpha, beta=0.123, seed=3)  # beta is 1 - alpha for Container-Light, whatever the spec says
+    result = explore(spec)
+    assert result.passed
+    module, qkv = build(spec)
+    assert module.sa_weight.item() == 0.0
+    with torch.no_grad():
+        attention = module.attn.affinity(qkv)[0]
+        conv = module.conv.affinity(qkv[:, 16:])
+    expected = alpha * attention + (1 - alpha) * conv.reshape(2, 4, 12, 12).mean(1)
+    np.testing.assert_allclose(result.matrices, expected.double().numpy(), atol=1e-6)
+    general = explore(ExplorerSpec(operator="container", height=3, width=4, channels=8, heads=2, alpha=alpha,
+                                   beta=0.4, seed=3))
+    module, qkv = build(general.spec)
+    with torch.no_grad():
+        expected = alpha * module.attn.affinity(qkv)[0] + 0.4 * module.static.affinity(qkv[:, 16:])
+    np.testing.assert_allclose(general.matrices, expected.double().numpy(), atol=1e-6)
+
+
 def test_explorer_attention_rows_sum_to_one_and_conv_rows_are_the_kernel():
     attention = explore(ExplorerSpec(operator="attention", height=4, width=5))
     np.testing.assert_allclose(attention.matrices.sum(-1), 1.0, atol=1e-6)
