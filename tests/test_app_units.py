@@ -1,4 +1,4 @@
-"""The app's pure helpers (no Streamlit runtime): figures, explorer, inspection, registry, colour maps, samples."""
+"""The app's pure helpers (no Streamlit runtime): figures, explorer, inspection, registry, colours, samples."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from app import figures
-from app.colormaps import colourise, lookup_table, overlay_png
 from app.explorer import OPERATORS, ExplorerSpec, explore, head_choices
 from app.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
 from app.registry import build_random, load_checkpoint_model, model_refs, preprocess
@@ -20,6 +19,7 @@ from app.samples import list_samples
 from app.widgets import decode_upload
 from container_edu import affinity as aff
 from container_edu.checkpoints import CheckpointError
+from container_edu.colors import colourise, lookup_table, overlay_png
 from container_edu.models import ZooConfig, ZooContainer
 
 
@@ -227,6 +227,42 @@ def test_overlay_png_is_a_png_of_the_picture_size():
     assert image.format == "PNG" and image.size == (84, 56)
     assert tuple(lookup_table("RdBu_r")[0]) != tuple(lookup_table("RdBu_r")[255])
     assert colourise(np.zeros((2, 2)), signed=True)[0, 0].tolist() == lookup_table("RdBu_r")[128].tolist()
+
+
+@pytest.mark.parametrize("name", ["Viridis", "RdBu_r", "Reds"])
+def test_the_cores_colour_tables_are_plotlys_scales(name):
+    """PNGs (core, numpy + Pillow) and Plotly figures (by scale name) show a map in the same colours."""
+    from plotly.colors import get_colorscale, sample_colorscale
+
+    reverse = name.endswith("_r")
+    colours = sample_colorscale(get_colorscale(name.removesuffix("_r")), list(np.linspace(0, 1, 256)),
+                                colortype="tuple")
+    table = np.array([[round(c * 255) if c <= 1 else round(c) for c in colour] for colour in colours])
+    table = table[::-1] if reverse else table
+    assert np.abs(lookup_table(name).astype(int) - table).max() <= 1
+    assert figures.SEQUENTIAL == "Viridis" and figures.DIVERGING == "RdBu_r"  # the figures use the same names
+
+
+def test_the_colour_module_is_in_the_core_without_plotly_or_streamlit():
+    import ast
+    from pathlib import Path
+
+    import container_edu.colors
+
+    tree = ast.parse(Path(container_edu.colors.__file__).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+    assert imported <= {"__future__", "io", "functools", "numpy", "PIL"}
+
+
+def test_colourise_decides_the_scale_by_sign_when_not_told():
+    signed = np.array([[-1.0, 0.0], [0.5, 1.0]])
+    assert np.array_equal(colourise(signed), colourise(signed, signed=True))
+    positive = np.array([[0.0, 0.25], [0.5, 1.0]])
+    assert np.array_equal(colourise(positive), colourise(positive, signed=False))
+    assert colourise(positive)[1, 1].tolist() == lookup_table("Viridis")[255].tolist()
+    with_nan = colourise(np.array([[np.nan, 1.0]]), signed=False)
+    assert with_nan[0, 0].tolist() == lookup_table("Viridis")[0].tolist()
 
 
 def test_sample_gallery_is_small_and_complete():
