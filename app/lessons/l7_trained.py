@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app.caching import TRAINED_MODELS_KEY
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
@@ -96,7 +97,7 @@ def _history_frame(name: str, history: list[dict], mixing: str | None) -> list[t
 def output_share(model_key: str, _loaded: LessonModel, _images: torch.Tensor) -> dict[str, float]:
     """Mean over images of ‖α A(X) V‖ / (‖α A(X) V‖ + ‖β (A_conv V + b)‖) per mixed block."""
     with torch.no_grad(), record_affinities() as records:
-        _loaded.model(_images)
+        _loaded.model(_images.to(_loaded.device))
     shares = {}
     for name, record in records.items():
         if record.attention is None or record.conv_weight is None:
@@ -119,7 +120,7 @@ def render() -> None:
     )
 
     cards = bundled_cards()
-    own_runs = st.session_state.get("trained_models", {})
+    own_runs = st.session_state.get(TRAINED_MODELS_KEY, {})
     if not cards:
         random_weights_warning("an untrained fmnist_container_light", train_command("container_light"))
 
