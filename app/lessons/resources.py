@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from app import caching, registry
-from app.registry import bundled_cards, weights_dir
+from app.registry import bundled_cards
 from container_edu import pretrained
 from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, load_fashion_mnist, to_model_input
 
@@ -88,5 +88,4 @@ def try_test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Ten
 
 __all__ = [
     "CLASS_NAMES", "LessonModel", "bundled_cards", "lesson_model", "test_batch", "train_command", "try_test_batch",
-    "weights_dir",
 ]
