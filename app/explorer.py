@@ -9,7 +9,6 @@ fast forward.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 from torch import nn
 
 from container_edu import affinity as aff
+from container_edu import override_blend
 from container_edu.aggregation import (
     ContainerLightMix,
     ContainerMix,
@@ -146,17 +146,14 @@ def _check(spec: ExplorerSpec) -> Operator:
     return OPERATORS[spec.operator]
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
-
-
 def build(spec: ExplorerSpec) -> tuple[nn.Module, torch.Tensor]:
     """The operator with seeded random weights and its seeded random input.
 
     The input is ``[Q | K | V]`` (``3C`` channels) for operators with a dynamic
     part and ``V`` (``C`` channels) for purely static ones, as in the blocks
     (the ``V`` of a static operator equals the last third of the dynamic one's input).
+    The blend is not built in: :func:`explore` applies ``spec.alpha`` / ``spec.beta``
+    with ``override_blend`` (:func:`blend_of`).
     """
     op = _check(spec)
     generator = torch.Generator().manual_seed(spec.seed)
@@ -173,14 +170,24 @@ def build(spec: ExplorerSpec) -> tuple[nn.Module, torch.Tensor]:
         elif op.key == "multihead_mlp":
             module = MultiHeadMLP(n, spec.heads)
         elif op.key == "container":
-            module = ContainerMix(spec.heads, MultiHeadMLP(n, spec.heads), alpha=spec.alpha, beta=spec.beta)
+            module = ContainerMix(spec.heads, MultiHeadMLP(n, spec.heads))
         else:
             module = ContainerLightMix(spec.channels, spec.heads, spec.kernel_size)
-            with torch.no_grad():
-                module.sa_weight.fill_(_logit(spec.alpha))  # a fresh module of this run only
     module.eval()
     x = qkv if getattr(module, "uses_query_key", False) else qkv[:, 2 * spec.channels :]
     return module, x
+
+
+def blend_of(spec: ExplorerSpec, module: nn.Module) -> dict[nn.Module, float | tuple[float, float]]:
+    """The spec's blend as an ``override_blend`` of the module itself (the module's parameters stay as built).
+
+    Container-Light has one weight, ``alpha = sigmoid(sa_weight)`` and ``beta = 1 - alpha``; Container two.
+    """
+    if spec.operator == "container_light":
+        return {module: spec.alpha}
+    if spec.operator == "container":
+        return {module: (spec.alpha, spec.beta)}
+    return {}
 
 
 @torch.no_grad()
@@ -188,9 +195,10 @@ def explore(spec: ExplorerSpec) -> ExplorerResult:
     """Build the operator's affinity and check ``concat(A_m V_m) + b`` against its fast forward."""
     op = _check(spec)
     module, x = build(spec)
-    affinity = module.affinity(x)  # (B, K, N, N) or (K, N, N)
-    explicit = aff.aggregate(affinity, module.values(x)) + module.output_bias(x)  # (B, N, C)
-    fast = aff.map_to_tokens(module(x))  # (B, N, C)
+    with override_blend(blend_of(spec, module)):
+        affinity = module.affinity(x)  # (B, K, N, N) or (K, N, N)
+        explicit = aff.aggregate(affinity, module.values(x)) + module.output_bias(x)  # (B, N, C)
+        fast = aff.map_to_tokens(module(x))  # (B, N, C)
     max_abs_diff = float((explicit - fast).abs().max())
     max_abs_output = float(fast.abs().max())
     matrices = affinity[0] if affinity.dim() == 4 else affinity  # (K, N, N)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from container_edu.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL, is_signed
+
 __all__ = [
     "SEQUENTIAL",
     "DIVERGING",
@@ -37,19 +39,8 @@ __all__ = [
     "history_blend",
 ]
 
-SEQUENTIAL = "Viridis"
-DIVERGING = "RdBu_r"
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
-QUERY_MARKER = dict(symbol="x-thin", size=14, color="#ff2d2d", line=dict(width=3, color="#ff2d2d"))
-
-
-def is_signed(values: np.ndarray) -> bool:
-    """True when the array has clearly negative entries (then a diverging, zero-centred scale is used)."""
-    values = np.asarray(values)
-    if values.size == 0:
-        return False
-    low, high = float(np.nanmin(values)), float(np.nanmax(values))
-    return low < -1e-7 * max(abs(high), 1.0)
+QUERY_MARKER = dict(symbol="x-thin", size=14, color=QUERY_COLOR, line=dict(width=3, color=QUERY_COLOR))
 
 
 def _scale(values: np.ndarray, signed: bool | None) -> dict:
@@ -150,7 +141,7 @@ def affinity_matrix(
     )
     if query_token is not None:
         fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=query_token - 0.5, y1=query_token + 0.5,
-                      line=dict(color="#ff2d2d", width=2))
+                      line=dict(color=QUERY_COLOR, width=2))
     fig.update_xaxes(title_text="key token j", constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(title_text="query token i", autorange="reversed", scaleanchor="x", constrain="domain",
                      showgrid=False, zeroline=False)

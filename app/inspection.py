@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from container_edu import affinity as aff
 from container_edu import override_blend, record_affinities
 from container_edu.trace import AggregationRecord
 
@@ -193,37 +192,22 @@ def block_maps(inspection: Inspection, block: str, head: int, query: tuple[int, 
 def head_matrix(inspection: Inspection, block: str, head: int, part: str) -> np.ndarray | None:
     """Head ``head``'s full ``N x N`` matrix of ``part`` (``"attention"``, ``"static"`` or ``"blended"``).
 
-    The static part of a depthwise conv is built at head level from the
-    head's mean kernel (``A`` is linear in the kernel, so this equals the mean
-    of the per-channel matrices). ``None`` when the block has no such part or
-    the grid has more than :data:`MAX_EXPORT_TOKENS` tokens.
+    Built by the record (``attention_matrix``, ``static_matrix``, ``blended_matrix``:
+    a conv's static part at head level is the matrix of the head's mean kernel).
+    ``None`` when the block has no such part or the grid has more than
+    :data:`MAX_EXPORT_TOKENS` tokens.
     """
     record = inspection.records[block]
     if record.num_tokens > MAX_EXPORT_TOKENS:
         return None
-    heads = record.num_heads
-    head = min(max(int(head), 0), heads - 1)
-    attention = None if record.attention is None else record.attention[0, head]
-    static = None
-    if record.conv_weight is not None:
-        weight = record.conv_weight
-        per_head = weight.reshape(heads, -1, *weight.shape[1:]).mean(1)  # (M, 1, k, k)
-        static = aff.depthwise_conv(per_head[head : head + 1], *record.grid)[0]
-    elif record.static_affinity is not None:
-        matrices = record.static_affinity
-        static = matrices[0] if matrices.shape[0] == 1 else matrices[head]
+    head = min(max(int(head), 0), record.num_heads - 1)
     if part == "attention":
-        chosen = attention
+        chosen = record.attention_matrix(head)
     elif part == "static":
-        chosen = static
+        chosen = record.static_matrix(head)
     elif part == "blended":
-        if attention is None and static is None:
-            return None
-        chosen = torch.zeros(record.num_tokens, record.num_tokens, dtype=torch.float64)
-        if attention is not None:
-            chosen = chosen + record.alpha * attention.double()
-        if static is not None:
-            chosen = chosen + record.beta * static.double()
+        has_affinity = any(t is not None for t in (record.attention, record.conv_weight, record.static_affinity))
+        chosen = record.blended_matrix(head) if has_affinity else None
     else:
         raise ValueError(f"part must be 'attention', 'static' or 'blended', got {part!r}")
     return None if chosen is None else chosen.double().numpy()

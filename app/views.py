@@ -10,8 +10,9 @@ import streamlit as st
 import torch
 from torch import nn
 
+from container_edu.colors import overlay_png
+
 from . import caching, figures, registry
-from .colormaps import overlay_png
 from .inspection import BlockMaps, Inspection
 from .registry import ModelRef
 from .widgets import CurrentImage, query_click_handler, query_keys

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import affinity as aff
-from .trace import AggregationRecord
+from .trace import AggregationRecord, blend_override
 
 __all__ = [
     "Aggregation",
@@ -37,6 +37,9 @@ __all__ = [
     "MultiHeadMLP",
     "ContainerMix",
     "ContainerLightMix",
+    "blended_forward",
+    "blended_explicit",
+    "sigmoid_blend",
 ]
 
 
@@ -68,16 +71,10 @@ def _check_qkv(qkv: object, num_heads: int) -> int:
     return channels
 
 
-def _check_blend(blend: object) -> tuple[float | Tensor, float | Tensor] | None:
-    """``None`` or a pair ``(alpha, beta)`` of real numbers or tensors, returned unchanged (tensors keep their grad)."""
-    if blend is None:
-        return None
-    try:
-        alpha, beta = blend
-    except (TypeError, ValueError):
-        alpha = beta = None
+def _check_blend(alpha: object, beta: object) -> tuple[float | Tensor, float | Tensor]:
+    """Blend weights must be real numbers or tensors; returned unchanged (tensors keep their grad)."""
     if not all(isinstance(w, (numbers.Real, Tensor)) for w in (alpha, beta)):
-        raise ValueError(f"blend must be None or a pair (alpha, beta) of numbers, got {blend!r}")
+        raise ValueError(f"alpha and beta must be numbers, got {alpha!r} and {beta!r}")
     return alpha, beta
 
 
@@ -307,7 +304,12 @@ def blended_explicit(
 
 
 class _BlendedMix(Aggregation):
-    """Shared parts of the two Container mixes: ``attn`` plus a static aggregation."""
+    """Shared parts of the two Container mixes: ``attn`` plus a static aggregation.
+
+    The blend in use is :meth:`blend`: the learned ``blend_weights()``, unless an
+    ``override_blend`` names this module (``override_blend({mix: alpha})``) or the
+    block around it (``override_blend({"blocks2.0": alpha})``).
+    """
 
     uses_query_key = True
     attn: MultiHeadSelfAttention
@@ -324,31 +326,28 @@ class _BlendedMix(Aggregation):
         """``(alpha, beta)`` as learned."""
         raise NotImplementedError
 
-    def _weights(self, blend: tuple[float, float] | None) -> tuple[Tensor | float, Tensor | float]:
-        blend = _check_blend(blend)
-        return blend if blend is not None else self.blend_weights()
+    def blend(self) -> tuple[Tensor | float, Tensor | float]:
+        """``(alpha, beta)`` in use: an ``override_blend`` of this module if one is active, else the learned ones."""
+        return blend_override(self) or self.blend_weights()
 
-    def output_bias(self, x: Tensor | None = None, blend: tuple[float, float] | None = None) -> Tensor | float:
-        _, beta = self._weights(blend)
+    def output_bias(self, x: Tensor | None = None) -> Tensor | float:
+        _, beta = self.blend()
         return beta * self.static.output_bias(x)
 
-    def affinity(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> Tensor:
-        """The blended affinity ``alpha A(X) + beta A_static``: ``(B, M, N, N)``, or per channel ``(B, C, N, N)`` for a conv.
-
-        ``blend`` replaces the learned ``(alpha, beta)``, as ``override_blend`` does in a forward pass.
-        """
+    def affinity(self, qkv: Tensor) -> Tensor:
+        """The blended affinity ``alpha A(X) + beta A_static``: ``(B, M, N, N)``, or per channel ``(B, C, N, N)`` for a conv."""
         _check_qkv(qkv, self.attn.num_heads)
-        alpha, beta = self._weights(blend)
+        alpha, beta = self.blend()
         return aff.blend(self.attn.affinity(qkv), self.static.affinity(qkv.chunk(3, dim=1)[2]), alpha, beta)
 
-    def forward(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> Tensor:
+    def forward(self, qkv: Tensor) -> Tensor:
         _check_qkv(qkv, self.attn.num_heads)
-        alpha, beta = self._weights(blend)
+        alpha, beta = self.blend()
         return blended_forward(self.attn, self.static, alpha, beta, qkv)
 
-    def explicit(self, qkv: Tensor, blend: tuple[float, float] | None = None) -> tuple[Tensor, AggregationRecord]:
+    def explicit(self, qkv: Tensor) -> tuple[Tensor, AggregationRecord]:
         _check_qkv(qkv, self.attn.num_heads)
-        alpha, beta = self._weights(blend)
+        alpha, beta = self.blend()
         return blended_explicit(self.kind, self.attn, self.static, alpha, beta, qkv)
 
 
@@ -368,7 +367,7 @@ class ContainerMix(_BlendedMix):
                 "static must be a static aggregation (MultiHeadMLP, TokenMixing or DepthwiseConvAggregation), "
                 f"got {type(static).__name__}"
             )
-        alpha, beta = _check_blend((alpha, beta))
+        alpha, beta = _check_blend(alpha, beta)
         self.attn = MultiHeadSelfAttention(num_heads)
         self.static_aggregation = static
         self.alpha = nn.Parameter(torch.tensor(float(alpha)))
@@ -404,8 +403,13 @@ class ContainerLightMix(_BlendedMix):
         return self.conv
 
     def blend_weights(self) -> tuple[Tensor, Tensor]:
-        alpha = torch.sigmoid(self.sa_weight)
-        return alpha, 1 - alpha
+        return sigmoid_blend(self.sa_weight)
+
+
+def sigmoid_blend(sa_weight: Tensor) -> tuple[Tensor, Tensor]:
+    """Container-Light's blend from its one parameter ``s``: ``(alpha, beta) = (sigmoid(s), 1 - sigmoid(s))``."""
+    alpha = torch.sigmoid(sa_weight)
+    return alpha, 1 - alpha
 
 
 def _alpha_beta_floats(alpha: Tensor | float, beta: Tensor | float) -> tuple[float, float]:

@@ -22,10 +22,11 @@ heat map over the image the model saw:
 * ``heads.png``: all of the above in one grid, one row of tiles per kind;
 * ``input.png``: the picture the model saw, with the query token outlined.
 
-Colours: a map with no negative values uses a viridis-like scale from 0 (dark
-purple) to its own maximum (yellow); a map with negative values (conv kernels
-often have some) uses a blue-grey-red scale symmetric around 0 (grey). Each
-map is scaled on its own, so compare shapes, not brightness, across tiles.
+Colours are the app's (``container_edu.colors``): attention rows, which are
+probabilities, use viridis from 0 (dark purple) to the map's own maximum
+(yellow); conv, static and blended maps, which are signed, use red-white-blue
+symmetric around 0 (white); the query token is a red cross. Each map is
+scaled on its own, so compare shapes, not brightness, across tiles.
 
 Bad input (unreadable image or checkpoint, unknown block, query outside the
 grid, unavailable device) prints one line to stderr and exits with status 2.
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["add_parser", "run_predict", "run_inspect", "apply_colormap", "overlay_map"]
+__all__ = ["add_parser", "run_predict", "run_inspect"]
 
 _EXIT_BAD_INPUT = 2
 _DISPLAY_SIZE = 224
@@ -276,6 +277,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     """Write the per-head affinity maps of one query token as PNG files."""
     import torch
 
+    from . import colors
     from .trace import record_affinities
 
     loaded = _load(args)
@@ -307,13 +309,13 @@ def run_inspect(args: argparse.Namespace) -> int:
     for kind, rows in maps.items():
         for head, row in enumerate(rows):
             path = out / f"{stem}_{kind}_head{head:02d}.png"
-            _mark_query(overlay_map(base, row), (y, x), (height, width)).save(path)
+            colors.overlay(base, row, signed=_signed(kind), query=(y, x)).save(path)
             written.append(path)
     grid_path = out / "heads.png"
     _heads_grid(base, maps, (y, x), (height, width), f"{block}, query ({y}, {x})").save(grid_path)
     written.append(grid_path)
     input_path = out / "input.png"
-    _mark_query(base.copy(), (y, x), (height, width)).save(input_path)
+    colors.mark_query(base.copy(), (y, x), (height, width)).save(input_path)
     written.append(input_path)
     for path in written:
         print(path)
@@ -344,70 +346,19 @@ def _maps(record, query: tuple[int, int]) -> dict[str, np.ndarray]:
 
 
 # --------------------------------------------------------------------------
-# Colours and pictures (numpy + Pillow)
+# Pictures (colours and overlays: container_edu.colors)
 # --------------------------------------------------------------------------
 
-# Nine samples of matplotlib's viridis, interpolated linearly in between.
-_VIRIDIS = np.array([
-    (68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141),
-    (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37),
-], dtype=np.float32)
-# Blue - grey - red, for signed maps (0 in the middle).
-_DIVERGING = np.array([
-    (59, 76, 192), (141, 176, 254), (221, 221, 221), (244, 154, 123), (180, 4, 38),
-], dtype=np.float32)
 
-
-def _interpolate(table: np.ndarray, t: np.ndarray) -> np.ndarray:
-    t = np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0) * (len(table) - 1)
-    low = np.floor(t).astype(np.int64)
-    high = np.minimum(low + 1, len(table) - 1)
-    frac = (t - low)[..., None]
-    return table[low] * (1.0 - frac) + table[high] * frac
-
-
-def apply_colormap(values: np.ndarray) -> np.ndarray:
-    """A 2-D map -> ``uint8`` RGB ``(H, W, 3)``.
-
-    Non-negative maps: viridis from 0 to the map's maximum. Maps with negative
-    entries: blue (most negative) - grey (0) - red (most positive), symmetric.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    peak = float(np.abs(finite).max()) if finite.size else 0.0
-    if peak == 0.0:
-        return _interpolate(_VIRIDIS, np.zeros_like(values)).astype(np.uint8)
-    if float(finite.min()) < -1e-6 * peak:
-        return np.rint(_interpolate(_DIVERGING, 0.5 + 0.5 * values / peak)).astype(np.uint8)
-    return np.rint(_interpolate(_VIRIDIS, values / peak)).astype(np.uint8)
-
-
-def overlay_map(base, values: np.ndarray, strength: float = 0.6):
-    """``values`` on the token grid, coloured, upsampled (one square per token) and blended onto ``base``."""
-    from PIL import Image
-
-    colours = Image.fromarray(apply_colormap(values)).resize(base.size, Image.NEAREST)
-    return Image.blend(base.convert("RGB"), colours, strength)
-
-
-def _query_box(query: tuple[int, int], grid: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
-    (y, x), (height, width) = query, grid
-    cell_w, cell_h = size[0] / width, size[1] / height
-    return (round(x * cell_w), round(y * cell_h), round((x + 1) * cell_w) - 1, round((y + 1) * cell_h) - 1)
-
-
-def _mark_query(image, query: tuple[int, int], grid: tuple[int, int]):
-    from PIL import ImageDraw
-
-    draw = ImageDraw.Draw(image)
-    box = _query_box(query, grid, image.size)
-    draw.rectangle(box, outline=(0, 0, 0), width=3)
-    draw.rectangle(box, outline=(255, 255, 255), width=1)
-    return image
+def _signed(kind: str) -> bool:
+    """The app's convention: attention rows are probabilities, every other map is signed (centred on 0)."""
+    return kind != "attention"
 
 
 def _heads_grid(base, maps: dict[str, np.ndarray], query, grid, title: str):
     from PIL import Image, ImageDraw
+
+    from . import colors
 
     heads = max(rows.shape[0] for rows in maps.values())
     columns = min(heads, _MAX_COLUMNS)
@@ -424,7 +375,7 @@ def _heads_grid(base, maps: dict[str, np.ndarray], query, grid, title: str):
         draw.text((4, top + 3), f"{kind} (each tile scaled to its own range)", fill=(0, 0, 0))
         top += header
         for head in range(stack.shape[0]):
-            tile = _mark_query(overlay_map(small, stack[head]), query, grid)
+            tile = colors.overlay(small, stack[head], signed=_signed(kind), query=query)
             left = (head % columns) * _TILE
             tile_top = top + (head // columns) * _TILE
             sheet.paste(tile, (left, tile_top))

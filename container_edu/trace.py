@@ -8,9 +8,10 @@ one shared model never see each other's records, and no module attribute is
 ever changed. When nothing records, blocks take their fast path and keep
 nothing.
 
-``override_blend()`` works the same way for the blend weights: it changes
-``(alpha, beta)`` of named blocks for the forward passes inside the ``with``,
-leaving the shared model's parameters untouched.
+``override_blend()`` works the same way for the blend weights, and is the
+only way to move a blend: it changes ``(alpha, beta)`` of named blocks (or of
+given modules) for the forward passes inside the ``with``, leaving the shared
+model's parameters untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import affinity as aff
@@ -54,6 +56,14 @@ class AggregationRecord:
             MLP), or ``None``.
         alpha, beta: the blend weights used: ``Y = alpha A(X) V + beta (A_static V + b)``.
         aggregated: ``Y`` before the output projection ``W_o``, ``(B, N, C)``.
+
+    The math a page or lesson needs lives here, so none rebuilds an affinity:
+    one query's row on the grid (``attention_row``, ``static_row``,
+    ``static_head_row``, ``blended_row``: cheap at any grid size); full
+    ``N x N`` matrices per head (``attention_matrix``, ``static_matrix``,
+    ``blended_matrix``) and per channel (``static_channel_matrices``,
+    ``blended_channel_matrices``), built only when asked for; and each
+    branch's output (``dynamic_output() + static_output() == aggregated``).
     """
 
     name: str
@@ -128,6 +138,127 @@ class AggregationRecord:
             total = total + self.beta * static
         return total
 
+    # Full N x N matrices, built only when asked for: each refuses (ValueError) beyond
+    # affinity.MAX_DENSE_ELEMENTS, and a conv's static matrix is built from its kernel on demand.
+    # The rows above stay the cheap way to look at one query on a large grid.
+
+    @property
+    def num_channels(self) -> int:
+        """``C``, the channels of the aggregated values."""
+        return self.v.shape[-1]
+
+    def _head(self, head: int) -> int:
+        if not _is_index(head) or not 0 <= head < self.num_heads:
+            raise ValueError(f"head must be an integer in [0, {self.num_heads}) for {self.name}, got {head!r}")
+        return int(head)
+
+    def attention_matrix(self, head: int, batch_index: int = 0) -> Tensor | None:
+        """``A_m(X)`` of head ``head``: ``(N, N)``, or ``None`` when the block has no dynamic part."""
+        head = self._head(head)
+        return None if self.attention is None else self.attention[batch_index, head]
+
+    def static_matrix(self, head: int) -> Tensor | None:
+        """``A_m^static`` at head level, ``(N, N)``: the matching row of every ``static_head_row``.
+
+        A conv's per-channel matrices are averaged over the head's channels; being
+        linear in the kernel, that is the matrix of the head's mean kernel, so
+        only one ``N x N`` matrix is built. ``None`` without a static part.
+        """
+        head = self._head(head)
+        if self.conv_weight is not None:
+            weight = self.conv_weight
+            group = weight.shape[0] // self.num_heads
+            kernel = weight[head * group : (head + 1) * group].mean(0, keepdim=True)  # (1, 1, k, k)
+            return aff.depthwise_conv(kernel, *self.grid)[0]
+        if self.static_affinity is None:
+            return None
+        matrices = self.static_affinity
+        if matrices.shape[0] == self.num_heads:
+            return matrices[head]
+        if matrices.shape[0] == 1:
+            return matrices[0]
+        return aff.head_mean(matrices, self.num_heads)[head]
+
+    def blended_matrix(self, head: int, batch_index: int = 0) -> Tensor:
+        """``alpha A_m(X) + beta A_m^static`` at head level: ``(N, N)``, whose row ``i`` is ``blended_row(i)[head]``."""
+        dynamic = self.attention_matrix(head, batch_index)
+        static = self.static_matrix(head)
+        if dynamic is None and static is None:
+            raise ValueError(f"block {self.name} recorded no affinity")
+        total = torch.zeros(self.num_tokens, self.num_tokens, dtype=self.v.dtype, device=self.v.device)
+        if dynamic is not None:
+            total = total + self.alpha * dynamic
+        if static is not None:
+            total = total + self.beta * static
+        return total
+
+    def static_channel_matrices(self) -> Tensor | None:
+        """The static affinity per channel, ``(C, N, N)``: ``A_c^static``, or ``None`` without a static part.
+
+        A conv has one matrix per channel; a dense static affinity with ``S``
+        matrices gives each of its ``C / S`` channels the same one.
+        """
+        if self.conv_weight is not None:
+            return aff.depthwise_conv(self.conv_weight, *self.grid)
+        if self.static_affinity is None:
+            return None
+        matrices = self.static_affinity
+        self._check_channel_matrices("the static affinity per channel")
+        return matrices.repeat_interleave(self.num_channels // matrices.shape[0], dim=0)
+
+    def blended_channel_matrices(self, batch_index: int = 0) -> Tensor:
+        """``alpha A_m(c)(X) + beta A_c^static`` per channel: ``(C, N, N)``.
+
+        Channel ``c`` uses its head's attention ``m(c)``; then ``concat_c(A_c V_c)``
+        plus ``beta b`` is exactly :attr:`aggregated`.
+        """
+        if self.attention is None and self.conv_weight is None and self.static_affinity is None:
+            raise ValueError(f"block {self.name} recorded no affinity")
+        self._check_channel_matrices("the blended affinity per channel")
+        total = torch.zeros(self.num_channels, self.num_tokens, self.num_tokens, dtype=self.v.dtype,
+                            device=self.v.device)
+        if self.attention is not None:
+            per_head = self.attention[batch_index]  # (M, N, N)
+            total = total + self.alpha * per_head.repeat_interleave(self.num_channels // per_head.shape[0], dim=0)
+        static = self.static_channel_matrices()
+        if static is not None:
+            total = total + self.beta * static
+        return total
+
+    def _check_channel_matrices(self, what: str) -> None:
+        aff._check_size(f"{what} (C, N, N) of {self.name}", self.num_channels * self.num_tokens**2,
+                        " (use the row helpers for one query)")
+
+    # Each branch's output: Y = dynamic_output() + static_output() (a missing branch counts as 0).
+
+    def _values(self) -> Tensor:
+        if self.v.shape[1] != self.num_tokens:
+            raise ValueError(
+                f"the record of {self.name} was kept without its values V (B, N, C) (the app's inspections drop "
+                "them), so its branch outputs cannot be computed; record the forward pass again"
+            )
+        return self.v
+
+    def dynamic_output(self) -> Tensor | None:
+        """The dynamic branch ``alpha A(X) V``: ``(B, N, C)``, or ``None`` when the block has none."""
+        if self.attention is None:
+            return None
+        return self.alpha * aff.aggregate(self.attention, self._values())
+
+    def static_output(self) -> Tensor | None:
+        """The static branch ``beta (A_static V + b)``: ``(B, N, C)``, or ``None`` when the block has none.
+
+        A conv runs as the convolution it is (``O(N k^2)``), never as an ``N x N`` matrix.
+        """
+        if self.conv_weight is not None:
+            values = aff.tokens_to_map(self._values(), *self.grid)
+            out = F.conv2d(values, self.conv_weight, self.conv_bias, padding=self.conv_weight.shape[-1] // 2,
+                           groups=self.conv_weight.shape[0])
+            return self.beta * aff.map_to_tokens(out)
+        if self.static_affinity is None:
+            return None
+        return self.beta * aff.aggregate(self.static_affinity, self._values())
+
 
 def _is_index(value: object) -> bool:
     """An integer (Python, NumPy or 0-d integer tensor), not a bool or a float."""
@@ -166,8 +297,8 @@ class AffinityRecorder(Mapping[str, AggregationRecord]):
 
 
 _RECORDER: contextvars.ContextVar[AffinityRecorder | None] = contextvars.ContextVar("container_edu_recorder", default=None)
-_BLEND_OVERRIDES: contextvars.ContextVar[Mapping[str, tuple[float, float]] | None] = contextvars.ContextVar(
-    "container_edu_blend_overrides", default=None
+_BLEND_OVERRIDES: contextvars.ContextVar[Mapping[str | nn.Module, tuple[float, float]] | None] = (
+    contextvars.ContextVar("container_edu_blend_overrides", default=None)
 )
 
 
@@ -194,24 +325,42 @@ def record_affinities() -> Iterator[AffinityRecorder]:
         _RECORDER.reset(token)
 
 
-def _as_alpha_beta(value: float | tuple[float, float]) -> tuple[float, float]:
-    if isinstance(value, tuple):
-        if len(value) != 2:
-            raise ValueError(f"a blend override is alpha or (alpha, beta), got {value!r}")
-        return float(value[0]), float(value[1])
-    alpha = float(value)
+def _as_alpha_beta(value: object) -> tuple[float, float]:
+    try:
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                raise TypeError
+            return float(value[0]), float(value[1])
+        alpha = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"a blend override is alpha or a pair (alpha, beta) of numbers, got {value!r}") from None
     return alpha, 1.0 - alpha
 
 
-@contextlib.contextmanager
-def override_blend(weights: Mapping[str, float | tuple[float, float]]) -> Iterator[None]:
-    """Use other blend weights for the named blocks inside the ``with``.
+BlendTarget = str | nn.Module
 
-    ``weights`` maps a block path to ``alpha`` (then ``beta = 1 - alpha``, as
-    in Container-Light's ``sigmoid(sa_weight)``) or to an ``(alpha, beta)``
-    pair. The model's parameters are not touched.
+
+@contextlib.contextmanager
+def override_blend(weights: Mapping[BlendTarget, float | tuple[float, float]]) -> Iterator[None]:
+    """Use other blend weights inside the ``with``: the one way to move a blend.
+
+    ``weights`` maps a target to ``alpha`` (then ``beta = 1 - alpha``, as in
+    Container-Light's ``sigmoid(sa_weight)``) or to an ``(alpha, beta)`` pair.
+    A target is
+
+    - a block's path, the name its record carries (``"blocks4.0"``, ``"blocks2.1"``), or
+    - a module: a block, or a standalone ``ContainerMix`` / ``ContainerLightMix``
+      that is in no model (the affinity explorer's), whose ``forward``,
+      ``explicit``, ``affinity`` and ``output_bias`` all follow the override.
+
+    The model's parameters are not touched, and the override is seen only by
+    this thread (or asyncio task).
     """
-    resolved = {name: _as_alpha_beta(value) for name, value in weights.items()}
+    resolved = {}
+    for target, value in weights.items():
+        if not isinstance(target, (str, nn.Module)):
+            raise ValueError(f"a blend override names a block path or a module, got {target!r}")
+        resolved[target] = _as_alpha_beta(value)
     outer = _BLEND_OVERRIDES.get() or {}
     token = _BLEND_OVERRIDES.set({**outer, **resolved})
     try:
@@ -220,12 +369,15 @@ def override_blend(weights: Mapping[str, float | tuple[float, float]]) -> Iterat
         _BLEND_OVERRIDES.reset(token)
 
 
-def blend_override(name: str | None) -> tuple[float, float] | None:
-    """The ``(alpha, beta)`` that ``override_blend`` set for block ``name``, if any."""
+def blend_override(module: nn.Module) -> tuple[float, float] | None:
+    """The ``(alpha, beta)`` that ``override_blend`` set for ``module`` (itself or its block path), if any."""
     overrides = _BLEND_OVERRIDES.get()
-    if not overrides or name is None:
+    if not overrides:
         return None
-    return overrides.get(name)
+    if module in overrides:
+        return overrides[module]
+    name = getattr(module, "record_name", None)
+    return overrides.get(name) if name else None
 
 
 def assign_record_names(model: nn.Module) -> nn.Module:

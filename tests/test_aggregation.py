@@ -17,7 +17,7 @@ from container_edu.aggregation import (
     TokenMixing,
     count_parameters,
 )
-from container_edu.trace import AggregationRecord
+from container_edu.trace import AggregationRecord, override_blend
 
 from tensor_checks import assert_close, randn
 
@@ -301,18 +301,34 @@ def test_container_mix_with_conv_static_adds_beta_times_conv_bias():
 
 
 @pytest.mark.parametrize("kind", ["container_mlp", "container_conv", "container_light"])
-def test_blend_argument_overrides_learned_weights_in_fast_and_explicit_paths(kind):
+def test_override_blend_of_the_module_overrides_learned_weights_in_fast_and_explicit_paths(kind):
     module = make(kind)
     qkv = make_input(module)
     v = qkv.chunk(3, dim=1)[2]
+    learned = [w.detach().clone() for w in module.blend_weights()]
     with torch.no_grad():
         attention_only = module.attn(qkv)
         static_only = module.static(v)
-        assert_close(module(qkv, blend=(1.0, 0.0)), attention_only)
-        assert_close(module(qkv, blend=(0.0, 1.0)), static_only)
-        out, record = module.explicit(qkv, blend=(0.25, 2.0))
+        with override_blend({module: (1.0, 0.0)}):
+            assert_close(module(qkv), attention_only)
+        with override_blend({module: (0.0, 1.0)}):
+            assert_close(module(qkv), static_only)
+        with override_blend({module: (0.25, 2.0)}):
+            out, record = module.explicit(qkv)
         assert_close(out, 0.25 * attention_only + 2.0 * static_only)
+        assert_close(module(qkv), learned[0] * attention_only + learned[1] * static_only)  # restored on exit
     assert (record.alpha, record.beta) == (0.25, 2.0)
+    assert all(torch.equal(w, before) for w, before in zip(module.blend_weights(), learned))
+
+
+def test_override_blend_of_one_module_leaves_another_alone():
+    first, second = make("container_light"), make("container_light")
+    qkv = make_input(first)
+    with torch.no_grad():
+        before = second(qkv)
+        with override_blend({first: 1.0}):
+            assert_close(first(qkv), first.attn(qkv))
+            assert torch.equal(second(qkv), before)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -349,9 +365,9 @@ def test_blended_affinity_with_a_blend_override_reproduces_the_overridden_forwar
     torch.manual_seed(3)
     mix = ContainerLightMix(dim=8, num_heads=2, kernel_size=3)
     qkv = torch.randn(2, 24, 3, 5)
-    blend = (0.8, 0.2)
-    explicit = aff.aggregate(mix.affinity(qkv, blend), mix.values(qkv)) + mix.output_bias(qkv, blend)
-    fast = aff.map_to_tokens(mix(qkv, blend))
+    with override_blend({mix: (0.8, 0.2)}):
+        explicit = aff.aggregate(mix.affinity(qkv), mix.values(qkv)) + mix.output_bias(qkv)
+        fast = aff.map_to_tokens(mix(qkv))
     assert_close(explicit, fast.detach())
     learned = aff.map_to_tokens(mix(qkv))
     assert (learned - fast).abs().max() > 1e-3, "the override must change the output"

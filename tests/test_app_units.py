@@ -1,4 +1,4 @@
-"""The app's pure helpers (no Streamlit runtime): figures, explorer, inspection, registry, colour maps, samples."""
+"""The app's pure helpers (no Streamlit runtime): figures, explorer, inspection, registry, colours, samples."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from app import figures
-from app.colormaps import colourise, lookup_table, overlay_png
 from app.explorer import OPERATORS, ExplorerSpec, explore, head_choices
 from app.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
 from app.registry import build_random, load_checkpoint_model, model_refs, preprocess
@@ -20,6 +19,7 @@ from app.samples import list_samples
 from app.widgets import decode_upload
 from container_edu import affinity as aff
 from container_edu.checkpoints import CheckpointError
+from container_edu.colors import colourise, lookup_table, overlay_png
 from container_edu.models import ZooConfig, ZooContainer
 
 
@@ -87,6 +87,29 @@ def test_explorer_explicit_affinity_reproduces_every_module(operator, grid):
     n = grid[0] * grid[1]
     assert result.matrices.shape[1:] == (n, n)
     assert result.row(0, (grid[0] - 1, grid[1] - 1)).shape == grid
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
+def test_explorer_blends_container_light_with_override_blend_and_leaves_sa_weight_alone(alpha):
+    from app.explorer import build
+
+    spec = ExplorerSpec(operator="container_light", height=3, width=4, channels=8, heads=2, kernel_size=3,
+                        alpha=alpha, beta=0.123, seed=3)  # beta is 1 - alpha for Container-Light, whatever the spec says
+    result = explore(spec)
+    assert result.passed
+    module, qkv = build(spec)
+    assert module.sa_weight.item() == 0.0
+    with torch.no_grad():
+        attention = module.attn.affinity(qkv)[0]
+        conv = module.conv.affinity(qkv[:, 16:])
+    expected = alpha * attention + (1 - alpha) * conv.reshape(2, 4, 12, 12).mean(1)
+    np.testing.assert_allclose(result.matrices, expected.double().numpy(), atol=1e-6)
+    general = explore(ExplorerSpec(operator="container", height=3, width=4, channels=8, heads=2, alpha=alpha,
+                                   beta=0.4, seed=3))
+    module, qkv = build(general.spec)
+    with torch.no_grad():
+        expected = alpha * module.attn.affinity(qkv)[0] + 0.4 * module.static.affinity(qkv[:, 16:])
+    np.testing.assert_allclose(general.matrices, expected.double().numpy(), atol=1e-6)
 
 
 def test_explorer_attention_rows_sum_to_one_and_conv_rows_are_the_kernel():
@@ -204,6 +227,42 @@ def test_overlay_png_is_a_png_of_the_picture_size():
     assert image.format == "PNG" and image.size == (84, 56)
     assert tuple(lookup_table("RdBu_r")[0]) != tuple(lookup_table("RdBu_r")[255])
     assert colourise(np.zeros((2, 2)), signed=True)[0, 0].tolist() == lookup_table("RdBu_r")[128].tolist()
+
+
+@pytest.mark.parametrize("name", ["Viridis", "RdBu_r", "Reds"])
+def test_the_cores_colour_tables_are_plotlys_scales(name):
+    """PNGs (core, numpy + Pillow) and Plotly figures (by scale name) show a map in the same colours."""
+    from plotly.colors import get_colorscale, sample_colorscale
+
+    reverse = name.endswith("_r")
+    colours = sample_colorscale(get_colorscale(name.removesuffix("_r")), list(np.linspace(0, 1, 256)),
+                                colortype="tuple")
+    table = np.array([[round(c * 255) if c <= 1 else round(c) for c in colour] for colour in colours])
+    table = table[::-1] if reverse else table
+    assert np.abs(lookup_table(name).astype(int) - table).max() <= 1
+    assert figures.SEQUENTIAL == "Viridis" and figures.DIVERGING == "RdBu_r"  # the figures use the same names
+
+
+def test_the_colour_module_is_in_the_core_without_plotly_or_streamlit():
+    import ast
+    from pathlib import Path
+
+    import container_edu.colors
+
+    tree = ast.parse(Path(container_edu.colors.__file__).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+    assert imported <= {"__future__", "io", "functools", "numpy", "PIL"}
+
+
+def test_colourise_decides_the_scale_by_sign_when_not_told():
+    signed = np.array([[-1.0, 0.0], [0.5, 1.0]])
+    assert np.array_equal(colourise(signed), colourise(signed, signed=True))
+    positive = np.array([[0.0, 0.25], [0.5, 1.0]])
+    assert np.array_equal(colourise(positive), colourise(positive, signed=False))
+    assert colourise(positive)[1, 1].tolist() == lookup_table("Viridis")[255].tolist()
+    with_nan = colourise(np.array([[np.nan, 1.0]]), signed=False)
+    assert with_nan[0, 0].tolist() == lookup_table("Viridis")[0].tolist()
 
 
 def test_sample_gallery_is_small_and_complete():

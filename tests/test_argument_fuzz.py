@@ -30,6 +30,7 @@ from container_edu.aggregation import (
     MultiHeadSelfAttention,
     TokenMixing,
 )
+from container_edu.trace import override_blend
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -207,6 +208,24 @@ def _exercise(module, x, label: str, **kwargs) -> None:
         torch.testing.assert_close(result[0], out, rtol=1e-4, atol=1e-5, equal_nan=True)
 
 
+def _exercise_blended(module, x, label: str, blend) -> None:
+    """``_exercise`` under ``override_blend({module: blend})``; a malformed blend is refused on entry."""
+    if blend is None:
+        _exercise(module, x, label)
+        return
+    override = override_blend({module: blend})
+    try:
+        override.__enter__()
+    except ValueError as error:
+        assert str(error).strip(), f"{label}: override_blend raised a ValueError without a message"
+        _event(f"{label}: override refused")
+        return
+    try:
+        _exercise(module, x, label)
+    finally:
+        override.__exit__(None, None, None)
+
+
 @FUZZ
 @given(num_heads=mostly(small), scale=st.one_of(st.none(), st.floats(0.01, 2), st.just("big")), head_dim=st.integers(0, 3),
        data=st.data())
@@ -251,7 +270,7 @@ def test_container_light_mix(num_heads, head_dim, kernel_size, data, blend):
     module = value_error_or_result(ContainerLightMix, dim, num_heads, kernel_size)
     if module is not None:
         with torch.no_grad():
-            _exercise(module, tensor(_map_shape(data, 3 * dim)), "ContainerLightMix", blend=blend)
+            _exercise_blended(module, tensor(_map_shape(data, 3 * dim)), "ContainerLightMix", blend)
 
 
 @FUZZ
@@ -269,7 +288,7 @@ def test_container_mix(num_heads, static_heads, grid, conv, head_dim, alpha, bet
     module = value_error_or_result(ContainerMix, num_heads, static, alpha, beta)
     if module is not None:
         with torch.no_grad():
-            _exercise(module, tensor(_map_shape(data, 3 * channels, grid)), "ContainerMix", blend=blend)
+            _exercise_blended(module, tensor(_map_shape(data, 3 * channels, grid)), "ContainerMix", blend)
 
 
 @pytest.mark.parametrize("bad_static", [None, "conv", torch.nn.Linear(3, 3)])

@@ -141,6 +141,34 @@ def test_inspect_zoo_conv_only_block_default_query(files, capsys, tmp_path):
     assert names == ["blocks1.0_y7_x7_conv_head00.png", "heads.png", "input.png"]
 
 
+def test_inspect_pngs_use_the_shared_colours_and_overlay(files, capsys, tmp_path):
+    """Every PNG is ``container_edu.colors.overlay`` of the record's row, as the app draws it (one convention)."""
+    import argparse
+
+    from container_edu import cli_predict, colors
+    from container_edu.trace import record_affinities
+
+    argv = ["--model", "fmnist_container_light", "--checkpoint", str(files["zoo_light"]), str(files["image"]),
+            "--out", str(tmp_path), "--block", "blocks2.1", "--query", "2", "5", "--device", "cpu"]
+    code, _, err = _run(capsys, "inspect", *argv)
+    assert code == 0, err
+    parser = argparse.ArgumentParser()
+    cli_predict.add_parser(parser.add_subparsers(dest="command"))
+    loaded = cli_predict._load(parser.parse_args(["inspect", *argv]))
+    with torch.no_grad(), record_affinities() as recorder:
+        loaded.model(loaded.x)
+    record = recorder["blocks2.1"]
+    rows = {"attention": (record.attention_row((2, 5)), False), "conv": (record.static_head_row((2, 5)), True),
+            "blended": (record.blended_row((2, 5)), True)}
+    for kind, (row, signed) in rows.items():
+        expected = colors.overlay(loaded.display, row[3].float().numpy(), signed=signed, query=(2, 5))
+        with Image.open(tmp_path / f"blocks2.1_y2_x5_{kind}_head03.png") as written:
+            assert np.array_equal(np.asarray(written.convert("RGB")), np.asarray(expected)), kind
+    with Image.open(tmp_path / "input.png") as shown:
+        marked = colors.mark_query(loaded.display.copy(), (2, 5), record.grid)
+        assert np.array_equal(np.asarray(shown.convert("RGB")), np.asarray(marked))
+
+
 def test_inspect_default_block_is_the_first_with_a_dynamic_affinity(files, capsys, tmp_path):
     code, out, err = _run(capsys, "inspect", "--model", "fmnist_container_light", "--checkpoint",
                           files["zoo_light"], files["image"], "--out", tmp_path)

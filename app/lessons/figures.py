@@ -15,11 +15,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-SEQUENTIAL = "Viridis"
-DIVERGING = "RdBu_r"
-MAGNITUDE = "Reds"  # zero is white
-#: One colour per operator family, the same in every lesson.
-OPERATOR_COLORS = {"attention": "#d62728", "conv": "#1f77b4", "mixer": "#2ca02c"}
+from container_edu.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL
 
 _MARGIN = dict(l=10, r=10, t=60, b=10)
 
@@ -102,7 +98,7 @@ def grid_map(
     if query is not None:
         fig.add_trace(go.Scatter(
             x=[query[1]], y=[query[0]], mode="markers", name="query token i",
-            marker=dict(symbol="x-thin", size=16, line=dict(width=3, color="#ff2d55")),
+            marker=dict(symbol="x-thin", size=16, line=dict(width=3, color=QUERY_COLOR)),
             hovertemplate="query token i<extra></extra>",
         ))
     if box is not None:
@@ -162,7 +158,7 @@ def heatmaps_side_by_side(
         if query is not None:
             fig.add_trace(go.Scatter(
                 x=[query[1]], y=[query[0]], mode="markers", showlegend=False,
-                marker=dict(symbol="x-thin", size=14, line=dict(width=3, color="#ff2d55")),
+                marker=dict(symbol="x-thin", size=14, line=dict(width=3, color=QUERY_COLOR)),
                 hovertemplate="query token i<extra></extra>",
             ), row=1, col=col)
     fig.update_layout(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=80, b=10))

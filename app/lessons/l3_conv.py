@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 from container_edu import affinity as aff
+from container_edu import colors
 from container_edu.aggregation import DepthwiseConvAggregation, TokenMixing
 
 from . import figures
@@ -166,11 +167,11 @@ def render() -> None:
     with g1:
         st.plotly_chart(figures.grid_map(
             conv_gap, "Conv: |f(shift V) − shift(f V)| (max over channels)", "|difference|",
-            colorscale=figures.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_conv_eq")
+            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_conv_eq")
     with g2:
         st.plotly_chart(figures.grid_map(
             mixer_gap, "Mixer: |f(shift V) − shift(f V)| (max over channels)", "|difference|",
-            colorscale=figures.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_mix_eq")
+            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_mix_eq")
     st.caption(
         f"Inside the dashed interior the conv's largest gap is {float(conv_gap[interior].max()):.1e}; "
         f"the mixer's is {float(mixer_gap[interior].max()):.3f}. The conv only differs near the border, where the "

@@ -90,7 +90,7 @@ def render() -> None:
     qy = c3.slider("query row y", 0, height - 1, 3, key="l4_qy")
     qx = c4.slider("query column x", 0, width - 1, 3, key="l4_qx")
     query = aff.token_index(qy, qx, width)
-    learned = mix.weight.detach().double()  # (M, N, N)
+    learned = mix.weight.detach().cpu().double()  # (M, N, N)
     suffix = " — random weights" if loaded.is_random else ""
 
     left, right = st.columns([1.5, 1])

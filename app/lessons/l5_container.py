@@ -61,10 +61,10 @@ QUESTIONS = (
 )
 
 
-def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, weights: dict | None) -> float:
+def accuracy(loaded: LessonModel, images: torch.Tensor, labels: torch.Tensor, weights: dict | None) -> float:
     """Top-1 accuracy (%) with the blend of the named blocks overridden (``None``: the learned blend)."""
     with torch.no_grad(), override_blend(weights or {}):
-        predictions = model(images).argmax(dim=1)
+        predictions = loaded.model(images.to(loaded.device)).argmax(dim=1).cpu()
     return 100.0 * float((predictions == labels).double().mean())
 
 
@@ -77,7 +77,7 @@ def accuracy_sweep(model_key: str, target: str, _loaded: LessonModel, _data: tup
     """Accuracy on the fixed test batch for each α in ``SWEEP`` (cached per model and target)."""
     images, labels = _data
     blocks = list(blend_parameters(_loaded.model))
-    return [accuracy(_loaded.model, images, labels, _weights_for(target, blocks, alpha)) for alpha in SWEEP]
+    return [accuracy(_loaded, images, labels, _weights_for(target, blocks, alpha)) for alpha in SWEEP]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -85,7 +85,7 @@ def accuracy_at(model_key: str, target: str, alpha: float | None, _loaded: Lesso
     images, labels = _data
     blocks = list(blend_parameters(_loaded.model))
     weights = None if alpha is None else _weights_for(target, blocks, alpha)
-    return accuracy(_loaded.model, images, labels, weights)
+    return accuracy(_loaded, images, labels, weights)
 
 
 def render() -> None:
@@ -133,7 +133,7 @@ def render() -> None:
     query = d3.select_slider("query token i", options=list(range(height * width)),
                              value=aff.token_index(height // 2, width // 2, width), key="l5_query")
     with torch.no_grad(), override_blend(override), record_affinities() as records:
-        model(image)
+        model(image.to(loaded.device))
     record = records[block]
     panels = [
         (record.alpha * record.attention_row(query)[head], f"α·A_{head}(X), α = {record.alpha:.2f}"),
@@ -175,6 +175,7 @@ def render() -> None:
 
     # Verify.
     batch = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    batch = batch.to(loaded.device)
     with torch.no_grad():
         plain = model(batch)
         with override_blend({name: ab for name, ab in learned.items()}):
@@ -184,9 +185,9 @@ def render() -> None:
             with record_affinities() as batch_records:
                 explicit = model(batch)
         rec = batch_records[block]
-        attention_part = aff.aggregate(rec.attention, rec.v)
-        conv_part = aff.aggregate(aff.depthwise_conv(rec.conv_weight, height, width), rec.v) + rec.conv_bias
-        by_parts = rec.alpha * attention_part + rec.beta * conv_part
+        # α A(X) V, plus β (A_conv V + b) with A_conv as the recorded block's N x N matrices (one per channel)
+        conv_part = rec.beta * (aff.aggregate(rec.static_channel_matrices(), rec.v) + rec.conv_bias)
+        by_parts = rec.dynamic_output() + conv_part
         mix = model.get_submodule(block).mix
         sigma = torch.sigmoid(mix.sa_weight.detach()).double()
     verify_panel(

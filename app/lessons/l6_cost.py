@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 
 from container_edu import affinity as aff
+from container_edu import colors
 from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing, count_parameters
 from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, MixBlock
 from container_edu.trace import record_affinities
@@ -27,7 +28,7 @@ CHANNELS = 64
 HEADS = 2  # 32 channels per head, as in Container-Light's attention stage (512 channels / 16 heads)
 KERNEL = 5
 FLOAT_BYTES = 4
-OPERATOR_LINE_COLORS = [figures.OPERATOR_COLORS[name] for name in ("attention", "conv", "mixer")]
+OPERATOR_LINE_COLORS = [colors.OPERATOR_COLORS[name] for name in ("attention", "conv", "mixer")]
 
 _REFERENCE = ContainerLightConfig()
 _STAGE_SIDES = [_REFERENCE.img_size // math.prod(_REFERENCE.patch_sizes[:k]) for k in range(1, 5)]

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from container_edu import affinity as aff
+from app.caching import TRAINED_MODELS_KEY
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
@@ -97,15 +97,12 @@ def _history_frame(name: str, history: list[dict], mixing: str | None) -> list[t
 def output_share(model_key: str, _loaded: LessonModel, _images: torch.Tensor) -> dict[str, float]:
     """Mean over images of ‖α A(X) V‖ / (‖α A(X) V‖ + ‖β (A_conv V + b)‖) per mixed block."""
     with torch.no_grad(), record_affinities() as records:
-        _loaded.model(_images)
+        _loaded.model(_images.to(_loaded.device))
     shares = {}
     for name, record in records.items():
         if record.attention is None or record.conv_weight is None:
             continue
-        height, width = record.grid
-        dynamic = record.alpha * aff.aggregate(record.attention, record.v)
-        static = record.beta * (aff.aggregate(aff.depthwise_conv(record.conv_weight, height, width), record.v)
-                                + record.conv_bias)
+        dynamic, static = record.dynamic_output(), record.static_output()  # α A(X) V and β (A_conv V + b)
         dynamic_norm, static_norm = dynamic.flatten(1).norm(dim=1), static.flatten(1).norm(dim=1)
         shares[name] = float((dynamic_norm / (dynamic_norm + static_norm)).mean())
     return shares
@@ -123,7 +120,7 @@ def render() -> None:
     )
 
     cards = bundled_cards()
-    own_runs = st.session_state.get("trained_models", {})
+    own_runs = st.session_state.get(TRAINED_MODELS_KEY, {})
     if not cards:
         random_weights_warning("an untrained fmnist_container_light", train_command("container_light"))
 

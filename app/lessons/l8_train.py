@@ -6,8 +6,9 @@ owns (``st.session_state["l8_job"]``); a fragment reruns every second while
 it runs and draws the job's progress; the Stop button's callback sets the
 job's stop event, which ``train(should_stop=...)`` polls after every step.
 When the thread ends it stores the model in the session's
-``st.session_state["trained_models"][name]`` (the dict itself was handed to
-it at Start), for the Inspector and Blend pages; the next rerun re-enables Start.
+``st.session_state[TRAINED_MODELS_KEY][name]`` (the key of ``app.caching`` that
+the model picker reads; the dict itself was handed to it at Start), for the
+Inspector and Blend pages; the next rerun re-enables Start.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app.caching import TRAINED_MODELS_KEY
 from container_edu.data.fashion_mnist import SPLIT_FILES, resolve_data_dir
 from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.train import TrainSettings
@@ -29,7 +31,6 @@ from .widgets import Question, check_abs, check_close, check_true, goals, math_b
 KEY = "train"
 TITLE = "Train one yourself"
 JOB_KEY = "l8_job"
-TRAINED_KEY = "trained_models"
 SUBSETS = (256, 500, 1000, 2000, 3000, 5000, 10000)
 DEFAULT_SUBSET = 2000  # with the default 2 epochs: 32 steps
 POLL_SECONDS = 1.0
@@ -92,7 +93,7 @@ def _settings_from_widgets() -> tuple[str, TrainSettings]:
 
 def _start() -> None:
     name, settings = _settings_from_widgets()
-    job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_KEY, {}))
+    job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_MODELS_KEY, {}))
     if job is None:
         st.session_state["l8_busy"] = True
     else:
@@ -112,7 +113,7 @@ def _collect(job: TrainingJob | None) -> None:
     if job is None or not job.finished or job.collected:
         return
     if job.result is not None:
-        trained = st.session_state.setdefault(TRAINED_KEY, {})
+        trained = st.session_state.setdefault(TRAINED_MODELS_KEY, {})
         if job.name not in trained:
             keep_trained(trained, job.name, job.stored_entry())
     job.collected = True
@@ -201,7 +202,7 @@ def render() -> None:
     st.text_input("name of the result", placeholder=name, key="l8_name", disabled=running)
     steps = math.ceil(settings.train_subset / settings.batch_size) * settings.epochs
     st.caption(f"{settings.train_subset:,} images × {settings.epochs} epochs at batch {settings.batch_size} = "
-               f"{steps} steps. The run is stored as trained_models['{name}'] in this session.")
+               f"{steps} steps. The run is stored as {TRAINED_MODELS_KEY}['{name}'] in this session.")
 
     b1, b2, _ = st.columns([1, 1, 3])
     b1.button("▶ Start training", key="l8_start", on_click=_start, disabled=running or not present, type="primary",
@@ -212,7 +213,7 @@ def render() -> None:
 
     st.fragment(_progress_view, run_every=POLL_SECONDS if running else None)()
 
-    trained = st.session_state.get(TRAINED_KEY, {})
+    trained = st.session_state.get(TRAINED_MODELS_KEY, {})
     if job is not None and job.collected and job.result is not None:
         result = job.result
         history = pd.DataFrame([
@@ -224,7 +225,7 @@ def render() -> None:
         ])
         st.dataframe(history, hide_index=True, width="stretch")
         how = "stopped early" if result.stopped_early else "finished"
-        st.success(f"Run {how}: trained_models['{job.name}'] holds the model, its history and settings. "
+        st.success(f"Run {how}: {TRAINED_MODELS_KEY}['{job.name}'] holds the model, its history and settings. "
                    "Pick it on the Inspector and Blend pages.")
     if trained:
         st.caption("Your runs in this session: " + ", ".join(f"`{name}`" for name in trained))

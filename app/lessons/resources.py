@@ -1,27 +1,25 @@
-"""Cached heavy things for the lessons: bundled models (or a marked random fallback) and a fixed test batch.
+"""What the lessons load: zoo models from the app's shared model cache (or a marked random fallback) and a test batch.
 
-Models are shared by all sessions through ``st.cache_resource`` and used in
-eval mode under ``torch.no_grad()``; per-session changes (a moved blend)
-go through ``override_blend``, a context variable, never through the
-shared parameters.
+Models come from :mod:`app.caching`, the same ``st.cache_resource`` entries
+the other pages use (one instance per weights, shared by all sessions, on the
+app's device, eval mode, used under ``torch.no_grad()``); per-session changes
+(a moved blend) go through ``override_blend``, a context variable, never
+through the shared parameters.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 import torch
 from torch import nn
 
-from app.registry import WEIGHTS_DIR_ENV, bundled_cards, weights_dir
+from app import caching, registry
+from app.registry import bundled_cards
 from container_edu import pretrained
 from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, load_fashion_mnist, to_model_input
-from container_edu.models import create_model
 
-#: The app's weights-folder override (tests use it to run with and without bundled weights).
-WEIGHTS_ENV = WEIGHTS_DIR_ENV
 TEST_BATCH_SIZE = 500
 
 
@@ -36,6 +34,7 @@ class LessonModel:
     name: str
     model: nn.Module
     card: dict | None
+    cache_key: str  # the app's ModelRef.key: names the weights, so results may be cached by it
     note: str = ""
 
     @property
@@ -47,34 +46,26 @@ class LessonModel:
         return f"{self.name} (bundled, trained)" if self.card else f"{self.name} (random weights)"
 
     @property
-    def cache_key(self) -> str:
-        return f"{self.name}:{self.card['sha256']}" if self.card else f"{self.name}:random"
+    def device(self) -> torch.device:
+        """Where the shared model lives (the app's device): inputs go there."""
+        return next(self.model.parameters()).device
 
 
-@st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
-def _load_bundled(name: str, folder: str, sha256: str) -> nn.Module:
-    return pretrained.load_pretrained(name, device="cpu", weights_dir=Path(folder))
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def random_model(name: str, seed: int = 0) -> nn.Module:
-    """An untrained zoo model with fixed random weights (seeded, without touching the global RNG)."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return create_model(name).eval()
+def _random(name: str, note: str) -> LessonModel:
+    ref = registry.random_ref(name)
+    return LessonModel(name, caching.get_model(ref, st.session_state), None, ref.key, note)
 
 
 def lesson_model(name: str) -> LessonModel:
-    """The bundled ``name`` if present and intact, else the same architecture with random weights."""
-    cards = bundled_cards()
-    card = cards.get(name)
-    if card is not None:
-        try:
-            model = _load_bundled(name, str(weights_dir()), card["sha256"])
-            return LessonModel(name, model, card)
-        except (pretrained.PretrainedError, OSError, RuntimeError, KeyError) as error:
-            return LessonModel(name, random_model(name), None, f"the bundled {name} could not be loaded: {error}")
-    return LessonModel(name, random_model(name), None, "bundled weights not found")
+    """The bundled ``name`` if present and intact, else the same architecture with the app's seeded random weights."""
+    card = bundled_cards().get(name)
+    if card is None:
+        return _random(name, "bundled weights not found")
+    ref = registry.bundled_ref(name, card)
+    try:
+        return LessonModel(name, caching.get_model(ref, st.session_state), card, ref.key)
+    except (pretrained.PretrainedError, OSError, RuntimeError, KeyError) as error:
+        return _random(name, f"the bundled {name} could not be loaded: {error}")
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST test images…")
@@ -96,6 +87,5 @@ def try_test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Ten
 
 
 __all__ = [
-    "CLASS_NAMES", "LessonModel", "WEIGHTS_ENV", "bundled_cards", "lesson_model", "random_model",
-    "test_batch", "train_command", "try_test_batch", "weights_dir",
+    "CLASS_NAMES", "LessonModel", "bundled_cards", "lesson_model", "test_batch", "train_command", "try_test_batch",
 ]

@@ -19,10 +19,10 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app.explorer import RELATIVE_TOLERANCE  # the app's one tolerance for "equal": max |diff| <= 1e-5 max |ref|
+
 DONE_KEY = "lessons_done"
 PICKER_KEY = "lesson_picker"
-#: The tolerance of every "equal" check: max |difference| / max |reference| <= 1e-5.
-RELATIVE_TOLERANCE = 1e-5
 
 _NOT_CHECKED = "__not_checked__"
 

@@ -1,19 +1,33 @@
 """Building blocks shared by Container-Light and the zoo, with the reference key names.
 
-Blocks on top; each has a fast path and, inside ``record_affinities()``, an
-explicit path that records what it aggregated under its module path.
+Every block is ``_ResidualBlock.forward``: ``x += W_o(aggregate(conv1(norm1(x))))``
+with ``W_o = conv2``, so following ``Y = concat(A_m V_m) W_o`` means reading
+that line, then the block's ``aggregate`` just below it, which calls the
+operator (``attn``, ``conv``, ``mix``). Each ``aggregate`` takes the fast path
+and, inside ``record_affinities()``, the explicit one, recording what it
+aggregated under the block's module path.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
 
-from ..aggregation import Aggregation, ContainerLightMix, DepthwiseConvAggregation, _BlendedMix
-from ..trace import AggregationRecord, blend_override, current_recorder
+from .. import affinity as aff
+from ..aggregation import (
+    Aggregation,
+    DepthwiseConvAggregation,
+    MultiHeadSelfAttention,
+    _BlendedMix,
+    blended_explicit,
+    blended_forward,
+    sigmoid_blend,
+)
+from ..trace import AggregationRecord, blend_override, current_recorder, override_blend
 
 __all__ = ["PatchEmbed", "ConvMlp", "CBlock", "MixBlock", "AggregationBlock"]
 
@@ -70,16 +84,15 @@ class _ResidualBlock(nn.Module):
 
 def _aggregate(
     block: _ResidualBlock,
-    fast: Callable[..., Tensor],
-    explicit: Callable[..., tuple[Tensor, AggregationRecord]],
+    fast: Callable[[Tensor], Tensor],
+    explicit: Callable[[Tensor], tuple[Tensor, AggregationRecord]],
     projected: Tensor,
-    **kwargs,
 ) -> Tensor:
     """The fast path, or, inside ``record_affinities()``, the explicit one, recorded under the block's path."""
     recorder = current_recorder()
     if recorder is None:
-        return fast(projected, **kwargs)
-    out, record = explicit(projected, **kwargs)
+        return fast(projected)
+    out, record = explicit(projected)
     recorder.add(replace(record, name=block.record_name or ""))
     return out
 
@@ -96,24 +109,41 @@ class CBlock(_ResidualBlock):
         return _aggregate(self, self.attn, self.attn.explicit, v)
 
 
-class MixBlock(ContainerLightMix, _ResidualBlock):
-    """Container-Light's mixed block (stage 4): ``sigmoid(s) A(X) + (1 - sigmoid(s)) A_conv``.
+class MixBlock(_ResidualBlock):
+    """Container-Light's mixed block (stage 4): ``Y = alpha Attn(Q, K, V) + beta (Conv(V) + b)``.
 
-    It *is* a :class:`ContainerLightMix` (``attn``, ``conv``, ``sa_weight`` stay
-    top-level keys, as in the released checkpoint), with the block's
-    ``pos_embed``, ``norm1``, ``conv1`` (``W_q, W_k, W_v``: ``C -> 3C``),
-    ``conv2`` (``W_o``), ``norm2`` and ``mlp`` around it.
+    ``alpha = sigmoid(s)``, ``beta = 1 - alpha``. The block owns the parts of
+    its mix under the released checkpoint's top-level keys: ``attn`` (the
+    parameter-free attention), ``conv`` (the ``k x k`` depthwise conv) and
+    ``sa_weight`` (``s``), next to ``pos_embed``, ``norm1``, ``conv1``
+    (``W_q, W_k, W_v``: ``C -> 3C``), ``conv2`` (``W_o``), ``norm2`` and ``mlp``.
+    The blend itself is :func:`~container_edu.aggregation.blended_forward`,
+    the function :class:`~container_edu.aggregation.ContainerLightMix` runs too.
     """
 
+    kind = "container_light"
+
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, kernel_size: int = 5) -> None:
-        ContainerLightMix.__init__(self, dim, num_heads, kernel_size)
+        super().__init__()
+        aff._check_heads(dim, num_heads)
+        # The mix's parts first: the state-dict order of the reference MixBlock's keys stays as it was.
+        self.attn = MultiHeadSelfAttention(num_heads)
+        self.conv = DepthwiseConvAggregation(dim, kernel_size)
+        self.sa_weight = nn.Parameter(torch.zeros(1))
         self._init_common(dim, mlp_ratio, value_channels=3 * dim)
 
-    def aggregate(self, qkv: Tensor) -> Tensor:
-        # super(): the mix's own forward/explicit, not the block's forward.
-        return _aggregate(self, super().forward, super().explicit, qkv, blend=blend_override(self.record_name))
+    def blend_weights(self) -> tuple[Tensor, Tensor]:
+        """``(alpha, beta)`` as learned: ``(sigmoid(s), 1 - sigmoid(s))``."""
+        return sigmoid_blend(self.sa_weight)
 
-    forward = _ResidualBlock.forward
+    def aggregate(self, qkv: Tensor) -> Tensor:
+        alpha, beta = blend_override(self) or self.blend_weights()
+        return _aggregate(
+            self,
+            lambda x: blended_forward(self.attn, self.conv, alpha, beta, x),
+            lambda x: blended_explicit(self.kind, self.attn, self.conv, alpha, beta, x),
+            qkv,
+        )
 
 
 class AggregationBlock(_ResidualBlock):
@@ -125,18 +155,23 @@ class AggregationBlock(_ResidualBlock):
         self.mix = mix
 
     def aggregate(self, projected: Tensor) -> Tensor:
-        if isinstance(self.mix, _BlendedMix):
-            return _aggregate(self, self.mix, self.mix.explicit, projected, blend=blend_override(self.record_name))
-        return _aggregate(self, self.mix, self.mix.explicit, projected)
+        # An override_blend that names this block (its path or the block) applies to its mix.
+        override = blend_override(self)
+        with override_blend({self.mix: override}) if override else contextlib.nullcontext():
+            return _aggregate(self, self.mix, self.mix.explicit, projected)
 
 
 def blend_parameters(model: nn.Module) -> dict[str, tuple[float, float]]:
     """The learned ``(alpha, beta)`` of every mixed block, keyed by block path."""
     weights: dict[str, tuple[float, float]] = {}
     for name, module in model.named_modules():
-        mix = module.mix if isinstance(module, AggregationBlock) else module
-        if isinstance(mix, _BlendedMix) and isinstance(module, _ResidualBlock):
-            with torch.no_grad():
-                alpha, beta = mix.blend_weights()
-            weights[name] = (float(alpha.detach()), float(beta.detach()))
+        if isinstance(module, MixBlock):
+            learned = module.blend_weights
+        elif isinstance(module, AggregationBlock) and isinstance(module.mix, _BlendedMix):
+            learned = module.mix.blend_weights
+        else:
+            continue
+        with torch.no_grad():
+            alpha, beta = learned()
+        weights[name] = (float(alpha.detach()), float(beta.detach()))
     return weights
