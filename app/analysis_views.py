@@ -25,7 +25,9 @@ from container_edu.data import DatasetError, load_fashion_mnist, resolve_data_di
 from container_edu.images import image_digest, load_image
 from container_edu.trace import AggregationRecord
 
-from . import figures, registry
+from container_edu import figures
+
+from . import registry
 from .registry import ModelRef
 from .samples import list_samples
 from .widgets import UPLOAD_TYPES, CurrentImage, decode_upload

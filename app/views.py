@@ -12,7 +12,9 @@ from torch import nn
 
 from container_edu.colors import overlay_png
 
-from . import caching, figures, registry
+from container_edu import figures
+
+from . import caching, registry
 from .inspection import BlockMaps, Inspection
 from .registry import ModelRef
 from .widgets import CurrentImage, query_click_handler, query_keys

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from app import figures
 from app.caching import explore_cached
 from app.explorer import ExplorerSpec
 from app.page import PageContext, run_page
+from container_edu import figures
 
 
 def body(ctx: PageContext) -> None:

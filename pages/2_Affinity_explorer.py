@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from app import figures
 from app.caching import explore_cached
 from app.explorer import OPERATORS, RELATIVE_TOLERANCE, ExplorerSpec, head_choices, matrix_for_head
 from app.page import PageContext, run_page
 from app.widgets import query_click_handler, query_slider
+from container_edu import figures
 
 MAX_SMALL_MULTIPLES = 8
 

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from app import caching, figures
+from app import caching
 from app.page import PageContext, run_page
 from app.registry import weights_dir
 from app.zoo import card_row, normalise_history, session_row
+from container_edu import figures
 
 def _shown(path) -> str:
     """The folder relative to the working directory when it is inside it (shorter, and no server layout leaks)."""

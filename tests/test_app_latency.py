@@ -26,9 +26,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # also when run as a script
     sys.path.insert(0, str(REPO_ROOT))
 
-from app import figures, views  # noqa: E402
+from app import views  # noqa: E402
 from app.inspection import block_maps, run_inspection  # noqa: E402
 from app.registry import build_random, preprocess  # noqa: E402
+from container_edu import figures  # noqa: E402
 
 SLICE_BUDGET_S = 0.25  # median of the slicing path
 RERUN_BUDGET_S = 1.0  # median of a whole page rerun

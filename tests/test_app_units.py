@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from app import figures
 from app.explorer import OPERATORS, ExplorerSpec, explore, head_choices
 from app.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
 from app.registry import build_random, load_checkpoint_model, model_refs, preprocess
 from app.samples import list_samples
 from app.widgets import decode_upload
 from container_edu import affinity as aff
+from container_edu import figures
 from container_edu.checkpoints import CheckpointError
 from container_edu.colors import colourise, lookup_table, overlay_png
 from container_edu.models import ZooConfig, ZooContainer
@@ -32,12 +32,12 @@ def test_figures_module_does_not_import_streamlit():
     import ast
     from pathlib import Path
 
-    import app.figures
-
-    tree = ast.parse(Path(app.figures.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-                for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
-    assert "streamlit" not in imported
+    for path in Path(figures.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+        assert "streamlit" not in imported and "app" not in imported, path
 
 
 def test_panels_give_every_heatmap_a_titled_colourbar_and_a_zero_centred_scale_when_signed():

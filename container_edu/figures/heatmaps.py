@@ -1,6 +1,7 @@
-"""Plotly figures of the core's results. No Streamlit here: every function takes arrays and returns a figure.
+"""Heatmaps of affinities: an ``N x N`` matrix, small multiples of grid maps, optionally over the picture.
 
-Conventions, the same on every page:
+The building blocks of every map figure (:mod:`container_edu.figures`).
+Conventions, the same in the app and in a notebook:
 
 - Affinities that are probabilities (attention rows, softmax) use a
   sequential scale (:data:`SEQUENTIAL`) starting at 0; signed ones (conv
@@ -15,7 +16,7 @@ Conventions, the same on every page:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,11 +33,9 @@ __all__ = [
     "panels",
     "grid_row",
     "image_figure",
-    "topk_bar",
-    "probability_comparison",
-    "blend_bars",
-    "history_accuracy",
-    "history_blend",
+    "wrap_title",
+    "base_layout",
+    "FONT",
 ]
 
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
@@ -71,7 +70,7 @@ def wrap_title(text: str, width: int) -> str:
     return "<br>".join(lines)
 
 
-def _base_layout(fig: go.Figure, title: str, height: int, *, title_width: int = 115) -> go.Figure:
+def base_layout(fig: go.Figure, title: str, height: int, *, title_width: int = 115) -> go.Figure:
     """Title (wrapped to ``title_width`` characters), size, fonts and margins shared by every figure."""
     wrapped = wrap_title(title, title_width)
     lines = wrapped.count("<br>") + 1
@@ -145,7 +144,7 @@ def affinity_matrix(
     fig.update_xaxes(title_text="key token j", constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(title_text="query token i", autorange="reversed", scaleanchor="x", constrain="domain",
                      showgrid=False, zeroline=False)
-    return _base_layout(fig, title, height, title_width=title_width)
+    return base_layout(fig, title, height, title_width=title_width)
 
 
 # --------------------------------------------------------------------------
@@ -303,7 +302,7 @@ def panels(
                 xanchor="center", yanchor="bottom", yshift=4, showarrow=False, font=dict(size=12.5, color="#333"),
             ))
     fig = go.Figure(data=traces, layout=layout)
-    fig = _base_layout(fig, title, 100, title_width=title_width)
+    fig = base_layout(fig, title, 100, title_width=title_width)
     top = fig.layout.margin.t + 17 * subtitle_lines
     fig.update_layout(
         height=plot_px + top + below_px + 12,
@@ -351,125 +350,6 @@ def image_figure(image: np.ndarray, title: str, height: int = 320, title_width: 
     fig = go.Figure(go.Image(z=np.asarray(image, dtype=np.uint8), hovertemplate="x=%{x}, y=%{y}<extra></extra>"))
     fig.update_xaxes(showticklabels=False, showgrid=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, scaleanchor="x")
-    fig = _base_layout(fig, title, height, title_width=title_width)
+    fig = base_layout(fig, title, height, title_width=title_width)
     fig.update_layout(margin=dict(l=10, r=10, b=10))
     return fig
-
-
-# --------------------------------------------------------------------------
-# Predictions and blend weights
-# --------------------------------------------------------------------------
-
-
-def topk_bar(probabilities: np.ndarray, class_names: Sequence[str], title: str, k: int = 5,
-             title_width: int = 95) -> go.Figure:
-    """The ``k`` most probable classes as horizontal bars (softmax of the logits, in percent)."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    order = np.argsort(-probabilities)[:k]
-    labels = [f"{class_names[i]} ({i})" if len(class_names) > 20 else class_names[i] for i in order]
-    values = 100 * probabilities[order]
-    fig = go.Figure(go.Bar(
-        x=values[::-1], y=labels[::-1], orientation="h", marker_color="#2f6f8f",
-        text=[f"{v:.1f}%" for v in values[::-1]], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}: %{x:.2f}%<extra></extra>",
-    ))
-    fig.update_xaxes(title_text="probability p(class | image), %", range=[0, max(100.0, float(values.max()) + 5)])
-    fig = _base_layout(fig, title, 70 + 42 * len(order) + 60, title_width=title_width)
-    fig.update_layout(margin=dict(l=10, r=40, b=40))
-    return fig
-
-
-def probability_comparison(
-    learned: np.ndarray, changed: np.ndarray, class_names: Sequence[str], title: str, k: int = 10,
-    title_width: int = 70,
-) -> go.Figure:
-    """Class probabilities with the learned blend and with the overridden one, for the classes that matter most."""
-    learned = np.asarray(learned, dtype=np.float64)
-    changed = np.asarray(changed, dtype=np.float64)
-    order = np.argsort(-np.maximum(learned, changed))[:k]
-    labels = [class_names[i] for i in order]
-    fig = go.Figure([
-        go.Bar(name="learned blend", x=labels, y=100 * learned[order], marker_color="#9fb7c4",
-               hovertemplate="%{x}: %{y:.2f}%<extra>learned</extra>"),
-        go.Bar(name="your blend", x=labels, y=100 * changed[order], marker_color="#2f6f8f",
-               hovertemplate="%{x}: %{y:.2f}%<extra>your blend</extra>"),
-    ])
-    fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
-    fig.update_yaxes(title_text="p(class | image), %", rangemode="tozero")
-    return _base_layout(fig, title, 380, title_width=title_width)
-
-
-def blend_bars(blend: Mapping[str, tuple[float, float]], title: str, *, show_beta: bool,
-               title_width: int = 95) -> go.Figure:
-    """One bar per mixed block: ``α`` (and ``β`` when it is learned separately)."""
-    names = list(blend)
-    alphas = [float(blend[n][0]) for n in names]
-    traces = [go.Bar(name="α (dynamic: attention)", x=names, y=alphas, marker_color="#2f6f8f",
-                     text=[f"α = {a:.3f}" for a in alphas], textposition="inside", insidetextanchor="middle",
-                     textfont=dict(color="white"),
-                     hovertemplate="%{x}: α = %{y:.4f}<extra></extra>")]
-    if show_beta:
-        betas = [float(blend[n][1]) for n in names]
-        traces.append(go.Bar(name="β (static)", x=names, y=betas, marker_color="#d08c3c",
-                             text=[f"β = {b:.3f}" for b in betas], textposition="inside", insidetextanchor="middle",
-                             textfont=dict(color="white"),
-                             hovertemplate="%{x}: β = %{y:.4f}<extra></extra>"))
-    fig = go.Figure(traces)
-    fig.add_hline(y=0.5, line=dict(color="#555", dash="dot"))
-    fig.add_annotation(xref="paper", x=1.0, xanchor="left", y=0.5, yref="y", text="0.5: value at<br>initialisation",
-                       showarrow=False, font=dict(size=11, color="#555"), align="left")
-    top = max([1.0] + [abs(v) for t in traces for v in t.y]) * 1.15
-    bottom = min([0.0] + [v for t in traces for v in t.y]) * 1.15
-    fig.update_yaxes(title_text="blend weight", range=[bottom, top])
-    fig.update_xaxes(title_text="mixed block (module path)")
-    fig.update_layout(barmode="group", showlegend=show_beta, bargap=0.45,
-                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
-    fig = _base_layout(fig, title, 380, title_width=title_width)
-    fig.update_layout(margin=dict(r=100))
-    return fig
-
-
-# --------------------------------------------------------------------------
-# Training histories
-# --------------------------------------------------------------------------
-
-
-def history_accuracy(histories: Mapping[str, Sequence[Mapping]], title: str, title_width: int = 60) -> go.Figure:
-    """Test (solid) and validation (dotted) accuracy per epoch, one colour per model."""
-    fig = go.Figure()
-    palette = ["#2f6f8f", "#d08c3c", "#5a9e5a", "#b5495b", "#7a5fa6", "#4b4b4b", "#c7a100", "#1f9e9e"]
-    for index, (name, history) in enumerate(histories.items()):
-        colour = palette[index % len(palette)]
-        epochs = [entry["epoch"] for entry in history]
-        for key, dash, label in (("test_accuracy", "solid", "test"), ("val_accuracy", "dot", "validation")):
-            values = [entry.get(key) for entry in history]
-            if all(v is None for v in values):
-                continue
-            fig.add_trace(go.Scatter(
-                x=epochs, y=values, mode="lines+markers", name=f"{name} ({label})", legendgroup=name,
-                line=dict(color=colour, dash=dash), hovertemplate=f"{name}<br>epoch %{{x}}: {label} %{{y:.2f}}%<extra></extra>",
-            ))
-    fig.update_xaxes(title_text="epoch", dtick=1)
-    fig.update_yaxes(title_text="top-1 accuracy, %")
-    return _base_layout(fig, title, 420, title_width=title_width)
-
-
-def history_blend(histories: Mapping[str, Sequence[Mapping]], title: str, title_width: int = 60) -> go.Figure:
-    """α of every mixed block per epoch, one line per (model, block)."""
-    fig = go.Figure()
-    palette = ["#2f6f8f", "#d08c3c", "#5a9e5a", "#b5495b", "#7a5fa6", "#4b4b4b"]
-    dashes = ["solid", "dash", "dot", "dashdot"]
-    for index, (name, history) in enumerate(histories.items()):
-        blocks = sorted({block for entry in history for block in (entry.get("blend") or {})})
-        for b_index, block in enumerate(blocks):
-            epochs = [entry["epoch"] for entry in history if block in (entry.get("blend") or {})]
-            alphas = [entry["blend"][block][0] for entry in history if block in (entry.get("blend") or {})]
-            fig.add_trace(go.Scatter(
-                x=epochs, y=alphas, mode="lines+markers", name=f"{name} · {block}", legendgroup=name,
-                line=dict(color=palette[index % len(palette)], dash=dashes[b_index % len(dashes)]),
-                hovertemplate=f"{name} {block}<br>epoch %{{x}}: α = %{{y:.4f}}<extra></extra>",
-            ))
-    fig.add_hline(y=0.5, line=dict(color="#888", dash="dot"))
-    fig.update_xaxes(title_text="epoch", dtick=1)
-    fig.update_yaxes(title_text="α (weight of the dynamic affinity A(X))")
-    return _base_layout(fig, title, 420, title_width=title_width)
