@@ -13,13 +13,13 @@ Layers: ``pages/*.py`` (thin: widgets, one or two calls, drawing) -> ``app``
 | ``caching`` | ``st.cache_resource`` models (bounded), ``st.cache_data`` per-image inspections and explorer runs | yes |
 | ``errors`` | exceptions -> ``st.error`` messages, tracebacks to the server log | yes |
 | ``explorer`` | one operator's explicit affinity and the equivalence check | no |
-| ``inspection`` | run a model once with recording, then slice rows; NPY / CSV export | no |
 | ``registry`` | model choices (``ModelRef``), random stand-ins, preprocessing, checkpoint loading | no |
 | ``samples`` | the sample gallery in ``container_edu/samples`` (and how it was made) | no |
 | ``zoo`` | model cards and histories as table rows | no |
 
-The figures are the core's (``container_edu.figures``, colours and PNG overlays in ``container_edu.colors``),
-so a notebook draws exactly what the pages draw.
+The figures and the inspection of one image are the core's (``container_edu.figures``,
+``container_edu.inspection``; colours and PNG overlays in ``container_edu.colors``), so a notebook draws
+exactly what the pages draw.
 
 ``app.lessons`` (the guided lessons) builds on the same layer: its models come from ``caching``, its
 colours from ``container_edu.colors``, its tolerance from ``explorer.RELATIVE_TOLERANCE``.

@@ -26,11 +26,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from container_edu.inspection import Inspection, normalise_overrides, run_inspection
 from container_edu.pretrained import PretrainedError, load_pretrained
 
 from . import registry
 from .explorer import ExplorerResult, ExplorerSpec, explore
-from .inspection import Inspection, normalise_overrides, run_inspection
 from .registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Pieces of page that more than one page draws: the model's view of an image, and a block's maps.
 
-Streamlit on the outside, :mod:`app.figures` and :mod:`app.inspection` inside.
+Streamlit on the outside, :mod:`container_edu.figures` and :mod:`container_edu.inspection` inside.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ import streamlit as st
 import torch
 from torch import nn
 
-from container_edu.colors import overlay_png
-
 from container_edu import figures
+from container_edu.colors import overlay_png
+from container_edu.inspection import BlockMaps, Inspection
 
 from . import caching, registry
-from .inspection import BlockMaps, Inspection
 from .registry import ModelRef
 from .widgets import CurrentImage, query_click_handler, query_keys
 

@@ -12,9 +12,9 @@ import streamlit as st
 from PIL import Image
 
 from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES, ImageError, image_digest, load_image
+from container_edu.inspection import Inspection, clamp_query, describe_block
 
 from .errors import logger
-from .inspection import Inspection, clamp_query, describe_block
 from .samples import list_samples
 
 __all__ = [

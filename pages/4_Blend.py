@@ -4,11 +4,11 @@ import numpy as np
 import streamlit as st
 
 from app import caching, views
-from app.inspection import block_maps
 from app.page import PageContext, run_page
 from app.widgets import block_head_query, image_picker
 from container_edu import figures
 from container_edu.aggregation import ContainerMix
+from container_edu.inspection import block_maps
 from container_edu.models import blend_parameters
 
 PREFIX = "blend"

@@ -27,7 +27,7 @@ if str(REPO_ROOT) not in sys.path:  # also when run as a script
     sys.path.insert(0, str(REPO_ROOT))
 
 from app import views  # noqa: E402
-from app.inspection import block_maps, run_inspection  # noqa: E402
+from container_edu.inspection import block_maps, run_inspection  # noqa: E402
 from app.registry import build_random, preprocess  # noqa: E402
 from container_edu import figures  # noqa: E402
 

@@ -12,7 +12,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from app.explorer import OPERATORS, ExplorerSpec, explore, head_choices
-from app.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
+from container_edu.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
 from app.registry import build_random, load_checkpoint_model, model_refs, preprocess
 from app.samples import list_samples
 from app.widgets import decode_upload

@@ -147,7 +147,7 @@ def test_threads_on_one_shared_model_each_get_their_own_result_and_change_nothin
 
 def test_app_inspections_in_parallel_match_the_sequential_ones(shared_model):
     """The app's own path (``run_inspection`` + ``block_maps``) from several threads at once."""
-    from app.inspection import block_maps, run_inspection
+    from container_edu.inspection import block_maps, run_inspection
 
     model = shared_model
     before = _snapshot(model)

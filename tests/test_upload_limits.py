@@ -243,7 +243,7 @@ def test_live_training_keeps_at_most_three_models_per_session():
 def test_a_cached_inspection_does_not_keep_the_values_it_dropped():
     import torch
 
-    from app.inspection import run_inspection
+    from container_edu.inspection import run_inspection
     from container_edu import create_model
 
     torch.manual_seed(0)

@@ -104,7 +104,7 @@ def expected_predictions(sessions: int, per_session: int) -> tuple[list[list[Exp
     import torch
 
     from app import registry
-    from app.inspection import run_inspection
+    from container_edu.inspection import run_inspection
     from container_edu.images import load_image
 
     torch.set_num_threads(1)
