@@ -4,7 +4,10 @@ The slow part (a forward pass with every block on its explicit path under
 :func:`container_edu.record_affinities`) runs once per (model, image, blend
 override); :func:`run_inspection` returns a small, CPU-only, picklable
 :class:`Inspection`. Changing the block, head or query only slices rows out
-of it (:func:`block_maps`), which takes milliseconds. No Streamlit here.
+of it (:func:`block_maps`), which takes milliseconds. The app caches
+inspections per image; in a notebook :func:`container_edu.inspect` makes one
+from a model name and a picture, and its methods draw the maps
+(:meth:`Inspection.figure`, :meth:`Inspection.blend_figure`).
 """
 
 from __future__ import annotations
@@ -13,16 +16,20 @@ import copy
 import io
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from container_edu import override_blend, record_affinities
-from container_edu.trace import AggregationRecord
+from .trace import AggregationRecord, override_blend, record_affinities
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 __all__ = [
+    "InspectError",
     "Inspection",
     "BlockMaps",
     "run_inspection",
@@ -41,7 +48,11 @@ MAX_EXPORT_TOKENS = 1024
 MAX_DRAW_TOKENS = 400
 
 
-@dataclass(frozen=True)
+class InspectError(ValueError):
+    """An inspection cannot be made or read as asked; the message says what to pass instead."""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class Inspection:
     """What one forward pass predicted and aggregated.
 
@@ -51,12 +62,20 @@ class Inspection:
             the large ``v`` / ``aggregated`` tensors (not needed for maps).
         overrides: the blend override used, as sorted ``(block, alpha, beta)``.
         seconds: wall time of the forward pass.
+        model_name: what was inspected (a bundled name, or the module's class).
+        class_names: one name per output (empty: outputs are called ``class k``).
+        seen: the picture the model saw, RGB ``uint8`` ``(H, W, 3)`` (maps are drawn over it), or ``None``.
+        input_shape: the shape of the model's input batch, ``(1, C, H, W)``.
     """
 
     probabilities: np.ndarray
     records: dict[str, AggregationRecord]
     overrides: tuple[tuple[str, float, float], ...]
     seconds: float
+    model_name: str = ""
+    class_names: tuple[str, ...] = ()
+    seen: np.ndarray | None = field(default=None)
+    input_shape: tuple[int, ...] = ()
 
     @property
     def blocks(self) -> list[str]:
@@ -66,6 +85,163 @@ class Inspection:
     def mixed_blocks(self) -> list[str]:
         """Blocks that recorded a dynamic affinity (attention or a blend)."""
         return [name for name, record in self.records.items() if record.attention is not None]
+
+    @property
+    def blend(self) -> dict[str, tuple[float, float]]:
+        """``(alpha, beta)`` of every block that blended a dynamic and a static affinity in this pass."""
+        return {name: (float(record.alpha), float(record.beta)) for name, record in self.records.items()
+                if record.attention is not None and _has_static(record)}
+
+    # ----------------------------------------------------------------------
+    # The prediction
+    # ----------------------------------------------------------------------
+
+    def class_name(self, index: int) -> str:
+        names = self.class_names
+        return names[index] if len(names) == len(self.probabilities) else f"class {index}"
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most probable classes as ``(name, probability)``, most probable first."""
+        order = np.argsort(-self.probabilities, kind="stable")[: max(1, int(k))]
+        return [(self.class_name(int(i)), float(self.probabilities[i])) for i in order]
+
+    @property
+    def prediction(self) -> tuple[str, float]:
+        """The most probable class and its probability."""
+        return self.top(1)[0]
+
+    # ----------------------------------------------------------------------
+    # Reading one block (checked: a wrong block, head or query says what would be right)
+    # ----------------------------------------------------------------------
+
+    def record(self, block: str) -> AggregationRecord:
+        """The record of ``block``; :class:`InspectError` listing the recorded blocks otherwise."""
+        if block not in self.records:
+            raise InspectError(f"no block {block!r} was recorded; the recorded blocks are: {', '.join(self.records)}")
+        return self.records[block]
+
+    def _query(self, block: str, query: tuple[int, int] | int) -> tuple[int, int]:
+        height, width = self.record(block).grid
+        if isinstance(query, (int, np.integer)) and not isinstance(query, bool):
+            token = int(query)
+            if not 0 <= token < height * width:
+                raise InspectError(f"token {token} is outside block {block}'s {height}×{width} grid: a token index "
+                                   f"runs from 0 to {height * width - 1} (or pass (y, x))")
+            return divmod(token, width)
+        try:
+            y, x = (int(v) for v in query)
+        except (TypeError, ValueError):
+            raise InspectError(f"a query is a grid position (y, x) or a token index, got {query!r}") from None
+        if not (0 <= y < height and 0 <= x < width):
+            raise InspectError(f"query ({y}, {x}) is outside block {block}'s {height}×{width} grid: y runs from 0 "
+                               f"to {height - 1} and x from 0 to {width - 1}")
+        return y, x
+
+    def _head(self, block: str, head: int) -> int:
+        count = self.record(block).num_heads
+        if isinstance(head, bool) or not isinstance(head, (int, np.integer)) or not 0 <= head < count:
+            raise InspectError(f"block {block} has {count} head(s): head must be an integer from 0 to {count - 1}, "
+                               f"got {head!r}")
+        return int(head)
+
+    def maps(self, block: str, query: tuple[int, int] | int, head: int = 0) -> BlockMaps:
+        """Every head's row ``i`` (the query) of each part of ``block``'s affinity; ``head`` is the one drawn alone."""
+        return block_maps(self, block, self._head(block, head), self._query(block, query))
+
+    def matrix(self, block: str, part: str = "blended", head: int = 0) -> np.ndarray:
+        """Head ``head``'s full ``N x N`` matrix of ``part`` (``"attention"``, ``"static"`` or ``"blended"``)."""
+        record = self.record(block)
+        head = self._head(block, head)
+        if part not in _PARTS:
+            raise InspectError(f"part must be one of {', '.join(_PARTS)}, got {part!r}")
+        if record.num_tokens > MAX_EXPORT_TOKENS:
+            raise InspectError(f"block {block} has {record.num_tokens} tokens: its N×N matrices would hold "
+                               f"{record.num_tokens ** 2:,} entries; read rows with .maps(block, query) instead")
+        matrix = head_matrix(self, block, head, part)
+        if matrix is None:
+            raise InspectError(f"block {block} ({record.kind}) has no {part} part; it has: "
+                               f"{', '.join(block_maps(self, block, 0, (0, 0)).parts)}")
+        return matrix
+
+    # ----------------------------------------------------------------------
+    # Figures (Plotly, imported on first use)
+    # ----------------------------------------------------------------------
+
+    def figure(self, block: str, query: tuple[int, int] | int, head: int | None = None, *, part: str | None = None,
+               on_image: bool = True, opacity: float = 0.6) -> go.Figure:
+        """Row ``i`` (the query) of ``block``'s affinity on its token grid, over the picture the model saw.
+
+        With ``head`` given: that head's dynamic, static and blended rows side
+        by side. With ``head=None``: every head's row of one ``part`` on one
+        colour scale (default: the blend when the block has two parts, else
+        its only part). ``query`` is ``(y, x)`` or a token index ``y * W + x``.
+        """
+        from .figures import maps as figures
+
+        maps = self.maps(block, query, 0 if head is None else head)
+        image = self.seen if on_image else None
+        if head is not None:
+            if part is not None:
+                raise InspectError("part chooses among the heads' maps: pass it with head=None")
+            return figures.query_maps_figure(maps, image, title_prefix=self._title_prefix(), opacity=opacity)
+        part = maps.parts[-1] if part is None else part
+        if part not in maps.parts:
+            raise InspectError(f"block {block} ({maps.kind}) has no {part!r} part; it has: {', '.join(maps.parts)}")
+        return figures.heads_figure(maps, part, image, opacity=opacity)
+
+    def matrix_figure(self, block: str, part: str = "blended", head: int = 0,
+                      query: tuple[int, int] | int = 0) -> go.Figure:
+        """Head ``head``'s ``N x N`` matrix of ``part`` as a heatmap, the query's row outlined."""
+        from .figures import maps as figures
+
+        matrix = self.matrix(block, part, head)
+        return figures.head_matrix_figure(matrix, self.maps(block, query, head), part, height=460, title_width=70)
+
+    def blend_figure(self) -> go.Figure:
+        """The ``(α, β)`` every mixed block used in this pass (learned, or as overridden), as bars."""
+        from .figures import maps as figures
+
+        blend = self.blend
+        if not blend:
+            raise InspectError(f"{self.model_name or 'this model'} has no blended block (recorded: "
+                               f"{', '.join(f'{n} {r.kind}' for n, r in self.records.items())})")
+        kinds = {self.records[name].kind for name in blend}
+        kind = "container" if "container" in kinds else next(iter(kinds))
+        what = "overridden" if self.overrides else "learned"
+        return figures.blend_figure(blend, f"Blend per mixed block of {self.model_name or 'the model'} ({what})",
+                                    kind=kind)
+
+    def _title_prefix(self) -> str:
+        return f"{self.model_name}: " if self.model_name else ""
+
+    def __repr__(self) -> str:
+        from .kinds import KINDS
+
+        shape = "×".join(str(s) for s in self.input_shape) or "?"
+        lines = [f"Inspection of {self.model_name or 'a model'} on a {shape} input ({self.seconds:.3f} s)"]
+        lines.append("  prediction: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in self.top(3)))
+        if self.overrides:
+            lines.append("  blend overridden: " + ", ".join(f"{n} α={a:.3f} β={b:.3f}" for n, a, b in self.overrides))
+        lines.append(f"  {len(self.records)} block(s) recorded:")
+        width = max((len(name) for name in self.records), default=0)
+        for name, record in self.records.items():
+            kind = KINDS.get(record.kind)
+            label = f"{record.kind} ({kind.traits})" if kind else record.kind
+            detail = f"{record.grid[0]}×{record.grid[1]} grid"
+            if record.attention is not None:
+                detail += f", {record.num_heads} heads"
+                if _has_static(record):
+                    detail += f", α={float(record.alpha):.3f} β={float(record.beta):.3f}"
+            lines.append(f"    {name:<{width}}  {label}, {detail}")
+        lines.append("  .top(k), .figure(block, query, head=None), .matrix_figure(block), .blend_figure(), .records")
+        return "\n".join(lines)
+
+
+_PARTS = ("attention", "static", "blended")
+
+
+def _has_static(record: AggregationRecord) -> bool:
+    return record.conv_weight is not None or record.static_affinity is not None
 
 
 def _slim(record: AggregationRecord) -> AggregationRecord:
