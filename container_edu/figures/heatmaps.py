@@ -34,6 +34,7 @@ __all__ = [
     "grid_row",
     "image_figure",
     "wrap_title",
+    "as_array",
     "base_layout",
     "FONT",
 ]
@@ -42,9 +43,16 @@ FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 QUERY_MARKER = dict(symbol="x-thin", size=14, color=QUERY_COLOR, line=dict(width=3, color=QUERY_COLOR))
 
 
+def as_array(values: object) -> np.ndarray:
+    """``values`` as float64: NumPy arrays, nested lists, and torch tensors (detached, on the CPU) alike."""
+    if hasattr(values, "detach"):  # a torch tensor, perhaps a parameter on a GPU: a notebook passes these directly
+        values = values.detach().to("cpu").double().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
 def _scale(values: np.ndarray, signed: bool | None) -> dict:
     """Colour-scale settings for a heatmap or a coloraxis."""
-    values = np.asarray(values, dtype=np.float64)
+    values = as_array(values)
     signed = is_signed(values) if signed is None else signed
     if signed:
         bound = float(np.nanmax(np.abs(values))) if values.size else 1.0
@@ -113,7 +121,7 @@ def affinity_matrix(
 
     ``query_token`` outlines that row, the one drawn on the grid elsewhere.
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
+    matrix = as_array(matrix)
     n = matrix.shape[0]
     grid_h, grid_w = grid
     if grid_h * grid_w != n:
@@ -218,7 +226,7 @@ def panels(
     traces: list[dict] = []
     layout: dict = {"annotations": [], "images": []}
     if shared_scale:
-        joint = np.concatenate([np.asarray(p.z, dtype=np.float64).ravel() for p in items])
+        joint = np.concatenate([as_array(p.z).ravel() for p in items])
         signed_values = [p.signed for p in items if p.signed is not None]
         scale = _scale(joint, signed_values[0] if signed_values else None)
         layout["coloraxis"] = dict(
@@ -233,7 +241,7 @@ def panels(
         x_domain = [col * (width + h_space), col * (width + h_space) + width]
         top = 1 - row * (height + v_space)
         y_domain = [max(top - height, 0.0), top]
-        z = np.asarray(item.z, dtype=np.float64)
+        z = as_array(item.z)
         grid_h, grid_w = z.shape
         if image is not None:
             img_h, img_w = image.shape[:2]
