@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from .checks import positive_int
 from .data.fashion_mnist import FASHION_MNIST_MEAN, FASHION_MNIST_STD
 
 __all__ = [
@@ -185,7 +186,6 @@ def fashion_mnist_display(tensor: Tensor, scale: int = 1) -> Image.Image:
     pixels = (x * FASHION_MNIST_STD + FASHION_MNIST_MEAN).clamp(0, 1).mul(255).round().to(torch.uint8)
     image = Image.fromarray(pixels.numpy())
     if scale != 1:
-        if not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {scale!r}")
+        positive_int("scale", scale)
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     return image

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .device import default_device
+from .files import sha256_file
 from .models import ZooConfig, ZooContainer
 
 __all__ = ["WEIGHTS_DIR", "PretrainedError", "list_pretrained", "model_card", "load_pretrained"]
@@ -62,8 +63,6 @@ def load_pretrained(name: str, device: str | torch.device | None = None, weights
     file does not match the checksum in its card.
     """
     from safetensors.torch import load_file
-
-    from .train import sha256_file
 
     card = model_card(name, weights_dir)
     weights_path = Path(weights_dir) / card["weights_file"]

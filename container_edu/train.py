@@ -15,7 +15,6 @@ where it stopped.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -33,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data.fashion_mnist import DatasetError, load_fashion_mnist, to_model_input, train_val_split
+from .files import sha256_file
 from .models import ZOO_PREFIX, MIXINGS, ZooConfig, ZooContainer, blend_parameters
 
 __all__ = ["TrainSettings", "EpochLog", "TrainResult", "train", "evaluate", "write_bundle", "add_parser"]
@@ -295,14 +295,6 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
 
 def _atomic_save(path: Path, obj: dict) -> None:
     _atomic_write(path, lambda tmp: torch.save(obj, tmp))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_bundle(result: TrainResult, out_dir: Path, *, command: str) -> Path:
