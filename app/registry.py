@@ -33,6 +33,7 @@ from container_edu.checkpoints import (
     state_dict_mismatch,
 )
 from container_edu.data import CLASS_NAMES
+from container_edu.kinds import for_variant
 from container_edu.models import MIXINGS, ZOO_PREFIX, ContainerLight, ZooConfig, ZooContainer
 from container_edu.pretrained import WEIGHTS_DIR, list_pretrained, load_pretrained
 
@@ -59,15 +60,6 @@ WEIGHTS_DIR_ENV = "CONTAINER_EDU_WEIGHTS_DIR"
 DEFAULT_MODEL = ZOO_PREFIX + "container_light"
 RANDOM_LABEL = "untrained (random weights)"
 RANDOM_SEED = 0
-
-VARIANT_TITLES = {
-    "attention": "self-attention",
-    "conv": "depthwise conv",
-    "mixer": "MLP-Mixer (multi-head MLP)",
-    "container": "Container (attention + MLP)",
-    "container_light": "Container-Light (attention + conv)",
-}
-
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -127,8 +119,16 @@ def bundled_ref(name: str, card: Mapping) -> ModelRef:
     return ModelRef(
         key=f"bundled:{name}:{str(card.get('sha256', ''))[:16]}",
         label=f"{name} · {short}", source="bundled", name=name, dataset=FASHION_MNIST, trained=True,
-        description=f"Bundled, trained on Fashion-MNIST ({detail}); mixed stage: {VARIANT_TITLES.get(variant, variant)}.",
+        description=f"Bundled, trained on Fashion-MNIST ({detail}); mixed stage: {_variant_title(variant)}.",
     )
+
+
+def _variant_title(variant: str) -> str:
+    """The label of a zoo variant's aggregation kind (``"mixer"`` is the multi-head MLP)."""
+    try:
+        return for_variant(variant).label
+    except ValueError:
+        return variant
 
 
 def random_ref(name: str) -> ModelRef:
@@ -141,7 +141,7 @@ def random_ref(name: str) -> ModelRef:
         variant = name.removeprefix(ZOO_PREFIX)
         label = f"{name} · untrained"
         description = (f"Fashion-MNIST zoo model, {RANDOM_LABEL}; mixed stage: "
-                       f"{VARIANT_TITLES.get(variant, variant)}.")
+                       f"{_variant_title(variant)}.")
         dataset = FASHION_MNIST
     return ModelRef(key=f"random:{name}:{RANDOM_SEED}", label=label, source="random", name=name, dataset=dataset,
                     trained=False, description=description)

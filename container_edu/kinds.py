@@ -47,6 +47,7 @@ __all__ = [
 PARTS = ("attention", "static", "blended")
 
 _HEAD = re.compile(r"_m(?![a-z])")
+_CHANNEL = re.compile(r"_c(?![a-z])")
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,11 @@ class AggregationKind:
         return self.blend is not None
 
     @property
+    def traits(self) -> str:
+        """``"dynamic, dense"``, ``"static, sparse"``, ...: the two properties the paper sorts operators by."""
+        return f"{'dynamic' if self.dynamic else 'static'}, {'dense' if self.dense else 'sparse'}"
+
+    @property
     def view_unit(self) -> Literal["head", "channel", "shared"]:
         """What one matrix of the head-level view stands for (a per-channel blend is averaged per head)."""
         return "head" if self.uses_heads else self.affinity_per
@@ -131,16 +137,46 @@ class AggregationKind:
         """:attr:`formula` with the head ``m`` replaced by ``head``."""
         return _HEAD.sub(f"_{head}", self.formula)
 
+    def averaged_symbol(self, head: int | None = None) -> str:
+        """The symbol of the mean of the per-channel matrices over head ``head``'s channels, or all channels.
+
+        ``A_c^conv`` averaged over head 2 is ``A_2^conv``; over all channels ``A^conv``.
+        """
+        return _CHANNEL.sub("" if head is None else f"_{head}", self.symbol)
+
     def build(self, dim: int, num_heads: int, grid: tuple[int, int], kernel_size: int = 5,
               blend: tuple[float, float] = (0.5, 0.5)) -> nn.Module:
         """A fresh module of this kind (random weights from torch's global generator)."""
         return self.builder(KindArgs(dim, num_heads, tuple(grid), kernel_size, tuple(blend)))
 
 
+# Builders are module-level functions, not lambdas, so that a kind pickles (Streamlit caches results holding one).
+
+
+def _attention(args: KindArgs) -> nn.Module:
+    return MultiHeadSelfAttention(args.num_heads)
+
+
+def _conv(args: KindArgs) -> nn.Module:
+    return DepthwiseConvAggregation(args.dim, args.kernel_size)
+
+
+def _mixer(args: KindArgs) -> nn.Module:
+    return TokenMixing(args.num_tokens)
+
+
+def _multihead_mlp(args: KindArgs) -> nn.Module:
+    return MultiHeadMLP(args.num_tokens, args.num_heads)
+
+
 def _container(args: KindArgs) -> nn.Module:
     # The static part is built first: the order in which modules draw random weights is part of a seed's meaning.
     static = MultiHeadMLP(args.num_tokens, args.num_heads)
     return ContainerMix(args.num_heads, static, alpha=args.blend[0], beta=args.blend[1])
+
+
+def _container_light(args: KindArgs) -> nn.Module:
+    return ContainerLightMix(args.dim, args.num_heads, args.kernel_size)
 
 
 KINDS: dict[str, AggregationKind] = {
@@ -152,7 +188,7 @@ KINDS: dict[str, AggregationKind] = {
             description="Dynamic and dense: every row is a softmax over all N tokens and changes with the input.",
             dynamic=True, dense=True, rows_are_probabilities=True, affinity_per="head", uses_heads=True,
             uses_kernel=False, blend=None, dynamic_part="attention", static_part=None, zoo_variant="attention",
-            builder=lambda a: MultiHeadSelfAttention(a.num_heads),
+            builder=_attention,
         ),
         AggregationKind(
             key="conv", label="Depthwise convolution", symbol="A_c^conv",
@@ -162,7 +198,7 @@ KINDS: dict[str, AggregationKind] = {
             description="Static and sparse: one banded matrix per channel; a row is the kernel pasted at the query.",
             dynamic=False, dense=False, rows_are_probabilities=False, affinity_per="channel", uses_heads=False,
             uses_kernel=True, blend=None, dynamic_part=None, static_part="conv", zoo_variant="conv",
-            builder=lambda a: DepthwiseConvAggregation(a.dim, a.kernel_size),
+            builder=_conv,
         ),
         AggregationKind(
             key="mixer", label="MLP-Mixer token mixing", symbol="A^mix",
@@ -171,7 +207,7 @@ KINDS: dict[str, AggregationKind] = {
             description="Static and dense: a single learned matrix that ties the model to one grid size.",
             dynamic=False, dense=True, rows_are_probabilities=False, affinity_per="shared", uses_heads=False,
             uses_kernel=False, blend=None, dynamic_part=None, static_part="mixer", zoo_variant=None,
-            builder=lambda a: TokenMixing(a.num_tokens),
+            builder=_mixer,
         ),
         AggregationKind(
             key="multihead_mlp", label="Multi-head MLP", symbol="A_m^mlp",
@@ -180,7 +216,7 @@ KINDS: dict[str, AggregationKind] = {
             description="Static and dense, one learned matrix per head (the zoo's MLP-Mixer variant).",
             dynamic=False, dense=True, rows_are_probabilities=False, affinity_per="head", uses_heads=True,
             uses_kernel=False, blend=None, dynamic_part=None, static_part="multihead_mlp", zoo_variant="mixer",
-            builder=lambda a: MultiHeadMLP(a.num_tokens, a.num_heads),
+            builder=_multihead_mlp,
         ),
         AggregationKind(
             key="container", label="Container (attention + multi-head MLP)", symbol="A_m",
@@ -200,8 +236,7 @@ KINDS: dict[str, AggregationKind] = {
                         "conv, so the blend is per channel (head view: conv averaged over the head's channels).",
             dynamic=True, dense=True, rows_are_probabilities=False, affinity_per="channel", uses_heads=True,
             uses_kernel=True, blend="sigmoid", dynamic_part="attention", static_part="conv",
-            zoo_variant="container_light",
-            builder=lambda a: ContainerLightMix(a.dim, a.num_heads, a.kernel_size),
+            zoo_variant="container_light", builder=_container_light,
         ),
     )
 }

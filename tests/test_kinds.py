@@ -176,3 +176,9 @@ def test_symbols_take_a_head_number_and_unknown_kinds_are_named():
     assert kinds.for_variant("mixer").key == "multihead_mlp"
     with pytest.raises(ValueError, match="unknown aggregation kind 'pooling'"):
         kinds.get_kind("pooling")
+
+
+def test_kinds_pickle_so_that_cached_results_can_hold_them():
+    import pickle
+
+    assert pickle.loads(pickle.dumps(KINDS)) == KINDS
