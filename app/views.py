@@ -35,10 +35,9 @@ class Prepared:
 
 def prepare(ref: ModelRef, current: CurrentImage) -> Prepared:
     model = caching.get_model(ref, st.session_state)
-    dataset = registry.dataset_of(model)
-    x, seen = caching.get_input(current.digest, dataset, current.image)
-    num_classes = getattr(getattr(model, "head", None), "out_features", None)
-    return Prepared(ref, model, current, x, seen, registry.class_names(dataset, num_classes))
+    card = registry.card_of(ref, model)
+    x, seen = caching.get_input(current.digest, card.preprocessing, current.image)
+    return Prepared(ref, model, current, x, seen, list(card.class_names))
 
 
 #: What each part of a block's affinity is called in titles.

@@ -17,6 +17,7 @@ from torch import nn
 
 from app.registry import WEIGHTS_DIR_ENV, bundled_cards, weights_dir
 from container_edu import pretrained
+from container_edu.cards import ModelCard
 from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, load_fashion_mnist, to_model_input
 from container_edu.models import create_model
 
@@ -35,7 +36,7 @@ class LessonModel:
 
     name: str
     model: nn.Module
-    card: dict | None
+    card: ModelCard | None
     note: str = ""
 
     @property
@@ -48,7 +49,7 @@ class LessonModel:
 
     @property
     def cache_key(self) -> str:
-        return f"{self.name}:{self.card['sha256']}" if self.card else f"{self.name}:random"
+        return f"{self.name}:{self.card.sha256}" if self.card else f"{self.name}:random"
 
 
 @st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
@@ -70,7 +71,7 @@ def lesson_model(name: str) -> LessonModel:
     card = cards.get(name)
     if card is not None:
         try:
-            model = _load_bundled(name, str(weights_dir()), card["sha256"])
+            model = _load_bundled(name, str(weights_dir()), card.sha256)
             return LessonModel(name, model, card)
         except (pretrained.PretrainedError, OSError, RuntimeError, KeyError) as error:
             return LessonModel(name, random_model(name), None, f"the bundled {name} could not be loaded: {error}")
