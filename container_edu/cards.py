@@ -11,6 +11,11 @@ for the app and the command line alike.
 Cards are stored as JSON beside the weights (``name.json`` next to
 ``name.safetensors``); :meth:`ModelCard.from_dict` / :meth:`ModelCard.to_dict`
 convert, and refuse unknown or missing fields with a message that names them.
+
+Weights that come without a card (random weights, a checkpoint file) get one
+from their architecture: :func:`card_for_model`, :func:`zoo_card` and
+:func:`imagenet_container_light_card` (resize 256 bicubic, crop 224, ImageNet
+mean and std, the 1000 class names).
 """
 
 from __future__ import annotations
@@ -102,7 +107,8 @@ class ModelCard:
     Attributes:
         name: the model's name (``fmnist_container_light``, ``container_light``).
         architecture: one of :data:`ARCHITECTURES`.
-        variant: the aggregation kind of the mixed stage (a key of ``container_edu.kinds``).
+        variant: what the mixed stage aggregates with: the zoo variant (``ZooConfig.mixing``, ``--variant``;
+            ``container_edu.kinds.for_variant`` gives its aggregation kind: ``"mixer"`` is the multi-head MLP).
         config: the architecture's config as plain JSON values (``ZooConfig`` / ``ContainerLightConfig`` fields).
         preprocessing: how images become inputs.
         class_names: one name per output, in index order.
