@@ -217,7 +217,12 @@ class ModelCard:
             values["preprocessing"] = Preprocessing(**pre)
         except TypeError as error:
             raise CardError(f"model card {data.get('name', '?')!r}: preprocessing: {error}") from None
-        return cls(**values)
+        try:
+            return cls(**values)
+        except CardError:
+            raise
+        except (TypeError, ValueError, AttributeError) as error:  # a field of the wrong kind (a list for a dict, ...)
+            raise CardError(f"model card {data.get('name', '?')!r}: {error}") from None
 
 
 def read_card(path: str | Path) -> ModelCard:

@@ -56,6 +56,8 @@ def test_a_card_names_what_is_missing_or_unknown():
         replace(zoo_card(), class_names=("a", "b", "c"))
     with pytest.raises(CardError, match="architecture must be one of"):
         replace(zoo_card(), architecture="resnet")
+    with pytest.raises(CardError, match="model card 'fmnist_container_light'"):
+        ModelCard.from_dict({**zoo_card().to_dict(), "final_blend": [0.5, 0.5]})
 
 
 @pytest.mark.parametrize(("fields", "message"), [
