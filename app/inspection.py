@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from container_edu import override_blend, record_affinities
+from container_edu.kinds import KINDS
 from container_edu.trace import AggregationRecord
 
 __all__ = [
@@ -213,21 +214,13 @@ def head_matrix(inspection: Inspection, block: str, head: int, part: str) -> np.
     return None if chosen is None else chosen.double().numpy()
 
 
-KIND_LABELS = {
-    "conv": "depthwise conv only (static)",
-    "attention": "self-attention only (dynamic)",
-    "mixer": "MLP-Mixer (static, dense)",
-    "multihead_mlp": "multi-head MLP (static, dense)",
-    "container": "Container: α·attention + β·multi-head MLP",
-    "container_light": "Container-Light: α·attention + β·conv",
-}
-
-
 def describe_block(record: AggregationRecord) -> str:
-    """``"blocks2.0 — Container-Light: ... — 7×7 grid, 4 heads"`` for pickers."""
+    """``"blocks2.0 — Container-Light (attention + conv), dynamic, dense — 7×7 grid, 4 heads"`` for pickers."""
     height, width = record.grid
     heads = f", {record.num_heads} heads" if record.attention is not None else ""
-    return f"{record.name} — {KIND_LABELS.get(record.kind, record.kind)} — {height}×{width} grid{heads}"
+    kind = KINDS.get(record.kind)
+    label = f"{kind.label}, {kind.traits}" if kind else record.kind
+    return f"{record.name} — {label} — {height}×{width} grid{heads}"
 
 
 def array_to_npy(array: np.ndarray) -> bytes:

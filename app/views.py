@@ -11,13 +11,15 @@ import torch
 from torch import nn
 
 from container_edu.colors import overlay_png
+from container_edu.kinds import KINDS, get_kind, part_kind, part_rows_are_probabilities
 
 from . import caching, figures, registry
 from .inspection import BlockMaps, Inspection
 from .registry import ModelRef
 from .widgets import CurrentImage, query_click_handler, query_keys
 
-__all__ = ["Prepared", "prepare", "map_panels", "maps_figure", "maps_png", "symbols", "prediction_title"]
+__all__ = ["Prepared", "prepare", "map_panels", "maps_figure", "maps_png", "symbols", "part_symbols", "PART_TITLES",
+           "is_signed", "prediction_title"]
 
 
 class Prepared:
@@ -33,27 +35,52 @@ class Prepared:
 
 def prepare(ref: ModelRef, current: CurrentImage) -> Prepared:
     model = caching.get_model(ref, st.session_state)
-    dataset = registry.dataset_of(model)
-    x, seen = caching.get_input(current.digest, dataset, current.image)
-    num_classes = getattr(getattr(model, "head", None), "out_features", None)
-    return Prepared(ref, model, current, x, seen, registry.class_names(dataset, num_classes))
+    card = registry.card_of(ref, model)
+    x, seen = caching.get_input(current.digest, card.preprocessing, current.image)
+    return Prepared(ref, model, current, x, seen, list(card.class_names))
 
 
-def symbols(maps: BlockMaps) -> dict[str, str]:
-    """The paper's symbol of each part of this block's affinity, for titles and colour bars."""
-    m = maps.head
-    static = {
-        "conv": "A^conv (k×k kernels, mean over channels)",
-        "container_light": f"A_{m}^conv (k×k kernel, mean over head {m})",
-        "container": f"A_{m}^mlp (learned N×N)",
-        "multihead_mlp": f"A_{m}^mlp (learned N×N)",
-        "mixer": "A^mix (learned N×N)",
-    }.get(maps.kind, f"A_{m}^static")
+#: What each part of a block's affinity is called in titles.
+PART_TITLES = {"attention": "dynamic", "static": "static", "blended": "blended"}
+
+
+def _static_symbols(maps: BlockMaps, m: int | str) -> tuple[str, str]:
+    """``(symbol, text)`` of the block's static part at head ``m`` (the head view averages per-channel matrices)."""
+    kind = get_kind(maps.kind)
+    static = part_kind(maps.kind, "static")
+    if static is None:
+        return f"A_{m}^static", f"A_{m}^static"
+    if static.affinity_per != "channel":
+        return static.symbol_for(m), static.symbol_for(m)
+    symbol = static.averaged_symbol(m if kind.uses_heads else None)
+    over = f"head {m}'s channels" if kind.uses_heads else "all channels"
+    return symbol, f"{symbol} (mean of {static.symbol} over {over})"
+
+
+def part_symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
+    """The short symbol of each part at ``head`` (default: the chosen head), e.g. for a picker."""
+    m = maps.head if head is None else head
+    dynamic = part_kind(maps.kind, "attention") or KINDS["attention"]
+    static, _ = _static_symbols(maps, m)
+    return {"attention": dynamic.symbol_for(m), "static": static, "blended": f"α {dynamic.symbol_for(m)} + β {static}"}
+
+
+def symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
+    """The paper's formula of each part of this block's affinity at ``head``, for titles and colour bars."""
+    m = maps.head if head is None else head
+    dynamic = part_kind(maps.kind, "attention") or KINDS["attention"]
+    _, static_text = _static_symbols(maps, m)
+    blended = part_symbols(maps, m)["blended"]
     return {
-        "attention": f"A_{m}(X) = softmax(Q_{m} K_{m}ᵀ s)",
-        "static": static,
-        "blended": f"A_{m} = α A_{m}(X) + β A_{m}^static<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}",
+        "attention": dynamic.formula_for(m),
+        "static": static_text,
+        "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}",
     }
+
+
+def is_signed(maps: BlockMaps, part: str) -> bool:
+    """Whether ``part`` of this block is drawn centred on 0 (everything but probability rows)."""
+    return not part_rows_are_probabilities(maps.kind, part)
 
 
 def map_panels(maps: BlockMaps, *, head: int | None = None) -> list[figures.Panel]:
@@ -62,13 +89,14 @@ def map_panels(maps: BlockMaps, *, head: int | None = None) -> list[figures.Pane
     items = []
     if maps.attention_heads is not None:
         items.append(figures.Panel(maps.attention if head is None else maps.attention_heads[head],
-                                   f"dynamic<br>{names['attention']}", "A(X)[i, j] (attention weight)", False))
+                                   f"dynamic<br>{names['attention']}", "A(X)[i, j] (attention weight)",
+                                   is_signed(maps, "attention")))
     if maps.static_heads is not None:
         items.append(figures.Panel(maps.static if head is None else maps.static_heads[head],
-                                   f"static<br>{names['static']}", "A_static[i, j]", True))
+                                   f"static<br>{names['static']}", "A_static[i, j]", is_signed(maps, "static")))
     if maps.attention_heads is not None and maps.static_heads is not None:
         items.append(figures.Panel(maps.blended if head is None else maps.blended_heads[head],
-                                   f"blended: {names['blended']}", "α A(X) + β A_static", True))
+                                   f"blended: {names['blended']}", "α A(X) + β A_static", is_signed(maps, "blended")))
     return items
 
 
@@ -88,7 +116,7 @@ def maps_figure(maps: BlockMaps, seen: np.ndarray, prefix: str, *, title_prefix:
 def maps_png(maps: BlockMaps, seen: np.ndarray, part: str) -> bytes:
     """One map of the chosen head over the picture, as PNG bytes."""
     values = {"attention": maps.attention, "static": maps.static, "blended": maps.blended}[part]
-    return overlay_png(seen, values, signed=part != "attention", query=maps.query)
+    return overlay_png(seen, values, signed=is_signed(maps, part), query=maps.query)
 
 
 def prediction_title(ref: ModelRef) -> str:

@@ -49,15 +49,15 @@ def body(ctx: PageContext) -> None:
                    "conv and blended maps are signed (blue negative, red positive).")
     with tab_heads:
         parts = maps.parts
+        names, short = views.symbols(maps, head="m"), views.part_symbols(maps, head="m")
         part = st.radio("Map", parts, horizontal=True, key="insp_grid_part",
-                        format_func={"attention": "dynamic A_m(X)", "static": "static A_m^static",
-                                     "blended": "blended α A_m(X) + β A_m^static"}.get)
+                        format_func=lambda p: f"{views.PART_TITLES[p]} {short[p]}")
         stack = {"attention": maps.attention_heads, "static": maps.static_heads, "blended": maps.blended_heads}[part]
-        names = {"attention": "A_m(X) = softmax(Q_m K_mᵀ s)", "static": "A_m^static",
-                 "blended": f"A_m = α A_m(X) + β A_m^static (α = {maps.alpha:.3f}, β = {maps.beta:.3f})"}
+        signed = views.is_signed(maps, part)
         st.plotly_chart(figures.panels(
-            [figures.Panel(stack[m], f"head {m}", f"{part} weight", part != "attention") for m in range(len(stack))],
-            f"All {len(stack)} head(s) m of block {block}: {names[part]}, row of query {maps.query}, one colour scale",
+            [figures.Panel(stack[m], f"head {m}", f"{part} weight", signed) for m in range(len(stack))],
+            f"All {len(stack)} head(s) m of block {block}: {names[part].replace('<br>', ' ')}, row of query "
+            f"{maps.query}, one colour scale",
             cols=min(4, len(stack)), shared_scale=True, query=maps.query, image=prepared.seen,
             opacity=st.session_state.get("insp_opacity", 0.6), panel_height=240,
         ), key="insp_heads")
@@ -76,7 +76,7 @@ def body(ctx: PageContext) -> None:
                     continue
                 col.plotly_chart(figures.affinity_matrix(
                     matrix, f"{part}: {views.symbols(maps)[part].split('<br>')[0]}, head {head}", grid=record.grid,
-                    colorbar_title=f"{part}[i, j]", signed=part != "attention",
+                    colorbar_title=f"{part}[i, j]", signed=views.is_signed(maps, part),
                     query_token=maps.query[0] * record.grid[1] + maps.query[1], height=380, title_width=40,
                 ), key=f"insp_matrix_{part}")
     with tab_files:

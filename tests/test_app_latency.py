@@ -29,6 +29,7 @@ if str(REPO_ROOT) not in sys.path:  # also when run as a script
 from app import figures, views  # noqa: E402
 from app.inspection import block_maps, run_inspection  # noqa: E402
 from app.registry import build_random, preprocess  # noqa: E402
+from container_edu.cards import card_for_model  # noqa: E402
 
 SLICE_BUDGET_S = 0.25  # median of the slicing path
 RERUN_BUDGET_S = 1.0  # median of a whole page rerun
@@ -53,8 +54,7 @@ def time_slicing(model_name: str) -> dict[str, float]:
     from PIL import Image
 
     image = Image.new("RGB", (256, 200), (230, 230, 220))
-    dataset = "imagenet" if model_name == "container_light" else "fashion_mnist"
-    x, seen = preprocess(dataset, image)
+    x, seen = preprocess(card_for_model(model), image)
     started = time.perf_counter()
     inspection = run_inspection(model, x)
     forward = time.perf_counter() - started
