@@ -21,6 +21,7 @@ from torch import nn
 
 from container_edu import analysis as an
 from container_edu import record_affinities
+from container_edu.cards import ModelCard, Preprocessing
 from container_edu.data import DatasetError, load_fashion_mnist, resolve_data_dir, to_model_input
 from container_edu.images import image_digest, load_image
 from container_edu.trace import AggregationRecord
@@ -127,14 +128,14 @@ class ImageSet:
     x: torch.Tensor
 
 
-def gallery_image_set(dataset: str) -> ImageSet:
+def gallery_image_set(card: ModelCard) -> ImageSet:
     """The first :data:`GALLERY_TEST_IMAGES` Fashion-MNIST test images, or the sample gallery when they are missing
-    (and always for an ImageNet model)."""
-    return _image_set(dataset, str(resolve_data_dir()))
+    (and always for an ImageNet model), preprocessed as ``card`` says."""
+    return _image_set(registry.dataset_label(card), str(resolve_data_dir()), card.preprocessing)
 
 
 @st.cache_data(show_spinner="Preparing the images…", max_entries=4)
-def _image_set(dataset: str, directory: str) -> ImageSet:
+def _image_set(dataset: str, directory: str, preprocessing: Preprocessing) -> ImageSet:
     note = ""
     if dataset == registry.FASHION_MNIST:
         try:
@@ -148,7 +149,7 @@ def _image_set(dataset: str, directory: str) -> ImageSet:
     if not samples:
         raise DatasetError("No images to average over: the sample gallery is empty and Fashion-MNIST is not installed.")
     pictures = [_sample(str(sample.path)) for sample in samples]
-    x = torch.cat([registry.preprocess(dataset, picture.image)[0] for picture in pictures])
+    x = torch.cat([registry.preprocess(preprocessing, picture.image)[0] for picture in pictures])
     key = f"samples-{dataset}-" + "-".join(picture.digest[:8] for picture in pictures)
     return ImageSet(key, f"the {len(pictures)} bundled sample images{note}", x)
 

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from container_edu.cards import Preprocessing
 from container_edu.inspection import Inspection, normalise_overrides, run_inspection
 from container_edu.pretrained import PretrainedError, load_pretrained
 
@@ -200,13 +201,13 @@ def remember_failed_upload(session_state: MutableMapping, digest: str, message: 
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _input(image_digest: str, dataset: str, _image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
-    return registry.preprocess(dataset, _image)
+def _input(image_digest: str, preprocessing: Preprocessing, _image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    return registry.preprocess(preprocessing, _image)
 
 
-def get_input(image_digest: str, dataset: str, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
-    """``(x, seen)`` for ``image`` under ``dataset``'s preprocessing, cached by the image's content hash."""
-    return _input(image_digest, dataset, image)
+def get_input(image_digest: str, preprocessing: Preprocessing, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """``(x, seen)`` for ``image`` under a model card's ``preprocessing``, cached by the image's content hash."""
+    return _input(image_digest, preprocessing, image)
 
 
 @st.cache_data(show_spinner="Running the model once, recording every block…", max_entries=64)

@@ -17,18 +17,10 @@ from torch import nn
 
 from container_edu import affinity as aff
 from container_edu import override_blend
-from container_edu.aggregation import (
-    ContainerLightMix,
-    ContainerMix,
-    DepthwiseConvAggregation,
-    MultiHeadMLP,
-    MultiHeadSelfAttention,
-    TokenMixing,
-)
+from container_edu.kinds import KINDS, AggregationKind
 
 __all__ = [
     "OPERATORS",
-    "Operator",
     "ExplorerSpec",
     "ExplorerResult",
     "RELATIVE_TOLERANCE",
@@ -41,38 +33,8 @@ __all__ = [
 RELATIVE_TOLERANCE = 1e-5
 
 
-@dataclass(frozen=True)
-class Operator:
-    """One operator family of the unified view, as the explorer presents it."""
-
-    key: str
-    label: str
-    symbol: str  # the paper's symbol for its affinity
-    uses_heads: bool  # False: the number of matrices is fixed by the operator (1, or one per channel)
-    uses_kernel: bool
-    uses_blend: bool
-    dynamic: bool
-    description: str
-
-
-OPERATORS: dict[str, Operator] = {
-    op.key: op
-    for op in (
-        Operator("attention", "Self-attention", "A_m(X) = softmax(Q_m K_mᵀ s)", True, False, False, True,
-                 "Dynamic and dense: every row is a softmax over all N tokens and changes with the input."),
-        Operator("conv", "Depthwise convolution", "A_c: k×k depthwise kernel (Toeplitz band)", False, True, False,
-                 False, "Static and sparse: one banded matrix per channel; a row is the kernel pasted at the query."),
-        Operator("mixer", "MLP-Mixer token mixing", "A: one learned N×N matrix, shared by all channels", False,
-                 False, False, False, "Static and dense: a single learned matrix that ties the model to one grid size."),
-        Operator("multihead_mlp", "Multi-head MLP", "A_m: one learned N×N matrix per head", True, False, False,
-                 False, "Static and dense, one learned matrix per head."),
-        Operator("container", "Container (attention + multi-head MLP)", "A_m = α A_m(X) + β A_m^mlp", True, False,
-                 True, True, "The paper's general Container: a learnable mix of a dynamic and a static dense affinity."),
-        Operator("container_light", "Container-Light (attention + conv)", "A_c = α A_m(X) + β A_c^conv", True, True,
-                 True, True, "Container-Light's MixBlock: α = sigmoid(sa_weight), β = 1 − α, static part a depthwise "
-                 "conv, so the blend is per channel (head view: conv averaged over the head's channels)."),
-    )
-}
+#: The explorer's operators: every aggregation kind of the registry, in its order.
+OPERATORS: dict[str, AggregationKind] = KINDS
 
 
 def head_choices(channels: int) -> list[int]:
@@ -114,7 +76,7 @@ class ExplorerResult:
     """
 
     spec: ExplorerSpec
-    operator: Operator
+    operator: AggregationKind
     matrices: np.ndarray
     matrix_labels: tuple[str, ...]
     max_abs_diff: float
@@ -133,7 +95,7 @@ class ExplorerResult:
         return self.matrices[matrix, i].reshape(self.spec.height, self.spec.width)
 
 
-def _check(spec: ExplorerSpec) -> Operator:
+def _check(spec: ExplorerSpec) -> AggregationKind:
     if spec.operator not in OPERATORS:
         raise ValueError(f"unknown operator {spec.operator!r}; choose one of {', '.join(OPERATORS)}")
     for name in ("height", "width", "channels"):
@@ -160,19 +122,7 @@ def build(spec: ExplorerSpec) -> tuple[nn.Module, torch.Tensor]:
     qkv = torch.randn(1, 3 * spec.channels, spec.height, spec.width, generator=generator)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed + 1)
-        n = spec.num_tokens
-        if op.key == "attention":
-            module: nn.Module = MultiHeadSelfAttention(spec.heads)
-        elif op.key == "conv":
-            module = DepthwiseConvAggregation(spec.channels, spec.kernel_size)
-        elif op.key == "mixer":
-            module = TokenMixing(n)
-        elif op.key == "multihead_mlp":
-            module = MultiHeadMLP(n, spec.heads)
-        elif op.key == "container":
-            module = ContainerMix(spec.heads, MultiHeadMLP(n, spec.heads))
-        else:
-            module = ContainerLightMix(spec.channels, spec.heads, spec.kernel_size)
+        module = op.build(spec.channels, spec.heads, (spec.height, spec.width), spec.kernel_size)
     module.eval()
     x = qkv if getattr(module, "uses_query_key", False) else qkv[:, 2 * spec.channels :]
     return module, x
@@ -202,12 +152,12 @@ def explore(spec: ExplorerSpec) -> ExplorerResult:
     max_abs_diff = float((explicit - fast).abs().max())
     max_abs_output = float(fast.abs().max())
     matrices = affinity[0] if affinity.dim() == 4 else affinity  # (K, N, N)
-    if op.key == "container_light":
-        matrices = aff.head_mean(matrices, spec.heads)
+    if op.affinity_per == "channel" and op.uses_heads:
+        matrices = aff.head_mean(matrices, spec.heads)  # a per-channel blend, seen per head
     count = matrices.shape[0]
-    if op.key == "conv":
+    if op.view_unit == "channel":
         labels = tuple(f"channel {c}" for c in range(count))
-    elif op.key == "mixer":
+    elif op.view_unit == "shared":
         labels = ("shared by all channels",)
     else:
         labels = tuple(f"head {m}" for m in range(count))
@@ -238,6 +188,6 @@ def matrix_for_head(result: ExplorerResult, head: int) -> int:
     count = result.matrices.shape[0]
     if count == 1:
         return 0
-    if result.operator.key == "conv":
+    if result.operator.view_unit == "channel":
         return min(head * (result.spec.channels // result.spec.heads), count - 1)
     return min(head, count - 1)

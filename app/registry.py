@@ -32,8 +32,10 @@ from container_edu.checkpoints import (
     load_official_checkpoint,
     state_dict_mismatch,
 )
-from container_edu.data import CLASS_NAMES
-from container_edu.models import MIXINGS, ZOO_PREFIX, ContainerLight, ZooConfig, ZooContainer
+from container_edu.cards import CardError, ModelCard, Preprocessing, card_for_model
+from container_edu.kinds import for_variant
+from container_edu.models import MIXINGS, ZOO_PREFIX, ZooConfig, ZooContainer
+from container_edu.preprocess import preprocess as core_preprocess
 from container_edu.pretrained import WEIGHTS_DIR, list_pretrained, load_pretrained
 
 __all__ = [
@@ -45,8 +47,9 @@ __all__ = [
     "weights_dir",
     "model_refs",
     "build_random",
+    "dataset_label",
     "dataset_of",
-    "class_names",
+    "card_of",
     "preprocess",
     "load_checkpoint_model",
     "RANDOM_LABEL",
@@ -59,15 +62,6 @@ WEIGHTS_DIR_ENV = "CONTAINER_EDU_WEIGHTS_DIR"
 DEFAULT_MODEL = ZOO_PREFIX + "container_light"
 RANDOM_LABEL = "untrained (random weights)"
 RANDOM_SEED = 0
-
-VARIANT_TITLES = {
-    "attention": "self-attention",
-    "conv": "depthwise conv",
-    "mixer": "MLP-Mixer (multi-head MLP)",
-    "container": "Container (attention + MLP)",
-    "container_light": "Container-Light (attention + conv)",
-}
-
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -93,7 +87,7 @@ def weights_dir() -> Path:
     return Path(override).expanduser() if override else WEIGHTS_DIR
 
 
-def bundled_cards(directory: Path | None = None) -> dict[str, dict]:
+def bundled_cards(directory: Path | None = None) -> dict[str, ModelCard]:
     """Cards of the models bundled in ``directory`` (default: :func:`weights_dir`) whose weights file exists.
 
     Empty when there are none or the cards cannot be read (logged). ``list_pretrained``
@@ -105,10 +99,10 @@ def bundled_cards(directory: Path | None = None) -> dict[str, dict]:
         return {}
     try:
         cards = list_pretrained(directory)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, CardError) as error:
         logging.getLogger(__name__).warning("could not read the model cards in %s: %s", directory, error)
         return {}
-    return {name: card for name, card in cards.items() if (directory / str(card.get("weights_file", ""))).is_file()}
+    return {name: card for name, card in cards.items() if card.weights_file and (directory / card.weights_file).is_file()}
 
 
 def default_model() -> tuple[nn.Module, str]:
@@ -119,16 +113,25 @@ def default_model() -> tuple[nn.Module, str]:
     return build_random(DEFAULT_MODEL), f"{DEFAULT_MODEL} (untrained, random weights)"
 
 
-def bundled_ref(name: str, card: Mapping) -> ModelRef:
-    variant = card.get("variant", name.removeprefix(ZOO_PREFIX))
-    accuracy = card.get("test_accuracy")
-    short = f"{accuracy:.1f}% test" if isinstance(accuracy, (int, float)) else "trained"
-    detail = f"test accuracy {accuracy:.2f}%" if isinstance(accuracy, (int, float)) else "no accuracy on its card"
+def bundled_ref(name: str, card: ModelCard) -> ModelRef:
+    accuracy = card.test_accuracy
+    short = f"{accuracy:.1f}% test" if accuracy is not None else "trained"
+    detail = f"test accuracy {accuracy:.2f}%" if accuracy is not None else "no accuracy on its card"
+    dataset = dataset_label(card)
+    trained_on = "ImageNet-1k" if dataset == IMAGENET else "Fashion-MNIST"
     return ModelRef(
-        key=f"bundled:{name}:{str(card.get('sha256', ''))[:16]}",
-        label=f"{name} · {short}", source="bundled", name=name, dataset=FASHION_MNIST, trained=True,
-        description=f"Bundled, trained on Fashion-MNIST ({detail}); mixed stage: {VARIANT_TITLES.get(variant, variant)}.",
+        key=f"bundled:{name}:{card.sha256[:16]}",
+        label=f"{name} · {short}", source="bundled", name=name, dataset=dataset, trained=True,
+        description=f"Bundled, trained on {trained_on} ({detail}); mixed stage: {_variant_title(card.variant)}.",
     )
+
+
+def _variant_title(variant: str) -> str:
+    """The label of a zoo variant's aggregation kind (``"mixer"`` is the multi-head MLP)."""
+    try:
+        return for_variant(variant).label
+    except ValueError:
+        return variant
 
 
 def random_ref(name: str) -> ModelRef:
@@ -141,7 +144,7 @@ def random_ref(name: str) -> ModelRef:
         variant = name.removeprefix(ZOO_PREFIX)
         label = f"{name} · untrained"
         description = (f"Fashion-MNIST zoo model, {RANDOM_LABEL}; mixed stage: "
-                       f"{VARIANT_TITLES.get(variant, variant)}.")
+                       f"{_variant_title(variant)}.")
         dataset = FASHION_MNIST
     return ModelRef(key=f"random:{name}:{RANDOM_SEED}", label=label, source="random", name=name, dataset=dataset,
                     trained=False, description=description)
@@ -155,7 +158,7 @@ def session_ref(name: str, entry: Mapping) -> ModelRef:
 
 
 def model_refs(
-    cards: Mapping[str, Mapping],
+    cards: Mapping[str, ModelCard],
     trained_models: Mapping[str, Mapping] | None = None,
     loaded: Mapping[str, ModelRef] | None = None,
 ) -> list[ModelRef]:
@@ -197,44 +200,32 @@ def build_random(name: str, device: torch.device | str | None = None) -> nn.Modu
     return model.eval().to(default_device(device))
 
 
+def dataset_label(card: ModelCard) -> str:
+    """:data:`IMAGENET` or :data:`FASHION_MNIST`: which data the model of ``card`` was made for, for labels."""
+    return IMAGENET if card.architecture == "container_light" else FASHION_MNIST
+
+
 def dataset_of(model: nn.Module) -> str:
-    """Which input convention a model expects."""
-    if isinstance(model, ContainerLight):
-        return IMAGENET
-    if isinstance(model, ZooContainer):
-        return FASHION_MNIST
-    config = getattr(model, "config", None)
-    return IMAGENET if getattr(config, "in_chans", 1) == 3 else FASHION_MNIST
+    """Which data a model was made for (its card's), for labels."""
+    return dataset_label(card_for_model(model))
 
 
-def class_names(dataset: str, num_classes: int | None = None) -> list[str]:
-    """Fashion-MNIST's 10 names, or ImageNet's 1000 (``preprocess.imagenet_class_names``)."""
-    if dataset == FASHION_MNIST:
-        names = list(CLASS_NAMES)
-    else:
-        from container_edu.preprocess import imagenet_class_names
-
-        names = imagenet_class_names()
-    if num_classes is not None and num_classes != len(names):
-        return [f"class {i}" for i in range(num_classes)]
-    return names
+def card_of(ref: ModelRef, model: nn.Module) -> ModelCard:
+    """The card of the model behind ``ref``: its bundled card, else the one its architecture and config imply."""
+    if ref.source == "bundled":
+        card = bundled_cards().get(ref.name)
+        if card is not None:
+            return card
+    return card_for_model(model)
 
 
-def preprocess(dataset: str, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+def preprocess(card: ModelCard | Preprocessing, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
     """``(x, seen)``: the batch ``(1, C, H, W)`` the model gets and the RGB picture it sees (uint8 ``(H, W, 3)``).
 
-    The Fashion-MNIST picture is enlarged 8x with nearest neighbour so each
-    model pixel reads as a square under the maps.
+    :func:`container_edu.preprocess.preprocess` with the picture as an array for the figures.
     """
-    from container_edu import preprocess as pre
-
-    if dataset == IMAGENET:
-        x = pre.imagenet_transform(image)
-        seen = np.asarray(pre.imagenet_display(image).convert("RGB"))
-    else:
-        x = pre.fashion_mnist_transform(image)
-        seen = np.asarray(pre.fashion_mnist_display(x, scale=8).convert("RGB"))
-    return x.unsqueeze(0), seen
+    x, seen = core_preprocess(card, image)
+    return x, np.asarray(seen)
 
 
 def load_checkpoint_model(source, device: torch.device | str | None = None, *, max_bytes: int | None = None) -> nn.Module:

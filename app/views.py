@@ -1,6 +1,8 @@
 """Pieces of page that more than one page draws: the model's view of an image, and a block's maps.
 
-Streamlit on the outside, :mod:`container_edu.figures` and :mod:`container_edu.inspection` inside.
+Streamlit glue only: the figures are the core's (:mod:`container_edu.figures`),
+the inspection too (:mod:`container_edu.inspection`); this module prepares
+the inputs, caches, and wires a figure's clicks to the query widgets.
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ import streamlit as st
 import torch
 from torch import nn
 
-from container_edu import figures
 from container_edu.colors import overlay_png
+from container_edu.figures.maps import part_is_signed, query_maps_figure
 from container_edu.inspection import BlockMaps, Inspection
 
 from . import caching, registry
 from .registry import ModelRef
 from .widgets import CurrentImage, query_click_handler, query_keys
 
-__all__ = ["Prepared", "prepare", "map_panels", "maps_figure", "maps_png", "symbols", "prediction_title"]
+__all__ = ["Prepared", "prepare", "maps_figure", "maps_png", "prediction_title"]
 
 
 class Prepared:
@@ -34,52 +36,14 @@ class Prepared:
 
 def prepare(ref: ModelRef, current: CurrentImage) -> Prepared:
     model = caching.get_model(ref, st.session_state)
-    dataset = registry.dataset_of(model)
-    x, seen = caching.get_input(current.digest, dataset, current.image)
-    num_classes = getattr(getattr(model, "head", None), "out_features", None)
-    return Prepared(ref, model, current, x, seen, registry.class_names(dataset, num_classes))
-
-
-def symbols(maps: BlockMaps) -> dict[str, str]:
-    """The paper's symbol of each part of this block's affinity, for titles and colour bars."""
-    m = maps.head
-    static = {
-        "conv": "A^conv (k×k kernels, mean over channels)",
-        "container_light": f"A_{m}^conv (k×k kernel, mean over head {m})",
-        "container": f"A_{m}^mlp (learned N×N)",
-        "multihead_mlp": f"A_{m}^mlp (learned N×N)",
-        "mixer": "A^mix (learned N×N)",
-    }.get(maps.kind, f"A_{m}^static")
-    return {
-        "attention": f"A_{m}(X) = softmax(Q_{m} K_{m}ᵀ s)",
-        "static": static,
-        "blended": f"A_{m} = α A_{m}(X) + β A_{m}^static<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}",
-    }
-
-
-def map_panels(maps: BlockMaps, *, head: int | None = None) -> list[figures.Panel]:
-    """The attention, static and blended maps of one head as figure panels (missing parts left out)."""
-    names = symbols(maps)
-    items = []
-    if maps.attention_heads is not None:
-        items.append(figures.Panel(maps.attention if head is None else maps.attention_heads[head],
-                                   f"dynamic<br>{names['attention']}", "A(X)[i, j] (attention weight)", False))
-    if maps.static_heads is not None:
-        items.append(figures.Panel(maps.static if head is None else maps.static_heads[head],
-                                   f"static<br>{names['static']}", "A_static[i, j]", True))
-    if maps.attention_heads is not None and maps.static_heads is not None:
-        items.append(figures.Panel(maps.blended if head is None else maps.blended_heads[head],
-                                   f"blended: {names['blended']}", "α A(X) + β A_static", True))
-    return items
+    card = registry.card_of(ref, model)
+    x, seen = caching.get_input(current.digest, card.preprocessing, current.image)
+    return Prepared(ref, model, current, x, seen, list(card.class_names))
 
 
 def maps_figure(maps: BlockMaps, seen: np.ndarray, prefix: str, *, title_prefix: str = "", opacity: float = 0.6):
-    """The chosen head's maps over the picture, with a clickable grid that moves the query."""
-    y, x = maps.query
-    title = (f"{title_prefix}Block {maps.block}, head {maps.head}, query ({y}, {x}) on the {maps.grid[0]}×{maps.grid[1]} "
-             f"grid: row i = {y * maps.grid[1] + x} of each affinity, over the image the model sees")
-    fig = figures.panels(map_panels(maps), title, cols=3, query=maps.query, image=seen, opacity=opacity,
-                         clickable=True, panel_height=330)
+    """The chosen head's maps over the picture, drawn with a clickable grid that moves the query."""
+    fig = query_maps_figure(maps, seen, title_prefix=title_prefix, opacity=opacity, clickable=True)
     y_key, x_key = query_keys(prefix, maps.grid)
     chart_key = f"{prefix}_maps_{maps.grid[0]}x{maps.grid[1]}"
     st.plotly_chart(fig, key=chart_key, on_select=query_click_handler(chart_key, y_key, x_key), selection_mode="points")
@@ -89,7 +53,7 @@ def maps_figure(maps: BlockMaps, seen: np.ndarray, prefix: str, *, title_prefix:
 def maps_png(maps: BlockMaps, seen: np.ndarray, part: str) -> bytes:
     """One map of the chosen head over the picture, as PNG bytes."""
     values = {"attention": maps.attention, "static": maps.static, "blended": maps.blended}[part]
-    return overlay_png(seen, values, signed=part != "attention", query=maps.query)
+    return overlay_png(seen, values, signed=part_is_signed(maps, part), query=maps.query)
 
 
 def prediction_title(ref: ModelRef) -> str:

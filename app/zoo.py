@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
+from container_edu.cards import ModelCard
+
 __all__ = ["card_row", "normalise_history", "session_row", "format_blend"]
 
 
@@ -19,18 +21,18 @@ def _minutes(seconds) -> str:
     return f"{float(seconds) / 60:.1f} min" if isinstance(seconds, (int, float)) else "—"
 
 
-def card_row(card: Mapping) -> dict:
+def card_row(card: ModelCard) -> dict:
     """One row of the zoo table from a model card."""
     return {
-        "model": card.get("name", "?"),
-        "variant": card.get("variant", "?"),
-        "test accuracy (%)": card.get("test_accuracy"),
-        "val accuracy (%)": card.get("val_accuracy"),
-        "parameters": card.get("parameter_count"),
-        "final blend (α, β per mixed block)": format_blend(card.get("final_blend")),
-        "epochs": card.get("epochs"),
-        "wall time": _minutes(card.get("wall_time_seconds")),
-        "seed": card.get("seed"),
+        "model": card.name,
+        "variant": card.variant,
+        "test accuracy (%)": card.test_accuracy,
+        "val accuracy (%)": card.val_accuracy,
+        "parameters": card.parameter_count,
+        "final blend (α, β per mixed block)": format_blend(card.final_blend),
+        "epochs": card.epochs,
+        "wall time": _minutes(card.wall_time_seconds),
+        "seed": card.seed,
     }
 
 

@@ -19,10 +19,10 @@ No function here builds an ``N x N`` matrix unless its name promises one;
 
 from __future__ import annotations
 
-import operator
-
 import torch
 from torch import Tensor
+
+from .checks import as_index, check_grid, check_heads
 
 __all__ = [
     "attention",
@@ -41,22 +41,8 @@ __all__ = [
 #: raise ``ValueError`` instead of trying the allocation (``depthwise_conv_row`` draws one row cheaply).
 MAX_DENSE_ELEMENTS = 2**30
 
-
-def _check_heads(channels: int, num_heads: int) -> int:
-    if not isinstance(num_heads, int) or isinstance(num_heads, bool) or num_heads < 1:
-        raise ValueError(f"num_heads must be a positive integer, got {num_heads!r}")
-    if channels % num_heads != 0:
-        raise ValueError(
-            f"num_heads={num_heads} does not divide the {channels} channels: "
-            f"each head needs the same number of channels (try a divisor of {channels})"
-        )
-    return channels // num_heads
-
-
-def _check_grid(height: int, width: int) -> None:
-    for name, value in (("height", height), ("width", width)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+#: The name aggregation.py calls it by.
+_check_heads = check_heads
 
 
 def _check_tensor(name: str, value: object, dims: tuple[int, ...], layout: str) -> Tensor:
@@ -71,13 +57,6 @@ def _check_size(what: str, elements: int, hint: str = "") -> None:
         raise ValueError(
             f"{what} would have {elements:,} entries, more than the {MAX_DENSE_ELEMENTS:,} this module builds{hint}"
         )
-
-
-def _as_index(value: object) -> int:
-    """An integer (Python, NumPy, 0-d integer tensor) as ``int``; ``ValueError`` for bools, floats and the rest."""
-    if isinstance(value, bool) or (isinstance(value, Tensor) and (value.dtype.is_floating_point or value.dtype == torch.bool)):
-        raise TypeError
-    return operator.index(value)
 
 
 def _check_depthwise_kernel(weight: Tensor) -> int:
@@ -106,7 +85,7 @@ def map_to_tokens(x: Tensor) -> Tensor:
 def tokens_to_map(tokens: Tensor, height: int, width: int) -> Tensor:
     """``(B, N, C)`` tokens -> ``(B, C, H, W)`` feature map (inverse of ``map_to_tokens``)."""
     _check_tensor("tokens", tokens, (3,), "(B, N, C)")
-    _check_grid(height, width)
+    check_grid(height, width)
     batch, num_tokens, channels = tokens.shape
     if num_tokens != height * width:
         raise ValueError(f"{num_tokens} tokens do not fill a {height} x {width} grid")
@@ -130,7 +109,7 @@ def attention(q: Tensor, k: Tensor, num_heads: int, scale: float | None = None) 
         shapes = [tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__ for t in (q, k)]
         raise ValueError(f"q and k must both be (B, N, C), got {shapes[0]} and {shapes[1]}")
     batch, num_tokens, channels = q.shape
-    head_dim = _check_heads(channels, num_heads)
+    head_dim = check_heads(channels, num_heads)
     if head_dim == 0:
         raise ValueError(f"q and k have no channels, got {tuple(q.shape)}: each head needs at least one")
     _check_size("the attention affinity (B, M, N, N)", batch * num_heads * num_tokens * num_tokens)
@@ -177,7 +156,7 @@ def depthwise_conv(weight: Tensor, height: int, width: int) -> Tensor:
         ``(C, N, N)`` with ``N = H * W``. Dense: ``C N^2`` floats, so only for
         small grids; use :func:`depthwise_conv_row` for one query on a large grid.
     """
-    _check_grid(height, width)
+    check_grid(height, width)
     _check_depthwise_kernel(weight)
     channels = weight.shape[0]
     num_tokens = height * width
@@ -208,15 +187,15 @@ def depthwise_conv_row(weight: Tensor, height: int, width: int, query: int | tup
         ``(C, H, W)``: ``out[c, y_j, x_j] = A_c[i, j]``.
     """
     size = _check_depthwise_kernel(weight)
-    _check_grid(height, width)
+    check_grid(height, width)
     _check_size(f"a conv row (C, H, W) on a {height} x {width} grid", weight.shape[0] * height * width)
     try:
         if isinstance(query, tuple):
             if len(query) != 2:
                 raise TypeError
-            qy, qx = (_as_index(v) for v in query)
+            qy, qx = (as_index(v) for v in query)
         else:
-            query = _as_index(query)
+            query = as_index(query)
     except TypeError:
         raise ValueError(f"query must be a token index or a (y, x) pair of integers, got {query!r}") from None
     if not isinstance(query, tuple):
@@ -258,7 +237,7 @@ def aggregate(affinity: Tensor, v: Tensor) -> Tensor:
         raise ValueError(f"affinity is over {affinity.shape[-1]} tokens but v has {num_tokens}")
     if affinity.dim() == 4 and affinity.shape[0] != batch:
         raise ValueError(f"affinity has batch {affinity.shape[0]} but v has batch {batch}")
-    head_dim = _check_heads(channels, num_heads)
+    head_dim = check_heads(channels, num_heads)
     v_heads = v.reshape(batch, num_tokens, num_heads, head_dim).transpose(1, 2)  # (B, M, N, C/M)
     out = affinity @ v_heads  # (B, M, N, C/M)
     return out.transpose(1, 2).reshape(batch, num_tokens, channels)
@@ -316,6 +295,6 @@ def head_mean(per_channel: Tensor, num_heads: int) -> Tensor:
         shape = tuple(per_channel.shape) if isinstance(per_channel, Tensor) else type(per_channel).__name__
         raise ValueError(f"the per-channel affinity must be (..., C, N, N), got {shape}")
     channels = per_channel.shape[-3]
-    head_dim = _check_heads(channels, num_heads)
+    head_dim = check_heads(channels, num_heads)
     shape = per_channel.shape[:-3] + (num_heads, head_dim) + per_channel.shape[-2:]
     return per_channel.reshape(shape).mean(dim=-3)

@@ -11,6 +11,11 @@ for the app and the command line alike.
 Cards are stored as JSON beside the weights (``name.json`` next to
 ``name.safetensors``); :meth:`ModelCard.from_dict` / :meth:`ModelCard.to_dict`
 convert, and refuse unknown or missing fields with a message that names them.
+
+Weights that come without a card (random weights, a checkpoint file) get one
+from their architecture: :func:`card_for_model`, :func:`zoo_card` and
+:func:`imagenet_container_light_card` (resize 256 bicubic, crop 224, ImageNet
+mean and std, the 1000 class names).
 """
 
 from __future__ import annotations
@@ -18,16 +23,42 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ARCHITECTURES", "RESIZE_MODES", "CardError", "Preprocessing", "ModelCard", "read_card", "write_card"]
+import torch
+
+from .checks import positive_int
+from .data.fashion_mnist import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
+from .models import ZOO_PREFIX, ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
+
+__all__ = [
+    "ARCHITECTURES",
+    "RESIZE_MODES",
+    "INTERPOLATIONS",
+    "CardError",
+    "Preprocessing",
+    "ModelCard",
+    "read_card",
+    "write_card",
+    "fashion_mnist_preprocessing",
+    "imagenet_preprocessing",
+    "zoo_card",
+    "imagenet_container_light_card",
+    "card_for_model",
+    "default_card",
+]
 
 #: ``zoo``: :class:`container_edu.models.ZooContainer`; ``container_light``: the paper's ImageNet network.
 ARCHITECTURES = ("zoo", "container_light")
 #: ``shorter_side_center_crop``: resize the short side to ``resize``, centre-crop ``input_size`` (DeiT evaluation).
 #: ``fit_pad_gray``: grayscale, bright object on black, longer side to ``input_size``, black padding (Fashion-MNIST).
 RESIZE_MODES = ("shorter_side_center_crop", "fit_pad_gray")
+#: Resampling filters a card may name (Pillow's).
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
+#: The channels each resize mode produces.
+_MODE_CHANNELS = {"shorter_side_center_crop": 3, "fit_pad_gray": 1}
 
 
 class CardError(ValueError):
@@ -53,8 +84,12 @@ class Preprocessing:
         if self.mode not in RESIZE_MODES:
             raise CardError(f"preprocessing mode must be one of {', '.join(RESIZE_MODES)}, got {self.mode!r}")
         for label, value in (("input_size", self.input_size), ("in_chans", self.in_chans)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise CardError(f"preprocessing {label} must be a positive integer, got {value!r}")
+            positive_int(f"preprocessing {label}", value, CardError)
+        if self.in_chans != _MODE_CHANNELS[self.mode]:
+            raise CardError(f"preprocessing mode {self.mode} makes {_MODE_CHANNELS[self.mode]} channel(s), "
+                            f"but in_chans is {self.in_chans}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise CardError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         if len(self.mean) != self.in_chans or len(self.std) != self.in_chans:
@@ -72,7 +107,8 @@ class ModelCard:
     Attributes:
         name: the model's name (``fmnist_container_light``, ``container_light``).
         architecture: one of :data:`ARCHITECTURES`.
-        variant: the aggregation kind of the mixed stage (a key of ``container_edu.kinds``).
+        variant: what the mixed stage aggregates with: the zoo variant (``ZooConfig.mixing``, ``--variant``;
+            ``container_edu.kinds.for_variant`` gives its aggregation kind: ``"mixer"`` is the multi-head MLP).
         config: the architecture's config as plain JSON values (``ZooConfig`` / ``ContainerLightConfig`` fields).
         preprocessing: how images become inputs.
         class_names: one name per output, in index order.
@@ -114,6 +150,8 @@ class ModelCard:
             raise CardError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
         if not isinstance(self.preprocessing, Preprocessing):
             raise CardError("preprocessing must be a Preprocessing")
+        # JSON has no tuples: lists in the config become tuples, so that a card survives a round trip unchanged.
+        object.__setattr__(self, "config", {k: tuple(v) if isinstance(v, list) else v for k, v in self.config.items()})
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
         object.__setattr__(self, "history", tuple(self.history))
         object.__setattr__(self, "final_blend", {k: (float(a), float(b)) for k, (a, b) in self.final_blend.items()})
@@ -125,6 +163,30 @@ class ModelCard:
     def test_accuracy(self) -> float | None:
         """The measured test accuracy in percent, when there is one."""
         return self.metrics.get("test_accuracy")
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """The measured accuracy on the held-out part of the training split, in percent, when there is one."""
+        return self.metrics.get("val_accuracy")
+
+    @property
+    def epochs(self) -> int | None:
+        """Epochs the weights were trained for here (zoo models)."""
+        return self.extra.get("epochs", len(self.history) or None)
+
+    @property
+    def seed(self) -> int | None:
+        return self.extra.get("seed")
+
+    @property
+    def wall_time_seconds(self) -> float | None:
+        """Wall time of the training run, in seconds."""
+        return self.extra.get("wall_time_seconds")
+
+    @property
+    def machine(self) -> str | None:
+        """The machine the training ran on, in words."""
+        return self.extra.get("machine")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -155,7 +217,12 @@ class ModelCard:
             values["preprocessing"] = Preprocessing(**pre)
         except TypeError as error:
             raise CardError(f"model card {data.get('name', '?')!r}: preprocessing: {error}") from None
-        return cls(**values)
+        try:
+            return cls(**values)
+        except CardError:
+            raise
+        except (TypeError, ValueError, AttributeError) as error:  # a field of the wrong kind (a list for a dict, ...)
+            raise CardError(f"model card {data.get('name', '?')!r}: {error}") from None
 
 
 def read_card(path: str | Path) -> ModelCard:
@@ -174,3 +241,105 @@ def write_card(card: ModelCard, path: str | Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+# --------------------------------------------------------------------------
+# Cards of weights that come without one
+# --------------------------------------------------------------------------
+
+
+def fashion_mnist_preprocessing(input_size: int = 28) -> Preprocessing:
+    """Grayscale, bright object on black, fitted into ``input_size`` (LANCZOS), Fashion-MNIST's mean and std."""
+    return Preprocessing(input_size=input_size, in_chans=1, mode="fit_pad_gray", mean=(FASHION_MNIST_MEAN,),
+                         std=(FASHION_MNIST_STD,), interpolation="lanczos")
+
+
+def imagenet_preprocessing(input_size: int = 224, resize: int = 256) -> Preprocessing:
+    """DeiT's evaluation transform: short side to ``resize`` (bicubic), centre crop, ImageNet mean and std."""
+    from .preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+    return Preprocessing(input_size=input_size, in_chans=3, mode="shorter_side_center_crop", mean=IMAGENET_MEAN,
+                         std=IMAGENET_STD, resize=resize, interpolation="bicubic")
+
+
+def _class_names(known: tuple[str, ...], num_classes: int) -> tuple[str, ...]:
+    # A head of another size was trained on other classes: name them by index rather than wrongly.
+    return known if num_classes == len(known) else tuple(f"class {i}" for i in range(num_classes))
+
+
+def _parameter_count(model_class: type, config: Any) -> int:
+    with torch.device("meta"):  # shapes only: no memory, no random numbers drawn
+        model = model_class(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def zoo_card(config: ZooConfig | None = None, **fields: Any) -> ModelCard:
+    """The card of a Fashion-MNIST zoo model of ``config`` (a ``ZooConfig``; default: Container-Light's mixing).
+
+    Without ``fields`` it describes untrained or card-less weights: no
+    weights file, no checksum, nothing measured. ``fields`` set or replace
+    any card field (a training run passes its metrics, history and provenance).
+    """
+
+    config = ZooConfig() if config is None else config
+    values: dict[str, Any] = dict(
+        name=ZOO_PREFIX + config.mixing, architecture="zoo", variant=config.mixing, config=config.to_dict(),
+        preprocessing=fashion_mnist_preprocessing(config.img_size),
+        class_names=_class_names(CLASS_NAMES, config.num_classes), dataset="Fashion-MNIST",
+        source="python -m container_edu train --variant " + config.mixing, weights_file="", sha256="",
+    )
+    values.update(fields)
+    if "parameter_count" not in values:
+        values["parameter_count"] = _parameter_count(ZooContainer, config)
+    return ModelCard(**values)
+
+
+def imagenet_container_light_card(config: ContainerLightConfig | None = None, **fields: Any) -> ModelCard:
+    """The card of the paper's ImageNet Container-Light (``ContainerLightConfig``; default: the paper's).
+
+    Preprocessing: resize 256 bicubic, centre crop 224, ImageNet mean and std;
+    the 1000 ImageNet-1k class names. For a checkpoint that comes without a
+    card; an installer passes what it knows (``weights_file``, ``sha256``,
+    ``source``, ``reported_metrics``, ``notes``, ``extra``) as ``fields``.
+    """
+    from .preprocess import IMAGENET_CROP, IMAGENET_RESIZE, imagenet_class_names
+
+    config = ContainerLightConfig() if config is None else config
+    resize = max(IMAGENET_RESIZE, round(config.img_size * IMAGENET_RESIZE / IMAGENET_CROP))
+    values: dict[str, Any] = dict(
+        name="container_light", architecture="container_light", variant="container_light",
+        config=asdict(config), preprocessing=imagenet_preprocessing(config.img_size, resize),
+        class_names=_class_names(tuple(imagenet_class_names()), config.num_classes), dataset="ImageNet-1k",
+        source="Container: Context Aggregation Network (NeurIPS 2021), released Container-Light checkpoint",
+        weights_file="", sha256="",
+    )
+    values.update(fields)
+    if "parameter_count" not in values:
+        values["parameter_count"] = _parameter_count(ContainerLight, config)
+    return ModelCard(**values)
+
+
+def card_for_model(model: ZooContainer | ContainerLight) -> ModelCard:
+    """The card of a model that came without one: its architecture, config, preprocessing and class names.
+
+    Nothing on it is measured (no metrics) and it names no weights file.
+    """
+    if isinstance(model, (ContainerLight, ZooContainer)):
+        return _card_for_config(model.config)
+    raise TypeError(f"no card for a {type(model).__name__}: only ZooContainer and ContainerLight have one")
+
+
+@lru_cache(maxsize=32)
+def _card_for_config(config: ZooConfig | ContainerLightConfig) -> ModelCard:
+    # Cached: a page asks on every rerun, and counting parameters builds the model (on the meta device).
+    return imagenet_container_light_card(config) if isinstance(config, ContainerLightConfig) else zoo_card(config)
+
+
+def default_card(name: str) -> ModelCard:
+    """The card of the registry model ``name`` (``fmnist_<variant>`` or ``container_light``) in its default config."""
+    if name == "container_light":
+        return _card_for_config(ContainerLightConfig())
+    variant = name.removeprefix(ZOO_PREFIX)
+    if name == variant:
+        raise ValueError(f"no default card for {name!r}: name a zoo model fmnist_<variant> or container_light")
+    return _card_for_config(ZooConfig(mixing=variant))

@@ -165,6 +165,7 @@ def _load(args: argparse.Namespace) -> _Loaded:
     from .device import default_device
     from .images import load_image
     from .models import MODEL_NAMES, ZOO_PREFIX
+    from .preprocess import preprocess
 
     name = args.model or ("container_light" if args.checkpoint else None)
     if name is None:
@@ -178,16 +179,10 @@ def _load(args: argparse.Namespace) -> _Loaded:
     image = load_image(args.image)  # ImageError says what is wrong with the file
 
     if name.startswith(ZOO_PREFIX):
-        from .data.fashion_mnist import CLASS_NAMES
-        from .preprocess import fashion_mnist_display, fashion_mnist_transform
-
-        model = _load_zoo(name, args.checkpoint, device)
-        x = fashion_mnist_transform(image)
-        display = fashion_mnist_display(x, scale=_DISPLAY_SIZE // x.shape[-1]).convert("RGB")
-        class_names: Sequence[str] = CLASS_NAMES
+        model, card = _load_zoo(name, args.checkpoint, device)
     else:
         from .checkpoints import load_official_checkpoint
-        from .preprocess import imagenet_class_names, imagenet_display, imagenet_transform
+        from .cards import card_for_model
 
         if not args.checkpoint:
             raise _InputError(
@@ -195,21 +190,22 @@ def _load(args: argparse.Namespace) -> _Loaded:
                 "(its weights cannot be bundled)"
             )
         model = load_official_checkpoint(args.checkpoint, device=device)
-        x = imagenet_transform(image)
-        display = imagenet_display(image)
-        class_names = imagenet_class_names()
-    return _Loaded(model, x.unsqueeze(0).to(device), display, class_names, device)
+        card = card_for_model(model)
+    x, display = preprocess(card, image, display_size=_DISPLAY_SIZE)
+    return _Loaded(model, x.to(device), display, card.class_names, device)
 
 
 def _load_zoo(name: str, checkpoint: str | None, device):
+    """The zoo model ``name`` and its card: bundled, or with the weights of ``checkpoint``."""
     if checkpoint:
         from .checkpoints import load_model_checkpoint
         from .models import create_model
+        from .cards import card_for_model
 
         model = load_model_checkpoint(checkpoint, create_model(name))
-        return model.eval().to(device)
+        return model.eval().to(device), card_for_model(model)
     try:
-        from .pretrained import load_pretrained
+        from .pretrained import load_pretrained, model_card
     except ModuleNotFoundError as error:
         if error.name != "container_edu.pretrained":
             raise
@@ -217,7 +213,7 @@ def _load_zoo(name: str, checkpoint: str | None, device):
             f"no bundled weights yet for {name}; train them with `python -m container_edu train` "
             "or pass --checkpoint PATH"
         ) from None
-    return load_pretrained(name, device=device)
+    return load_pretrained(name, device=device), model_card(name)
 
 
 def _probabilities(loaded: _Loaded):

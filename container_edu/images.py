@@ -28,6 +28,9 @@ from typing import IO, Final, TypeAlias, Union
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from .checks import positive_int
+from .files import format_megabytes, open_for_reading, read_capped
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_UPLOAD_BYTES",
@@ -61,7 +64,6 @@ _OPENER_FORMATS: Final[tuple[str, ...]] = tuple(f for f in SUPPORTED_FORMATS if 
 
 ImageSource: TypeAlias = Union[bytes, bytearray, memoryview, str, os.PathLike[str], IO[bytes]]
 
-_MB: Final[int] = 1024 * 1024
 _ALPHA_MODES: Final[frozenset[str]] = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 
 # Exceptions Pillow's plugins and decoders are known to raise on malformed
@@ -137,8 +139,8 @@ def load_image(
             was opened in text mode.
         ValueError: One of the keyword arguments is out of range.
     """
-    _check_positive_int("max_bytes", max_bytes)
-    _check_positive_int("max_pixels", max_pixels)
+    positive_int("max_bytes", max_bytes)
+    positive_int("max_pixels", max_pixels)
     background = _check_background(background)
     raw = _read_source(data, max_bytes)
     return _decode(raw, max_pixels=max_pixels, background=background)
@@ -166,8 +168,7 @@ def fit_within(image: Image.Image, max_side: int) -> Image.Image:
     The aspect ratio is kept (each side is at least one pixel) and the image
     is never enlarged: if it already fits, an unchanged copy is returned.
     """
-    if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:
-        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+    positive_int("max_side", max_side)
     width, height = image.size
     longest = max(width, height)
     if longest <= max_side:
@@ -196,7 +197,7 @@ def _read_source(data: ImageSource, max_bytes: int) -> bytes:
     if isinstance(data, (str, os.PathLike)):
         return _read_path(data, max_bytes)
     if callable(getattr(data, "read", None)):
-        raw = _read_capped(data, max_bytes)
+        raw = read_capped(data, max_bytes, lambda size: _too_big(max_bytes, size))
         if not raw:
             raise ImageError(_empty_stream_message(data))
         return raw
@@ -208,43 +209,20 @@ def _read_source(data: ImageSource, max_bytes: int) -> bytes:
 
 def _read_path(path_like: str | os.PathLike[str], max_bytes: int) -> bytes:
     path = os.fspath(path_like)
+    handle = open_for_reading(path, ImageError, missing=f"No file found at {path!r}. Check the path.",
+                              folder=f"{path!r} is a folder, not an image file.")
     try:
-        with open(path, "rb") as handle:
+        with handle:
             # fstat on the open handle: the size we check is the file we read.
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
                 raise _too_big(max_bytes, size)
-            raw = _read_capped(handle, max_bytes)
-    except FileNotFoundError:
-        raise ImageError(f"No file found at {path!r}. Check the path.") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path!r} is a folder, not an image file.") from None
-    except PermissionError:
-        raise ImageError(f"Permission denied when reading {path!r}.") from None
+            raw = read_capped(handle, max_bytes, lambda size: _too_big(max_bytes, size))
     except OSError as exc:
         raise ImageError(f"Could not read {path!r}: {exc.strerror or exc}.") from exc
     if not raw:
         raise ImageError(f"The file {path!r} is empty (0 bytes). Please choose an image file.")
     return raw
-
-
-def _read_capped(stream: IO[bytes], max_bytes: int) -> bytes:
-    """Read until EOF, but never more than ``max_bytes + 1`` bytes."""
-    limit = max_bytes + 1
-    chunks: list[bytes] = []
-    total = 0
-    while total < limit:
-        # Loop because raw streams and sockets may return short reads.
-        chunk = stream.read(limit - total)
-        if isinstance(chunk, str):
-            raise TypeError("The file object was opened in text mode; open it with 'rb'.")
-        if not chunk:  # b"" at EOF, None for a non-blocking stream with no data
-            break
-        chunks.append(bytes(chunk))
-        total += len(chunk)
-    if total > max_bytes:
-        raise _too_big(max_bytes, None)
-    return b"".join(chunks)
 
 
 def _empty_stream_message(stream: object) -> str:
@@ -261,20 +239,11 @@ def _empty_stream_message(stream: object) -> str:
 
 
 def _too_big(max_bytes: int, actual: int | None) -> ImageError:
-    detail = f" ({_format_mb(actual)})" if actual is not None else ""
+    detail = f" ({format_megabytes(actual)})" if actual is not None else ""
     return ImageError(
-        f"The file is too large{detail}; the limit is {_format_mb(max_bytes)}. "
+        f"The file is too large{detail}; the limit is {format_megabytes(max_bytes)}. "
         "Please resize or compress the image and try again."
     )
-
-
-def _format_mb(num_bytes: int) -> str:
-    megabytes = num_bytes / _MB
-    if megabytes >= 10 or megabytes == int(megabytes):
-        return f"{megabytes:.0f} MB"
-    if megabytes >= 0.01:
-        return f"{megabytes:.2f} MB"
-    return f"{megabytes:.2g} MB ({num_bytes} bytes)"
 
 
 # --------------------------------------------------------------------------
@@ -465,11 +434,6 @@ def _stretch_to_u8(values: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------
 # Argument checks
 # --------------------------------------------------------------------------
-
-
-def _check_positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_background(background: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .kinds import KINDS
 from .trace import AggregationRecord, override_blend, record_affinities
 
 if TYPE_CHECKING:
@@ -215,8 +216,6 @@ class Inspection:
         return f"{self.model_name}: " if self.model_name else ""
 
     def __repr__(self) -> str:
-        from .kinds import KINDS
-
         shape = "×".join(str(s) for s in self.input_shape) or "?"
         lines = [f"Inspection of {self.model_name or 'a model'} on a {shape} input ({self.seconds:.3f} s)"]
         lines.append("  prediction: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in self.top(3)))
@@ -389,21 +388,13 @@ def head_matrix(inspection: Inspection, block: str, head: int, part: str) -> np.
     return None if chosen is None else chosen.double().numpy()
 
 
-KIND_LABELS = {
-    "conv": "depthwise conv only (static)",
-    "attention": "self-attention only (dynamic)",
-    "mixer": "MLP-Mixer (static, dense)",
-    "multihead_mlp": "multi-head MLP (static, dense)",
-    "container": "Container: α·attention + β·multi-head MLP",
-    "container_light": "Container-Light: α·attention + β·conv",
-}
-
-
 def describe_block(record: AggregationRecord) -> str:
-    """``"blocks2.0 — Container-Light: ... — 7×7 grid, 4 heads"`` for pickers."""
+    """``"blocks2.0 — Container-Light (attention + conv), dynamic, dense — 7×7 grid, 4 heads"`` for pickers."""
     height, width = record.grid
     heads = f", {record.num_heads} heads" if record.attention is not None else ""
-    return f"{record.name} — {KIND_LABELS.get(record.kind, record.kind)} — {height}×{width} grid{heads}"
+    kind = KINDS.get(record.kind)
+    label = f"{kind.label}, {kind.traits}" if kind else record.kind
+    return f"{record.name} — {label} — {height}×{width} grid{heads}"
 
 
 def array_to_npy(array: np.ndarray) -> bytes:

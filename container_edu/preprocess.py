@@ -11,10 +11,15 @@
 
 Each transform has a ``*_display`` partner that returns the picture the model
 actually sees, for showing next to its predictions and affinity maps.
+
+Every model's preprocessing is written on its model card
+(:class:`~container_edu.cards.Preprocessing`); :func:`for_card` and
+:func:`preprocess` apply it, for the app and the command line alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 
@@ -23,6 +28,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from .cards import ModelCard, Preprocessing
+from .checks import positive_int
 from .data.fashion_mnist import FASHION_MNIST_MEAN, FASHION_MNIST_STD
 
 __all__ = [
@@ -37,6 +44,11 @@ __all__ = [
     "fashion_mnist_prepare",
     "fashion_mnist_transform",
     "fashion_mnist_display",
+    "center_crop_view",
+    "model_view",
+    "for_card",
+    "preprocess",
+    "DISPLAY_SIZE",
 ]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -44,6 +56,11 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 IMAGENET_RESIZE = 256
 IMAGENET_CROP = 224
 FASHION_MNIST_SIZE = 28
+#: About how large (pixels) the picture the model sees is shown; small inputs are enlarged to it.
+DISPLAY_SIZE = 224
+
+_RESAMPLING = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
+               "lanczos": Image.LANCZOS}
 
 
 # --------------------------------------------------------------------------
@@ -51,36 +68,46 @@ FASHION_MNIST_SIZE = 28
 # --------------------------------------------------------------------------
 
 
-def imagenet_display(image: Image.Image) -> Image.Image:
-    """The ``224 x 224`` RGB crop Container-Light sees (before normalisation).
+def center_crop_view(image: Image.Image, resize: int, crop: int, interpolation: str = "bicubic") -> Image.Image:
+    """The ``crop x crop`` RGB centre of ``image`` after its short side is resized to ``resize``.
 
-    The short side is resized to 256 with bicubic interpolation (the long side
-    to ``int(256 * long / short)``, as torchvision's ``Resize(256)``), then the
-    centre ``224 x 224`` is cut out (offsets rounded as torchvision's ``CenterCrop``).
+    The long side becomes ``int(resize * long / short)``, as torchvision's
+    ``Resize(resize)``; the crop offsets are rounded as its ``CenterCrop``.
     """
     image = image if image.mode == "RGB" else image.convert("RGB")
     width, height = image.size
     if width <= 0 or height <= 0:
         raise ValueError("the image has no pixels")
     if width <= height:
-        size = (IMAGENET_RESIZE, max(1, int(IMAGENET_RESIZE * height / width)))
+        size = (resize, max(1, int(resize * height / width)))
     else:
-        size = (max(1, int(IMAGENET_RESIZE * width / height)), IMAGENET_RESIZE)
+        size = (max(1, int(resize * width / height)), resize)
     if size != image.size:
-        image = image.resize(size, Image.BICUBIC)
+        image = image.resize(size, _RESAMPLING[interpolation])
     width, height = image.size
-    left = int(round((width - IMAGENET_CROP) / 2.0))
-    top = int(round((height - IMAGENET_CROP) / 2.0))
-    return image.crop((left, top, left + IMAGENET_CROP, top + IMAGENET_CROP))
+    left = int(round((width - crop) / 2.0))
+    top = int(round((height - crop) / 2.0))
+    return image.crop((left, top, left + crop, top + crop))
+
+
+def _normalise(pixels: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> Tensor:
+    """``(H, W)`` or ``(H, W, C)`` uint8 -> ``(C, H, W)`` float32 ``(x / 255 - mean) / std``."""
+    x = torch.from_numpy(np.asarray(pixels, dtype=np.float32) / 255.0)
+    x = x.unsqueeze(0) if x.ndim == 2 else x.permute(2, 0, 1)
+    channels = x.shape[0]
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(channels, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(channels, 1, 1)
+    return ((x - mean_t) / std_t).contiguous()
+
+
+def imagenet_display(image: Image.Image) -> Image.Image:
+    """The ``224 x 224`` RGB crop Container-Light sees (before normalisation): short side 256 (bicubic), centre crop."""
+    return center_crop_view(image, IMAGENET_RESIZE, IMAGENET_CROP, "bicubic")
 
 
 def imagenet_transform(image: Image.Image) -> Tensor:
     """PIL image -> normalised float tensor ``(3, 224, 224)`` for Container-Light."""
-    crop = np.asarray(imagenet_display(image), dtype=np.float32) / 255.0  # (224, 224, 3)
-    x = torch.from_numpy(crop.copy()).permute(2, 0, 1)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
-    return ((x - mean) / std).contiguous()
+    return _normalise(np.asarray(imagenet_display(image)), IMAGENET_MEAN, IMAGENET_STD)
 
 
 @lru_cache(maxsize=1)
@@ -119,8 +146,9 @@ def _border(gray: np.ndarray) -> np.ndarray:
     ])
 
 
-def fashion_mnist_prepare(image: Image.Image) -> tuple[Image.Image, bool]:
-    """The ``28 x 28`` grayscale ``"L"`` image the zoo sees, and whether it was inverted.
+def fashion_mnist_prepare(image: Image.Image, size: int = FASHION_MNIST_SIZE,
+                          interpolation: str = "lanczos") -> tuple[Image.Image, bool]:
+    """The ``size x size`` grayscale ``"L"`` image the zoo sees, and whether it was inverted.
 
     Steps (see :func:`fashion_mnist_transform`): grayscale; invert when the
     border is bright; stretch so the background becomes black; fit into
@@ -139,12 +167,12 @@ def fashion_mnist_prepare(image: Image.Image) -> tuple[Image.Image, bool]:
         pixels = np.zeros_like(pixels) if span < 1 else np.clip((pixels - background) * (255.0 / span), 0, 255)
     gray = Image.fromarray(np.rint(pixels).astype(np.uint8))
     width, height = gray.size
-    scale = FASHION_MNIST_SIZE / max(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if size != gray.size:
-        gray = gray.resize(size, Image.LANCZOS, reducing_gap=3.0)
-    canvas = Image.new("L", (FASHION_MNIST_SIZE, FASHION_MNIST_SIZE), 0)
-    canvas.paste(gray, ((FASHION_MNIST_SIZE - size[0]) // 2, (FASHION_MNIST_SIZE - size[1]) // 2))
+    scale = size / max(width, height)
+    fitted = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if fitted != gray.size:
+        gray = gray.resize(fitted, _RESAMPLING[interpolation], reducing_gap=3.0)
+    canvas = Image.new("L", (size, size), 0)
+    canvas.paste(gray, ((size - fitted[0]) // 2, (size - fitted[1]) // 2))
     return canvas, inverted
 
 
@@ -167,8 +195,7 @@ def fashion_mnist_transform(image: Image.Image) -> Tensor:
     :func:`fashion_mnist_display` turns the result back into the picture.
     """
     canvas, _ = fashion_mnist_prepare(image)
-    x = torch.from_numpy(np.asarray(canvas, dtype=np.float32).copy()) / 255.0
-    return ((x - FASHION_MNIST_MEAN) / FASHION_MNIST_STD).unsqueeze(0)
+    return _normalise(np.asarray(canvas), (FASHION_MNIST_MEAN,), (FASHION_MNIST_STD,))
 
 
 def fashion_mnist_display(tensor: Tensor, scale: int = 1) -> Image.Image:
@@ -185,7 +212,50 @@ def fashion_mnist_display(tensor: Tensor, scale: int = 1) -> Image.Image:
     pixels = (x * FASHION_MNIST_STD + FASHION_MNIST_MEAN).clamp(0, 1).mul(255).round().to(torch.uint8)
     image = Image.fromarray(pixels.numpy())
     if scale != 1:
-        if not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a positive integer, got {scale!r}")
+        positive_int("scale", scale)
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     return image
+
+
+# --------------------------------------------------------------------------
+# From a model card
+# --------------------------------------------------------------------------
+
+
+def _preprocessing(card: ModelCard | Preprocessing) -> Preprocessing:
+    return card.preprocessing if isinstance(card, ModelCard) else card
+
+
+def model_view(card: ModelCard | Preprocessing, image: Image.Image) -> Image.Image:
+    """The picture the model of ``card`` sees, before normalisation: ``"RGB"`` or ``"L"``, ``input_size`` square."""
+    pre = _preprocessing(card)
+    if pre.mode == "fit_pad_gray":
+        return fashion_mnist_prepare(image, pre.input_size, pre.interpolation)[0]
+    return center_crop_view(image, pre.resize, pre.input_size, pre.interpolation)
+
+
+def for_card(card: ModelCard | Preprocessing) -> Callable[[Image.Image], Tensor]:
+    """The transform the card asks for: PIL image -> normalised ``(in_chans, input_size, input_size)``."""
+    pre = _preprocessing(card)
+
+    def transform(image: Image.Image) -> Tensor:
+        return _normalise(np.asarray(model_view(pre, image)), pre.mean, pre.std)
+
+    return transform
+
+
+def preprocess(card: ModelCard | Preprocessing, image: Image.Image,
+               display_size: int = DISPLAY_SIZE) -> tuple[Tensor, Image.Image]:
+    """``(x, seen)``: the batch ``(1, C, H, W)`` the model of ``card`` gets, and the RGB picture it sees.
+
+    A small input (Fashion-MNIST's 28 x 28) is enlarged for ``seen`` by a
+    whole factor with nearest neighbour, so each model pixel reads as a
+    square under the maps (224 // 28 = 8 times).
+    """
+    pre = _preprocessing(card)
+    view = model_view(pre, image)
+    x = _normalise(np.asarray(view), pre.mean, pre.std).unsqueeze(0)
+    scale = max(1, display_size // pre.input_size)
+    if scale > 1:
+        view = view.resize((view.width * scale, view.height * scale), Image.NEAREST)
+    return x, view.convert("RGB")

@@ -1,24 +1,33 @@
 """The zoo models the package ships, trained on Fashion-MNIST by ``python -m container_edu train``.
 
 Each bundled model is a ``safetensors`` file in ``container_edu/weights/``
-with a JSON model card beside it (variant, config, command, seed, measured
-accuracy, blend history, sha256 of the weights). Loading checks the
-checksum and loads strictly.
+with a :class:`~container_edu.cards.ModelCard` beside it as JSON (variant,
+config, preprocessing, class names, command, measured accuracy, blend
+history, sha256 of the weights). Loading checks the checksum and loads
+strictly.
 """
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .cards import ModelCard, read_card
 from .device import default_device
-from .models import ZooConfig, ZooContainer
+from .files import sha256_file
+from .models import ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
 
-__all__ = ["WEIGHTS_DIR", "PretrainedError", "list_pretrained", "model_card", "load_pretrained"]
+__all__ = [
+    "WEIGHTS_DIR",
+    "PretrainedError",
+    "list_pretrained",
+    "model_card",
+    "load_pretrained",
+    "model_from_card",
+]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -28,31 +37,40 @@ class PretrainedError(RuntimeError):
 
 
 @lru_cache(maxsize=16)
-def _cards(weights_dir: Path, listing: tuple[tuple[str, int], ...]) -> dict[str, dict]:
+def _cards(weights_dir: Path, listing: tuple[tuple[str, int], ...]) -> dict[str, ModelCard]:
     cards = {}
     for name, _ in listing:
-        card = json.loads((weights_dir / name).read_text())
-        cards[card["name"]] = card
+        card = read_card(weights_dir / name)
+        cards[card.name] = card
     return cards
 
 
-def list_pretrained(weights_dir: Path = WEIGHTS_DIR) -> dict[str, dict]:
-    """Bundled model names mapped to their model cards (a copy; edit freely).
+def list_pretrained(weights_dir: Path = WEIGHTS_DIR) -> dict[str, ModelCard]:
+    """Bundled model names mapped to their model cards.
 
     Cards are re-read when a card file in ``weights_dir`` is added, removed
-    or rewritten, so a running app sees newly trained models.
+    or rewritten, so a running app sees newly trained models. The cards are
+    shared between callers: read them, do not change their dicts. Raises
+    :class:`~container_edu.cards.CardError` for a card that cannot be read.
     """
     weights_dir = Path(weights_dir)
     listing = tuple(sorted((path.name, path.stat().st_mtime_ns) for path in weights_dir.glob("*.json")))
-    return json.loads(json.dumps(_cards(weights_dir, listing)))
+    return dict(_cards(weights_dir, listing))  # a new dict: callers may add or drop entries
 
 
-def model_card(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
+def model_card(name: str, weights_dir: Path = WEIGHTS_DIR) -> ModelCard:
     cards = list_pretrained(weights_dir)
     if name not in cards:
         known = ", ".join(cards) or "none (run `python -m container_edu train` to make one)"
         raise PretrainedError(f"no bundled model named {name!r}; bundled: {known}")
     return cards[name]
+
+
+def model_from_card(card: ModelCard) -> nn.Module:
+    """The architecture ``card`` describes, with fresh (random) weights."""
+    if card.architecture == "zoo":
+        return ZooContainer(ZooConfig(**card.config))
+    return ContainerLight(ContainerLightConfig(**card.config))
 
 
 def load_pretrained(name: str, device: str | torch.device | None = None, weights_dir: Path = WEIGHTS_DIR) -> nn.Module:
@@ -63,21 +81,16 @@ def load_pretrained(name: str, device: str | torch.device | None = None, weights
     """
     from safetensors.torch import load_file
 
-    from .train import sha256_file
-
     card = model_card(name, weights_dir)
-    weights_path = Path(weights_dir) / card["weights_file"]
+    weights_path = Path(weights_dir) / card.weights_file
     if not weights_path.is_file():
         raise PretrainedError(f"the weights of {name!r} are missing: expected {weights_path}")
     digest = sha256_file(weights_path)
-    if digest != card["sha256"]:
+    if digest != card.sha256:
         raise PretrainedError(
             f"the weights of {name!r} do not match their model card (sha256 {digest[:12]}... != "
-            f"{card['sha256'][:12]}...): the file is damaged or was replaced; reinstall the package"
+            f"{card.sha256[:12]}...): the file is damaged or was replaced; reinstall the package"
         )
-    config = dict(card["config"])
-    for key in ("embed_dims", "depths", "patch_sizes"):
-        config[key] = tuple(config[key])
-    model = ZooContainer(ZooConfig(**config))
+    model = model_from_card(card)
     model.load_state_dict(load_file(weights_path), strict=True)
     return model.eval().to(default_device(device))

@@ -15,7 +15,6 @@ where it stopped.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -33,6 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data.fashion_mnist import DatasetError, load_fashion_mnist, to_model_input, train_val_split
+from .cards import write_card, zoo_card
+from .files import sha256_file
 from .models import ZOO_PREFIX, MIXINGS, ZooConfig, ZooContainer, blend_parameters
 
 __all__ = ["TrainSettings", "EpochLog", "TrainResult", "train", "evaluate", "write_bundle", "add_parser"]
@@ -297,14 +298,6 @@ def _atomic_save(path: Path, obj: dict) -> None:
     _atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_bundle(result: TrainResult, out_dir: Path, *, command: str) -> Path:
     """Write ``fmnist_<mixing>.safetensors`` and its model card into ``out_dir``; returns the card's path."""
     from safetensors.torch import save_file
@@ -314,28 +307,25 @@ def write_bundle(result: TrainResult, out_dir: Path, *, command: str) -> Path:
     state = {key: value.detach().contiguous().cpu() for key, value in result.model.state_dict().items()}
     _atomic_write(weights_path, lambda tmp: save_file(state, tmp, metadata={"name": name}))
     final = result.history[-1] if result.history else None
-    card = {
-        "name": name,
-        "variant": result.settings.mixing,
-        "config": result.settings.model_config().to_dict(),
-        "parameter_count": sum(p.numel() for p in result.model.parameters()),
-        "dataset": f"Fashion-MNIST (Debian package dataset-fashion-mnist): {result.train_images:,} training images "
+    metrics = {} if final is None else {"test_accuracy": final.test_accuracy, "val_accuracy": final.val_accuracy}
+    card = zoo_card(
+        result.settings.model_config(),
+        name=name,
+        dataset=f"Fashion-MNIST (Debian package dataset-fashion-mnist): {result.train_images:,} training images "
         f"({result.settings.val_fraction:.0%} of the training split held out for validation), 10,000 test images",
-        "training": {key: value for key, value in asdict(result.settings).items() if key != "model"},
-        "command": command,
-        "seed": result.settings.seed,
-        "epochs": len(result.history),
-        "wall_time_seconds": round(result.wall_seconds, 1),
-        "machine": machine_description(),
-        "test_accuracy": final.test_accuracy if final else None,
-        "val_accuracy": final.val_accuracy if final else None,
-        "final_blend": final.blend if final else {},
-        "history": [asdict(entry) for entry in result.history],
-        "weights_file": weights_path.name,
-        "sha256": sha256_file(weights_path),
-    }
+        source=command,
+        weights_file=weights_path.name,
+        sha256=sha256_file(weights_path),
+        parameter_count=sum(p.numel() for p in result.model.parameters()),
+        metrics={key: value for key, value in metrics.items() if value is not None},
+        training={key: value for key, value in asdict(result.settings).items() if key != "model"},
+        history=[asdict(entry) for entry in result.history],
+        final_blend=final.blend if final else {},
+        extra={"seed": result.settings.seed, "epochs": len(result.history),
+               "wall_time_seconds": round(result.wall_seconds, 1), "machine": machine_description()},
+    )
     card_path = out_dir / f"{name}.json"
-    _atomic_write(card_path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2) + "\n"))
+    _atomic_write(card_path, lambda tmp: write_card(card, tmp))
     return card_path
 
 

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from .kinds import for_variant
 from .pretrained import list_pretrained, load_pretrained
 
 __all__ = ["latency_ms", "zoo_rows", "add_parser"]
@@ -33,10 +34,10 @@ def latency_ms(model: torch.nn.Module, repeats: int = 50) -> float:
     return 1000 * times[len(times) // 2]
 
 
-def _blend_text(final_blend: dict[str, list[float]], variant: str) -> str:
+def _blend_text(final_blend: dict[str, tuple[float, float]], variant: str) -> str:
     if not final_blend:
         return "—"
-    if variant == "container_light":
+    if for_variant(variant).blend == "sigmoid":
         return ", ".join(f"{name}: σ(s)={alpha:.2f}" for name, (alpha, _) in final_blend.items())
     return ", ".join(f"{name}: α={alpha:.2f}, β={beta:.2f}" for name, (alpha, beta) in final_blend.items())
 
@@ -54,13 +55,13 @@ def zoo_rows(verify: bool = False, data_dir: str | None = None) -> list[dict]:
         model = load_pretrained(name, device="cpu")
         row = {
             "name": name,
-            "variant": card["variant"],
-            "test_accuracy": card["test_accuracy"],
-            "parameters": card["parameter_count"],
+            "variant": card.variant,
+            "test_accuracy": card.test_accuracy,
+            "parameters": card.parameter_count,
             "latency_ms": latency_ms(model),
-            "blend": _blend_text(card["final_blend"], card["variant"]),
-            "epochs": card["epochs"],
-            "train_minutes": card["wall_time_seconds"] / 60,
+            "blend": _blend_text(card.final_blend, card.variant),
+            "epochs": card.epochs,
+            "train_minutes": card.wall_time_seconds / 60,
         }
         if verify:
             row["measured_accuracy"] = evaluate(model, x_test, labels)

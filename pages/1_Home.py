@@ -1,5 +1,7 @@
 """Home: the unified framework in three sentences, one live figure, and where to go next."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from app.caching import explore_cached
@@ -25,25 +27,20 @@ def body(ctx: PageContext) -> None:
     seed = int(col_seed.number_input("Random input (seed)", 0, 10_000, 0, step=1, key="home_seed"))
     side = int(col_grid.select_slider("Grid H = W", options=[3, 4, 5, 6, 7], value=5, key="home_grid"))
     base = ExplorerSpec(height=side, width=side, channels=8, heads=2, kernel_size=3, seed=seed)
-    attention = explore_cached(ExplorerSpec(**{**base.__dict__, "operator": "attention"}))
-    conv = explore_cached(ExplorerSpec(**{**base.__dict__, "operator": "conv"}))
-    mixer = explore_cached(ExplorerSpec(**{**base.__dict__, "operator": "mixer"}))
+    # The paper's three operators, each drawn as the kinds registry describes it.
+    results = [explore_cached(replace(base, operator=key)) for key in ("attention", "conv", "mixer")]
     n = side * side
-    fig = figures.panels(
-        [
-            figures.Panel(attention.matrices[0], "Self-attention: A_1(X) = softmax(Q_1 K_1ᵀ s)", "A_1(X)[i, j]", False),
-            figures.Panel(conv.matrices[0], "Depthwise conv 3×3: A_c (channel 0)", "A_c[i, j] (kernel tap)", True),
-            figures.Panel(mixer.matrices[0], "MLP-Mixer: one learned N×N matrix A", "A[i, j]", None),
-        ],
-        f"Three affinity matrices A (N×N, N = {side}×{side} = {n} tokens) of the same input, random weights",
-        cols=3, axis_titles=("key token j", "query token i"), panel_height=330,
+    fig = figures.operator_comparison(
+        {r.operator.key: r.matrices[0] for r in results}, (side, side),
+        labels={r.operator.key: r.matrix_labels[0] for r in results},
+        title=f"Three affinity matrices A (N×N, N = {side}×{side} = {n} tokens) of the same input, random weights",
     )
     st.plotly_chart(fig, key="home_affinities")
     st.caption(
         "Row i of each matrix says how much each token j contributes to output token i. Attention rows are "
         "probabilities that depend on the input (change the seed); the conv matrix is a band of repeated kernel "
         "taps; the mixer matrix is dense and fixed after training. Each module's explicit `concat(A_m V_m)` "
-        f"equals its own output: max difference here {max(r.max_abs_diff for r in (attention, conv, mixer)):.1e}."
+        f"equals its own output: max difference here {max(r.max_abs_diff for r in results):.1e}."
     )
 
     st.subheader("Where to go next")

@@ -25,7 +25,7 @@ def controls() -> ExplorerSpec:
                          help="Each head owns C/M contiguous channels. A depthwise conv always has M = C "
                          "(one kernel per channel); the MLP-Mixer has M = 1.")
     kernel = st.select_slider("Kernel size k", [1, 3, 5, 7], value=3, key="ex_kernel", disabled=not op.uses_kernel)
-    if op.key == "container_light":
+    if op.blend == "sigmoid":
         alpha = st.slider("α = sigmoid(sa_weight)", 0.0, 1.0, 0.5, 0.05, key="ex_alpha_light")
         beta = 1.0 - alpha
         st.caption(f"β = 1 − α = {beta:.2f}")
@@ -54,7 +54,7 @@ def body(ctx: PageContext) -> None:
     result = explore_cached(spec)
     op = result.operator
     with right:
-        st.markdown(f"**{op.label}** · affinity `{op.symbol}` · {'dynamic' if op.dynamic else 'static'} · "
+        st.markdown(f"**{op.label}** · affinity `{op.formula}` · {op.traits} · "
                     f"N = {spec.height}×{spec.width} = {spec.num_tokens} tokens · "
                     f"{len(result.matrix_labels)} matrix(es)")
         equivalence(result)
@@ -67,8 +67,8 @@ def body(ctx: PageContext) -> None:
         qy = query_slider("Query row y", spec.height, "ex_qy", col_y)
         qx = query_slider("Query column x", spec.width, "ex_qx", col_x)
         query_token = qy * spec.width + qx
-        symbol = op.symbol.split(" = ")[0] if " = " in op.symbol else op.symbol.split(":")[0]
-        signed = op.key != "attention"  # probabilities on a sequential scale, everything else centred on 0
+        symbol = op.symbol
+        signed = not op.rows_are_probabilities  # probabilities on a scale from 0, everything else centred on 0
         col_matrix, col_row = st.columns([1.15, 1])
         col_matrix.plotly_chart(figures.affinity_matrix(
             result.matrices[matrix],
@@ -93,7 +93,7 @@ def body(ctx: PageContext) -> None:
         st.plotly_chart(figures.panels(
             [figures.Panel(result.matrices[k], result.matrix_labels[k], f"{symbol}[i, j]", signed)
              for k in range(shown)],
-            f"Every {('channel' if op.key == 'conv' else 'head')}'s N×N affinity {symbol}{more}, one colour scale",
+            f"Every {'channel' if op.view_unit == 'channel' else 'head'}'s N×N affinity {symbol}{more}, one colour scale",
             cols=4, shared_scale=True, axis_titles=("key j", "query i"), panel_height=230,
         ), key="ex_all_heads")
 
@@ -106,7 +106,7 @@ def body(ctx: PageContext) -> None:
     for key, other in comparison.items():
         index = matrix_for_head(other, head)
         name = OPERATORS[key].label
-        other_signed = key != "attention"
+        other_signed = not OPERATORS[key].rows_are_probabilities
         rows.append(figures.Panel(other.row(index, (qy, qx)), f"{name}<br>{other.matrix_labels[index]}",
                                   "weight of key j", other_signed))
         mats.append(figures.Panel(other.matrices[index], f"{name}<br>{other.matrix_labels[index]}",

@@ -49,19 +49,12 @@ def body(ctx: PageContext) -> None:
                    "the query's output. Click a cell to move the query. Attention is a probability (sums to 1); "
                    "conv and blended maps are signed (blue negative, red positive).")
     with tab_heads:
-        parts = maps.parts
-        part = st.radio("Map", parts, horizontal=True, key="insp_grid_part",
-                        format_func={"attention": "dynamic A_m(X)", "static": "static A_m^static",
-                                     "blended": "blended α A_m(X) + β A_m^static"}.get)
-        stack = {"attention": maps.attention_heads, "static": maps.static_heads, "blended": maps.blended_heads}[part]
-        names = {"attention": "A_m(X) = softmax(Q_m K_mᵀ s)", "static": "A_m^static",
-                 "blended": f"A_m = α A_m(X) + β A_m^static (α = {maps.alpha:.3f}, β = {maps.beta:.3f})"}
-        st.plotly_chart(figures.panels(
-            [figures.Panel(stack[m], f"head {m}", f"{part} weight", part != "attention") for m in range(len(stack))],
-            f"All {len(stack)} head(s) m of block {block}: {names[part]}, row of query {maps.query}, one colour scale",
-            cols=min(4, len(stack)), shared_scale=True, query=maps.query, image=prepared.seen,
-            opacity=st.session_state.get("insp_opacity", 0.6), panel_height=240,
-        ), key="insp_heads")
+        short = figures.part_symbols(maps, head="m")
+        part = st.radio("Map", maps.parts, horizontal=True, key="insp_grid_part",
+                        format_func=lambda p: f"{figures.PART_TITLES[p]} {short[p]}")
+        st.plotly_chart(figures.heads_figure(maps, part, prepared.seen,
+                                                  opacity=st.session_state.get("insp_opacity", 0.6)),
+                        key="insp_heads")
     with tab_matrix:
         record = inspection.records[block]
         if record.num_tokens > MAX_DRAW_TOKENS:
@@ -75,11 +68,7 @@ def body(ctx: PageContext) -> None:
                 if matrix is None:
                     col.caption(f"No {part} part in this block.")
                     continue
-                col.plotly_chart(figures.affinity_matrix(
-                    matrix, f"{part}: {views.symbols(maps)[part].split('<br>')[0]}, head {head}", grid=record.grid,
-                    colorbar_title=f"{part}[i, j]", signed=part != "attention",
-                    query_token=maps.query[0] * record.grid[1] + maps.query[1], height=380, title_width=40,
-                ), key=f"insp_matrix_{part}")
+                col.plotly_chart(figures.head_matrix_figure(matrix, maps, part), key=f"insp_matrix_{part}")
     with tab_files:
         downloads(inspection, maps, prepared, block, head)
 

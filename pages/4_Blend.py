@@ -103,17 +103,7 @@ def body(ctx: PageContext) -> None:
     block, head, query = block_head_query(base, PREFIX, scope=ref.key, blocks=list(learned))
     before = block_maps(base, block, head, query)
     after = block_maps(changed, block, head, query)
-    diff = after.blended - before.blended
-    bound = float(max(np.abs(before.blended).max(), np.abs(after.blended).max())) or None  # one scale for both
-    fig = figures.panels(
-        [figures.Panel(before.blended, f"learned: α={before.alpha:.2f}, β={before.beta:.2f}", "α A(X) + β A_static",
-                       True, bound),
-         figures.Panel(after.blended, f"yours: α={after.alpha:.2f}, β={after.beta:.2f}", "α A(X) + β A_static",
-                       True, bound),
-         figures.Panel(diff, "yours − learned", "difference", True)],
-        f"Blended row A_{head} = α A_{head}(X) + β A_{head}^static of block {block}, head {head}, query {before.query}",
-        cols=3, query=before.query, image=prepared.seen, panel_height=320,
-    )
+    fig = figures.blend_change_figure(before, after, prepared.seen)
     st.plotly_chart(fig, key="blend_maps")
     st.caption("Changing an earlier block's blend also changes the input of later blocks, so their attention "
                "A(X) moves too, not only the mix.")

@@ -38,7 +38,7 @@ def body(ctx: PageContext) -> None:
             "val accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
             "parameters": st.column_config.NumberColumn(format="%d"),
         })
-        histories = {name: normalise_history(card.get("history", [])) for name, card in cards.items()}
+        histories = {name: normalise_history(card.history) for name, card in cards.items()}
         col_acc, col_blend = st.columns(2)
         col_acc.plotly_chart(figures.history_accuracy(
             histories, "Accuracy per epoch: test (solid) and validation (dotted)"), key="zoo_accuracy")
@@ -49,9 +49,12 @@ def body(ctx: PageContext) -> None:
                    "differ only in how the mixed stage's affinity A is made; the test split is only measured.")
         for name, card in cards.items():
             with st.expander(f"Model card: {name}"):
-                st.markdown(f"**Dataset:** {card.get('dataset', '—')}  \n**Command:** `{card.get('command', '—')}`  \n"
-                            f"**Machine:** {card.get('machine', '—')}  \n**sha256:** `{card.get('sha256', '—')}`")
-                st.json({k: v for k, v in card.items() if k != "history"}, expanded=False)
+                pre = card.preprocessing
+                st.markdown(f"**Dataset:** {card.dataset}  \n**Command:** `{card.source}`  \n"
+                            f"**Input:** {pre.in_chans} × {pre.input_size} × {pre.input_size}, mean {pre.mean}, "
+                            f"std {pre.std}  \n**Machine:** {card.machine or '—'}  \n**sha256:** `{card.sha256}`")
+                st.json({k: v for k, v in card.to_dict().items() if k not in ("history", "class_names")},
+                        expanded=False)
 
     st.subheader("Trained in this session")
     trained = st.session_state.get(caching.TRAINED_MODELS_KEY) or {}

@@ -80,7 +80,7 @@ def two_images(ref) -> None:
 
 def head_gallery(ref) -> None:
     model = caching.get_model(ref, st.session_state)
-    image_set = av.gallery_image_set(registry.dataset_of(model))
+    image_set = av.gallery_image_set(registry.card_of(ref, model))
     gallery = av.compute_gallery(ref, model, image_set)
     if not ref.trained:
         st.warning("This model has random weights: its heads show the architecture, not anything learned.",

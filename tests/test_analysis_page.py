@@ -95,7 +95,7 @@ def table_with(at: AppTest, column: str):
 def recorded(weights: Path, model_name: str, sample_index: int):
     """The model's records on a sample, computed here: bundled weights, the app's preprocessing, one forward pass."""
     model = load_pretrained(model_name, weights_dir=weights).eval()
-    x, _ = registry.preprocess(registry.FASHION_MNIST, load_image(list_samples()[sample_index].path))
+    x, _ = registry.preprocess(registry.bundled_cards(weights)[model_name], load_image(list_samples()[sample_index].path))
     with torch.no_grad(), record_affinities() as recorder:
         model(x)
     return model, dict(recorder)
@@ -194,7 +194,7 @@ def test_gallery_table_and_scatter_match_the_core_over_the_stated_images(with_we
     # The same measures, computed here over the same images.
     from app.analysis_views import gallery_image_set
 
-    image_set = gallery_image_set(registry.FASHION_MNIST)
+    image_set = gallery_image_set(registry.bundled_cards()["fmnist_container_light"])
     assert image_set.x.shape[0] == count
     if "Fashion-MNIST test split" in text:
         assert count == 200

@@ -26,10 +26,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # also when run as a script
     sys.path.insert(0, str(REPO_ROOT))
 
-from app import views  # noqa: E402
-from container_edu.inspection import block_maps, run_inspection  # noqa: E402
 from app.registry import build_random, preprocess  # noqa: E402
 from container_edu import figures  # noqa: E402
+from container_edu.cards import card_for_model  # noqa: E402
+from container_edu.inspection import block_maps, run_inspection  # noqa: E402
 
 SLICE_BUDGET_S = 0.25  # median of the slicing path
 RERUN_BUDGET_S = 1.0  # median of a whole page rerun
@@ -54,8 +54,7 @@ def time_slicing(model_name: str) -> dict[str, float]:
     from PIL import Image
 
     image = Image.new("RGB", (256, 200), (230, 230, 220))
-    dataset = "imagenet" if model_name == "container_light" else "fashion_mnist"
-    x, seen = preprocess(dataset, image)
+    x, seen = preprocess(card_for_model(model), image)
     started = time.perf_counter()
     inspection = run_inspection(model, x)
     forward = time.perf_counter() - started
@@ -63,7 +62,7 @@ def time_slicing(model_name: str) -> dict[str, float]:
     for block, head, query in _changes(inspection):
         started = time.perf_counter()
         maps = block_maps(inspection, block, head, query)
-        figures.panels(views.map_panels(maps), "maps", cols=3, query=maps.query, image=seen, clickable=True)
+        figures.panels(figures.map_panels(maps), "maps", cols=3, query=maps.query, image=seen, clickable=True)
         figures.panels([figures.Panel(maps.blended_heads[m], f"head {m}", "w") for m in range(maps.num_heads)],
                        "all heads", cols=4, shared_scale=True, query=maps.query, image=seen)
         durations.append(time.perf_counter() - started)

@@ -12,15 +12,17 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from app.explorer import OPERATORS, ExplorerSpec, explore, head_choices
-from container_edu.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
 from app.registry import build_random, load_checkpoint_model, model_refs, preprocess
 from app.samples import list_samples
 from app.widgets import decode_upload
 from container_edu import affinity as aff
 from container_edu import figures
+from container_edu.cards import default_card
 from container_edu.checkpoints import CheckpointError
 from container_edu.colors import colourise, lookup_table, overlay_png
+from container_edu.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
 from container_edu.models import ZooConfig, ZooContainer
+from container_edu.pretrained import load_pretrained
 
 
 # --------------------------------------------------------------------------
@@ -191,10 +193,27 @@ def test_model_refs_offer_random_stand_ins_when_nothing_is_bundled():
 
 def test_preprocess_returns_what_the_model_sees():
     image = Image.new("RGB", (300, 200), (250, 250, 250))
-    x, seen = preprocess("fashion_mnist", image)
+    x, seen = preprocess(default_card("fmnist_container_light"), image)
     assert x.shape == (1, 1, 28, 28) and seen.shape == (224, 224, 3)
-    x, seen = preprocess("imagenet", image)
+    x, seen = preprocess(default_card("container_light"), image)
     assert x.shape == (1, 3, 224, 224) and seen.shape == (224, 224, 3)
+
+
+def test_every_model_of_the_picker_gets_its_cards_preprocessing_and_class_names(fake_weights_dir, monkeypatch):
+    from app.registry import WEIGHTS_DIR_ENV, bundled_cards, card_of, dataset_of
+
+    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(fake_weights_dir))
+    cards = bundled_cards()
+    for ref in model_refs(cards, {}, {}):
+        model = load_pretrained(ref.name, "cpu", fake_weights_dir) if ref.source == "bundled" else None
+        model = model or build_random(ref.name, "cpu")
+        card = card_of(ref, model)
+        if ref.source == "bundled":
+            assert card == cards[ref.name]
+        assert dataset_of(model) == ref.dataset
+        assert len(card.class_names) == model.head.out_features
+        x, _ = preprocess(card, Image.new("RGB", (40, 30), (10, 200, 30)))
+        assert x.shape[1:] == (model.config.in_chans, model.config.img_size, model.config.img_size)
 
 
 def test_checkpoint_loader_recognises_a_zoo_file_and_rejects_garbage(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import struct
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +12,8 @@ import pytest
 import torch
 
 from container_edu.__main__ import main
+from container_edu.cards import read_card
+from container_edu.data import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from container_edu.pretrained import PretrainedError, list_pretrained, load_pretrained
 from container_edu.train import TrainSettings, train, write_bundle
 
@@ -115,9 +116,11 @@ def test_bundle_is_written_atomically_and_loads_with_its_checksum(synthetic_fash
     card_path = write_bundle(result, tmp_path, command="pytest")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fmnist_container_light.json",
                                                           "fmnist_container_light.safetensors"]
-    card = json.loads(card_path.read_text())
-    assert card["test_accuracy"] == result.history[-1].test_accuracy
-    assert card["parameter_count"] == sum(p.numel() for p in result.model.parameters())
+    card = read_card(card_path)
+    assert card.test_accuracy == result.history[-1].test_accuracy
+    assert card.parameter_count == sum(p.numel() for p in result.model.parameters())
+    assert card.preprocessing.mean == (0.2860,) and card.preprocessing.std == (0.3530,)
+    assert card.class_names == CLASS_NAMES and card.extra["epochs"] == 1
     model = load_pretrained("fmnist_container_light", device="cpu", weights_dir=tmp_path)
     x = torch.randn(4, 1, 28, 28)
     with torch.no_grad():
@@ -145,9 +148,9 @@ def test_train_command_writes_a_bundle(synthetic_fashion_mnist, tmp_path, capsys
                  "--out", str(tmp_path), "--threads", "1"])
     assert code == 0
     assert "test accuracy" in capsys.readouterr().out
-    card = json.loads((tmp_path / "fmnist_conv.json").read_text())
-    assert card["command"].startswith("python -m container_edu train --variant conv")
-    assert card["history"][0]["blend"] == {}
+    card = read_card(tmp_path / "fmnist_conv.json")
+    assert card.source.startswith("python -m container_edu train --variant conv")
+    assert card.history[0]["blend"] == {}
 
 
 BUNDLED = list_pretrained()
@@ -157,7 +160,12 @@ BUNDLED = list_pretrained()
 def test_bundled_model_loads_and_matches_its_checksum(name):
     model = load_pretrained(name, device="cpu")
     assert not model.training
-    assert sum(p.numel() for p in model.parameters()) == BUNDLED[name]["parameter_count"]
+    card = BUNDLED[name]
+    assert sum(p.numel() for p in model.parameters()) == card.parameter_count
+    # What using the weights elsewhere needs is on the card: the input convention and the labels.
+    assert card.preprocessing.mean == (FASHION_MNIST_MEAN,) and card.preprocessing.std == (FASHION_MNIST_STD,)
+    assert (card.preprocessing.input_size, card.preprocessing.in_chans) == (28, 1)
+    assert card.class_names == CLASS_NAMES
 
 
 def test_all_five_variants_are_bundled():
@@ -184,4 +192,4 @@ def test_bundled_model_reaches_its_cards_accuracy_on_the_full_test_set(name, fas
     images, labels = fashion_mnist_test_set
     assert len(labels) == 10_000
     measured = evaluate(load_pretrained(name, device="cpu"), images, labels)
-    assert abs(measured - BUNDLED[name]["test_accuracy"]) <= 0.2, (measured, BUNDLED[name]["test_accuracy"])
+    assert abs(measured - BUNDLED[name].test_accuracy) <= 0.2, (measured, BUNDLED[name].test_accuracy)

@@ -106,10 +106,12 @@ def expected_predictions(sessions: int, per_session: int) -> tuple[list[list[Exp
     from app import registry
     from container_edu.inspection import run_inspection
     from container_edu.images import load_image
+    from container_edu.cards import card_for_model
 
     torch.set_num_threads(1)
     model, description = registry.default_model()
-    names = registry.class_names(registry.FASHION_MNIST)
+    card = card_for_model(model)
+    names = card.class_names
     pools: list[list[Expected]] = []
     for session in range(sessions):
         pool = []
@@ -117,7 +119,7 @@ def expected_predictions(sessions: int, per_session: int) -> tuple[list[list[Exp
         while len(pool) < per_session:
             png = synthetic_png(session, number)
             number += 1
-            x, _ = registry.preprocess(registry.FASHION_MNIST, load_image(png))
+            x, _ = registry.preprocess(card, load_image(png))
             probabilities = run_inspection(model, x).probabilities
             percents = {names[i]: 100.0 * float(p) for i, p in enumerate(probabilities)}
             top = sorted(percents, key=percents.get, reverse=True)[:5]

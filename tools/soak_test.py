@@ -97,6 +97,7 @@ def run(iterations: int, warmup: int, imagenet_size: int | None, keep_results: b
     from app import registry
     from container_edu.inspection import run_inspection
     from container_edu.images import load_image
+    from container_edu.cards import card_for_model
 
     torch.set_num_threads(threads)
     zoo, zoo_name = registry.default_model()
@@ -110,14 +111,14 @@ def run(iterations: int, warmup: int, imagenet_size: int | None, keep_results: b
     warm_started = started
     for number in range(iterations):
         image = load_image(synthetic_png(number))
-        x, _ = registry.preprocess(registry.FASHION_MNIST, image)
+        x, _ = registry.preprocess(card_for_model(zoo), image)
         overrides = {mixed[number % len(mixed)]: (number % 11) / 10} if mixed and number % 2 else None
         inspection = run_inspection(zoo, x, overrides)
         inspect_everything(inspection, number)
         if keep_results:
             kept.append(inspection)
         if imagenet is not None:
-            x, _ = registry.preprocess(registry.IMAGENET, image)
+            x, _ = registry.preprocess(card_for_model(imagenet), image)
             x = F.interpolate(x, size=(imagenet_size, imagenet_size), mode="bilinear", antialias=True)
             inspection = run_inspection(imagenet, x)
             inspect_everything(inspection, number)

@@ -115,7 +115,7 @@ def render() -> None:
         r"\text{output share of attention} = \frac{\lVert \alpha A(X) V \rVert}"
         r"{\lVert \alpha A(X) V \rVert + \lVert \beta (A^{\mathrm{conv}} V + b) \rVert}",
         r"\text{standard error of an accuracy } p \text{ on } n \text{ test images} = \sqrt{p (1 - p) / n}",
-        caption="Every bundled model's card records the blend after each epoch (card['history'][i]['blend']) and the "
+        caption="Every bundled model's card records the blend after each epoch (card.history[i]['blend']) and the "
         "accuracy measured once on the 10,000 test images.",
     )
 
@@ -128,7 +128,7 @@ def render() -> None:
     series = []
     for name in BLEND_MODELS:
         if name in cards:
-            series += _history_frame(name, cards[name]["history"], cards[name].get("variant"))
+            series += _history_frame(name, cards[name].history, cards[name].variant)
     for name, run in own_runs.items():
         series += _history_frame(f"your run {name}", run.get("history", []), run.get("settings", {}).get("mixing"))
     if series:
@@ -143,14 +143,14 @@ def render() -> None:
     # Accuracy table.
     if cards:
         rows = []
-        for name, card in sorted(cards.items(), key=lambda item: -(item[1].get("test_accuracy") or 0)):
+        for name, card in sorted(cards.items(), key=lambda item: -(item[1].test_accuracy or 0)):
             rows.append({
-                "model": name, "mixing": card.get("variant"), "test accuracy %": card.get("test_accuracy"),
-                "val accuracy %": None if card.get("val_accuracy") is None else round(card["val_accuracy"], 2),
-                "parameters": card.get("parameter_count"),
-                "epochs": card.get("epochs"), "train minutes": round(card.get("wall_time_seconds", 0) / 60, 1),
+                "model": name, "mixing": card.variant, "test accuracy %": card.test_accuracy,
+                "val accuracy %": None if card.val_accuracy is None else round(card.val_accuracy, 2),
+                "parameters": card.parameter_count,
+                "epochs": card.epochs, "train minutes": round((card.wall_time_seconds or 0) / 60, 1),
                 "final blend (α, β)": "; ".join(f"{b}: {v[0]:.3f}, {v[1]:.3f}"
-                                                for b, v in card.get("final_blend", {}).items()) or "—",
+                                                for b, v in card.final_blend.items()) or "—",
             })
         table = pd.DataFrame(rows)
         st.dataframe(table, hide_index=True, width="stretch")
@@ -211,9 +211,9 @@ def render() -> None:
     if loaded.card is None:
         training_length = "no training at all (random weights)"
     else:
-        subset = loaded.card.get("training", {}).get("train_subset")
+        subset = (loaded.card.training or {}).get("train_subset")
         images = f"{subset:,} training images" if subset else "one small dataset"
-        training_length = f"{loaded.card.get('epochs')} epochs on {images}"
+        training_length = f"{loaded.card.epochs} epochs on {images}"
     st.markdown(
         f"**What this suggests:** {suggestion}\n\n"
         "**What it does not prove:** one seed (no spread), 28 × 28 Fashion-MNIST (not ImageNet), a 7 × 7 mixed grid "
@@ -234,13 +234,13 @@ def render() -> None:
             continue
         model_blend = blend_parameters(lesson_model(name).model)
         card = cards[name]
-        blocks = sorted(card["final_blend"])
+        blocks = sorted(card.final_blend)
         checks.append(check_abs(f"{name}: blend of the loaded weights = the card's final_blend",
-                                [model_blend[b] for b in blocks], [card["final_blend"][b] for b in blocks], 6e-6,
+                                [model_blend[b] for b in blocks], [card.final_blend[b] for b in blocks], 6e-6,
                                 "≤ 6e-06 absolute (the card stores 5 decimals)"))
         checks.append(check_close(f"{name}: card's final_blend = its last history entry",
-                                  [card["final_blend"][b] for b in blocks],
-                                  [card["history"][-1]["blend"][b] for b in blocks]))
+                                  [card.final_blend[b] for b in blocks],
+                                  [card.history[-1]["blend"][b] for b in blocks]))
     if loaded.is_random:
         checks.append(check_close("untrained: every block starts at α = β = 0.5 (sa_weight = 0)",
                                   [v for pair in learned.values() for v in pair], [0.5] * (2 * len(learned))))

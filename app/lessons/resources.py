@@ -18,6 +18,7 @@ from torch import nn
 from app import caching, registry
 from app.registry import bundled_cards
 from container_edu import pretrained
+from container_edu.cards import ModelCard
 from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, load_fashion_mnist, to_model_input
 
 TEST_BATCH_SIZE = 500
@@ -33,7 +34,7 @@ class LessonModel:
 
     name: str
     model: nn.Module
-    card: dict | None
+    card: ModelCard | None
     cache_key: str  # the app's ModelRef.key: names the weights, so results may be cached by it
     note: str = ""
 

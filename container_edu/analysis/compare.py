@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from .. import affinity as aff
+from .. import checks
 from ..trace import AggregationRecord
 
 __all__ = ["RowComparison", "compare_rows"]
@@ -46,7 +47,7 @@ def compare_rows(record_a: AggregationRecord, record_b: AggregationRecord, head:
             raise ValueError(f"the two records are of different blocks: {field} "
                              f"{getattr(record_a, field)!r} vs {getattr(record_b, field)!r}")
     try:
-        index = aff._as_index(head)
+        index = checks.as_index(head)
     except TypeError:
         index = -1
     if not 0 <= index < record_a.num_heads:

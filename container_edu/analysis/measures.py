@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from .. import affinity as aff
+from .. import checks
 from ..trace import AggregationRecord
 
 __all__ = [
@@ -38,7 +39,7 @@ _ROW_SUM_TOLERANCE = 1e-4
 def _check_grid(grid: object) -> tuple[int, int]:
     if not (isinstance(grid, (tuple, list)) and len(grid) == 2):
         raise ValueError(f"grid must be a pair (H, W) of positive integers, got {grid!r}")
-    aff._check_grid(*grid)
+    checks.check_grid(*grid)
     return int(grid[0]), int(grid[1])
 
 
@@ -78,7 +79,7 @@ def _head_magnitudes(conv_weight: Tensor, heads: int) -> Tensor:
     """``mean_{c in head m} |w_c|`` as ``(M, k * k)`` in float64."""
     aff._check_depthwise_kernel(conv_weight)
     channels = conv_weight.shape[0]
-    aff._check_heads(channels, heads)
+    checks.check_heads(channels, heads)
     if not torch.isfinite(conv_weight).all():
         raise ValueError("the kernel has entries that are NaN or infinite")
     magnitudes = conv_weight.detach().double().abs().reshape(heads, channels // heads, -1).mean(1)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from .. import affinity as aff
+from .. import checks
 from ..trace import AggregationRecord
 from .measures import _check_probability_rows, static_head_matrices
 
@@ -107,7 +108,7 @@ def rollout(matrices: Sequence[Tensor], query: int) -> Tensor:
             raise ValueError(f"block {index}'s matrix has negative entries; rollout follows non-negative affinities "
                              "(block_rollout_matrix takes the magnitude of signed static weights)")
     try:
-        query = aff._as_index(query)
+        query = checks.as_index(query)
     except TypeError:
         raise ValueError(f"query must be a token index, got {query!r}") from None
     if not 0 <= query < size:

@@ -11,6 +11,12 @@ the optional ``kaleido`` package and a Chrome or Chromium on the machine:
   multiples of maps on the token grid, optionally over the picture the model
   saw (:class:`Panel`, :func:`panels`, :func:`grid_row`), the picture itself.
 - :mod:`.charts`: top-k predictions, learned blends, training histories.
+- :mod:`.maps`: one recorded block's rows for a query (one head's parts, or
+  every head), its ``N x N`` matrix, the blend of every mixed block, a moved
+  blend against the learned one, and several kinds' affinities side by side,
+  each titled with the paper's symbols from :mod:`container_edu.kinds`.
+  :class:`~container_edu.inspection.Inspection` draws them for you
+  (``.figure``, ``.matrix_figure``, ``.blend_figure``).
 """
 
 from .charts import blend_bars, history_accuracy, history_blend, probability_comparison, topk_bar
@@ -20,6 +26,7 @@ from .heatmaps import (
     SEQUENTIAL,
     Panel,
     affinity_matrix,
+    as_array,
     base_layout,
     grid_row,
     image_figure,
@@ -27,9 +34,24 @@ from .heatmaps import (
     panels,
     wrap_title,
 )
+from .maps import (
+    PART_TITLES,
+    blend_change_figure,
+    blend_figure,
+    head_matrix_figure,
+    heads_figure,
+    map_panels,
+    operator_comparison,
+    part_is_signed,
+    part_symbols,
+    query_maps_figure,
+    symbols,
+)
 
 __all__ = [
-    "SEQUENTIAL", "DIVERGING", "FONT", "Panel", "is_signed", "wrap_title", "base_layout",
+    "SEQUENTIAL", "DIVERGING", "FONT", "Panel", "is_signed", "wrap_title", "base_layout", "as_array",
     "affinity_matrix", "panels", "grid_row", "image_figure",
     "topk_bar", "probability_comparison", "blend_bars", "history_accuracy", "history_blend",
+    "PART_TITLES", "part_symbols", "symbols", "part_is_signed", "map_panels", "query_maps_figure", "heads_figure",
+    "head_matrix_figure", "blend_figure", "blend_change_figure", "operator_comparison",
 ]

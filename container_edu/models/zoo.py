@@ -3,15 +3,10 @@
 Same design as Container-Light, scaled down: a conv-only stage at 14 x 14,
 then a stage at 7 x 7 (49 tokens, the grid of Container-Light's stage 4 at
 224 x 224) whose aggregation the config chooses, so that the five variants
-differ only in how ``A_m`` is made:
-
-| mixing            | affinity of the mixed stage                               |
-| ----------------- | --------------------------------------------------------- |
-| ``attention``     | ``softmax(Q_m K_m^T s)``: dynamic, dense                  |
-| ``conv``          | ``k x k`` depthwise conv: static, sparse                  |
-| ``mixer``         | one learned ``N x N`` matrix per head: static, dense      |
-| ``container``     | ``alpha A(X) + beta A_mlp``, learnable ``alpha, beta``    |
-| ``container_light`` | ``sigmoid(s) A(X) + (1 - sigmoid(s)) A_conv``           |
+differ only in how ``A_m`` is made. Each variant (``ZooConfig.mixing``) is an aggregation kind of
+:mod:`container_edu.kinds` whose ``zoo_variant`` names it: ``attention``,
+``conv``, ``mixer`` (the multi-head MLP: one learned ``N x N`` matrix per
+head), ``container`` and ``container_light``.
 """
 
 from __future__ import annotations
@@ -20,20 +15,15 @@ from dataclasses import asdict, dataclass
 
 from torch import Tensor, nn
 
-from ..aggregation import (
-    Aggregation,
-    ContainerLightMix,
-    ContainerMix,
-    DepthwiseConvAggregation,
-    MultiHeadMLP,
-    MultiHeadSelfAttention,
-)
+from ..aggregation import Aggregation
+from ..kinds import ZOO_VARIANTS
 from ..trace import assign_record_names
 from .blocks import AggregationBlock, CBlock, PatchEmbed
 
 __all__ = ["MIXINGS", "ZooConfig", "ZooContainer"]
 
-MIXINGS = ("attention", "conv", "mixer", "container", "container_light")
+#: The zoo variants, in the order the app and the tables list them.
+MIXINGS = tuple(ZOO_VARIANTS)
 
 
 @dataclass(frozen=True)
@@ -77,19 +67,13 @@ class ZooConfig:
 
 
 def make_aggregation(config: ZooConfig) -> Aggregation:
-    """The aggregation module of the mixed stage for ``config.mixing``."""
-    dim, heads = config.embed_dims[1], config.num_heads
-    num_tokens = config.mixed_grid[0] * config.mixed_grid[1]
-    if config.mixing == "attention":
-        return MultiHeadSelfAttention(heads)
-    if config.mixing == "conv":
-        return DepthwiseConvAggregation(dim, config.kernel_size)
-    if config.mixing == "mixer":
-        return MultiHeadMLP(num_tokens, heads)
-    if config.mixing == "container":
-        # alpha = beta = 1/2 at the start, as sigmoid(0) in Container-Light, so the two start alike.
-        return ContainerMix(heads, MultiHeadMLP(num_tokens, heads), alpha=0.5, beta=0.5)
-    return ContainerLightMix(dim, heads, config.kernel_size)
+    """The aggregation module of the mixed stage for ``config.mixing``.
+
+    A Container's ``alpha`` and ``beta`` start at 1/2, as ``sigmoid(0)`` does in
+    Container-Light, so that the two start alike.
+    """
+    kind = ZOO_VARIANTS[config.mixing]
+    return kind.build(config.embed_dims[1], config.num_heads, config.mixed_grid, config.kernel_size, blend=(0.5, 0.5))
 
 
 class ZooContainer(nn.Module):

@@ -1,0 +1,187 @@
+"""The maps of one recorded block, the blend of every mixed block, and the three kinds side by side.
+
+These take the core's results (:class:`~container_edu.inspection.BlockMaps`,
+explicit affinities) and name every part with the paper's symbol from the
+kinds registry (:mod:`container_edu.kinds`), so the app's pages and a
+notebook draw the same figures with the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..inspection import BlockMaps
+from ..kinds import KINDS, get_kind, part_kind, part_rows_are_probabilities
+from .charts import blend_bars
+from .heatmaps import Panel, affinity_matrix, as_array, panels
+
+__all__ = [
+    "PART_TITLES",
+    "part_symbols",
+    "symbols",
+    "part_is_signed",
+    "map_panels",
+    "query_maps_figure",
+    "heads_figure",
+    "head_matrix_figure",
+    "blend_figure",
+    "blend_change_figure",
+    "operator_comparison",
+]
+
+#: What each part of a block's affinity is called in titles.
+PART_TITLES = {"attention": "dynamic", "static": "static", "blended": "blended"}
+
+
+def _static_symbols(maps: BlockMaps, m: int | str) -> tuple[str, str]:
+    """``(symbol, text)`` of the block's static part at head ``m`` (the head view averages per-channel matrices)."""
+    kind = get_kind(maps.kind)
+    static = part_kind(maps.kind, "static")
+    if static is None:
+        return f"A_{m}^static", f"A_{m}^static"
+    if static.affinity_per != "channel":
+        return static.symbol_for(m), static.symbol_for(m)
+    symbol = static.averaged_symbol(m if kind.uses_heads else None)
+    over = f"head {m}'s channels" if kind.uses_heads else "all channels"
+    return symbol, f"{symbol} (mean of {static.symbol} over {over})"
+
+
+def part_symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
+    """The short symbol of each part at ``head`` (default: the chosen head), e.g. for a picker."""
+    m = maps.head if head is None else head
+    dynamic = part_kind(maps.kind, "attention") or KINDS["attention"]
+    static, _ = _static_symbols(maps, m)
+    return {"attention": dynamic.symbol_for(m), "static": static, "blended": f"α {dynamic.symbol_for(m)} + β {static}"}
+
+
+def symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
+    """The paper's formula of each part of this block's affinity at ``head``, for titles and colour bars."""
+    m = maps.head if head is None else head
+    dynamic = part_kind(maps.kind, "attention") or KINDS["attention"]
+    _, static_text = _static_symbols(maps, m)
+    blended = part_symbols(maps, m)["blended"]
+    return {
+        "attention": dynamic.formula_for(m),
+        "static": static_text,
+        "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}",
+    }
+
+
+def part_is_signed(maps: BlockMaps, part: str) -> bool:
+    """Whether ``part`` of this block is drawn centred on 0 (everything but probability rows)."""
+    return not part_rows_are_probabilities(maps.kind, part)
+
+
+def map_panels(maps: BlockMaps, *, head: int | None = None) -> list[Panel]:
+    """The attention, static and blended maps of one head as figure panels (missing parts left out)."""
+    names = symbols(maps)
+    items = []
+    if maps.attention_heads is not None:
+        items.append(Panel(maps.attention if head is None else maps.attention_heads[head],
+                           f"dynamic<br>{names['attention']}", "A(X)[i, j] (attention weight)",
+                           part_is_signed(maps, "attention")))
+    if maps.static_heads is not None:
+        items.append(Panel(maps.static if head is None else maps.static_heads[head],
+                           f"static<br>{names['static']}", "A_static[i, j]", part_is_signed(maps, "static")))
+    if maps.attention_heads is not None and maps.static_heads is not None:
+        items.append(Panel(maps.blended if head is None else maps.blended_heads[head],
+                           f"blended: {names['blended']}", "α A(X) + β A_static", part_is_signed(maps, "blended")))
+    return items
+
+
+def query_maps_figure(maps: BlockMaps, image: np.ndarray | None = None, *, title_prefix: str = "",
+                      opacity: float = 0.6, clickable: bool = False, panel_height: int = 330) -> go.Figure:
+    """The chosen head's row ``i`` (the query) of each part, over ``image`` (the picture the model saw) when given.
+
+    ``clickable`` adds the invisible points the app uses to move the query with a click.
+    """
+    y, x = maps.query
+    grid_h, grid_w = maps.grid
+    where = ", over the image the model sees" if image is not None else ""
+    title = (f"{title_prefix}Block {maps.block}, head {maps.head}, query ({y}, {x}) on the {grid_h}×{grid_w} grid: "
+             f"row i = {y * grid_w + x} of each affinity{where}")
+    return panels(map_panels(maps), title, cols=3, query=maps.query, image=image, opacity=opacity,
+                  clickable=clickable, panel_height=panel_height)
+
+
+def _stack(maps: BlockMaps, part: str) -> np.ndarray:
+    stack = {"attention": maps.attention_heads, "static": maps.static_heads, "blended": maps.blended_heads}.get(part)
+    if part not in PART_TITLES:
+        raise ValueError(f"part must be one of {', '.join(PART_TITLES)}, got {part!r}")
+    if stack is None or part not in maps.parts:
+        raise ValueError(f"block {maps.block} ({maps.kind}) has no {part} part; it has: {', '.join(maps.parts)}")
+    return stack
+
+
+def heads_figure(maps: BlockMaps, part: str, image: np.ndarray | None = None, *, opacity: float = 0.6,
+                 panel_height: int = 240) -> go.Figure:
+    """Every head's row of ``part`` for the query, on one colour scale (over ``image`` when given)."""
+    stack = _stack(maps, part)
+    names = symbols(maps, head="m")
+    items = [Panel(stack[m], f"head {m}", f"{part} weight", part_is_signed(maps, part)) for m in range(len(stack))]
+    title = (f"All {len(stack)} head(s) m of block {maps.block}: {names[part].replace('<br>', ' ')}, row of query "
+             f"{maps.query}, one colour scale")
+    return panels(items, title, cols=min(4, len(stack)), shared_scale=True, query=maps.query, image=image,
+                  opacity=opacity, panel_height=panel_height)
+
+
+def head_matrix_figure(matrix: np.ndarray, maps: BlockMaps, part: str, *, height: int = 380,
+                       title_width: int = 40) -> go.Figure:
+    """Head ``maps.head``'s full ``N x N`` matrix of ``part``, with the query's row outlined."""
+    _stack(maps, part)
+    grid_w = maps.grid[1]
+    return affinity_matrix(
+        matrix, f"{part}: {symbols(maps)[part].split('<br>')[0]}, head {maps.head}", grid=maps.grid,
+        colorbar_title=f"{part}[i, j]", signed=part_is_signed(maps, part),
+        query_token=maps.query[0] * grid_w + maps.query[1], height=height, title_width=title_width,
+    )
+
+
+def blend_figure(blend: Mapping[str, tuple[float, float]], title: str, *, kind: str = "container_light",
+                 title_width: int = 95) -> go.Figure:
+    """The ``(α, β)`` of every mixed block as bars; ``β`` drawn too when the ``kind`` learns it on its own."""
+    return blend_bars(blend, title, show_beta=get_kind(kind).blend == "alpha_beta", title_width=title_width)
+
+
+def blend_change_figure(before: BlockMaps, after: BlockMaps, image: np.ndarray | None = None, *,
+                        panel_height: int = 320) -> go.Figure:
+    """One head's blended row with the learned blend, with a moved one, and their difference, on one scale."""
+    head, block = before.head, before.block
+    bound = float(max(np.abs(before.blended).max(), np.abs(after.blended).max())) or None
+    items = [
+        Panel(before.blended, f"learned: α={before.alpha:.2f}, β={before.beta:.2f}", "α A(X) + β A_static", True, bound),
+        Panel(after.blended, f"yours: α={after.alpha:.2f}, β={after.beta:.2f}", "α A(X) + β A_static", True, bound),
+        Panel(after.blended - before.blended, "yours − learned", "difference", True),
+    ]
+    title = f"Blended row A_{head} = α A_{head}(X) + β A_{head}^static of block {block}, head {head}, query {before.query}"
+    return panels(items, title, cols=3, query=before.query, image=image, panel_height=panel_height)
+
+
+def operator_comparison(matrices: Mapping[str, np.ndarray], grid: tuple[int, int], *,
+                        labels: Mapping[str, str] | None = None, title: str | None = None,
+                        panel_height: int = 330) -> go.Figure:
+    """Several kinds' ``N x N`` affinities side by side, each titled and scaled as the kinds registry says.
+
+    ``matrices`` maps a kind key (``"attention"``, ``"conv"``, ``"mixer"``, ...)
+    to one ``N x N`` matrix on the ``grid``; ``labels`` says which of the
+    kind's matrices it is (``"head 0"``, ``"channel 0"``).
+    """
+    height, width = grid
+    count = height * width
+    items = []
+    for key, matrix in matrices.items():
+        kind = get_kind(key)
+        matrix = as_array(matrix)
+        if matrix.shape != (count, count):
+            raise ValueError(f"the {key} matrix has shape {matrix.shape}, expected ({count}, {count}) "
+                             f"for a {height}×{width} grid")
+        label = (labels or {}).get(key, "")
+        subtitle = f"{kind.label}: {kind.symbol_for(0)}" + (f" ({label})" if label else "")
+        items.append(Panel(matrix, subtitle, f"{kind.symbol_for(0)}[i, j]", not kind.rows_are_probabilities))
+    if title is None:
+        title = f"{len(items)} affinity matrices A (N×N, N = {height}×{width} = {count} tokens)"
+    return panels(items, title, cols=len(items), axis_titles=("key token j", "query token i"),
+                  panel_height=panel_height)

@@ -1,0 +1,307 @@
+"""Turning a checkpoint file's bytes into Python objects without running code from it.
+
+A ``.pth`` file is a pickle, and an ordinary ``torch.load`` of a hostile
+pickle runs whatever code it asks for. :func:`load_checkpoint_object` only
+uses ``torch.load(..., weights_only=True)``, which rebuilds tensors and plain
+Python values, plus the classes in :data:`SAFE_CHECKPOINT_GLOBALS`; a plain
+pickle (not written by ``torch.save``) never reaches an unpickler at all.
+``.safetensors`` files are read with ``safetensors`` (no pickle).
+
+When loading fails, the pickle's opcodes are read (never executed) to name
+the code it asked for, so the error says what was refused and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import pickle
+import pickletools
+import re
+import threading
+import zipfile
+from collections.abc import Iterator
+from typing import IO, Final
+
+import torch
+from torch import Tensor
+
+from .files import MB
+
+__all__ = ["SAFE_CHECKPOINT_GLOBALS", "CheckpointError", "load_checkpoint_object"]
+
+#: The only classes, beyond torch's own tensor rebuilding and plain Python
+#: values, that a checkpoint may ask for. ``argparse.Namespace`` is a plain
+#: attribute bag (its unpickling only sets attributes); DeiT-style training
+#: checkpoints store their command-line arguments in one. The optimizer
+#: (AdamW), learning-rate scheduler and AMP ``GradScaler`` states are plain
+#: dicts of tensors, numbers, tuples and ``None`` and need nothing extra.
+SAFE_CHECKPOINT_GLOBALS: Final[tuple[type, ...]] = (argparse.Namespace,)
+
+# ``torch.serialization.safe_globals`` is a context manager, but what it
+# changes is torch's *process-wide* allow-list (it adds on enter and removes
+# on exit). Two threads loading at once could therefore remove the entry
+# while the other is still unpickling. This lock serialises our loads so the
+# allow-list is always intact for the load in progress; checkpoint loads are
+# rare and slow enough that serialising them costs nothing noticeable.
+_LOAD_LOCK = threading.Lock()
+
+
+class CheckpointError(RuntimeError):
+    """The weights could not be loaded; the message says why and what to do."""
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTO = b"\x80"
+# torch.save's legacy (pre-1.6, non-zip) format starts with a pickled magic
+# number, 0x1950a86a20f9469cfc6c, written as a LONG1 opcode.
+_LEGACY_TORCH_MAGIC = b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+
+
+def load_checkpoint_object(handle: IO[bytes], head: bytes, what: str, raw: bytes | None) -> object:
+    """The object stored in a checkpoint: ``head`` is its first 64 bytes, ``raw`` its bytes when in memory.
+
+    ``what`` names the file in error messages (``"The checkpoint 'x.pth'"``).
+    Raises :class:`CheckpointError` for anything that is not a checkpoint safe to load.
+    """
+    if _looks_like_safetensors(head):
+        return _load_safetensors(handle, what)
+    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_PROTO)):
+        raise CheckpointError(f"{what} is not a PyTorch checkpoint{_describe_foreign(head)}. "
+                              "Choose the .pth file of the model weights.")
+    if head.startswith(_PICKLE_PROTO) and _LEGACY_TORCH_MAGIC not in head[:32]:
+        # A plain pickle, not written by torch.save: never handed to an unpickler.
+        raise _plain_pickle_error(handle, head, what, raw)
+    try:
+        with _allow_checkpoint_globals():
+            return torch.load(handle, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise _unpickling_error(error, handle, head, what, raw) from None
+    except MemoryError:
+        raise CheckpointError(f"{what} is too large to load in the available memory.") from None
+    except Exception as error:  # noqa: BLE001 - any failure to decode untrusted bytes is "corrupt"
+        # (torch raises RuntimeError, EOFError, struct.error, KeyError, ... depending on the damage)
+        raise _corrupt_error(error, handle, head, what) from None
+
+
+@contextlib.contextmanager
+def _allow_checkpoint_globals() -> Iterator[None]:
+    """Allow :data:`SAFE_CHECKPOINT_GLOBALS` for one ``torch.load``, under :data:`_LOAD_LOCK`.
+
+    Only the entries not already allowed are added, so leaving does not remove
+    an entry that other code allowed on purpose.
+    """
+    with _LOAD_LOCK:
+        already = set(torch.serialization.get_safe_globals())
+        extra = [cls for cls in SAFE_CHECKPOINT_GLOBALS if cls not in already]
+        with torch.serialization.safe_globals(extra):
+            yield
+
+
+def _corrupt_error(error: BaseException, handle: IO[bytes], head: bytes, what: str) -> CheckpointError:
+    text = str(error).strip()
+    # The first sentence of the first line ("PytorchStreamReader failed reading zip archive: ...").
+    detail = re.split(r"(?<=\w)\. ", text.splitlines()[0])[0].rstrip(".") if text else type(error).__name__
+    if head.startswith(_ZIP_MAGIC) and _is_foreign_zip(handle):
+        return CheckpointError(
+            f"{what} is a zip archive, but not one written by torch.save (it has no data.pkl). "
+            "If the weights are inside it, extract them first."
+        )
+    # Only zip (torch >= 1.6) and legacy torch.save files reach torch.load, so a failure
+    # here means a damaged file, almost always an incomplete download.
+    return CheckpointError(
+        f"{what} is truncated or corrupt (details: {detail[:200]}). It probably did not download "
+        "completely: download it again and compare its size with the one published."
+    )
+
+
+_GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([A-Za-z_][\w.]*)")
+_FRIENDLY_MODULES = {"posix": "os", "nt": "os", "__builtin__": "builtins"}
+
+
+def _unpickling_error(
+    error: pickle.UnpicklingError, handle: IO[bytes], head: bytes, what: str, raw: bytes | None
+) -> CheckpointError:
+    message = str(error)
+    names = _disallowed_globals(handle, head, raw)
+    if not names:
+        names = [name if "." in name else f"builtins.{name}" for name in _GLOBAL_IN_MESSAGE.findall(message)]
+    if names:
+        return _refused(what, names)
+    if "truncated" in message.lower() or head.startswith(_ZIP_MAGIC):
+        return CheckpointError(
+            f"{what} is truncated or corrupt: its data could not be decoded. Download it again."
+        )
+    return CheckpointError(
+        f"{what} is not a PyTorch checkpoint that can be loaded safely: it is a pickle that uses "
+        "features plain weight files never need. Choose the .pth file of the model weights."
+    )
+
+
+def _plain_pickle_error(handle: IO[bytes], head: bytes, what: str, raw: bytes | None) -> CheckpointError:
+    names = _disallowed_globals(handle, head, raw)
+    if names:
+        return _refused(what, names)
+    return CheckpointError(
+        f"{what} is not a PyTorch checkpoint: it is a plain Python pickle, not a file written by "
+        "torch.save. Choose the .pth file of the model weights (or re-save the weights with torch.save)."
+    )
+
+
+def _refused(what: str, names: list[str]) -> CheckpointError:
+    shown = ", ".join(dict.fromkeys(_friendly(name) for name in names))
+    return CheckpointError(
+        f"{what} was refused: it asks Python to run code that is not allowed when loading "
+        f"weights ({shown}). A checkpoint should hold only tensors and plain values; this one "
+        "could run commands on this computer, so nothing in it was executed. Use the official "
+        "checkpoint from a source you trust."
+    )
+
+
+def _disallowed_globals(handle: IO[bytes], head: bytes, raw: bytes | None) -> list[str]:
+    pickle_bytes = _pickle_bytes(handle, head, raw)
+    if pickle_bytes is None:
+        return []
+    return [name for name in _pickle_globals(pickle_bytes) if not _is_allowed_global(name)]
+
+
+def _is_foreign_zip(handle: IO[bytes]) -> bool:
+    """A readable zip archive without the ``data.pkl`` every torch.save zip has."""
+    try:
+        handle.seek(0)
+        with zipfile.ZipFile(handle) as archive:
+            return not any(name.endswith("data.pkl") for name in archive.namelist())
+    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile):
+        return False
+
+
+def _friendly(name: str) -> str:
+    module, _, attr = name.rpartition(".")
+    alias = _FRIENDLY_MODULES.get(module)
+    return f"{alias}.{attr} ({name})" if alias else name
+
+
+def _is_allowed_global(name: str) -> bool:
+    if name.startswith("torch.") or name in ("collections.OrderedDict", "builtins.set", "builtins.frozenset"):
+        return True
+    return any(f"{cls.__module__}.{cls.__qualname__}" == name for cls in SAFE_CHECKPOINT_GLOBALS)
+
+
+def _pickle_bytes(handle: IO[bytes], head: bytes, raw: bytes | None, limit: int = 64 * MB) -> bytes | None:
+    """The pickle stream of the checkpoint (``data.pkl`` inside a zip), for inspection only."""
+    try:
+        handle.seek(0)
+        if head.startswith(_ZIP_MAGIC):
+            with zipfile.ZipFile(handle) as archive:
+                for info in archive.infolist():
+                    if info.filename.endswith("data.pkl") and info.file_size <= limit:
+                        return archive.read(info)
+            return None
+        return raw if raw is not None else handle.read(limit)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError):
+        return None
+
+
+def _pickle_globals(data: bytes, max_pickles: int = 8) -> list[str]:
+    """Names of the globals a pickle asks for, found by reading its opcodes (never executing them).
+
+    Reads up to ``max_pickles`` pickles one after another (the legacy torch
+    format is several pickles in a row).
+    """
+    names: list[str] = []
+    stream = io.BytesIO(data)
+    for _ in range(max_pickles):
+        if stream.tell() >= len(data):
+            break
+        if not _scan_one_pickle(stream, names):
+            break
+    return names
+
+
+def _scan_one_pickle(stream: IO[bytes], names: list[str]) -> bool:
+    stack: list[object] = []  # a rough model: only what GLOBAL / STACK_GLOBAL need
+    memo: dict[int, object] = {}
+    try:
+        for opcode, arg, _ in pickletools.genops(stream):
+            name = opcode.name
+            if name in ("GLOBAL", "INST") and isinstance(arg, str):
+                names.append(arg.replace(" ", "."))
+                stack.append(None)
+            elif name == "STACK_GLOBAL":
+                if len(stack) >= 2 and isinstance(stack[-2], str) and isinstance(stack[-1], str):
+                    names.append(f"{stack[-2]}.{stack[-1]}")
+                else:
+                    names.append("<unknown global>")
+                del stack[-2:]
+                stack.append(None)
+            elif name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE",
+                          "SHORT_BINSTRING", "BINSTRING", "STRING"):
+                stack.append(arg)
+            elif name == "MEMOIZE":
+                memo[len(memo)] = stack[-1] if stack else None
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                memo[int(arg)] = stack[-1] if stack else None
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                stack.append(memo.get(int(arg)))
+            else:
+                stack.append(None)
+            if len(stack) > 64:
+                del stack[:-8]
+    except Exception:  # a damaged pickle, or not a pickle: report what was found before
+        return False
+    return True
+
+
+def _looks_like_safetensors(head: bytes) -> bool:
+    if len(head) < 10:
+        return False
+    header_len = int.from_bytes(head[:8], "little")
+    return 2 <= header_len < 100 * MB and head[8:9] == b"{" and head[9:10] in (b'"', b"}")
+
+
+def _load_safetensors(handle: IO[bytes], what: str) -> dict[str, Tensor]:
+    try:
+        from safetensors.torch import load as load_safetensors
+    except ImportError:
+        raise CheckpointError(
+            f"{what} is a .safetensors file, but the 'safetensors' package is not installed "
+            "(pip install safetensors)."
+        ) from None
+    handle.seek(0)
+    try:
+        return load_safetensors(handle.read())
+    except Exception as error:  # safetensors raises its own SafetensorError
+        raise CheckpointError(f"{what} is a damaged .safetensors file ({error}). Get the file again.") from None
+
+
+def _describe_foreign(head: bytes) -> str:
+    stripped = head.lstrip().lower()
+    signatures = (
+        (b"\x89PNG", "it is a PNG image"),
+        (b"\xff\xd8\xff", "it is a JPEG image"),
+        (b"GIF8", "it is a GIF image"),
+        (b"%PDF", "it is a PDF document"),
+        (b"\x1f\x8b", "it is gzip-compressed (decompress it first)"),
+        (b"BZh", "it is bzip2-compressed (decompress it first)"),
+        (b"\xfd7zXZ", "it is xz-compressed (decompress it first)"),
+        (b"7z\xbc\xaf", "it is a 7-Zip archive (extract it first)"),
+        (b"\x93NUMPY", "it is a NumPy .npy array"),
+        (b"\x89HDF", "it is an HDF5 (Keras / TensorFlow) file"),
+    )
+    for magic, description in signatures:
+        if head.startswith(magic):
+            return f" ({description})"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return " (it is a WebP image)"
+    if stripped.startswith(b"version https://git-lfs"):
+        return " (it is a Git LFS pointer, not the weights: run `git lfs pull` or download the file itself)"
+    if stripped.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")):
+        return " (it is a web page: the download link probably pointed at a page, not at the file)"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return " (it looks like a text file)"
+    return ""
