@@ -5,7 +5,8 @@ operation, ``Y = concat(A_1 V_1, ..., A_M V_M) W_o``, that differ in how the
 affinity ``A_m`` is made. ``container_edu.affinity`` builds each ``A_m``;
 ``container_edu.aggregation`` holds the operators as modules; ``models``
 holds Container-Light and a small zoo; ``record_affinities()`` shows what a
-network aggregated.
+network aggregated; ``inspect(model, image)`` runs a model once on a picture
+and draws what every block aggregated (``container_edu.figures``, Plotly).
 
 Glossary, paper symbol -> code (the code keeps the reference checkpoint's key names):
 
@@ -46,6 +47,8 @@ from .aggregation import (
 from .checkpoints import CheckpointError, load_official_checkpoint
 from .device import default_device
 from .images import ImageError, load_image
+from .inspect_api import WeightsNotInstalledError, available_models, inspect
+from .inspection import InspectError, Inspection
 from .models import MODEL_NAMES, create_model
 from .pretrained import PretrainedError, list_pretrained, load_pretrained
 from .trace import AggregationRecord, override_blend, record_affinities
@@ -60,5 +63,16 @@ __all__ = [
     "PretrainedError", "list_pretrained", "load_pretrained",
     "MODEL_NAMES", "create_model",
     "AggregationRecord", "override_blend", "record_affinities",
+    "inspect", "available_models", "Inspection", "InspectError", "WeightsNotInstalledError",
+    "figures",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ``container_edu.figures`` is imported on first use: Plotly is only needed once something is drawn.
+    if name == "figures":
+        import importlib
+
+        return importlib.import_module(".figures", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

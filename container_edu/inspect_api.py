@@ -1,0 +1,203 @@
+"""``container_edu.inspect(model, image)``: from a model and a picture to the maps of every block, in one call.
+
+    import container_edu as ce
+    result = ce.inspect("fmnist_container_light", "shirt.png")
+    result                          # what is inside: prediction, blocks, grids, kinds, blends
+    result.figure("blocks2.0", (3, 3), head=0)   # one head's rows over the picture (a Plotly figure)
+    result.figure("blocks2.0", (3, 3))           # every head, one colour scale
+    result.blend_figure()                         # the blend of every mixed block
+
+The model runs once with every block recorded
+(:func:`~container_edu.record_affinities`); the preprocessing and class
+names come from the model's card, exactly as in the app. Mistakes raise
+:class:`~container_edu.inspection.InspectError` (a ``ValueError``) with a
+message that says what to pass instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from .cards import ModelCard, card_for_model
+from .images import ImageError, load_image
+from .inspection import InspectError, Inspection, run_inspection
+from .preprocess import preprocess
+from .pretrained import PretrainedError, list_pretrained, load_pretrained
+
+__all__ = ["inspect", "available_models", "WeightsNotInstalledError", "IMAGENET_MODEL", "FETCH_COMMAND"]
+
+#: The paper's ImageNet Container-Light: not bundled, installed once by :data:`FETCH_COMMAND`.
+IMAGENET_MODEL = "container_light"
+FETCH_COMMAND = "python -m container_edu weights fetch"
+
+ImageInput = str | os.PathLike | Image.Image | np.ndarray
+
+
+class WeightsNotInstalledError(InspectError):
+    """The ImageNet weights were asked for but are not installed on this machine."""
+
+
+def available_models() -> list[str]:
+    """The names :func:`inspect` accepts: the bundled zoo models, then the ImageNet :data:`IMAGENET_MODEL`."""
+    return [*list_pretrained(), IMAGENET_MODEL]
+
+
+def inspect(
+    model: str | nn.Module,
+    image: ImageInput,
+    *,
+    blend: Mapping[str, float | tuple[float, float]] | None = None,
+    device: str | torch.device | None = None,
+) -> Inspection:
+    """Run ``model`` once on ``image`` with every block recorded, and return what it predicted and aggregated.
+
+    Args:
+        model: a bundled name (:func:`available_models`, e.g. ``"fmnist_container_light"``),
+            ``"container_light"`` (the authors' ImageNet weights, once installed), or a
+            ``ZooContainer`` / ``ContainerLight`` module (its architecture says what input it expects).
+        image: a path, a PIL image, or an array ``(H, W)`` or ``(H, W, 3)`` (``(H, W, 4)``: alpha over white),
+            ``uint8`` in ``[0, 255]`` or float in ``[0, 1]``. It is preprocessed as the model's card says
+            (Fashion-MNIST models: grayscale, bright object on black, 28 x 28).
+        blend: moves the blend of named blocks for this pass only (``{"blocks2.0": 1.0}``: attention
+            only), as :func:`~container_edu.override_blend` does; the model is not changed.
+        device: where a named model runs (default :func:`~container_edu.default_device`).
+
+    Returns:
+        An :class:`~container_edu.inspection.Inspection`: ``.top(k)``, ``.prediction``,
+        ``.figure(block, query, head=None)``, ``.matrix_figure(block)``, ``.blend_figure()``, ``.records``.
+
+    Raises:
+        InspectError: an unknown model name, an image that cannot be read, a blend for a block
+            that does not blend; :class:`WeightsNotInstalledError` for ``"container_light"``
+            before its weights are installed.
+    """
+    module, card, name = _resolve_model(model, device)
+    picture = _to_picture(image)
+    x, seen = preprocess(card, picture)
+    result = run_inspection(module, x, blend)
+    if blend:
+        unknown = sorted(set(blend) - set(result.blend))
+        if unknown:
+            raise InspectError(f"no blended block named {', '.join(map(repr, unknown))} in {name}; the blocks that "
+                               f"blend are: {', '.join(result.blend) or 'none'}")
+    return replace(result, model_name=name, class_names=tuple(card.class_names), seen=np.asarray(seen),
+                   input_shape=tuple(x.shape))
+
+
+# --------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------
+
+
+def _resolve_model(model: str | nn.Module, device: str | torch.device | None) -> tuple[nn.Module, ModelCard, str]:
+    if isinstance(model, nn.Module):
+        try:
+            card = card_for_model(model)
+        except TypeError:
+            raise InspectError(
+                f"cannot tell what input a {type(model).__name__} expects: inspect() takes a ZooContainer or a "
+                f"ContainerLight, or a name ({', '.join(available_models())}); for another module, preprocess the "
+                "image yourself and call container_edu.inspection.run_inspection(model, x)"
+            ) from None
+        return model, card, type(model).__name__
+    if not isinstance(model, str):
+        raise InspectError(f"model must be a name ({', '.join(available_models())}) or an nn.Module, "
+                           f"got {type(model).__name__}")
+    bundled = list_pretrained()
+    if model in bundled:
+        try:
+            return load_pretrained(model, device), bundled[model], model
+        except PretrainedError as error:
+            raise InspectError(str(error)) from None
+    if model == IMAGENET_MODEL:
+        return (*_load_imagenet(device), model)
+    raise InspectError(f"unknown model {model!r}; choose one of: {', '.join(available_models())} "
+                       "(or pass a ZooContainer / ContainerLight module)")
+
+
+def _load_imagenet(device: str | torch.device | None) -> tuple[nn.Module, ModelCard]:
+    """The installed ImageNet weights, through the weights folder's own loader (checksum and keys checked)."""
+    try:
+        from . import weights_store
+    except ImportError:  # a package without the weights folder: nothing can be installed
+        raise WeightsNotInstalledError(f"the ImageNet weights are not installed: run {FETCH_COMMAND}") from None
+    card = weights_store.installed_card()
+    if card is None:
+        raise WeightsNotInstalledError(f"the ImageNet weights are not installed (looked in "
+                                       f"{weights_store.weights_dir()}): run {FETCH_COMMAND}")
+    try:
+        return weights_store.load_installed(IMAGENET_MODEL, device=device), card
+    except weights_store.WeightsError as error:
+        raise WeightsNotInstalledError(f"the installed ImageNet weights cannot be used: {error}") from None
+
+
+# --------------------------------------------------------------------------
+# The picture
+# --------------------------------------------------------------------------
+
+
+def _to_picture(image: ImageInput) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image if image.mode in ("RGB", "L") else _flatten(image)
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image).expanduser()
+        if not path.is_file():
+            raise InspectError(f"no image file at {str(path)!r}")
+        try:
+            return load_image(path)
+        except ImageError as error:
+            raise InspectError(f"cannot read {path.name}: {error}") from None
+    if isinstance(image, torch.Tensor):
+        image = image.detach().to("cpu").numpy()
+    if isinstance(image, np.ndarray):
+        return _array_to_picture(image)
+    raise InspectError(f"image must be a path, a PIL image or an array (H, W) / (H, W, 3), got {type(image).__name__}")
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Any PIL mode as RGB; transparency over white, as an uploaded picture is."""
+    rgba = image.convert("RGBA")
+    canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+    canvas.paste(rgba, mask=rgba.getchannel("A"))
+    return canvas
+
+
+def _array_to_picture(array: np.ndarray) -> Image.Image:
+    shape = array.shape
+    if array.ndim == 3 and shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))):
+        hint = (": channels go last, e.g. array.transpose(1, 2, 0)" if array.ndim == 3 and shape[0] in (1, 3, 4)
+                else "")
+        raise InspectError(f"an image array is (H, W), (H, W, 3) or (H, W, 4), got shape {shape}{hint}")
+    if array.size == 0:
+        raise InspectError(f"the image array is empty (shape {shape})")
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer)
+                                       or np.issubdtype(array.dtype, np.floating)):
+        raise InspectError(f"an image array holds uint8 in [0, 255] or floats in [0, 1], got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise InspectError("the image array holds NaN or infinite values")
+        low, high = float(array.min()), float(array.max())
+        if low < 0 or high > 1:
+            raise InspectError(f"a float image array holds values in [0, 1], got [{low:.3g}, {high:.3g}]: "
+                               "divide by 255, or pass uint8")
+        pixels = np.rint(array * 255.0).astype(np.uint8)
+    else:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 255:
+            raise InspectError(f"an integer image array holds values in [0, 255], got [{low}, {high}]")
+        pixels = array.astype(np.uint8)
+    if pixels.ndim == 2:
+        return Image.fromarray(pixels, "L")
+    if pixels.shape[-1] == 4:
+        return _flatten(Image.fromarray(np.ascontiguousarray(pixels), "RGBA"))
+    return Image.fromarray(np.ascontiguousarray(pixels), "RGB")
