@@ -107,7 +107,7 @@ def _resolve_model(model: str | nn.Module, device: str | torch.device | None) ->
                 f"ContainerLight, or a name ({', '.join(available_models())}); for another module, preprocess the "
                 "image yourself and call container_edu.inspection.run_inspection(model, x)"
             ) from None
-        return model, card, type(model).__name__
+        return model, card, f"a {type(model).__name__} ({card.name} architecture, your weights)"
     if not isinstance(model, str):
         raise InspectError(f"model must be a name ({', '.join(available_models())}) or an nn.Module, "
                            f"got {type(model).__name__}")

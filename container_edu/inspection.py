@@ -208,9 +208,9 @@ class Inspection:
                                f"{', '.join(f'{n} {r.kind}' for n, r in self.records.items())})")
         kinds = {self.records[name].kind for name in blend}
         kind = "container" if "container" in kinds else next(iter(kinds))
-        what = "overridden" if self.overrides else "learned"
-        return figures.blend_figure(blend, f"Blend per mixed block of {self.model_name or 'the model'} ({what})",
-                                    kind=kind)
+        moved = f" (moved by a blend override: {', '.join(n for n, _, _ in self.overrides)})" if self.overrides else ""
+        return figures.blend_figure(blend, f"Blend (α, β) each mixed block of {self.model_name or 'the model'} used "
+                                    f"in this pass{moved}", kind=kind)
 
     def _title_prefix(self) -> str:
         return f"{self.model_name}: " if self.model_name else ""
