@@ -169,13 +169,14 @@ class Inspection:
     # ----------------------------------------------------------------------
 
     def figure(self, block: str, query: tuple[int, int] | int, head: int | None = None, *, part: str | None = None,
-               on_image: bool = True, opacity: float = 0.6) -> go.Figure:
+               on_image: bool = True, opacity: float = 0.6, width: int | None = None) -> go.Figure:
         """Row ``i`` (the query) of ``block``'s affinity on its token grid, over the picture the model saw.
 
         With ``head`` given: that head's dynamic, static and blended rows side
         by side. With ``head=None``: every head's row of one ``part`` on one
         colour scale (default: the blend when the block has two parts, else
         its only part). ``query`` is ``(y, x)`` or a token index ``y * W + x``.
+        ``width`` in pixels (default: wide enough for the panels and their titles, also when exported).
         """
         from .figures import maps as figures
 
@@ -184,11 +185,12 @@ class Inspection:
         if head is not None:
             if part is not None:
                 raise InspectError("part chooses among the heads' maps: pass it with head=None")
-            return figures.query_maps_figure(maps, image, title_prefix=self._title_prefix(), opacity=opacity)
+            fig = figures.query_maps_figure(maps, image, title_prefix=self._title_prefix(), opacity=opacity)
+            return fig.update_layout(width=width or _WIDE)
         part = maps.parts[-1] if part is None else part
         if part not in maps.parts:
             raise InspectError(f"block {block} ({maps.kind}) has no {part!r} part; it has: {', '.join(maps.parts)}")
-        return figures.heads_figure(maps, part, image, opacity=opacity)
+        return figures.heads_figure(maps, part, image, opacity=opacity).update_layout(width=width or _WIDE)
 
     def matrix_figure(self, block: str, part: str = "blended", head: int = 0,
                       query: tuple[int, int] | int = 0) -> go.Figure:
@@ -196,7 +198,8 @@ class Inspection:
         from .figures import maps as figures
 
         matrix = self.matrix(block, part, head)
-        return figures.head_matrix_figure(matrix, self.maps(block, query, head), part, height=460, title_width=70)
+        fig = figures.head_matrix_figure(matrix, self.maps(block, query, head), part, height=460, title_width=60)
+        return fig.update_layout(width=620)
 
     def blend_figure(self) -> go.Figure:
         """The ``(α, β)`` every mixed block used in this pass (learned, or as overridden), as bars."""
@@ -209,8 +212,9 @@ class Inspection:
         kinds = {self.records[name].kind for name in blend}
         kind = "container" if "container" in kinds else next(iter(kinds))
         moved = f" (moved by a blend override: {', '.join(n for n, _, _ in self.overrides)})" if self.overrides else ""
-        return figures.blend_figure(blend, f"Blend (α, β) each mixed block of {self.model_name or 'the model'} used "
-                                    f"in this pass{moved}", kind=kind)
+        fig = figures.blend_figure(blend, f"Blend (α, β) each mixed block of {self.model_name or 'the model'} used "
+                                   f"in this pass{moved}", kind=kind, title_width=80)
+        return fig.update_layout(width=780)
 
     def _title_prefix(self) -> str:
         return f"{self.model_name}: " if self.model_name else ""
@@ -237,6 +241,9 @@ class Inspection:
 
 
 _PARTS = ("attention", "static", "blended")
+# Figures made here have a fixed width: a notebook and a static export (700 px by default) then show the
+# panels and their wrapped titles as the app does, where Streamlit stretches them to the page.
+_WIDE = 1150
 
 
 def _has_static(record: AggregationRecord) -> bool:

@@ -122,7 +122,7 @@ def heads_figure(maps: BlockMaps, part: str, image: np.ndarray | None = None, *,
     stack = _stack(maps, part)
     names = symbols(maps, head="m")
     items = [Panel(stack[m], f"head {m}", f"{part} weight", part_is_signed(maps, part)) for m in range(len(stack))]
-    title = (f"All {len(stack)} head(s) m of block {maps.block}: {names[part].replace('<br>', ' ')}, row of query "
+    title = (f"All {len(stack)} head(s) m of block {maps.block}: {names[part].replace('<br>', '; ')}, row of query "
              f"{maps.query}, one colour scale")
     return panels(items, title, cols=min(4, len(stack)), shared_scale=True, query=maps.query, image=image,
                   opacity=opacity, panel_height=panel_height)
