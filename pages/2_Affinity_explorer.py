@@ -102,23 +102,17 @@ def body(ctx: PageContext) -> None:
     st.caption(f"Same grid, channels, heads, kernel, blend and seed; head {head} (the conv shows that head's "
                "first channel, the mixer its single matrix). Each panel has its own colour scale.")
     comparison = {key: explore_cached(ExplorerSpec(**{**spec.__dict__, "operator": key})) for key in OPERATORS}
-    rows, mats = [], []
-    for key, other in comparison.items():
-        index = matrix_for_head(other, head)
-        name = OPERATORS[key].label
-        other_signed = not OPERATORS[key].rows_are_probabilities
-        rows.append(figures.Panel(other.row(index, (qy, qx)), f"{name}<br>{other.matrix_labels[index]}",
-                                  "weight of key j", other_signed))
-        mats.append(figures.Panel(other.matrices[index], f"{name}<br>{other.matrix_labels[index]}",
-                                  "A[i, j]", other_signed))
-    st.plotly_chart(figures.panels(
-        rows, f"Row of query ({qy}, {qx}) on the grid, per operator: A[i = {query_token}, :] reshaped to H×W",
-        cols=3, query=(qy, qx), panel_height=260,
+    chosen = {key: matrix_for_head(other, head) for key, other in comparison.items()}
+    matrices = {key: other.matrices[chosen[key]] for key, other in comparison.items()}
+    labels = {key: other.matrix_labels[chosen[key]] for key, other in comparison.items()}
+    st.plotly_chart(figures.operator_comparison(
+        matrices, (spec.height, spec.width), labels=labels, head=head, query=(qy, qx),
+        title=f"Row of query ({qy}, {qx}) on the grid, per operator: A[i = {query_token}, :] reshaped to H×W",
     ), key="ex_compare_rows")
     with st.expander("The full N×N matrices side by side"):
-        st.plotly_chart(figures.panels(
-            mats, "N×N affinity A per operator (rows: query i, columns: key j)", cols=3,
-            axis_titles=("key j", "query i"), panel_height=280,
+        st.plotly_chart(figures.operator_comparison(
+            matrices, (spec.height, spec.width), labels=labels, head=head, panel_height=280,
+            title="N×N affinity A per operator (rows: query i, columns: key j)",
         ), key="ex_compare_matrices")
     checks = ", ".join(f"{OPERATORS[k].label}: {r.max_abs_diff:.1e}" for k, r in comparison.items())
     st.caption(f"Equivalence check for every operator (max abs difference): {checks}.")

@@ -8,7 +8,14 @@ from app import views
 from app.page import PageContext, run_page
 from app.widgets import block_head_query, image_picker
 from container_edu import figures
-from container_edu.inspection import MAX_DRAW_TOKENS, MAX_EXPORT_TOKENS, array_to_npy, block_maps, head_matrix, matrix_to_csv
+from container_edu.inspection import (
+    MAX_DRAW_TOKENS,
+    MAX_EXPORT_TOKENS,
+    array_to_npy,
+    block_maps,
+    head_matrix,
+    matrix_to_csv,
+)
 
 PREFIX = "insp"
 

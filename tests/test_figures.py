@@ -59,6 +59,12 @@ def test_operator_comparison_titles_and_scales_each_kind_as_the_registry_says():
         else:
             assert heat.zmin == -heat.zmax  # signed: centred on 0
     assert "(channel 0)" in subtitles[1]
+    rows = figures.operator_comparison(matrices, (height, width), query=(2, 1))  # row i = 2 * 4 + 1 = 9 of each
+    row_maps = [t for t in rows.data if isinstance(t, go.Heatmap)]
+    for heat, matrix in zip(row_maps, matrices.values()):
+        np.testing.assert_allclose(np.asarray(heat.z), matrix.detach().double().numpy()[9].reshape(height, width))
+    with pytest.raises(ValueError, match="outside the 3×4 grid"):
+        figures.operator_comparison(matrices, (height, width), query=(3, 0))
     with pytest.raises(ValueError, match="expected \\(12, 12\\)"):
         figures.operator_comparison({"attention": np.eye(5)}, (3, 4))
     with pytest.raises(ValueError, match="unknown aggregation kind"):

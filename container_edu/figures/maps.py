@@ -54,7 +54,8 @@ def part_symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, st
     m = maps.head if head is None else head
     dynamic = part_kind(maps.kind, "attention") or KINDS["attention"]
     static, _ = _static_symbols(maps, m)
-    return {"attention": dynamic.symbol_for(m), "static": static, "blended": f"α {dynamic.symbol_for(m)} + β {static}"}
+    return {"attention": dynamic.symbol_for(m), "static": static,
+            "blended": f"α {dynamic.symbol_for(m)} + β {static}"}
 
 
 def symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
@@ -152,25 +153,34 @@ def blend_change_figure(before: BlockMaps, after: BlockMaps, image: np.ndarray |
     head, block = before.head, before.block
     bound = float(max(np.abs(before.blended).max(), np.abs(after.blended).max())) or None
     items = [
-        Panel(before.blended, f"learned: α={before.alpha:.2f}, β={before.beta:.2f}", "α A(X) + β A_static", True, bound),
-        Panel(after.blended, f"yours: α={after.alpha:.2f}, β={after.beta:.2f}", "α A(X) + β A_static", True, bound),
+        Panel(before.blended, f"learned: α={before.alpha:.2f}, β={before.beta:.2f}", "α A(X) + β A_static", True,
+              bound),
+        Panel(after.blended, f"yours: α={after.alpha:.2f}, β={after.beta:.2f}", "α A(X) + β A_static", True,
+              bound),
         Panel(after.blended - before.blended, "yours − learned", "difference", True),
     ]
-    title = f"Blended row A_{head} = α A_{head}(X) + β A_{head}^static of block {block}, head {head}, query {before.query}"
+    title = (f"Blended row A_{head} = α A_{head}(X) + β A_{head}^static of block {block}, head {head}, "
+             f"query {before.query}")
     return panels(items, title, cols=3, query=before.query, image=image, panel_height=panel_height)
 
 
 def operator_comparison(matrices: Mapping[str, np.ndarray], grid: tuple[int, int], *,
-                        labels: Mapping[str, str] | None = None, title: str | None = None,
-                        panel_height: int = 330) -> go.Figure:
-    """Several kinds' ``N x N`` affinities side by side, each titled and scaled as the kinds registry says.
+                        labels: Mapping[str, str] | None = None, query: tuple[int, int] | None = None,
+                        head: int = 0, title: str | None = None, cols: int | None = None,
+                        panel_height: int | None = None) -> go.Figure:
+    """Several kinds' affinities on the same grid side by side, each titled and scaled as the kinds registry says.
 
     ``matrices`` maps a kind key (``"attention"``, ``"conv"``, ``"mixer"``, ...)
     to one ``N x N`` matrix on the ``grid``; ``labels`` says which of the
-    kind's matrices it is (``"head 0"``, ``"channel 0"``).
+    kind's matrices it is (``"head 0"``, ``"channel 0"``), ``head`` which head
+    the symbols name. With ``query`` (``(y, x)``) each panel is that query's
+    row ``A[i, :]`` on the ``H x W`` grid instead of the whole matrix.
     """
     height, width = grid
     count = height * width
+    if query is not None and not (0 <= query[0] < height and 0 <= query[1] < width):
+        raise ValueError(f"query {tuple(query)} is outside the {height}×{width} grid")
+    token = None if query is None else query[0] * width + query[1]
     items = []
     for key, matrix in matrices.items():
         kind = get_kind(key)
@@ -178,10 +188,19 @@ def operator_comparison(matrices: Mapping[str, np.ndarray], grid: tuple[int, int
         if matrix.shape != (count, count):
             raise ValueError(f"the {key} matrix has shape {matrix.shape}, expected ({count}, {count}) "
                              f"for a {height}×{width} grid")
+        symbol = kind.symbol_for(head)
         label = (labels or {}).get(key, "")
-        subtitle = f"{kind.label}: {kind.symbol_for(0)}" + (f" ({label})" if label else "")
-        items.append(Panel(matrix, subtitle, f"{kind.symbol_for(0)}[i, j]", not kind.rows_are_probabilities))
-    if title is None:
-        title = f"{len(items)} affinity matrices A (N×N, N = {height}×{width} = {count} tokens)"
-    return panels(items, title, cols=len(items), axis_titles=("key token j", "query token i"),
-                  panel_height=panel_height)
+        subtitle = f"{kind.label}<br>{symbol}" + (f" ({label})" if label else "")
+        signed = not kind.rows_are_probabilities
+        if token is None:
+            items.append(Panel(matrix, subtitle, f"{symbol}[i, j]", signed))
+        else:
+            items.append(Panel(matrix[token].reshape(height, width), subtitle, f"{symbol}[{token}, j]", signed))
+    cols = cols or min(3, len(items))
+    if token is None:
+        title = title or (f"{len(items)} affinity matrices A (N×N, N = {height}×{width} = {count} tokens): "
+                          "row i = query, column j = key")
+        return panels(items, title, cols=cols, axis_titles=("key token j", "query token i"),
+                      panel_height=panel_height or 330)
+    title = title or f"Row of query {tuple(query)} per operator: A[i = {token}, :] on the {height}×{width} grid"
+    return panels(items, title, cols=cols, query=tuple(query), panel_height=panel_height or 260)
