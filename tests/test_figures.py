@@ -72,8 +72,9 @@ def test_operator_comparison_titles_and_scales_each_kind_as_the_registry_says():
 
 
 def test_blend_change_figure_draws_both_blends_on_one_scale_and_their_difference():
-    result = ce.inspect("fmnist_container_light", np.zeros((28, 28), dtype=np.uint8))
-    moved = ce.inspect("fmnist_container_light", np.zeros((28, 28), dtype=np.uint8), blend={"blocks2.1": 0.0})
+    result = ce.inspect("fmnist_container_light", np.zeros((28, 28), dtype=np.uint8), device="cpu")
+    moved = ce.inspect("fmnist_container_light", np.zeros((28, 28), dtype=np.uint8), blend={"blocks2.1": 0.0},
+                       device="cpu")
     before, after = result.maps("blocks2.1", (2, 5), head=3), moved.maps("blocks2.1", (2, 5), head=3)
     fig = figures.blend_change_figure(before, after, result.seen)
     maps = [t for t in fig.data if isinstance(t, go.Heatmap)]
@@ -84,7 +85,7 @@ def test_blend_change_figure_draws_both_blends_on_one_scale_and_their_difference
 
 
 def test_heads_figure_refuses_a_part_the_block_lacks():
-    result = ce.inspect("fmnist_conv", np.zeros((28, 28), dtype=np.uint8))
+    result = ce.inspect("fmnist_conv", np.zeros((28, 28), dtype=np.uint8), device="cpu")
     block = result.blocks[-1]
     maps = result.maps(block, (0, 0))
     with pytest.raises(ValueError, match="has no attention part"):

@@ -19,9 +19,14 @@ SAMPLE = files("container_edu") / "samples" / "fmnist_test0002_trouser.png"
 MODEL = "fmnist_container_light"
 
 
+def run(model, image, **options) -> Inspection:
+    """``ce.inspect`` on the CPU: the values are compared with CPU forwards to float32 precision."""
+    return ce.inspect(model, image, device="cpu", **options)
+
+
 @pytest.fixture(scope="module")
 def result() -> Inspection:
-    return ce.inspect(MODEL, SAMPLE)
+    return run(MODEL, SAMPLE)
 
 
 def heatmaps(fig: go.Figure) -> list[go.Heatmap]:
@@ -77,29 +82,29 @@ def test_every_image_form_gives_the_same_inspection(result, form):
         "float_rgb": pixels.astype(np.float32) / 255.0,
         "uint8_rgba": np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=-1),
     }[form]
-    other = ce.inspect(MODEL, image)
+    other = run(MODEL, image)
     np.testing.assert_allclose(other.probabilities, result.probabilities, rtol=1e-5, atol=1e-6)
 
 
 def test_a_module_is_inspected_with_the_preprocessing_its_architecture_implies():
     torch.manual_seed(0)
     model = ce.create_model("fmnist_conv").eval()
-    inspection = ce.inspect(model, np.zeros((40, 30), dtype=np.uint8))
+    inspection = run(model, np.zeros((40, 30), dtype=np.uint8))
     assert inspection.input_shape == (1, 1, 28, 28)
     assert inspection.class_names == card_for_model(model).class_names
     assert "ZooContainer" in inspection.model_name and "fmnist_conv" in inspection.model_name
 
 
 def test_a_blend_override_moves_this_pass_only(result):
-    moved = ce.inspect(MODEL, SAMPLE, blend={"blocks2.0": 1.0})
+    moved = run(MODEL, SAMPLE, blend={"blocks2.0": 1.0})
     assert moved.blend["blocks2.0"] == (1.0, 0.0)
     assert moved.blend["blocks2.1"] == result.blend["blocks2.1"]
     assert moved.overrides == (("blocks2.0", 1.0, 0.0),)
     assert not np.allclose(moved.probabilities, result.probabilities)
     with ce.override_blend({"blocks2.0": 1.0}):
-        same = ce.inspect(MODEL, SAMPLE)
+        same = run(MODEL, SAMPLE)
     np.testing.assert_allclose(same.probabilities, moved.probabilities, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ce.inspect(MODEL, SAMPLE).probabilities, result.probabilities, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(run(MODEL, SAMPLE).probabilities, result.probabilities, rtol=1e-6, atol=1e-7)
 
 
 # --------------------------------------------------------------------------
@@ -162,7 +167,7 @@ def test_matrix_and_blend_figures(result):
 def test_errors_are_the_projects_own_and_say_what_to_pass(result):
     assert issubclass(InspectError, ValueError) and ce.InspectError is InspectError
     with pytest.raises(InspectError, match="fmnist_container_light.*container_light"):
-        ce.inspect("resnet50", SAMPLE)
+        run("resnet50", SAMPLE)
     with pytest.raises(InspectError, match="blocks1.0, blocks2.0, blocks2.1"):
         result.figure("blocks4.0", (0, 0))
     with pytest.raises(InspectError, match="7×7 grid: y runs from 0 to 6"):
@@ -174,11 +179,11 @@ def test_errors_are_the_projects_own_and_say_what_to_pass(result):
     with pytest.raises(InspectError, match="has no 'attention' part; it has: static"):
         result.figure("blocks1.0", (0, 0), part="attention")
     with pytest.raises(InspectError, match="blend are: blocks2.0, blocks2.1"):
-        ce.inspect(MODEL, SAMPLE, blend={"blocks9.9": 1.0})
+        run(MODEL, SAMPLE, blend={"blocks9.9": 1.0})
     with pytest.raises(InspectError, match="ZooContainer or a ContainerLight"):
-        ce.inspect(torch.nn.Linear(2, 2), SAMPLE)
+        run(torch.nn.Linear(2, 2), SAMPLE)
     with pytest.raises(InspectError, match="has no blended block"):
-        ce.inspect("fmnist_conv", SAMPLE).blend_figure()
+        run("fmnist_conv", SAMPLE).blend_figure()
 
 
 @pytest.mark.parametrize(("image", "message"), [
@@ -193,18 +198,18 @@ def test_errors_are_the_projects_own_and_say_what_to_pass(result):
 ])
 def test_images_that_cannot_be_used_are_refused_with_a_reason(image, message):
     with pytest.raises(InspectError, match=message):
-        ce.inspect(MODEL, image)
+        run(MODEL, image)
 
 
 def test_a_file_that_is_not_an_image_is_refused(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("not a picture")
     with pytest.raises(InspectError, match="cannot read notes.png"):
-        ce.inspect(MODEL, path)
+        run(MODEL, path)
 
 
 def test_the_imagenet_model_asks_for_its_weights_when_they_are_not_installed(tmp_path, monkeypatch):
     monkeypatch.setenv("CONTAINER_EDU_WEIGHTS_DIR", str(tmp_path))  # an empty weights folder
     with pytest.raises(ce.WeightsNotInstalledError, match="python -m container_edu weights fetch"):
-        ce.inspect("container_light", SAMPLE)
+        run("container_light", SAMPLE)
     assert issubclass(ce.WeightsNotInstalledError, InspectError)
