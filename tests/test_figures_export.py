@@ -35,6 +35,7 @@ def figure():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # kaleido starts a headless Chromium: seconds here, longer on a busy machine
 def test_a_maps_figure_exports_to_svg(figure, tmp_path):
     path = tmp_path / "maps.svg"
     figure.write_image(path)
@@ -45,6 +46,7 @@ def test_a_maps_figure_exports_to_svg(figure, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_a_maps_figure_exports_to_png_at_its_own_size(figure, tmp_path):
     path = tmp_path / "maps.png"
     figure.write_image(path, scale=1)

@@ -37,6 +37,7 @@ def test_the_tour_uses_the_installed_package_only():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a cold kernel on a busy CI machine: generous, the run itself takes well under a minute
 def test_the_tour_runs_top_to_bottom(tmp_path, monkeypatch):
     notebook = nbformat.read(TOUR, as_version=4)
     # The kernel is a child process: it inherits the environment, so this checkout comes first on its path.
