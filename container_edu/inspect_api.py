@@ -88,8 +88,7 @@ def inspect(
         if unknown:
             raise InspectError(f"no blended block named {', '.join(map(repr, unknown))} in {name}; the blocks that "
                                f"blend are: {', '.join(result.blend) or 'none'}")
-    return replace(result, model_name=name, class_names=tuple(card.class_names), seen=np.asarray(seen),
-                   input_shape=tuple(x.shape))
+    return replace(result, model_name=name, class_names=tuple(card.class_names), seen=np.asarray(seen))
 
 
 # --------------------------------------------------------------------------

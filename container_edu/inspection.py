@@ -16,7 +16,7 @@ import copy
 import io
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -75,7 +75,7 @@ class Inspection:
     seconds: float
     model_name: str = ""
     class_names: tuple[str, ...] = ()
-    seen: np.ndarray | None = field(default=None)
+    seen: np.ndarray | None = None
     input_shape: tuple[int, ...] = ()
 
     @property
@@ -296,7 +296,7 @@ def run_inspection(
         logits = model(x.to(device))
     probabilities = logits.float().softmax(-1)[0].cpu().numpy()
     records = {name: _slim(recorder[name]) for name in recorder}
-    return Inspection(probabilities, records, key, time.perf_counter() - started)
+    return Inspection(probabilities, records, key, time.perf_counter() - started, input_shape=tuple(x.shape))
 
 
 @dataclass(frozen=True)
