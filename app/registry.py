@@ -4,6 +4,8 @@ A :class:`ModelRef` names one choice of the model picker. Its ``key`` is
 unique and stable, and identifies the weights (a checksum, a file's
 modification time), so it doubles as a cache key. Sources:
 
+- ``installed``: the authors' ImageNet Container-Light, installed once with
+  ``python -m container_edu weights fetch`` (or the app's button) in the weights folder;
 - ``bundled``: a zoo model shipped in ``container_edu/weights`` (model card + safetensors);
 - ``random``: a zoo model (or the ImageNet Container-Light architecture) with
   seeded random weights, the stand-in while no weights are bundled;
@@ -50,6 +52,8 @@ __all__ = [
     "preprocess",
     "load_checkpoint_model",
     "RANDOM_LABEL",
+    "INSTALLED_LABEL",
+    "installed_refs",
 ]
 
 FASHION_MNIST = "fashion_mnist"
@@ -84,7 +88,7 @@ class ModelRef:
     @property
     def shared(self) -> bool:
         """Whether the weights are the same for every user (then results may be cached across users)."""
-        return self.source in ("bundled", "random", "checkpoint")
+        return self.source in ("bundled", "random", "checkpoint", "installed")
 
 
 def weights_dir() -> Path:
@@ -108,7 +112,8 @@ def bundled_cards(directory: Path | None = None) -> dict[str, dict]:
     except (OSError, ValueError, KeyError) as error:
         logging.getLogger(__name__).warning("could not read the model cards in %s: %s", directory, error)
         return {}
-    return {name: card for name, card in cards.items() if (directory / str(card.get("weights_file", ""))).is_file()}
+    return {name: card for name, card in cards.items() if (directory / str(card.get("weights_file", ""))).is_file()
+            and card.get("architecture") != "container_light"}  # the installed ImageNet weights share the env folder
 
 
 def default_model() -> tuple[nn.Module, str]:
@@ -147,6 +152,29 @@ def random_ref(name: str) -> ModelRef:
                     trained=False, description=description)
 
 
+#: The picker's label for the authors' weights installed in the weights folder.
+INSTALLED_LABEL = "Container-Light, ImageNet (authors' weights)"
+
+
+def installed_refs(directory: Path | None = None) -> list[ModelRef]:
+    """The authors' ImageNet Container-Light when it is installed in the weights folder (read on every call:
+    weights installed by another session or from the command line show up at the next rerun)."""
+    from container_edu.weights_store import installed_card
+
+    card = installed_card(directory)
+    if card is None:
+        return []
+    reported = card.reported_metrics.get("acc1")
+    claim = f" (top-1 {reported}% on ImageNet as reported by the authors, not measured here)" if reported else ""
+    return [ModelRef(
+        key=f"installed:{card.name}:{card.sha256[:16]}", label=INSTALLED_LABEL, source="installed", name=card.name,
+        dataset=IMAGENET, trained=True,
+        description=f"The paper's Container-Light with the authors' released ImageNet weights{claim}; "
+                    f"{card.preprocessing.input_size}×{card.preprocessing.input_size} RGB, "
+                    f"{len(card.class_names)} classes.",
+    )]
+
+
 def session_ref(name: str, entry: Mapping) -> ModelRef:
     model = entry.get("model")
     dataset = dataset_of(model) if isinstance(model, nn.Module) else FASHION_MNIST
@@ -158,9 +186,12 @@ def model_refs(
     cards: Mapping[str, Mapping],
     trained_models: Mapping[str, Mapping] | None = None,
     loaded: Mapping[str, ModelRef] | None = None,
+    installed: list[ModelRef] | None = None,
 ) -> list[ModelRef]:
-    """The picker's choices, in order: bundled, trained in this session, loaded checkpoints, random stand-ins."""
-    refs = [bundled_ref(name, cards[name]) for name in sorted(cards, key=_zoo_order)]
+    """The picker's choices, in order: installed ImageNet weights, bundled, trained in this session,
+    loaded checkpoints, random stand-ins."""
+    refs = list(installed or [])
+    refs += [bundled_ref(name, cards[name]) for name in sorted(cards, key=_zoo_order)]
     refs += [session_ref(name, entry) for name, entry in (trained_models or {}).items()
              if isinstance(entry, Mapping) and isinstance(entry.get("model"), nn.Module)]
     refs += list((loaded or {}).values())
@@ -181,7 +212,10 @@ def _zoo_order(name: str) -> tuple[int, str]:
 
 
 def default_ref(refs: list[ModelRef]) -> ModelRef:
-    """The bundled Container-Light zoo model, else its random stand-in, else the first choice."""
+    """The installed ImageNet Container-Light, else the bundled zoo one, else its random stand-in, else the first."""
+    for ref in refs:
+        if ref.source == "installed":
+            return ref
     for source in ("bundled", "random"):
         for ref in refs:
             if ref.source == source and ref.name == DEFAULT_MODEL:

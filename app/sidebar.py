@@ -14,7 +14,7 @@ from container_edu import default_device
 from container_edu.checkpoints import CheckpointError
 from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
 
-from . import caching, registry
+from . import caching, imagenet_weights, registry
 from .errors import friendly_errors, friendly_message, logger
 from .registry import ModelRef
 
@@ -47,7 +47,17 @@ def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
             if with_model_picker:
                 chosen = model_picker()
             _status()
+        with friendly_errors("offering the ImageNet weights"):
+            _imagenet_weights()
     return chosen
+
+
+def _imagenet_weights() -> None:
+    note = imagenet_weights.installed_note()
+    if note:
+        st.caption(note)
+    else:
+        imagenet_weights.weights_panel("sidebar")
 
 
 def _status() -> None:

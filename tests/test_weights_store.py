@@ -373,3 +373,62 @@ def test_cli_list_without_weights_says_how_to_get_them(tmp_path):
     assert done.returncode == 0
     assert "container_light (ImageNet, the authors' weights): not installed" in done.stdout
     assert "weights fetch" in done.stdout
+
+
+# --------------------------------------------------------------------------
+# Found everywhere after: predict and inspect without --checkpoint
+# --------------------------------------------------------------------------
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "container_edu", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:300, 0:400]
+    pixels = np.stack([xx * 255 // 399, yy * 255 // 299, (xx * yy) % 256], axis=-1).astype(np.uint8)
+    path = tmp_path_factory.mktemp("photo") / "photo.png"
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_predict_finds_the_installed_weights(installed, photo):
+    import json
+
+    from PIL import Image
+
+    from container_edu.preprocess import imagenet_transform
+
+    done = run_cli("predict", "--model", "container_light", "--weights-dir", installed, photo, "--json",
+                   "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    model = store.load_installed(directory=installed, device="cpu")
+    with torch.no_grad():
+        probs = torch.softmax(model(imagenet_transform(Image.open(photo)).unsqueeze(0)), -1)[0]
+    top = torch.topk(probs, 5)
+    assert [row["index"] for row in rows] == top.indices.tolist()
+    assert [row["label"] for row in rows] == [imagenet_class_names()[i] for i in top.indices.tolist()]
+    torch.testing.assert_close(torch.tensor([row["probability"] for row in rows]), top.values, rtol=1e-4, atol=1e-6)
+    by_env = run_cli("predict", "--model", "container_light", photo, "--json", "--device", "cpu",
+                     env={store.DIR_ENV: str(installed)})
+    assert by_env.returncode == 0 and json.loads(by_env.stdout) == rows
+
+
+def test_inspect_finds_the_installed_weights(installed, photo, tmp_path):
+    done = run_cli("inspect", "--model", "container_light", "--weights-dir", installed, photo, "--out", tmp_path,
+                   "--block", "blocks1.0", "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "heads.png").is_file() and list(tmp_path.glob("blocks1.0_y28_x28_conv_head*.png"))
+
+
+def test_predict_without_installed_weights_says_how_to_get_them(photo, tmp_path):
+    done = run_cli("predict", "--model", "container_light", "--weights-dir", tmp_path, photo)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: The ImageNet weights are not installed in") and "weights fetch" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -1,0 +1,126 @@
+"""The app and the authors' ImageNet weights (AppTest, no internet): the offer, the button, the picker, the notes.
+
+``CONTAINER_EDU_WEIGHTS_DIR`` names a fresh folder for each test (so no bundled
+zoo weights and no installed ImageNet weights unless the test puts them
+there) and ``CONTAINER_EDU_WEIGHTS_URL`` points the button at the local
+stand-in of the authors' release (``tests/weights_server.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.imagenet_weights import FETCH_BUTTON, PANEL_TITLE
+from app.registry import INSTALLED_LABEL
+from container_edu import weights_store as store
+from weights_server import Release, ReleaseServer, write_release
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENTRY = str(REPO_ROOT / "streamlit_app.py")
+INSPECTOR = "pages/3_Image_inspector.py"
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory) -> Release:
+    return write_release(tmp_path_factory.mktemp("release"))
+
+
+@pytest.fixture(scope="module")
+def server(release):
+    with ReleaseServer(release) as running:
+        yield running
+
+
+@pytest.fixture
+def folder(monkeypatch, tmp_path) -> Path:
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setenv(store.DIR_ENV, str(weights))
+    return weights
+
+
+def start(page: str = INSPECTOR, sample: str | None = None) -> AppTest:
+    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
+    if sample:
+        at.session_state["image_sample"] = sample
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def fetch_buttons(at: AppTest) -> dict[str, object]:
+    return {button.key: button for button in at.button if button.label == FETCH_BUTTON}
+
+
+def test_without_weights_sidebar_and_inspector_offer_them(folder):
+    at = start()
+    assert set(fetch_buttons(at)) == {"sidebar_fetch_imagenet_weights", "inspector_fetch_imagenet_weights"}
+    assert PANEL_TITLE in texts(at.sidebar.markdown) and PANEL_TITLE in texts(at.main.markdown)
+    offer = texts(at.sidebar.caption)
+    assert f"About {store.installed_size() / 2**20:.0f} MB once installed" in offer
+    assert str(folder) in offer
+    assert "python -m container_edu weights import PATH" in texts(at.code)
+    assert INSTALLED_LABEL not in at.sidebar.selectbox(key="_model_picker").options
+
+
+def test_the_button_installs_the_weights_and_makes_them_the_model(folder, server, monkeypatch):
+    monkeypatch.setenv(store.URL_ENV, server.drive_url)  # behind the Drive-shaped confirmation page
+    at = start()
+    fetch_buttons(at)["inspector_fetch_imagenet_weights"].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, texts(at.error)
+    assert store.installed_card(folder) is not None
+    assert "Installed the authors' ImageNet Container-Light" in texts(at.success)
+    picker = at.sidebar.selectbox(key="_model_picker")
+    assert picker.value.startswith("installed:container_light:")
+    assert not fetch_buttons(at), "no offer once installed"
+    assert "ImageNet weights: the authors' Container-Light is installed" in texts(at.sidebar.caption)
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"].replace("<br>", " ")
+              for chart in at.get("plotly_chart")]
+    assert any("Prediction" in title and "container_light, trained" in title for title in titles), titles
+
+
+def test_a_failed_download_is_one_sentence_and_installs_nothing(folder, server, monkeypatch):
+    monkeypatch.setenv(store.URL_ENV, server.url("/drive/quota?id=x"))
+    at = start()
+    fetch_buttons(at)["sidebar_fetch_imagenet_weights"].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "Too many users have viewed or downloaded this file recently" in at.error[0].value
+    assert "\n" not in at.error[0].value and "Traceback" not in at.error[0].value
+    assert list(folder.iterdir()) == []
+    assert fetch_buttons(at), "the offer stays"
+
+
+def test_installed_weights_are_listed_and_default_in_every_new_session(folder, release):
+    store.import_checkpoint(release.checkpoint, folder)
+    for _ in range(2):  # two sessions, each a fresh start of the script
+        at = start()
+        picker = at.sidebar.selectbox(key="_model_picker")
+        assert picker.value.startswith("installed:container_light:")
+        assert picker.options[0] == INSTALLED_LABEL
+        assert "not measured here" in texts(at.sidebar.caption)
+        assert not fetch_buttons(at)
+        assert not at.error, texts(at.error)
+
+
+def test_fashion_mnist_model_on_a_colour_photo_says_so(folder):
+    at = start(sample="photo_sunset.jpg")
+    notes = texts(at.info)
+    assert "This model only knows Fashion-MNIST" in notes
+    assert "in colour" in notes and "28×28 grey version" in notes
+    assert "Get the ImageNet weights" in notes  # how to get them, since they are absent
+
+
+def test_fashion_mnist_model_on_a_fashion_mnist_picture_has_no_note(folder):
+    at = start(sample="fmnist_test0000_ankle_boot.png")
+    assert "only knows Fashion-MNIST" not in texts(at.info)
