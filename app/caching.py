@@ -221,6 +221,19 @@ def get_input(image_digest: str, dataset: str, image: Image.Image) -> tuple[torc
     return _input(image_digest, dataset, image)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _imagenet_input(image_digest: str, input_size: int, _image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    from container_edu.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at
+
+    x, crop = center_crop_input(_image, preprocessing_at(imagenet_preprocessing(), input_size))
+    return x.unsqueeze(0), np.asarray(crop)
+
+
+def get_imagenet_input(image_digest: str, input_size: int, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """``(x, seen)`` for the ImageNet model at ``input_size`` (resize and crop scaled from 256 / 224)."""
+    return _imagenet_input(image_digest, input_size, image)
+
+
 @st.cache_data(show_spinner="Running the model once, recording every block…", max_entries=64)
 def _shared_inspection(model_key: str, image_digest: str, overrides: tuple, _model: nn.Module,
                        _x: torch.Tensor) -> Inspection:

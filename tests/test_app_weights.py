@@ -124,3 +124,61 @@ def test_fashion_mnist_model_on_a_colour_photo_says_so(folder):
 def test_fashion_mnist_model_on_a_fashion_mnist_picture_has_no_note(folder):
     at = start(sample="fmnist_test0000_ankle_boot.png")
     assert "only knows Fashion-MNIST" not in texts(at.info)
+
+
+# --------------------------------------------------------------------------
+# Resolution: 224 / 320 / 448 for the ImageNet model, every block inspectable
+# --------------------------------------------------------------------------
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"].replace("<br>", " ")
+            for chart in at.get("plotly_chart")]
+
+
+def prediction_bars(at: AppTest) -> list:
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if spec["layout"]["title"]["text"].startswith("Prediction"):
+            return spec["data"][0]["y"]
+    raise AssertionError("no prediction chart")
+
+
+def test_input_size_changes_prediction_maps_and_cost_note(folder, release):
+    store.import_checkpoint(release.checkpoint, folder)
+    at = start(sample="photo_sunset.jpg")
+    assert at.segmented_control(key="insp_input_size").value == 224
+    assert any(t.startswith("What the model sees (224×224") for t in chart_titles(at))
+    assert any("on the 7×7 grid" in t for t in chart_titles(at))
+    assert "56×56, 28×28, 14×14, 7×7 token grids" in texts(at.caption)
+    before = prediction_bars(at)
+
+    at.segmented_control(key="insp_input_size").set_value(448).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(t.startswith("What the model sees (448×448") for t in chart_titles(at))
+    assert any("on the 14×14 grid" in t for t in chart_titles(at))
+    note = texts(at.caption)
+    assert "112×112, 56×56, 28×28, 14×14 token grids" in note and "196 tokens" in note
+    assert "4.0× the 224×224 input" in note
+    assert prediction_bars(at) != before  # another input, another prediction
+
+    at.segmented_control(key="insp_input_size").set_value(320).run()
+    assert any("on the 10×10 grid" in t for t in chart_titles(at))
+
+
+def test_every_block_of_the_imagenet_model_is_inspectable(folder, release):
+    store.import_checkpoint(release.checkpoint, folder)
+    at = start(sample="photo_shapes.jpg")
+    at.segmented_control(key="insp_input_size").set_value(448).run()
+    blocks = at.selectbox(key="insp_block")
+    assert len(blocks.options) == 3 + 4 + 8 + 3  # stages 1-3 (conv only) and stage 4
+    for block, grid in (("blocks1.0", 112), ("blocks2.3", 56), ("blocks3.7", 28), ("blocks4.2", 14)):
+        at.selectbox(key="insp_block").set_value(block).run()
+        assert not at.exception and not at.error, (block, texts(at.error))
+        assert any(f"Block {block}, head 0, query ({grid // 2}, {grid // 2}) on the {grid}×{grid} grid" in t
+                   for t in chart_titles(at)), (block, chart_titles(at))
+
+
+def test_fashion_mnist_models_have_no_input_size(folder):
+    at = start()
+    assert not at.segmented_control
