@@ -18,7 +18,7 @@ from . import caching, imagenet_weights, registry
 from .errors import friendly_errors, friendly_message, logger
 from .registry import ModelRef
 
-__all__ = ["MODEL_KEY", "device_description", "render_sidebar", "model_picker"]
+__all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
 
 MODEL_KEY = "model_key"
 _PICKER_WIDGET = "_model_picker"
@@ -35,6 +35,13 @@ def device_description() -> str:
     if device.type == "mps":
         return "GPU, mps (Apple)"
     return f"CPU, no GPU found ({torch.get_num_threads()} threads)"
+
+
+def device_parts() -> str:
+    """Which part of the app computes where (the lessons pin the CPU)."""
+    where = device_description().split(",")[0]
+    return (f"The model picker's models (ImageNet and Fashion-MNIST) and their inspections run on the {where}. "
+            "The Lessons run on the CPU on purpose: small models, the same numbers on every machine.")
 
 
 def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
@@ -63,6 +70,7 @@ def _imagenet_weights() -> None:
 def _status() -> None:
     cards = caching.bundled_cards()
     st.markdown(f"**Device:** {device_description()}")
+    st.caption(device_parts())
     if cards:
         st.caption(f"Bundled weights: {len(cards)} trained Fashion-MNIST model(s).")
     else:

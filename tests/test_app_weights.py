@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from app.imagenet_weights import FETCH_BUTTON, PANEL_TITLE
@@ -70,6 +71,9 @@ def test_without_weights_sidebar_and_inspector_offer_them(folder):
     assert f"About {store.installed_size() / 2**20:.0f} MB once installed" in offer
     assert str(folder) in offer
     assert "python -m container_edu weights import PATH" in texts(at.code)
+    expected_device = "GPU" if torch.cuda.is_available() else "CPU"
+    assert f"their inspections run on the {expected_device}" in texts(at.sidebar.caption)
+    assert "The Lessons run on the CPU on purpose" in texts(at.sidebar.caption)
     assert INSTALLED_LABEL not in at.sidebar.selectbox(key="_model_picker").options
 
 
