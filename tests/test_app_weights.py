@@ -186,3 +186,19 @@ def test_every_block_of_the_imagenet_model_is_inspectable(folder, release):
 def test_fashion_mnist_models_have_no_input_size(folder):
     at = start()
     assert not at.segmented_control
+
+
+def test_one_folder_for_zoo_bundles_and_the_imagenet_weights(folder, release, fake_weights_dir):
+    """``$CONTAINER_EDU_WEIGHTS_DIR`` names both the app's card folder and the weights store: the installed
+    ImageNet card must not be taken for a Fashion-MNIST bundle."""
+    from app import registry
+
+    for path in fake_weights_dir.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    store.import_checkpoint(release.checkpoint, folder)
+    cards = registry.bundled_cards()
+    assert "container_light" not in cards and "fmnist_container_light" in cards
+    refs = registry.model_refs(cards, installed=registry.installed_refs())
+    assert refs[0].source == "installed" and registry.default_ref(refs) is refs[0]
+    assert [ref.name for ref in refs if ref.source == "bundled"] == sorted(
+        (name for name in cards), key=registry._zoo_order)
