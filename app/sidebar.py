@@ -60,11 +60,8 @@ def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
 
 
 def _imagenet_weights() -> None:
-    note = imagenet_weights.installed_note()
-    if note:
-        st.caption(note)
-    else:
-        imagenet_weights.weights_panel("sidebar")
+    if not imagenet_weights.weights_panel("sidebar"):  # installed: the panel only showed a fresh install's notice
+        st.caption(imagenet_weights.installed_note() or "")
 
 
 def _status() -> None:
