@@ -202,3 +202,13 @@ def test_one_folder_for_zoo_bundles_and_the_imagenet_weights(folder, release, fa
     assert refs[0].source == "installed" and registry.default_ref(refs) is refs[0]
     assert [ref.name for ref in refs if ref.source == "bundled"] == sorted(
         (name for name in cards), key=registry._zoo_order)
+
+
+def test_the_sidebar_button_works_on_any_page(folder, server, monkeypatch):
+    monkeypatch.setenv(store.URL_ENV, server.url("/file/container_light.pth"))
+    at = start("pages/1_Home.py")
+    assert set(fetch_buttons(at)) == {"sidebar_fetch_imagenet_weights"}  # the home page has no panel of its own
+    fetch_buttons(at)["sidebar_fetch_imagenet_weights"].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Installed the authors' ImageNet Container-Light" in texts(at.sidebar.success)
+    assert store.installed_card(folder) is not None and not fetch_buttons(at)
