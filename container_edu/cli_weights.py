@@ -77,25 +77,31 @@ def run_fetch(args: argparse.Namespace) -> int:
     from . import weights_store as store
 
     folder = store.weights_dir(args.dir)
-    bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, desc="download", file=sys.stderr,
-               disable=None)  # None: no bar when stderr is not a terminal (logs, CI)
+    bars: list[tqdm] = []  # made at the first byte, so it is drawn below the "Downloading" line
 
     def progress(done: int, total: int | None) -> None:
+        if not bars:  # disable=None: no bar when stderr is not a terminal (logs, CI)
+            bars.append(tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="download",
+                             file=sys.stderr, disable=None))
+        bar = bars[0]
         if total is not None and bar.total != total:
             bar.total = total
         bar.update(done - bar.n)
 
+    def finish_bar() -> None:
+        if bars:
+            bars[0].close()
+
     def status(text: str) -> None:
-        if bar.n:
-            bar.close()
+        finish_bar()
         _status(text)
 
     try:
         card = store.fetch(args.url, folder, progress=progress, status=status)
     except store.WeightsError as error:
-        bar.close()
+        finish_bar()
         return _failed(error)
-    bar.close()
+    finish_bar()
     _installed(card, folder)
     return 0
 

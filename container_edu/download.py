@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import http.cookiejar
 import importlib
+import re
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import requests
 
-__all__ = ["DownloadError", "Progress", "download_file", "normalise_url"]
+__all__ = ["DownloadError", "Downloaded", "Progress", "download_file", "normalise_url"]
 
 #: ``progress(bytes_so_far, bytes_total_or_None)``, called after every chunk.
 Progress = Callable[[int, "int | None"], None]
@@ -65,12 +67,20 @@ def normalise_url(url: str) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class Downloaded:
+    """Where the bytes finally came from, and the file name the server gave (else the address's last part)."""
+
+    url: str
+    filename: str
+
+
 def download_file(url: str, destination: Path, *, progress: Progress | None = None,
-                  max_bytes: int | None = None) -> str:
+                  max_bytes: int | None = None) -> Downloaded:
     """Download ``url`` into the file ``destination`` (written only when the transfer is complete).
 
     Follows redirects and Google Drive's large-file confirmation page.
-    Returns the address the bytes finally came from. Raises
+    Returns where the bytes came from (:class:`Downloaded`). Raises
     :class:`DownloadError` with one line: no connection, a time-out, an HTTP
     error, a web page instead of the file (Drive's quota or error notice
     quoted), a file larger than ``max_bytes``, or a transfer that stopped
@@ -88,7 +98,7 @@ def download_file(url: str, destination: Path, *, progress: Progress | None = No
         session.headers["User-Agent"] = _USER_AGENT
         session.max_redirects = 10
         try:
-            final = _resolve(session, start, max_bytes)
+            final, filename = _resolve(session, start, max_bytes)
         except requests.RequestException as error:
             raise _request_error(error, host) from None
         cookies_file = _save_cookies(session, destination.parent)
@@ -124,11 +134,11 @@ def download_file(url: str, destination: Path, *, progress: Progress | None = No
     finally:
         if cookies_file is not None:
             cookies_file.unlink(missing_ok=True)
-    return final
+    return Downloaded(final, filename)
 
 
-def _resolve(session: requests.Session, url: str, max_bytes: int | None) -> str:
-    """The address that answers with the file itself, after any confirmation pages."""
+def _resolve(session: requests.Session, url: str, max_bytes: int | None) -> tuple[str, str]:
+    """The address that answers with the file itself, after any confirmation pages, and the file's name."""
     import gdown.exceptions
 
     # ``gdown.download`` is also the name of gdown's download function, which shadows the module attribute.
@@ -150,9 +160,18 @@ def _resolve(session: requests.Session, url: str, max_bytes: int | None) -> str:
             if max_bytes is not None and length.isdigit() and int(length) > max_bytes:
                 raise DownloadError(f"the file at {url} is {_megabytes(int(length))}, more than the "
                                     f"{_megabytes(max_bytes)} a Container-Light checkpoint can be; check the address")
-            return response.url
+            return response.url, _filename(response)
     raise DownloadError(f"{url} kept answering with web pages instead of the file; download it in a browser "
                         "and use `python -m container_edu weights import PATH`")
+
+
+def _filename(response: requests.Response) -> str:
+    """The name in ``Content-Disposition`` (``filename*=UTF-8''...`` or ``filename="..."``), else the path's end."""
+    disposition = response.headers.get("Content-Disposition", "")
+    match = re.search(r"filename\*=UTF-8''([^;]+)", disposition) or re.search(r'filename="?([^";]+)"?', disposition)
+    name = urllib.parse.unquote(match.group(1)) if match else urllib.parse.urlparse(response.url).path.rsplit("/", 1)[-1]
+    name = Path(name.replace("\\", "/")).name.strip()  # a name, never a path
+    return name[:200] or "checkpoint"
 
 
 def _is_html(response: requests.Response) -> bool:

@@ -133,10 +133,11 @@ def fetch(url: str | None = None, directory: str | os.PathLike[str] | None = Non
         _say(status, f"Downloading {source} …")
         download = work / "download.pth"
         try:
-            download_file(source, download, progress=progress, max_bytes=CHECKPOINT_MAX_BYTES)
+            got = download_file(source, download, progress=progress, max_bytes=CHECKPOINT_MAX_BYTES)
         except DownloadError as error:
             raise WeightsError(f"Download failed: {error}.") from None
-        return _install(download, folder, work, source=source, status=status, label="The downloaded file")
+        return _install(download, folder, work, source=source, status=status, label="The downloaded file",
+                        original_name=got.filename)
 
 
 def import_checkpoint(path: str | os.PathLike[str], directory: str | os.PathLike[str] | None = None, *,
@@ -198,7 +199,7 @@ def _alive(pid: int) -> bool:
 
 
 def _install(original: Path, folder: Path, work: Path, *, source: str, status: Status | None,
-             label: str | None = None) -> ModelCard:
+             label: str | None = None, original_name: str | None = None) -> ModelCard:
     from safetensors.torch import load_file, save_file
 
     from .checkpoints import CheckpointError, extract_state_dict, load_checkpoint_object, state_dict_mismatch
@@ -234,7 +235,7 @@ def _install(original: Path, folder: Path, work: Path, *, source: str, status: S
     reloaded = load_file(str(weights_tmp))
     if reloaded.keys() != tensors.keys() or any(not torch.equal(reloaded[k], tensors[k]) for k in tensors):
         raise WeightsError(f"The converted weights did not read back identically from {weights_tmp}; is the disk full?")
-    card = _card(model, source=source, weights_sha256=_sha256(weights_tmp), original_name=original.name,
+    card = _card(model, source=source, weights_sha256=_sha256(weights_tmp), original_name=original_name or original.name,
                  original_sha256=original_sha256, original_size=original_size, entry=entry, why=why, epoch=epoch)
     card_tmp = work / _CARD_FILE
     write_card(card, card_tmp)

@@ -79,6 +79,7 @@ def test_fetch_installs_the_model_entry_with_a_typed_card(installed, release, se
     assert card.extra["original_sha256"] == sha256(release.checkpoint)
     assert card.extra["original_size"] == release.checkpoint.stat().st_size
     assert card.extra["checkpoint_entry"] == "model"
+    assert card.extra["original_file"] == "container_light.pth"  # the server's name, not the temporary one
     assert card.reported_metrics == {"acc1": 82.3, "acc5": 96.2}
     assert "as reported by the authors, not measured here" in card.notes
     assert "'model' entry" in card.notes and "model_ema" in card.notes
