@@ -14,11 +14,11 @@ from container_edu import default_device
 from container_edu.checkpoints import CheckpointError
 from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
 
-from . import caching, registry
+from . import caching, imagenet_weights, registry
 from .errors import friendly_errors, friendly_message, logger
 from .registry import ModelRef
 
-__all__ = ["MODEL_KEY", "device_description", "render_sidebar", "model_picker"]
+__all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
 
 MODEL_KEY = "model_key"
 _PICKER_WIDGET = "_model_picker"
@@ -37,6 +37,13 @@ def device_description() -> str:
     return f"CPU, no GPU found ({torch.get_num_threads()} threads)"
 
 
+def device_parts() -> str:
+    """Which part of the app computes where (the lessons pin the CPU)."""
+    where = device_description().split(",")[0]
+    return (f"The model picker's models (ImageNet and Fashion-MNIST) and their inspections run on the {where}. "
+            "The Lessons run on the CPU on purpose: small models, the same numbers on every machine.")
+
+
 def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
     """Draw the shared sidebar; returns the chosen model when the page asked for the picker."""
     chosen = None
@@ -47,12 +54,20 @@ def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
             if with_model_picker:
                 chosen = model_picker()
             _status()
+        with friendly_errors("offering the ImageNet weights"):
+            _imagenet_weights()
     return chosen
+
+
+def _imagenet_weights() -> None:
+    if not imagenet_weights.weights_panel("sidebar"):  # installed: the panel only showed a fresh install's notice
+        st.caption(imagenet_weights.installed_note() or "")
 
 
 def _status() -> None:
     cards = caching.bundled_cards()
     st.markdown(f"**Device:** {device_description()}")
+    st.caption(device_parts())
     if cards:
         st.caption(f"Bundled weights: {len(cards)} trained Fashion-MNIST model(s).")
     else:

@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from app import figures, views
+from app import figures, imagenet_weights, photo_notes, resolution, views
 from app.inspection import MAX_DRAW_TOKENS, MAX_EXPORT_TOKENS, array_to_npy, block_maps, head_matrix, matrix_to_csv
 from app.page import PageContext, run_page
 from app.widgets import block_head_query, image_picker
@@ -18,13 +18,18 @@ def body(ctx: PageContext) -> None:
     with col_pick:
         st.markdown("**Image**")
         current = image_picker(compact=True)
+        input_size = resolution.input_size_picker(ref)
         if ref.source == "random" and ref.dataset == "imagenet":
             st.caption("The ImageNet Container-Light here has random weights: load the released checkpoint in the "
                        "sidebar (*Load ImageNet weights*) for real predictions.")
+    imagenet_weights.weights_panel("inspector")  # below the three columns; nothing when installed
     if current is None:
         return
-    prepared = views.prepare(ref, current)
+    prepared = views.prepare(ref, current, input_size)
     inspection = prepared.inspect()
+    if input_size is not None:
+        with col_pick:
+            st.caption(resolution.cost_note(input_size, inspection, str(next(prepared.model.parameters()).device)))
     with col_seen:
         st.plotly_chart(figures.image_figure(
             prepared.seen, f"What the model sees ({prepared.x.shape[-2]}×{prepared.x.shape[-1]}, after preprocessing)",
@@ -35,6 +40,10 @@ def body(ctx: PageContext) -> None:
         if not ref.trained:
             st.warning("Untrained (random weights): the prediction is meaningless, but the maps still show how each "
                        "operator aggregates.", icon=":material/casino:")
+        note = photo_notes.fashion_mnist_note(ref, current.image,
+                                              imagenet_installed=imagenet_weights.installed_note() is not None)
+        if note:
+            st.info(note, icon=":material/info:")
 
     st.divider()
     block, head, query = block_head_query(inspection, PREFIX, scope=ref.key)

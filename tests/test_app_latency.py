@@ -100,7 +100,7 @@ def test_changing_head_block_or_query_only_slices(model_name):
 
 
 def test_inspector_page_rerun_after_a_widget_change_is_well_under_a_second(monkeypatch, tmp_path):
-    monkeypatch.setenv("CONTAINER_EDU_WEIGHTS_DIR", str(tmp_path))  # random stand-ins: deterministic
+    monkeypatch.setenv("CONTAINER_EDU_BUNDLED_DIR", str(tmp_path))  # random stand-ins: deterministic
     timing = time_page_rerun()
     print(f"\ninspector page: first run {timing['first_run']:.2f} s; rerun after a change median "
           f"{timing['median'] * 1000:.0f} ms, max {timing['max'] * 1000:.0f} ms")
@@ -116,7 +116,7 @@ if __name__ == "__main__":
         t = time_slicing(name)
         print(f"{name:24s} forward once {t['forward_once']:.3f} s | per change: median {t['median'] * 1000:6.1f} ms, "
               f"max {t['max'] * 1000:6.1f} ms")
-    os.environ["CONTAINER_EDU_WEIGHTS_DIR"] = tempfile.mkdtemp()
+    os.environ["CONTAINER_EDU_BUNDLED_DIR"] = tempfile.mkdtemp()
     t = time_page_rerun(10)
     print(f"{'inspector page (AppTest)':24s} first run {t['first_run']:.2f} s | rerun: median {t['median'] * 1000:6.0f} ms, "
           f"max {t['max'] * 1000:6.0f} ms")

@@ -2,7 +2,7 @@
 
 Each test runs the real entry point (``streamlit_app.py``, with its
 navigation) and switches to a page, then changes widgets and checks what is
-shown. ``CONTAINER_EDU_WEIGHTS_DIR`` points the app either at an empty folder
+shown. ``CONTAINER_EDU_BUNDLED_DIR`` points the app either at an empty folder
 (no bundled weights yet: random-weight stand-ins) or at a folder of small
 bundles written by the core's ``write_bundle`` (see ``conftest.py``).
 """
@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app.registry import WEIGHTS_DIR_ENV
+from app.registry import BUNDLED_DIR_ENV
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -37,13 +37,13 @@ TIMEOUT = 60
 def no_weights(monkeypatch, tmp_path) -> Path:
     empty = tmp_path / "no_weights"
     empty.mkdir()
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(empty))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(empty))
     return empty
 
 
 @pytest.fixture
 def with_weights(monkeypatch, fake_weights_dir) -> Path:
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(fake_weights_dir))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
     return fake_weights_dir
 
 

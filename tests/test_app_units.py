@@ -200,9 +200,9 @@ def test_preprocess_returns_what_the_model_sees():
 
 
 def test_every_model_of_the_picker_gets_its_cards_preprocessing_and_class_names(fake_weights_dir, monkeypatch):
-    from app.registry import WEIGHTS_DIR_ENV, bundled_cards, card_of, dataset_of
+    from app.registry import BUNDLED_DIR_ENV, bundled_cards, card_of, dataset_of
 
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(fake_weights_dir))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
     cards = bundled_cards()
     for ref in model_refs(cards, {}, {}):
         model = load_pretrained(ref.name, "cpu", fake_weights_dir) if ref.source == "bundled" else None

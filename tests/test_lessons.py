@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app.lessons import LESSON_KEYS, LESSONS  # noqa: E402
-from app.registry import WEIGHTS_DIR_ENV  # noqa: E402
+from app.registry import BUNDLED_DIR_ENV  # noqa: E402
 from app.lessons.widgets import PICKER_KEY, quiz_key  # noqa: E402
 from container_edu.data.fashion_mnist import DatasetError, load_fashion_mnist  # noqa: E402
 
@@ -68,7 +68,7 @@ def answer(at: AppTest, lesson: str, index: int, option: str) -> None:
 
 @pytest.fixture
 def no_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(tmp_path))
     return tmp_path
 
 
@@ -87,7 +87,7 @@ def tiny_weights_dir(tmp_path_factory):
 
 @pytest.fixture
 def tiny_weights(tiny_weights_dir, monkeypatch):
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(tiny_weights_dir))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(tiny_weights_dir))
     return tiny_weights_dir
 
 
