@@ -7,17 +7,23 @@ import streamlit as st
 from app import figures, views
 from app.inspection import MAX_DRAW_TOKENS, MAX_EXPORT_TOKENS, array_to_npy, block_maps, head_matrix, matrix_to_csv
 from app.page import PageContext, run_page
+from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
 
 PREFIX = "insp"
 
 
 def body(ctx: PageContext) -> None:
+    with UrlState("inspector").notes_here() as url:  # the view lives in the address: a link restores it
+        view(ctx, url)
+
+
+def view(ctx: PageContext, url: UrlState) -> None:
     ref = ctx.model_ref
     col_pick, col_seen, col_pred = st.columns([1.1, 1, 1.6], gap="medium")
     with col_pick:
         st.markdown("**Image**")
-        current = image_picker(compact=True)
+        current = image_picker(compact=True, url=url)
         if ref.source == "random" and ref.dataset == "imagenet":
             st.caption("The ImageNet Container-Light here has random weights: load the released checkpoint in the "
                        "sidebar (*Load ImageNet weights*) for real predictions.")
@@ -37,7 +43,7 @@ def body(ctx: PageContext) -> None:
                        "operator aggregates.", icon=":material/casino:")
 
     st.divider()
-    block, head, query = block_head_query(inspection, PREFIX, scope=ref.key)
+    block, head, query = block_head_query(inspection, PREFIX, scope=ref.key, url=url)
     maps = block_maps(inspection, block, head, query)
     tab_maps, tab_heads, tab_matrix, tab_files = st.tabs(
         ["Maps on the image", "All heads", "N×N matrices", "Downloads"])
