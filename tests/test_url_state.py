@@ -92,3 +92,50 @@ def test_a_head_beyond_the_blocks_count_is_stale(with_weights):
     at = open_link(INSPECTOR, {"model": "fmnist_container_light", "block": "blocks2.1", "head": "4"})
     assert "head=4" in notes(at)
     assert at.selectbox(key="insp_head").value == 0
+
+
+# --------------------------------------------------------------------------
+# Affinity explorer
+# --------------------------------------------------------------------------
+
+
+def test_explorer_link_restores_operator_grid_heads_blend_seed_and_query(no_weights):
+    link = {"op": "container", "h": "4", "w": "9", "c": "8", "heads": "2", "alpha": "0.3", "beta": "0.85",
+            "seed": "17", "matrix": "1", "qy": "3", "qx": "8"}
+    at = open_link(EXPLORER, link)
+    assert at.selectbox(key="ex_operator").value == "container"
+    assert (at.slider(key="ex_height").value, at.slider(key="ex_width").value) == (4, 9)
+    assert at.select_slider(key="ex_channels").value == 8
+    assert at.selectbox(key="ex_heads").value == 2
+    assert at.slider(key="ex_alpha").value == 0.3 and at.slider(key="ex_beta").value == 0.85
+    assert at.number_input(key="ex_seed").value == 17
+    assert at.selectbox(key="ex_matrix").value == 1
+    assert (at.slider(key="ex_qy").value, at.slider(key="ex_qx").value) == (3, 8)
+    assert not notes(at)
+    assert {k: at.query_params[k] for k in link} == link
+
+
+def test_explorer_widget_changes_update_the_address(no_weights):
+    at = open_link(EXPLORER, {})
+    at.selectbox(key="ex_operator").set_value("container_light").run()
+    at.slider(key="ex_alpha_light").set_value(0.8).run()
+    at.slider(key="ex_width").set_value(5).run()
+    assert_clean(at)
+    assert at.query_params["op"] == "container_light"
+    assert at.query_params["alpha"] == "0.8"
+    assert at.query_params["w"] == "5"
+    assert "beta" not in at.query_params, "Container-Light's β is 1 − α, not a setting"
+    again = open_link(EXPLORER, dict(at.query_params))  # the address, opened in a new session, shows the same
+    assert again.slider(key="ex_alpha_light").value == 0.8
+    assert again.slider(key="ex_width").value == 5
+
+
+def test_explorer_ignores_bad_parameters_with_a_note(no_weights):
+    at = open_link(EXPLORER, {"op": "transformer", "h": "40", "c": "12", "heads": "3", "alpha": "nan",
+                              "seed": "-5", "k": "4", "qx": "x"})
+    said = notes(at)
+    for name in ("op", "h", "c", "heads", "alpha", "seed", "k", "qx"):
+        assert f"{name}=" in said, (name, said)
+    assert at.selectbox(key="ex_operator").value == "attention"
+    assert at.slider(key="ex_height").value == 5
+    assert at.query_params["h"] == "5"
