@@ -104,29 +104,23 @@ class UrlState:
 
     page: str
     notes: list[str] = field(default_factory=list)
-    _ignored: set[str] = field(default_factory=set)
 
-    def ignore(self, name: str) -> None:
-        """Leave the address's ``name`` alone in this run (e.g. the model changed, so its block means nothing)."""
-        self._ignored.add(name)
-        _record(self.page)[name] = st.query_params.get(name)
+    def incoming(self, name: str) -> str | None:
+        """The address's text for ``name`` when it came from outside (not what this page wrote last), else ``None``.
 
-    def incoming(self, name: str, key: str | None = None) -> str | None:
-        """The address's text for ``name`` when it came from outside, else ``None``.
-
-        From outside: not what this page wrote last, or the widget ``key`` has lost its state (Streamlit drops
-        a widget's state while another page is shown, so the address is then the only record of the view).
+        Only a change of the address counts: a widget whose state is new (the query of another grid size, a
+        block's default after the model changed) keeps its own default rather than an old value of the address.
         """
         raw = st.query_params.get(name)
         record = _record(self.page)
-        if raw is None or name in self._ignored or (raw == record.get(name) and (key is None or key in st.session_state)):
+        if raw is None or raw == record.get(name):
             return None
         record[name] = raw  # handled once: an ignored value is not noted again on the next run
         return raw
 
     def restore(self, name: str, key: str, parse: Parser) -> bool:
         """Before the widget with ``key`` exists: put the address's value of ``name`` in its state; ``True`` if set."""
-        raw = self.incoming(name, key)
+        raw = self.incoming(name)
         if raw is None:
             return False
         try:

@@ -162,8 +162,6 @@ def block_head_query(inspection: Inspection, prefix: str, *, scope: str = "", pr
     block_key = f"{prefix}_block"
     scope_key = f"{prefix}_scope"
     if st.session_state.get(scope_key) != scope:
-        if url is not None and scope_key in st.session_state:
-            url.ignore("block")  # another model than before: its default block, not the old one from the address
         st.session_state[scope_key] = scope
         st.session_state.pop(block_key, None)
     mixed = [name for name in blocks if name in inspection.mixed_blocks]

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import analysis_views as av
-from app import caching, registry, views
+from app import caching, registry, url_state, views
 from app.page import PageContext, run_page
 from app.widgets import block_head_query, query_click_handler, query_keys, query_slider
 from container_edu import analysis as an
@@ -138,9 +138,11 @@ def open_in_inspector(ref, heads: list[tuple[str, int]]) -> None:
     if col_go.button("Open in the Image inspector", key="an_open", icon=":material/image_search:"):
         block, head = heads[options.index(choice)]
         # The inspector keeps its block and head under these keys (prefix "insp"); its scope key says the model is
-        # unchanged, so it keeps the block instead of resetting it. The address carries them as well.
+        # unchanged, so it keeps the block instead of resetting it. The address carries them as well, so the
+        # inspector's address is a link to this head (app/url_state.py).
         st.session_state.update({"insp_scope": ref.key, "insp_block": block, "insp_head": head})
-        st.switch_page(INSPECTOR, query_params={"model": ref.name, "block": block, "head": str(head)})
+        params = {"model": url_state.model_param(ref), "block": block, "head": str(head)}
+        st.switch_page(INSPECTOR, query_params={k: v for k, v in params.items() if v is not None})
 
 
 # --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from test_app_pages import (  # noqa: F401 - the fixtures are used by name
-    BLEND, ENTRY, EXPLORER, INSPECTOR, TIMEOUT, assert_clean, no_weights, texts, with_weights,
+    BLEND, ENTRY, EXPLORER, INSPECTOR, TIMEOUT, assert_clean, figure_titled, no_weights, texts, with_weights,
 )
 
 IGNORED = "were ignored"
@@ -139,3 +139,66 @@ def test_explorer_ignores_bad_parameters_with_a_note(no_weights):
     assert at.selectbox(key="ex_operator").value == "attention"
     assert at.slider(key="ex_height").value == 5
     assert at.query_params["h"] == "5"
+
+
+# --------------------------------------------------------------------------
+# Blend
+# --------------------------------------------------------------------------
+
+
+def test_blend_link_restores_the_moved_blend_image_block_and_head(no_weights):
+    link = {"model": "untrained:fmnist_container_light", "blend": "blocks2.0:0.9", "sample": "photo_shapes.jpg",
+            "block": "blocks2.0", "head": "1", "qy": "2", "qx": "5"}
+    at = open_link(BLEND, link)
+    assert at.slider(key="blend_alpha_random:fmnist_container_light:0_blocks2.0").value == 0.9
+    figure_titled(at, r"changed: blocks2\.0: α=0\.90, β=0\.10")
+    assert at.session_state["image_sample"] == "photo_shapes.jpg"
+    assert at.selectbox(key="blend_block").value == "blocks2.0"
+    assert at.selectbox(key="blend_head").value == 1
+    assert query_of(at, "blend") == (2, 5)
+    assert not notes(at)
+    assert {k: at.query_params[k] for k in link} == link
+
+
+def test_blend_sliders_write_the_address_and_reset_clears_it(no_weights):
+    at = open_link(BLEND, {"model": "untrained:fmnist_container"})
+    at.slider(key="blend_beta_random:fmnist_container:0_blocks2.1").set_value(0.2).run()
+    assert_clean(at)
+    alpha = at.slider(key="blend_alpha_random:fmnist_container:0_blocks2.1").value
+    assert at.query_params["blend"] == f"blocks2.1:{alpha:g}:0.2"
+    again = open_link(BLEND, dict(at.query_params))
+    assert again.slider(key="blend_beta_random:fmnist_container:0_blocks2.1").value == 0.2
+    at.button(key="blend_reset").click().run()
+    assert "blend" not in at.query_params
+
+
+def test_blend_ignores_a_bad_blend_with_a_note(no_weights):
+    at = open_link(BLEND, {"blend": "blocks7.0:0.5,blocks2.0:lots"})
+    assert "blend=" in notes(at)
+    figure_titled(at, r"changed: none yet")
+    assert "blend" not in at.query_params
+
+
+# --------------------------------------------------------------------------
+# The Analysis page's "open in the Image inspector" gives a link to that view
+# --------------------------------------------------------------------------
+
+
+def test_open_in_inspector_gives_an_address_that_restores_the_head(with_weights):
+    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
+    at.session_state["an_tab"] = "Head gallery"
+    at.query_params["model"] = "untrained:fmnist_container"  # a random stand-in, named as such in the link
+    at.switch_page("pages/7_Analysis.py")
+    at.run()
+    assert_clean(at)
+    at.selectbox(key="an_open_head").set_value("blocks2.0 · head 3").run()
+    at.button(key="an_open").click().run()
+    assert_clean(at)
+    assert [t.value for t in at.title] == ["Image inspector"]
+    link = dict(at.query_params)
+    assert (link["model"], link["block"], link["head"]) == ("untrained:fmnist_container", "blocks2.0", "3")
+    shared = open_link(INSPECTOR, link)  # someone else opens the address
+    assert shared.session_state["model_key"] == "random:fmnist_container:0"
+    assert shared.selectbox(key="insp_block").value == "blocks2.0"
+    assert shared.selectbox(key="insp_head").value == 3
+    assert not notes(shared)
