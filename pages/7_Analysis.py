@@ -36,8 +36,8 @@ def body(ctx: PageContext) -> None:
 
 
 def two_images(ref) -> None:
-    st.markdown("The same block, head and query token on two pictures. A **static** affinity (conv kernel, mixer "
-                "matrix) is made from the weights alone, so its row cannot change with the picture; the **dynamic** "
+    st.markdown("The same block, head and query token on two pictures. A **static** affinity (conv kernel, learned "
+                "N×N matrix) is made from the weights alone, so its row cannot change with the picture; the **dynamic** "
                 "attention row is made from the picture's queries and keys. The differences below are measured.")
     col_a, col_b = st.columns(2)
     with col_a:
@@ -191,7 +191,7 @@ def what_it_is(records, view: av.RolloutView) -> None:
             f"(before W_o), and the static part S_m, {static.get(kind, 'none in this model')}, with each row "
             "normalised to sum to 1.\n"
             f"- **Blend**: each block's matrix is (|α| A_m(X) + |β| S_m) / (|α| + |β|) with the weights the block "
-            f"used ({blends}). **Signed conv or mixer weights** count by magnitude: a negative weight moves as much "
+            f"used ({blends}). **Signed conv or learned-matrix weights** count by magnitude: a negative weight moves as much "
             "of a token as a positive one.\n"
             f"- **Heads** are fused by their plain mean over the {record.num_heads} head(s); no head is weighted by "
             "its importance.\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from test_app_pages import (  # noqa: F401 - the fixtures are used by name
-    BLEND, INSPECTOR, figure_titled, no_weights, texts, values,
+    BLEND, INSPECTOR, figure_titled, no_weights, texts, values, with_weights,
 )
 from test_url_state import open_link
 
@@ -67,3 +67,65 @@ def test_inspector_titles_and_downloads_say_the_conv_kernels_are_averaged(no_wei
     assert AVERAGED in captions(at)
     mlp = open_link(INSPECTOR, {"model": "untrained:fmnist_container"})
     assert not any("head mean" in button.label for button in mlp.get("download_button"))
+
+
+# --------------------------------------------------------------------------
+# The zoo's blend history plots β where it is free
+# --------------------------------------------------------------------------
+
+
+def test_blend_history_adds_beta_for_free_beta_models_only():
+    from app import figures
+    from app.zoo import add_beta_lines, free_beta
+
+    assert free_beta("container") and not free_beta("container_light") and not free_beta("conv")
+    assert not free_beta("no_such_variant")
+    histories = {
+        "c": [{"epoch": 1, "blend": {"b0": [0.5, 0.5]}}, {"epoch": 2, "blend": {"b0": [0.7, 0.9]}}],
+        "light": [{"epoch": 1, "blend": {"b0": [0.5, 0.5]}}, {"epoch": 2, "blend": {"b0": [0.6, 0.4]}}],
+    }
+    fig = add_beta_lines(figures.history_blend(histories, "blend"), histories, ["c"])
+    betas = [trace for trace in fig.data if trace.name.endswith("· β")]
+    assert [trace.name for trace in betas] == ["c · b0 · β"]
+    assert list(betas[0].y) == [0.5, 0.9] and list(betas[0].x) == [1, 2]
+    alpha_line = next(trace for trace in fig.data if trace.name == "c · b0")
+    assert betas[0].line.color == alpha_line.line.color and list(alpha_line.y) == [0.5, 0.7]
+
+
+def test_zoo_page_plots_the_cards_beta_for_container(with_weights):
+    import json
+
+    from test_app_pages import ZOO, start  # noqa: F401
+
+    at = start(ZOO)
+    card = json.loads((with_weights / "fmnist_container.json").read_text())
+    blend = figure_titled(at, r"Learned blend of each mixed block per epoch: α.*β \(dotted\)")
+    for block in ("blocks2.0", "blocks2.1"):
+        trace = next(t for t in blend["data"] if t["name"] == f"fmnist_container · {block} · β")
+        assert list(values(trace["y"])) == [entry["blend"][block][1] for entry in card["history"]]
+
+
+# --------------------------------------------------------------------------
+# The zoo variant "mixer" is named for what it is
+# --------------------------------------------------------------------------
+
+
+def test_zoo_variant_mixer_is_called_a_multi_head_mlp():
+    from app.zoo import stage_label
+    from container_edu.kinds import KINDS, for_variant
+
+    assert for_variant("mixer").key == "multihead_mlp"  # the fact the label rests on
+    assert stage_label("mixer") == "Multi-head MLP (zoo variant `mixer`)"
+    assert stage_label("container") == KINDS["container"].label
+    assert "MLP-Mixer" not in stage_label("mixer")
+
+
+def test_zoo_page_names_the_mixed_stage_of_every_model(with_weights):
+    from test_app_pages import ZOO, start
+
+    from app.zoo import stage_label
+
+    at = start(ZOO)
+    table = at.dataframe[0].value
+    assert list(table["mixed stage"]) == [stage_label(v) for v in table["variant"]]
+    assert "multi-head MLP (zoo variant `mixer`" in texts(at.markdown)
