@@ -74,7 +74,8 @@ def symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
     return {
         "attention": dynamic.formula_for(m),
         "static": static_text,
-        "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}{averaged_note(maps, m)}",
+        "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}"
+                   + (f"<br>({averaged_note(maps, m).lstrip(', ')})" if averaged_note(maps, m) else ""),
     }
 
 
