@@ -24,6 +24,7 @@ name ``model``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -132,7 +133,9 @@ class UrlState:
         return True
 
     def note(self, name: str, raw: str, reason: str) -> None:
-        self.notes.append(f"`{name}={raw[:40]}`: {reason}")
+        # The text comes from a link anyone can write: shown as plain characters, never as markdown.
+        shown = re.sub(r"[^A-Za-z0-9._:,/ -]", "?", raw[:40])
+        self.notes.append(f"`{name}={shown}`: {reason}")
 
     def publish(self, name: str, value: object | None) -> None:
         """Make the address say ``name=value`` (``None``: drop ``name``); writing triggers no rerun."""

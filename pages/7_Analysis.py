@@ -16,6 +16,7 @@ NUMBER = st.column_config.NumberColumn(format="%.4g")
 
 def body(ctx: PageContext) -> None:
     ref = ctx.model_ref
+    url_state.UrlState("analysis").show_notes()  # e.g. a link that named a model this app does not have
     av.export_format_picker()
     pair_tab, gallery_tab, rollout_tab = st.tabs(TABS, key="an_tab", on_change="rerun")
     # Only the open tab runs: the gallery measures hundreds of images and need not run while another tab is shown.

@@ -202,3 +202,9 @@ def test_open_in_inspector_gives_an_address_that_restores_the_head(with_weights)
     assert shared.selectbox(key="insp_block").value == "blocks2.0"
     assert shared.selectbox(key="insp_head").value == 3
     assert not notes(shared)
+
+
+def test_a_note_never_renders_the_links_text_as_markdown(no_weights):
+    at = open_link(INSPECTOR, {"head": "`[click](http://example.com)`"})
+    said = notes(at)
+    assert "head=" in said and "](" not in said and "`[" not in said
