@@ -14,7 +14,7 @@ from container_edu import default_device
 from container_edu.checkpoints import CheckpointError
 from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
 
-from . import caching, imagenet_weights, registry
+from . import caching, imagenet_weights, registry, url_state
 from .errors import friendly_errors, friendly_message, logger
 from .registry import ModelRef
 
@@ -81,6 +81,7 @@ def model_picker() -> ModelRef:
     """The shared model picker (with the checkpoint loader below it); returns the chosen entry."""
     refs = caching.available_models(st.session_state)
     by_key = {ref.key: ref for ref in refs}
+    url_state.restore_model(refs, MODEL_KEY)  # a shared link names the model (?model=...)
     current = st.session_state.get(MODEL_KEY)
     if current not in by_key:
         current = registry.default_ref(refs).key
@@ -97,6 +98,8 @@ def model_picker() -> ModelRef:
         "have random weights: their maps show the architecture, not what was learned.",
     )
     ref = by_key[key]
+    url_state.publish_model(ref)
+    url_state.show_model_note(ref)
     if ref.description:
         st.caption(ref.description)
     if not ref.trained:

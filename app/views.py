@@ -83,8 +83,22 @@ def symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
     return {
         "attention": dynamic.formula_for(m),
         "static": static_text,
-        "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}",
+        "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}"
+                   + (f"<br>({averaged_note(maps, m).lstrip(', ')})" if averaged_note(maps, m) else ""),
     }
+
+
+def averaged_note(maps: BlockMaps, head: int | str = "m") -> str:
+    """``", conv kernels averaged over head m's channels"`` when the static part is per channel, else ``""``.
+
+    A per-channel blend (Container-Light) has one affinity per channel; its head view, drawn and exported,
+    averages the conv kernels of the head's channels, so a blended map is not any one channel's affinity.
+    """
+    static = part_kind(maps.kind, "static")
+    if static is None or static.affinity_per != "channel" or maps.attention_heads is None:
+        return ""
+    return f", conv kernels averaged over head {head}'s channels" if get_kind(maps.kind).uses_heads else \
+        ", conv kernels averaged over all channels"
 
 
 def is_signed(maps: BlockMaps, part: str) -> bool:

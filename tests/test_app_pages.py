@@ -319,5 +319,9 @@ def test_zoo_shows_cards_side_by_side_with_histories(with_weights):
     assert {"test accuracy (%)", "parameters", "final blend (α, β per mixed block)", "epochs", "wall time"} <= set(table.columns)
     accuracy = figure_titled(at, r"Accuracy per epoch")
     assert len(accuracy["data"]) == 6  # test and validation for three models
-    blend = figure_titled(at, r"Learned blend α of each mixed block per epoch")
-    assert len(blend["data"]) == 4  # two mixed blocks of two blended models
+    blend = figure_titled(at, r"Learned blend of each mixed block per epoch: α")
+    alphas = [trace for trace in blend["data"] if not trace["name"].endswith("· β")]
+    assert len(alphas) == 4  # two mixed blocks of two blended models
+    # β only where it is learned apart from α (Container), one per mixed block; Container-Light's is 1 − α
+    assert sorted(t["name"] for t in blend["data"] if t["name"].endswith("· β")) == [
+        "fmnist_container · blocks2.0 · β", "fmnist_container · blocks2.1 · β"]
