@@ -40,7 +40,8 @@ def device_description() -> str:
 def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
     """Draw the shared sidebar; returns the chosen model when the page asked for the picker."""
     chosen = None
-    deployment.notice_new_server_session()
+    with friendly_errors("checking this browser's session"):
+        deployment.notice_new_server_session()
     with st.sidebar:
         st.markdown("### Container, explained")
         st.caption(f"An interactive companion to [Container: Context Aggregation Network]({PAPER_URL}) (NeurIPS 2021).")

@@ -22,6 +22,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 import classroom  # noqa: E402
+import learner_images  # noqa: E402
 import replicas  # noqa: E402
 
 
@@ -94,12 +95,12 @@ def test_the_proxy_config_is_the_deployed_one_with_local_addresses():
         assert checked.returncode == 0, checked.stderr
 
 
-def _expected(session: int, percents: list[float]) -> "classroom.Expected":
+def _expected(session: int, percents: list[float]) -> "learner_images.Expected":
     names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    return classroom.Expected(session, 0, b"", dict(zip(names, percents)))
+    return learner_images.Expected(session, 0, b"", dict(zip(names, percents)))
 
 
-def _chart(expected: "classroom.Expected") -> dict:
+def _chart(expected: "learner_images.Expected") -> dict:
     """What the page's Plotly chart holds for ``expected`` (top 5, one decimal)."""
     return {"labels": expected.top, "texts": [f"{expected.percents[k]:.1f}%" for k in expected.top]}
 
@@ -108,9 +109,9 @@ def test_a_session_is_told_apart_from_another_by_its_chart():
     mine = _expected(0, [50.0, 20.0, 10.0, 8.0, 5.0, 3.0, 2.0, 1.0, 0.6, 0.4])
     theirs = _expected(1, [50.0, 20.0, 10.0, 8.0, 3.0, 5.0, 2.0, 1.0, 0.6, 0.4])  # fifth place differs
     close = _expected(1, [50.3, 19.7, 10.0, 8.0, 5.0, 3.0, 2.0, 1.0, 0.6, 0.4])  # within 4x the rounding: refused
-    assert classroom.shows(_chart(mine), mine) and not classroom.shows(_chart(mine), theirs)
-    assert classroom.shows(_chart(theirs), theirs) and not classroom.shows(_chart(theirs), mine)
-    assert classroom.distinguishable(mine, theirs) and not classroom.distinguishable(mine, close)
+    assert learner_images.shows(_chart(mine), mine) and not learner_images.shows(_chart(mine), theirs)
+    assert learner_images.shows(_chart(theirs), theirs) and not learner_images.shows(_chart(theirs), mine)
+    assert learner_images.distinguishable(mine, theirs) and not learner_images.distinguishable(mine, close)
     session = classroom.Session(0, [mine], [mine, theirs], timeout=1.0, shots=Path("."))
     assert session.identify(_chart(theirs)) is theirs and session.identify(_chart(mine)) is mine
     assert session.identify(None) is None

@@ -299,6 +299,7 @@ def test_lesson_8_shows_the_learners_place_in_the_queue(shared):
     holders = [FakeJob(f"other learner {i}") for i in range(queue.slots)]
     for holder in holders:  # every slot is busy with someone else's run
         assert queue.enqueue(holder) and queue.wait_turn(holder, holder.stop_requested, timeout=30)
+    job = None
     try:
         at = run_app(LESSONS_PAGE)
         at.selectbox(key=PICKER_KEY).set_value("train").run()
@@ -314,5 +315,8 @@ def test_lesson_8_shows_the_learners_place_in_the_queue(shared):
         assert not at.exception
         assert "queued_run" not in (at.session_state["trained_models"] if "trained_models" in at.session_state else {})
     finally:
+        if job is not None:  # never leave a real run waiting to train after this test
+            job.request_stop()
+            job.wait(30)
         for holder in holders:
             queue.done(holder)

@@ -52,7 +52,8 @@ for folder in (str(TOOLS), str(REPO_ROOT)):
     if folder not in sys.path:
         sys.path.insert(0, folder)
 
-from classroom import CHROMIUM, CHROMIUM_ARGS, STATE_JS, Expected, expected_images, shows, warm_up  # noqa: E402
+from classroom import CHROMIUM, CHROMIUM_ARGS, STATE_JS, warm_up  # noqa: E402
+from learner_images import Expected, expected_images, shows  # noqa: E402
 from replicas import AppServer  # noqa: E402
 
 PAGES = [("Home", "Container: context aggregation, explained"), ("Affinity explorer", "Affinity explorer"),
