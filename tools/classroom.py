@@ -9,7 +9,8 @@ Starts N ``streamlit run streamlit_app.py`` servers (shared mode) on free
 ``deploy/haproxy.cfg`` (sticky sessions by the ``CONTAINER_EDU_REPLICA``
 cookie, health checks on ``/_stcore/health``, websockets proxied). Then M
 sessions, one headless Chromium context each, open the Image inspector
-through the proxy and, ``--uploads`` times each, upload their own distinct
+through the proxy (one after the other, so that HAProxy's leastconn sees the
+earlier sessions' websockets) and, ``--uploads`` times each, upload their own distinct
 image and wait until the page shows that image's prediction (computed
 offline by the app's own code). A session that is shown another session's
 result is a *mismatch*; an exception, an error alert, a browser failure or a
@@ -18,9 +19,11 @@ result not shown within ``--action-timeout`` is an *error*.
 ``--kill-one`` kills (SIGKILL, as a crash would) the replica of the first
 session once every session has seen its own results, and then every session
 uploads one more image. The sessions of the killed replica must reconnect to
-another one (their cookie changes), see the app's "This is a new session"
-notice, and get their new image's prediction; the others must carry on
-without that notice.
+another one (their cookie changes) and see the app's "This is a new session"
+notice; as the notice asks, they upload again when the move lost their
+upload (it does: the new session starts on the sample gallery, counted in
+``uploads_to_repeat_after_the_move``), and must then get their own
+prediction. The others must carry on without that notice.
 
 Prints one JSON object on stdout (progress goes to stderr)::
 

@@ -40,7 +40,10 @@ def free_port() -> int:
 
 
 def haproxy_binary() -> str | None:
-    return shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.access(p, os.X_OK)), None)
+    """Debian installs it in /usr/sbin, which is not on every user's PATH."""
+    if shutil.which("haproxy"):
+        return shutil.which("haproxy")
+    return "/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -166,7 +169,7 @@ class AppServer:
         self.port = self.port or free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
-        # Shared mode as on a class's server; one torch thread per request, as the server would use on a busy machine.
+        # Shared mode, as on a class's server (it listens on 127.0.0.1 here, which alone would not turn it on).
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "CONTAINER_EDU_SHARED": "1" if self.shared else "0"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(self.port),
