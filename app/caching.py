@@ -29,7 +29,7 @@ from torch import nn
 from container_edu.cards import Preprocessing
 from container_edu.pretrained import PretrainedError, load_pretrained
 
-from . import registry
+from . import deployment, registry
 from .explorer import ExplorerResult, ExplorerSpec, explore
 from .inspection import Inspection, normalise_overrides, run_inspection
 from .registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
@@ -76,7 +76,8 @@ _SESSION_INSPECTIONS_MAX = 12
 
 def available_models(session_state: Mapping) -> list[ModelRef]:
     """The model picker's choices for this user."""
-    loaded = {key: entry["ref"] for key, entry in session_state.get(LOADED_CHECKPOINTS_KEY, {}).items()}
+    loaded = {} if deployment.shared_mode() else {
+        key: entry["ref"] for key, entry in session_state.get(LOADED_CHECKPOINTS_KEY, {}).items()}
     loaded.update({key: entry["ref"] for key, entry in session_state.get(UPLOADED_MODELS_KEY, {}).items()})
     return registry.model_refs(bundled_cards(), session_state.get(TRAINED_MODELS_KEY) or {}, loaded,
                                installed=registry.installed_refs())
@@ -102,9 +103,11 @@ def load_checkpoint_from_path(path: str) -> dict:
 
     Returns the entry to keep under ``session_state[LOADED_CHECKPOINTS_KEY][ref.key]``:
     ``{"ref", "path", "mtime_ns", "size"}``. Raises ``CheckpointError`` with a message for the user.
+    In shared mode it refuses every path before looking at it (one message for all: no file-system oracle).
     """
     from container_edu.checkpoints import CheckpointError
 
+    deployment.refuse_server_paths()
     resolved = Path(path.strip().strip('"').strip("'")).expanduser()
     if not str(path).strip():
         raise CheckpointError("Type the path of the checkpoint file first (e.g. /home/me/Downloads/container_light.pth).")
@@ -139,6 +142,7 @@ def get_model(ref: ModelRef, session_state: Mapping) -> nn.Module:
     if ref.source == "random":
         return _random_model(ref.name)
     if ref.source == "checkpoint":
+        deployment.refuse_server_paths()  # a hand-made session entry must not reach a path either
         entry = session_state[LOADED_CHECKPOINTS_KEY][ref.key]
         return _checkpoint_model(entry["path"], entry["mtime_ns"], entry["size"])
     if ref.source == "upload":

@@ -16,6 +16,7 @@ import streamlit as st
 
 from container_edu import weights_store
 
+from . import deployment
 from .errors import friendly_message, logger
 
 __all__ = ["PANEL_TITLE", "FETCH_BUTTON", "weights_panel", "installed_note"]
@@ -45,6 +46,13 @@ def weights_panel(where: str) -> bool:
         st.success(notice, icon=":material/check_circle:")
     if weights_store.installed_card() is not None:
         return False
+    if deployment.shared_mode():
+        # On a shared server a visitor may neither start a download nor learn the server's folders.
+        with st.container(border=True):
+            st.markdown(f"**{PANEL_TITLE}**")
+            st.caption("Not installed on this shared server. The administrator installs them once for everyone "
+                       "with `python -m container_edu weights fetch`.")
+        return True
     with st.container(border=True):
         st.markdown(f"**{PANEL_TITLE}**")
         st.caption(
@@ -64,6 +72,9 @@ def weights_panel(where: str) -> bool:
 
 
 def _fetch() -> None:
+    if deployment.shared_mode():
+        st.error("Downloads are for the administrator on a shared server.")
+        return
     bar = st.progress(0.0, text="Connecting…")
     shown = {"fraction": -1.0, "at": 0.0}
 

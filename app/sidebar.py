@@ -14,7 +14,7 @@ from container_edu import default_device
 from container_edu.checkpoints import CheckpointError
 from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
 
-from . import caching, imagenet_weights, registry, url_state
+from . import caching, deployment, imagenet_weights, registry, url_state
 from .errors import friendly_errors, friendly_message, logger
 from .registry import ModelRef
 
@@ -47,6 +47,8 @@ def device_parts() -> str:
 def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
     """Draw the shared sidebar; returns the chosen model when the page asked for the picker."""
     chosen = None
+    with friendly_errors("checking this browser's session"):
+        deployment.notice_new_server_session()
     with st.sidebar:
         st.markdown("### Container, explained")
         st.caption(f"An interactive companion to [Container: Context Aggregation Network]({PAPER_URL}) (NeurIPS 2021).")
@@ -66,6 +68,8 @@ def _imagenet_weights() -> None:
 
 def _status() -> None:
     cards = caching.bundled_cards()
+    if deployment.shared_mode():
+        st.info(deployment.shared_mode_note(), icon=":material/groups:")
     st.markdown(f"**Device:** {device_description()}")
     st.caption(device_parts())
     if cards:
@@ -110,33 +114,50 @@ def model_picker() -> ModelRef:
 
 def _checkpoint_loader() -> None:
     with st.expander("Load ImageNet weights (Container-Light)"):
-        st.caption(
-            "The ImageNet weights of Container-Light are **not bundled** (they are ~80 MB and not ours to "
-            f"redistribute). Download the checkpoint from the [paper's release]({RELEASE_URL}) and give its path "
-            "on the machine that runs this app. Files are loaded safely (`weights_only`), never as arbitrary pickles."
-        )
-        path = st.text_input("Checkpoint path", key="checkpoint_path", placeholder="/path/to/container_light.pth")
-        if st.button("Load from path", key="checkpoint_load"):
-            try:
-                with st.spinner("Loading the checkpoint…"):
-                    entry = caching.load_checkpoint_from_path(path)
-            except CheckpointError as error:
-                st.error(str(error))
-            except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
-                logger.exception("loading checkpoint %r failed", path)
-                st.error(friendly_message(error, "loading the checkpoint"))
-            else:
-                st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
-                st.session_state[MODEL_KEY] = entry["ref"].key
-                st.rerun()
-        limit_mb = DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
-        upload = st.file_uploader(
-            f"…or upload a checkpoint (up to {limit_mb} MB)", type=CHECKPOINT_UPLOAD_TYPES, key="checkpoint_upload",
-            help=f"Uploads are limited to {limit_mb} MB (server.maxUploadSize), so the full ImageNet checkpoint "
-            "must be given as a path; small zoo checkpoints (.safetensors from `python -m container_edu train`) fit.",
-        )
-        if upload is not None:
-            handle_checkpoint_upload(upload.name, upload.getvalue())
+        if deployment.shared_mode():
+            # No server path on a shared server: the field would let any visitor probe the server's files.
+            st.caption(
+                "The ImageNet weights of Container-Light are **not bundled**. On this shared server they appear in "
+                "the model list once the administrator has installed them (`python -m container_edu weights "
+                "fetch`); you can also upload a checkpoint below, for your session only."
+            )
+        else:
+            _path_loader()
+        _checkpoint_uploader()
+
+
+def _path_loader() -> None:
+    """The "Checkpoint path" field: a file on the machine that runs the app (never offered in shared mode)."""
+    st.caption(
+        "The ImageNet weights of Container-Light are **not bundled** (they are ~80 MB and not ours to "
+        f"redistribute). Download the checkpoint from the [paper's release]({RELEASE_URL}) and give its path "
+        "on the machine that runs this app. Files are loaded safely (`weights_only`), never as arbitrary pickles."
+    )
+    path = st.text_input("Checkpoint path", key="checkpoint_path", placeholder="/path/to/container_light.pth")
+    if st.button("Load from path", key="checkpoint_load"):
+        try:
+            with st.spinner("Loading the checkpoint…"):
+                entry = caching.load_checkpoint_from_path(path)
+        except CheckpointError as error:
+            st.error(str(error))
+        except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
+            logger.exception("loading checkpoint %r failed", path)
+            st.error(friendly_message(error, "loading the checkpoint"))
+        else:
+            st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
+            st.session_state[MODEL_KEY] = entry["ref"].key
+            st.rerun()
+
+
+def _checkpoint_uploader() -> None:
+    limit_mb = DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
+    upload = st.file_uploader(
+        f"…or upload a checkpoint (up to {limit_mb} MB)", type=CHECKPOINT_UPLOAD_TYPES, key="checkpoint_upload",
+        help=f"Uploads are limited to {limit_mb} MB (server.maxUploadSize), so the full ImageNet checkpoint "
+        "must be given as a path; small zoo checkpoints (.safetensors from `python -m container_edu train`) fit.",
+    )
+    if upload is not None:
+        handle_checkpoint_upload(upload.name, upload.getvalue())
 
 
 def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:

@@ -86,9 +86,9 @@ def test_questions_right_answer_is_never_the_longest_option():
 
 
 def test_without_bundled_weights_it_says_so_and_still_verifies(tmp_path, monkeypatch):
-    from app.registry import WEIGHTS_DIR_ENV
+    from app.registry import BUNDLED_DIR_ENV
 
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(tmp_path))
     at = open_lesson(KEY)
     assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
     predict(at, "only the attention rows")

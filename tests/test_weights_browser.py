@@ -1,6 +1,6 @@
 """The app's "Download and install" button in a real browser, against the local stand-in of the authors' release.
 
-Starts ``streamlit run`` with ``CONTAINER_EDU_WEIGHTS_DIR`` set to an empty
+Starts ``streamlit run`` with ``CONTAINER_EDU_WEIGHTS_DIR`` (the weights store) set to an empty
 folder and ``CONTAINER_EDU_WEIGHTS_URL`` set to the local server's
 Drive-shaped confirmation page, clicks the sidebar's button in headless
 Chromium, and checks that the weights are installed, chosen and used.
