@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import streamlit as st
 
 from .errors import friendly_errors
-from .navigation import PAGE_ICON, PAGE_TITLE, ensure_navigation
+from .navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
 from .registry import ModelRef
 from .sidebar import render_sidebar
 
-__all__ = ["PageContext", "run_page", "ensure_navigation", "PAGE_TITLE", "PAGE_ICON"]
+__all__ = ["PageContext", "run_page", "PAGE_TITLE", "PAGE_ICON"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ class PageContext:
 def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | None = None,
              model_picker: bool = False) -> None:
     """Draw the shared frame and run ``body``; any exception becomes a friendly ``st.error``."""
-    ensure_navigation()
+    if hand_over_legacy_run():  # the page was drawn through the navigation, see app.navigation
+        return
     ref = render_sidebar(with_model_picker=model_picker)
     st.title(title)
     if intro:
