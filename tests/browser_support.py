@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -114,15 +114,13 @@ def wait_for_condition(page, js_predicate: str, what: str, arg=None) -> None:
         raise AssertionError(f"{what}: not seen within {ACTION_TIMEOUT_S} s") from error
 
 
-def plotly_titles(page) -> list[str]:
-    """The titles of the Plotly figures on the page, as their layouts hold them."""
-    return page.evaluate(PLOTLY_TITLES_JS)
-
-
-PLOTLY_TITLES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => {
-  const title = (gd.layout && gd.layout.title) || '';
-  return String(title.text !== undefined ? title.text : title);
-})"""
+def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    """Poll a Python ``predicate`` (e.g. one that reads the page) until it holds."""
+    deadline = time.monotonic() + ACTION_TIMEOUT_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not seen within {ACTION_TIMEOUT_S} s")
+        time.sleep(0.2)  # polling interval
 
 
 def assert_no_exception(page, where: str) -> None:
