@@ -14,8 +14,8 @@ Three measurements on this machine:
 
 Usage::
 
-    python tools/app_latency.py              # 1 torch thread, as the app's tests run
-    python tools/app_latency.py --threads 2 --reruns 10
+    python tools/app_latency.py              # 1 torch thread, as the app server and the tests run
+    python tools/app_latency.py --threads 2  # what a second intra-op thread changes
 """
 
 from __future__ import annotations
@@ -74,15 +74,18 @@ def time_slicing(model_name: str) -> dict[str, float]:
     model = build_random(model_name, "cpu")
     dataset = "imagenet" if model_name == "container_light" else "fashion_mnist"
     x, seen = preprocess(dataset, Image.new("RGB", (256, 200), (230, 230, 220)))
-    started = time.perf_counter()
-    inspection = run_inspection(model, x)
-    forward = time.perf_counter() - started
+    passes = []
+    for _ in range(5):  # the recorded forward pass the page makes once per image; the first one is the cold one
+        started = time.perf_counter()
+        inspection = run_inspection(model, x)
+        passes.append(time.perf_counter() - started)
     durations = []
     for block, head, query in widget_changes(inspection):
         started = time.perf_counter()
         draw_inspector_figures(inspection, block, head, query, seen)
         durations.append(time.perf_counter() - started)
-    return {"forward_once": forward, "median": statistics.median(durations), "max": max(durations)}
+    return {"forward_first": passes[0], "forward_median": statistics.median(passes),
+            "median": statistics.median(durations), "max": max(durations)}
 
 
 def time_page_rerun(repeats: int) -> dict[str, float]:
@@ -128,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
           f"torch {torch.__version__}, {args.threads} intra-op thread(s)")
     for name in ("fmnist_container_light", "container_light"):
         t = time_slicing(name)
-        print(f"{name:26s} forward once {t['forward_once']:.3f} s | per change: median {t['median'] * 1000:6.1f} ms, "
+        print(f"{name:26s} recorded forward: first {t['forward_first']:.3f} s, median of 5 {t['forward_median']:.3f} s"
+              f" | per change: median {t['median'] * 1000:6.1f} ms, "
               f"max {t['max'] * 1000:6.1f} ms (goal: median < {SLICE_GOAL_S * 1000:.0f} ms)")
     t = time_page_rerun(args.reruns)
     print(f"{'inspector page (AppTest)':26s} first run {t['first_run']:.2f} s | rerun: median {t['median'] * 1000:6.0f} ms, "
