@@ -5,7 +5,7 @@ Layers: ``pages/*.py`` (thin: widgets, one or two calls, drawing) -> ``app``
 
 | module | holds | Streamlit? |
 | --- | --- | --- |
-| ``navigation`` | page list from ``pages/*.py``, page config, guard against the legacy ``pages/`` mode | yes |
+| ``navigation`` | the page list (``st.Page`` per file in ``pages/``), page config, deep links on a fresh server | yes |
 | ``page`` | ``run_page``: shared sidebar + title + friendly errors around a page body | yes |
 | ``sidebar`` | device readout, weights status, the model picker and checkpoint loader | yes |
 | ``widgets`` | image picker (samples / upload), block / head / query selectors, click-to-query | yes |

@@ -30,7 +30,7 @@ EXPLORER = "pages/2_Affinity_explorer.py"
 INSPECTOR = "pages/3_Image_inspector.py"
 BLEND = "pages/4_Blend.py"
 ZOO = "pages/5_Model_zoo.py"
-TIMEOUT = 60
+TIMEOUT = 300  # seconds one AppTest run may take: a limit for a hung run, not a speed goal
 
 
 @pytest.fixture

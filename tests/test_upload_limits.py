@@ -211,7 +211,7 @@ def test_the_sidebar_uploader_goes_through_the_bounded_in_memory_loader(checkpoi
 
     (tmp_path / "no_weights").mkdir()
     monkeypatch.setenv(BUNDLED_DIR_ENV, str(tmp_path / "no_weights"))
-    at = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=120)
+    at = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=300)
     at.switch_page("pages/4_Blend.py")
     at.run()
     assert not at.exception
