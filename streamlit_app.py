@@ -1,17 +1,17 @@
 """Entry point: ``streamlit run streamlit_app.py``.
 
-Sets the page config once and builds the navigation from ``pages/*.py``
-(sorted by their number prefix, see ``app/navigation.py``), so pages added
-by others, such as the Lessons (``pages/6_*.py``), appear without editing
-this file.
+Streamlit's multipage pattern: the page config, then ``st.navigation`` over
+the pages listed in ``app/navigation.py`` (files in ``pages/``).
 """
 
 from __future__ import annotations
 
 import logging
 
-from app.navigation import navigation, set_page_config
+import streamlit as st
+
+from app.navigation import pages, set_page_config
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 set_page_config()
-navigation().run()
+st.navigation(pages(), position="sidebar").run()

@@ -5,10 +5,11 @@ Layers: ``pages/*.py`` (thin: widgets, one or two calls, drawing) -> ``app``
 
 | module | holds | Streamlit? |
 | --- | --- | --- |
-| ``navigation`` | page list from ``pages/*.py``, page config, guard against the legacy ``pages/`` mode | yes |
+| ``navigation`` | the page list (``st.Page`` per file in ``pages/``), page config, deep links on a fresh server | yes |
 | ``page`` | ``run_page``: shared sidebar + title + friendly errors around a page body | yes |
 | ``sidebar`` | device readout, weights status, the model picker and checkpoint loader | yes |
 | ``widgets`` | image picker (samples / upload), block / head / query selectors, click-to-query | yes |
+| ``url_state`` | a page's choices in its address (``st.query_params``): restore from a link, write on change | yes |
 | ``views`` | page pieces used by several pages (model + image preparation, maps figure) | yes |
 | ``caching`` | ``st.cache_resource`` models (bounded), ``st.cache_data`` per-image inspections and explorer runs | yes |
 | ``errors`` | exceptions -> ``st.error`` messages, tracebacks to the server log | yes |

@@ -30,7 +30,7 @@ from container_edu.cards import Preprocessing
 from container_edu.inspection import Inspection, normalise_overrides, run_inspection
 from container_edu.pretrained import PretrainedError, load_pretrained
 
-from . import registry
+from . import deployment, registry
 from .explorer import ExplorerResult, ExplorerSpec, explore
 from .registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
 
@@ -76,9 +76,11 @@ _SESSION_INSPECTIONS_MAX = 12
 
 def available_models(session_state: Mapping) -> list[ModelRef]:
     """The model picker's choices for this user."""
-    loaded = {key: entry["ref"] for key, entry in session_state.get(LOADED_CHECKPOINTS_KEY, {}).items()}
+    loaded = {} if deployment.shared_mode() else {
+        key: entry["ref"] for key, entry in session_state.get(LOADED_CHECKPOINTS_KEY, {}).items()}
     loaded.update({key: entry["ref"] for key, entry in session_state.get(UPLOADED_MODELS_KEY, {}).items()})
-    return registry.model_refs(bundled_cards(), session_state.get(TRAINED_MODELS_KEY) or {}, loaded)
+    return registry.model_refs(bundled_cards(), session_state.get(TRAINED_MODELS_KEY) or {}, loaded,
+                               installed=registry.installed_refs())
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the bundled model…")
@@ -101,9 +103,11 @@ def load_checkpoint_from_path(path: str) -> dict:
 
     Returns the entry to keep under ``session_state[LOADED_CHECKPOINTS_KEY][ref.key]``:
     ``{"ref", "path", "mtime_ns", "size"}``. Raises ``CheckpointError`` with a message for the user.
+    In shared mode it refuses every path before looking at it (one message for all: no file-system oracle).
     """
     from container_edu.checkpoints import CheckpointError
 
+    deployment.refuse_server_paths()
     resolved = Path(path.strip().strip('"').strip("'")).expanduser()
     if not str(path).strip():
         raise CheckpointError("Type the path of the checkpoint file first (e.g. /home/me/Downloads/container_light.pth).")
@@ -120,13 +124,25 @@ def load_checkpoint_from_path(path: str) -> dict:
     return {"ref": ref, "path": str(resolved.resolve()), "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
 
 
+@st.cache_resource(max_entries=2, show_spinner="Loading the authors' ImageNet weights…")
+def _installed_model(name: str, key: str, directory: str) -> nn.Module:
+    from container_edu.weights_store import load_installed
+
+    return load_installed(name, directory)
+
+
 def get_model(ref: ModelRef, session_state: Mapping) -> nn.Module:
     """The (shared, read-only) model behind a picker entry."""
+    if ref.source == "installed":
+        from container_edu.weights_store import weights_dir
+
+        return _installed_model(ref.name, ref.key, str(weights_dir()))
     if ref.source == "bundled":
         return _bundled_model(ref.name, ref.key, str(registry.weights_dir()))
     if ref.source == "random":
         return _random_model(ref.name)
     if ref.source == "checkpoint":
+        deployment.refuse_server_paths()  # a hand-made session entry must not reach a path either
         entry = session_state[LOADED_CHECKPOINTS_KEY][ref.key]
         return _checkpoint_model(entry["path"], entry["mtime_ns"], entry["size"])
     if ref.source == "upload":
@@ -208,6 +224,19 @@ def _input(image_digest: str, preprocessing: Preprocessing, _image: Image.Image)
 def get_input(image_digest: str, preprocessing: Preprocessing, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
     """``(x, seen)`` for ``image`` under a model card's ``preprocessing``, cached by the image's content hash."""
     return _input(image_digest, preprocessing, image)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _imagenet_input(image_digest: str, input_size: int, _image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    from container_edu.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at
+
+    x, crop = center_crop_input(_image, preprocessing_at(imagenet_preprocessing(), input_size))
+    return x.unsqueeze(0), np.asarray(crop)
+
+
+def get_imagenet_input(image_digest: str, input_size: int, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
+    """``(x, seen)`` for the ImageNet model at ``input_size`` (resize and crop scaled from 256 / 224)."""
+    return _imagenet_input(image_digest, input_size, image)
 
 
 @st.cache_data(show_spinner="Running the model once, recording every block…", max_entries=64)

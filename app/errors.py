@@ -12,13 +12,15 @@ from container_edu.checkpoints import CheckpointError
 from container_edu.data import DatasetError
 from container_edu.images import ImageError
 from container_edu.pretrained import PretrainedError
+from container_edu.weights_store import WeightsError
 
 __all__ = ["EXPECTED_ERRORS", "friendly_message", "friendly_errors", "logger"]
 
 logger = logging.getLogger("container_edu.app")
 
 #: The project's own error types: their messages are written for the user and shown as they are.
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ImageError, CheckpointError, PretrainedError, DatasetError)
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ImageError, CheckpointError, PretrainedError, DatasetError,
+                                                    WeightsError)
 
 
 def friendly_message(error: BaseException, what: str) -> str:

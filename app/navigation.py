@@ -1,88 +1,94 @@
-"""The app's page list, built from ``pages/*.py``, and a guard against Streamlit's legacy ``pages/`` mode.
+"""The app's pages, listed once, and the page config every page shares.
 
-``streamlit_app.py`` calls :func:`build_pages` for ``st.navigation``; pages
-added by others (the Lessons, ``pages/6_*.py``) appear without editing it.
+``streamlit_app.py`` is Streamlit's multipage pattern verbatim::
+
+    set_page_config()
+    st.navigation(pages()).run()
+
+:func:`pages` lists every page explicitly (file in ``pages/``, title, icon,
+URL path); a new page is one more line there.
+
+One Streamlit behaviour needs handling: a ``pages/`` folder beside the entry
+point puts a fresh server in Streamlit's legacy "pages directory" mode until
+some run has called ``st.navigation``. If the very first request is a deep
+link (``/Image_inspector``), Streamlit then runs that page file on its own,
+without the entry point. Drawing the page in that run gives its widgets other
+ids than in every later run (Streamlit derives a widget's id from the script
+that is running), so the visitor's first widget change is dropped.
+:func:`hand_over_legacy_run` makes that run draw the page through the
+navigation, exactly as later runs do.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-__all__ = ["PAGES_DIR", "PAGE_TITLE", "PAGE_ICON", "page_title", "build_pages", "set_page_config", "navigation",
-           "ensure_navigation"]
+__all__ = ["PAGES_DIR", "PAGE_TITLE", "PAGE_ICON", "PageSpec", "PAGE_SPECS", "pages", "set_page_config",
+           "hand_over_legacy_run"]
 
-ROOT = Path(__file__).resolve().parents[1]
-PAGES_DIR = ROOT / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 PAGE_TITLE = "Container, explained"
 PAGE_ICON = ":material/hub:"
-ICONS = {
-    "home": ":material/home:",
-    "affinity explorer": ":material/grid_on:",
-    "image inspector": ":material/image_search:",
-    "blend": ":material/tune:",
-    "model zoo": ":material/inventory_2:",
-    "lessons": ":material/school:",
-}
 
 
-def page_title(path: Path) -> str:
-    """``pages/2_Affinity_explorer.py`` -> ``"Affinity explorer"``."""
-    return re.sub(r"^\d+[_ -]*", "", path.stem).replace("_", " ").strip() or path.stem
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the app: its file in ``pages/``, its title and icon in the menu, and its URL path."""
+
+    file: str
+    title: str
+    icon: str
+    url_path: str
 
 
-def _order(path: Path) -> tuple[int, str]:
-    match = re.match(r"^(\d+)", path.stem)
-    return (int(match.group(1)) if match else 10_000, path.stem)
+#: The app's pages in menu order; the first is the default (served at ``/``). The URL paths are the ones
+#: Streamlit derives from the file names, so links shared before stay valid.
+PAGE_SPECS: tuple[PageSpec, ...] = (
+    PageSpec("1_Home.py", "Home", ":material/home:", "Home"),
+    PageSpec("2_Affinity_explorer.py", "Affinity explorer", ":material/grid_on:", "Affinity_explorer"),
+    PageSpec("3_Image_inspector.py", "Image inspector", ":material/image_search:", "Image_inspector"),
+    PageSpec("4_Blend.py", "Blend", ":material/tune:", "Blend"),
+    PageSpec("5_Model_zoo.py", "Model zoo", ":material/inventory_2:", "Model_zoo"),
+    PageSpec("6_Lessons.py", "Lessons", ":material/school:", "Lessons"),
+    PageSpec("7_Analysis.py", "Analysis", ":material/query_stats:", "Analysis"),
+)
 
 
-def build_pages() -> list:
-    """One ``st.Page`` per ``pages/*.py``, sorted by the number prefix; the first is the default (Home)."""
-    files = sorted((p for p in PAGES_DIR.glob("*.py") if not p.name.startswith(("_", "."))), key=_order)
-    return [
-        st.Page(str(path), title=page_title(path), icon=ICONS.get(page_title(path).lower(), ":material/article:"),
-                default=index == 0)
-        for index, path in enumerate(files)
-    ]
+def pages() -> list[st.Page]:
+    """``st.Page`` objects for ``st.navigation`` (built inside a script run, as Streamlit requires)."""
+    return [st.Page(PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, url_path=spec.url_path,
+                    default=index == 0)
+            for index, spec in enumerate(PAGE_SPECS)]
 
 
 def set_page_config() -> None:
     st.set_page_config(page_title=PAGE_TITLE, page_icon=PAGE_ICON, layout="wide", initial_sidebar_state="expanded")
 
 
-# A fact about this server process (has the entry point's navigation ever run?), not per-user state.
-_entry_point_ran = False
+def hand_over_legacy_run() -> bool:
+    """In a legacy "pages directory" run, run the requested page through the navigation; ``True`` if it did.
 
+    Called by every page before it draws anything (:func:`app.page.run_page`).
+    Streamlit's legacy mode runs a page file directly when a fresh server's
+    first visitor arrives by a deep link. Here the page file calls
+    ``st.navigation`` (which also ends the legacy mode for the whole server)
+    and runs the page it returns: the requested one, with the same address
+    and query parameters. The page is drawn inside ``Page.run`` as in every
+    later run, so its widgets keep their ids and the visitor's first change
+    takes effect. The caller draws nothing more when this returns ``True``.
 
-def navigation():
-    """``st.navigation`` over :func:`build_pages` (for ``streamlit_app.py``); returns the page to run."""
-    global _entry_point_ran
-    page = st.navigation(build_pages(), position="sidebar")
-    _entry_point_ran = True
-    return page
-
-
-def ensure_navigation() -> None:
-    """Give a page the app's navigation and page config even when ``streamlit_app.py`` did not run.
-
-    Streamlit starts a server in its legacy "pages directory" mode when a
-    ``pages/`` folder sits beside the entry point and leaves it only when the
-    entry point calls ``st.navigation``. If the first visitor opens a deep
-    link (``/Image_inspector``), the page runs on its own: centred layout and
-    a stray "streamlit app" entry in the menu, for later visitors too.
-    Calling ``st.navigation`` here replaces that menu and ends the legacy
-    mode (the page itself keeps running). A no-op once the entry point has
-    run in this process (``AppTest`` re-enters the legacy mode on every run
-    by design), or if Streamlit's internals change.
+    ``False`` in a normal run, where the entry point's navigation already
+    runs the page (also when Streamlit no longer has the legacy mode).
     """
-    if _entry_point_ran:
-        return
     try:
         from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a future Streamlit without it
-        return
-    if getattr(PagesManager, "uses_pages_directory", False):
-        set_page_config()
-        st.navigation(build_pages(), position="sidebar")  # the returned page is this one, already running
+    except ImportError:  # pragma: no cover - a future Streamlit without the legacy mode
+        return False
+    if not getattr(PagesManager, "uses_pages_directory", False):
+        return False
+    set_page_config()
+    st.navigation(pages(), position="sidebar").run()
+    return True

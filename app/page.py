@@ -12,17 +12,26 @@ intro, then runs the body inside :func:`app.errors.friendly_errors`::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
+import torch
 
 from .errors import friendly_errors
-from .navigation import PAGE_ICON, PAGE_TITLE, ensure_navigation
+from .navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
 from .registry import ModelRef
 from .sidebar import render_sidebar
 
-__all__ = ["PageContext", "run_page", "ensure_navigation", "PAGE_TITLE", "PAGE_ICON"]
+__all__ = ["PageContext", "run_page", "PAGE_TITLE", "PAGE_ICON"]
+
+# The server answers several sessions at once with small models: a second intra-op thread buys little, and
+# on a busy machine OpenMP's waiting threads make each forward pass many times slower (measured with
+# tools/app_latency.py, see the README's performance notes). An operator who wants more threads sets
+# OMP_NUM_THREADS. Process-wide (torch's setting is), once, when the first page is imported.
+if "OMP_NUM_THREADS" not in os.environ:
+    torch.set_num_threads(1)
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,8 @@ class PageContext:
 def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | None = None,
              model_picker: bool = False) -> None:
     """Draw the shared frame and run ``body``; any exception becomes a friendly ``st.error``."""
-    ensure_navigation()
+    if hand_over_legacy_run():  # the page was drawn through the navigation, see app.navigation
+        return
     ref = render_sidebar(with_model_picker=model_picker)
     st.title(title)
     if intro:

@@ -4,6 +4,8 @@ A :class:`ModelRef` names one choice of the model picker. Its ``key`` is
 unique and stable, and identifies the weights (a checksum, a file's
 modification time), so it doubles as a cache key. Sources:
 
+- ``installed``: the authors' ImageNet Container-Light, installed once with
+  ``python -m container_edu weights fetch`` (or the app's button) in the weights folder;
 - ``bundled``: a zoo model shipped in ``container_edu/weights`` (model card + safetensors);
 - ``random``: a zoo model (or the ImageNet Container-Light architecture) with
   seeded random weights, the stand-in while no weights are bundled;
@@ -41,7 +43,7 @@ from container_edu.pretrained import WEIGHTS_DIR, list_pretrained, load_pretrain
 __all__ = [
     "FASHION_MNIST",
     "IMAGENET",
-    "WEIGHTS_DIR_ENV",
+    "BUNDLED_DIR_ENV",
     "DEFAULT_MODEL",
     "ModelRef",
     "weights_dir",
@@ -53,12 +55,14 @@ __all__ = [
     "preprocess",
     "load_checkpoint_model",
     "RANDOM_LABEL",
+    "INSTALLED_LABEL",
+    "installed_refs",
 ]
 
 FASHION_MNIST = "fashion_mnist"
 IMAGENET = "imagenet"
 #: Point the app at another folder of model cards (tests, or weights trained elsewhere).
-WEIGHTS_DIR_ENV = "CONTAINER_EDU_WEIGHTS_DIR"
+BUNDLED_DIR_ENV = "CONTAINER_EDU_BUNDLED_DIR"
 DEFAULT_MODEL = ZOO_PREFIX + "container_light"
 RANDOM_LABEL = "untrained (random weights)"
 RANDOM_SEED = 0
@@ -78,12 +82,12 @@ class ModelRef:
     @property
     def shared(self) -> bool:
         """Whether the weights are the same for every user (then results may be cached across users)."""
-        return self.source in ("bundled", "random", "checkpoint")
+        return self.source in ("bundled", "random", "checkpoint", "installed")
 
 
 def weights_dir() -> Path:
-    """Folder of bundled model cards: ``$CONTAINER_EDU_WEIGHTS_DIR`` or the package's ``weights/``."""
-    override = os.environ.get(WEIGHTS_DIR_ENV, "").strip()
+    """Folder of bundled model cards: ``$CONTAINER_EDU_BUNDLED_DIR`` (a test and development hook) or the package's ``weights/``."""
+    override = os.environ.get(BUNDLED_DIR_ENV, "").strip()
     return Path(override).expanduser() if override else WEIGHTS_DIR
 
 
@@ -150,6 +154,29 @@ def random_ref(name: str) -> ModelRef:
                     trained=False, description=description)
 
 
+#: The picker's label for the authors' weights installed in the weights folder.
+INSTALLED_LABEL = "Container-Light, ImageNet (authors' weights)"
+
+
+def installed_refs(directory: Path | None = None) -> list[ModelRef]:
+    """The authors' ImageNet Container-Light when it is installed in the weights folder (read on every call:
+    weights installed by another session or from the command line show up at the next rerun)."""
+    from container_edu.weights_store import installed_card
+
+    card = installed_card(directory)
+    if card is None:
+        return []
+    reported = card.reported_metrics.get("acc1")
+    claim = f" (top-1 {reported}% on ImageNet as reported by the authors, not measured here)" if reported else ""
+    return [ModelRef(
+        key=f"installed:{card.name}:{card.sha256[:16]}", label=INSTALLED_LABEL, source="installed", name=card.name,
+        dataset=IMAGENET, trained=True,
+        description=f"The paper's Container-Light with the authors' released ImageNet weights{claim}; "
+                    f"{card.preprocessing.input_size}×{card.preprocessing.input_size} RGB, "
+                    f"{len(card.class_names)} classes.",
+    )]
+
+
 def session_ref(name: str, entry: Mapping) -> ModelRef:
     model = entry.get("model")
     dataset = dataset_of(model) if isinstance(model, nn.Module) else FASHION_MNIST
@@ -161,9 +188,12 @@ def model_refs(
     cards: Mapping[str, ModelCard],
     trained_models: Mapping[str, Mapping] | None = None,
     loaded: Mapping[str, ModelRef] | None = None,
+    installed: list[ModelRef] | None = None,
 ) -> list[ModelRef]:
-    """The picker's choices, in order: bundled, trained in this session, loaded checkpoints, random stand-ins."""
-    refs = [bundled_ref(name, cards[name]) for name in sorted(cards, key=_zoo_order)]
+    """The picker's choices, in order: installed ImageNet weights, bundled, trained in this session,
+    loaded checkpoints, random stand-ins."""
+    refs = list(installed or [])
+    refs += [bundled_ref(name, cards[name]) for name in sorted(cards, key=_zoo_order)]
     refs += [session_ref(name, entry) for name, entry in (trained_models or {}).items()
              if isinstance(entry, Mapping) and isinstance(entry.get("model"), nn.Module)]
     refs += list((loaded or {}).values())
@@ -184,7 +214,10 @@ def _zoo_order(name: str) -> tuple[int, str]:
 
 
 def default_ref(refs: list[ModelRef]) -> ModelRef:
-    """The bundled Container-Light zoo model, else its random stand-in, else the first choice."""
+    """The installed ImageNet Container-Light, else the bundled zoo one, else its random stand-in, else the first."""
+    for ref in refs:
+        if ref.source == "installed":
+            return ref
     for source in ("bundled", "random"):
         for ref in refs:
             if ref.source == source and ref.name == DEFAULT_MODEL:

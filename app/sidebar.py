@@ -14,11 +14,11 @@ from container_edu import default_device
 from container_edu.checkpoints import CheckpointError
 from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
 
-from . import caching, registry
+from . import caching, deployment, imagenet_weights, registry, url_state
 from .errors import friendly_errors, friendly_message, logger
 from .registry import ModelRef
 
-__all__ = ["MODEL_KEY", "device_description", "render_sidebar", "model_picker"]
+__all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
 
 MODEL_KEY = "model_key"
 _PICKER_WIDGET = "_model_picker"
@@ -37,9 +37,18 @@ def device_description() -> str:
     return f"CPU, no GPU found ({torch.get_num_threads()} threads)"
 
 
+def device_parts() -> str:
+    """Which part of the app computes where (the lessons pin the CPU)."""
+    where = device_description().split(",")[0]
+    return (f"The model picker's models (ImageNet and Fashion-MNIST) and their inspections run on the {where}. "
+            "The Lessons run on the CPU on purpose: small models, the same numbers on every machine.")
+
+
 def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
     """Draw the shared sidebar; returns the chosen model when the page asked for the picker."""
     chosen = None
+    with friendly_errors("checking this browser's session"):
+        deployment.notice_new_server_session()
     with st.sidebar:
         st.markdown("### Container, explained")
         st.caption(f"An interactive companion to [Container: Context Aggregation Network]({PAPER_URL}) (NeurIPS 2021).")
@@ -47,12 +56,22 @@ def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
             if with_model_picker:
                 chosen = model_picker()
             _status()
+        with friendly_errors("offering the ImageNet weights"):
+            _imagenet_weights()
     return chosen
+
+
+def _imagenet_weights() -> None:
+    if not imagenet_weights.weights_panel("sidebar"):  # installed: the panel only showed a fresh install's notice
+        st.caption(imagenet_weights.installed_note() or "")
 
 
 def _status() -> None:
     cards = caching.bundled_cards()
+    if deployment.shared_mode():
+        st.info(deployment.shared_mode_note(), icon=":material/groups:")
     st.markdown(f"**Device:** {device_description()}")
+    st.caption(device_parts())
     if cards:
         st.caption(f"Bundled weights: {len(cards)} trained Fashion-MNIST model(s).")
     else:
@@ -66,6 +85,7 @@ def model_picker() -> ModelRef:
     """The shared model picker (with the checkpoint loader below it); returns the chosen entry."""
     refs = caching.available_models(st.session_state)
     by_key = {ref.key: ref for ref in refs}
+    url_state.restore_model(refs, MODEL_KEY)  # a shared link names the model (?model=...)
     current = st.session_state.get(MODEL_KEY)
     if current not in by_key:
         current = registry.default_ref(refs).key
@@ -82,6 +102,8 @@ def model_picker() -> ModelRef:
         "have random weights: their maps show the architecture, not what was learned.",
     )
     ref = by_key[key]
+    url_state.publish_model(ref)
+    url_state.show_model_note(ref)
     if ref.description:
         st.caption(ref.description)
     if not ref.trained:
@@ -92,33 +114,50 @@ def model_picker() -> ModelRef:
 
 def _checkpoint_loader() -> None:
     with st.expander("Load ImageNet weights (Container-Light)"):
-        st.caption(
-            "The ImageNet weights of Container-Light are **not bundled** (they are ~80 MB and not ours to "
-            f"redistribute). Download the checkpoint from the [paper's release]({RELEASE_URL}) and give its path "
-            "on the machine that runs this app. Files are loaded safely (`weights_only`), never as arbitrary pickles."
-        )
-        path = st.text_input("Checkpoint path", key="checkpoint_path", placeholder="/path/to/container_light.pth")
-        if st.button("Load from path", key="checkpoint_load"):
-            try:
-                with st.spinner("Loading the checkpoint…"):
-                    entry = caching.load_checkpoint_from_path(path)
-            except CheckpointError as error:
-                st.error(str(error))
-            except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
-                logger.exception("loading checkpoint %r failed", path)
-                st.error(friendly_message(error, "loading the checkpoint"))
-            else:
-                st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
-                st.session_state[MODEL_KEY] = entry["ref"].key
-                st.rerun()
-        limit_mb = DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
-        upload = st.file_uploader(
-            f"…or upload a checkpoint (up to {limit_mb} MB)", type=CHECKPOINT_UPLOAD_TYPES, key="checkpoint_upload",
-            help=f"Uploads are limited to {limit_mb} MB (server.maxUploadSize), so the full ImageNet checkpoint "
-            "must be given as a path; small zoo checkpoints (.safetensors from `python -m container_edu train`) fit.",
-        )
-        if upload is not None:
-            handle_checkpoint_upload(upload.name, upload.getvalue())
+        if deployment.shared_mode():
+            # No server path on a shared server: the field would let any visitor probe the server's files.
+            st.caption(
+                "The ImageNet weights of Container-Light are **not bundled**. On this shared server they appear in "
+                "the model list once the administrator has installed them (`python -m container_edu weights "
+                "fetch`); you can also upload a checkpoint below, for your session only."
+            )
+        else:
+            _path_loader()
+        _checkpoint_uploader()
+
+
+def _path_loader() -> None:
+    """The "Checkpoint path" field: a file on the machine that runs the app (never offered in shared mode)."""
+    st.caption(
+        "The ImageNet weights of Container-Light are **not bundled** (they are ~80 MB and not ours to "
+        f"redistribute). Download the checkpoint from the [paper's release]({RELEASE_URL}) and give its path "
+        "on the machine that runs this app. Files are loaded safely (`weights_only`), never as arbitrary pickles."
+    )
+    path = st.text_input("Checkpoint path", key="checkpoint_path", placeholder="/path/to/container_light.pth")
+    if st.button("Load from path", key="checkpoint_load"):
+        try:
+            with st.spinner("Loading the checkpoint…"):
+                entry = caching.load_checkpoint_from_path(path)
+        except CheckpointError as error:
+            st.error(str(error))
+        except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
+            logger.exception("loading checkpoint %r failed", path)
+            st.error(friendly_message(error, "loading the checkpoint"))
+        else:
+            st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
+            st.session_state[MODEL_KEY] = entry["ref"].key
+            st.rerun()
+
+
+def _checkpoint_uploader() -> None:
+    limit_mb = DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
+    upload = st.file_uploader(
+        f"…or upload a checkpoint (up to {limit_mb} MB)", type=CHECKPOINT_UPLOAD_TYPES, key="checkpoint_upload",
+        help=f"Uploads are limited to {limit_mb} MB (server.maxUploadSize), so the full ImageNet checkpoint "
+        "must be given as a path; small zoo checkpoints (.safetensors from `python -m container_edu train`) fit.",
+    )
+    if upload is not None:
+        handle_checkpoint_upload(upload.name, upload.getvalue())
 
 
 def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:

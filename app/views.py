@@ -7,6 +7,8 @@ the inputs, caches, and wires a figure's clicks to the query widgets.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import streamlit as st
 import torch
@@ -34,10 +36,17 @@ class Prepared:
         return caching.get_inspection(self.ref, self.model, self.current.digest, self.x, overrides, st.session_state)
 
 
-def prepare(ref: ModelRef, current: CurrentImage) -> Prepared:
+def prepare(ref: ModelRef, current: CurrentImage, input_size: int | None = None) -> Prepared:
+    """The model and the image made ready for it; ``input_size`` (ImageNet models only) other than 224
+    resizes and crops to that side (``container_edu.input_size``)."""
     model = caching.get_model(ref, st.session_state)
     card = registry.card_of(ref, model)
-    x, seen = caching.get_input(current.digest, card.preprocessing, current.image)
+    if card.architecture == "container_light" and input_size not in (None, 224):
+        # Every cache downstream is keyed by the digest: one per input size.
+        current = dataclasses.replace(current, digest=f"{current.digest}@{input_size}")
+        x, seen = caching.get_imagenet_input(current.digest, int(input_size), current.image)
+    else:
+        x, seen = caching.get_input(current.digest, card.preprocessing, current.image)
     return Prepared(ref, model, current, x, seen, list(card.class_names))
 
 

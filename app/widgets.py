@@ -16,6 +16,7 @@ from container_edu.inspection import Inspection, clamp_query, describe_block
 
 from .errors import logger
 from .samples import list_samples
+from .url_state import UrlState, choice, integer
 
 __all__ = [
     "UPLOAD_TYPES",
@@ -60,10 +61,16 @@ def _sample(path: str) -> CurrentImage:
     return CurrentImage(image, image_digest(image), f"sample: {path.rsplit('/', 1)[-1]}")
 
 
-def image_picker(*, compact: bool = False) -> CurrentImage | None:
-    """Choose a sample or upload a picture; bad uploads show ``st.error`` and return ``None``."""
+def image_picker(*, compact: bool = False, url: UrlState | None = None) -> CurrentImage | None:
+    """Choose a sample or upload a picture; bad uploads show ``st.error`` and return ``None``.
+
+    With ``url`` the chosen sample is kept in the address (``sample=<file>``); an upload cannot be.
+    """
     samples = list_samples()
     sources = [SAMPLE, UPLOAD] if samples else [UPLOAD]
+    if url is not None and samples and url.restore("sample", _SAMPLE_KEY,
+                                                   choice([s.file for s in samples], what="sample image")):
+        st.session_state[_SOURCE_KEY] = SAMPLE
     if st.session_state.get(_SOURCE_KEY) not in sources:
         st.session_state[_SOURCE_KEY] = sources[0]
     source = st.radio("Image", sources, key=_SOURCE_KEY, horizontal=True, label_visibility="collapsed" if compact else "visible")
@@ -76,7 +83,13 @@ def image_picker(*, compact: bool = False) -> CurrentImage | None:
                             help="Fashion-MNIST test images and synthetic photos (see container_edu/samples/README.md).")
         current = _sample(str(next(s.path for s in samples if s.file == file)))
         st.session_state[CURRENT_IMAGE_KEY] = current
+        if url is not None:
+            url.publish("sample", file)
         return current
+    if url is not None:
+        url.publish("sample", None)
+        st.caption(":material/link_off: An uploaded image cannot travel in a link: whoever opens this page's "
+                   "address sees the same settings on a sample image.")
     uploaded = st.file_uploader(
         "PNG, JPEG, WebP, GIF (first frame), BMP or TIFF, up to 20 MB", type=UPLOAD_TYPES, key=_UPLOAD_KEY,
     )
@@ -136,13 +149,14 @@ def query_slider(label: str, size: int, key: str, container=None) -> int:
 
 
 def block_head_query(inspection: Inspection, prefix: str, *, scope: str = "", prefer_mixed: bool = True,
-                     blocks: list[str] | None = None) -> tuple[str, int, tuple[int, int]]:
+                     blocks: list[str] | None = None, url: UrlState | None = None) -> tuple[str, int, tuple[int, int]]:
     """Block, head and query selectors for an inspected image (keys start with ``prefix``).
 
     ``scope`` names the model: when it changes, the block goes back to the
     default (the last mixed block), since two models may share block names
     with different meanings. The query is kept per grid size, so moving
-    between blocks of the same grid keeps the chosen token.
+    between blocks of the same grid keeps the chosen token. With ``url`` the
+    choices are kept in the address (``block``, ``head``, ``qy``, ``qx``).
     """
     blocks = blocks or inspection.blocks
     block_key = f"{prefix}_block"
@@ -152,6 +166,8 @@ def block_head_query(inspection: Inspection, prefix: str, *, scope: str = "", pr
         st.session_state.pop(block_key, None)
     mixed = [name for name in blocks if name in inspection.mixed_blocks]
     default = (mixed or blocks)[-1 if prefer_mixed else 0]
+    if url is not None:
+        url.restore("block", block_key, choice(blocks, what="block of this model"))
     if st.session_state.get(block_key) not in blocks:
         st.session_state[block_key] = default
     col_block, col_head, col_y, col_x = st.columns([3, 1, 1.3, 1.3])
@@ -164,11 +180,20 @@ def block_head_query(inspection: Inspection, prefix: str, *, scope: str = "", pr
     head_key = f"{prefix}_head"
     if st.session_state.get(head_key, 0) >= heads:
         st.session_state[head_key] = 0
-    head = col_head.selectbox("Head m", list(range(heads)), key=head_key) if heads > 1 else 0
     grid = record.grid
     y_key, x_key = query_keys(prefix, grid)
+    if url is not None:
+        url.publish("block", block)
+        url.restore("head", head_key, integer(0, heads - 1))
+        url.restore("qy", y_key, integer(0, grid[0] - 1))
+        url.restore("qx", x_key, integer(0, grid[1] - 1))
+    head = col_head.selectbox("Head m", list(range(heads)), key=head_key) if heads > 1 else 0
     qy = query_slider("Query row y", grid[0], y_key, col_y)
     qx = query_slider("Query column x", grid[1], x_key, col_x)
+    if url is not None:
+        url.publish("head", head if heads > 1 else None)
+        url.publish("qy", qy)
+        url.publish("qx", qx)
     return block, int(head), clamp_query((qy, qx), grid)
 
 

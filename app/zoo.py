@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from container_edu.cards import ModelCard
 
@@ -15,6 +15,59 @@ def format_blend(blend: Mapping[str, Sequence[float]] | None) -> str:
     if not blend:
         return "—"
     return "; ".join(f"{block}: α={float(v[0]):.3f} β={float(v[1]):.3f}" for block, v in blend.items())
+
+
+def free_beta(variant: str | None) -> bool:
+    """Whether the zoo variant learns β apart from α (Container); Container-Light's β is 1 − α."""
+    from container_edu.kinds import for_variant
+
+    try:
+        return for_variant(str(variant)).blend == "alpha_beta"
+    except ValueError:  # a variant this version does not know: show α only, as before
+        return False
+
+
+def stage_label(variant: str | None) -> str:
+    """What a zoo variant's mixed stage is, named as the lessons name it.
+
+    The variant ``mixer`` is a multi-head MLP (one learned ``N x N`` matrix per head), not the MLP-Mixer of
+    lesson 4 (one matrix shared by all channels); the label says both, so the variant name does not mislead.
+    """
+    from container_edu.kinds import for_variant
+
+    try:
+        kind = for_variant(str(variant))
+    except ValueError:
+        return str(variant)
+    if kind.zoo_variant != kind.key:
+        return f"{kind.label} (zoo variant `{variant}`)"
+    return kind.label
+
+
+def add_beta_lines(fig, histories: Mapping[str, Sequence[Mapping]], models: Collection[str]):
+    """β per epoch on a blend-history figure (α lines named ``"model · block"``), for ``models`` only.
+
+    Each β line takes its α line's colour, dotted, with open diamonds; models whose β is 1 − α are left out
+    (a second line would say nothing new). Returns the figure.
+    """
+    import plotly.graph_objects as go
+
+    colours = {trace.name: trace.line.color for trace in fig.data}
+    for name in models:
+        history = histories.get(name) or []
+        blocks = sorted({block for entry in history for block in (entry.get("blend") or {})})
+        for block in blocks:
+            epochs = [entry["epoch"] for entry in history if block in (entry.get("blend") or {})]
+            betas = [entry["blend"][block][1] for entry in history if block in (entry.get("blend") or {})]
+            fig.add_trace(go.Scatter(
+                x=epochs, y=betas, mode="lines+markers", name=f"{name} · {block} · β", legendgroup=name,
+                line=dict(color=colours.get(f"{name} · {block}"), dash="dot"),
+                marker=dict(symbol="diamond-open", size=8),
+                hovertemplate=f"{name} {block}<br>epoch %{{x}}: β = %{{y:.4f}}<extra></extra>",
+            ))
+    if models:
+        fig.update_yaxes(title_text="blend weight: α (A(X)); β dotted, where learned apart from α")
+    return fig
 
 
 def _minutes(seconds) -> str:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m container_edu {bench,train,predict,inspect,...}``."""
+"""Command line: ``python -m container_edu {bench,train,predict,inspect,weights,...}``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 # Each command lives in its own module, which provides add_parser(subparsers);
 # the parser's ``run`` default is called with the parsed arguments.
-COMMAND_MODULES = ("bench", "train", "cli_predict", "zoo_report")
+COMMAND_MODULES = ("bench", "train", "cli_predict", "zoo_report", "cli_weights")
 
 
 def build_parser() -> argparse.ArgumentParser:

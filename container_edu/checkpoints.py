@@ -46,6 +46,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointSource",
     "extract_state_dict",
+    "load_checkpoint_file",
     "load_checkpoint_state_dict",
     "load_model_checkpoint",
     "load_official_checkpoint",
@@ -310,3 +311,15 @@ def load_official_checkpoint(
     model = create_model("container_light")
     _load_into(model, state, "Container-Light")
     return model.eval().to(target)
+
+
+def load_checkpoint_file(path: str | os.PathLike[str], *, max_bytes: int = CHECKPOINT_MAX_BYTES) -> object:
+    """The whole checkpoint in the file at ``path``, loaded safely, before any unwrapping.
+
+    For callers that must know which wrapper entry held the weights (the
+    weights store records whether ``model`` or ``model_ema`` was used); pass
+    the result to :func:`extract_state_dict`. Same checks and errors as
+    :func:`load_checkpoint_state_dict`.
+    """
+    positive_int("max_bytes", max_bytes)
+    return _load_from_path(os.fspath(path), max_bytes)

@@ -1,13 +1,18 @@
 """``predict`` and ``inspect``: run a model on one image from the command line.
 
+    python -m container_edu predict --model container_light cat.jpg --topk 5   # after `weights fetch`
     python -m container_edu predict --checkpoint container_light.pth cat.jpg --topk 5
     python -m container_edu predict --model fmnist_container_light shirt.png --json
     python -m container_edu inspect --checkpoint container_light.pth cat.jpg --out maps/ \\
         --block blocks4.0 --query 3 3
 
-``--checkpoint`` alone means Container-Light (ImageNet, the paper's released
-weights); ``--model fmnist_<mixing>`` picks a Fashion-MNIST zoo model, with
-its bundled weights or, given ``--checkpoint`` too, with weights you trained.
+``--model container_light`` is Container-Light (ImageNet) with the authors'
+weights installed by ``python -m container_edu weights fetch`` (or ``import``)
+in the weights folder (``--weights-dir``, else ``$CONTAINER_EDU_WEIGHTS_DIR``,
+else the per-user data folder); ``--checkpoint`` alone means Container-Light
+from that file instead. ``--model fmnist_<mixing>`` picks a Fashion-MNIST zoo
+model, with its bundled weights or, given ``--checkpoint`` too, with weights
+you trained.
 
 ``inspect`` records every aggregation block (``record_affinities``) and, for
 one block and one query token, writes the row of each head's affinity as a
@@ -105,6 +110,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
              "(attention, conv, mixer, container, container_light)",
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
+    parser.add_argument(
+        "--weights-dir", metavar="DIR", default=None,
+        help="where `weights fetch` installed container_light (default: $CONTAINER_EDU_WEIGHTS_DIR, "
+             "else the per-user data folder)",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -147,6 +157,9 @@ def _input_error_types() -> tuple[type[BaseException], ...]:
         types.append(PretrainedError)
     except ImportError:
         pass
+    from .weights_store import WeightsError
+
+    types.append(WeightsError)
     return tuple(types)
 
 
@@ -170,7 +183,8 @@ def _load(args: argparse.Namespace) -> _Loaded:
     name = args.model or ("container_light" if args.checkpoint else None)
     if name is None:
         raise _InputError(
-            "give --checkpoint PATH (the Container-Light .pth from the paper's release) "
+            "give --model container_light (the authors' ImageNet weights, installed with "
+            "`python -m container_edu weights fetch`), --checkpoint PATH (a Container-Light .pth) "
             "or --model fmnist_<mixing> (a bundled Fashion-MNIST model)"
         )
     if name not in MODEL_NAMES:
@@ -184,12 +198,12 @@ def _load(args: argparse.Namespace) -> _Loaded:
         from .checkpoints import load_official_checkpoint
         from .cards import card_for_model
 
-        if not args.checkpoint:
-            raise _InputError(
-                "container_light needs --checkpoint PATH: the .pth file of the paper's release "
-                "(its weights cannot be bundled)"
-            )
-        model = load_official_checkpoint(args.checkpoint, device=device)
+        if args.checkpoint:
+            model = load_official_checkpoint(args.checkpoint, device=device)
+        else:
+            from .weights_store import load_installed
+
+            model = load_installed("container_light", getattr(args, "weights_dir", None), device=device)
         card = card_for_model(model)
     x, display = preprocess(card, image, display_size=_DISPLAY_SIZE)
     return _Loaded(model, x.to(device), display, card.class_names, device)

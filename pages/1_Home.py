@@ -53,13 +53,9 @@ def body(ctx: PageContext) -> None:
          "read the learned α of every mixed block and move it to see the prediction change"),
         ("pages/5_Model_zoo.py", "Model zoo", ":material/inventory_2:",
          "compare the bundled models: accuracy, parameters, training curves, blend weights"),
+        ("pages/6_Lessons.py", "Lessons", ":material/school:",
+         "guided lessons, from aggregation as a matrix to training your own Container"),
     ]
-    from pathlib import Path
-
-    lessons = sorted(Path(__file__).parent.glob("6_*.py"))
-    if lessons:
-        links.append((f"pages/{lessons[0].name}", "Lessons", ":material/school:",
-                      "guided lessons, from aggregation as a matrix to training your own Container"))
     for path, label, icon, text in links:
         col_link, col_text = st.columns([1, 3])
         try:

@@ -5,34 +5,57 @@ import streamlit as st
 from app.caching import explore_cached
 from app.explorer import OPERATORS, RELATIVE_TOLERANCE, ExplorerSpec, head_choices, matrix_for_head
 from app.page import PageContext, run_page
+from app.url_state import UrlState, choice, integer, number
 from app.widgets import query_click_handler, query_slider
 from container_edu import figures
 
 MAX_SMALL_MULTIPLES = 8
 
 
-def controls() -> ExplorerSpec:
+CHANNELS = [4, 8, 16, 32]
+KERNELS = [1, 3, 5, 7]
+GRID_SIZES = (3, 12)
+MAX_SEED = 100_000
+
+
+def controls(url: UrlState) -> ExplorerSpec:
+    """The settings column; each setting is also a parameter of the address (restored first, then written)."""
+    url.restore("op", "ex_operator", choice(list(OPERATORS), what="operator"))
     op_key = st.selectbox("Operator", list(OPERATORS), format_func=lambda k: OPERATORS[k].label, key="ex_operator")
     op = OPERATORS[op_key]
     st.caption(op.description)
-    height = st.slider("Grid height H", 3, 12, 5, key="ex_height")
-    width = st.slider("Grid width W", 3, 12, 7, key="ex_width")
-    channels = st.select_slider("Channels C", [4, 8, 16, 32], value=16, key="ex_channels")
+    url.restore("h", "ex_height", integer(*GRID_SIZES))
+    height = st.slider("Grid height H", *GRID_SIZES, 5, key="ex_height")
+    url.restore("w", "ex_width", integer(*GRID_SIZES))
+    width = st.slider("Grid width W", *GRID_SIZES, 7, key="ex_width")
+    url.restore("c", "ex_channels", choice(CHANNELS, what="channel count"))
+    channels = st.select_slider("Channels C", CHANNELS, value=16, key="ex_channels")
     choices = head_choices(channels)
+    url.restore("heads", "ex_heads", choice(choices, what=f"head count for C = {channels}"))
     if st.session_state.get("ex_heads") not in choices:
         st.session_state["ex_heads"] = 4 if 4 in choices else choices[0]
     heads = st.selectbox("Heads M", choices, key="ex_heads", disabled=not op.uses_heads,
                          help="Each head owns C/M contiguous channels. A depthwise conv always has M = C "
                          "(one kernel per channel); the MLP-Mixer has M = 1.")
-    kernel = st.select_slider("Kernel size k", [1, 3, 5, 7], value=3, key="ex_kernel", disabled=not op.uses_kernel)
+    url.restore("k", "ex_kernel", choice(KERNELS, what="kernel size"))
+    kernel = st.select_slider("Kernel size k", KERNELS, value=3, key="ex_kernel", disabled=not op.uses_kernel)
     if op.blend == "sigmoid":
+        url.restore("alpha", "ex_alpha_light", number(0.0, 1.0))
         alpha = st.slider("α = sigmoid(sa_weight)", 0.0, 1.0, 0.5, 0.05, key="ex_alpha_light")
         beta = 1.0 - alpha
         st.caption(f"β = 1 − α = {beta:.2f}")
     else:
+        url.restore("alpha", "ex_alpha", number(0.0, 1.0))
         alpha = st.slider("α (weight of A(X))", 0.0, 1.0, 0.5, 0.05, key="ex_alpha", disabled=not op.uses_blend)
+        url.restore("beta", "ex_beta", number(0.0, 1.0))
         beta = st.slider("β (weight of A_static)", 0.0, 1.0, 0.5, 0.05, key="ex_beta", disabled=not op.uses_blend)
-    seed = st.number_input("Seed (input and weights)", 0, 100_000, 0, step=1, key="ex_seed")
+    url.restore("seed", "ex_seed", integer(0, MAX_SEED))
+    seed = st.number_input("Seed (input and weights)", 0, MAX_SEED, 0, step=1, key="ex_seed")
+    blend_shown = op.blend == "sigmoid" or op.uses_blend
+    for name, value in (("op", op_key), ("h", height), ("w", width), ("c", channels), ("heads", heads),
+                        ("k", kernel if op.uses_kernel else None), ("alpha", alpha if blend_shown else None),
+                        ("beta", beta if op.uses_blend and op.blend != "sigmoid" else None), ("seed", int(seed))):
+        url.publish(name, value)
     return ExplorerSpec(op_key, int(height), int(width), int(channels), int(heads), int(kernel), float(alpha),
                         float(beta), int(seed))
 
@@ -48,9 +71,14 @@ def equivalence(result) -> None:
 
 
 def body(ctx: PageContext) -> None:
+    with UrlState("explorer").notes_here() as url:  # the settings live in the address: a link restores them
+        view(url)
+
+
+def view(url: UrlState) -> None:
     left, right = st.columns([1, 3], gap="large")
     with left:
-        spec = controls()
+        spec = controls(url)
     result = explore_cached(spec)
     op = result.operator
     with right:
@@ -60,12 +88,17 @@ def body(ctx: PageContext) -> None:
         equivalence(result)
         count = len(result.matrix_labels)
         labels = list(range(count))
+        url.restore("matrix", "ex_matrix", integer(0, count - 1))
         if st.session_state.get("ex_matrix", 0) >= count:
             st.session_state["ex_matrix"] = 0
         col_m, col_y, col_x = st.columns(3)
         matrix = col_m.selectbox("Show matrix", labels, format_func=lambda i: result.matrix_labels[i], key="ex_matrix")
+        url.restore("qy", "ex_qy", integer(0, spec.height - 1))
+        url.restore("qx", "ex_qx", integer(0, spec.width - 1))
         qy = query_slider("Query row y", spec.height, "ex_qy", col_y)
         qx = query_slider("Query column x", spec.width, "ex_qx", col_x)
+        for name, value in (("matrix", matrix), ("qy", qy), ("qx", qx)):
+            url.publish(name, value)
         query_token = qy * spec.width + qx
         symbol = op.symbol
         signed = not op.rows_are_probabilities  # probabilities on a scale from 0, everything else centred on 0

@@ -4,8 +4,9 @@ from functools import partial
 
 import streamlit as st
 
-from app import views
+from app import imagenet_weights, photo_notes, resolution, views
 from app.page import PageContext, run_page
+from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
 from container_edu import figures
 from container_edu.inspection import (
@@ -21,18 +22,28 @@ PREFIX = "insp"
 
 
 def body(ctx: PageContext) -> None:
+    with UrlState("inspector").notes_here() as url:  # the view lives in the address: a link restores it
+        view(ctx, url)
+
+
+def view(ctx: PageContext, url: UrlState) -> None:
     ref = ctx.model_ref
     col_pick, col_seen, col_pred = st.columns([1.1, 1, 1.6], gap="medium")
     with col_pick:
         st.markdown("**Image**")
-        current = image_picker(compact=True)
+        current = image_picker(compact=True, url=url)
+        input_size = resolution.input_size_picker(ref)
         if ref.source == "random" and ref.dataset == "imagenet":
             st.caption("The ImageNet Container-Light here has random weights: load the released checkpoint in the "
                        "sidebar (*Load ImageNet weights*) for real predictions.")
+    imagenet_weights.weights_panel("inspector")  # below the three columns; nothing when installed
     if current is None:
         return
-    prepared = views.prepare(ref, current)
+    prepared = views.prepare(ref, current, input_size)
     inspection = prepared.inspect()
+    if input_size is not None:
+        with col_pick:
+            st.caption(resolution.cost_note(input_size, inspection, str(next(prepared.model.parameters()).device)))
     with col_seen:
         st.plotly_chart(figures.image_figure(
             prepared.seen, f"What the model sees ({prepared.x.shape[-2]}×{prepared.x.shape[-1]}, after preprocessing)",
@@ -43,9 +54,13 @@ def body(ctx: PageContext) -> None:
         if not ref.trained:
             st.warning("Untrained (random weights): the prediction is meaningless, but the maps still show how each "
                        "operator aggregates.", icon=":material/casino:")
+        note = photo_notes.fashion_mnist_note(ref, current.image,
+                                              imagenet_installed=imagenet_weights.installed_note() is not None)
+        if note:
+            st.info(note, icon=":material/info:")
 
     st.divider()
-    block, head, query = block_head_query(inspection, PREFIX, scope=ref.key)
+    block, head, query = block_head_query(inspection, PREFIX, scope=ref.key, url=url)
     maps = block_maps(inspection, block, head, query)
     tab_maps, tab_heads, tab_matrix, tab_files = st.tabs(
         ["Maps on the image", "All heads", "N×N matrices", "Downloads"])
@@ -91,15 +106,23 @@ def _matrix_csv(inspection, block, head, part) -> bytes:
 def downloads(inspection, maps, prepared, block, head) -> None:
     """Download buttons; the files are made only when a button is clicked (deferred ``data`` callables)."""
     stem = f"{prepared.ref.name}_{block}_head{head}_q{maps.query[0]}-{maps.query[1]}".replace("/", "_")
+    averaged = figures.averaged_note(maps, head)
+    if averaged:
+        st.caption(f"The static and blended files hold each head's view: {averaged.lstrip(', ')} (one conv kernel "
+                   "per channel, so no single channel's affinity); the attention files are the head's own.")
+
+    def label(part: str, what: str) -> str:
+        return f"{part} {what}" + (" · head mean of conv kernels" if averaged and part != "attention" else "")
+
     st.markdown("**Maps as PNG** (the chosen head's row over the image the model sees)")
     cols = st.columns(3)
     for col, part in zip(cols, maps.parts):
-        col.download_button(f"{part} map (PNG)", data=partial(views.maps_png, maps, prepared.seen, part),
+        col.download_button(label(part, "map (PNG)"), data=partial(views.maps_png, maps, prepared.seen, part),
                             file_name=f"{stem}_{part}.png", mime="image/png", key=f"dl_png_{part}", on_click="ignore")
     st.markdown("**Rows of every head** as NumPy arrays `(M, H, W)`")
     cols = st.columns(3)
     for col, part in zip(cols, maps.parts):
-        col.download_button(f"{part} rows (NPY)", data=partial(array_to_npy, getattr(maps, f"{part}_heads")),
+        col.download_button(label(part, "rows (NPY)"), data=partial(array_to_npy, getattr(maps, f"{part}_heads")),
                             file_name=f"{stem}_{part}_rows.npy", mime="application/octet-stream",
                             key=f"dl_rows_{part}", on_click="ignore")
     record = inspection.records[block]
@@ -110,10 +133,10 @@ def downloads(inspection, maps, prepared, block, head) -> None:
         return
     cols = st.columns(3)
     for col, part in zip(cols, maps.parts):
-        col.download_button(f"{part} N×N (NPY)", data=partial(_matrix_npy, inspection, block, head, part),
+        col.download_button(label(part, "N×N (NPY)"), data=partial(_matrix_npy, inspection, block, head, part),
                             file_name=f"{stem}_{part}_matrix.npy", mime="application/octet-stream",
                             key=f"dl_npy_{part}", on_click="ignore")
-        col.download_button(f"{part} N×N (CSV)", data=partial(_matrix_csv, inspection, block, head, part),
+        col.download_button(label(part, "N×N (CSV)"), data=partial(_matrix_csv, inspection, block, head, part),
                             file_name=f"{stem}_{part}_matrix.csv", mime="text/csv", key=f"dl_csv_{part}",
                             on_click="ignore")
 

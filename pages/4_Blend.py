@@ -5,10 +5,11 @@ import streamlit as st
 
 from app import caching, views
 from app.page import PageContext, run_page
+from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
 from container_edu import figures
-from container_edu.aggregation import ContainerMix
 from container_edu.inspection import block_maps
+from container_edu.kinds import KINDS, AggregationKind
 from container_edu.models import blend_parameters
 
 PREFIX = "blend"
@@ -18,8 +19,69 @@ def slider_key(ref_key: str, block: str, part: str) -> str:
     return f"blend_{part}_{ref_key}_{block}"
 
 
-def override_controls(ref_key: str, learned: dict, show_beta: bool) -> dict:
-    """One slider per mixed block (two for Container's independent α, β); returns the changed blocks only."""
+def blend_kinds(model) -> list[AggregationKind]:
+    """The kinds of the model's blended blocks (each aggregation module names its kind)."""
+    keys = {getattr(module, "kind", None) for module in model.modules()}
+    return [kind for key, kind in KINDS.items() if key in keys and kind.uses_blend]
+
+
+def reading_guide(kinds: list[AggregationKind], learned: dict) -> str:
+    """How to read the bars for these kinds: the 0.5 line means something only when β = 1 − α."""
+    texts = []
+    for kind in kinds:
+        if kind.blend == "sigmoid":
+            texts.append(f"**{kind.label}**: α = sigmoid(sa_weight) weighs the dynamic affinity A(X) (attention) and "
+                         "β = 1 − α the static depthwise-conv kernel. Since α + β = 1, above 0.5 a block leans on "
+                         "attention; below, on its static kernel.")
+        else:
+            leaning = ", ".join(f"{block}: α {'>' if a > b else ('<' if a < b else '=')} β"
+                                for block, (a, b) in learned.items())
+            texts.append(f"**{kind.label}**: α weighs the dynamic affinity A(X) (attention) and β the static part, "
+                         "a learned N × N matrix per head (multi-head MLP); both are free, so compare α with β "
+                         f"({leaning}), not either with 0.5. The learned matrix's rows need not sum to 1, so the "
+                         "weights alone do not say which part moves the output more.")
+    return " ".join(texts)
+
+
+def parse_blend(text: str, learned: dict, show_beta: bool) -> dict[str, tuple[float, float]]:
+    """``"blocks2.0:0.3:0.7,blocks2.1:0.9"`` (β only where it is free) as ``{block: (α, β)}``; ``ValueError`` if bad."""
+    blend = {}
+    for item in filter(None, text.split(",")):
+        block, *numbers = item.split(":")
+        if block not in learned:
+            raise ValueError(f"no blended block {block!r} in this model")
+        if len(numbers) != (2 if show_beta else 1):
+            raise ValueError("write block:α:β" if show_beta else "write block:α (β = 1 − α)")
+        try:
+            values = [round(float(n), 2) for n in numbers]
+        except ValueError:
+            raise ValueError(f"{item!r} is not block:number") from None
+        for value, learned_value in zip(values, learned[block]):
+            if not min(0.0, learned_value) - 0.01 <= value <= max(1.0, learned_value) + 0.01:  # the slider's range
+                raise ValueError(f"{value:g} is outside the slider's range")
+        blend[block] = (values[0], values[1] if show_beta else round(1.0 - values[0], 2))
+    return blend
+
+
+def blend_text(overrides: dict, show_beta: bool) -> str | None:
+    parts = [f"{block}:{a:g}:{b:g}" if show_beta else f"{block}:{a:g}" for block, (a, b) in overrides.items()]
+    return ",".join(parts) or None
+
+
+def override_controls(ref_key: str, learned: dict, show_beta: bool, url: UrlState) -> dict:
+    """One slider per mixed block (two for Container's independent α, β); returns the changed blocks only.
+
+    The changed blocks are kept in the address (``blend=block:α[:β],...``).
+    """
+    raw = url.incoming("blend")
+    if raw is not None:
+        try:
+            for block, (alpha, beta) in parse_blend(raw, learned, show_beta).items():
+                st.session_state[slider_key(ref_key, block, "alpha")] = alpha
+                if show_beta:
+                    st.session_state[slider_key(ref_key, block, "beta")] = beta
+        except ValueError as error:
+            url.note("blend", raw, str(error))
 
     def reset() -> None:
         for block in learned:
@@ -44,10 +106,16 @@ def override_controls(ref_key: str, learned: dict, show_beta: bool) -> dict:
                           key=slider_key(ref_key, block, "alpha"))
             if a != default_a:
                 overrides[block] = (float(a), 1.0 - float(a))
+    url.publish("blend", blend_text(overrides, show_beta))
     return overrides
 
 
 def body(ctx: PageContext) -> None:
+    with UrlState("blend").notes_here() as url:  # the view lives in the address: a link restores it
+        view(ctx, url)
+
+
+def view(ctx: PageContext, url: UrlState) -> None:
     ref = ctx.model_ref
     model = caching.get_model(ref, st.session_state)
     learned = blend_parameters(model)
@@ -56,23 +124,23 @@ def body(ctx: PageContext) -> None:
                 "a Container or Container-Light model in the sidebar (e.g. `fmnist_container_light`).",
                 icon=":material/info:")
         return
-    show_beta = any(isinstance(module, ContainerMix) for module in model.modules())
+    kinds = blend_kinds(model)
+    show_beta = any(kind.blend == "alpha_beta" for kind in kinds)
     what = "α and β, learned independently" if show_beta else "α = sigmoid(sa_weight), β = 1 − α"
     col_bars, col_sliders = st.columns([1.6, 1], gap="large")
     col_bars.plotly_chart(figures.blend_bars(
         learned, f"Learned blend per mixed block of {ref.name}: {what}"
         + ("" if ref.trained else " — untrained (random weights): still the initial values"),
         show_beta=show_beta, title_width=70), key="blend_bars")
-    col_bars.caption("α weighs the dynamic affinity A(X) (attention), β the static one (conv or learned MLP). "
-                     "Above 0.5 a block leans on attention; below, on its static kernel.")
+    col_bars.caption(reading_guide(kinds, learned))
     with col_sliders:
         st.markdown("**Your blend** — applied with `override_blend` to this image only; the shared model is untouched.")
-        overrides = override_controls(ref.key, learned, show_beta)
+        overrides = override_controls(ref.key, learned, show_beta, url)
 
     left, right = st.columns([1, 2.2], gap="large")
     with left:
         st.markdown("**Image**")
-        current = image_picker(compact=True)
+        current = image_picker(compact=True, url=url)
     if current is None:
         return
     prepared = views.prepare(ref, current)
@@ -100,7 +168,7 @@ def body(ctx: PageContext) -> None:
             f"p(class | image): learned blend vs yours (changed: {changed_text})"), key="blend_probs")
 
     st.divider()
-    block, head, query = block_head_query(base, PREFIX, scope=ref.key, blocks=list(learned))
+    block, head, query = block_head_query(base, PREFIX, scope=ref.key, blocks=list(learned), url=url)
     before = block_maps(base, block, head, query)
     after = block_maps(changed, block, head, query)
     fig = figures.blend_change_figure(before, after, prepared.seen)

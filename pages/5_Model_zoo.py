@@ -5,7 +5,7 @@ import streamlit as st
 from app import caching
 from app.page import PageContext, run_page
 from app.registry import weights_dir
-from app.zoo import card_row, normalise_history, session_row
+from app.zoo import add_beta_lines, card_row, free_beta, normalise_history, session_row, stage_label
 from container_edu import figures
 
 def _shown(path) -> str:
@@ -28,11 +28,12 @@ def body(ctx: PageContext) -> None:
         st.info(
             "No bundled weights were found in `" + _shown(weights_dir()) + "` yet. Until they are there, the other "
             "pages use each model **untrained (random weights)**. Train one with\n\n"
-            f"`{TRAIN_COMMAND}`\n\n(one variant of `attention`, `conv`, `mixer`, `container`, `container_light`); "
+            f"`{TRAIN_COMMAND}`\n\n(one variant of `attention`, `conv`, `mixer` (a multi-head MLP), `container`, "
+            "`container_light`); "
             "this page picks the new cards up by itself.", icon=":material/hourglass_top:",
         )
     else:
-        rows = [card_row(card) for card in cards.values()]
+        rows = [_with_stage(card_row(card), card.variant) for card in cards.values()]
         st.dataframe(rows, hide_index=True, key="zoo_table", column_config={
             "test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
             "val accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
@@ -42,9 +43,12 @@ def body(ctx: PageContext) -> None:
         col_acc, col_blend = st.columns(2)
         col_acc.plotly_chart(figures.history_accuracy(
             histories, "Accuracy per epoch: test (solid) and validation (dotted)"), key="zoo_accuracy")
-        col_blend.plotly_chart(figures.history_blend(
-            {n: h for n, h in histories.items() if any(e.get("blend") for e in h)},
-            "Learned blend α of each mixed block per epoch (α = weight of A(X))"), key="zoo_blend")
+        blended = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
+        with_beta = [name for name in blended if free_beta(cards[name].variant)]
+        col_blend.plotly_chart(add_beta_lines(figures.history_blend(
+            blended, "Learned blend of each mixed block per epoch: α (weight of A(X))"
+            + (", and β (dotted) where it is learned apart from α" if with_beta else "")), blended, with_beta),
+            key="zoo_blend")
         st.caption("All variants share one recipe (AdamW, warm-up + cosine, label smoothing, shifts and flips) and "
                    "differ only in how the mixed stage's affinity A is made; the test split is only measured.")
         for name, card in cards.items():
@@ -71,10 +75,28 @@ def body(ctx: PageContext) -> None:
                              key="zoo_session_accuracy")
         with_blend = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
         if with_blend:
-            col_blend.plotly_chart(figures.history_blend(with_blend, "Session models: blend α per epoch"),
-                                   key="zoo_session_blend")
+            with_beta = [name for name in with_blend if free_beta(_session_variant(trained[name]))]
+            col_blend.plotly_chart(add_beta_lines(figures.history_blend(
+                with_blend, "Session models: blend α per epoch" + (", β dotted" if with_beta else "")),
+                with_blend, with_beta), key="zoo_session_blend")
+
+
+def _with_stage(row: dict, variant: str) -> dict:
+    """The table row with what the mixed stage is, right after the variant's name."""
+    out = {}
+    for column, value in row.items():
+        out[column] = value
+        if column == "variant":
+            out["mixed stage"] = stage_label(variant)
+    return out
+
+
+def _session_variant(entry) -> str | None:
+    settings = entry.get("settings", {})
+    return settings.get("mixing") if isinstance(settings, dict) else getattr(settings, "mixing", None)
 
 
 run_page("Model zoo", body,
          intro="Five small Containers trained on Fashion-MNIST with the same recipe; only the affinity of their "
-         "mixed stage differs (attention, conv, MLP-Mixer, Container, Container-Light).")
+         "mixed stage differs: attention, conv, multi-head MLP (zoo variant `mixer`: one learned N×N matrix per "
+         "head, where lesson 4's MLP-Mixer shares one), Container, Container-Light.")

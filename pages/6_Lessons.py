@@ -1,16 +1,8 @@
 """Lessons: why attention, depthwise conv and MLP-Mixer are one operation, and what Container's blend buys."""
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-# `streamlit run pages/6_Lessons.py` puts only pages/ on sys.path; the lessons import `app` and `container_edu`.
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import streamlit as st  # noqa: E402
-
-from app.lessons import INTRO, TITLE, render_lessons  # noqa: E402
+from app.lessons import INTRO, TITLE, render_lessons
 
 try:  # the app's shared frame (sidebar, friendly errors) when it is there; the lessons also stand alone
     from app.page import run_page

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import analysis_views as av
-from app import caching, registry, views
+from app import caching, registry, url_state, views
 from app.page import PageContext, run_page
 from app.widgets import block_head_query, query_click_handler, query_keys, query_slider
 from container_edu import analysis as an
@@ -16,6 +16,7 @@ NUMBER = st.column_config.NumberColumn(format="%.4g")
 
 def body(ctx: PageContext) -> None:
     ref = ctx.model_ref
+    url_state.UrlState("analysis").show_notes()  # e.g. a link that named a model this app does not have
     av.export_format_picker()
     pair_tab, gallery_tab, rollout_tab = st.tabs(TABS, key="an_tab", on_change="rerun")
     # Only the open tab runs: the gallery measures hundreds of images and need not run while another tab is shown.
@@ -36,8 +37,8 @@ def body(ctx: PageContext) -> None:
 
 
 def two_images(ref) -> None:
-    st.markdown("The same block, head and query token on two pictures. A **static** affinity (conv kernel, mixer "
-                "matrix) is made from the weights alone, so its row cannot change with the picture; the **dynamic** "
+    st.markdown("The same block, head and query token on two pictures. A **static** affinity (conv kernel, learned "
+                "N×N matrix) is made from the weights alone, so its row cannot change with the picture; the **dynamic** "
                 "attention row is made from the picture's queries and keys. The differences below are measured.")
     col_a, col_b = st.columns(2)
     with col_a:
@@ -138,9 +139,11 @@ def open_in_inspector(ref, heads: list[tuple[str, int]]) -> None:
     if col_go.button("Open in the Image inspector", key="an_open", icon=":material/image_search:"):
         block, head = heads[options.index(choice)]
         # The inspector keeps its block and head under these keys (prefix "insp"); its scope key says the model is
-        # unchanged, so it keeps the block instead of resetting it. The address carries them as well.
+        # unchanged, so it keeps the block instead of resetting it. The address carries them as well, so the
+        # inspector's address is a link to this head (app/url_state.py).
         st.session_state.update({"insp_scope": ref.key, "insp_block": block, "insp_head": head})
-        st.switch_page(INSPECTOR, query_params={"model": ref.name, "block": block, "head": str(head)})
+        params = {"model": url_state.model_param(ref), "block": block, "head": str(head)}
+        st.switch_page(INSPECTOR, query_params={k: v for k, v in params.items() if v is not None})
 
 
 # --------------------------------------------------------------------------
@@ -189,7 +192,7 @@ def what_it_is(records, view: av.RolloutView) -> None:
             f"(before W_o), and the static part S_m, {static.get(kind, 'none in this model')}, with each row "
             "normalised to sum to 1.\n"
             f"- **Blend**: each block's matrix is (|α| A_m(X) + |β| S_m) / (|α| + |β|) with the weights the block "
-            f"used ({blends}). **Signed conv or mixer weights** count by magnitude: a negative weight moves as much "
+            f"used ({blends}). **Signed conv or learned-matrix weights** count by magnitude: a negative weight moves as much "
             "of a token as a positive one.\n"
             f"- **Heads** are fused by their plain mean over the {record.num_heads} head(s); no head is weighted by "
             "its importance.\n"

@@ -7,6 +7,14 @@ import torch
 # spinning threads slow small ops down by an order of magnitude.
 torch.set_num_threads(1)
 
+# No test may depend on how fast the machine is: Hypothesis' per-example deadline and its "too slow"
+# health check are both timings, so they are off for every test (settings objects created in the
+# test modules inherit this profile, which is loaded before they are imported).
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("no_timing", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("no_timing")
+
 
 # --------------------------------------------------------------------------
 # App tests (tests/test_app_*.py, tests/test_browser.py)

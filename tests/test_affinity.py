@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -283,7 +281,8 @@ def test_allocation_tracker_sees_the_dense_matrix_that_depthwise_conv_builds():
     assert tracker.largest >= 2 * 100 * 100 * 4
 
 
-def test_depthwise_conv_row_on_56x56_grid_allocates_no_n_by_n_tensor_and_is_fast():
+def test_depthwise_conv_row_on_56x56_grid_allocates_no_n_by_n_tensor():
+    # Its speed is measured by `python -m container_edu bench core` (row "conv row (1 query)"), not asserted here.
     height = width = 56
     num_tokens = height * width
     weight = randn(64, 1, 5, 5, seed=31)
@@ -293,12 +292,6 @@ def test_depthwise_conv_row_on_56x56_grid_allocates_no_n_by_n_tensor_and_is_fast
     assert row.shape == (64, height, width)
     assert tracker.largest <= 64 * num_tokens * 4  # the row itself, O(C H W)
     assert tracker.largest < num_tokens * num_tokens * 4
-    timings = []
-    for _ in range(5):
-        start = time.perf_counter()
-        aff.depthwise_conv_row(weight, height, width, 1000)
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 0.05
     # and it is the kernel at the query
     assert torch.equal(row[:, 25:30, 28:33], weight[:, 0])
 

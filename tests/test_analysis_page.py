@@ -17,7 +17,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from app import registry
-from app.registry import WEIGHTS_DIR_ENV
+from app.registry import BUNDLED_DIR_ENV
 from app.samples import list_samples
 from container_edu import analysis as an
 from container_edu import load_pretrained, record_affinities
@@ -34,13 +34,13 @@ TIMEOUT = 120
 def no_weights(monkeypatch, tmp_path) -> Path:
     empty = tmp_path / "no_weights"
     empty.mkdir()
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(empty))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(empty))
     return empty
 
 
 @pytest.fixture
 def with_weights(monkeypatch, fake_weights_dir) -> Path:
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(fake_weights_dir))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
     return fake_weights_dir
 
 

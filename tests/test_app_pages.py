@@ -2,7 +2,7 @@
 
 Each test runs the real entry point (``streamlit_app.py``, with its
 navigation) and switches to a page, then changes widgets and checks what is
-shown. ``CONTAINER_EDU_WEIGHTS_DIR`` points the app either at an empty folder
+shown. ``CONTAINER_EDU_BUNDLED_DIR`` points the app either at an empty folder
 (no bundled weights yet: random-weight stand-ins) or at a folder of small
 bundles written by the core's ``write_bundle`` (see ``conftest.py``).
 """
@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app.registry import WEIGHTS_DIR_ENV
+from app.registry import BUNDLED_DIR_ENV
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -30,20 +30,20 @@ EXPLORER = "pages/2_Affinity_explorer.py"
 INSPECTOR = "pages/3_Image_inspector.py"
 BLEND = "pages/4_Blend.py"
 ZOO = "pages/5_Model_zoo.py"
-TIMEOUT = 60
+TIMEOUT = 300  # seconds one AppTest run may take: a limit for a hung run, not a speed goal
 
 
 @pytest.fixture
 def no_weights(monkeypatch, tmp_path) -> Path:
     empty = tmp_path / "no_weights"
     empty.mkdir()
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(empty))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(empty))
     return empty
 
 
 @pytest.fixture
 def with_weights(monkeypatch, fake_weights_dir) -> Path:
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(fake_weights_dir))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
     return fake_weights_dir
 
 
@@ -319,5 +319,9 @@ def test_zoo_shows_cards_side_by_side_with_histories(with_weights):
     assert {"test accuracy (%)", "parameters", "final blend (α, β per mixed block)", "epochs", "wall time"} <= set(table.columns)
     accuracy = figure_titled(at, r"Accuracy per epoch")
     assert len(accuracy["data"]) == 6  # test and validation for three models
-    blend = figure_titled(at, r"Learned blend α of each mixed block per epoch")
-    assert len(blend["data"]) == 4  # two mixed blocks of two blended models
+    blend = figure_titled(at, r"Learned blend of each mixed block per epoch: α")
+    alphas = [trace for trace in blend["data"] if not trace["name"].endswith("· β")]
+    assert len(alphas) == 4  # two mixed blocks of two blended models
+    # β only where it is learned apart from α (Container), one per mixed block; Container-Light's is 1 − α
+    assert sorted(t["name"] for t in blend["data"] if t["name"].endswith("· β")) == [
+        "fmnist_container · blocks2.0 · β", "fmnist_container · blocks2.1 · β"]

@@ -151,10 +151,39 @@ def test_block_maps_match_the_records_rows(zoo_inspection):
     maps = block_maps(inspection, "blocks2.0", head=3, query=(2, 5))
     record = inspection.records["blocks2.0"]
     np.testing.assert_allclose(maps.attention, record.attention_row((2, 5))[3].numpy(), rtol=1e-6)
-    np.testing.assert_allclose(maps.blended, maps.alpha * maps.attention + maps.beta * maps.static, atol=1e-6)
     assert maps.parts == ["attention", "static", "blended"]
     conv_only = block_maps(inspection, "blocks1.0", head=0, query=(30, 30))  # clamped to the 14 x 14 grid
     assert conv_only.query == (13, 13) and conv_only.parts == ["static"]
+
+
+def test_blended_map_is_the_module_blend_of_the_head_mean_of_its_own_conv_kernels(zoo_inspection):
+    """The blended map, checked through routes that do not use the record's blend formula.
+
+    The static part is rebuilt from the module's conv weights (each channel's kernel pasted at the query by
+    ``affinity.depthwise_conv_row``, then averaged over the head's channels by hand), the blend weight from
+    the module's own ``sa_weight``; and the map is linear in α: α = 1 gives the attention map, α = 0 the
+    static one, and the learned α their mix.
+    """
+    _, x, _ = zoo_inspection
+    model = build_random("fmnist_container_light", "cpu")  # its own copy: the blend is moved off α = β = ½
+    mix = model.get_submodule("blocks2.0").mix
+    with torch.no_grad():
+        mix.sa_weight.fill_(1.3)  # α = sigmoid(1.3) ≈ 0.79: swapping α and β would show
+    inspection = run_inspection(model, x)
+    head, query = 3, (2, 5)
+    maps = block_maps(inspection, "blocks2.0", head=head, query=query)
+    heads = inspection.records["blocks2.0"].num_heads
+    rows = aff.depthwise_conv_row(mix.conv.weight.detach().double(), 7, 7, query)  # (C, 7, 7)
+    per_head = rows.shape[0] // heads
+    static = rows[head * per_head:(head + 1) * per_head].mean(0).numpy()
+    alpha = float(torch.sigmoid(mix.sa_weight.detach()))
+    np.testing.assert_allclose(maps.static, static, atol=1e-6)
+    np.testing.assert_allclose(maps.blended, alpha * maps.attention + (1 - alpha) * static, atol=1e-6)
+    ends = {a: block_maps(run_inspection(model, x, {"blocks2.0": a}), "blocks2.0", head=head, query=query)
+            for a in (0.0, 1.0)}
+    np.testing.assert_allclose(ends[1.0].blended, maps.attention, atol=1e-6)  # blocks2.0's own input is unchanged
+    np.testing.assert_allclose(ends[0.0].blended, static, atol=1e-6)
+    np.testing.assert_allclose(maps.blended, alpha * ends[1.0].blended + (1 - alpha) * ends[0.0].blended, atol=1e-6)
 
 
 def test_head_matrix_rows_equal_the_sliced_rows(zoo_inspection):
@@ -200,9 +229,9 @@ def test_preprocess_returns_what_the_model_sees():
 
 
 def test_every_model_of_the_picker_gets_its_cards_preprocessing_and_class_names(fake_weights_dir, monkeypatch):
-    from app.registry import WEIGHTS_DIR_ENV, bundled_cards, card_of, dataset_of
+    from app.registry import BUNDLED_DIR_ENV, bundled_cards, card_of, dataset_of
 
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(fake_weights_dir))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
     cards = bundled_cards()
     for ref in model_refs(cards, {}, {}):
         model = load_pretrained(ref.name, "cpu", fake_weights_dir) if ref.source == "bundled" else None

@@ -233,7 +233,7 @@ def test_bad_input_in_a_real_process(files, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(
         [sys.executable, "-m", "container_edu", "predict", "--checkpoint", str(files["text"]), str(files["image"])],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -177,7 +177,8 @@ def test_read_idx_missing_file(tmp_path):
     assert INSTALL_HINT in str(ei.value)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     data=st.one_of(
         st.binary(max_size=64),

@@ -8,7 +8,6 @@ import pathlib
 import subprocess
 import sys
 import textwrap
-import time
 import tracemalloc
 import warnings
 import zlib
@@ -60,11 +59,17 @@ def test_png_bomb_is_small_but_huge(png_bomb, monkeypatch):
         assert im.size == (40_000, 40_000)
 
 
-def test_png_bomb_refused_quickly(png_bomb):
-    started = time.perf_counter()
-    with pytest.raises(ImageError):
-        load_image(png_bomb)
-    assert time.perf_counter() - started < 0.5
+def test_png_bomb_refused_before_decoding(png_bomb, monkeypatch):
+    # With Pillow's default guard in place: refused from the header, no pixel decoded (the spy would raise).
+    _spy_on_load(monkeypatch, PngImagePlugin.PngImageFile)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImageError, match="too many pixels"):
+            load_image(png_bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20  # a few MB at most (the input itself is already in memory)
 
 
 def _spy_on_load(monkeypatch, cls):
@@ -81,14 +86,11 @@ def test_png_bomb_refused_without_pils_global_guard(png_bomb, monkeypatch):
     _spy_on_load(monkeypatch, PngImagePlugin.PngImageFile)
     tracemalloc.start()
     try:
-        started = time.perf_counter()
         with pytest.raises(ImageError, match="megapixels"):
             load_image(png_bomb)
-        elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 0.5
     assert peak < 4 << 20  # a few MB at most (the input itself is already in memory)
 
 
@@ -120,11 +122,9 @@ def test_bombs_in_other_formats_refused_before_load(name, monkeypatch):
     with pytest.raises(ImageError):  # default globals: refused one way or another
         load_image(data)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
-    _spy_on_load(monkeypatch, cls)
-    started = time.perf_counter()
+    _spy_on_load(monkeypatch, cls)  # refused from the header: decoding would raise LoadCalled
     with pytest.raises(ImageError, match="megapixels"):
         load_image(data)
-    assert time.perf_counter() - started < 0.5
 
 
 def test_bomb_below_pils_threshold_is_still_refused(monkeypatch):
@@ -199,7 +199,7 @@ def test_png_bomb_peak_rss_in_subprocess():
         [sys.executable, "-c", _RSS_PROBE, str(REPO_ROOT), str(pathlib.Path(__file__).parent)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a hang guard, not a speed limit
         check=False,
     )
     assert proc.returncode == 0, proc.stderr

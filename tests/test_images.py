@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import random
-import time
 import tracemalloc
 import warnings
 import zlib
@@ -211,14 +210,11 @@ def test_huge_file_on_disk_is_refused_from_its_size_without_reading(tmp_path):
         handle.truncate(64 << 20)  # 64 MiB, sparse where the filesystem allows
     tracemalloc.start()
     try:
-        started = time.perf_counter()
         with pytest.raises(ImageError, match="too large"):
             load_image(path)
-        elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 0.5
     assert peak < 1 << 20  # reading even the 20 MB cap would show up here
 
 

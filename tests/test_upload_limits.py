@@ -207,11 +207,11 @@ def test_the_sidebar_uploader_goes_through_the_bounded_in_memory_loader(checkpoi
     from streamlit.testing.v1 import AppTest
 
     from app import caching
-    from app.registry import WEIGHTS_DIR_ENV
+    from app.registry import BUNDLED_DIR_ENV
 
     (tmp_path / "no_weights").mkdir()
-    monkeypatch.setenv(WEIGHTS_DIR_ENV, str(tmp_path / "no_weights"))
-    at = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=120)
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(tmp_path / "no_weights"))
+    at = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=300)
     at.switch_page("pages/4_Blend.py")
     at.run()
     assert not at.exception

@@ -3,35 +3,39 @@
 
 Starts ``streamlit run streamlit_app.py`` on a free port on 127.0.0.1, opens
 ONE headless Chromium with one browser context per session (separate cookies,
-so separate Streamlit sessions), and has every session, for ``--seconds``:
+so separate Streamlit sessions), and has every session, from the server's
+very first request on (a deep link to ``/Image_inspector``), perform
+``--actions`` actions, cycling through:
 
 1. upload its next image (synthetic PNGs, different for every session and
-   every upload, each with its session number drawn in);
-2. wait until the prediction shown is the one the core computes offline for
-   *that* image (the top-5 labels and percentages of the Plotly chart, read
-   from the page) -- so a session that was shown another session's result,
-   or a stale one, counts as a mismatch;
-3. move the query (the "Query column x" / "Query row y" sliders, by keyboard)
-   and wait until the maps' title names the new query, the prediction still
-   being its own image's;
-4. change the head (the "Head m" select box) and wait for the title again.
+   every upload, each with its session number drawn in) and wait until the
+   prediction shown is the one the core computes offline for *that* image
+   (the top-5 labels and percentages of the Plotly chart, read from the
+   page) -- so a session that was shown another session's result, or a stale
+   one, counts as a mismatch;
+2. move the query (the "Query column x" / "Query row y" sliders, by keyboard,
+   always towards the inside of the grid) and wait until the maps' title
+   names the new query, the prediction still being its own image's;
+3. change the head (the "Head m" select box) and wait for the title again.
 
-Each "action -> result visible" time is recorded. Any exception element
-(``stException``) or error alert on the page counts as an error. The
-server's peak resident memory is read from ``/proc/<pid>/status`` (VmHWM, plus
-VmRSS sampled every half second). A summary table is printed at the end; the
+The load is a number of actions, not a time window: every session completes
+all its actions however slow the machine is; each action may take up to
+``--action-timeout`` seconds (generous) before it counts as failed. Each
+"action -> result visible" time is recorded and printed (percentiles), never
+judged. Any exception element (``stException``) or error alert on the page
+counts as an error. The server's peak resident memory is read from
+``/proc/<pid>/status`` (VmHWM, plus VmRSS sampled every half second). The
 exit status is 0 only when there were no errors and no mismatches and every
-session saw its own result at least once.
+session completed all its actions (so saw its own results).
 
 Usage::
 
-    python tools/load_test.py --sessions 8 --seconds 60
-    python tools/load_test.py --quick            # 2 sessions, 15 s
+    python tools/load_test.py --sessions 8 --actions 30
+    python tools/load_test.py --quick            # 2 sessions x 4 actions (the pytest wrapper's mode)
     python tools/load_test.py --quick --json out.json
 
-Bounded: the server and the browser are stopped after ``--seconds`` of load
-plus start-up (at most ``--startup-timeout``), plus at most one action
-timeout for the actions in flight; a hard wall-clock limit covers the rest.
+Bounded: at most ``--startup-timeout`` for the server, then at most
+``--action-timeout`` per action; a hard wall-clock limit covers the rest.
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PREDICTION_TITLE = "Prediction p(class"
 MAPS_TITLE = re.compile(r"Block (\S+), head (\d+), query \((\d+), (\d+)\)")
 PERCENT_TOLERANCE = 0.15  # the chart shows percentages to 0.1; allow for rounding at a boundary
-IMAGES_PER_SESSION = 40   # distinct uploads per session before it starts over (then cached results are reused)
+IMAGES_PER_SESSION = 40   # at most this many distinct uploads per session, then it starts over (cached results)
+ACTION_KINDS = 3          # upload, query, head: one cycle
 
 
 # --------------------------------------------------------------------------------------------------
@@ -288,6 +293,7 @@ class SessionStats:
     errors: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     own_results: int = 0  # uploads whose result matched this session's image
+    completed: int = 0    # actions whose result became visible (upload, query, head)
 
     def record(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
@@ -323,9 +329,19 @@ async def slider_value(page, label: str) -> int:
     return int(text.split()[len(label.split())])
 
 
-async def run_session(browser, url: str, session: int, pool: list[Expected], deadline: float,
+async def thumb_target(thumb) -> tuple[int, str, int]:
+    """(current value, key to press, value after the press) for a slider thumb, always moving inside the grid."""
+    current, low, high = (int(v) for v in await thumb.evaluate("e => [e.value, e.min, e.max]"))  # an input range
+    if current < high:
+        return current, "ArrowRight", current + 1
+    if current > low:
+        return current, "ArrowLeft", current - 1
+    raise ActionFailed(f"the slider cannot move (range {low}..{high})")
+
+
+async def run_session(browser, url: str, session: int, pool: list[Expected], actions: int,
                       action_timeout: float, stats: SessionStats, expected_pool: list[Expected] | None = None) -> None:
-    """One user: upload, query, head, again and again until ``deadline``.
+    """One user: opens the inspector, then upload, query, head, ... until ``actions`` actions are done.
 
     ``expected_pool`` (the negative control only) replaces what the session expects to see: another
     session's images, so every upload must end as a mismatch.
@@ -342,7 +358,7 @@ async def run_session(browser, url: str, session: int, pool: list[Expected], dea
         await page.locator('[data-testid="stMain"] input[type="file"]').first.wait_for(state="attached")
         stats.record("open page", time.monotonic() - started)
         number = 0
-        while time.monotonic() < deadline:
+        while stats.completed < actions:
             upload = pool[number % len(pool)]
             image = expected_pool[number % len(expected_pool)]  # what must be shown (the upload itself, normally)
             number += 1
@@ -350,25 +366,24 @@ async def run_session(browser, url: str, session: int, pool: list[Expected], dea
             t0 = time.monotonic()
             await page.locator('[data-testid="stMain"] input[type="file"]').first.set_input_files(
                 files=[{"name": upload.name, "mimeType": "image/png", "buffer": upload.png}])
-            state = await wait_for(page, lambda s: matches(s["prediction"], image), action_timeout,
-                                   f"session {session}, upload {image.name}", stats)
+            await wait_for(page, lambda s: matches(s["prediction"], image) and not s["running"], action_timeout,
+                           f"session {session}, upload {image.name}", stats)
             stats.record("upload -> prediction", time.monotonic() - t0)
             stats.own_results += 1
-            if time.monotonic() >= deadline:
+            stats.completed += 1
+            if stats.completed >= actions:
                 break
             # 2. Move the query: the maps' title must name it, the prediction must still be this image's.
             title = await wait_for(page, lambda s: s["mapsTitle"] is not None, action_timeout,
                                    f"session {session}, maps after upload", stats)
             match = MAPS_TITLE.search(title["mapsTitle"])
-            head, qy, qx = int(match.group(2)), int(match.group(3)), int(match.group(4))
+            head = int(match.group(2))
             slider_label = "Query column x" if number % 2 else "Query row y"
             thumb = page.get_by_test_id("stSlider").filter(has_text=slider_label).first.get_by_role("slider")
-            current = qx if slider_label.endswith("x") else qy
-            key = "ArrowLeft" if current > 0 and (number // 2) % 2 else "ArrowRight"
+            _, key, wanted = await thumb_target(thumb)
             t0 = time.monotonic()
             await thumb.focus()
             await thumb.press(key)
-            wanted = current + (1 if key == "ArrowRight" else -1)
 
             def moved(s, slider_label=slider_label, wanted=wanted):
                 m = MAPS_TITLE.search(s["mapsTitle"] or "")
@@ -377,24 +392,20 @@ async def run_session(browser, url: str, session: int, pool: list[Expected], dea
                 got = int(m.group(4)) if slider_label.endswith("x") else int(m.group(3))
                 return got == wanted
 
-            try:
-                await wait_for(page, moved, action_timeout, f"session {session}, query -> {wanted}", stats)
-                stats.record("query -> maps", time.monotonic() - t0)
-            except ActionFailed as failure:
-                if "not visible" in str(failure):  # at the edge of the grid the slider cannot move: not an error
-                    state = await read_state(page)
-                    if matches(state["prediction"], image) and not state["exceptions"] and not state["errors"]:
-                        continue
-                raise
-            if time.monotonic() >= deadline:
+            await wait_for(page, moved, action_timeout, f"session {session}, query -> {wanted}", stats)
+            stats.record("query -> maps", time.monotonic() - t0)
+            stats.completed += 1
+            if stats.completed >= actions:
                 break
             # 3. Change the head (mixed blocks have several).
             head_box = page.get_by_test_id("stSelectbox").filter(has_text="Head m")
             if await head_box.count():
-                new_head = (head + 1) % 4
                 t0 = time.monotonic()
                 await head_box.first.click()
-                await page.get_by_role("option", name=str(new_head), exact=True).first.click()
+                options = page.get_by_role("option")
+                await options.first.wait_for()
+                new_head = (head + 1) % await options.count()
+                await options.nth(new_head).click()
 
                 def head_changed(s, new_head=new_head):
                     m = MAPS_TITLE.search(s["mapsTitle"] or "")
@@ -403,6 +414,7 @@ async def run_session(browser, url: str, session: int, pool: list[Expected], dea
 
                 await wait_for(page, head_changed, action_timeout, f"session {session}, head -> {new_head}", stats)
                 stats.record("head -> maps", time.monotonic() - t0)
+                stats.completed += 1
     except ActionFailed as failure:
         message = str(failure)
         (stats.mismatches if "not visible" in message else stats.errors).append(message)
@@ -412,37 +424,18 @@ async def run_session(browser, url: str, session: int, pool: list[Expected], dea
         await context.close()
 
 
-async def warm_up(browser, url: str, timeout: float) -> None:
-    """Open the home page once, so the server runs the entry point (``st.navigation``) before the sessions start.
-
-    A fresh server whose first visitors arrive by a deep link runs their first script run in Streamlit's legacy
-    pages-directory mode (see ``app.navigation.ensure_navigation``); in the run after that the page's widgets get
-    other ids, so those sessions lose their first widget change. The sessions measured here start after that.
-    """
-    context = await browser.new_context()
-    try:
-        page = await context.new_page()
-        page.set_default_timeout(timeout * 1000)
-        await page.goto(f"{url}/")
-        await page.locator("h1").first.wait_for()
-        await page.locator(".js-plotly-plot").first.wait_for()
-    finally:
-        await context.close()
-
-
-async def drive(url: str, pools: list[list[Expected]], seconds: float, action_timeout: float,
+async def drive(url: str, pools: list[list[Expected]], actions: int, action_timeout: float,
                 server: Server, negative_control: bool = False) -> tuple[list[SessionStats], float]:
+    """Every session at once, from the server's first request on (no warm-up visit: deep links must work cold)."""
     from playwright.async_api import async_playwright
 
     stats = [SessionStats(i) for i in range(len(pools))]
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            await warm_up(browser, url, action_timeout)
             server.cpu_before = cpu_seconds(server.process.pid)
             server.busy_before = machine_busy_seconds()
             started = time.monotonic()
-            deadline = started + seconds
             sampler_done = asyncio.Event()
 
             async def sampler() -> None:
@@ -455,7 +448,7 @@ async def drive(url: str, pools: list[list[Expected]], seconds: float, action_ti
 
             sampling = asyncio.create_task(sampler())
             expected = [pools[(i + 1) % len(pools)] for i in range(len(pools))] if negative_control else pools
-            await asyncio.gather(*(run_session(browser, url, i, pools[i], deadline, action_timeout, stats[i],
+            await asyncio.gather(*(run_session(browser, url, i, pools[i], actions, action_timeout, stats[i],
                                                expected[i]) for i in range(len(pools))))
             elapsed = time.monotonic() - started
             server.cpu_after = cpu_seconds(server.process.pid)
@@ -496,8 +489,10 @@ def summarise(stats: list[SessionStats], elapsed: float, server: Server, args, m
     busy = (server.busy_after - server.busy_before) if None not in (server.busy_after, server.busy_before) else None
     return {
         "cpu": {"available_s": (os.cpu_count() or 1) * elapsed, "machine_busy_s": busy, "server_s": server_cpu},
-        "sessions": len(stats), "seconds": args.seconds, "elapsed_s": elapsed, "server_startup_s": startup_s,
-        "model": model, "actions": len(measured), "actions_per_s": len(measured) / elapsed if elapsed else 0.0,
+        "sessions": len(stats), "actions_per_session": args.actions, "elapsed_s": elapsed,
+        "server_startup_s": startup_s, "model": model, "actions": len(measured),
+        "actions_per_s": len(measured) / elapsed if elapsed else 0.0,
+        "completed": {s.session: s.completed for s in stats},
         "errors": [e for s in stats for e in s.errors], "mismatches": [m for s in stats for m in s.mismatches],
         "own_results": {s.session: s.own_results for s in stats},
         "latency": rows,
@@ -512,8 +507,8 @@ def summarise(stats: list[SessionStats], elapsed: float, server: Server, args, m
 def print_summary(result: dict) -> None:
     line = "-" * 78
     print(line)
-    print(f"Load test: {result['sessions']} browser sessions x {result['seconds']:.0f} s on the Image inspector "
-          f"(one headless Chromium)")
+    print(f"Load test: {result['sessions']} browser sessions x {result['actions_per_session']} actions on the Image "
+          f"inspector, from a fresh server's first request (one headless Chromium)")
     print(f"model: {result['model']}; server start-up {result['server_startup_s']:.1f} s; "
           f"machine: {result['machine']['cpus']} CPUs, load average before/after "
           f"{' '.join(f'{v:.2f}' for v in result['machine']['loadavg_before'])} / "
@@ -529,6 +524,8 @@ def print_summary(result: dict) -> None:
           f"({result['actions_per_s']:.2f}/s)")
     print(f"uploads that showed the session's own prediction, per session: "
           f"{', '.join(f'{k}: {v}' for k, v in own.items())}")
+    print(f"actions completed per session (of {result['actions_per_session']}): "
+          f"{', '.join(f'{k}: {v}' for k, v in result['completed'].items())}")
     print(f"errors (exception elements, error alerts, browser failures): {len(result['errors'])}")
     print(f"mismatches / timeouts (a result not the session's own, or not shown in time): {len(result['mismatches'])}")
     for message in (result["errors"] + result["mismatches"])[:10]:
@@ -548,18 +545,21 @@ def print_summary(result: dict) -> None:
 
 
 def passed(result: dict) -> bool:
-    return not result["errors"] and not result["mismatches"] and all(v > 0 for v in result["own_results"].values())
+    return (not result["errors"] and not result["mismatches"] and all(v > 0 for v in result["own_results"].values())
+            and all(v == result["actions_per_session"] for v in result["completed"].values()))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=8, help="browser sessions (contexts) at once (default 8)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long the sessions keep going (default 60)")
-    parser.add_argument("--quick", action="store_true", help="2 sessions for 15 s (the pytest wrapper's mode)")
-    parser.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the server")
-    parser.add_argument("--action-timeout", type=float, default=60.0,
-                        help="seconds one action may take before it counts as failed (default 60)")
+    parser.add_argument("--actions", type=int, default=30,
+                        help="actions per session (upload, query, head, upload, ...; default 30)")
+    parser.add_argument("--quick", action="store_true", help="2 sessions x 4 actions (the pytest wrapper's mode)")
+    parser.add_argument("--startup-timeout", type=float, default=240.0, help="seconds to wait for the server")
+    parser.add_argument("--action-timeout", type=float, default=240.0,
+                        help="seconds one action may take before it counts as failed (default 240: generous, "
+                        "a busy machine must not fail the run)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--negative-control", action="store_true",
                         help="check the harness: every session expects the NEXT session's images, so every upload "
@@ -568,9 +568,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the server's log (default test-artifacts/load-test-server.log)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sessions, args.seconds = 2, 15.0
-    if args.sessions < 1 or args.seconds <= 0:
-        parser.error("--sessions must be >= 1 and --seconds > 0")
+        args.sessions, args.actions = 2, 4
+    if args.sessions < 1 or args.actions < 1 or args.action_timeout <= 0:
+        parser.error("--sessions and --actions must be >= 1 and --action-timeout > 0")
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing: install the Debian package 'chromium'", file=sys.stderr)
         return 2
@@ -581,20 +581,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     # Hard limit on the whole run, whatever happens (start-up, load, the actions in flight, shutdown).
-    hard_limit = args.startup_timeout + args.seconds + args.action_timeout + 120
+    hard_limit = args.startup_timeout + (args.actions + 1) * args.action_timeout + 120
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError(f"load test ran past {hard_limit:.0f} s")))
     signal.alarm(int(hard_limit))
 
-    print(f"preparing {args.sessions} x {IMAGES_PER_SESSION} distinct images and their offline predictions ...",
-          flush=True)
-    pools, model = expected_predictions(args.sessions, IMAGES_PER_SESSION)
+    per_session = min(IMAGES_PER_SESSION, math.ceil(args.actions / ACTION_KINDS) + 1)
+    print(f"preparing {args.sessions} x {per_session} distinct images and their offline predictions ...", flush=True)
+    pools, model = expected_predictions(args.sessions, per_session)
     server = Server(args.log)
     load_before = os.getloadavg()
     try:
         startup_s = server.start(args.startup_timeout)
         print(f"server up at {server.url} after {startup_s:.1f} s (pid {server.process.pid}); "
-              f"{args.sessions} sessions for {args.seconds:.0f} s ...", flush=True)
-        stats, elapsed = asyncio.run(drive(server.url, pools, args.seconds, args.action_timeout, server,
+              f"{args.sessions} sessions x {args.actions} actions ...", flush=True)
+        stats, elapsed = asyncio.run(drive(server.url, pools, args.actions, args.action_timeout, server,
                                            args.negative_control))
         server.sample()
         result = summarise(stats, elapsed, server, args, model, startup_s, (load_before, os.getloadavg()))

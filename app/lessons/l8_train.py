@@ -25,7 +25,7 @@ from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.train import TrainSettings
 
 from . import figures
-from .training_job import TrainingJob, keep_trained
+from .training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
 from .widgets import Question, check_abs, check_close, check_true, goals, math_block, quiz, verify_panel
 
 KEY = "train"
@@ -129,8 +129,11 @@ def _progress_view() -> None:
     snap = job.snapshot()
     done = snap.steps[-1] if snap.steps else 0
     total = snap.total_steps or 1
-    label = {"waiting": "starting…", "running": "training", "done": "finished", "stopped": "stopped early",
-             "failed": "failed"}[snap.status]
+    if snap.status == "queued":
+        _queue_view(job, snap.queue_position)
+        return
+    label = {"running": "training", "done": "finished", "stopped": "stopped early", "failed": "failed",
+             "cancelled": "cancelled before it started"}[snap.status]
     if job.stop_requested and snap.status == "running":
         label = "stopping after this step…"
     st.progress(min(done / total, 1.0), text=f"{job.name}: {label} — step {done} of {snap.total_steps or '?'}, "
@@ -162,6 +165,21 @@ def _progress_view() -> None:
                            key="l8_fig_blend")
     else:
         right.info(f"The {job.settings.mixing} variant has no blend parameter: its mixed stage uses one affinity type.")
+
+
+def _queue_view(job: TrainingJob, position: int | None) -> None:
+    """Where a queued run stands: the learner's place in the server's line for a training slot."""
+    slots = f"{MAX_CONCURRENT_RUNS} run{'s' if MAX_CONCURRENT_RUNS > 1 else ''}"
+    if job.stop_requested:
+        st.info(f"{job.name}: leaving the queue…", icon=":material/hourglass_empty:")
+    elif position:
+        ahead = position - 1
+        st.info(f"**{job.name}: waiting for a training slot, number {position} in the queue** "
+                f"({ahead} run{'s' if ahead != 1 else ''} ahead of yours). This server trains {slots} at a time for "
+                "everyone; yours starts by itself when its turn comes. You can leave this page meanwhile.",
+                icon=":material/hourglass_top:")
+    else:
+        st.caption(f"{job.name}: starting…")
 
 
 def render() -> None:
@@ -209,7 +227,8 @@ def render() -> None:
               width="stretch")
     b2.button("■ Stop", key="l8_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
     if st.session_state.get("l8_busy"):
-        st.warning("Another session is training on this machine right now; try again when it has finished.")
+        st.warning(f"The training queue of this server is full ({MAX_WAITING_RUNS} runs are waiting); try again "
+                   "in a few minutes.")
 
     st.fragment(_progress_view, run_every=POLL_SECONDS if running else None)()
 

@@ -12,20 +12,46 @@ fragment that reruns every second while the job runs, and the Stop button's
 callback sets the event; the thread sees it after the current step and
 ``train`` returns the model as it is. The thread never touches Streamlit.
 
-A process-wide semaphore lets one run train at a time: training is
-CPU-bound, and two runs at once would each take twice as long.
+Runs wait their turn in one process-wide FIFO queue (:data:`TRAINING_QUEUE`):
+training is CPU-bound, so on a server shared by a class only
+:data:`MAX_CONCURRENT_RUNS` train at once (one per two CPU cores, at least
+one: each run's matrix products use several threads, and the other half of
+the cores keeps the pages responsive for everyone else; the environment
+variable ``CONTAINER_EDU_TRAINING_SLOTS`` overrides it), and at most
+:data:`MAX_WAITING_RUNS` wait behind them. A waiting job knows its place in
+the line (:meth:`TrainingJob.queue_position`), which the lesson shows.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from container_edu.train import TrainResult, TrainSettings, train
 
+logger = logging.getLogger("container_edu.app")
+SLOTS_ENV = "CONTAINER_EDU_TRAINING_SLOTS"
+
+
+def _slots_from_environment() -> int:
+    value = os.environ.get(SLOTS_ENV, "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            logger.warning("%s=%r is not a whole number; using the default", SLOTS_ENV, value)
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
 #: At most this many live training runs at once in this process (all sessions together).
-MAX_CONCURRENT_RUNS = 1
+MAX_CONCURRENT_RUNS = _slots_from_environment()
+#: At most this many runs wait for a slot; a session that asks beyond it is told the queue is full.
+MAX_WAITING_RUNS = 50
 #: Models a session keeps from live training; the oldest goes first (each holds its weights in memory).
 MAX_KEPT_MODELS = 3
 
@@ -36,7 +62,81 @@ def keep_trained(destination: dict, name: str, entry: dict, limit: int = MAX_KEP
     destination[name] = entry
     while len(destination) > limit:
         destination.pop(next(iter(destination)))
-_RUN_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_RUNS)
+
+
+class TrainingQueue:
+    """A first-come, first-served line in front of ``slots`` training slots (thread-safe, no Streamlit).
+
+    A job is anything hashable. :meth:`enqueue` puts it at the back (or refuses when the line is full),
+    :meth:`wait_turn` blocks until it is first in line and a slot is free, :meth:`done` frees the slot.
+    """
+
+    def __init__(self, slots: int, max_waiting: int) -> None:
+        self.slots = slots
+        self.max_waiting = max_waiting
+        self._waiting: deque = deque()
+        self._running: set = set()
+        self._changed = threading.Condition()
+
+    def enqueue(self, job) -> bool:
+        with self._changed:
+            if len(self._waiting) >= self.max_waiting:
+                return False
+            self._waiting.append(job)
+            return True
+
+    def wait_turn(self, job, should_stop: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Block until ``job`` may run (then it holds a slot: ``True``), or ``should_stop()`` (``False``, and the job
+        leaves the line), or ``timeout`` seconds pass (``False``, the job keeps its place)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                if should_stop():
+                    self._remove(job)
+                    return False
+                if self._waiting and self._waiting[0] is job and len(self._running) < self.slots:
+                    self._waiting.popleft()
+                    self._running.add(job)
+                    self._changed.notify_all()
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                # Woken by done/cancel/notify; the periodic wake-up also notices a stop request.
+                self._changed.wait(0.5 if remaining is None else min(0.5, remaining))
+
+    def done(self, job) -> None:
+        with self._changed:
+            self._running.discard(job)
+            self._changed.notify_all()
+
+    def cancel(self, job) -> None:
+        with self._changed:
+            self._remove(job)
+
+    def _remove(self, job) -> None:
+        if job in self._waiting:
+            self._waiting.remove(job)
+            self._changed.notify_all()
+
+    def position(self, job) -> int | None:
+        """0 while ``job`` runs, 1 for the first in line, ...; ``None`` when it is neither running nor waiting."""
+        with self._changed:
+            if job in self._running:
+                return 0
+            for index, waiting in enumerate(self._waiting):
+                if waiting is job:
+                    return index + 1
+            return None
+
+    def snapshot(self) -> tuple[int, int]:
+        """``(running, waiting)``."""
+        with self._changed:
+            return len(self._running), len(self._waiting)
+
+
+#: The one queue of this server process.
+TRAINING_QUEUE = TrainingQueue(MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS)
 
 
 @dataclass
@@ -48,18 +148,21 @@ class Snapshot:
     total_steps: int
     elapsed: float
     error: str | None
+    #: 0 while training, k while k-th in the line for a slot, None when finished.
+    queue_position: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # identity, not field equality: the queue finds a job by ``is``/hash
 class TrainingJob:
-    """One live training run. States: ``waiting`` -> ``running`` -> ``done`` | ``stopped`` | ``failed``."""
+    """One live training run. States: ``queued`` -> ``running`` -> ``done`` | ``stopped`` | ``failed``, or
+    ``queued`` -> ``cancelled`` when stopped before its turn came."""
 
     name: str
     settings: TrainSettings
     #: Where the finished run is stored: the session's ``trained_models`` dict (a plain dict, so the thread may write
     #: to it without Streamlit), so that the other pages see the run even if the learner left the lesson.
     destination: dict | None = None
-    status: str = "waiting"
+    status: str = "queued"
     error: str | None = None
     result: TrainResult | None = None
     collected: bool = False
@@ -72,22 +175,32 @@ class TrainingJob:
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
+    _queue: TrainingQueue | None = None
 
     @classmethod
-    def start(cls, name: str, settings: TrainSettings, destination: dict | None = None) -> "TrainingJob | None":
-        """Start a run, or return ``None`` when another run holds the CPU."""
-        if not _RUN_SLOTS.acquire(blocking=False):
-            return None
+    def start(cls, name: str, settings: TrainSettings, destination: dict | None = None,
+              queue: TrainingQueue | None = None) -> "TrainingJob | None":
+        """Queue a run (it starts when a slot is free), or return ``None`` when the queue is full."""
+        queue = TRAINING_QUEUE if queue is None else queue
         job = cls(name, settings, destination)
+        job._queue = queue
+        if not queue.enqueue(job):
+            return None
         job._started = time.perf_counter()
         job._thread = threading.Thread(target=job._run, name=f"lesson-training-{name}", daemon=True)
         job._thread.start()
         return job
 
     def _run(self) -> None:
+        if not self._queue.wait_turn(self, self._stop.is_set):
+            with self._lock:
+                self.status = "cancelled"
+                self._finished = time.perf_counter()
+            return
         try:
             with self._lock:
                 self.status = "running"
+                self._started = time.perf_counter()  # the time shown is training time, not time in the queue
             result = train(self.settings, evaluate_test=False, on_step=self._on_step, should_stop=self._stop.is_set)
             with self._lock:
                 self.result = result
@@ -101,7 +214,7 @@ class TrainingJob:
         finally:
             with self._lock:
                 self._finished = time.perf_counter()
-            _RUN_SLOTS.release()
+            self._queue.done(self)
 
     def _on_step(self, step: int, total_steps: int, loss: float, blend: dict[str, list[float]]) -> None:
         with self._lock:
@@ -119,7 +232,11 @@ class TrainingJob:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "stopped", "failed")
+        return self.status in ("done", "stopped", "failed", "cancelled")
+
+    def queue_position(self) -> int | None:
+        """0 while training, k while k-th in line, ``None`` once finished."""
+        return None if self._queue is None else self._queue.position(self)
 
     def wait(self, timeout: float | None = None) -> bool:
         if self._thread is not None:
@@ -129,8 +246,11 @@ class TrainingJob:
     def snapshot(self) -> Snapshot:
         with self._lock:
             end = self._finished if self._finished is not None else time.perf_counter()
-            return Snapshot(self.status, list(self._steps), list(self._losses), list(self._blends),
-                            self._total_steps, end - self._started, self.error)
+            elapsed = end - self._started if self.status != "queued" else 0.0
+            snapshot = Snapshot(self.status, list(self._steps), list(self._losses), list(self._blends),
+                                self._total_steps, elapsed, self.error)
+        snapshot.queue_position = self.queue_position()
+        return snapshot
 
     def stored_entry(self) -> dict:
         """What the Inspector and Blend pages read: ``{"model", "history", "settings"}``."""

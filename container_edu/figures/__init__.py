@@ -36,6 +36,7 @@ from .heatmaps import (
 )
 from .maps import (
     PART_TITLES,
+    averaged_note,
     blend_change_figure,
     blend_figure,
     head_matrix_figure,
@@ -52,6 +53,6 @@ __all__ = [
     "SEQUENTIAL", "DIVERGING", "FONT", "Panel", "is_signed", "wrap_title", "base_layout", "as_array",
     "affinity_matrix", "panels", "grid_row", "image_figure",
     "topk_bar", "probability_comparison", "blend_bars", "history_accuracy", "history_blend",
-    "PART_TITLES", "part_symbols", "symbols", "part_is_signed", "map_panels", "query_maps_figure", "heads_figure",
+    "PART_TITLES", "part_symbols", "symbols", "averaged_note", "part_is_signed", "map_panels", "query_maps_figure", "heads_figure",
     "head_matrix_figure", "blend_figure", "blend_change_figure", "operator_comparison",
 ]

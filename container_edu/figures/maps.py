@@ -22,6 +22,7 @@ __all__ = [
     "PART_TITLES",
     "part_symbols",
     "symbols",
+    "averaged_note",
     "part_is_signed",
     "map_panels",
     "query_maps_figure",
@@ -67,8 +68,22 @@ def symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
     return {
         "attention": dynamic.formula_for(m),
         "static": static_text,
-        "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}",
+        "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}"
+                   + (f"<br>({averaged_note(maps, m).lstrip(', ')})" if averaged_note(maps, m) else ""),
     }
+
+
+def averaged_note(maps: BlockMaps, head: int | str = "m") -> str:
+    """``", conv kernels averaged over head m's channels"`` when the static part is per channel, else ``""``.
+
+    A per-channel blend (Container-Light) has one affinity per channel; its head view, drawn and exported,
+    averages the conv kernels of the head's channels, so a blended map is not any one channel's affinity.
+    """
+    static = part_kind(maps.kind, "static")
+    if static is None or static.affinity_per != "channel" or maps.attention_heads is None:
+        return ""
+    return f", conv kernels averaged over head {head}'s channels" if get_kind(maps.kind).uses_heads else \
+        ", conv kernels averaged over all channels"
 
 
 def part_is_signed(maps: BlockMaps, part: str) -> bool:
@@ -135,7 +150,8 @@ def head_matrix_figure(matrix: np.ndarray, maps: BlockMaps, part: str, *, height
     _stack(maps, part)
     grid_w = maps.grid[1]
     return affinity_matrix(
-        matrix, f"{part}: {symbols(maps)[part].split('<br>')[0]}, head {maps.head}", grid=maps.grid,
+        matrix, f"{part}: {symbols(maps)[part].split('<br>')[0]}, head {maps.head}"
+        + (averaged_note(maps, maps.head) if part == "blended" else ""), grid=maps.grid,
         colorbar_title=f"{part}[i, j]", signed=part_is_signed(maps, part),
         query_token=maps.query[0] * grid_w + maps.query[1], height=height, title_width=title_width,
     )
@@ -160,7 +176,7 @@ def blend_change_figure(before: BlockMaps, after: BlockMaps, image: np.ndarray |
         Panel(after.blended - before.blended, "yours − learned", "difference", True),
     ]
     title = (f"Blended row A_{head} = α A_{head}(X) + β A_{head}^static of block {block}, head {head}, "
-             f"query {before.query}")
+             f"query {before.query}{averaged_note(before, head)}")
     return panels(items, title, cols=3, query=before.query, image=image, panel_height=panel_height)
 
 

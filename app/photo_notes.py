@@ -1,0 +1,56 @@
+"""Honest answers on photos: saying when a Fashion-MNIST model is shown an image unlike its training data.
+
+A zoo model answers with one of its 10 clothing classes whatever it is shown;
+on a colour photo that answer is noise. :func:`unlike_fashion_mnist` says
+what makes an image unlike Fashion-MNIST (28 x 28 grayscale); the note
+says what the model was trained on, what it actually saw and how to get the
+ImageNet weights. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from container_edu.data import CLASS_NAMES
+
+from .registry import FASHION_MNIST, ModelRef
+
+__all__ = ["unlike_fashion_mnist", "fashion_mnist_note"]
+
+#: Mean per-pixel channel spread (max - min over R, G, B, in 0..1) above which a picture counts as colour.
+#: Grey pictures saved as RGB, and JPEG noise on them, stay well below it.
+COLOUR_SPREAD = 0.06
+#: Fashion-MNIST pictures are 28 x 28; a picture this much larger loses most of its detail on the way.
+LARGE_SIDE = 2 * 28
+
+
+def unlike_fashion_mnist(image: Image.Image) -> list[str]:
+    """What makes ``image`` unlike a Fashion-MNIST picture (empty when nothing does)."""
+    reasons = []
+    rgb = image.convert("RGB")
+    small = np.asarray(rgb.resize((64, 64), Image.BILINEAR) if max(rgb.size) > 64 else rgb, dtype=np.float32) / 255
+    if float((small.max(axis=-1) - small.min(axis=-1)).mean()) > COLOUR_SPREAD:
+        reasons.append("in colour")
+    if max(image.size) > LARGE_SIDE:
+        reasons.append(f"{image.size[0]}×{image.size[1]} pixels")
+    return reasons
+
+
+def fashion_mnist_note(ref: ModelRef, image: Image.Image, *, imagenet_installed: bool) -> str | None:
+    """The note to show next to a Fashion-MNIST model's prediction on an unlike image, else ``None``."""
+    if ref.dataset != FASHION_MNIST:
+        return None
+    reasons = unlike_fashion_mnist(image)
+    if not reasons:
+        return None
+    if imagenet_installed:
+        how = "choose **Container-Light, ImageNet (authors' weights)** in the model picker (sidebar)"
+    else:
+        how = ("get the authors' ImageNet weights: the **Get the ImageNet weights** panel on this page, or "
+               "`python -m container_edu weights fetch`")
+    classes = ", ".join(CLASS_NAMES)
+    return (f"**This model only knows Fashion-MNIST**: it was trained on 28×28 grayscale pictures of clothing "
+            f"({classes}). Your image is {' and '.join(reasons)}; the model sees only the 28×28 grey version shown "
+            "under *What the model sees*, and must answer with one of those 10 classes whatever the image shows. "
+            f"For photos, {how}.")

@@ -1,0 +1,136 @@
+"""``weights``: get the authors' ImageNet Container-Light once, then every command and the app find it.
+
+    python -m container_edu weights fetch                 # the authors' file (Google Drive)
+    python -m container_edu weights fetch --url URL       # a mirror of the same file
+    python -m container_edu weights import container_light.pth
+    python -m container_edu weights list
+
+``--dir DIR`` picks the weights folder (default: ``$CONTAINER_EDU_WEIGHTS_DIR``,
+else the per-user data folder). A failure prints one line to stderr and
+exits with status 1; the folder is left as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_parser", "run_fetch", "run_import", "run_list"]
+
+_EXIT_FAILED = 1
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``weights`` with its ``fetch``, ``import`` and ``list`` subcommands."""
+    weights = subparsers.add_parser(
+        "weights", help="fetch, import or list model weights (the authors' ImageNet Container-Light)",
+        description="Install the authors' ImageNet Container-Light checkpoint into the weights folder, "
+                    "or list what is installed and bundled.",
+    )
+    actions = weights.add_subparsers(dest="weights_command", required=True)
+
+    fetch = actions.add_parser("fetch", help="download the authors' checkpoint, check it and install it")
+    fetch.add_argument("--url", default=None,
+                       help="any http(s) address of the same file (default: $CONTAINER_EDU_WEIGHTS_URL, "
+                            "else the Google Drive file linked from the allenai/container README)")
+    _add_dir(fetch)
+    fetch.set_defaults(run=run_fetch)
+
+    imp = actions.add_parser("import", help="check and install a checkpoint file you already have")
+    imp.add_argument("path", metavar="PATH", help="the downloaded .pth file (left where it is)")
+    _add_dir(imp)
+    imp.set_defaults(run=run_import)
+
+    listing = actions.add_parser("list", help="what is installed and bundled, where, its size and sha256")
+    _add_dir(listing)
+    listing.set_defaults(run=run_list)
+
+
+def _add_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", default=None, metavar="DIR",
+                        help="weights folder (default: $CONTAINER_EDU_WEIGHTS_DIR, else the per-user data folder)")
+
+
+def _failed(error: Exception) -> int:
+    print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+    return _EXIT_FAILED
+
+
+def _status(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _installed(card, folder) -> None:
+    reported = ", ".join(f"{key} {value}" for key, value in card.reported_metrics.items())
+    print(f"installed {card.name} in {folder}")
+    print(f"  weights   {folder / card.weights_file} (sha256 {card.sha256})")
+    print(f"  original  {card.extra.get('original_file')} (sha256 {card.extra.get('original_sha256')}), "
+          f"entry '{card.extra.get('checkpoint_entry')}' used")
+    print(f"  reported  {reported} (as reported by the authors, not measured here)")
+    print(f"  use it    python -m container_edu predict --model {card.name} IMAGE")
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """Download, check and install the authors' checkpoint."""
+    from tqdm import tqdm
+
+    from . import weights_store as store
+
+    folder = store.weights_dir(args.dir)
+    bars: list[tqdm] = []  # made at the first byte, so it is drawn below the "Downloading" line
+
+    def progress(done: int, total: int | None) -> None:
+        if not bars:  # disable=None: no bar when stderr is not a terminal (logs, CI)
+            bars.append(tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="download",
+                             file=sys.stderr, disable=None))
+        bar = bars[0]
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    def finish_bar() -> None:
+        if bars:
+            bars[0].close()
+
+    def status(text: str) -> None:
+        finish_bar()
+        _status(text)
+
+    try:
+        card = store.fetch(args.url, folder, progress=progress, status=status)
+    except store.WeightsError as error:
+        finish_bar()
+        return _failed(error)
+    finish_bar()
+    _installed(card, folder)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Check and install a checkpoint file the user has."""
+    from . import weights_store as store
+
+    folder = store.weights_dir(args.dir)
+    try:
+        card = store.import_checkpoint(args.path, folder, status=_status)
+    except store.WeightsError as error:
+        return _failed(error)
+    _installed(card, folder)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print what is installed and bundled."""
+    from . import weights_store as store
+
+    folder = store.weights_dir(args.dir)
+    stored = store.list_installed(folder)
+    print(f"weights folder: {folder}" + ("" if folder.is_dir() else " (does not exist yet)"))
+    if store.installed_card(folder) is None:
+        print(f"  {store.IMAGENET_MODEL} (ImageNet, the authors' weights): not installed; "
+              "run `python -m container_edu weights fetch` (or `weights import PATH`)")
+    print(f"{'name':<24} {'kind':<9} {'size':>9}  {'sha256':<64}  path")
+    for item in stored:
+        state = "" if item.intact else "  DAMAGED: does not match its card"
+        print(f"{item.name:<24} {item.kind:<9} {item.size / 2**20:>7.1f}MB  {item.sha256}  {item.weights_path}{state}")
+    return 0 if all(item.intact for item in stored) else _EXIT_FAILED
