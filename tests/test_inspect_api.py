@@ -215,39 +215,32 @@ def test_the_imagenet_model_asks_for_its_weights_when_they_are_not_installed(tmp
     assert issubclass(ce.WeightsNotInstalledError, InspectError)
 
 
-def test_the_imagenet_model_goes_through_the_weights_folders_loader(monkeypatch):
-    # The weights folder's module, as the weights installer provides it: a card when installed, and a loader.
-    import sys
-    import types
+def test_the_imagenet_model_goes_through_the_installed_weights(tmp_path, monkeypatch):
+    # A checkpoint in the authors' format (random weights), installed by the weights folder's own importer.
+    from weights_server import authors_checkpoint
 
-    from container_edu.cards import default_card
+    from container_edu import weights_store
 
-    calls = []
-    torch.manual_seed(0)
-    model = ce.create_model("container_light").eval()
-    store = types.ModuleType("container_edu.weights_store")
-    store.WeightsError = type("WeightsError", (RuntimeError,), {})
-    store.weights_dir = lambda directory=None: "/somewhere"
-    store.installed_card = lambda directory=None: default_card("container_light")
+    checkpoint = tmp_path / "container_light.pth"
+    torch.save(authors_checkpoint(), checkpoint)
+    folder = tmp_path / "weights"
+    card = weights_store.import_checkpoint(checkpoint, folder)
+    monkeypatch.setenv("CONTAINER_EDU_WEIGHTS_DIR", str(folder))
 
-    def load_installed(name="container_light", directory=None, device=None):
-        calls.append((name, device))
-        return model
-
-    store.load_installed = load_installed
-    monkeypatch.setitem(sys.modules, "container_edu.weights_store", store)
-    monkeypatch.setattr(ce, "weights_store", store, raising=False)
-
-    inspection = run("container_light", Image.new("RGB", (300, 200), (200, 120, 40)))
-    assert calls == [("container_light", "cpu")]
+    picture = Image.new("RGB", (300, 200), (200, 120, 40))
+    inspection = run("container_light", picture)
+    model = weights_store.load_installed("container_light", folder, device="cpu")
+    x, _ = preprocess(card, picture)
+    with torch.no_grad():
+        expected = model(x).softmax(-1)[0].numpy()
+    np.testing.assert_allclose(inspection.probabilities, expected, rtol=1e-5, atol=1e-7)
     assert inspection.input_shape == (1, 3, 224, 224) and len(inspection.probabilities) == 1000
     assert inspection.model_name == "container_light" and inspection.class_names[0] == "tench"
     assert "blocks4.0" in inspection.blend  # stage 4 blends attention with a conv
     assert len([t for t in inspection.figure("blocks4.0", (3, 3), head=0).data if isinstance(t, go.Heatmap)]) == 3
 
-    def broken(name="container_light", directory=None, device=None):
-        raise store.WeightsError("container_light.safetensors does not match its card")
-
-    store.load_installed = broken
+    weights = folder / card.weights_file
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-8] + bytes(b ^ 0xFF for b in data[-8:]))  # damaged after installing
     with pytest.raises(ce.WeightsNotInstalledError, match="does not match its card"):
-        run("container_light", SAMPLE)
+        run("container_light", picture)
