@@ -42,7 +42,7 @@ ImageInput = str | os.PathLike | Image.Image | np.ndarray
 
 
 class WeightsNotInstalledError(InspectError):
-    """The ImageNet weights were asked for but are not installed on this machine."""
+    """The ImageNet weights were asked for but are not installed here (or the installed file is damaged)."""
 
 
 def available_models() -> list[str]:
