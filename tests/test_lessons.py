@@ -196,12 +196,26 @@ def test_container_blend_with_a_trained_model(tiny_weights):
     at = open_lesson("container")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
     learned = at.metric[0].value
-    at.slider(key="l5_alpha").set_value(1.0)
-    at.selectbox(key="l5_target").set_value("blocks2.1")
-    at.run()
+    # Before the slider moves, nothing is overridden: the "moved" accuracy is the learned one.
+    assert at.metric[1].value == learned and "not moved" in at.metric[1].label
+    at.selectbox(key="l5_target").set_value("blocks2.1").run()
+    assert at.metric[1].value == learned
+    at.slider(key="l5_alpha_blocks2.1").set_value(1.0).run()
     assert_verified(at)
     assert at.metric[0].value == learned
     assert "α = 1.00 on blocks2.1" in at.metric[1].label
+
+
+def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
+    at = open_lesson("container")
+    options = at.radio(key="l5_prediction").options
+    outcomes = []
+    for option in options:
+        at.radio(key="l5_prediction").set_value(option).run()
+        outcomes.append(bool(verified(at)))
+        failures = [e.value for e in at.error if e.value.startswith("Not verified")]
+        assert bool(failures) != outcomes[-1]
+    assert sorted(outcomes) == [False, True], "exactly one prediction holds, the other fails the panel"
 
 
 @needs_data
@@ -263,3 +277,55 @@ def test_live_training_can_be_stopped():
     assert len(entry["history"]) == 1
     assert any(s.value.startswith("Run stopped early") for s in at.success)
     assert_verified(at)
+
+
+# ----------------------------------------------------------------------------- without the full data set
+
+
+@pytest.fixture
+def no_full_data(tmp_path, monkeypatch):
+    """The full Fashion-MNIST set's folder points at an empty folder: the lessons must use the shipped subset."""
+    from container_edu.data import ENV_VAR
+
+    empty = tmp_path / "no_fashion_mnist"
+    empty.mkdir()
+    monkeypatch.setenv(ENV_VAR, str(empty))
+    return empty
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_KEYS)
+def test_every_lesson_runs_on_the_shipped_subset(lesson, no_full_data):
+    at = open_lesson(lesson.KEY)
+    assert_verified(at)
+    assert not [w.value for w in at.warning if "Fashion-MNIST" in w.value], "no lesson degrades without the full set"
+    if lesson.KEY in ("container", "train"):
+        assert any("bundled Fashion-MNIST subset" in c.value for c in at.caption), "the figure says which data it used"
+
+
+def test_container_lesson_sweeps_accuracy_on_the_shipped_subset(no_full_data):
+    at = open_lesson("container")
+    at.radio(key="l5_prediction").set_value(at.radio(key="l5_prediction").options[0]).run()
+    assert not at.exception
+    assert at.metric[0].value.endswith("%") or "±" in at.metric[0].value
+    assert any(c.value.startswith("Setting every block to α = 0") for c in at.caption)
+
+
+def test_live_training_runs_on_the_shipped_subset(no_full_data):
+    at = open_lesson("train")
+    assert not at.button(key="l8_start").disabled
+    at.select_slider(key="l8_subset").set_value(256)
+    at.slider(key="l8_epochs").set_value(1)
+    at.text_input(key="l8_name").set_value("subset_run")
+    at.run()
+    at.button(key="l8_start").click().run()
+    entry = _wait_for_run(at, "subset_run")
+    assert entry["settings"]["train_subset"] == 256
+    assert at.session_state["l8_job"].data_dir.endswith("fashion_mnist_subset")
+
+
+def test_no_lesson_text_names_a_system_package_manager():
+    for folder in (ROOT / "app", ROOT / "pages"):
+        for path in folder.rglob("*.py"):
+            text = path.read_text()
+            for word in ("apt-get", "sudo ", "apt install", "brew install"):
+                assert word not in text, f"{path.relative_to(ROOT)} names a package manager: {word!r}"

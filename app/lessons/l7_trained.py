@@ -13,7 +13,8 @@ from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
 from . import figures
-from .resources import LessonModel, bundled_cards, lesson_model, train_command, try_test_batch
+from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
+                        try_test_batch)
 from .widgets import Question, check_abs, check_close, goals, math_block, quiz, random_weights_warning, verify_panel
 
 KEY = "trained"
@@ -168,14 +169,16 @@ def render() -> None:
                 f"{worst['test accuracy %']:.2f}%: a gap of {gap:.2f} points. The test sample alone gives each accuracy "
                 f"a standard error of about {standard_error:.2f} points, so gaps below about "
                 f"{2 * math.sqrt(2) * standard_error:.1f} points are not resolved even before seed-to-seed variation, "
-                "which one run per variant cannot measure."
+                "which one run per variant cannot measure. This rule treats the two accuracies as independent samples, "
+                "but every model is scored on the same 10,000 images, so their errors are correlated: a paired test "
+                "(McNemar's, which counts only the images exactly one of the two models gets right) is the right one."
             )
 
     # What the Container-Light blend suggests.
     loaded = lesson_model("fmnist_container_light")
     learned = blend_parameters(loaded.model)
     data = try_test_batch()
-    shares = output_share(loaded.cache_key, loaded, data[0][:64]) if data is not None else {}
+    shares = output_share(f"{loaded.cache_key}|{test_source().directory}", loaded, data[0][:64]) if data is not None else {}
     lines = []
     for block, (alpha, beta) in learned.items():
         if abs(alpha - 0.5) < NEAR_START:
@@ -212,7 +215,7 @@ def render() -> None:
         training_length = "no training at all (random weights)"
     else:
         subset = (loaded.card.training or {}).get("train_subset")
-        images = f"{subset:,} training images" if subset else "one small dataset"
+        images = f"a {subset:,}-image subset of the training split" if subset else loaded.card.dataset
         training_length = f"{loaded.card.epochs} epochs on {images}"
     st.markdown(
         f"**What this suggests:** {suggestion}\n\n"
@@ -227,8 +230,10 @@ def render() -> None:
     mix = loaded.model.get_submodule(next(iter(learned))).mix
     sigma = torch.sigmoid(mix.sa_weight.detach()).double()
     first = next(iter(learned))
-    checks.append(check_close(f"{first}: α = sigmoid(sa_weight) read from the weights",
-                              torch.tensor(learned[first][:1], dtype=torch.float64), sigma))
+    probe = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    checks.append(check_close(f"{first}: α measured from the block's outputs (Y(α) = Y(0) + α (Y(1) − Y(0))) "
+                              "= sigmoid(sa_weight) of the weights",
+                              [alpha_from_behaviour(loaded.model, first, probe.to(loaded.device))], sigma.reshape(1)))
     for name in BLEND_MODELS:
         if name not in cards:
             continue

@@ -20,7 +20,7 @@ import streamlit as st
 import torch
 
 from app.caching import TRAINED_MODELS_KEY
-from container_edu.data.fashion_mnist import SPLIT_FILES, resolve_data_dir
+from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source
 from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.train import TrainSettings
 
@@ -74,13 +74,6 @@ QUESTIONS = (
 )
 
 
-def _dataset_present() -> tuple[bool, str]:
-    folder = resolve_data_dir()
-    stems = SPLIT_FILES["train"]
-    present = all((folder / (stem + ".gz")).is_file() or (folder / stem).is_file() for stem in stems)
-    return present, str(folder)
-
-
 def _settings_from_widgets() -> tuple[str, TrainSettings]:
     state = st.session_state
     mixing = state.get("l8_mixing", "container_light")
@@ -91,9 +84,19 @@ def _settings_from_widgets() -> tuple[str, TrainSettings]:
     return name, settings
 
 
+def _subsets(source: DataSource) -> tuple[int, ...]:
+    """The training-set sizes this data source can give (the shipped subset holds fewer images than the full set)."""
+    if not source.is_subset:
+        return SUBSETS
+    available = SUBSET_PER_CLASS["train"] * NUM_CLASSES
+    held_out = round(available * TrainSettings().val_fraction)
+    return tuple(size for size in SUBSETS if size <= available - held_out) + (available - held_out,)
+
+
 def _start() -> None:
     name, settings = _settings_from_widgets()
-    job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_MODELS_KEY, {}))
+    job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_MODELS_KEY, {}),
+                            data_dir=data_source().directory)
     if job is None:
         st.session_state["l8_busy"] = True
     else:
@@ -187,15 +190,16 @@ def render() -> None:
     job: TrainingJob | None = st.session_state.get(JOB_KEY)
     _collect(job)
     running = job is not None and not job.finished
-    present, folder = _dataset_present()
-    if not present:
-        st.warning(f"Fashion-MNIST training files are not in {folder}: install the Debian package "
-                   "dataset-fashion-mnist (or set CONTAINER_EDU_FASHION_MNIST) to train here.")
+    source = data_source()
+    subsets = _subsets(source)
+    if st.session_state.get("l8_subset") not in subsets:
+        st.session_state["l8_subset"] = min(DEFAULT_SUBSET, subsets[-1])
+    st.caption(f"Training images come from {source.label}.")
 
     c1, c2, c3, c4 = st.columns(4)
     c1.selectbox("mixing of the 7 × 7 stage", MIXINGS, index=MIXINGS.index("container_light"), key="l8_mixing",
                  disabled=running)
-    c2.select_slider("training images", SUBSETS, value=DEFAULT_SUBSET, key="l8_subset", disabled=running)
+    c2.select_slider("training images", subsets, key="l8_subset", disabled=running)
     c3.slider("epochs", 1, 5, 2, key="l8_epochs", disabled=running)
     c4.number_input("seed", 0, 9999, 0, key="l8_seed", disabled=running)
     name, settings = _settings_from_widgets()
@@ -205,7 +209,7 @@ def render() -> None:
                f"{steps} steps. The run is stored as {TRAINED_MODELS_KEY}['{name}'] in this session.")
 
     b1, b2, _ = st.columns([1, 1, 3])
-    b1.button("▶ Start training", key="l8_start", on_click=_start, disabled=running or not present, type="primary",
+    b1.button("▶ Start training", key="l8_start", on_click=_start, disabled=running, type="primary",
               width="stretch")
     b2.button("■ Stop", key="l8_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
     if st.session_state.get("l8_busy"):

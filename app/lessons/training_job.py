@@ -59,6 +59,9 @@ class TrainingJob:
     #: Where the finished run is stored: the session's ``trained_models`` dict (a plain dict, so the thread may write
     #: to it without Streamlit), so that the other pages see the run even if the learner left the lesson.
     destination: dict | None = None
+    #: The folder to train from (``None``: the full set's usual folder); the lesson passes the shipped subset's
+    #: folder when the full set is absent.
+    data_dir: str | None = None
     status: str = "waiting"
     error: str | None = None
     result: TrainResult | None = None
@@ -74,11 +77,12 @@ class TrainingJob:
     _thread: threading.Thread | None = None
 
     @classmethod
-    def start(cls, name: str, settings: TrainSettings, destination: dict | None = None) -> "TrainingJob | None":
+    def start(cls, name: str, settings: TrainSettings, destination: dict | None = None,
+              data_dir: str | None = None) -> "TrainingJob | None":
         """Start a run, or return ``None`` when another run holds the CPU."""
         if not _RUN_SLOTS.acquire(blocking=False):
             return None
-        job = cls(name, settings, destination)
+        job = cls(name, settings, destination, None if data_dir is None else str(data_dir))
         job._started = time.perf_counter()
         job._thread = threading.Thread(target=job._run, name=f"lesson-training-{name}", daemon=True)
         job._thread.start()
@@ -88,7 +92,7 @@ class TrainingJob:
         try:
             with self._lock:
                 self.status = "running"
-            result = train(self.settings, evaluate_test=False, on_step=self._on_step, should_stop=self._stop.is_set)
+            result = train(self.settings, data_dir=self.data_dir, evaluate_test=False, on_step=self._on_step, should_stop=self._stop.is_set)
             with self._lock:
                 self.result = result
                 if self.destination is not None:
