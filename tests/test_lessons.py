@@ -329,3 +329,13 @@ def test_no_lesson_text_names_a_system_package_manager():
             text = path.read_text()
             for word in ("apt-get", "sudo ", "apt install", "brew install"):
                 assert word not in text, f"{path.relative_to(ROOT)} names a package manager: {word!r}"
+
+
+def test_the_right_option_is_not_given_away_by_its_length():
+    """Counted across every lesson: at most a third of right options are the longest, at most half the shortest."""
+    questions = [question for lesson in LESSONS for question in lesson.QUESTIONS]
+    lengths = [[len(text) for text, _ in question.choices] for question in questions]
+    longest = sum(lens[q.answer] == max(lens) for q, lens in zip(questions, lengths))
+    shortest = sum(lens[q.answer] == min(lens) for q, lens in zip(questions, lengths))
+    assert longest <= len(questions) / 3, f"{longest} of {len(questions)} right options are the longest"
+    assert shortest <= len(questions) / 2, f"{shortest} of {len(questions)} right options are the shortest"

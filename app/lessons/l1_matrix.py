@@ -64,7 +64,7 @@ QUESTIONS = (
              "token to every token."),
             (f"V is {_SIDE} × {_SIDE}, A is {_C} × {_C}",
              f"That mixes up the roles: A mixes tokens, not channels, so it is N × N with N = H·W = {_N}."),
-            (f"V is {_C} × {_N}, A is {_C} × {_C}",
+            (f"V is {_C} × {_N} (a row per channel), A is {_C} × {_C}",
              "In this course tokens are rows: V is N × C, and the channel-mixing matrices (W_v, W_o) are C × C, not A."),
         ),
         0,
@@ -82,9 +82,9 @@ QUESTIONS = (
     Question(
         "Does the same A act on every channel of V in Y = A V?",
         (
-            ("Yes: each column (channel) of V is mixed by the same A",
+            ("Yes: every channel is mixed by the same A",
              "Y[:, c] = A V[:, c]. Giving groups of channels their own A is what multiple heads do."),
-            ("No: A has one row per channel",
+            ("No: each channel has its own row of A",
              "A has one row per output token (N rows), not per channel."),
         ),
         0,

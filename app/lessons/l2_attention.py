@@ -43,11 +43,11 @@ QUESTIONS = (
     Question(
         "Why is self-attention called dynamic?",
         (
-            ("A is computed from the input X, so every image gets its own A",
+            ("A is computed from each input X",
              "A_m = softmax(Q_m K_mᵀ s) with Q = X W_q and K = X W_k: new X, new A. A conv's A is fixed once trained."),
-            ("Its weights W_q, W_k change during training",
+            ("W_q and W_k change in training",
              "Every layer's weights change during training; 'dynamic' means A changes with the input at inference."),
-            ("It can run on any number of heads",
+            ("Its number of heads can be changed after training",
              "The number of heads is fixed by the architecture; it is not what 'dynamic' refers to."),
         ),
         0,
@@ -55,11 +55,11 @@ QUESTIONS = (
     Question(
         f"With C = {CHANNELS} channels and M = {HEADS} heads, what does one image's attention produce?",
         (
-            (f"{HEADS} matrices of {NUM_TOKENS} × {NUM_TOKENS}, each mixing {CHANNELS // HEADS} channels of V",
+            (f"{HEADS} matrices, one per head",
              f"One A_m per head; head m mixes its own C/M = {CHANNELS // HEADS} contiguous channels V_m."),
-            (f"{CHANNELS} matrices, one per channel",
+            (f"{CHANNELS} matrices, one per channel, as in a depthwise conv",
              "One matrix per channel is the depthwise conv's layout (M = C); attention has one per head."),
-            ("One matrix shared by all channels",
+            ("One matrix, the mean of the heads, shared by all channels",
              "That is the MLP-Mixer layout (M = 1); attention with M heads has M matrices."),
         ),
         0,

@@ -35,18 +35,18 @@ QUESTIONS = (
              f"Row i holds the k² = {_K ** 2} kernel weights at the offsets around token i; near the border some fall "
              f"outside the grid and are cut (zero padding). The other {_SIDE ** 2 - _K ** 2} or more entries are 0: "
              "sparse."),
-            (f"{_SIDE ** 2}", "That would be a dense row, as in attention or the mixer; a conv only sees a k × k window."),
-            (f"{_K}", f"The kernel has k × k = {_K ** 2} taps, not k."),
+            (f"{_SIDE ** 2}: a row of A has N entries, and the kernel reaches all of them", "That would be a dense row, as in attention or the mixer; a conv only sees a k × k window."),
+            (f"{_K}: one weight per kernel column", f"The kernel has k × k = {_K ** 2} taps, not k."),
         ),
         0,
     ),
     Question(
         "Why does shifting the input by one token shift a conv's output by one token (away from the border)?",
         (
-            ("A_c[i, j] depends only on the offset between tokens i and j: the same kernel is used at every position",
+            ("The same kernel is used at every position",
              "Weight sharing along the diagonals (a Toeplitz-like matrix) is exactly translation equivariance."),
-            ("Because A_c rows sum to 1", "Conv rows need not sum to 1 (the kernel here does not); that is not the reason."),
-            ("Because A_c is computed from the input",
+            ("Because A_c's rows sum to 1, so the output can only move, not change", "Conv rows need not sum to 1 (the kernel here does not); that is not the reason."),
+            ("Because A_c is recomputed from the shifted input and follows its content",
              "The conv's A_c is static: it never looks at the input. Equivariance comes from the shared kernel."),
         ),
         0,
@@ -58,7 +58,7 @@ QUESTIONS = (
              "M = C heads of one channel each, and A_c is built from the kernel alone: static."),
             ("One matrix, different for every image",
              "One shared matrix is the Mixer layout, and input-dependence is attention's property."),
-            ("C matrices, recomputed from each image",
+            ("C matrices, recomputed from each image by sliding the kernel over it",
              "The kernel weights are fixed after training; A_c never looks at the input."),
         ),
         0,

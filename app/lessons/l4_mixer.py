@@ -34,12 +34,12 @@ QUESTIONS = (
     Question(
         "A Mixer layer was trained on 7 × 7 tokens. At test time the images give 8 × 8 tokens. What happens?",
         (
-            (f"It cannot run: its learned affinity is {7 * 7} × {7 * 7} and there is no rule for a {8 * 8}-token grid",
+            (f"It cannot run: its {7 * 7} × {7 * 7} matrix fits only {7 * 7} tokens",
              "The matrix is the parameter. A conv kernel or attention's W_q, W_k work on any N; a dense learned A "
              "does not (you would have to resize or retrain it)."),
-            ("It runs and pads the extra tokens with zeros",
+            ("It runs, padding the extra tokens with zeros",
              f"Nothing in A V pads: a {7 * 7} × {7 * 7} A cannot multiply a {8 * 8} × C V."),
-            ("It runs, because the matrix is recomputed from the input",
+            ("It runs, because its matrix is recomputed from the input like attention's",
              "That is attention. The Mixer's A is a stored parameter, fixed after training."),
         ),
         0,
@@ -48,7 +48,9 @@ QUESTIONS = (
         "How many parameters does one token-mixing matrix have on a 14 × 14 grid?",
         (
             (f"{(14 * 14) ** 2:,}", f"N = {14 * 14} tokens, so N² = {(14 * 14) ** 2:,} weights per matrix."),
-            (f"{14 * 14:,}", "That is N; the matrix relates every token to every token, so N²."),
+            (f"{14 * 14 * 96:,}: one weight per token and channel (N × C, C = 96)",
+             "That counts N × C. A token-mixing matrix has one weight per pair of tokens (shared by the channels it "
+             "mixes), so N²."),
             (f"{5 * 5}", "That is a 5 × 5 conv kernel's size, independent of the grid."),
         ),
         0,
@@ -56,10 +58,10 @@ QUESTIONS = (
     Question(
         "How does a multi-head MLP with M heads differ from MLP-Mixer token mixing?",
         (
-            ("It learns M matrices, each shared by the C/M channels of its head; M = 1 is the Mixer",
+            ("M matrices, each shared by one head's C/M channels",
              "Same static, dense kind of affinity; more matrices, each for a group of channels."),
-            ("Its matrices are computed from the input", "Still static: the matrices are parameters."),
-            ("It uses a k × k kernel per head", "Kernels are the conv's way; a multi-head MLP's matrices are dense."),
+            ("Its M matrices are computed from the input, one per head, like attention's", "Still static: the matrices are parameters."),
+            ("Each head uses its own k × k kernel, which makes it a grouped conv", "Kernels are the conv's way; a multi-head MLP's matrices are dense."),
         ),
         0,
     ),

@@ -54,12 +54,12 @@ QUESTIONS = (
     Question(
         "You set α = 1 on a trained Container-Light and accuracy collapses. What does that show?",
         (
-            ("This trained network relies on its conv branch; it does not show how a pure-attention network would do",
+            ("That this trained network relies on its conv branch",
              "The other weights were trained for the learned blend. A network trained with α = 1 could adapt; "
              "this one was never asked to."),
-            ("Attention is useless for Fashion-MNIST",
+            ("That attention is useless on Fashion-MNIST, since dropping its partner branch breaks it",
              "Too strong: the network was trained with both branches, so removing one tests this network, not attention."),
-            ("The learned α was wrong", "The learned α is where training put it; moving it away costs accuracy by design."),
+            ("That the learned α was wrong", "The learned α is where training put it; moving it away costs accuracy by design."),
         ),
         0,
     ),

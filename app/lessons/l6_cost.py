@@ -49,29 +49,28 @@ QUESTIONS = (
         (
             (f"{_GROWTH ** 2} ×", f"N grows {_GROWTH} × ({14 ** 2} → {56 ** 2}), and the affinity has N² entries: "
                                   f"{_GROWTH}² = {_GROWTH ** 2} ×."),
-            (f"{_GROWTH} ×", "That is how N grows; the affinity is N × N, so it grows with N²."),
-            (f"{56 // 14} ×", f"The side grows {56 // 14} ×, N grows {_GROWTH} ×, N² grows {_GROWTH ** 2} ×."),
+            (f"{_GROWTH} ×, as many times as the number of tokens", "That is how N grows; the affinity is N × N, so it grows with N²."),
+            (f"{56 // 14} ×, like the side of the grid", f"The side grows {56 // 14} ×, N grows {_GROWTH} ×, N² grows {_GROWTH ** 2} ×."),
         ),
         0,
     ),
     Question(
         "Why does Container-Light use conv-only blocks in stages 1-3?",
         (
-            (f"N is large there (up to {56 ** 2} tokens), and attention's N² cost would dominate; a conv costs N·k²",
+            ("Attention's cost grows with N², and N is large there",
              "Dynamic, dense context is affordable only once the grid is small (49 tokens at stage 4)."),
             ("Attention cannot run on large grids", "It can run; it is the N² time and memory that make it a poor deal there."),
-            ("Convs are more accurate than attention", "The choice is about cost per token count, not a blanket accuracy claim."),
+            ("Convs are more accurate than attention on high-resolution feature maps", "The choice is about cost per token count, not a blanket accuracy claim."),
         ),
         0,
     ),
     Question(
         "Why not put an MLP-Mixer in stage 1 instead (it has no softmax to compute)?",
         (
-            (f"Its N² = {56 ** 2}² ≈ {56 ** 4 / 1e6:.1f} M parameters per matrix, and it would tie the network to "
-             "224 × 224 inputs",
+            (f"{56 ** 4 / 1e6:.1f} M parameters per matrix, tied to one input size",
              "A static dense affinity pays N² in parameters and fixes N; the conv pays k² per channel and works on any grid."),
-            ("A Mixer is dynamic, so it is too slow", "The Mixer's affinity is static; its problem is size and being tied to N."),
-            ("A Mixer cannot mix tokens", "Token mixing is exactly what it does, with a dense learned N × N matrix."),
+            ("A Mixer recomputes its matrix for every image, which is too slow at that size", "The Mixer's affinity is static; its problem is size and being tied to N."),
+            ("A Mixer mixes channels, not tokens, so it gathers no spatial context", "Token mixing is exactly what it does, with a dense learned N × N matrix."),
         ),
         0,
     ),

@@ -33,13 +33,13 @@ QUESTIONS = (
     Question(
         "A Container-Light block ends training with α = 0.8. Which conclusion is justified?",
         (
-            ("In this run, this block weights its attention branch more than its conv branch",
-             "That is what α says, for this block, this run, this data. How much of the output each branch makes also "
-             "depends on the size of the two branch outputs (see the output share)."),
-            ("80% of the block's output comes from attention",
+            ("Its attention output is scaled by 0.8 and its conv output by 0.2, in this run",
+             "That is all α says, for this block, this run, this data. How much of the output each branch makes also "
+             "depends on the size of the two branch outputs (see the output share): α is not a share."),
+            ("80% of the block's output comes from attention, 20% from the conv branch",
              "α scales the attention output, but the two branches can have outputs of very different size; the "
              "measured output share can differ a lot from α."),
-            ("Attention is better than convolution for images",
+            ("Attention is better than convolution for these images, since training chose it",
              "One block of one small network on Fashion-MNIST cannot carry a claim about images in general."),
         ),
         0,
@@ -47,12 +47,12 @@ QUESTIONS = (
     Question(
         "Why can't this zoo's accuracy table settle whether attention or conv is better on ImageNet?",
         (
-            ("One seed per variant, small 28 × 28 grayscale images with a 7 × 7 mixed grid, and a different dataset",
+            ("One seed, 28 × 28 images, a 7 × 7 grid, another dataset",
              "Each of these alone limits the claim: no spread across seeds, a tiny grid where attention is cheap, and "
              "Fashion-MNIST is not ImageNet."),
-            ("The variants were trained with different recipes",
+            ("The variants used different recipes",
              "They share one recipe (optimiser, schedule, augmentation, epochs), precisely to make the comparison fair."),
-            ("The test images were used to pick the models",
+            ("The test images were used to pick the models, so the scores are too optimistic",
              "The test split is only measured; choices use a held-out part of the training split."),
         ),
         0,
@@ -60,11 +60,11 @@ QUESTIONS = (
     Question(
         "What would most strengthen the claim 'this block prefers dynamic context'?",
         (
-            ("Several seeds ending at similar α, and networks retrained at fixed α that reach lower accuracy",
+            ("Several seeds ending near the same α, and retraining at fixed α",
              "Repeats measure the spread; retraining at fixed α asks what a network can do with that blend, not "
              "what this one lost when its blend was moved."),
-            ("Training the same run for longer", "Longer training of one run still gives one sample."),
-            ("Reporting α with more decimals", "Precision of one number says nothing about its variability."),
+            ("Training the same run twice as long and checking that α stays put", "Longer training of one run still gives one sample."),
+            ("Reporting α with more decimals and its final gradient", "Precision of one number says nothing about its variability."),
         ),
         0,
     ),

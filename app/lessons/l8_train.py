@@ -45,9 +45,9 @@ QUESTIONS = (
     Question(
         "What moves a block's sa_weight during training?",
         (
-            ("The gradient of the training loss, like any other weight: ∂L/∂s = α(1 − α)·∂L/∂α",
+            ("The training loss's gradient, ∂L/∂s = α(1 − α)·∂L/∂α",
              "sa_weight is an ordinary parameter; the optimiser follows the loss (this recipe does not weight-decay it)."),
-            ("A rule that raises α when the grid is small", "No such rule exists: nothing but the loss moves it."),
+            ("A rule in the block that raises α when the grid is small enough for attention", "No such rule exists: nothing but the loss moves it."),
             ("The softmax of the attention branch", "The softmax normalises attention rows; it does not set α."),
         ),
         0,
@@ -64,9 +64,9 @@ QUESTIONS = (
     Question(
         "You stopped a run after 300 images. Is its final α 'the' blend this architecture wants?",
         (
-            ("No: it is one short run on little data from one seed, and α may still be moving",
+            ("No: one short run from one seed; α may still be moving",
              "Read it as a trajectory. Longer runs, more data and several seeds are needed before calling it a preference."),
-            ("Yes: α settles in the first steps", "Look at the live plot: α usually keeps drifting for many epochs."),
+            ("Yes: α settles within the first hundred steps and then stays fixed", "Look at the live plot: α usually keeps drifting for many epochs."),
             ("Yes, if the loss went down", "A falling loss says the network learns, not that α has converged."),
         ),
         0,
