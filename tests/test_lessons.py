@@ -339,3 +339,30 @@ def test_the_right_option_is_not_given_away_by_its_length():
     shortest = sum(lens[q.answer] == min(lens) for q, lens in zip(questions, lengths))
     assert longest <= len(questions) / 3, f"{longest} of {len(questions)} right options are the longest"
     assert shortest <= len(questions) / 2, f"{shortest} of {len(questions)} right options are the shortest"
+
+
+@pytest.mark.parametrize("lesson, key", [("attention", "l2_prediction"), ("conv", "l3_prediction"),
+                                         ("mixer", "l4_prediction"), ("cost", "l6_prediction")])
+def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
+    at = open_lesson(lesson)
+    assert_verified(at)  # no prediction yet: the panel checks the lesson's claims only
+    outcomes = []
+    for option in at.radio(key=key).options:
+        at.radio(key=key).set_value(option).run()
+        assert not at.exception
+        failures = [e.value for e in at.error if e.value.startswith("Not verified")]
+        outcomes.append(not failures)
+        assert bool(verified(at)) == outcomes[-1]
+        if failures:
+            assert f"your prediction: {option}" in failures[0]
+    assert outcomes.count(True) == 1, outcomes
+
+
+def test_matrix_challenge_checks_the_learners_edit():
+    at = open_lesson("matrix")
+    at.toggle(key="l1_challenge").set_value(True).run()
+    assert any(e.value.startswith("Not verified: your edit") for e in at.error)
+    at.session_state["l1_A_0"] = {"edited_rows": {0: {"t0": 0.0, "t1": 0.5, "t2": 0.5, "t3": 0.0}},
+                                  "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert_verified(at)

@@ -132,6 +132,9 @@ def render() -> None:
             y, "Output Y = A V (N × C)", "Y[i, c]", x_title="channel c", y_title="output token i",
             x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="l1_fig_y")
 
+    challenge = st.toggle("Challenge: edit row t0 of A so that Y_0 is the average of V_1 and V_2 "
+                          "(the Verify panel checks your edit)", key="l1_challenge")
+
     st.markdown("**Read one row.**")
     row = st.select_slider("output token i", options=list(range(NUM_TOKENS)), value=0, key="l1_row",
                            format_func=lambda i: TOKEN_LABELS[i])
@@ -145,8 +148,10 @@ def render() -> None:
     # Verify: the core's aggregate equals the sum written out by hand, token by token.
     by_hand = torch.stack([sum(matrix[i, j] * v[j] for j in range(NUM_TOKENS)) for i in range(NUM_TOKENS)])
     per_channel = torch.stack([matrix @ v[:, c] for c in range(CHANNELS)], dim=1)
+    challenge_checks = [check_close("your edit: Y_0 = (V_1 + V_2) / 2, computed from V alone", y[0],
+                                    (v[1] + v[2]) / 2)] if challenge else []
     verify_panel(
-        [
+        challenge_checks + [
             check_close("aggregate(A, V) equals Σ_j A_ij V_j written out per token", y, by_hand),
             check_close("each channel c is mixed by the same A: Y[:, c] = A V[:, c]", y, per_channel),
             check_close(f"row {row}: Y_{row} = Σ_j A_{row}j V_j", y[row], by_hand[row]),

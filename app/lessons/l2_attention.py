@@ -10,9 +10,10 @@ from container_edu import affinity as aff
 from container_edu.aggregation import MultiHeadSelfAttention
 
 from . import figures
-from .widgets import Question, check_close, check_differ, goals, math_block, quiz, verify_panel
+from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
 
 KEY = "attention"
+ROW_PREDICTIONS = ("yes, the row changes", "no, the row stays the same")
 TITLE = "Self-attention: dynamic and dense"
 
 HEIGHT = WIDTH = 4
@@ -109,6 +110,8 @@ def render() -> None:
                                 key="l2_target")
     head = c4.radio("head m", list(range(HEADS)), horizontal=True, key="l2_head")
     target = None if target_label == "every token" else int(target_label.split("t")[-1])
+    prediction = predict("l2_prediction", "Predict: with the perturbation chosen above, does the query's row i of "
+                         "A_m (head m, query below) change?", ROW_PREDICTIONS)
     q1, q2 = st.columns(2)
     qy = q1.slider("query token row y", 0, HEIGHT - 1, 1, key="l2_qy")
     qx = q2.slider("query token column x", 0, WIDTH - 1, 2, key="l2_qx")
@@ -168,5 +171,8 @@ def render() -> None:
         checks.append(check_differ("A(X') differs from A(X): the affinity is dynamic", a_xp, a_x))
     else:
         checks.append(check_close("with ε = 0, X' = X and A(X') equals A(X)", a_xp, a_x))
+    if prediction is not None:
+        row_changed = float(change[head, query].max()) > 1e-12
+        checks.append(check_prediction(prediction, ROW_PREDICTIONS[0 if row_changed else 1]))
     verify_panel(checks, "attention is Y = concat(A_m V_m) with A_m = softmax(Q_m K_mᵀ s), made from the input")
     quiz(KEY, QUESTIONS)

@@ -10,9 +10,10 @@ from container_edu import colors
 from container_edu.aggregation import DepthwiseConvAggregation, TokenMixing
 
 from . import figures
-from .widgets import Question, check_close, check_differ, goals, math_block, quiz, verify_panel
+from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
 
 KEY = "conv"
+SHIFT_PREDICTIONS = ("the conv's only", "the mixer's only", "both", "neither")
 TITLE = "Depthwise convolution: static and sparse"
 
 CHANNELS = 4
@@ -151,6 +152,8 @@ def render() -> None:
 
     st.markdown(f"**Translation equivariance.** Shift V by one token ({direction}, zero fill) and compare "
                 "f(shift V) with shift(f V), for the conv and for a dense mixer with random weights.")
+    prediction = predict("l3_prediction", "Predict: whose output shifts along with its input, away from the border?",
+                         SHIFT_PREDICTIONS)
     dy, dx = SHIFTS[direction]
     with torch.no_grad():
         v = torch.randn(1, CHANNELS, size, size, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
@@ -187,8 +190,13 @@ def render() -> None:
         both_move = ((i_idx % size) < size - 1) & ((j_idx % size) < size - 1)
         moved = matrices[:, i_idx[both_move] + 1, j_idx[both_move] + 1]
         original = matrices[:, i_idx[both_move], j_idx[both_move]]
+    conv_follows = check_close("", conv_pair[0][..., lo:hi + 1, lo:hi + 1], conv_pair[1][..., lo:hi + 1, lo:hi + 1]).passed
+    mixer_follows = check_close("", mixer_pair[0][..., lo:hi + 1, lo:hi + 1],
+                                mixer_pair[1][..., lo:hi + 1, lo:hi + 1]).passed
+    measured = SHIFT_PREDICTIONS[{(True, False): 0, (False, True): 1, (True, True): 2, (False, False): 3}[
+        (conv_follows, mixer_follows)]]
     verify_panel(
-        [
+        ([check_prediction(prediction, measured)] if prediction is not None else []) + [
             check_close("A_c V_c + b_c (explicit matrix) equals conv2d's output", explicit, fast),
             check_close(f"row t{query} of A_c equals depthwise_conv_row (kernel pasted at the query)",
                         matrices[:, query].reshape(CHANNELS, size, size), row_on_grid),

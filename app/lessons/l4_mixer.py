@@ -17,9 +17,10 @@ from container_edu.aggregation import (
 
 from . import figures
 from .resources import lesson_model, train_command
-from .widgets import Question, check_close, check_true, goals, math_block, quiz, random_weights_warning, verify_panel
+from .widgets import Question, check_close, check_prediction, predict, check_true, goals, math_block, quiz, random_weights_warning, verify_panel
 
 KEY = "mixer"
+GRID_PREDICTIONS = ("yes, it runs", "no, it refuses")
 TITLE = "MLP-Mixer: static and dense"
 MODEL = "fmnist_mixer"
 GRIDS = {"7 × 7 (the grid it was built for)": (7, 7), "8 × 8": (8, 8), "14 × 14": (14, 14), "5 × 10": (5, 10)}
@@ -113,14 +114,18 @@ def render() -> None:
     st.markdown("**Tied to one grid.** The same learned matrix as a Mixer (one A for all channels), run on another grid:")
     grid_label = st.selectbox("run it on a grid of", list(GRIDS), key="l4_grid")
     grid = GRIDS[grid_label]
+    prediction = predict("l4_prediction", "Predict: will the learned matrix run on the grid you picked?",
+                         GRID_PREDICTIONS)
     channels = 8
     mixer = TokenMixing(height * width).double()
     with torch.no_grad():
         mixer.weight.copy_(learned[head : head + 1])
     v_other = torch.randn(1, channels, *grid, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    runs = False
     try:
         with torch.no_grad():
             out = mixer(v_other)
+        runs = True
         st.success(f"Runs: a {grid[0]} × {grid[1]} grid has {grid[0] * grid[1]} tokens, as the matrix expects; "
                    f"output shape {tuple(out.shape)}.")
     except ValueError as error:
@@ -162,8 +167,12 @@ def render() -> None:
         refused = False
     except ValueError:
         refused = True
+    if prediction is not None:
+        prediction_checks = [check_prediction(prediction, GRID_PREDICTIONS[0 if runs else 1])]
+    else:
+        prediction_checks = []
     verify_panel(
-        [
+        prediction_checks + [
             check_close("Mixer: Y[:, c] = A V[:, c] with the same A for every channel c", mixer_out, shared),
             check_close(f"multi-head MLP: channel c uses A_m of its head m = c // {per_head}", multihead_out, by_hand),
             check_true("the learned affinity is dense (every entry non-zero)", bool((learned != 0).all()),

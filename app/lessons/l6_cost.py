@@ -18,9 +18,10 @@ from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, M
 from container_edu.trace import record_affinities
 
 from . import figures
-from .widgets import Question, check_close, goals, math_block, quiz, verify_panel
+from .widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
 
 KEY = "cost"
+GROWTH_PREDICTIONS = ("4 ×", "16 ×", "64 ×", "256 ×")
 TITLE = "Why static early, dynamic late"
 
 SIDES = (7, 14, 28, 56)
@@ -185,6 +186,8 @@ def render() -> None:
         "affinity plus A V; the conv as conv2d; the mixer as its matrix product.",
     )
 
+    prediction = predict("l6_prediction", "Predict before reading the plots: from 14 × 14 to 56 × 56 tokens, "
+                         "attention's affinity memory per image grows by", GROWTH_PREDICTIONS)
     remeasure = st.button("Measure again", key="l6_remeasure")
     stored = st.session_state.get("l6_costs")
     if stored is None or remeasure:
@@ -260,8 +263,11 @@ def render() -> None:
         per_axis = sum(min(y + KERNEL // 2, side - 1) - max(y - KERNEL // 2, 0) + 1 for y in range(side))
         formula.append(per_axis * per_axis)
     reference = ContainerLightConfig()
+    by_side = {r.side: r for r in rows}
+    growth = by_side[56].attention_bytes / by_side[14].attention_bytes
+    measured = min(GROWTH_PREDICTIONS, key=lambda option: abs(float(option.split(" ")[0]) - growth))
     verify_panel(
-        [
+        ([check_prediction(prediction, measured)] if prediction is not None else []) + [
             check_close("attention: bytes of the affinity actually built = M·N²·4",
                         [r.attention_bytes for r in rows], [HEADS * r.tokens**2 * FLOAT_BYTES for r in rows]),
             check_close("mixer: parameters of TokenMixing(N) = N²",
