@@ -222,6 +222,8 @@ def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
 def test_trained_lesson_reads_the_cards_history(tiny_weights):
     at = open_lesson("trained")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
+    at.radio(key="l7_prediction").set_value("fmnist_container_light").run()
+    assert_verified(at)  # the only model is the best one: the prediction holds
     table = at.dataframe[0].value
     assert list(table["model"]) == ["fmnist_container_light"]
     claims = list(at.dataframe[-1].value["claim"])
@@ -366,3 +368,24 @@ def test_matrix_challenge_checks_the_learners_edit():
                                   "added_rows": [], "deleted_rows": []}
     at.run()
     assert_verified(at)
+
+
+def test_training_lesson_claims_nothing_was_watched_before_a_run():
+    at = open_lesson("train")
+    assert not any("you watched" in text for text in verified(at))
+    assert any("3" in c.value and "can move α by at most about" in c.value for c in at.caption)
+
+
+def test_trained_lesson_prediction_is_checked_against_the_cards():
+    from app.registry import bundled_cards
+
+    cards = {name: card for name, card in bundled_cards().items() if card.test_accuracy is not None}
+    if len(cards) < 2:
+        pytest.skip("needs at least two bundled models with a test accuracy")
+    best = max(cards, key=lambda name: cards[name].test_accuracy)
+    at = open_lesson("trained")
+    at.radio(key="l7_prediction").set_value(best).run()
+    assert_verified(at)
+    other = next(name for name in at.radio(key="l7_prediction").options if name != best)
+    at.radio(key="l7_prediction").set_value(other).run()
+    assert any(e.value.startswith("Not verified: your prediction") for e in at.error)

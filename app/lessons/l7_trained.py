@@ -15,7 +15,8 @@ from container_edu.trace import record_affinities
 from . import figures
 from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
                         try_test_batch)
-from .widgets import Question, check_abs, check_close, goals, math_block, quiz, random_weights_warning, verify_panel
+from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
+                      random_weights_warning, verify_panel)
 
 KEY = "trained"
 TITLE = "What a trained network chose"
@@ -141,8 +142,14 @@ def render() -> None:
     else:
         st.info("No blend history to plot yet: no bundled Container model and no run of your own (lesson 8).")
 
-    # Accuracy table.
+    # Accuracy table, after the learner commits to a guess.
+    prediction = None
     if cards:
+        prediction = predict("l7_prediction", "Predict before the table: which zoo variant scored highest on the "
+                             "test set?", tuple(sorted(cards)))
+    if cards and prediction is None:
+        st.info("Make your prediction to see the accuracy table; the Verify panel then checks it.")
+    elif cards:
         rows = []
         for name, card in sorted(cards.items(), key=lambda item: -(item[1].test_accuracy or 0)):
             rows.append({
@@ -249,5 +256,9 @@ def render() -> None:
     if loaded.is_random:
         checks.append(check_close("untrained: every block starts at α = β = 0.5 (sa_weight = 0)",
                                   [v for pair in learned.values() for v in pair], [0.5] * (2 * len(learned))))
+    if prediction is not None:
+        scores = {name: card.test_accuracy for name, card in cards.items() if card.test_accuracy is not None}
+        if scores:
+            checks.append(check_prediction(prediction, max(scores, key=scores.get)))
     verify_panel(checks, "the blends shown are the ones in the weights")
     quiz(KEY, QUESTIONS)

@@ -26,7 +26,9 @@ from container_edu.train import TrainSettings
 
 from . import figures
 from .training_job import TrainingJob, keep_trained
-from .widgets import Question, check_abs, check_close, check_true, goals, math_block, quiz, verify_panel
+from .resources import alpha_from_behaviour, bundled_cards, try_test_batch
+from .widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
+                      verify_panel)
 
 KEY = "train"
 TITLE = "Train one yourself"
@@ -34,6 +36,8 @@ JOB_KEY = "l8_job"
 SUBSETS = (256, 500, 1000, 2000, 3000, 5000, 10000)
 DEFAULT_SUBSET = 2000  # with the default 2 epochs: 32 steps
 POLL_SECONDS = 1.0
+BUNDLED_RUN = "fmnist_container_light"
+PREDICTIONS = ("above 0.5 (towards attention)", "below 0.5 (towards conv)")
 
 GOALS = [
     "Train a small Container on Fashion-MNIST and watch the loss and the blend α = sigmoid(sa_weight) move.",
@@ -167,6 +171,27 @@ def _progress_view() -> None:
         right.info(f"The {job.settings.mixing} variant has no blend parameter: its mixed stage uses one affinity type.")
 
 
+def _bundled_time_lapse() -> None:
+    """The bundled run's blend after each epoch, replayed up to a chosen epoch: what a long run does to α."""
+    card = bundled_cards().get(BUNDLED_RUN)
+    if card is None or not card.history:
+        return
+    with st.expander(f"Time-lapse of the bundled {BUNDLED_RUN} run (its card's blend history)", expanded=True):
+        epochs = [0] + [int(entry["epoch"]) for entry in card.history]
+        shown = st.select_slider("replay up to epoch", epochs, value=epochs[-1], key="l8_replay")
+        blocks = sorted(card.final_blend)
+        series = []
+        for block in blocks:
+            alphas = [0.5] + [float(entry["blend"][block][0]) for entry in card.history]
+            upto = epochs.index(shown) + 1
+            series.append((f"{block}: α", epochs[:upto], alphas[:upto]))
+        st.plotly_chart(figures.lines(series, f"{BUNDLED_RUN}: α after each epoch (epoch 0 = initialisation)",
+                                      "epoch", "α", y_range=(0, 1)), key="l8_fig_replay")
+        images = (card.training or {}).get("train_subset") or "all"
+        st.caption(f"From the card: {card.epochs} epochs on {card.dataset}; training subset: {images}. "
+                   "Every point is read from card.history, not measured here.")
+
+
 def render() -> None:
     goals(GOALS)
     math_block(
@@ -205,8 +230,13 @@ def render() -> None:
     name, settings = _settings_from_widgets()
     st.text_input("name of the result", placeholder=name, key="l8_name", disabled=running)
     steps = math.ceil(settings.train_subset / settings.batch_size) * settings.epochs
+    # AdamW moves a weight by about the learning rate per step at most, and dα/ds ≤ 1/4.
+    reach = 0.25 * settings.lr * steps
     st.caption(f"{settings.train_subset:,} images × {settings.epochs} epochs at batch {settings.batch_size} = "
-               f"{steps} steps. The run is stored as {TRAINED_MODELS_KEY}['{name}'] in this session.")
+               f"{steps} steps. AdamW moves sa_weight by about the learning rate ({settings.lr:g}) per step at most, "
+               f"so this run can move α by at most about {reach:.3f}: expect a nearly flat α line from a short run "
+               f"(the bundled run below took many more steps). The run is stored as {TRAINED_MODELS_KEY}['{name}'] "
+               "in this session.")
 
     b1, b2, _ = st.columns([1, 1, 3])
     b1.button("▶ Start training", key="l8_start", on_click=_start, disabled=running, type="primary",
@@ -215,7 +245,12 @@ def render() -> None:
     if st.session_state.get("l8_busy"):
         st.warning("Another session is training on this machine right now; try again when it has finished.")
 
+    prediction = None
+    if settings.mixing == "container_light":
+        prediction = predict("l8_prediction", "Predict: at the end of your run, where will blocks2.0's α be?",
+                             PREDICTIONS)
     st.fragment(_progress_view, run_every=POLL_SECONDS if running else None)()
+    _bundled_time_lapse()
 
     trained = st.session_state.get(TRAINED_MODELS_KEY, {})
     if job is not None and job.collected and job.result is not None:
@@ -244,7 +279,8 @@ def render() -> None:
     else:
         checks.append(check_true(f"{settings.mixing} has no blend parameter to learn", not fresh_blend,
                                  "blend_parameters is empty"))
-    if job is not None and job.collected and job.result is not None:
+    ran = job is not None and job.collected and job.result is not None
+    if ran:
         snap = job.snapshot()
         model_blend = blend_parameters(job.result.model)
         entry = trained.get(job.name, {})
@@ -255,10 +291,16 @@ def render() -> None:
             checks.append(check_abs("the stored model's blend = the last α plotted live",
                                     [model_blend[b] for b in blocks], [snap.blends[-1][b] for b in blocks], 6e-6,
                                     "≤ 6e-06 absolute (logged to 5 decimals)"))
-        if job.settings.mixing == "container_light" and model_blend:
+        data = try_test_batch()
+        if job.settings.mixing == "container_light" and model_blend and data is not None:
             first = sorted(model_blend)[0]
-            sigma = torch.sigmoid(job.result.model.get_submodule(first).mix.sa_weight.detach()).double()
-            checks.append(check_close(f"{first}: α = sigmoid(sa_weight) of the trained weights",
-                                      torch.tensor(model_blend[first][:1], dtype=torch.float64), sigma))
-    verify_panel(checks, "the blend you watched is the model's own sigmoid(sa_weight), starting from 0.5")
+            trained_model = job.result.model.eval()
+            sigma = torch.sigmoid(trained_model.get_submodule(first).mix.sa_weight.detach()).double()
+            measured = alpha_from_behaviour(trained_model, first, data[0][:16])
+            checks.append(check_close(f"{first}: α measured from the trained block's outputs = sigmoid(sa_weight)",
+                                      [measured], sigma.reshape(1)))
+            if prediction is not None and job.settings.mixing == settings.mixing:
+                checks.append(check_prediction(prediction, PREDICTIONS[0 if model_blend[first][0] > 0.5 else 1]))
+    verify_panel(checks, "the blend you watched is the model's own sigmoid(sa_weight), starting from 0.5" if ran
+                 else "an untrained model starts from α = β = 0.5 (press Start to train and check the run)")
     quiz(KEY, QUESTIONS)
