@@ -22,7 +22,7 @@ SHORT_LABELS = [f"t{i}" for i in range(NUM_TOKENS)]
 CHANNEL_LABELS = [f"c{c}" for c in range(CHANNELS)]
 
 GOALS = [
-    "Read a C × H × W feature map as N = H·W tokens (rows) with C channels (columns).",
+    "Read a C × n_y × n_x feature map (n_y rows, n_x columns of tokens) as N = n_y·n_x tokens with C channels.",
     "Compute Y = A V and read row i of A as the recipe for output token i.",
     "See that an operator that mixes tokens is fully described by its N × N affinity A.",
 ]
@@ -63,7 +63,7 @@ QUESTIONS = (
              f"N = {_SIDE}·{_SIDE} = {_N} tokens; V holds one row of C = {_C} channels per token, and A relates every "
              "token to every token."),
             (f"V is {_SIDE} × {_SIDE}, A is {_C} × {_C}",
-             f"That mixes up the roles: A mixes tokens, not channels, so it is N × N with N = H·W = {_N}."),
+             f"That mixes up the roles: A mixes tokens, not channels, so it is N × N with N = n_y·n_x = {_N}."),
             (f"V is {_C} × {_N} (a row per channel), A is {_C} × {_C}",
              "In this course tokens are rows: V is N × C, and the channel-mixing matrices (W_v, W_o) are C × C, not A."),
         ),
@@ -95,9 +95,9 @@ QUESTIONS = (
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"Y = A\,V,\qquad Y_i = \sum_{j=1}^{N} A_{ij}\, V_j \qquad (A \in \mathbb{R}^{N\times N},\; V \in \mathbb{R}^{N\times C})",
-        r"Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M)\, W_o",
-        caption="Tokens i = y·W + x in row-major order. Row i of A says how much each token j contributes to output "
+        r"Y = A\,V,\qquad Y_i = \sum_{j=0}^{N-1} A_{ij}\, V_j \qquad (A \in \mathbb{R}^{N\times N},\; V \in \mathbb{R}^{N\times C})",
+        r"Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1})\, W_o",
+        caption="Tokens, heads and channels are numbered from 0, as in the widgets: token i = y·n_x + x in row-major order (n_x tokens per row; W always names a weight matrix). Row i of A says how much each token j contributes to output "
         "token i. With M heads, the C channels are split into M groups, each mixed by its own A_m; "
         "W_o then mixes channels. Every operator in these lessons is this formula with a different A.",
     )

@@ -95,7 +95,7 @@ def render() -> None:
         r"Q = X W_q,\quad K = X W_k,\quad V = X W_v \qquad (N \times C,\ \text{split into } M \text{ heads of } C/M)",
         r"A_m = \operatorname{softmax}\!\big(Q_m K_m^{\top} s\big),\quad s = (C/M)^{-1/2},\qquad "
         r"A_m[i,j] = \frac{\exp(s\, q_i \cdot k_j)}{\sum_{l} \exp(s\, q_i \cdot k_l)}",
-        r"Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M)\, W_o",
+        r"Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1})\, W_o",
         caption="q_i, k_j are rows of Q_m, K_m. The softmax runs along each row, so each row of A_m is a probability "
         "distribution over the N tokens. In Container's blocks W_q, W_k, W_v are the three thirds of the 1×1 conv "
         "conv1, and W_o is conv2.",

@@ -97,14 +97,15 @@ def render() -> None:
     math_block(
         r"A_c[i,j] = \begin{cases} w_c[\,y_j - y_i + p,\ x_j - x_i + p\,] & |y_j - y_i| \le p \text{ and } "
         r"|x_j - x_i| \le p \\ 0 & \text{otherwise} \end{cases} \qquad p = \lfloor k/2 \rfloor",
-        r"Y_c = A_c V_c + b_c \qquad (c = 1, \dots, C:\ M = C \text{ heads of one channel})",
+        r"Y_c = A_c V_c + b_c \qquad (c = 0, \dots, C - 1:\ M = C \text{ heads of one channel})",
         caption="PyTorch's conv2d is cross-correlation, hence the + offsets. The bias b_c is not part of A_c. "
-        "A_c never looks at the input (static), has at most k² non-zeros per row (sparse), and its entries depend "
-        "only on the offset j − i (the same weight along each shifted diagonal).",
+        "A_c never looks at the input (static), has at most k² non-zeros per row (sparse), and A_c[i, j] depends only "
+        "on the 2-D offset (dy, dx) = (y_j − y_i, x_j − x_i) between the two tokens: the same weight wherever that "
+        "offset occurs, and 0 when the offset is outside the kernel.",
     )
 
     c1, c2, c3, c4 = st.columns(4)
-    size = c1.slider("grid H = W", 7, 12, 9, key="l3_size")
+    size = c1.slider("grid side n_y = n_x", 7, 12, 9, key="l3_size")
     kernel_size = c2.radio("kernel k", [3, 5], horizontal=True, key="l3_k")
     channel = c3.radio("channel c", list(range(CHANNELS)), horizontal=True, key="l3_channel")
     direction = c4.selectbox("shift the input by one token", list(SHIFTS), key="l3_shift")
@@ -144,9 +145,10 @@ def render() -> None:
         st.markdown(
             f"**Reading A_{channel}.** Row t{query} has {nonzero} non-zero entries out of {num_tokens} (a full kernel "
             f"has {kernel_size ** 2}; a query near the border loses the taps that fall outside the grid).\n\n"
-            f"Tap (dy, dx) of the kernel sits on the diagonal j − i = dy·W + dx, so the weights lie on "
-            f"{len(diagonals)} diagonals, j − i ∈ {{{', '.join(str(d) for d in diagonals)}}}, each holding one "
-            f"kernel weight all along (cut where x would wrap to the next row).\n\n"
+            f"Tap (dy, dx) of the kernel fills every entry whose tokens are offset by (dy, dx). In the flat "
+            f"index that is the diagonal j − i = dy·n_x + dx (n_x = {size} tokens per row), so the weights lie on "
+            f"{len(diagonals)} diagonals, j − i ∈ {{{', '.join(str(d) for d in diagonals)}}}. A diagonal is "
+            f"cut where x + dx leaves the row: there the flat offset is the same but the 2-D offset is not.\n\n"
             f"Only {100 * density:.1f}% of A_{channel} is non-zero."
         )
 

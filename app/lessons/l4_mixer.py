@@ -73,11 +73,13 @@ def render() -> None:
     goals(GOALS)
     math_block(
         r"\text{Mixer } (M = 1):\quad Y = A\,V,\qquad A \in \mathbb{R}^{N \times N} \text{ a learned parameter}",
-        r"\text{multi-head MLP}:\quad Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M),\qquad "
+        r"\text{multi-head MLP}:\quad Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1}),\qquad "
         r"A_m \in \mathbb{R}^{N \times N} \text{ learned}",
-        caption="This is the linear part of MLP-Mixer's token-mixing MLP. Like a conv, A is static (the same for every "
-        "image); like attention, it is dense (every token can reach every token). It has N² parameters per matrix and "
-        "is tied to the N it was trained on.",
+        caption="MLP-Mixer's real token-mixing MLP has two layers, N → D_S → N with a GELU between (D_S hidden "
+        "units), applied to every channel alike; one N × N matrix A is its one-layer, linear version. The zoo's "
+        "'mixer' variant is neither exactly: it is a multi-head MLP with M = 4 one-layer N × N matrices, one per head "
+        "of C/M channels. All three are static (the same for every image) and dense (every token can reach every "
+        "token), with N² parameters per matrix, and tied to the N they were trained on.",
     )
 
     loaded = lesson_model(MODEL)
