@@ -9,6 +9,7 @@ import torch
 from container_edu import affinity as aff
 
 from . import figures
+from .network import show_block
 from .widgets import Question, check_close, goals, math_block, quiz, verify_panel
 
 KEY = "matrix"
@@ -144,6 +145,9 @@ def render() -> None:
     st.latex(rf"Y_{{{row}}} = " + (" ".join(terms) if terms else "0") + rf" = ({vector})")
     st.caption(f"Row {row} of A sums to {float(weights.sum()):.2f}; its largest weight is on token "
                f"t{int(weights.abs().argmax())}.")
+
+    with st.expander("Where Y = A V sits in the network: the Container block"):
+        show_block("l1_block_diagram")
 
     # Verify: the core's aggregate equals the sum written out by hand, token by token.
     by_hand = torch.stack([sum(matrix[i, j] * v[j] for j in range(NUM_TOKENS)) for i in range(NUM_TOKENS)])

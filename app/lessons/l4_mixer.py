@@ -16,6 +16,7 @@ from container_edu.aggregation import (
 )
 
 from . import figures
+from .network import meet_the_network
 from .resources import lesson_model, train_command
 from .widgets import Question, check_close, check_prediction, predict, check_true, goals, math_block, quiz, random_weights_warning, verify_panel
 
@@ -82,6 +83,7 @@ def render() -> None:
         "token), with N² parameters per matrix, and tied to the N they were trained on.",
     )
 
+    meet_the_network(expanded=True)  # the first lesson that shows a trained zoo model
     loaded = lesson_model(MODEL)
     if loaded.is_random:
         random_weights_warning(f"the {MODEL} zoo model", train_command("mixer"))

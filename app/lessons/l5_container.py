@@ -12,6 +12,7 @@ from container_edu.models import blend_parameters
 from container_edu.trace import override_blend, record_affinities
 
 from . import figures
+from .network import meet_the_network
 from .resources import (CLASS_NAMES, LessonModel, alpha_from_behaviour, block_outputs_along_alpha, lesson_model, standard_error, test_source, train_command,
                         try_test_batch)
 from .widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, random_weights_warning,
@@ -112,6 +113,7 @@ def render() -> None:
         "Both branches aggregate the same V; channel c of head m uses its head's attention and its own conv kernel.",
     )
 
+    meet_the_network(expanded=False)
     loaded = lesson_model(MODEL)
     if loaded.is_random:
         random_weights_warning(f"the {MODEL} zoo model", train_command("container_light"))
