@@ -235,27 +235,30 @@ def block_diagram(height: int = 230) -> go.Figure:
     """The Container block drawn once: one box per part, arrows in data order, each part naming its lesson."""
     fig = go.Figure()
     width, gap = 1.0, 0.35
+    insets = [0.3 if name == "+" else 0.0 for name, _, _ in BLOCK_PARTS]
     for index, (name, what, lesson) in enumerate(BLOCK_PARTS):
         x0 = index * (width + gap)
-        is_sum = name == "+"
-        inset = 0.3 if is_sum else 0.0
-        fig.add_shape(type="circle" if is_sum else "rect", x0=x0 + inset, x1=x0 + width - inset,
+        inset = insets[index]
+        fig.add_shape(type="circle" if inset else "rect", x0=x0 + inset, x1=x0 + width - inset,
                       y0=inset, y1=1 - inset,
                       line=dict(color="#555"), fillcolor="#fff3cd" if name == "aggregate" else "#eef3fb")
-        label = "+" if is_sum else f"<b>{name}</b><br>{what}"
+        label = "+" if inset else f"<b>{name}</b><br>{what}"
         fig.add_annotation(x=x0 + width / 2, y=0.5, text=label, showarrow=False, font=dict(size=11))
         if lesson:
             fig.add_annotation(x=x0 + width / 2, y=-0.15, text=f"<i>{lesson}</i>", showarrow=False,
                                font=dict(size=10, color="#1f5fa8"))
         if index:
-            fig.add_annotation(x=x0, y=0.5, ax=x0 - gap, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
+            start = x0 - gap - insets[index - 1]
+            fig.add_annotation(x=x0 + inset, y=0.5, ax=start, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
                                showarrow=True, arrowhead=2, text="")
-    # The two skip connections: x to the first sum, and the first sum to the second.
-    first_sum, second_sum = (i for i, part in enumerate(BLOCK_PARTS) if part[0] == "+")
-    for start, end in ((0, first_sum), (first_sum, second_sum)):
-        xs = start * (width + gap) + (width / 2 if start else 0.1)
-        xe = end * (width + gap) + width / 2
-        fig.add_shape(type="path", path=f"M {xs},1.0 L {xs},1.35 L {xe},1.35 L {xe},0.7",
+    # The skip connections branch off before norm1 and before norm2 and join at the two sums.
+    sums = [i for i, part in enumerate(BLOCK_PARTS) if part[0] == "+"]
+    branches = [i for i, part in enumerate(BLOCK_PARTS) if part[0] in ("norm1", "norm2")]
+    for level, (branch, join) in enumerate(zip(branches, sums)):
+        xs = branch * (width + gap) - gap / 2
+        xe = join * (width + gap) + width / 2
+        top = 1.3 + 0.1 * level
+        fig.add_shape(type="path", path=f"M {xs},0.5 L {xs},{top} L {xe},{top} L {xe},0.7",
                       line=dict(color="#999", dash="dot"))
     total = len(BLOCK_PARTS) * (width + gap)
     fig.update_xaxes(visible=False, range=[-0.2, total])
