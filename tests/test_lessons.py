@@ -389,3 +389,18 @@ def test_trained_lesson_prediction_is_checked_against_the_cards():
     other = next(name for name in at.radio(key="l7_prediction").options if name != best)
     at.radio(key="l7_prediction").set_value(other).run()
     assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
+
+
+def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
+    from app.registry import bundled_cards
+
+    if sum(card.test_accuracy is not None for card in bundled_cards().values()) < 2:
+        pytest.skip("needs at least two bundled models with a test accuracy")
+    at = open_lesson("trained")
+    frames = [frame.value for frame in at.dataframe]
+    assert any("reported" in frame.columns for frame in frames)
+    paired = next(frame for frame in frames if "McNemar p (exact, two-sided)" in frame.columns)
+    row = paired.iloc[0]
+    counts = [int(row[column]) for column in paired.columns if "right" in column or "wrong" in column]
+    assert sum(counts) == int(row["images"])
+    assert_verified(at)

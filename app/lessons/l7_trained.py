@@ -13,6 +13,7 @@ from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
 from . import figures
+from .evidence import paired_panel, reported_panel
 from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
                         try_test_batch)
 from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
@@ -180,6 +181,10 @@ def render() -> None:
                 "but every model is scored on the same 10,000 images, so their errors are correlated: a paired test "
                 "(McNemar's, which counts only the images exactly one of the two models gets right) is the right one."
             )
+
+    with st.expander("The paper's evidence, and a paired test of two zoo models", expanded=False):
+        reported_panel(cards)
+        paired_panel(cards)
 
     # What the Container-Light blend suggests.
     loaded = lesson_model("fmnist_container_light")
