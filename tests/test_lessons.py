@@ -404,3 +404,15 @@ def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
     counts = [int(row[column]) for column in paired.columns if "right" in column or "wrong" in column]
     assert sum(counts) == int(row["images"])
     assert_verified(at)
+
+
+def test_cost_counts_like_with_like_and_the_detection_grid():
+    from app.lessons.cost_compare import detection_stage1_grid, like_with_like
+    from container_edu.aggregation import DepthwiseConvAggregation, TokenMixing, count_parameters
+
+    rows = {row["operator"].split(" ")[0]: row for row in like_with_like(49, 8, 2, 5)}
+    assert rows["depthwise"]["affinity parameters"] == DepthwiseConvAggregation(8, 5).weight.numel()
+    assert rows["multi-head"]["affinity parameters"] == 2 * count_parameters(TokenMixing(49))
+    assert rows["attention"]["affinity entries per image"] == 2 * 49 * 49
+    height, width = detection_stage1_grid()
+    assert (height, width) == (800 // 4, 1333 // 4) and 66_000 < height * width < 68_000

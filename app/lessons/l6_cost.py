@@ -18,6 +18,7 @@ from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, M
 from container_edu.trace import record_affinities
 
 from . import figures
+from .cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
 from .widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
 
 KEY = "cost"
@@ -244,13 +245,21 @@ def render() -> None:
         f"{big.mixer_bytes // FLOAT_BYTES:,} parameters per matrix. Container-Light (stages below, read off a recorded "
         "forward pass at 224 × 224) therefore aggregates with conv only until the grid is 7 × 7."
     )
-    crossover = CHANNELS * KERNEL**2 // HEADS
-    slower = [r for r in rows if r.attention_ms > r.conv_ms]
+    st.markdown("**Like with like.** The three operators on the same grid (the largest measured, "
+                f"N = {big.tokens:,}), counted the same way for each:")
+    st.dataframe(pd.DataFrame(like_with_like(big.tokens, CHANNELS, HEADS, KERNEL)), hide_index=True, width="stretch")
+    reference_config = ContainerLightConfig()
+    det_h, det_w = detection_stage1_grid(reference_config)
+    det_tokens = det_h * det_w
     st.caption(
-        f"Memory per image: attention's M·N² is below the conv's written-out C·N·k² while N < C·k²/M = {crossover} "
-        "tokens, and above it beyond, growing N times faster. Time on this machine: attention is "
-        + (f"slower than the conv from {slower[0].side}×{slower[0].side} on" if slower else "not yet slower than the conv")
-        + f", and {big.attention_ms / big.conv_ms:,.0f}× slower at {big.side}×{big.side}."
+        "The conv never builds its affinity (conv2d computes A V directly) and the MLP's matrices are its parameters, "
+        "so only attention holds an N × N affinity per image. What attention buys for that is the receptive field: "
+        f"every token sees all N tokens in one layer, while a stack of {KERNEL} × {KERNEL} convs needs about "
+        f"{math.ceil((big.side - 1) / (KERNEL - 1))} layers to span {big.side} tokens. At detection size, "
+        f"{DETECTION_INPUT[0]} × {DETECTION_INPUT[1]} pixels, Container-Light's stage 1 has a {det_h} × {det_w} grid: "
+        f"{det_tokens:,} tokens, so one head's affinity would hold {det_tokens ** 2:,} entries "
+        f"({det_tokens ** 2 * FLOAT_BYTES / 1e9:,.1f} GB in float32) per image. That, not a 224 × 224 image, is why "
+        "its early stages aggregate with a conv."
     )
     st.dataframe(pd.DataFrame(stages).drop(columns=["side"]), hide_index=True, width="stretch")
 
