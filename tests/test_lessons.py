@@ -416,3 +416,13 @@ def test_cost_counts_like_with_like_and_the_detection_grid():
     assert rows["attention"]["affinity entries per image"] == 2 * 49 * 49
     height, width = detection_stage1_grid()
     assert (height, width) == (800 // 4, 1333 // 4) and 66_000 < height * width < 68_000
+
+
+def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_data):
+    at = open_lesson("container")
+    at.slider(key="l5_alpha_all mixed blocks").set_value(1.0).run()
+    at.toggle(key="l5_fresh_bn").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    fresh = [m for m in at.metric if "re-estimated" in m.label]
+    assert fresh and fresh[0].value.endswith("%") is False and "%" in fresh[0].value
+    assert_verified(at)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from torch import nn
 
 from container_edu import affinity as aff
 from container_edu.models import blend_parameters
@@ -13,8 +16,8 @@ from container_edu.trace import override_blend, record_affinities
 
 from . import figures
 from .network import meet_the_network
-from .resources import (CLASS_NAMES, LessonModel, alpha_from_behaviour, block_outputs_along_alpha, lesson_model, standard_error, test_source, train_command,
-                        try_test_batch)
+from .resources import (CLASS_NAMES, LessonModel, alpha_from_behaviour, block_outputs_along_alpha, lesson_model,
+                        standard_error, test_source, train_command, train_images, try_test_batch)
 from .widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, random_weights_warning,
                       verify_panel)
 
@@ -92,6 +95,30 @@ def accuracy_at(model_key: str, target: str, alpha: float | None, _loaded: Lesso
     blocks = list(blend_parameters(_loaded.model))
     weights = None if alpha is None else _weights_for(target, blocks, alpha)
     return accuracy(_loaded, images, labels, weights)
+
+
+@st.cache_data(show_spinner="Re-estimating BatchNorm statistics at this α…", max_entries=16)
+def accuracy_with_fresh_batchnorm(model_key: str, target: str, alpha: float, _loaded: LessonModel, _data: tuple,
+                                  _train: torch.Tensor) -> float:
+    """Accuracy at α after re-estimating every BatchNorm's running statistics at that α on training images.
+
+    A private copy of the model is changed, never the shared one.
+    """
+    model = copy.deepcopy(_loaded.model)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over all batches seen
+    weights = _weights_for(target, list(blend_parameters(model)), alpha)
+    model.train()
+    with torch.no_grad(), override_blend(weights):
+        for start in range(0, len(_train), 250):
+            model(_train[start : start + 250].to(_loaded.device))
+    model.eval()
+    images, labels = _data
+    with torch.no_grad(), override_blend(weights):
+        predictions = model(images.to(_loaded.device)).argmax(dim=1).cpu()
+    return 100.0 * float((predictions == labels).double().mean())
 
 
 def alpha_key(target: str) -> str:
@@ -178,6 +205,14 @@ def render() -> None:
                    "is less noisy than the two standard errors suggest. Moving α at test time also feeds the "
                    "BatchNorm layers after the moved block with activations whose mean and variance differ from the "
                    "running statistics frozen at the learned α: part of any drop is that mismatch, not a lost branch.")
+        if moved and st.toggle("re-estimate the BatchNorm statistics at this α (on 1,000 training images)",
+                               key="l5_fresh_bn"):
+            fresh = accuracy_with_fresh_batchnorm(cache_key, target, alpha, loaded, data, train_images(1000))
+            st.metric(f"accuracy, α = {alpha:.2f} with BatchNorm statistics re-estimated",
+                      f"{fresh:.1f}% ± {standard_error(fresh, count):.1f}", delta=f"{fresh - moved_accuracy:+.1f} points "
+                      "against the frozen statistics")
+            st.caption("Only the running means and variances change; every weight stays as trained. What this "
+                       "recovers was the statistics' mismatch; what remains is what the moved branch was worth.")
         prediction = predict(PREDICTION_KEY, "Predict before the sweep is shown: which costs this network more?",
                              PREDICTIONS)
         sweeps = {ALL_BLOCKS: accuracy_sweep(cache_key, ALL_BLOCKS, loaded, data)}

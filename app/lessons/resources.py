@@ -77,6 +77,17 @@ def _test_images(directory: str, size: int) -> tuple[torch.Tensor, torch.Tensor]
     return to_model_input(images[:size]), labels[:size]
 
 
+@st.cache_resource(show_spinner="Loading Fashion-MNIST training images…", max_entries=2)
+def _train_images(directory: str, size: int) -> torch.Tensor:
+    images, _ = load_fashion_mnist("train", directory)
+    return to_model_input(images[:size])
+
+
+def train_images(size: int = 1000) -> torch.Tensor:
+    """The first ``size`` training images of :func:`test_source`'s folder, normalised (for BatchNorm statistics)."""
+    return _train_images(str(test_source().directory), size)
+
+
 def test_source() -> DataSource:
     """The full Fashion-MNIST set when it is installed, else the subset shipped in the package."""
     return data_source()
@@ -132,6 +143,6 @@ def alpha_from_behaviour(model: nn.Module, block: str, images: torch.Tensor) -> 
 
 
 __all__ = [
-    "CLASS_NAMES", "LessonModel", "alpha_from_behaviour", "block_outputs_along_alpha", "bundled_cards", "lesson_model", "standard_error", "test_batch", "test_source",
+    "CLASS_NAMES", "LessonModel", "alpha_from_behaviour", "block_outputs_along_alpha", "bundled_cards", "lesson_model", "standard_error", "test_batch", "test_source", "train_images",
     "train_command", "try_test_batch",
 ]
