@@ -426,3 +426,22 @@ def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_d
     fresh = [m for m in at.metric if "re-estimated" in m.label]
     assert fresh and fresh[0].value.endswith("%") is False and "%" in fresh[0].value
     assert_verified(at)
+
+
+def test_symmetry_panel_measures_what_each_operator_commutes_with():
+    from app.lessons.symmetry import symmetry_rows
+
+    rows = {row["operator"].split(" ")[0] + (" pos" if "pos_embed" in row["operator"] else ""): row
+            for row in symmetry_rows()}
+    assert rows["attention"]["commutes with permutations"] and rows["attention"]["commutes with shifts"]
+    assert not rows["depthwise"]["commutes with permutations"] and rows["depthwise"]["commutes with shifts"]
+    assert not rows["Mixer"]["commutes with permutations"] and not rows["Mixer"]["commutes with shifts"]
+    assert not rows["attention pos"]["commutes with permutations"]
+    assert rows["depthwise"]["gap after a random permutation"] > 1e-3  # a clear failure, not rounding
+
+
+def test_mixer_lesson_recap_asks_for_the_empty_cell():
+    at = open_lesson("mixer")
+    at.radio(key="recap_empty_cell").set_value(at.radio(key="recap_empty_cell").options[1]).run()
+    assert any(e.value.startswith("Not quite: a conv kernel") for e in at.error)
+    assert_verified(at)
