@@ -445,3 +445,12 @@ def test_mixer_lesson_recap_asks_for_the_empty_cell():
     at.radio(key="recap_empty_cell").set_value(at.radio(key="recap_empty_cell").options[1]).run()
     assert any(e.value.startswith("Not quite: a conv kernel") for e in at.error)
     assert_verified(at)
+
+
+def test_attention_lesson_shows_every_head_on_a_real_image(no_full_data):
+    at = open_lesson("attention")
+    claims = [claim for frame in at.dataframe if "claim" in frame.value.columns for claim in frame.value["claim"]]
+    assert any("every head's row on this image sums to 1" in claim for claim in claims)
+    assert any("fused kernel's logits" in claim for claim in claims)
+    assert any("bundled Fashion-MNIST subset" in c.value for c in at.caption)
+    assert_verified(at)
