@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
@@ -121,6 +122,26 @@ def accuracy_with_fresh_batchnorm(model_key: str, target: str, alpha: float, _lo
     return 100.0 * float((predictions == labels).double().mean())
 
 
+def _family_table() -> None:
+    """Container's corner cases and variants in one table; the general Container's row is read from its weights."""
+    general = lesson_model("fmnist_container")
+    learned = "; ".join(f"{name}: α = {a:.3f}, β = {b:.3f}" for name, (a, b) in blend_parameters(general.model).items())
+    rows = [
+        ("Transformer block", "1", "0", "—", "lesson 2"),
+        ("depthwise-conv block", "0", "1", "k × k conv (sparse)", "lesson 3"),
+        ("MLP-Mixer block", "0", "1", "learned N × N (dense)", "lesson 4"),
+        ("Container-PAM", "1", "1", "learned N × N added to the softmax output", "this lesson"),
+        ("Container (general)", "free", "free", "multi-head learned N × N (dense)",
+         f"{general.label}: {learned}" if learned else general.label),
+        ("Container-Light", "σ(s)", "1 − σ(s)", "k × k conv (sparse), any grid", "this lesson"),
+    ]
+    st.dataframe(pd.DataFrame(rows, columns=["block", "α", "β", "A^static", "where"]), hide_index=True,
+                 width="stretch")
+    st.caption("In the general Container α and β are two free scalars, so compare α with β, not α with 0.5. "
+               "Its dense static part ties it to one grid (lesson 4); Container-Light's conv static part works on "
+               "any grid, which is what detection needs.")
+
+
 def alpha_key(target: str) -> str:
     return f"l5_alpha_{target}"
 
@@ -140,6 +161,7 @@ def render() -> None:
         "Both branches aggregate the same V; channel c of head m uses its head's attention and its own conv kernel.",
     )
 
+    _family_table()
     meet_the_network(expanded=False)
     loaded = lesson_model(MODEL)
     if loaded.is_random:
