@@ -169,6 +169,7 @@ def test_conv_is_equivariant_for_every_shift_and_the_mixer_is_not():
 
 def test_mixer_on_another_grid_gives_a_friendly_message():
     at = open_lesson("mixer")
+    at.radio(key="l4_prediction").set_value("no, it refuses")
     at.selectbox(key="l4_grid").set_value("8 × 8").run()
     assert not at.exception
     messages = [w.value for w in at.warning if w.value.startswith("The Mixer refuses this grid")]

@@ -44,7 +44,7 @@ def _go_to(key: str) -> None:
 
 
 TITLE = "Lessons: one operation, three affinities"
-INTRO = ("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₀V₀, …, A_{M−1}V_{M−1}) W_o; they "
+INTRO = ("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₀V₀, …, A₍M−1₎V₍M−1₎) W_o; they "
          "differ only in how the affinity A is made, and Container blends them. Eight short lessons, each with the "
          "math, a live figure, a numerical check and questions; answer a lesson's questions to tick it off.")
 

@@ -131,10 +131,16 @@ def render() -> None:
         with torch.no_grad():
             out = mixer(v_other)
         runs = True
-        st.success(f"Runs: a {grid[0]} × {grid[1]} grid has {grid[0] * grid[1]} tokens, as the matrix expects; "
-                   f"output shape {tuple(out.shape)}.")
+        if prediction is None:
+            st.info("Make your prediction to see whether it runs.")
+        else:
+            st.success(f"Runs: a {grid[0]} × {grid[1]} grid has {grid[0] * grid[1]} tokens, as the matrix "
+                       f"expects; output shape {tuple(out.shape)}.")
     except ValueError as error:
-        st.warning(f"The Mixer refuses this grid. Its own words: “{error}”.", icon=":material/block:")
+        if prediction is None:
+            st.info("Make your prediction to see whether it runs.")
+        else:
+            st.warning(f"The Mixer refuses this grid. Its own words: “{error}”.", icon=":material/block:")
     with torch.no_grad():
         conv_out = DepthwiseConvAggregation(channels, 5).double()(v_other)
         qkv = torch.randn(1, 3 * channels, *grid, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
