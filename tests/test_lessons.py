@@ -455,3 +455,22 @@ def test_attention_lesson_shows_every_head_on_a_real_image(no_full_data):
     assert any("fused kernel's logits" in claim for claim in claims)
     assert any("bundled Fashion-MNIST subset" in c.value for c in at.caption)
     assert_verified(at)
+
+
+def test_live_training_checks_the_learners_prediction_of_alpha(no_full_data):
+    from container_edu.models import blend_parameters
+
+    at = open_lesson("train")
+    at.select_slider(key="l8_subset").set_value(256)
+    at.slider(key="l8_epochs").set_value(1)
+    at.text_input(key="l8_name").set_value("predicted")
+    at.radio(key="l8_prediction").set_value("above 0.5 (towards attention)")
+    at.run()
+    at.button(key="l8_start").click().run()
+    entry = _wait_for_run(at, "predicted")
+    at.run()
+    above = blend_parameters(entry["model"])["blocks2.0"][0] > 0.5
+    claims = [claim for frame in at.dataframe if "claim" in frame.value.columns for claim in frame.value["claim"]]
+    assert "your prediction: above 0.5 (towards attention)" in claims
+    assert bool(verified(at)) == above
+    assert any("α measured from the trained block's outputs" in claim for claim in claims)
