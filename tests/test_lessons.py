@@ -441,8 +441,8 @@ def test_symmetry_panel_measures_what_each_operator_commutes_with():
     assert rows["depthwise"]["gap after a random permutation"] > 1e-3  # a clear failure, not rounding
 
 
-def test_mixer_lesson_recap_asks_for_the_empty_cell():
-    at = open_lesson("mixer")
+def test_attention_lesson_recap_asks_for_the_empty_cell():
+    at = open_lesson("attention")
     at.radio(key="recap_empty_cell").set_value(at.radio(key="recap_empty_cell").options[1]).run()
     assert any(e.value.startswith("Not quite: a conv kernel") for e in at.error)
     assert_verified(at)
@@ -474,3 +474,22 @@ def test_live_training_checks_the_learners_prediction_of_alpha(no_full_data):
     assert "your prediction: above 0.5 (towards attention)" in claims
     assert bool(verified(at)) == above
     assert any("α measured from the trained block's outputs" in claim for claim in claims)
+
+
+def test_lesson_numbers_named_in_the_content_follow_the_order():
+    import re
+
+    from app.lessons.figures import BLOCK_PARTS
+    from app.lessons.symmetry import RECAP
+
+    def number(key: str) -> int:
+        return LESSON_KEYS.index(key) + 1
+
+    expected = {"pos_embed": number("conv"), "conv1": number("attention"), "norm1": number("container"),
+                "norm2": number("container"), "conv2": number("matrix")}
+    for name, _, label in BLOCK_PARTS:
+        if name in expected:
+            assert label == f"lesson {expected[name]}", (name, label)
+    cells = " ".join(str(cell) for cell in RECAP.to_numpy().ravel())
+    for key, word in (("attention", "attention"), ("mixer", "Mixer"), ("conv", "depthwise conv")):
+        assert re.search(rf"{word} \(lesson {number(key)}\)", cells), (key, cells)

@@ -23,8 +23,9 @@ from . import (
 )
 from .widgets import DONE_KEY, PICKER_KEY, done_lessons
 
+# The arc: conv, then mixer, then attention each relax one constraint; cost comes before Container uses it.
 LESSONS: tuple[ModuleType, ...] = (
-    l1_matrix, l2_attention, l3_conv, l4_mixer, l5_container, l6_cost, l7_trained, l8_train,
+    l1_matrix, l3_conv, l4_mixer, l2_attention, l6_cost, l5_container, l7_trained, l8_train,
 )
 LESSON_KEYS: tuple[str, ...] = tuple(lesson.KEY for lesson in LESSONS)
 _BY_KEY = {lesson.KEY: lesson for lesson in LESSONS}

@@ -219,13 +219,13 @@ def add_vertical_markers(fig: go.Figure, xs: Sequence[float], labels: Sequence[s
 
 #: The Container block, input to output: (code name, what it computes, the lesson that explains it).
 BLOCK_PARTS: tuple[tuple[str, str, str], ...] = (
-    ("pos_embed", "3×3 depthwise conv<br>added to x", "lesson 3"),
-    ("norm1", "BatchNorm", "lesson 5"),
-    ("conv1", "1×1 conv:<br>W_q | W_k | W_v", "lesson 2"),
-    ("aggregate", "Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend", "lessons 1-5"),
+    ("pos_embed", "3×3 depthwise conv<br>added to x", "lesson 2"),
+    ("norm1", "BatchNorm", "lesson 6"),
+    ("conv1", "1×1 conv:<br>W_q | W_k | W_v", "lesson 4"),
+    ("aggregate", "Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend", "lessons 1-6"),
     ("conv2", "1×1 conv: W_o", "lesson 1"),
     ("+", "residual", ""),
-    ("norm2", "BatchNorm", "lesson 5"),
+    ("norm2", "BatchNorm", "lesson 6"),
     ("mlp", "1×1 conv → GELU<br>→ 1×1 conv", "per token"),
     ("+", "residual", ""),
 )

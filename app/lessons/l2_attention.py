@@ -11,6 +11,7 @@ from container_edu.aggregation import MultiHeadSelfAttention
 
 from . import figures
 from .l2_real import render_real_input
+from .symmetry import render_recap
 from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
 
 KEY = "attention"
@@ -177,4 +178,5 @@ def render() -> None:
         checks.append(check_prediction(prediction, ROW_PREDICTIONS[0 if row_changed else 1]))
     checks += render_real_input()
     verify_panel(checks, "attention is Y = concat(A_m V_m) with A_m = softmax(Q_m K_mᵀ s), made from the input")
+    render_recap()
     quiz(KEY, QUESTIONS)

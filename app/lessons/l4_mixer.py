@@ -17,7 +17,6 @@ from container_edu.aggregation import (
 
 from . import figures
 from .network import meet_the_network
-from .symmetry import render_recap
 from .resources import lesson_model, train_command
 from .widgets import Question, check_close, check_prediction, predict, check_true, goals, math_block, quiz, random_weights_warning, verify_panel
 
@@ -193,5 +192,4 @@ def render() -> None:
         ],
         "token mixing is Y = A V with one learned, dense, static A per head (one in all for the Mixer)",
     )
-    render_recap()
     quiz(KEY, QUESTIONS)

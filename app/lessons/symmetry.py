@@ -67,8 +67,8 @@ def symmetry_rows(seed: int = 0) -> list[dict]:
     return rows
 
 
-RECAP = pd.DataFrame({"dense (every token reaches every token)": ["attention (lesson 2)", "Mixer (lesson 4)"],
-                      "sparse (a local window)": ["?", "depthwise conv (lesson 3)"]},
+RECAP = pd.DataFrame({"dense (every token reaches every token)": ["attention (lesson 4)", "Mixer (lesson 3)"],
+                      "sparse (a local window)": ["?", "depthwise conv (lesson 2)"]},
                      index=["dynamic (A depends on X)", "static (A is a parameter)"])
 EMPTY_CELL = ("a local attention: A computed from X, but only inside a window",
               "a bigger conv kernel", "a Mixer with fewer parameters")
