@@ -372,3 +372,38 @@ def test_real_test_split():
     assert torch.equal(torch.bincount(y, minlength=10), torch.full((10,), 1000))
     m = to_model_input(x[:2000])
     assert abs(m.mean().item()) < 0.1 and abs(m.std().item() - 1) < 0.1
+
+
+# ----------------------------------------------------------------------------- the shipped subset
+
+
+def test_shipped_subset_is_class_balanced_and_read_by_the_same_reader():
+    from container_edu.data import NUM_CLASSES, SUBSET_DIR, SUBSET_PER_CLASS
+
+    for split, per_class in SUBSET_PER_CLASS.items():
+        images, labels = load_fashion_mnist(split, SUBSET_DIR)
+        assert images.shape == (per_class * NUM_CLASSES, 28, 28) and images.dtype == torch.uint8
+        assert torch.bincount(labels, minlength=NUM_CLASSES).tolist() == [per_class] * NUM_CLASSES
+    assert (SUBSET_DIR / "LICENSE").is_file()
+    total = sum(path.stat().st_size for path in SUBSET_DIR.iterdir())
+    assert total < 4 * 2**20, f"the shipped subset should stay a few MB, it is {total} bytes"
+
+
+def test_data_source_falls_back_to_the_subset_only_when_the_full_set_is_absent(tmp_path, monkeypatch):
+    from container_edu.data import SUBSET_DIR, data_source, load_split
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    source = data_source()
+    assert source.is_subset and source.directory == SUBSET_DIR and "bundled" in source.label
+    images, labels, used = load_split("test")
+    assert used == source and len(images) == len(labels) == 1000
+    # A full set that is present is used, not the subset: write a tiny one (all four files).
+    for name, array in {
+        "train-images-idx3-ubyte": np.zeros((3, 28, 28), np.uint8), "train-labels-idx1-ubyte": np.zeros(3, np.uint8),
+        "t10k-images-idx3-ubyte": np.zeros((2, 28, 28), np.uint8), "t10k-labels-idx1-ubyte": np.zeros(2, np.uint8),
+    }.items():
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+        (tmp_path / name).write_bytes(header + array.tobytes())
+    images, _, used = load_split("test")
+    assert not used.is_subset and used.directory == tmp_path and len(images) == 2
+    assert "full Fashion-MNIST" in used.label

@@ -169,6 +169,7 @@ def test_conv_is_equivariant_for_every_shift_and_the_mixer_is_not():
 
 def test_mixer_on_another_grid_gives_a_friendly_message():
     at = open_lesson("mixer")
+    at.radio(key="l4_prediction").set_value("no, it refuses")
     at.selectbox(key="l4_grid").set_value("8 × 8").run()
     assert not at.exception
     messages = [w.value for w in at.warning if w.value.startswith("The Mixer refuses this grid")]
@@ -196,18 +197,34 @@ def test_container_blend_with_a_trained_model(tiny_weights):
     at = open_lesson("container")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
     learned = at.metric[0].value
-    at.slider(key="l5_alpha").set_value(1.0)
-    at.selectbox(key="l5_target").set_value("blocks2.1")
-    at.run()
+    # Before the slider moves, nothing is overridden: the "moved" accuracy is the learned one.
+    assert at.metric[1].value == learned and "not moved" in at.metric[1].label
+    at.selectbox(key="l5_target").set_value("blocks2.1").run()
+    assert at.metric[1].value == learned
+    at.slider(key="l5_alpha_blocks2.1").set_value(1.0).run()
     assert_verified(at)
     assert at.metric[0].value == learned
     assert "α = 1.00 on blocks2.1" in at.metric[1].label
+
+
+def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
+    at = open_lesson("container")
+    options = at.radio(key="l5_prediction").options
+    outcomes = []
+    for option in options:
+        at.radio(key="l5_prediction").set_value(option).run()
+        outcomes.append(bool(verified(at)))
+        failures = [e.value for e in at.error if e.value.startswith("Not verified")]
+        assert bool(failures) != outcomes[-1]
+    assert sorted(outcomes) == [False, True], "exactly one prediction holds, the other fails the panel"
 
 
 @needs_data
 def test_trained_lesson_reads_the_cards_history(tiny_weights):
     at = open_lesson("trained")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
+    at.radio(key="l7_prediction").set_value("fmnist_container_light").run()
+    assert_verified(at)  # the only model is the best one: the prediction holds
     table = at.dataframe[0].value
     assert list(table["model"]) == ["fmnist_container_light"]
     claims = list(at.dataframe[-1].value["claim"])
@@ -263,3 +280,216 @@ def test_live_training_can_be_stopped():
     assert len(entry["history"]) == 1
     assert any(s.value.startswith("Run stopped early") for s in at.success)
     assert_verified(at)
+
+
+# ----------------------------------------------------------------------------- without the full data set
+
+
+@pytest.fixture
+def no_full_data(tmp_path, monkeypatch):
+    """The full Fashion-MNIST set's folder points at an empty folder: the lessons must use the shipped subset."""
+    from container_edu.data import ENV_VAR
+
+    empty = tmp_path / "no_fashion_mnist"
+    empty.mkdir()
+    monkeypatch.setenv(ENV_VAR, str(empty))
+    return empty
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_KEYS)
+def test_every_lesson_runs_on_the_shipped_subset(lesson, no_full_data):
+    at = open_lesson(lesson.KEY)
+    assert_verified(at)
+    assert not [w.value for w in at.warning if "Fashion-MNIST" in w.value], "no lesson degrades without the full set"
+    if lesson.KEY in ("container", "train"):
+        assert any("bundled Fashion-MNIST subset" in c.value for c in at.caption), "the figure says which data it used"
+
+
+def test_container_lesson_sweeps_accuracy_on_the_shipped_subset(no_full_data):
+    at = open_lesson("container")
+    at.radio(key="l5_prediction").set_value(at.radio(key="l5_prediction").options[0]).run()
+    assert not at.exception
+    assert at.metric[0].value.endswith("%") or "±" in at.metric[0].value
+    assert any(c.value.startswith("Setting every block to α = 0") for c in at.caption)
+
+
+def test_live_training_runs_on_the_shipped_subset(no_full_data):
+    at = open_lesson("train")
+    assert not at.button(key="l8_start").disabled
+    at.select_slider(key="l8_subset").set_value(256)
+    at.slider(key="l8_epochs").set_value(1)
+    at.text_input(key="l8_name").set_value("subset_run")
+    at.run()
+    at.button(key="l8_start").click().run()
+    entry = _wait_for_run(at, "subset_run")
+    assert entry["settings"]["train_subset"] == 256
+    assert at.session_state["l8_job"].data_dir.endswith("fashion_mnist_subset")
+
+
+def test_no_lesson_text_names_a_system_package_manager():
+    for folder in (ROOT / "app", ROOT / "pages"):
+        for path in folder.rglob("*.py"):
+            text = path.read_text()
+            for word in ("apt-get", "sudo ", "apt install", "brew install"):
+                assert word not in text, f"{path.relative_to(ROOT)} names a package manager: {word!r}"
+
+
+def test_the_right_option_is_not_given_away_by_its_length():
+    """Counted across every lesson: at most a third of right options are the longest, at most half the shortest."""
+    questions = [question for lesson in LESSONS for question in lesson.QUESTIONS]
+    lengths = [[len(text) for text, _ in question.choices] for question in questions]
+    longest = sum(lens[q.answer] == max(lens) for q, lens in zip(questions, lengths))
+    shortest = sum(lens[q.answer] == min(lens) for q, lens in zip(questions, lengths))
+    assert longest <= len(questions) / 3, f"{longest} of {len(questions)} right options are the longest"
+    assert shortest <= len(questions) / 2, f"{shortest} of {len(questions)} right options are the shortest"
+
+
+@pytest.mark.parametrize("lesson, key", [("attention", "l2_prediction"), ("conv", "l3_prediction"),
+                                         ("mixer", "l4_prediction"), ("cost", "l6_prediction")])
+def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
+    at = open_lesson(lesson)
+    assert_verified(at)  # no prediction yet: the panel checks the lesson's claims only
+    outcomes = []
+    for option in at.radio(key=key).options:
+        at.radio(key=key).set_value(option).run()
+        assert not at.exception
+        failures = [e.value for e in at.error if e.value.startswith("Not verified")]
+        outcomes.append(not failures)
+        assert bool(verified(at)) == outcomes[-1]
+        if failures:
+            assert f"your prediction: {option}" in failures[0]
+    assert outcomes.count(True) == 1, outcomes
+
+
+def test_matrix_challenge_checks_the_learners_edit():
+    at = open_lesson("matrix")
+    at.toggle(key="l1_challenge").set_value(True).run()
+    assert any(e.value.startswith("Not verified: your edit") for e in at.error)
+    at.session_state["l1_A_0"] = {"edited_rows": {0: {"t0": 0.0, "t1": 0.5, "t2": 0.5, "t3": 0.0}},
+                                  "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert_verified(at)
+
+
+def test_training_lesson_claims_nothing_was_watched_before_a_run():
+    at = open_lesson("train")
+    assert not any("you watched" in text for text in verified(at))
+    assert any("3" in c.value and "can move α by at most about" in c.value for c in at.caption)
+
+
+def test_trained_lesson_prediction_is_checked_against_the_cards():
+    from app.registry import bundled_cards
+
+    cards = {name: card for name, card in bundled_cards().items() if card.test_accuracy is not None}
+    if len(cards) < 2:
+        pytest.skip("needs at least two bundled models with a test accuracy")
+    best = max(cards, key=lambda name: cards[name].test_accuracy)
+    at = open_lesson("trained")
+    at.radio(key="l7_prediction").set_value(best).run()
+    assert_verified(at)
+    other = next(name for name in at.radio(key="l7_prediction").options if name != best)
+    at.radio(key="l7_prediction").set_value(other).run()
+    assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
+
+
+def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
+    from app.registry import bundled_cards
+
+    if sum(card.test_accuracy is not None for card in bundled_cards().values()) < 2:
+        pytest.skip("needs at least two bundled models with a test accuracy")
+    at = open_lesson("trained")
+    frames = [frame.value for frame in at.dataframe]
+    assert any("reported" in frame.columns for frame in frames)
+    paired = next(frame for frame in frames if "McNemar p (exact, two-sided)" in frame.columns)
+    row = paired.iloc[0]
+    counts = [int(row[column]) for column in paired.columns if "right" in column or "wrong" in column]
+    assert sum(counts) == int(row["images"])
+    assert_verified(at)
+
+
+def test_cost_counts_like_with_like_and_the_detection_grid():
+    from app.lessons.cost_compare import detection_stage1_grid, like_with_like
+    from container_edu.aggregation import DepthwiseConvAggregation, TokenMixing, count_parameters
+
+    rows = {row["operator"].split(" ")[0]: row for row in like_with_like(49, 8, 2, 5)}
+    assert rows["depthwise"]["affinity parameters"] == DepthwiseConvAggregation(8, 5).weight.numel()
+    assert rows["multi-head"]["affinity parameters"] == 2 * count_parameters(TokenMixing(49))
+    assert rows["attention"]["affinity entries per image"] == 2 * 49 * 49
+    height, width = detection_stage1_grid()
+    assert (height, width) == (800 // 4, 1333 // 4) and 66_000 < height * width < 68_000
+
+
+def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_data):
+    at = open_lesson("container")
+    at.slider(key="l5_alpha_all mixed blocks").set_value(1.0).run()
+    at.toggle(key="l5_fresh_bn").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    fresh = [m for m in at.metric if "re-estimated" in m.label]
+    assert fresh and fresh[0].value.endswith("%") is False and "%" in fresh[0].value
+    assert_verified(at)
+
+
+def test_symmetry_panel_measures_what_each_operator_commutes_with():
+    from app.lessons.symmetry import symmetry_rows
+
+    rows = {row["operator"].split(" ")[0] + (" pos" if "pos_embed" in row["operator"] else ""): row
+            for row in symmetry_rows()}
+    assert rows["attention"]["commutes with permutations"] and rows["attention"]["commutes with shifts"]
+    assert not rows["depthwise"]["commutes with permutations"] and rows["depthwise"]["commutes with shifts"]
+    assert not rows["Mixer"]["commutes with permutations"] and not rows["Mixer"]["commutes with shifts"]
+    assert not rows["attention pos"]["commutes with permutations"]
+    assert rows["depthwise"]["gap after a random permutation"] > 1e-3  # a clear failure, not rounding
+
+
+def test_attention_lesson_recap_asks_for_the_empty_cell():
+    at = open_lesson("attention")
+    at.radio(key="recap_empty_cell").set_value(at.radio(key="recap_empty_cell").options[1]).run()
+    assert any(e.value.startswith("Not quite: a conv kernel") for e in at.error)
+    assert_verified(at)
+
+
+def test_attention_lesson_shows_every_head_on_a_real_image(no_full_data):
+    at = open_lesson("attention")
+    claims = [claim for frame in at.dataframe if "claim" in frame.value.columns for claim in frame.value["claim"]]
+    assert any("every head's row on this image sums to 1" in claim for claim in claims)
+    assert any("fused kernel's logits" in claim for claim in claims)
+    assert any("bundled Fashion-MNIST subset" in c.value for c in at.caption)
+    assert_verified(at)
+
+
+def test_live_training_checks_the_learners_prediction_of_alpha(no_full_data):
+    from container_edu.models import blend_parameters
+
+    at = open_lesson("train")
+    at.select_slider(key="l8_subset").set_value(256)
+    at.slider(key="l8_epochs").set_value(1)
+    at.text_input(key="l8_name").set_value("predicted")
+    at.radio(key="l8_prediction").set_value("above 0.5 (towards attention)")
+    at.run()
+    at.button(key="l8_start").click().run()
+    entry = _wait_for_run(at, "predicted")
+    at.run()
+    above = blend_parameters(entry["model"])["blocks2.0"][0] > 0.5
+    claims = [claim for frame in at.dataframe if "claim" in frame.value.columns for claim in frame.value["claim"]]
+    assert "your prediction: above 0.5 (towards attention)" in claims
+    assert bool(verified(at)) == above
+    assert any("α measured from the trained block's outputs" in claim for claim in claims)
+
+
+def test_lesson_numbers_named_in_the_content_follow_the_order():
+    import re
+
+    from app.lessons.figures import BLOCK_PARTS
+    from app.lessons.symmetry import RECAP
+
+    def number(key: str) -> int:
+        return LESSON_KEYS.index(key) + 1
+
+    expected = {"pos_embed": number("conv"), "conv1": number("attention"), "norm1": number("container"),
+                "norm2": number("container"), "conv2": number("matrix")}
+    for name, _, label in BLOCK_PARTS:
+        if name in expected:
+            assert label == f"lesson {expected[name]}", (name, label)
+    cells = " ".join(str(cell) for cell in RECAP.to_numpy().ravel())
+    for key, word in (("attention", "attention"), ("mixer", "Mixer"), ("conv", "depthwise conv")):
+        assert re.search(rf"{word} \(lesson {number(key)}\)", cells), (key, cells)

@@ -10,23 +10,22 @@ ImageNet architecture, random weights) goes to ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
+from browser_support import (
+    ACTION_TIMEOUT_S,
+    REPO_ROOT,
+    assert_no_exception,
+    chromium,
+    require_browser,
+    streamlit_server,
+    wait_until_idle,
+)
 from container_edu import weights_store as store
-from test_browser import CHROMIUM, CHROMIUM_ARGS, RUN_SECONDS, STARTUP_SECONDS, _free_port, assert_no_exception, \
-    screenshot, wait_until_idle
+from test_browser import screenshot
 from weights_server import ReleaseServer, write_release
 
 pytestmark = pytest.mark.browser
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,60 +36,20 @@ def release_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(release_server, tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install the Debian package 'chromium' to run the browser tests")
-    pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    require_browser()
     folder = tmp_path_factory.mktemp("weights")
-    port = _free_port()
-    log_path = REPO_ROOT / "test-artifacts" / "streamlit-weights-server.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", store.DIR_ENV: str(folder), store.URL_ENV: release_server.drive_url}
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if server.poll() is not None:
-                    pytest.fail(f"the Streamlit server exited with code {server.returncode}; see {log_path}")
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                        if response.read().strip() == b"ok":
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the Streamlit server did not answer within {STARTUP_SECONDS} s")
-                time.sleep(0.5)
-            yield url, folder
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=5)
+    env = {store.DIR_ENV: str(folder), store.URL_ENV: release_server.drive_url}
+    with streamlit_server(REPO_ROOT / "test-artifacts" / "streamlit-weights-server.log", env) as url:
+        yield url, folder
 
 
 def test_the_button_fetches_installs_and_selects_the_imagenet_weights(app, release_server):
-    from playwright.sync_api import sync_playwright
-
     url, folder = app
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium() as browser:
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.set_default_timeout(RUN_SECONDS * 1000)
-            # The home page first: on a fresh server, a deep link as the first visit loses the first click
-            # (app.navigation.ensure_navigation's switch out of Streamlit's legacy pages mode; reported).
-            page.goto(url)
-            page.get_by_role("heading", name="Container: context aggregation, explained").first.wait_for()
-            wait_until_idle(page)
+            page.set_default_timeout(ACTION_TIMEOUT_S * 1000)
+            # A deep link as the fresh server's first request: the first click must take effect.
             page.goto(f"{url}/Image_inspector")
             page.get_by_role("heading", name="Image inspector").first.wait_for()
             wait_until_idle(page)
@@ -121,4 +80,4 @@ def test_the_button_fetches_installs_and_selects_the_imagenet_weights(app, relea
             assert_no_exception(page, "photo with the ImageNet model")
             screenshot(page, "3_image_inspector_imagenet")
         finally:
-            browser.close()
+            page.close()

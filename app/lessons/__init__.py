@@ -24,8 +24,9 @@ from . import (
 )
 from .widgets import DONE_KEY, PICKER_KEY, done_lessons
 
+# The arc: conv, then mixer, then attention each relax one constraint; cost comes before Container uses it.
 LESSONS: tuple[ModuleType, ...] = (
-    l1_matrix, l2_attention, l3_conv, l4_mixer, l5_container, l6_cost, l7_trained, l8_train, l9_measured,
+    l1_matrix, l3_conv, l4_mixer, l2_attention, l6_cost, l5_container, l7_trained, l8_train, l9_measured,
 )
 LESSON_KEYS: tuple[str, ...] = tuple(lesson.KEY for lesson in LESSONS)
 _BY_KEY = {lesson.KEY: lesson for lesson in LESSONS}
@@ -45,7 +46,7 @@ def _go_to(key: str) -> None:
 
 
 TITLE = "Lessons: one operation, three affinities"
-INTRO = ("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₁V₁, …, A_M V_M) W_o; they "
+INTRO = ("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₀V₀, …, A₍M−1₎V₍M−1₎) W_o; they "
          "differ only in how the affinity A is made, and Container blends them. Nine short lessons, each with the "
          "math, a live figure, a numerical check and questions; answer a lesson's questions to tick it off.")
 

@@ -215,3 +215,54 @@ def add_vertical_markers(fig: go.Figure, xs: Sequence[float], labels: Sequence[s
             textfont=dict(color="gray"),
         ))
     return fig
+
+
+#: The Container block, input to output: (code name, what it computes, the lesson that explains it).
+BLOCK_PARTS: tuple[tuple[str, str, str], ...] = (
+    ("pos_embed", "3×3 depthwise conv<br>added to x", "lesson 2"),
+    ("norm1", "BatchNorm", "lesson 6"),
+    ("conv1", "1×1 conv:<br>W_q | W_k | W_v", "lesson 4"),
+    ("aggregate", "Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend", "lessons 1-6"),
+    ("conv2", "1×1 conv: W_o", "lesson 1"),
+    ("+", "residual", ""),
+    ("norm2", "BatchNorm", "lesson 6"),
+    ("mlp", "1×1 conv → GELU<br>→ 1×1 conv", "per token"),
+    ("+", "residual", ""),
+)
+
+
+def block_diagram(height: int = 230) -> go.Figure:
+    """The Container block drawn once: one box per part, arrows in data order, each part naming its lesson."""
+    fig = go.Figure()
+    width, gap = 1.0, 0.35
+    insets = [0.3 if name == "+" else 0.0 for name, _, _ in BLOCK_PARTS]
+    for index, (name, what, lesson) in enumerate(BLOCK_PARTS):
+        x0 = index * (width + gap)
+        inset = insets[index]
+        fig.add_shape(type="circle" if inset else "rect", x0=x0 + inset, x1=x0 + width - inset,
+                      y0=inset, y1=1 - inset,
+                      line=dict(color="#555"), fillcolor="#fff3cd" if name == "aggregate" else "#eef3fb")
+        label = "+" if inset else f"<b>{name}</b><br>{what}"
+        fig.add_annotation(x=x0 + width / 2, y=0.5, text=label, showarrow=False, font=dict(size=11))
+        if lesson:
+            fig.add_annotation(x=x0 + width / 2, y=-0.15, text=f"<i>{lesson}</i>", showarrow=False,
+                               font=dict(size=10, color="#1f5fa8"))
+        if index:
+            start = x0 - gap - insets[index - 1]
+            fig.add_annotation(x=x0 + inset, y=0.5, ax=start, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
+                               showarrow=True, arrowhead=2, text="")
+    # The skip connections branch off before norm1 and before norm2 and join at the two sums.
+    sums = [i for i, part in enumerate(BLOCK_PARTS) if part[0] == "+"]
+    branches = [i for i, part in enumerate(BLOCK_PARTS) if part[0] in ("norm1", "norm2")]
+    for level, (branch, join) in enumerate(zip(branches, sums)):
+        xs = branch * (width + gap) - gap / 2
+        xe = join * (width + gap) + width / 2
+        top = 1.3 + 0.1 * level
+        fig.add_shape(type="path", path=f"M {xs},0.5 L {xs},{top} L {xe},{top} L {xe},0.7",
+                      line=dict(color="#999", dash="dot"))
+    total = len(BLOCK_PARTS) * (width + gap)
+    fig.update_xaxes(visible=False, range=[-0.2, total])
+    fig.update_yaxes(visible=False, range=[-0.35, 1.5])
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=5), showlegend=False, plot_bgcolor="white",
+                      title="One Container block: x → pos_embed → norm1 → conv1 → A V → conv2 → + → norm2 → MLP → +")
+    return fig

@@ -9,6 +9,7 @@ import torch
 from container_edu import affinity as aff
 
 from . import figures
+from .network import show_block
 from .widgets import Question, check_close, goals, math_block, quiz, verify_panel
 
 KEY = "matrix"
@@ -22,7 +23,7 @@ SHORT_LABELS = [f"t{i}" for i in range(NUM_TOKENS)]
 CHANNEL_LABELS = [f"c{c}" for c in range(CHANNELS)]
 
 GOALS = [
-    "Read a C × H × W feature map as N = H·W tokens (rows) with C channels (columns).",
+    "Read a C × n_y × n_x feature map (n_y rows, n_x columns of tokens) as N = n_y·n_x tokens with C channels.",
     "Compute Y = A V and read row i of A as the recipe for output token i.",
     "See that an operator that mixes tokens is fully described by its N × N affinity A.",
 ]
@@ -63,8 +64,8 @@ QUESTIONS = (
              f"N = {_SIDE}·{_SIDE} = {_N} tokens; V holds one row of C = {_C} channels per token, and A relates every "
              "token to every token."),
             (f"V is {_SIDE} × {_SIDE}, A is {_C} × {_C}",
-             f"That mixes up the roles: A mixes tokens, not channels, so it is N × N with N = H·W = {_N}."),
-            (f"V is {_C} × {_N}, A is {_C} × {_C}",
+             f"That mixes up the roles: A mixes tokens, not channels, so it is N × N with N = n_y·n_x = {_N}."),
+            (f"V is {_C} × {_N} (a row per channel), A is {_C} × {_C}",
              "In this course tokens are rows: V is N × C, and the channel-mixing matrices (W_v, W_o) are C × C, not A."),
         ),
         0,
@@ -82,9 +83,9 @@ QUESTIONS = (
     Question(
         "Does the same A act on every channel of V in Y = A V?",
         (
-            ("Yes: each column (channel) of V is mixed by the same A",
+            ("Yes: every channel is mixed by the same A",
              "Y[:, c] = A V[:, c]. Giving groups of channels their own A is what multiple heads do."),
-            ("No: A has one row per channel",
+            ("No: each channel has its own row of A",
              "A has one row per output token (N rows), not per channel."),
         ),
         0,
@@ -95,9 +96,9 @@ QUESTIONS = (
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"Y = A\,V,\qquad Y_i = \sum_{j=1}^{N} A_{ij}\, V_j \qquad (A \in \mathbb{R}^{N\times N},\; V \in \mathbb{R}^{N\times C})",
-        r"Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M)\, W_o",
-        caption="Tokens i = y·W + x in row-major order. Row i of A says how much each token j contributes to output "
+        r"Y = A\,V,\qquad Y_i = \sum_{j=0}^{N-1} A_{ij}\, V_j \qquad (A \in \mathbb{R}^{N\times N},\; V \in \mathbb{R}^{N\times C})",
+        r"Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1})\, W_o",
+        caption="Tokens, heads and channels are numbered from 0, as in the widgets: token i = y·n_x + x in row-major order (n_x tokens per row; W always names a weight matrix). Row i of A says how much each token j contributes to output "
         "token i. With M heads, the C channels are split into M groups, each mixed by its own A_m; "
         "W_o then mixes channels. Every operator in these lessons is this formula with a different A.",
     )
@@ -132,6 +133,9 @@ def render() -> None:
             y, "Output Y = A V (N × C)", "Y[i, c]", x_title="channel c", y_title="output token i",
             x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="l1_fig_y")
 
+    challenge = st.toggle("Challenge: edit row t0 of A so that Y_0 is the average of V_1 and V_2 "
+                          "(the Verify panel checks your edit)", key="l1_challenge")
+
     st.markdown("**Read one row.**")
     row = st.select_slider("output token i", options=list(range(NUM_TOKENS)), value=0, key="l1_row",
                            format_func=lambda i: TOKEN_LABELS[i])
@@ -142,11 +146,16 @@ def render() -> None:
     st.caption(f"Row {row} of A sums to {float(weights.sum()):.2f}; its largest weight is on token "
                f"t{int(weights.abs().argmax())}.")
 
+    with st.expander("Where Y = A V sits in the network: the Container block"):
+        show_block("l1_block_diagram")
+
     # Verify: the core's aggregate equals the sum written out by hand, token by token.
     by_hand = torch.stack([sum(matrix[i, j] * v[j] for j in range(NUM_TOKENS)) for i in range(NUM_TOKENS)])
     per_channel = torch.stack([matrix @ v[:, c] for c in range(CHANNELS)], dim=1)
+    challenge_checks = [check_close("your edit: Y_0 = (V_1 + V_2) / 2, computed from V alone", y[0],
+                                    (v[1] + v[2]) / 2)] if challenge else []
     verify_panel(
-        [
+        challenge_checks + [
             check_close("aggregate(A, V) equals Σ_j A_ij V_j written out per token", y, by_hand),
             check_close("each channel c is mixed by the same A: Y[:, c] = A V[:, c]", y, per_channel),
             check_close(f"row {row}: Y_{row} = Σ_j A_{row}j V_j", y[row], by_hand[row]),

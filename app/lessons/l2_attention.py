@@ -10,9 +10,12 @@ from container_edu import affinity as aff
 from container_edu.aggregation import MultiHeadSelfAttention
 
 from . import figures
-from .widgets import Question, check_close, check_differ, goals, math_block, quiz, verify_panel
+from .l2_real import render_real_input
+from .symmetry import render_recap
+from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
 
 KEY = "attention"
+ROW_PREDICTIONS = ("yes, the row changes", "no, the row stays the same")
 TITLE = "Self-attention: dynamic and dense"
 
 HEIGHT = WIDTH = 4
@@ -43,11 +46,11 @@ QUESTIONS = (
     Question(
         "Why is self-attention called dynamic?",
         (
-            ("A is computed from the input X, so every image gets its own A",
+            ("A is computed from each input X",
              "A_m = softmax(Q_m K_mᵀ s) with Q = X W_q and K = X W_k: new X, new A. A conv's A is fixed once trained."),
-            ("Its weights W_q, W_k change during training",
+            ("W_q and W_k change in training",
              "Every layer's weights change during training; 'dynamic' means A changes with the input at inference."),
-            ("It can run on any number of heads",
+            ("Its number of heads can be changed after training",
              "The number of heads is fixed by the architecture; it is not what 'dynamic' refers to."),
         ),
         0,
@@ -55,11 +58,11 @@ QUESTIONS = (
     Question(
         f"With C = {CHANNELS} channels and M = {HEADS} heads, what does one image's attention produce?",
         (
-            (f"{HEADS} matrices of {NUM_TOKENS} × {NUM_TOKENS}, each mixing {CHANNELS // HEADS} channels of V",
+            (f"{HEADS} matrices, one per head",
              f"One A_m per head; head m mixes its own C/M = {CHANNELS // HEADS} contiguous channels V_m."),
-            (f"{CHANNELS} matrices, one per channel",
+            (f"{CHANNELS} matrices, one per channel, as in a depthwise conv",
              "One matrix per channel is the depthwise conv's layout (M = C); attention has one per head."),
-            ("One matrix shared by all channels",
+            ("One matrix, the mean of the heads, shared by all channels",
              "That is the MLP-Mixer layout (M = 1); attention with M heads has M matrices."),
         ),
         0,
@@ -94,7 +97,7 @@ def render() -> None:
         r"Q = X W_q,\quad K = X W_k,\quad V = X W_v \qquad (N \times C,\ \text{split into } M \text{ heads of } C/M)",
         r"A_m = \operatorname{softmax}\!\big(Q_m K_m^{\top} s\big),\quad s = (C/M)^{-1/2},\qquad "
         r"A_m[i,j] = \frac{\exp(s\, q_i \cdot k_j)}{\sum_{l} \exp(s\, q_i \cdot k_l)}",
-        r"Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M)\, W_o",
+        r"Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1})\, W_o",
         caption="q_i, k_j are rows of Q_m, K_m. The softmax runs along each row, so each row of A_m is a probability "
         "distribution over the N tokens. In Container's blocks W_q, W_k, W_v are the three thirds of the 1×1 conv "
         "conv1, and W_o is conv2.",
@@ -109,6 +112,8 @@ def render() -> None:
                                 key="l2_target")
     head = c4.radio("head m", list(range(HEADS)), horizontal=True, key="l2_head")
     target = None if target_label == "every token" else int(target_label.split("t")[-1])
+    prediction = predict("l2_prediction", "Predict: with the perturbation chosen above, does the query's row i of "
+                         "A_m (head m, query below) change?", ROW_PREDICTIONS)
     q1, q2 = st.columns(2)
     qy = q1.slider("query token row y", 0, HEIGHT - 1, 1, key="l2_qy")
     qx = q2.slider("query token column x", 0, WIDTH - 1, 2, key="l2_qx")
@@ -168,5 +173,10 @@ def render() -> None:
         checks.append(check_differ("A(X') differs from A(X): the affinity is dynamic", a_xp, a_x))
     else:
         checks.append(check_close("with ε = 0, X' = X and A(X') equals A(X)", a_xp, a_x))
+    if prediction is not None:
+        row_changed = float(change[head, query].max()) > 1e-12
+        checks.append(check_prediction(prediction, ROW_PREDICTIONS[0 if row_changed else 1]))
+    checks += render_real_input()
     verify_panel(checks, "attention is Y = concat(A_m V_m) with A_m = softmax(Q_m K_mᵀ s), made from the input")
+    render_recap()
     quiz(KEY, QUESTIONS)

@@ -10,9 +10,10 @@ from container_edu import colors
 from container_edu.aggregation import DepthwiseConvAggregation, TokenMixing
 
 from . import figures
-from .widgets import Question, check_close, check_differ, goals, math_block, quiz, verify_panel
+from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
 
 KEY = "conv"
+SHIFT_PREDICTIONS = ("the conv's only", "the mixer's only", "both", "neither")
 TITLE = "Depthwise convolution: static and sparse"
 
 CHANNELS = 4
@@ -35,18 +36,18 @@ QUESTIONS = (
              f"Row i holds the k² = {_K ** 2} kernel weights at the offsets around token i; near the border some fall "
              f"outside the grid and are cut (zero padding). The other {_SIDE ** 2 - _K ** 2} or more entries are 0: "
              "sparse."),
-            (f"{_SIDE ** 2}", "That would be a dense row, as in attention or the mixer; a conv only sees a k × k window."),
-            (f"{_K}", f"The kernel has k × k = {_K ** 2} taps, not k."),
+            (f"{_SIDE ** 2}: a row of A has N entries, and the kernel reaches all of them", "That would be a dense row, as in attention or the mixer; a conv only sees a k × k window."),
+            (f"{_K}: one weight per kernel column", f"The kernel has k × k = {_K ** 2} taps, not k."),
         ),
         0,
     ),
     Question(
         "Why does shifting the input by one token shift a conv's output by one token (away from the border)?",
         (
-            ("A_c[i, j] depends only on the offset between tokens i and j: the same kernel is used at every position",
+            ("The same kernel is used at every position",
              "Weight sharing along the diagonals (a Toeplitz-like matrix) is exactly translation equivariance."),
-            ("Because A_c rows sum to 1", "Conv rows need not sum to 1 (the kernel here does not); that is not the reason."),
-            ("Because A_c is computed from the input",
+            ("Because A_c's rows sum to 1, so the output can only move, not change", "Conv rows need not sum to 1 (the kernel here does not); that is not the reason."),
+            ("Because A_c is recomputed from the shifted input and follows its content",
              "The conv's A_c is static: it never looks at the input. Equivariance comes from the shared kernel."),
         ),
         0,
@@ -58,7 +59,7 @@ QUESTIONS = (
              "M = C heads of one channel each, and A_c is built from the kernel alone: static."),
             ("One matrix, different for every image",
              "One shared matrix is the Mixer layout, and input-dependence is attention's property."),
-            ("C matrices, recomputed from each image",
+            ("C matrices, recomputed from each image by sliding the kernel over it",
              "The kernel weights are fixed after training; A_c never looks at the input."),
         ),
         0,
@@ -96,14 +97,15 @@ def render() -> None:
     math_block(
         r"A_c[i,j] = \begin{cases} w_c[\,y_j - y_i + p,\ x_j - x_i + p\,] & |y_j - y_i| \le p \text{ and } "
         r"|x_j - x_i| \le p \\ 0 & \text{otherwise} \end{cases} \qquad p = \lfloor k/2 \rfloor",
-        r"Y_c = A_c V_c + b_c \qquad (c = 1, \dots, C:\ M = C \text{ heads of one channel})",
+        r"Y_c = A_c V_c + b_c \qquad (c = 0, \dots, C - 1:\ M = C \text{ heads of one channel})",
         caption="PyTorch's conv2d is cross-correlation, hence the + offsets. The bias b_c is not part of A_c. "
-        "A_c never looks at the input (static), has at most k² non-zeros per row (sparse), and its entries depend "
-        "only on the offset j − i (the same weight along each shifted diagonal).",
+        "A_c never looks at the input (static), has at most k² non-zeros per row (sparse), and A_c[i, j] depends only "
+        "on the 2-D offset (dy, dx) = (y_j − y_i, x_j − x_i) between the two tokens: the same weight wherever that "
+        "offset occurs, and 0 when the offset is outside the kernel.",
     )
 
     c1, c2, c3, c4 = st.columns(4)
-    size = c1.slider("grid H = W", 7, 12, 9, key="l3_size")
+    size = c1.slider("grid side n_y = n_x", 7, 12, 9, key="l3_size")
     kernel_size = c2.radio("kernel k", [3, 5], horizontal=True, key="l3_k")
     channel = c3.radio("channel c", list(range(CHANNELS)), horizontal=True, key="l3_channel")
     direction = c4.selectbox("shift the input by one token", list(SHIFTS), key="l3_shift")
@@ -143,14 +145,17 @@ def render() -> None:
         st.markdown(
             f"**Reading A_{channel}.** Row t{query} has {nonzero} non-zero entries out of {num_tokens} (a full kernel "
             f"has {kernel_size ** 2}; a query near the border loses the taps that fall outside the grid).\n\n"
-            f"Tap (dy, dx) of the kernel sits on the diagonal j − i = dy·W + dx, so the weights lie on "
-            f"{len(diagonals)} diagonals, j − i ∈ {{{', '.join(str(d) for d in diagonals)}}}, each holding one "
-            f"kernel weight all along (cut where x would wrap to the next row).\n\n"
+            f"Tap (dy, dx) of the kernel fills every entry whose tokens are offset by (dy, dx). In the flat "
+            f"index that is the diagonal j − i = dy·n_x + dx (n_x = {size} tokens per row), so the weights lie on "
+            f"{len(diagonals)} diagonals, j − i ∈ {{{', '.join(str(d) for d in diagonals)}}}. A diagonal is "
+            f"cut where x + dx leaves the row: there the flat offset is the same but the 2-D offset is not.\n\n"
             f"Only {100 * density:.1f}% of A_{channel} is non-zero."
         )
 
     st.markdown(f"**Translation equivariance.** Shift V by one token ({direction}, zero fill) and compare "
                 "f(shift V) with shift(f V), for the conv and for a dense mixer with random weights.")
+    prediction = predict("l3_prediction", "Predict: whose output shifts along with its input, away from the border?",
+                         SHIFT_PREDICTIONS)
     dy, dx = SHIFTS[direction]
     with torch.no_grad():
         v = torch.randn(1, CHANNELS, size, size, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
@@ -187,8 +192,13 @@ def render() -> None:
         both_move = ((i_idx % size) < size - 1) & ((j_idx % size) < size - 1)
         moved = matrices[:, i_idx[both_move] + 1, j_idx[both_move] + 1]
         original = matrices[:, i_idx[both_move], j_idx[both_move]]
+    conv_follows = check_close("", conv_pair[0][..., lo:hi + 1, lo:hi + 1], conv_pair[1][..., lo:hi + 1, lo:hi + 1]).passed
+    mixer_follows = check_close("", mixer_pair[0][..., lo:hi + 1, lo:hi + 1],
+                                mixer_pair[1][..., lo:hi + 1, lo:hi + 1]).passed
+    measured = SHIFT_PREDICTIONS[{(True, False): 0, (False, True): 1, (True, True): 2, (False, False): 3}[
+        (conv_follows, mixer_follows)]]
     verify_panel(
-        [
+        ([check_prediction(prediction, measured)] if prediction is not None else []) + [
             check_close("A_c V_c + b_c (explicit matrix) equals conv2d's output", explicit, fast),
             check_close(f"row t{query} of A_c equals depthwise_conv_row (kernel pasted at the query)",
                         matrices[:, query].reshape(CHANNELS, size, size), row_on_grid),

@@ -16,10 +16,12 @@ from container_edu.aggregation import (
 )
 
 from . import figures
+from .network import meet_the_network
 from .resources import lesson_model, train_command
-from .widgets import Question, check_close, check_true, goals, math_block, quiz, random_weights_warning, verify_panel
+from .widgets import Question, check_close, check_prediction, predict, check_true, goals, math_block, quiz, random_weights_warning, verify_panel
 
 KEY = "mixer"
+GRID_PREDICTIONS = ("yes, it runs", "no, it refuses")
 TITLE = "MLP-Mixer: static and dense"
 MODEL = "fmnist_mixer"
 GRIDS = {"7 × 7 (the grid it was built for)": (7, 7), "8 × 8": (8, 8), "14 × 14": (14, 14), "5 × 10": (5, 10)}
@@ -34,12 +36,12 @@ QUESTIONS = (
     Question(
         "A Mixer layer was trained on 7 × 7 tokens. At test time the images give 8 × 8 tokens. What happens?",
         (
-            (f"It cannot run: its learned affinity is {7 * 7} × {7 * 7} and there is no rule for a {8 * 8}-token grid",
+            (f"It cannot run: its {7 * 7} × {7 * 7} matrix fits only {7 * 7} tokens",
              "The matrix is the parameter. A conv kernel or attention's W_q, W_k work on any N; a dense learned A "
              "does not (you would have to resize or retrain it)."),
-            ("It runs and pads the extra tokens with zeros",
+            ("It runs, padding the extra tokens with zeros",
              f"Nothing in A V pads: a {7 * 7} × {7 * 7} A cannot multiply a {8 * 8} × C V."),
-            ("It runs, because the matrix is recomputed from the input",
+            ("It runs, because its matrix is recomputed from the input like attention's",
              "That is attention. The Mixer's A is a stored parameter, fixed after training."),
         ),
         0,
@@ -48,7 +50,9 @@ QUESTIONS = (
         "How many parameters does one token-mixing matrix have on a 14 × 14 grid?",
         (
             (f"{(14 * 14) ** 2:,}", f"N = {14 * 14} tokens, so N² = {(14 * 14) ** 2:,} weights per matrix."),
-            (f"{14 * 14:,}", "That is N; the matrix relates every token to every token, so N²."),
+            (f"{14 * 14 * 96:,}: one weight per token and channel (N × C, C = 96)",
+             "That counts N × C. A token-mixing matrix has one weight per pair of tokens (shared by the channels it "
+             "mixes), so N²."),
             (f"{5 * 5}", "That is a 5 × 5 conv kernel's size, independent of the grid."),
         ),
         0,
@@ -56,10 +60,10 @@ QUESTIONS = (
     Question(
         "How does a multi-head MLP with M heads differ from MLP-Mixer token mixing?",
         (
-            ("It learns M matrices, each shared by the C/M channels of its head; M = 1 is the Mixer",
+            ("M matrices, each shared by one head's C/M channels",
              "Same static, dense kind of affinity; more matrices, each for a group of channels."),
-            ("Its matrices are computed from the input", "Still static: the matrices are parameters."),
-            ("It uses a k × k kernel per head", "Kernels are the conv's way; a multi-head MLP's matrices are dense."),
+            ("Its M matrices are computed from the input, one per head, like attention's", "Still static: the matrices are parameters."),
+            ("Each head uses its own k × k kernel, which makes it a grouped conv", "Kernels are the conv's way; a multi-head MLP's matrices are dense."),
         ),
         0,
     ),
@@ -70,13 +74,16 @@ def render() -> None:
     goals(GOALS)
     math_block(
         r"\text{Mixer } (M = 1):\quad Y = A\,V,\qquad A \in \mathbb{R}^{N \times N} \text{ a learned parameter}",
-        r"\text{multi-head MLP}:\quad Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M),\qquad "
+        r"\text{multi-head MLP}:\quad Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1}),\qquad "
         r"A_m \in \mathbb{R}^{N \times N} \text{ learned}",
-        caption="This is the linear part of MLP-Mixer's token-mixing MLP. Like a conv, A is static (the same for every "
-        "image); like attention, it is dense (every token can reach every token). It has N² parameters per matrix and "
-        "is tied to the N it was trained on.",
+        caption="MLP-Mixer's real token-mixing MLP has two layers, N → D_S → N with a GELU between (D_S hidden "
+        "units), applied to every channel alike; one N × N matrix A is its one-layer, linear version. The zoo's "
+        "'mixer' variant is neither exactly: it is a multi-head MLP with M = 4 one-layer N × N matrices, one per head "
+        "of C/M channels. All three are static (the same for every image) and dense (every token can reach every "
+        "token), with N² parameters per matrix, and tied to the N they were trained on.",
     )
 
+    meet_the_network(expanded=True)  # the first lesson that shows a trained zoo model
     loaded = lesson_model(MODEL)
     if loaded.is_random:
         random_weights_warning(f"the {MODEL} zoo model", train_command("mixer"))
@@ -111,18 +118,28 @@ def render() -> None:
     st.markdown("**Tied to one grid.** The same learned matrix as a Mixer (one A for all channels), run on another grid:")
     grid_label = st.selectbox("run it on a grid of", list(GRIDS), key="l4_grid")
     grid = GRIDS[grid_label]
+    prediction = predict("l4_prediction", "Predict: will the learned matrix run on the grid you picked?",
+                         GRID_PREDICTIONS)
     channels = 8
     mixer = TokenMixing(height * width).double()
     with torch.no_grad():
         mixer.weight.copy_(learned[head : head + 1])
     v_other = torch.randn(1, channels, *grid, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    runs = False
     try:
         with torch.no_grad():
             out = mixer(v_other)
-        st.success(f"Runs: a {grid[0]} × {grid[1]} grid has {grid[0] * grid[1]} tokens, as the matrix expects; "
-                   f"output shape {tuple(out.shape)}.")
+        runs = True
+        if prediction is None:
+            st.info("Make your prediction to see whether it runs.")
+        else:
+            st.success(f"Runs: a {grid[0]} × {grid[1]} grid has {grid[0] * grid[1]} tokens, as the matrix "
+                       f"expects; output shape {tuple(out.shape)}.")
     except ValueError as error:
-        st.warning(f"The Mixer refuses this grid. Its own words: “{error}”.", icon=":material/block:")
+        if prediction is None:
+            st.info("Make your prediction to see whether it runs.")
+        else:
+            st.warning(f"The Mixer refuses this grid. Its own words: “{error}”.", icon=":material/block:")
     with torch.no_grad():
         conv_out = DepthwiseConvAggregation(channels, 5).double()(v_other)
         qkv = torch.randn(1, 3 * channels, *grid, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
@@ -160,8 +177,12 @@ def render() -> None:
         refused = False
     except ValueError:
         refused = True
+    if prediction is not None:
+        prediction_checks = [check_prediction(prediction, GRID_PREDICTIONS[0 if runs else 1])]
+    else:
+        prediction_checks = []
     verify_panel(
-        [
+        prediction_checks + [
             check_close("Mixer: Y[:, c] = A V[:, c] with the same A for every channel c", mixer_out, shared),
             check_close(f"multi-head MLP: channel c uses A_m of its head m = c // {per_head}", multihead_out, by_hand),
             check_true("the learned affinity is dense (every entry non-zero)", bool((learned != 0).all()),

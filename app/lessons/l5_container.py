@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from torch import nn
 
 from container_edu import affinity as aff
 from container_edu.models import blend_parameters
 from container_edu.trace import override_blend, record_affinities
 
 from . import figures
-from .resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
-from .widgets import Question, check_close, goals, math_block, quiz, random_weights_warning, verify_panel
+from .network import meet_the_network
+from .resources import (CLASS_NAMES, LessonModel, alpha_from_behaviour, block_outputs_along_alpha, lesson_model,
+                        standard_error, test_source, train_command, train_images, try_test_batch)
+from .widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, random_weights_warning,
+                      verify_panel)
 
 KEY = "container"
 TITLE = "Container: mixing dynamic and static"
 MODEL = "fmnist_container_light"
 SWEEP = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 ALL_BLOCKS = "all mixed blocks"
+MOVED_KEY = "l5_moved"  # the targets whose slider the learner has moved: no override before that
+PREDICTION_KEY = "l5_prediction"
+PREDICTIONS = ("all blocks at α = 0 (conv only) costs more accuracy", "all blocks at α = 1 (attention only) costs more accuracy")
 
 GOALS = [
     "Write Container's affinity α A(X) + β A^static and recognise attention, conv and Mixer as corner cases.",
@@ -49,12 +59,12 @@ QUESTIONS = (
     Question(
         "You set α = 1 on a trained Container-Light and accuracy collapses. What does that show?",
         (
-            ("This trained network relies on its conv branch; it does not show how a pure-attention network would do",
+            ("That this trained network relies on its conv branch",
              "The other weights were trained for the learned blend. A network trained with α = 1 could adapt; "
              "this one was never asked to."),
-            ("Attention is useless for Fashion-MNIST",
+            ("That attention is useless on Fashion-MNIST, since dropping its partner branch breaks it",
              "Too strong: the network was trained with both branches, so removing one tests this network, not attention."),
-            ("The learned α was wrong", "The learned α is where training put it; moving it away costs accuracy by design."),
+            ("That the learned α was wrong", "The learned α is where training put it; moving it away costs accuracy by design."),
         ),
         0,
     ),
@@ -88,6 +98,58 @@ def accuracy_at(model_key: str, target: str, alpha: float | None, _loaded: Lesso
     return accuracy(_loaded, images, labels, weights)
 
 
+@st.cache_data(show_spinner="Re-estimating BatchNorm statistics at this α…", max_entries=16)
+def accuracy_with_fresh_batchnorm(model_key: str, target: str, alpha: float, _loaded: LessonModel, _data: tuple,
+                                  _train: torch.Tensor) -> float:
+    """Accuracy at α after re-estimating every BatchNorm's running statistics at that α on training images.
+
+    A private copy of the model is changed, never the shared one.
+    """
+    model = copy.deepcopy(_loaded.model)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a plain average over all batches seen
+    weights = _weights_for(target, list(blend_parameters(model)), alpha)
+    model.train()
+    with torch.no_grad(), override_blend(weights):
+        for start in range(0, len(_train), 250):
+            model(_train[start : start + 250].to(_loaded.device))
+    model.eval()
+    images, labels = _data
+    with torch.no_grad(), override_blend(weights):
+        predictions = model(images.to(_loaded.device)).argmax(dim=1).cpu()
+    return 100.0 * float((predictions == labels).double().mean())
+
+
+def _family_table() -> None:
+    """Container's corner cases and variants in one table; the general Container's row is read from its weights."""
+    general = lesson_model("fmnist_container")
+    learned = "; ".join(f"{name}: α = {a:.3f}, β = {b:.3f}" for name, (a, b) in blend_parameters(general.model).items())
+    rows = [
+        ("Transformer block", "1", "0", "—", "lesson 4"),
+        ("depthwise-conv block", "0", "1", "k × k conv (sparse)", "lesson 2"),
+        ("MLP-Mixer block", "0", "1", "learned N × N (dense)", "lesson 3"),
+        ("Container-PAM", "1", "1", "learned N × N added to the softmax output", "this lesson"),
+        ("Container (general)", "free", "free", "multi-head learned N × N (dense)",
+         f"{general.label}: {learned}" if learned else general.label),
+        ("Container-Light", "σ(s)", "1 − σ(s)", "k × k conv (sparse), any grid", "this lesson"),
+    ]
+    st.dataframe(pd.DataFrame(rows, columns=["block", "α", "β", "A^static", "where"]), hide_index=True,
+                 width="stretch")
+    st.caption("In the general Container α and β are two free scalars, so compare α with β, not α with 0.5. "
+               "Its dense static part ties it to one grid (lesson 3); Container-Light's conv static part works on "
+               "any grid, which is what detection needs.")
+
+
+def alpha_key(target: str) -> str:
+    return f"l5_alpha_{target}"
+
+
+def _mark_moved(target: str) -> None:
+    st.session_state.setdefault(MOVED_KEY, set()).add(target)
+
+
 def render() -> None:
     goals(GOALS)
     math_block(
@@ -99,6 +161,8 @@ def render() -> None:
         "Both branches aggregate the same V; channel c of head m uses its head's attention and its own conv kernel.",
     )
 
+    _family_table()
+    meet_the_network(expanded=False)
     loaded = lesson_model(MODEL)
     if loaded.is_random:
         random_weights_warning(f"the {MODEL} zoo model", train_command("container_light"))
@@ -106,6 +170,7 @@ def render() -> None:
     learned = blend_parameters(model)  # {block: (alpha, beta)}
     blocks = list(learned)
     data = try_test_batch()
+    cache_key = f"{loaded.cache_key}|{test_source().directory}"  # results differ between the full set and the subset
     suffix = " — random weights" if loaded.is_random else ""
     st.markdown("Learned blend of " + loaded.label + ": " + ", ".join(
         f"`{name}` α = {a:.3f}, β = {b:.3f}" for name, (a, b) in learned.items()) + ".")
@@ -113,10 +178,14 @@ def render() -> None:
     c1, c2 = st.columns([1, 2])
     target = c1.selectbox("move the blend of", [ALL_BLOCKS] + blocks, key="l5_target")
     reference = blocks[0] if target == ALL_BLOCKS else target
-    alpha = c2.slider("α (β = 1 − α)", 0.0, 1.0, round(round(learned[reference][0] / 0.05) * 0.05, 2), 0.05,
-                      key="l5_alpha")
+    # One slider per target, each starting at its own block's learned α; until it moves, nothing is overridden.
+    alpha = c2.slider("α (β = 1 − α)", 0.0, 1.0, round(learned[reference][0], 2), 0.01, key=alpha_key(target),
+                      on_change=_mark_moved, args=(target,))
     alpha = round(float(alpha), 2)
-    override = _weights_for(target, blocks, alpha)
+    moved = target in st.session_state.get(MOVED_KEY, set())
+    override = _weights_for(target, blocks, alpha) if moved else {}
+    if not moved:
+        st.caption("The slider starts at the learned α; the network runs with its learned blend until you move it.")
 
     # The blended affinity of one image, recorded with the moved blend.
     if data is not None:
@@ -145,17 +214,39 @@ def render() -> None:
         "weight on token j", diverging=True, grid=True, query=divmod(query, width), height=360), key="l5_fig_rows")
 
     if data is not None:
-        learned_accuracy = accuracy_at(loaded.cache_key, target, None, loaded, data)
-        moved_accuracy = accuracy_at(loaded.cache_key, target, alpha, loaded, data)
+        count = len(data[1])
+        learned_accuracy = accuracy_at(cache_key, target, None, loaded, data)
+        moved_accuracy = accuracy_at(cache_key, target, alpha if moved else None, loaded, data)
         m1, m2 = st.columns(2)
-        m1.metric(f"accuracy, learned blend ({len(data[1])} test images)", f"{learned_accuracy:.1f}%")
-        m2.metric(f"accuracy, α = {alpha:.2f} on {target}", f"{moved_accuracy:.1f}%",
+        m1.metric(f"accuracy, learned blend ({count} test images, ± 1 standard error)",
+                  f"{learned_accuracy:.1f}% ± {standard_error(learned_accuracy, count):.1f}")
+        m2.metric(f"accuracy, α = {alpha:.2f} on {target}" if moved else "accuracy, slider not moved yet",
+                  f"{moved_accuracy:.1f}% ± {standard_error(moved_accuracy, count):.1f}",
                   delta=f"{moved_accuracy - learned_accuracy:+.1f} points")
+        st.caption(f"Test images: {test_source().label}. Both accuracies use the same images, so their difference "
+                   "is less noisy than the two standard errors suggest. Moving α at test time also feeds the "
+                   "BatchNorm layers after the moved block with activations whose mean and variance differ from the "
+                   "running statistics frozen at the learned α: part of any drop is that mismatch, not a lost branch.")
+        if moved and st.toggle("re-estimate the BatchNorm statistics at this α (on 1,000 training images)",
+                               key="l5_fresh_bn"):
+            fresh = accuracy_with_fresh_batchnorm(cache_key, target, alpha, loaded, data, train_images(1000))
+            st.metric(f"accuracy, α = {alpha:.2f} with BatchNorm statistics re-estimated",
+                      f"{fresh:.1f}% ± {standard_error(fresh, count):.1f}", delta=f"{fresh - moved_accuracy:+.1f} points "
+                      "against the frozen statistics")
+            st.caption("Only the running means and variances change; every weight stays as trained. What this "
+                       "recovers was the statistics' mismatch; what remains is what the moved branch was worth.")
+        prediction = predict(PREDICTION_KEY, "Predict before the sweep is shown: which costs this network more?",
+                             PREDICTIONS)
+        sweeps = {ALL_BLOCKS: accuracy_sweep(cache_key, ALL_BLOCKS, loaded, data)}
+        measured = PREDICTIONS[0] if sweeps[ALL_BLOCKS][0] < sweeps[ALL_BLOCKS][-1] else PREDICTIONS[1]
+    if data is not None and prediction is None:
+        st.info("Make your prediction to see the sweep; the Verify panel below then checks it.")
+    elif data is not None:
         show_each = st.toggle("also sweep each block alone", value=False, key="l5_each")
-        targets = [ALL_BLOCKS] + (blocks if show_each else [])
-        sweeps = {name: accuracy_sweep(loaded.cache_key, name, loaded, data) for name in targets}
+        for name in blocks if show_each else []:
+            sweeps[name] = accuracy_sweep(cache_key, name, loaded, data)
         fig = figures.lines([(name, SWEEP, values) for name, values in sweeps.items()],
-                            f"Accuracy vs α on {len(data[1])} Fashion-MNIST test images ({loaded.label})",
+                            f"Accuracy vs α on {count} Fashion-MNIST test images ({loaded.label})",
                             "α (attention weight; β = 1 − α)", "top-1 accuracy (%)")
         for number, (name, (a, _)) in enumerate(learned.items()):
             fig.add_vline(x=a, line_dash="dot", annotation_text=f"learned α {name}",
@@ -167,38 +258,42 @@ def render() -> None:
         st.caption(
             f"Setting every block to α = 0 (conv only) gives {sweeps[ALL_BLOCKS][0]:.1f}%, α = 1 (attention only) "
             f"{sweeps[ALL_BLOCKS][-1]:.1f}%, the best sweep point α = {SWEEP[best]:.1f} {sweeps[ALL_BLOCKS][best]:.1f}%, "
-            f"the learned blend {learned_accuracy:.1f}%. The rest of the network was trained around the learned α, "
-            "so this measures what each branch is worth to this network, not what a network trained at that α would reach."
+            f"the learned blend {learned_accuracy:.1f}% (each ± about {standard_error(learned_accuracy, count):.1f}). "
+            "The rest of the network was trained around the learned α, so this measures what each branch is worth "
+            "to this network, not what a network trained at that α would reach."
         )
     else:
+        prediction, measured = None, None
         st.info("The accuracy sweep needs the Fashion-MNIST test images.")
 
-    # Verify.
+    # Verify, each claim through a route other than the code that draws it.
     batch = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     batch = batch.to(loaded.device)
+    probe = alpha if moved else 0.3  # any α would do: the claims hold for every α
+
     with torch.no_grad():
-        plain = model(batch)
-        with override_blend({name: ab for name, ab in learned.items()}):
-            same = model(batch)
         with override_blend(override):
             fast = model(batch)
             with record_affinities() as batch_records:
                 explicit = model(batch)
         rec = batch_records[block]
-        # α A(X) V, plus β (A_conv V + b) with A_conv as the recorded block's N x N matrices (one per channel)
         conv_part = rec.beta * (aff.aggregate(rec.static_channel_matrices(), rec.v) + rec.conv_bias)
         by_parts = rec.dynamic_output() + conv_part
-        mix = model.get_submodule(block).mix
-        sigma = torch.sigmoid(mix.sa_weight.detach()).double()
-    verify_panel(
-        [
-            check_close("override_blend with the learned (α, β) leaves the logits unchanged", same, plain),
-            check_close(f"explicit path (records A) equals the fast path at α = {alpha:.2f}", explicit, fast),
-            check_close(f"{block}: α·A(X)V + β·(A_conv V + b), from recorded parts, = block output",
-                        by_parts, rec.aggregated),
-            check_close(f"{block}: learned α = sigmoid(sa_weight), β = 1 − α",
-                        torch.tensor(learned[block], dtype=torch.float64), torch.cat([sigma, 1 - sigma])),
-        ],
-        "Container-Light's mix is σ(s)·attention + (1 − σ(s))·conv, and override_blend moves exactly that",
-    )
+        at_zero, at_one, at_probe = block_outputs_along_alpha(model, block, batch, (0.0, 1.0, probe))
+        direction = at_one - at_zero
+        fitted_alpha = alpha_from_behaviour(model, block, batch)
+        sigma = float(torch.sigmoid(model.get_submodule(block).mix.sa_weight.detach().double()))
+    checks = [
+        check_close(f"explicit path (records A) equals the fast path{f' at α = {alpha:.2f}' if moved else ''}",
+                    explicit, fast),
+        check_close(f"{block}: α·A(X)V + β·(A_conv V + b), from recorded parts, = block output",
+                    by_parts, rec.aggregated),
+        check_close(f"{block}: output is linear in α: Y(α = {probe:.2f}) = Y(0) + α (Y(1) − Y(0))",
+                    at_probe, at_zero + probe * direction),
+        check_close(f"{block}: α fitted from the block's outputs = sigmoid(sa_weight) = {sigma:.4f}",
+                    [fitted_alpha], [sigma]),
+    ]
+    if prediction is not None:
+        checks.append(check_prediction(prediction, measured))
+    verify_panel(checks, "Container-Light's mix is σ(s)·attention + (1 − σ(s))·conv, and override_blend moves exactly that")
     quiz(KEY, QUESTIONS)

@@ -18,9 +18,11 @@ from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, M
 from container_edu.trace import record_affinities
 
 from . import figures
-from .widgets import Question, check_close, goals, math_block, quiz, verify_panel
+from .cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
+from .widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
 
 KEY = "cost"
+GROWTH_PREDICTIONS = ("4 ×", "16 ×", "64 ×", "256 ×")
 TITLE = "Why static early, dynamic late"
 
 SIDES = (7, 14, 28, 56)
@@ -49,29 +51,28 @@ QUESTIONS = (
         (
             (f"{_GROWTH ** 2} ×", f"N grows {_GROWTH} × ({14 ** 2} → {56 ** 2}), and the affinity has N² entries: "
                                   f"{_GROWTH}² = {_GROWTH ** 2} ×."),
-            (f"{_GROWTH} ×", "That is how N grows; the affinity is N × N, so it grows with N²."),
-            (f"{56 // 14} ×", f"The side grows {56 // 14} ×, N grows {_GROWTH} ×, N² grows {_GROWTH ** 2} ×."),
+            (f"{_GROWTH} ×, as many times as the number of tokens", "That is how N grows; the affinity is N × N, so it grows with N²."),
+            (f"{56 // 14} ×, like the side of the grid", f"The side grows {56 // 14} ×, N grows {_GROWTH} ×, N² grows {_GROWTH ** 2} ×."),
         ),
         0,
     ),
     Question(
         "Why does Container-Light use conv-only blocks in stages 1-3?",
         (
-            (f"N is large there (up to {56 ** 2} tokens), and attention's N² cost would dominate; a conv costs N·k²",
+            ("Attention's cost grows with N², and N is large there",
              "Dynamic, dense context is affordable only once the grid is small (49 tokens at stage 4)."),
             ("Attention cannot run on large grids", "It can run; it is the N² time and memory that make it a poor deal there."),
-            ("Convs are more accurate than attention", "The choice is about cost per token count, not a blanket accuracy claim."),
+            ("Convs are more accurate than attention on high-resolution feature maps", "The choice is about cost per token count, not a blanket accuracy claim."),
         ),
         0,
     ),
     Question(
         "Why not put an MLP-Mixer in stage 1 instead (it has no softmax to compute)?",
         (
-            (f"Its N² = {56 ** 2}² ≈ {56 ** 4 / 1e6:.1f} M parameters per matrix, and it would tie the network to "
-             "224 × 224 inputs",
+            (f"{56 ** 4 / 1e6:.1f} M parameters per matrix, tied to one input size",
              "A static dense affinity pays N² in parameters and fixes N; the conv pays k² per channel and works on any grid."),
-            ("A Mixer is dynamic, so it is too slow", "The Mixer's affinity is static; its problem is size and being tied to N."),
-            ("A Mixer cannot mix tokens", "Token mixing is exactly what it does, with a dense learned N × N matrix."),
+            ("A Mixer recomputes its matrix for every image, which is too slow at that size", "The Mixer's affinity is static; its problem is size and being tied to N."),
+            ("A Mixer mixes channels, not tokens, so it gathers no spatial context", "Token mixing is exactly what it does, with a dense learned N × N matrix."),
         ),
         0,
     ),
@@ -186,6 +187,8 @@ def render() -> None:
         "affinity plus A V; the conv as conv2d; the mixer as its matrix product.",
     )
 
+    prediction = predict("l6_prediction", "Predict before reading the plots: from 14 × 14 to 56 × 56 tokens, "
+                         "attention's affinity memory per image grows by", GROWTH_PREDICTIONS)
     remeasure = st.button("Measure again", key="l6_remeasure")
     stored = st.session_state.get("l6_costs")
     if stored is None or remeasure:
@@ -242,13 +245,21 @@ def render() -> None:
         f"{big.mixer_bytes // FLOAT_BYTES:,} parameters per matrix. Container-Light (stages below, read off a recorded "
         "forward pass at 224 × 224) therefore aggregates with conv only until the grid is 7 × 7."
     )
-    crossover = CHANNELS * KERNEL**2 // HEADS
-    slower = [r for r in rows if r.attention_ms > r.conv_ms]
+    st.markdown("**Like with like.** The three operators on the same grid (the largest measured, "
+                f"N = {big.tokens:,}), counted the same way for each:")
+    st.dataframe(pd.DataFrame(like_with_like(big.tokens, CHANNELS, HEADS, KERNEL)), hide_index=True, width="stretch")
+    reference_config = ContainerLightConfig()
+    det_h, det_w = detection_stage1_grid(reference_config)
+    det_tokens = det_h * det_w
     st.caption(
-        f"Memory per image: attention's M·N² is below the conv's written-out C·N·k² while N < C·k²/M = {crossover} "
-        "tokens, and above it beyond, growing N times faster. Time on this machine: attention is "
-        + (f"slower than the conv from {slower[0].side}×{slower[0].side} on" if slower else "not yet slower than the conv")
-        + f", and {big.attention_ms / big.conv_ms:,.0f}× slower at {big.side}×{big.side}."
+        "The conv never builds its affinity (conv2d computes A V directly) and the MLP's matrices are its parameters, "
+        "so only attention holds an N × N affinity per image. What attention buys for that is the receptive field: "
+        f"every token sees all N tokens in one layer, while a stack of {KERNEL} × {KERNEL} convs needs about "
+        f"{math.ceil((big.side - 1) / (KERNEL - 1))} layers to span {big.side} tokens. At detection size, "
+        f"{DETECTION_INPUT[0]} × {DETECTION_INPUT[1]} pixels, Container-Light's stage 1 has a {det_h} × {det_w} grid: "
+        f"{det_tokens:,} tokens, so one head's affinity would hold {det_tokens ** 2:,} entries "
+        f"({det_tokens ** 2 * FLOAT_BYTES / 1e9:,.1f} GB in float32) per image. That, not a 224 × 224 image, is why "
+        "its early stages aggregate with a conv."
     )
     st.dataframe(pd.DataFrame(stages).drop(columns=["side"]), hide_index=True, width="stretch")
 
@@ -261,8 +272,11 @@ def render() -> None:
         per_axis = sum(min(y + KERNEL // 2, side - 1) - max(y - KERNEL // 2, 0) + 1 for y in range(side))
         formula.append(per_axis * per_axis)
     reference = ContainerLightConfig()
+    by_side = {r.side: r for r in rows}
+    growth = by_side[56].attention_bytes / by_side[14].attention_bytes
+    measured = min(GROWTH_PREDICTIONS, key=lambda option: abs(float(option.split(" ")[0]) - growth))
     verify_panel(
-        [
+        ([check_prediction(prediction, measured)] if prediction is not None else []) + [
             check_close("attention: bytes of the affinity actually built = M·N²·4",
                         [r.attention_bytes for r in rows], [HEADS * r.tokens**2 * FLOAT_BYTES for r in rows]),
             check_close("mixer: parameters of TokenMixing(N) = N²",

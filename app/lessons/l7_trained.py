@@ -13,8 +13,11 @@ from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
 from . import figures
-from .resources import LessonModel, bundled_cards, lesson_model, train_command, try_test_batch
-from .widgets import Question, check_abs, check_close, goals, math_block, quiz, random_weights_warning, verify_panel
+from .evidence import paired_panel, reported_panel
+from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
+                        try_test_batch)
+from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
+                      random_weights_warning, verify_panel)
 
 KEY = "trained"
 TITLE = "What a trained network chose"
@@ -32,13 +35,13 @@ QUESTIONS = (
     Question(
         "A Container-Light block ends training with α = 0.8. Which conclusion is justified?",
         (
-            ("In this run, this block weights its attention branch more than its conv branch",
-             "That is what α says, for this block, this run, this data. How much of the output each branch makes also "
-             "depends on the size of the two branch outputs (see the output share)."),
-            ("80% of the block's output comes from attention",
+            ("Its attention output is scaled by 0.8 and its conv output by 0.2, in this run",
+             "That is all α says, for this block, this run, this data. How much of the output each branch makes also "
+             "depends on the size of the two branch outputs (see the output share): α is not a share."),
+            ("80% of the block's output comes from attention, 20% from the conv branch",
              "α scales the attention output, but the two branches can have outputs of very different size; the "
              "measured output share can differ a lot from α."),
-            ("Attention is better than convolution for images",
+            ("Attention is better than convolution for these images, since training chose it",
              "One block of one small network on Fashion-MNIST cannot carry a claim about images in general."),
         ),
         0,
@@ -46,12 +49,12 @@ QUESTIONS = (
     Question(
         "Why can't this zoo's accuracy table settle whether attention or conv is better on ImageNet?",
         (
-            ("One seed per variant, small 28 × 28 grayscale images with a 7 × 7 mixed grid, and a different dataset",
+            ("One seed, 28 × 28 images, a 7 × 7 grid, another dataset",
              "Each of these alone limits the claim: no spread across seeds, a tiny grid where attention is cheap, and "
              "Fashion-MNIST is not ImageNet."),
-            ("The variants were trained with different recipes",
+            ("The variants used different recipes",
              "They share one recipe (optimiser, schedule, augmentation, epochs), precisely to make the comparison fair."),
-            ("The test images were used to pick the models",
+            ("The test images were used to pick the models, so the scores are too optimistic",
              "The test split is only measured; choices use a held-out part of the training split."),
         ),
         0,
@@ -59,11 +62,11 @@ QUESTIONS = (
     Question(
         "What would most strengthen the claim 'this block prefers dynamic context'?",
         (
-            ("Several seeds ending at similar α, and networks retrained at fixed α that reach lower accuracy",
+            ("Several seeds ending near the same α, and retraining at fixed α",
              "Repeats measure the spread; retraining at fixed α asks what a network can do with that blend, not "
              "what this one lost when its blend was moved."),
-            ("Training the same run for longer", "Longer training of one run still gives one sample."),
-            ("Reporting α with more decimals", "Precision of one number says nothing about its variability."),
+            ("Training the same run twice as long and checking that α stays put", "Longer training of one run still gives one sample."),
+            ("Reporting α with more decimals and its final gradient", "Precision of one number says nothing about its variability."),
         ),
         0,
     ),
@@ -140,8 +143,14 @@ def render() -> None:
     else:
         st.info("No blend history to plot yet: no bundled Container model and no run of your own (lesson 8).")
 
-    # Accuracy table.
+    # Accuracy table, after the learner commits to a guess.
+    prediction = None
     if cards:
+        prediction = predict("l7_prediction", "Predict before the table: which zoo variant scored highest on the "
+                             "test set?", tuple(sorted(cards)))
+    if cards and prediction is None:
+        st.info("Make your prediction to see the accuracy table; the Verify panel then checks it.")
+    elif cards:
         rows = []
         for name, card in sorted(cards.items(), key=lambda item: -(item[1].test_accuracy or 0)):
             rows.append({
@@ -168,14 +177,20 @@ def render() -> None:
                 f"{worst['test accuracy %']:.2f}%: a gap of {gap:.2f} points. The test sample alone gives each accuracy "
                 f"a standard error of about {standard_error:.2f} points, so gaps below about "
                 f"{2 * math.sqrt(2) * standard_error:.1f} points are not resolved even before seed-to-seed variation, "
-                "which one run per variant cannot measure."
+                "which one run per variant cannot measure. This rule treats the two accuracies as independent samples, "
+                "but every model is scored on the same 10,000 images, so their errors are correlated: a paired test "
+                "(McNemar's, which counts only the images exactly one of the two models gets right) is the right one."
             )
+
+    with st.expander("The paper's evidence, and a paired test of two zoo models", expanded=False):
+        reported_panel(cards)
+        paired_panel(cards)
 
     # What the Container-Light blend suggests.
     loaded = lesson_model("fmnist_container_light")
     learned = blend_parameters(loaded.model)
     data = try_test_batch()
-    shares = output_share(loaded.cache_key, loaded, data[0][:64]) if data is not None else {}
+    shares = output_share(f"{loaded.cache_key}|{test_source().directory}", loaded, data[0][:64]) if data is not None else {}
     lines = []
     for block, (alpha, beta) in learned.items():
         if abs(alpha - 0.5) < NEAR_START:
@@ -212,7 +227,7 @@ def render() -> None:
         training_length = "no training at all (random weights)"
     else:
         subset = (loaded.card.training or {}).get("train_subset")
-        images = f"{subset:,} training images" if subset else "one small dataset"
+        images = f"a {subset:,}-image subset of the training split" if subset else loaded.card.dataset
         training_length = f"{loaded.card.epochs} epochs on {images}"
     st.markdown(
         f"**What this suggests:** {suggestion}\n\n"
@@ -227,8 +242,10 @@ def render() -> None:
     mix = loaded.model.get_submodule(next(iter(learned))).mix
     sigma = torch.sigmoid(mix.sa_weight.detach()).double()
     first = next(iter(learned))
-    checks.append(check_close(f"{first}: α = sigmoid(sa_weight) read from the weights",
-                              torch.tensor(learned[first][:1], dtype=torch.float64), sigma))
+    probe = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    checks.append(check_close(f"{first}: α measured from the block's outputs (Y(α) = Y(0) + α (Y(1) − Y(0))) "
+                              "= sigmoid(sa_weight) of the weights",
+                              [alpha_from_behaviour(loaded.model, first, probe.to(loaded.device))], sigma.reshape(1)))
     for name in BLEND_MODELS:
         if name not in cards:
             continue
@@ -244,5 +261,9 @@ def render() -> None:
     if loaded.is_random:
         checks.append(check_close("untrained: every block starts at α = β = 0.5 (sa_weight = 0)",
                                   [v for pair in learned.values() for v in pair], [0.5] * (2 * len(learned))))
+    if prediction is not None:
+        scores = {name: card.test_accuracy for name, card in cards.items() if card.test_accuracy is not None}
+        if scores:
+            checks.append(check_prediction(prediction, max(scores, key=scores.get)))
     verify_panel(checks, "the blends shown are the ones in the weights")
     quiz(KEY, QUESTIONS)

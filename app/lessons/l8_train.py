@@ -20,13 +20,15 @@ import streamlit as st
 import torch
 
 from app.caching import TRAINED_MODELS_KEY
-from container_edu.data.fashion_mnist import SPLIT_FILES, resolve_data_dir
+from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source
 from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.train import TrainSettings
 
 from . import figures
+from .resources import alpha_from_behaviour, bundled_cards, try_test_batch
 from .training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
-from .widgets import Question, check_abs, check_close, check_true, goals, math_block, quiz, verify_panel
+from .widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
+                      verify_panel)
 
 KEY = "train"
 TITLE = "Train one yourself"
@@ -34,6 +36,8 @@ JOB_KEY = "l8_job"
 SUBSETS = (256, 500, 1000, 2000, 3000, 5000, 10000)
 DEFAULT_SUBSET = 2000  # with the default 2 epochs: 32 steps
 POLL_SECONDS = 1.0
+BUNDLED_RUN = "fmnist_container_light"
+PREDICTIONS = ("above 0.5 (towards attention)", "below 0.5 (towards conv)")
 
 GOALS = [
     "Train a small Container on Fashion-MNIST and watch the loss and the blend α = sigmoid(sa_weight) move.",
@@ -45,9 +49,9 @@ QUESTIONS = (
     Question(
         "What moves a block's sa_weight during training?",
         (
-            ("The gradient of the training loss, like any other weight: ∂L/∂s = α(1 − α)·∂L/∂α",
+            ("The training loss's gradient, ∂L/∂s = α(1 − α)·∂L/∂α",
              "sa_weight is an ordinary parameter; the optimiser follows the loss (this recipe does not weight-decay it)."),
-            ("A rule that raises α when the grid is small", "No such rule exists: nothing but the loss moves it."),
+            ("A rule in the block that raises α when the grid is small enough for attention", "No such rule exists: nothing but the loss moves it."),
             ("The softmax of the attention branch", "The softmax normalises attention rows; it does not set α."),
         ),
         0,
@@ -64,21 +68,14 @@ QUESTIONS = (
     Question(
         "You stopped a run after 300 images. Is its final α 'the' blend this architecture wants?",
         (
-            ("No: it is one short run on little data from one seed, and α may still be moving",
+            ("No: one short run from one seed; α may still be moving",
              "Read it as a trajectory. Longer runs, more data and several seeds are needed before calling it a preference."),
-            ("Yes: α settles in the first steps", "Look at the live plot: α usually keeps drifting for many epochs."),
+            ("Yes: α settles within the first hundred steps and then stays fixed", "Look at the live plot: α usually keeps drifting for many epochs."),
             ("Yes, if the loss went down", "A falling loss says the network learns, not that α has converged."),
         ),
         0,
     ),
 )
-
-
-def _dataset_present() -> tuple[bool, str]:
-    folder = resolve_data_dir()
-    stems = SPLIT_FILES["train"]
-    present = all((folder / (stem + ".gz")).is_file() or (folder / stem).is_file() for stem in stems)
-    return present, str(folder)
 
 
 def _settings_from_widgets() -> tuple[str, TrainSettings]:
@@ -91,9 +88,19 @@ def _settings_from_widgets() -> tuple[str, TrainSettings]:
     return name, settings
 
 
+def _subsets(source: DataSource) -> tuple[int, ...]:
+    """The training-set sizes this data source can give (the shipped subset holds fewer images than the full set)."""
+    if not source.is_subset:
+        return SUBSETS
+    available = SUBSET_PER_CLASS["train"] * NUM_CLASSES
+    held_out = round(available * TrainSettings().val_fraction)
+    return tuple(size for size in SUBSETS if size <= available - held_out) + (available - held_out,)
+
+
 def _start() -> None:
     name, settings = _settings_from_widgets()
-    job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_MODELS_KEY, {}))
+    job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_MODELS_KEY, {}),
+                            data_dir=data_source().directory)
     if job is None:
         st.session_state["l8_busy"] = True
     else:
@@ -182,6 +189,27 @@ def _queue_view(job: TrainingJob, position: int | None) -> None:
         st.caption(f"{job.name}: starting…")
 
 
+def _bundled_time_lapse() -> None:
+    """The bundled run's blend after each epoch, replayed up to a chosen epoch: what a long run does to α."""
+    card = bundled_cards().get(BUNDLED_RUN)
+    if card is None or not card.history:
+        return
+    with st.expander(f"Time-lapse of the bundled {BUNDLED_RUN} run (its card's blend history)", expanded=True):
+        epochs = [0] + [int(entry["epoch"]) for entry in card.history]
+        shown = st.select_slider("replay up to epoch", epochs, value=epochs[-1], key="l8_replay")
+        blocks = sorted(card.final_blend)
+        series = []
+        for block in blocks:
+            alphas = [0.5] + [float(entry["blend"][block][0]) for entry in card.history]
+            upto = epochs.index(shown) + 1
+            series.append((f"{block}: α", epochs[:upto], alphas[:upto]))
+        st.plotly_chart(figures.lines(series, f"{BUNDLED_RUN}: α after each epoch (epoch 0 = initialisation)",
+                                      "epoch", "α", y_range=(0, 1)), key="l8_fig_replay")
+        images = (card.training or {}).get("train_subset") or "all"
+        st.caption(f"From the card: {card.epochs} epochs on {card.dataset}; training subset: {images}. "
+                   "Every point is read from card.history, not measured here.")
+
+
 def render() -> None:
     goals(GOALS)
     math_block(
@@ -205,32 +233,43 @@ def render() -> None:
     job: TrainingJob | None = st.session_state.get(JOB_KEY)
     _collect(job)
     running = job is not None and not job.finished
-    present, folder = _dataset_present()
-    if not present:
-        st.warning(f"Fashion-MNIST training files are not in {folder}: install the Debian package "
-                   "dataset-fashion-mnist (or set CONTAINER_EDU_FASHION_MNIST) to train here.")
+    source = data_source()
+    subsets = _subsets(source)
+    if st.session_state.get("l8_subset") not in subsets:
+        st.session_state["l8_subset"] = min(DEFAULT_SUBSET, subsets[-1])
+    st.caption(f"Training images come from {source.label}.")
 
     c1, c2, c3, c4 = st.columns(4)
     c1.selectbox("mixing of the 7 × 7 stage", MIXINGS, index=MIXINGS.index("container_light"), key="l8_mixing",
                  disabled=running)
-    c2.select_slider("training images", SUBSETS, value=DEFAULT_SUBSET, key="l8_subset", disabled=running)
+    c2.select_slider("training images", subsets, key="l8_subset", disabled=running)
     c3.slider("epochs", 1, 5, 2, key="l8_epochs", disabled=running)
     c4.number_input("seed", 0, 9999, 0, key="l8_seed", disabled=running)
     name, settings = _settings_from_widgets()
     st.text_input("name of the result", placeholder=name, key="l8_name", disabled=running)
     steps = math.ceil(settings.train_subset / settings.batch_size) * settings.epochs
+    # AdamW moves a weight by about the learning rate per step at most, and dα/ds ≤ 1/4.
+    reach = 0.25 * settings.lr * steps
     st.caption(f"{settings.train_subset:,} images × {settings.epochs} epochs at batch {settings.batch_size} = "
-               f"{steps} steps. The run is stored as {TRAINED_MODELS_KEY}['{name}'] in this session.")
+               f"{steps} steps. AdamW moves sa_weight by about the learning rate ({settings.lr:g}) per step at most, "
+               f"so this run can move α by at most about {reach:.3f}: expect a nearly flat α line from a short run "
+               f"(the bundled run below took many more steps). The run is stored as {TRAINED_MODELS_KEY}['{name}'] "
+               "in this session.")
 
     b1, b2, _ = st.columns([1, 1, 3])
-    b1.button("▶ Start training", key="l8_start", on_click=_start, disabled=running or not present, type="primary",
+    b1.button("▶ Start training", key="l8_start", on_click=_start, disabled=running, type="primary",
               width="stretch")
     b2.button("■ Stop", key="l8_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
     if st.session_state.get("l8_busy"):
         st.warning(f"The training queue of this server is full ({MAX_WAITING_RUNS} runs are waiting); try again "
                    "in a few minutes.")
 
+    prediction = None
+    if settings.mixing == "container_light":
+        prediction = predict("l8_prediction", "Predict: at the end of your run, where will blocks2.0's α be?",
+                             PREDICTIONS)
     st.fragment(_progress_view, run_every=POLL_SECONDS if running else None)()
+    _bundled_time_lapse()
 
     trained = st.session_state.get(TRAINED_MODELS_KEY, {})
     if job is not None and job.collected and job.result is not None:
@@ -259,7 +298,8 @@ def render() -> None:
     else:
         checks.append(check_true(f"{settings.mixing} has no blend parameter to learn", not fresh_blend,
                                  "blend_parameters is empty"))
-    if job is not None and job.collected and job.result is not None:
+    ran = job is not None and job.collected and job.result is not None
+    if ran:
         snap = job.snapshot()
         model_blend = blend_parameters(job.result.model)
         entry = trained.get(job.name, {})
@@ -270,10 +310,16 @@ def render() -> None:
             checks.append(check_abs("the stored model's blend = the last α plotted live",
                                     [model_blend[b] for b in blocks], [snap.blends[-1][b] for b in blocks], 6e-6,
                                     "≤ 6e-06 absolute (logged to 5 decimals)"))
-        if job.settings.mixing == "container_light" and model_blend:
+        data = try_test_batch()
+        if job.settings.mixing == "container_light" and model_blend and data is not None:
             first = sorted(model_blend)[0]
-            sigma = torch.sigmoid(job.result.model.get_submodule(first).mix.sa_weight.detach()).double()
-            checks.append(check_close(f"{first}: α = sigmoid(sa_weight) of the trained weights",
-                                      torch.tensor(model_blend[first][:1], dtype=torch.float64), sigma))
-    verify_panel(checks, "the blend you watched is the model's own sigmoid(sa_weight), starting from 0.5")
+            trained_model = job.result.model.eval()
+            sigma = torch.sigmoid(trained_model.get_submodule(first).mix.sa_weight.detach()).double()
+            measured = alpha_from_behaviour(trained_model, first, data[0][:16])
+            checks.append(check_close(f"{first}: α measured from the trained block's outputs = sigmoid(sa_weight)",
+                                      [measured], sigma.reshape(1)))
+            if prediction is not None and job.settings.mixing == settings.mixing:
+                checks.append(check_prediction(prediction, PREDICTIONS[0 if model_blend[first][0] > 0.5 else 1]))
+    verify_panel(checks, "the blend you watched is the model's own sigmoid(sa_weight), starting from 0.5" if ran
+                 else "an untrained model starts from α = β = 0.5 (press Start to train and check the run)")
     quiz(KEY, QUESTIONS)

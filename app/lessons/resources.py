@@ -19,7 +19,9 @@ from app import caching, registry
 from app.registry import bundled_cards
 from container_edu import pretrained
 from container_edu.cards import ModelCard
-from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, load_fashion_mnist, to_model_input
+from container_edu.trace import override_blend, record_affinities
+from container_edu.data import DataSource, data_source, load_fashion_mnist
+from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, to_model_input
 
 TEST_BATCH_SIZE = 500
 
@@ -69,24 +71,78 @@ def lesson_model(name: str) -> LessonModel:
         return _random(name, f"the bundled {name} could not be loaded: {error}")
 
 
-@st.cache_resource(show_spinner="Loading Fashion-MNIST test images…")
-def test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``size`` Fashion-MNIST test images, normalised ``(size, 1, 28, 28)``, and labels ``(size,)``.
-
-    Raises ``DatasetError`` (with an install hint) when the dataset is missing.
-    """
-    images, labels = load_fashion_mnist("test")
+@st.cache_resource(show_spinner="Loading Fashion-MNIST test images…", max_entries=4)
+def _test_images(directory: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = load_fashion_mnist("test", directory)
     return to_model_input(images[:size]), labels[:size]
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST training images…", max_entries=2)
+def _train_images(directory: str, size: int) -> torch.Tensor:
+    images, _ = load_fashion_mnist("train", directory)
+    return to_model_input(images[:size])
+
+
+def train_images(size: int = 1000) -> torch.Tensor:
+    """The first ``size`` training images of :func:`test_source`'s folder, normalised (for BatchNorm statistics)."""
+    return _train_images(str(test_source().directory), size)
+
+
+def test_source() -> DataSource:
+    """The full Fashion-MNIST set when it is installed, else the subset shipped in the package."""
+    return data_source()
+
+
+def test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``size`` test images of :func:`test_source`, normalised ``(size, 1, 28, 28)``, and labels ``(size,)``.
+
+    Cached per folder, so a figure never mixes the full set and the subset. Raises ``DatasetError`` only
+    when the full set is present but damaged (the shipped subset is never substituted for a damaged set).
+    """
+    return _test_images(str(test_source().directory), size)
 
 
 def try_test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor] | None:
     try:
         return test_batch(size)
     except DatasetError as error:
-        st.warning(f"Fashion-MNIST is not available, so this part is skipped: {error}")
+        st.warning(f"The Fashion-MNIST test images could not be read, so this part is skipped: {error}")
         return None
 
 
+def standard_error(accuracy_percent: float, count: int) -> float:
+    """Binomial standard error (percentage points) of an accuracy measured on ``count`` images."""
+    p = accuracy_percent / 100.0
+    return 100.0 * (p * (1.0 - p) / max(count, 1)) ** 0.5
+
+
+@torch.no_grad()
+def block_outputs_along_alpha(model: nn.Module, block: str, images: torch.Tensor,
+                              alphas: tuple[float, ...]) -> list[torch.Tensor]:
+    """The aggregated output of ``block`` with its blend overridden to each α (``None``: the learned blend).
+
+    Only this block is overridden, so the blocks before it, and hence its input, are the same in every run.
+    """
+    outputs = []
+    for alpha in alphas:
+        with override_blend({} if alpha is None else {block: alpha}), record_affinities() as records:
+            model(images)
+        outputs.append(records[block].aggregated.double())
+    return outputs
+
+
+def alpha_from_behaviour(model: nn.Module, block: str, images: torch.Tensor) -> float:
+    """A Container-Light block's learned α measured from what it does, not read from ``sa_weight``.
+
+    The block output is Y(α) = Y(0) + α (Y(1) − Y(0)); the α of the learned output is the least-squares
+    coefficient along that line.
+    """
+    at_zero, at_one, learned = block_outputs_along_alpha(model, block, images, (0.0, 1.0, None))
+    direction = at_one - at_zero
+    return float(((learned - at_zero) * direction).sum() / (direction * direction).sum())
+
+
 __all__ = [
-    "CLASS_NAMES", "LessonModel", "bundled_cards", "lesson_model", "test_batch", "train_command", "try_test_batch",
+    "CLASS_NAMES", "LessonModel", "alpha_from_behaviour", "block_outputs_along_alpha", "bundled_cards", "lesson_model", "standard_error", "test_batch", "test_source", "train_images",
+    "train_command", "try_test_batch",
 ]

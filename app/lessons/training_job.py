@@ -162,6 +162,9 @@ class TrainingJob:
     #: Where the finished run is stored: the session's ``trained_models`` dict (a plain dict, so the thread may write
     #: to it without Streamlit), so that the other pages see the run even if the learner left the lesson.
     destination: dict | None = None
+    #: The folder to train from (``None``: the full set's usual folder); the lesson passes the shipped subset's
+    #: folder when the full set is absent.
+    data_dir: str | None = None
     status: str = "queued"
     error: str | None = None
     result: TrainResult | None = None
@@ -179,10 +182,10 @@ class TrainingJob:
 
     @classmethod
     def start(cls, name: str, settings: TrainSettings, destination: dict | None = None,
-              queue: TrainingQueue | None = None) -> "TrainingJob | None":
+              queue: TrainingQueue | None = None, data_dir: str | None = None) -> "TrainingJob | None":
         """Queue a run (it starts when a slot is free), or return ``None`` when the queue is full."""
         queue = TRAINING_QUEUE if queue is None else queue
-        job = cls(name, settings, destination)
+        job = cls(name, settings, destination, None if data_dir is None else str(data_dir))
         job._queue = queue
         if not queue.enqueue(job):
             return None
@@ -201,7 +204,8 @@ class TrainingJob:
             with self._lock:
                 self.status = "running"
                 self._started = time.perf_counter()  # the time shown is training time, not time in the queue
-            result = train(self.settings, evaluate_test=False, on_step=self._on_step, should_stop=self._stop.is_set)
+            result = train(self.settings, data_dir=self.data_dir, evaluate_test=False, on_step=self._on_step,
+                           should_stop=self._stop.is_set)
             with self._lock:
                 self.result = result
                 if self.destination is not None:

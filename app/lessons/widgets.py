@@ -217,3 +217,19 @@ def quiz(lesson_key: str, questions: tuple[Question, ...]) -> None:
                 st.error("Not quite. " + question.feedback(choice))
     if lesson_key in done_lessons():
         st.success("Lesson complete: every check question answered correctly.", icon=":material/task_alt:")
+
+
+# ----------------------------------------------------------------------------- predict, then reveal
+
+
+def predict(key: str, prompt: str, options: tuple[str, ...]) -> str | None:
+    """A radio with no default: the learner commits to an answer before the figure that settles it is shown."""
+    with st.container(border=True):
+        st.markdown("**:material/psychology: Your prediction**")
+        return st.radio(prompt, options, index=None, key=key)
+
+
+def check_prediction(prediction: str, measured: str) -> CheckResult:
+    """A Verify row that fails when the learner's prediction disagrees with what was just measured."""
+    return CheckResult(f"your prediction: {prediction}", prediction == measured,
+                       detail="holds" if prediction == measured else f"measured: {measured}")

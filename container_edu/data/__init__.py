@@ -17,6 +17,14 @@ from container_edu.data.fashion_mnist import (
     to_model_input,
     train_val_split,
 )
+from container_edu.data.subset import (
+    SUBSET_DIR,
+    SUBSET_PER_CLASS,
+    DataSource,
+    data_source,
+    full_set_present,
+    load_split,
+)
 
 __all__ = [
     "CLASS_NAMES",
@@ -34,4 +42,10 @@ __all__ = [
     "resolve_data_dir",
     "to_model_input",
     "train_val_split",
+    "SUBSET_DIR",
+    "SUBSET_PER_CLASS",
+    "DataSource",
+    "data_source",
+    "full_set_present",
+    "load_split",
 ]
