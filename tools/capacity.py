@@ -173,9 +173,11 @@ def _default_model():
     import torch
 
     from app import registry
+    from container_edu.cards import card_for_model
 
     torch.set_num_threads(1)
-    return registry.default_model()[0], registry.class_names(registry.FASHION_MNIST)
+    model = registry.default_model()[0]
+    return model, card_for_model(model)
 
 
 def expected_photo(seed: int) -> Expected:
@@ -184,9 +186,10 @@ def expected_photo(seed: int) -> Expected:
     from container_edu.images import load_image
     from container_edu.inspection import run_inspection
 
-    model, names = _default_model()
+    model, card = _default_model()
+    names = card.class_names
     data = photo_jpeg(seed)
-    x, _ = registry.preprocess(registry.FASHION_MNIST, load_image(data))
+    x, _ = registry.preprocess(card, load_image(data))
     probabilities = run_inspection(model, x).probabilities
     return Expected(1000 + seed, 0, data, {names[i]: 100.0 * float(p) for i, p in enumerate(probabilities)})
 

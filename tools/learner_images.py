@@ -83,19 +83,21 @@ def expected_images(sessions: int, per_session: int) -> list[list[Expected]]:
     import torch
 
     from app import registry
+    from container_edu.cards import card_for_model
     from container_edu.images import load_image
     from container_edu.inspection import run_inspection
 
     torch.set_num_threads(1)
     model, _ = registry.default_model()
-    names = registry.class_names(registry.FASHION_MNIST)
+    card = card_for_model(model)
+    names = card.class_names
     everyone: list[Expected] = []
     pools: list[list[Expected]] = []
     for session in range(sessions):
         pool, number = [], 0
         while len(pool) < per_session:
             png = picture(session, number)
-            x, _ = registry.preprocess(registry.FASHION_MNIST, load_image(png))
+            x, _ = registry.preprocess(card, load_image(png))
             probabilities = run_inspection(model, x).probabilities
             candidate = Expected(session, number, png, {names[i]: 100.0 * float(p) for i, p in enumerate(probabilities)})
             number += 1
