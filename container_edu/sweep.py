@@ -96,7 +96,9 @@ def total_steps(settings: TrainSettings) -> int:
 # ---------------------------------------------------------------- results file
 
 
-def load_results(path: Path = RESULTS_PATH) -> dict:
+def load_results(path: Path | None = None) -> dict:
+    """The results file (default :data:`RESULTS_PATH`, looked up now): ``{"pilot": [...], "runs": [...]}``."""
+    path = path or RESULTS_PATH
     if not path.exists():
         return {"pilot": [], "runs": []}
     data = json.loads(path.read_text())
@@ -255,11 +257,12 @@ def run_job(job: Job, *, results_path: Path, state_dir: Path, weights_dir: Path,
     return record
 
 
-def run_sweep(*, results_path: Path = RESULTS_PATH, state_dir: Path = Path("runs/sweep"),
+def run_sweep(*, results_path: Path | None = None, state_dir: Path = Path("runs/sweep"),
               weights_dir: Path = WEIGHTS_DIR, data_dir: str | None = None, sizes=SIZES, seeds=SEEDS,
               variants=MIXINGS, max_runs: int | None = None, min_steps: int | None = None,
               command: str = "python -m container_edu sweep run", validations: int = VALIDATIONS) -> int:
     """Run what is missing (the pilot first, unless ``min_steps`` is given); returns the number of runs trained."""
+    results_path = results_path or RESULTS_PATH
     trained = 0
     while min_steps is None:
         data = load_results(results_path)
@@ -298,7 +301,7 @@ def run_sweep(*, results_path: Path = RESULTS_PATH, state_dir: Path = Path("runs
 # ---------------------------------------------------------------- report
 
 
-def report_rows(results_path: Path = RESULTS_PATH) -> list[dict]:
+def report_rows(results_path: Path | None = None) -> list[dict]:
     """One object per finished run with exactly :data:`REPORT_KEYS`."""
     return [{key: run[key] for key in REPORT_KEYS} for run in load_results(results_path)["runs"]]
 
@@ -354,7 +357,7 @@ def _cell_text(cell: dict | None) -> str:
     return f"{cell['mean']:.2f}{spread} (n={cell['n']})"
 
 
-def report_markdown(results_path: Path = RESULTS_PATH) -> str:
+def report_markdown(results_path: Path | None = None) -> str:
     data = load_results(results_path)
     runs = data["runs"]
     cells = summary(runs)
@@ -406,14 +409,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--data-dir", default=None)
     run.add_argument("--state-dir", type=Path, default=Path("runs/sweep"),
                      help="resumable states and claim files (default runs/sweep)")
-    run.add_argument("--results", type=Path, default=RESULTS_PATH, help=argparse.SUPPRESS)
+    run.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
     run.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help=argparse.SUPPRESS)
     run.add_argument("--min-steps", type=int, default=None, help=argparse.SUPPRESS)  # tests: skip the pilot
     run.add_argument("--validations", type=int, default=VALIDATIONS, help=argparse.SUPPRESS)
     run.set_defaults(run=_run)
     report = actions.add_parser("report", help="the results so far (Markdown table, or --json)")
     report.add_argument("--json", action="store_true", help="one JSON object per finished run")
-    report.add_argument("--results", type=Path, default=RESULTS_PATH, help=argparse.SUPPRESS)
+    report.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
     report.set_defaults(run=_report)
 
 
@@ -437,7 +440,7 @@ def _run(args: argparse.Namespace) -> int:
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"trained {trained} run(s); results in {args.results}")
+    print(f"trained {trained} run(s); results in {args.results or RESULTS_PATH}")
     return 0
 
 

@@ -5,7 +5,8 @@ import streamlit as st
 from app import caching, figures
 from app.page import PageContext, run_page
 from app.registry import weights_dir
-from app.zoo import card_row, normalise_history, session_row
+from app.zoo import (card_row, is_full_size, normalise_history, session_row, sweep_accuracy_figure,
+                     sweep_blend_figure, sweep_runs)
 
 def _shown(path) -> str:
     """The folder relative to the working directory when it is inside it (shorter, and no server layout leaks)."""
@@ -37,7 +38,10 @@ def body(ctx: PageContext) -> None:
             "val accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
             "parameters": st.column_config.NumberColumn(format="%d"),
         })
-        histories = {name: normalise_history(card.get("history", [])) for name, card in cards.items()}
+        # The per-epoch curves of the five full-size models; the sweep's small-data models have hundreds of short
+        # epochs and are compared below, against training-set size.
+        histories = {name: normalise_history(card.get("history", [])) for name, card in cards.items()
+                     if is_full_size(card)}
         col_acc, col_blend = st.columns(2)
         col_acc.plotly_chart(figures.history_accuracy(
             histories, "Accuracy per epoch: test (solid) and validation (dotted)"), key="zoo_accuracy")
@@ -51,6 +55,8 @@ def body(ctx: PageContext) -> None:
                 st.markdown(f"**Dataset:** {card.get('dataset', '—')}  \n**Command:** `{card.get('command', '—')}`  \n"
                             f"**Machine:** {card.get('machine', '—')}  \n**sha256:** `{card.get('sha256', '—')}`")
                 st.json({k: v for k, v in card.items() if k != "history"}, expanded=False)
+
+    _sweep_section()
 
     st.subheader("Trained in this session")
     trained = st.session_state.get(caching.TRAINED_MODELS_KEY) or {}
@@ -69,6 +75,28 @@ def body(ctx: PageContext) -> None:
         if with_blend:
             col_blend.plotly_chart(figures.history_blend(with_blend, "Session models: blend α per epoch"),
                                    key="zoo_session_blend")
+
+
+def _sweep_section() -> None:
+    from container_edu import sweep
+
+    st.subheader("Does a static affinity pay off when data is scarce? (data-size sweep)")
+    runs = sweep_runs()
+    if not runs:
+        st.info("No sweep results yet. `python -m container_edu sweep run` trains them (about 4 hours on 2 CPU "
+                "cores, resumable); this page reads them from the package's results file.",
+                icon=":material/hourglass_top:")
+        return
+    col_acc, col_blend = st.columns(2)
+    col_acc.plotly_chart(sweep_accuracy_figure(
+        runs, "Test accuracy against training-set size (mean ± std over seeds)"), key="sweep_accuracy")
+    col_blend.plotly_chart(sweep_blend_figure(
+        runs, "Learned blend against training-set size: α (dynamic) and β (static)"), key="sweep_blend")
+    st.markdown(sweep.report_markdown())
+    st.caption("Each variant trains on the same class-balanced subset for a given size and seed, with one recipe; "
+               "the number of steps per size was chosen on validation images only. One dataset, small models, "
+               "28 × 28 inputs: this says nothing about ImageNet-scale Containers. Cells with fewer than three "
+               "seeds are still being trained in later sessions.")
 
 
 run_page("Model zoo", body,
