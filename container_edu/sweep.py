@@ -370,9 +370,18 @@ def report_markdown(results_path: Path | None = None) -> str:
         pairs = separated_pairs(cells, size)
         text = "; ".join(f"{a} > {b}" for a, b in pairs) if pairs else "no two variants' intervals separate"
         lines.append(f"- {size:,} images, ranking where mean ± std intervals separate: {text}")
-    missing = [job.key for job in planned_jobs(0) if (job.variant, job.train_size, job.seed)
-               not in {(r["variant"], r["train_size"], r["seed"]) for r in runs}]
-    lines.append(f"- runs finished: {len(runs)} of {len(planned_jobs(0))}; missing: {len(missing)}")
+    finished = {(r["variant"], r["train_size"], r["seed"]) for r in runs}
+    missing: dict[tuple[int, tuple[int, ...]], list[str]] = {}
+    for size in SIZES:
+        for variant in MIXINGS:
+            seeds = tuple(s for s in SEEDS if (variant, size, s) not in finished)
+            if seeds:
+                missing.setdefault((size, seeds), []).append(variant)
+    planned = len(SIZES) * len(SEEDS) * len(MIXINGS)
+    done = sum(1 for key in finished if key[1] in SIZES and key[2] in SEEDS)
+    lines.append(f"- runs finished: {done} of {planned}" + ("; still to train: " + "; ".join(
+        f"{size:,} images, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}: {', '.join(variants)}"
+        for (size, seeds), variants in missing.items()) if missing else ""))
     blends = blend_summary(runs)
     if blends:
         lines += ["", "Final blend of each mixed block (α = weight of the dynamic A(X), β of the static part; "
@@ -417,6 +426,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     report = actions.add_parser("report", help="the results so far (Markdown table, or --json)")
     report.add_argument("--json", action="store_true", help="one JSON object per finished run")
     report.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
+    report.add_argument("--update-readme", type=Path, default=None, metavar="README",
+                        help="replace the table between the sweep-report markers in README with this report")
     report.set_defaults(run=_report)
 
 
@@ -444,7 +455,29 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+README_START = "<!-- sweep-report:start (python -m container_edu sweep report --update-readme README.md) -->"
+README_END = "<!-- sweep-report:end -->"
+
+
+def readme_block(text: str) -> str | None:
+    """What stands between the markers in ``text`` (``None`` without them)."""
+    if README_START not in text or README_END not in text:
+        return None
+    return text.split(README_START, 1)[1].split(README_END, 1)[0].strip("\n")
+
+
 def _report(args: argparse.Namespace) -> int:
+    if args.update_readme is not None:
+        text = args.update_readme.read_text()
+        if readme_block(text) is None:
+            print(f"error: {args.update_readme} has no sweep-report markers", file=sys.stderr)
+            return 2
+        head, rest = text.split(README_START, 1)
+        tail = rest.split(README_END, 1)[1]
+        report = report_markdown(args.results)
+        args.update_readme.write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}")
+        print(f"updated the sweep table in {args.update_readme}")
+        return 0
     if args.json:
         print(json.dumps(report_rows(args.results), indent=1))
     else:

@@ -302,3 +302,11 @@ def test_zoo_page_without_sweep_results_says_how_to_make_them(tmp_path, monkeypa
     assert any("sweep run" in info.value for info in at.info)
     assert not [f for f in at.get("plotly_chart") if "training-set size" in json.loads(f.proto.spec)["layout"]
                 .get("title", {}).get("text", "")]
+
+
+def test_readme_table_is_the_report_of_the_committed_results():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert sweep.readme_block(readme) == sweep.report_markdown(), \
+        "regenerate it: python -m container_edu sweep report --update-readme README.md"
