@@ -310,3 +310,13 @@ def test_readme_table_is_the_report_of_the_committed_results():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert sweep.readme_block(readme) == sweep.report_markdown(), \
         "regenerate it: python -m container_edu sweep report --update-readme README.md"
+
+
+def test_zoo_rows_say_how_many_images_a_model_saw():
+    from app.zoo import card_row, is_full_size, training_images
+
+    full = {"training": {"train_subset": None, "val_fraction": 0.1}}
+    small = {"training": {"train_subset": 1000, "val_fraction": 0.1, "balanced_subset": True}}
+    assert training_images(full) == 54_000 and is_full_size(full)
+    assert training_images(small) == 1000 and not is_full_size(small)
+    assert training_images({}) is None and card_row(small)["training images"] == 1000
