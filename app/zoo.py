@@ -98,9 +98,9 @@ def sweep_runs(path=None) -> list[dict]:
 
 def accuracy_series(runs: Sequence[Mapping]) -> dict[str, dict[str, list]]:
     """variant -> sizes, mean and std (0 for one seed) of the test accuracy, and n seeds, sizes ascending."""
-    from container_edu import sweep
+    from container_edu.sweep_report import summary
 
-    cells = sweep.summary(list(runs))
+    cells = summary(list(runs))
     series: dict[str, dict[str, list]] = {}
     for (variant, size), cell in sorted(cells.items(), key=lambda item: item[0][1]):
         entry = series.setdefault(variant, {"sizes": [], "mean": [], "std": [], "n": []})
@@ -113,9 +113,9 @@ def accuracy_series(runs: Sequence[Mapping]) -> dict[str, dict[str, list]]:
 
 def blend_series(runs: Sequence[Mapping]) -> dict[tuple[str, str], dict[str, list]]:
     """(variant, block) -> sizes, mean and std of the final α and β, and n seeds, for the blended variants."""
-    from container_edu import sweep
+    from container_edu.sweep_report import blend_summary
 
-    cells = sweep.blend_summary(list(runs))
+    cells = blend_summary(list(runs))
     series: dict[tuple[str, str], dict[str, list]] = {}
     for (variant, size, block), cell in sorted(cells.items(), key=lambda item: item[0][1]):
         entry = series.setdefault((variant, block), {"sizes": [], "alpha": [], "alpha_std": [], "beta": [],

@@ -78,7 +78,7 @@ def body(ctx: PageContext) -> None:
 
 
 def _sweep_section() -> None:
-    from container_edu import sweep
+    from container_edu.sweep_report import report_markdown
 
     st.subheader("Does a static affinity pay off when data is scarce? (data-size sweep)")
     runs = sweep_runs()
@@ -92,7 +92,7 @@ def _sweep_section() -> None:
         runs, "Test accuracy against training-set size (mean ± std over seeds)"), key="sweep_accuracy")
     col_blend.plotly_chart(sweep_blend_figure(
         runs, "Learned blend against training-set size: α (dynamic) and β (static)"), key="sweep_blend")
-    st.markdown(sweep.report_markdown())
+    st.markdown(report_markdown())
     st.caption("Each variant trains on the same class-balanced subset for a given size and seed, with one recipe; "
                "the number of steps per size was chosen on validation images only. One dataset, small models, "
                "28 × 28 inputs: this says nothing about ImageNet-scale Containers. Cells with fewer than three "

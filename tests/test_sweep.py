@@ -11,7 +11,7 @@ import statistics
 import pytest
 import torch
 
-from container_edu import sweep
+from container_edu import sweep, sweep_report
 from container_edu.__main__ import main
 from container_edu.train import TrainSettings, balanced_subset
 
@@ -131,7 +131,7 @@ def test_report_table_shows_mean_std_n_and_ranks_only_separated_intervals(tmp_pa
 
 def test_blend_summary_averages_alpha_and_beta_per_block():
     runs = [_fake_run("container", 1000, s, 80.0, {"blocks2.0": [a, 0.5]}) for s, a in enumerate([0.2, 0.4])]
-    cell = sweep.blend_summary(runs)[("container", 1000, "blocks2.0")]
+    cell = sweep_report.blend_summary(runs)[("container", 1000, "blocks2.0")]
     assert cell["n"] == 2 and cell["alpha"] == pytest.approx(0.3) and cell["beta"] == pytest.approx(0.5)
     assert cell["alpha_std"] == pytest.approx(statistics.stdev([0.2, 0.4]))
 
@@ -244,7 +244,7 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, fa
     assert sweep.load_results(resumed)["runs"] == []
     monkeypatch.setattr(sweep, "train", real_train)
     assert sweep.run_sweep(results_path=resumed, **kwargs) == 1
-    (first,), (second,) = sweep.report_rows(straight), sweep.report_rows(resumed)
+    (first,), (second,) = sweep_report.report_rows(straight), sweep_report.report_rows(resumed)
     assert (first["test_accuracy"], first["val_accuracy"]) == (second["test_accuracy"], second["val_accuracy"])
 
 
@@ -308,7 +308,7 @@ def test_readme_table_is_the_report_of_the_committed_results():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert sweep.readme_block(readme) == sweep.report_markdown(), \
+    assert sweep_report.readme_block(readme) == sweep_report.report_markdown(), \
         "regenerate it: python -m container_edu sweep report --update-readme README.md"
 
 
