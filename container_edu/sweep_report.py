@@ -123,7 +123,7 @@ def report_markdown(results_path=None) -> str:
     pilot_min = chosen_min_steps(data["pilot"])
     estimate = remaining_seconds(data, pilot_min)
     if estimate is not None and estimate[0]:
-        lines.append(f"- still to train: {estimate[0]:,} steps, about {estimate[1] / 3600:.1f} h of wall time with two "
+        lines.append(f"- estimated rest: {estimate[0]:,} steps, about {estimate[1] / 3600:.1f} h of wall time with two "
                      "runs at once, at the seconds per step measured so far on this machine (shared, so a rough figure)")
     blends = blend_summary(runs)
     if blends:

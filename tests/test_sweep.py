@@ -320,3 +320,14 @@ def test_zoo_rows_say_how_many_images_a_model_saw():
     assert training_images(full) == 54_000 and is_full_size(full)
     assert training_images(small) == 1000 and not is_full_size(small)
     assert training_images({}) is None and card_row(small)["training images"] == 1000
+
+
+def test_remaining_estimate_counts_the_missing_steps_at_each_variants_measured_rate():
+    assert sweep_report.remaining_seconds({"pilot": [], "runs": []}, None) is None
+    runs = [_fake_run(v, n, s, 80.0) for v in sweep.MIXINGS for n in sweep.SIZES for s in sweep.SEEDS]
+    missing = runs.pop()  # container_light at 54,000, seed 2
+    for run in runs:
+        run["wall_time_seconds"], run["steps"] = (4.0 if run["variant"] == "container_light" else 1.0), 10
+    steps, seconds = sweep_report.remaining_seconds({"pilot": [], "runs": runs}, 1000, workers=2)
+    assert (missing["variant"], missing["train_size"], missing["seed"]) == ("container_light", 54_000, 2)
+    assert steps == 4220 and seconds == pytest.approx(4220 * 0.4 / 2)
