@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-__all__ = ["card_row", "normalise_history", "session_row", "format_blend", "training_images", "is_full_size",
+__all__ = ["card_row", "normalise_history", "session_row", "format_blend", "training_images", "is_sweep_model",
            "sweep_runs", "accuracy_series", "blend_series", "sweep_accuracy_figure", "sweep_blend_figure"]
 
 
@@ -85,8 +85,9 @@ def training_images(card: Mapping) -> int | None:
     return None
 
 
-def is_full_size(card: Mapping) -> bool:
-    return not (card.get("training") or {}).get("train_subset")
+def is_sweep_model(card: Mapping) -> bool:
+    """Whether the card is one of the data-size sweep's small-data models (``fmnist_<variant>_n<size>``)."""
+    return bool((card.get("training") or {}).get("balanced_subset"))
 
 
 def sweep_runs(path=None) -> list[dict]:

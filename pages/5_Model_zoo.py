@@ -5,7 +5,7 @@ import streamlit as st
 from app import caching, figures
 from app.page import PageContext, run_page
 from app.registry import weights_dir
-from app.zoo import (card_row, is_full_size, normalise_history, session_row, sweep_accuracy_figure,
+from app.zoo import (card_row, is_sweep_model, normalise_history, session_row, sweep_accuracy_figure,
                      sweep_blend_figure, sweep_runs)
 
 def _shown(path) -> str:
@@ -38,10 +38,9 @@ def body(ctx: PageContext) -> None:
             "val accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
             "parameters": st.column_config.NumberColumn(format="%d"),
         })
-        # The per-epoch curves of the five full-size models; the sweep's small-data models have hundreds of short
-        # epochs and are compared below, against training-set size.
+        # The sweep's small-data models have hundreds of short epochs; they are compared below, against size.
         histories = {name: normalise_history(card.get("history", [])) for name, card in cards.items()
-                     if is_full_size(card)}
+                     if not is_sweep_model(card)}
         col_acc, col_blend = st.columns(2)
         col_acc.plotly_chart(figures.history_accuracy(
             histories, "Accuracy per epoch: test (solid) and validation (dotted)"), key="zoo_accuracy")

@@ -294,6 +294,9 @@ def test_zoo_page_plots_the_sweep_from_the_results_file(tmp_path, monkeypatch):
     (beta,) = [t for t in blend["data"] if t["name"] == "container · blocks2.1 · β"]
     assert beta["y"] == [pytest.approx(0.5)]
     assert any("81.00 ± 1.00 (n=3)" in m.value for m in at.markdown)
+    # The sweep's bundled small-data models (hundreds of short epochs) stay out of the per-epoch curves.
+    per_epoch = _figure(at, "Accuracy per epoch")
+    assert per_epoch["data"] and not any("_n" in trace["name"].split(" ")[0] for trace in per_epoch["data"])
 
 
 def test_zoo_page_without_sweep_results_says_how_to_make_them(tmp_path, monkeypatch):
@@ -313,12 +316,12 @@ def test_readme_table_is_the_report_of_the_committed_results():
 
 
 def test_zoo_rows_say_how_many_images_a_model_saw():
-    from app.zoo import card_row, is_full_size, training_images
+    from app.zoo import card_row, is_sweep_model, training_images
 
     full = {"training": {"train_subset": None, "val_fraction": 0.1}}
     small = {"training": {"train_subset": 1000, "val_fraction": 0.1, "balanced_subset": True}}
-    assert training_images(full) == 54_000 and is_full_size(full)
-    assert training_images(small) == 1000 and not is_full_size(small)
+    assert training_images(full) == 54_000 and not is_sweep_model(full)
+    assert training_images(small) == 1000 and is_sweep_model(small)
     assert training_images({}) is None and card_row(small)["training images"] == 1000
 
 
