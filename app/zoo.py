@@ -7,7 +7,8 @@ from collections.abc import Collection, Mapping, Sequence
 
 from container_edu.cards import ModelCard
 
-__all__ = ["card_row", "normalise_history", "session_row", "format_blend"]
+__all__ = ["card_row", "normalise_history", "session_row", "format_blend", "training_images", "is_sweep_model",
+           "sweep_runs", "accuracy_series", "blend_series", "sweep_accuracy_figure", "sweep_blend_figure"]
 
 
 def format_blend(blend: Mapping[str, Sequence[float]] | None) -> str:
@@ -86,6 +87,7 @@ def card_row(card: ModelCard) -> dict:
         "epochs": card.epochs,
         "wall time": _minutes(card.wall_time_seconds),
         "seed": card.seed,
+        "training images": training_images(card),
     }
 
 
@@ -120,3 +122,114 @@ def session_row(name: str, entry: Mapping) -> dict:
         "wall time": _minutes(sum(float(h.get("seconds") or 0) for h in history)) if history else "—",
         "seed": (settings or {}).get("seed"),
     }
+
+
+# ---------------------------------------------------------------- the data-size sweep
+
+SWEEP_PALETTE = {"attention": "#b5495b", "conv": "#2f6f8f", "mixer": "#5a9e5a", "container": "#d08c3c",
+                 "container_light": "#7a5fa6"}
+
+
+def training_images(card: ModelCard) -> int | None:
+    """How many training images a card's model saw (54,000 when it trained on the whole training split)."""
+    training = card.training or {}
+    if training.get("train_subset"):
+        return int(training["train_subset"])
+    if "val_fraction" in training:
+        return round(60_000 * (1 - float(training["val_fraction"])))
+    return None
+
+
+def is_sweep_model(card: ModelCard) -> bool:
+    """Whether the card is one of the data-size sweep's small-data models (``fmnist_<variant>_n<size>``)."""
+    return bool((card.training or {}).get("balanced_subset"))
+
+
+def sweep_runs(path=None) -> list[dict]:
+    """The finished sweep runs, read now from the package's results file (``[]`` when there is none)."""
+    from container_edu import sweep
+
+    return sweep.load_results(path or sweep.RESULTS_PATH)["runs"]
+
+
+def accuracy_series(runs: Sequence[Mapping]) -> dict[str, dict[str, list]]:
+    """variant -> sizes, mean and std (0 for one seed) of the test accuracy, and n seeds, sizes ascending."""
+    from container_edu.sweep_report import summary
+
+    cells = summary(list(runs))
+    series: dict[str, dict[str, list]] = {}
+    for (variant, size), cell in sorted(cells.items(), key=lambda item: item[0][1]):
+        entry = series.setdefault(variant, {"sizes": [], "mean": [], "std": [], "n": []})
+        entry["sizes"].append(size)
+        entry["mean"].append(cell["mean"])
+        entry["std"].append(cell["std"] or 0.0)
+        entry["n"].append(cell["n"])
+    return series
+
+
+def blend_series(runs: Sequence[Mapping]) -> dict[tuple[str, str], dict[str, list]]:
+    """(variant, block) -> sizes, mean and std of the final α and β, and n seeds, for the blended variants."""
+    from container_edu.sweep_report import blend_summary
+
+    cells = blend_summary(list(runs))
+    series: dict[tuple[str, str], dict[str, list]] = {}
+    for (variant, size, block), cell in sorted(cells.items(), key=lambda item: item[0][1]):
+        entry = series.setdefault((variant, block), {"sizes": [], "alpha": [], "alpha_std": [], "beta": [],
+                                                     "beta_std": [], "n": []})
+        entry["sizes"].append(size)
+        for key in ("alpha", "beta"):
+            entry[key].append(cell[key])
+            entry[f"{key}_std"].append(cell[f"{key}_std"] or 0.0)
+        entry["n"].append(cell["n"])
+    return series
+
+
+def _sweep_layout(fig, title: str, y_title: str):
+    fig.update_xaxes(type="log", title_text="training images (log scale)", tickvals=[1_000, 6_000, 54_000],
+                     ticktext=["1,000", "6,000", "54,000"])
+    fig.update_yaxes(title_text=y_title)
+    fig.update_layout(title=dict(text=title), height=440, margin=dict(l=60, r=20, t=70, b=50),
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def sweep_accuracy_figure(runs: Sequence[Mapping], title: str):
+    """Test accuracy against training-set size, mean ± std over seeds per variant (log x)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for variant, entry in accuracy_series(runs).items():
+        fig.add_trace(go.Scatter(
+            x=entry["sizes"], y=entry["mean"], name=variant, mode="lines+markers",
+            error_y=dict(type="data", array=entry["std"], visible=True), customdata=entry["n"],
+            line=dict(color=SWEEP_PALETTE.get(variant)),
+            hovertemplate=f"{variant}<br>%{{x:,}} images: %{{y:.2f}}% ± %{{error_y.array:.2f}} "
+                          "(n=%{customdata} seeds)<extra></extra>",
+        ))
+    return _sweep_layout(fig, title, "test accuracy, % (mean ± std over seeds)")
+
+
+def sweep_blend_figure(runs: Sequence[Mapping], title: str):
+    """Final α (solid) and β (dotted) of every mixed block against training-set size, mean ± std over seeds."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    # One dash per (block, weight): the first block solid/dotted, the second dashed/dash-dotted.
+    dashes = [{"alpha": "solid", "beta": "dot"}, {"alpha": "dash", "beta": "dashdot"}]
+    blocks: dict[str, list[str]] = {}
+    for variant, block in blend_series(runs):
+        blocks.setdefault(variant, []).append(block)
+    for (variant, block), entry in blend_series(runs).items():
+        dash = dashes[blocks[variant].index(block) % len(dashes)]
+        for key, symbol in (("alpha", "α"), ("beta", "β")):
+            if variant == "container_light" and key == "beta":
+                continue  # β = 1 - α there: a second line would say nothing new
+            fig.add_trace(go.Scatter(
+                x=entry["sizes"], y=entry[key], name=f"{variant} · {block} · {symbol}", mode="lines+markers",
+                error_y=dict(type="data", array=entry[f"{key}_std"], visible=True), customdata=entry["n"],
+                line=dict(color=SWEEP_PALETTE.get(variant), dash=dash[key]),
+                hovertemplate=f"{variant} {block}<br>%{{x:,}} images: {symbol} = %{{y:.3f}} "
+                              "(n=%{customdata} seeds)<extra></extra>",
+            ))
+    fig.add_hline(y=0.5, line=dict(color="#888", dash="dot"))
+    return _sweep_layout(fig, title, "final blend weight (α: dynamic A(X), β: static)")

@@ -8,7 +8,7 @@ import sys
 
 # Each command lives in its own module, which provides add_parser(subparsers);
 # the parser's ``run`` default is called with the parsed arguments.
-COMMAND_MODULES = ("bench", "train", "cli_predict", "zoo_report", "cli_weights")
+COMMAND_MODULES = ("bench", "train", "cli_predict", "zoo_report", "cli_weights", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,7 +36,8 @@ from .cards import write_card, zoo_card
 from .files import sha256_file
 from .models import ZOO_PREFIX, MIXINGS, ZooConfig, ZooContainer, blend_parameters
 
-__all__ = ["TrainSettings", "EpochLog", "TrainResult", "train", "evaluate", "write_bundle", "add_parser"]
+__all__ = ["TrainSettings", "EpochLog", "TrainResult", "train", "evaluate", "balanced_subset", "write_bundle",
+           "add_parser"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class TrainSettings:
     val_fraction: float = 0.1
     #: Use only this many training images (``None``: all); for quick runs and the live lesson.
     train_subset: int | None = None
+    #: Draw ``train_subset`` class-balanced (equal images per class, from a generator of its own, so the subset
+    #: depends only on size and seed, never on the variant) and validate on all held-out images (the data-size sweep).
+    balanced_subset: bool = False
     augment: bool = True
     model: dict = field(default_factory=dict)
 
@@ -66,7 +70,7 @@ class EpochLog:
     epoch: int
     train_loss: float
     train_accuracy: float
-    val_accuracy: float
+    val_accuracy: float | None
     test_accuracy: float | None
     blend: dict[str, list[float]]
     seconds: float
@@ -151,6 +155,7 @@ def train(
     progress: bool = False,
     state_path: Path | None = None,
     resume: bool = False,
+    validate_every: int = 1,
 ) -> TrainResult:
     """Train one zoo model with the fixed recipe.
 
@@ -164,12 +169,17 @@ def train(
             and the model as it is returned (``stopped_early``).
         progress: show a tqdm bar with loss, accuracy and the blend weights.
         state_path, resume: where to write a resumable state every epoch, and whether to start from it.
+        validate_every: measure validation (and test) accuracy, and write the resumable state, every this many
+            epochs and after the last; other epochs log ``None`` (long runs on small subsets have hundreds of
+            short epochs).
     """
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
     train_images, train_labels = load_fashion_mnist("train", data_dir)
     train_idx, val_idx = train_val_split(len(train_labels), settings.val_fraction, seed=settings.seed)
-    if settings.train_subset is not None:
+    if settings.train_subset is not None and settings.balanced_subset:
+        train_idx = balanced_subset(train_labels, train_idx, settings.train_subset, settings.seed)
+    elif settings.train_subset is not None:
         train_idx = train_idx[torch.randperm(len(train_idx), generator=generator)[: settings.train_subset]]
         val_idx = val_idx[: max(1, settings.train_subset // 5)]
     x_train, y_train = to_model_input(train_images[train_idx]), train_labels[train_idx]
@@ -244,23 +254,24 @@ def train(
                 break
         if bar is not None:
             bar.close()
+        measure = stopped or (epoch + 1) % validate_every == 0 or epoch + 1 == settings.epochs
         log = EpochLog(
             epoch=epoch + 1,
             train_loss=loss_sum / max(seen, 1),
             train_accuracy=100 * correct / max(seen, 1),
-            val_accuracy=evaluate(model, x_val, y_val),
-            test_accuracy=evaluate(model, x_test, test_labels) if evaluate_test else None,
+            val_accuracy=evaluate(model, x_val, y_val) if measure else None,
+            test_accuracy=evaluate(model, x_test, test_labels) if evaluate_test and measure else None,
             blend=_blend_now(model),
             seconds=time.perf_counter() - epoch_started,
         )
         history.append(log)
         if on_epoch is not None:
             on_epoch(log)
-        if progress:
+        if progress and measure:
             test = f", test {log.test_accuracy:.2f}%" if log.test_accuracy is not None else ""
             print(f"epoch {log.epoch}: loss {log.train_loss:.4f}, train {log.train_accuracy:.2f}%, "
                   f"val {log.val_accuracy:.2f}%{test}, blend {log.blend}, {log.seconds:.0f} s", file=sys.stderr)
-        if state_path is not None and not stopped:
+        if state_path is not None and not stopped and measure:  # with the logs, so a resume re-reads both
             _atomic_save(state_path, {
                 "settings": _settings_dict(settings),
                 "model": model.state_dict(),
@@ -275,6 +286,25 @@ def train(
             break
     model.eval()
     return TrainResult(model, settings, history, elapsed_before + time.perf_counter() - started, len(x_train), stopped)
+
+
+def balanced_subset(labels: Tensor, pool: Tensor, size: int, seed: int) -> Tensor:
+    """``size`` indices from ``pool`` (sorted), ``size // 10`` of each class, the first ``size % 10`` classes one more.
+
+    Drawn with a generator of its own seeded by ``seed``, so the same ``(pool, size, seed)`` gives the same subset
+    whatever model is trained on it.
+    """
+    num_classes = int(labels.max()) + 1
+    generator = torch.Generator().manual_seed(10_007 + int(seed))
+    pool_labels = labels[pool]
+    chosen = []
+    for cls in range(num_classes):
+        want = size // num_classes + (1 if cls < size % num_classes else 0)
+        members = pool[pool_labels == cls]
+        if want > len(members):
+            raise ValueError(f"class {cls} has only {len(members)} images, {want} asked for")
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:want]])
+    return torch.cat(chosen).sort().values
 
 
 def _settings_dict(settings: TrainSettings) -> str:
@@ -298,11 +328,14 @@ def _atomic_save(path: Path, obj: dict) -> None:
     _atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def write_bundle(result: TrainResult, out_dir: Path, *, command: str) -> Path:
-    """Write ``fmnist_<mixing>.safetensors`` and its model card into ``out_dir``; returns the card's path."""
+def write_bundle(result: TrainResult, out_dir: Path, *, command: str, name: str | None = None) -> Path:
+    """Write ``<name>.safetensors`` (default ``fmnist_<mixing>``) and its model card into ``out_dir``.
+
+    Returns the card's path.
+    """
     from safetensors.torch import save_file
 
-    name = ZOO_PREFIX + result.settings.mixing
+    name = name or ZOO_PREFIX + result.settings.mixing
     weights_path = out_dir / f"{name}.safetensors"
     state = {key: value.detach().contiguous().cpu() for key, value in result.model.state_dict().items()}
     _atomic_write(weights_path, lambda tmp: save_file(state, tmp, metadata={"name": name}))

@@ -5,7 +5,8 @@ import streamlit as st
 from app import caching
 from app.page import PageContext, run_page
 from app.registry import weights_dir
-from app.zoo import add_beta_lines, card_row, free_beta, normalise_history, session_row, stage_label
+from app.zoo import (add_beta_lines, card_row, free_beta, is_sweep_model, normalise_history, session_row,
+                     stage_label, sweep_accuracy_figure, sweep_blend_figure, sweep_runs)
 from container_edu import figures
 
 def _shown(path) -> str:
@@ -39,7 +40,9 @@ def body(ctx: PageContext) -> None:
             "val accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
             "parameters": st.column_config.NumberColumn(format="%d"),
         })
-        histories = {name: normalise_history(card.history) for name, card in cards.items()}
+        # The sweep's small-data models have hundreds of short epochs; they are compared below, against size.
+        histories = {name: normalise_history(card.history) for name, card in cards.items()
+                     if not is_sweep_model(card)}
         col_acc, col_blend = st.columns(2)
         col_acc.plotly_chart(figures.history_accuracy(
             histories, "Accuracy per epoch: test (solid) and validation (dotted)"), key="zoo_accuracy")
@@ -59,6 +62,8 @@ def body(ctx: PageContext) -> None:
                             f"std {pre.std}  \n**Machine:** {card.machine or '—'}  \n**sha256:** `{card.sha256}`")
                 st.json({k: v for k, v in card.to_dict().items() if k not in ("history", "class_names")},
                         expanded=False)
+
+    _sweep_section()
 
     st.subheader("Trained in this session")
     trained = st.session_state.get(caching.TRAINED_MODELS_KEY) or {}
@@ -94,6 +99,28 @@ def _with_stage(row: dict, variant: str) -> dict:
 def _session_variant(entry) -> str | None:
     settings = entry.get("settings", {})
     return settings.get("mixing") if isinstance(settings, dict) else getattr(settings, "mixing", None)
+
+
+def _sweep_section() -> None:
+    from container_edu.sweep_report import report_markdown
+
+    st.subheader("Does a static affinity pay off when data is scarce? (data-size sweep)")
+    runs = sweep_runs()
+    if not runs:
+        st.info("No sweep results yet. `python -m container_edu sweep run` trains them (about 4 hours on 2 CPU "
+                "cores, resumable); this page reads them from the package's results file.",
+                icon=":material/hourglass_top:")
+        return
+    col_acc, col_blend = st.columns(2)
+    col_acc.plotly_chart(sweep_accuracy_figure(
+        runs, "Test accuracy against training-set size (mean ± std over seeds)"), key="sweep_accuracy")
+    col_blend.plotly_chart(sweep_blend_figure(
+        runs, "Learned blend against training-set size: α (dynamic) and β (static)"), key="sweep_blend")
+    st.markdown(report_markdown())
+    st.caption("Each variant trains on the same class-balanced subset for a given size and seed, with one recipe; "
+               "the number of steps per size was chosen on validation images only. One dataset, small models, "
+               "28 × 28 inputs: this says nothing about ImageNet-scale Containers. Cells with fewer than three "
+               "seeds are still being trained in later sessions.")
 
 
 run_page("Model zoo", body,
