@@ -44,6 +44,7 @@ from pathlib import Path
 import torch
 
 from .cards import read_card
+from .files import pid_alive
 from .models import MIXINGS, ZOO_PREFIX
 from .train import (TrainSettings, _atomic_write, evaluate, machine_description, train, write_bundle)
 
@@ -198,7 +199,7 @@ def _claim(state_dir: Path, job: Job) -> bool:
         except FileExistsError:
             try:
                 host, pid = path.read_text().split()
-                alive = host != socket.gethostname() or _pid_alive(int(pid))
+                alive = host != socket.gethostname() or pid_alive(int(pid))
             except (OSError, ValueError):
                 alive = False  # half-written or unreadable: its writer died before finishing
             if alive:
@@ -210,15 +211,6 @@ def _claim(state_dir: Path, job: Job) -> bool:
         return True
     return False
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run_job(job: Job, *, results_path: Path, state_dir: Path, weights_dir: Path, data_dir: str | None,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ from torch import Tensor, nn
 
 from .cards import CardError, ModelCard, Preprocessing, read_card, write_card
 from .download import DownloadError, Progress, download_file
+from .files import pid_alive, sha256_file
 
 __all__ = [
     "DIR_ENV", "URL_ENV", "IMAGENET_MODEL", "DEFAULT_URL", "DRIVE_FILE_ID", "REPORTED_METRICS",
@@ -184,18 +184,9 @@ def _remove_abandoned(folder: Path) -> None:
     """Remove temporary folders left by an install whose process was killed (its pid is in the name)."""
     for leftover in folder.glob(f"{_PARTIAL_PREFIX}*"):
         pid_text = leftover.name[len(_PARTIAL_PREFIX):].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
             shutil.rmtree(leftover, ignore_errors=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _install(original: Path, folder: Path, work: Path, *, source: str, status: Status | None,
@@ -206,7 +197,7 @@ def _install(original: Path, folder: Path, work: Path, *, source: str, status: S
     from .models import create_model
 
     _say(status, "Checking the file (safe loader, every key and shape) …")
-    original_sha256, original_size = _sha256(original), original.stat().st_size
+    original_sha256, original_size = sha256_file(original), original.stat().st_size
     try:
         checkpoint = load_checkpoint_file(original)
         state = extract_state_dict(checkpoint)
@@ -235,7 +226,7 @@ def _install(original: Path, folder: Path, work: Path, *, source: str, status: S
     reloaded = load_file(str(weights_tmp))
     if reloaded.keys() != tensors.keys() or any(not torch.equal(reloaded[k], tensors[k]) for k in tensors):
         raise WeightsError(f"The converted weights did not read back identically from {weights_tmp}; is the disk full?")
-    card = _card(model, source=source, weights_sha256=_sha256(weights_tmp), original_name=original_name or original.name,
+    card = _card(model, source=source, weights_sha256=sha256_file(weights_tmp), original_name=original_name or original.name,
                  original_sha256=original_sha256, original_size=original_size, entry=entry, why=why, epoch=epoch)
     card_tmp = work / _CARD_FILE
     write_card(card, card_tmp)
@@ -335,7 +326,7 @@ def load_installed(name: str = IMAGENET_MODEL, directory: str | os.PathLike[str]
         raise WeightsError(f"The ImageNet weights are not installed in {folder}: run `python -m container_edu weights "
                            "fetch` (or `weights import PATH` with a file you have).")
     path = folder / card.weights_file
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != card.sha256:
         raise WeightsError(f"{path} does not match its card (sha256 {digest[:12]}... != {card.sha256[:12]}...): "
                            "the file is damaged or was replaced; run `python -m container_edu weights fetch` again.")
@@ -369,7 +360,7 @@ def _stored(folder: Path, kind: str) -> list[StoredWeights]:
             continue
         found.append(StoredWeights(
             name=str(card.get("name", card_path.stem)), kind=kind, weights_path=weights_path,
-            size=weights_path.stat().st_size, sha256=_sha256(weights_path), card_sha256=str(card.get("sha256", "")),
+            size=weights_path.stat().st_size, sha256=sha256_file(weights_path), card_sha256=str(card.get("sha256", "")),
             description=str(card.get("dataset", "")),
         ))
     return found
@@ -405,13 +396,6 @@ def _mismatch_line(missing: list[str], unexpected: list[str], shapes: list[str])
     return ("The file holds weights of another architecture, not the authors' ImageNet Container-Light: "
             + "; ".join(parts) + ".")
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _one_line(text: str) -> str:

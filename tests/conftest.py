@@ -54,3 +54,23 @@ def fake_weights_dir(tmp_path_factory) -> Path:
         ]
         write_bundle(TrainResult(model, settings, history, 2.0, 100), out, command=f"test bundle {mixing}")
     return out
+
+
+@pytest.fixture
+def no_weights(monkeypatch, tmp_path) -> Path:
+    """The app's bundled-card folder pointed at an empty folder: every model is a random stand-in."""
+    from app.registry import BUNDLED_DIR_ENV
+
+    empty = tmp_path / "no_weights"
+    empty.mkdir()
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(empty))
+    return empty
+
+
+@pytest.fixture
+def with_weights(monkeypatch, fake_weights_dir) -> Path:
+    """The app's bundled-card folder pointed at :func:`fake_weights_dir`."""
+    from app.registry import BUNDLED_DIR_ENV
+
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
+    return fake_weights_dir

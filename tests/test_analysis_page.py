@@ -17,7 +17,6 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from app import registry
-from app.registry import BUNDLED_DIR_ENV
 from app.samples import list_samples
 from container_edu import analysis as an
 from container_edu import load_pretrained, record_affinities
@@ -28,20 +27,6 @@ ENTRY = str(REPO_ROOT / "streamlit_app.py")
 PAGE = "pages/7_Analysis.py"
 TABS = ["Same query, two images", "Head gallery", "Rollout"]
 TIMEOUT = 120
-
-
-@pytest.fixture
-def no_weights(monkeypatch, tmp_path) -> Path:
-    empty = tmp_path / "no_weights"
-    empty.mkdir()
-    monkeypatch.setenv(BUNDLED_DIR_ENV, str(empty))
-    return empty
-
-
-@pytest.fixture
-def with_weights(monkeypatch, fake_weights_dir) -> Path:
-    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
-    return fake_weights_dir
 
 
 def start(tab: str | None = None, model: str | None = None, weights: Path | None = None) -> AppTest:

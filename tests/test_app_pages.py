@@ -21,7 +21,6 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app.registry import BUNDLED_DIR_ENV
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,20 +30,6 @@ INSPECTOR = "pages/3_Image_inspector.py"
 BLEND = "pages/4_Blend.py"
 ZOO = "pages/5_Model_zoo.py"
 TIMEOUT = 300  # seconds one AppTest run may take: a limit for a hung run, not a speed goal
-
-
-@pytest.fixture
-def no_weights(monkeypatch, tmp_path) -> Path:
-    empty = tmp_path / "no_weights"
-    empty.mkdir()
-    monkeypatch.setenv(BUNDLED_DIR_ENV, str(empty))
-    return empty
-
-
-@pytest.fixture
-def with_weights(monkeypatch, fake_weights_dir) -> Path:
-    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
-    return fake_weights_dir
 
 
 def start(page: str | None = None, session: dict | None = None) -> AppTest:
