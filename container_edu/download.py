@@ -25,9 +25,10 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["DownloadError", "Downloaded", "Progress", "download_file", "normalise_url"]
 
@@ -90,6 +91,7 @@ def download_file(url: str, destination: Path, *, progress: Progress | None = No
     """
     import gdown
     import gdown.exceptions
+    import requests  # imported here: it costs ~0.15 s, and every app page imports this module
 
     start = normalise_url(url)
     host = urllib.parse.urlparse(start).netloc
@@ -199,6 +201,8 @@ def _page_message(detail: str, url: str, status: int | None = None) -> str:
 
 
 def _request_error(error: requests.RequestException, host: str) -> DownloadError:
+    import requests
+
     if isinstance(error, requests.exceptions.SSLError):
         return DownloadError(f"the secure connection to {host} failed (certificate or TLS problem)")
     if isinstance(error, requests.exceptions.ProxyError):
