@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from test_app_pages import (  # noqa: F401 - the fixtures are used by name
-    BLEND, INSPECTOR, figure_titled, no_weights, texts, values, with_weights,
-)
+from test_app_pages import BLEND, INSPECTOR, figure_titled, texts, values
 from test_url_state import open_link
 
 AVERAGED = "conv kernels averaged over head"

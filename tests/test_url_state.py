@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from test_app_pages import (  # noqa: F401 - the fixtures are used by name
-    BLEND, ENTRY, EXPLORER, INSPECTOR, TIMEOUT, assert_clean, figure_titled, no_weights, texts, with_weights,
-)
+from test_app_pages import BLEND, ENTRY, EXPLORER, INSPECTOR, TIMEOUT, assert_clean, figure_titled, texts
 
 IGNORED = "were ignored"
 
