@@ -107,8 +107,8 @@ def _sweep_section() -> None:
     st.subheader("Does a static affinity pay off when data is scarce? (data-size sweep)")
     runs = sweep_runs()
     if not runs:
-        st.info("No sweep results yet. `python -m container_edu sweep run` trains them (about 4 hours on 2 CPU "
-                "cores, resumable); this page reads them from the package's results file.",
+        st.info("No sweep results yet. `python -m container_edu sweep run` trains them (hours on 2 CPU cores, "
+                "resumable); this page reads them from the package's results file.",
                 icon=":material/hourglass_top:")
         return
     col_acc, col_blend = st.columns(2)
