@@ -9,6 +9,7 @@ import streamlit as st
 import torch
 
 from app.caching import TRAINED_MODELS_KEY
+from app.zoo import is_sweep_model
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
@@ -122,7 +123,8 @@ def render() -> None:
         "accuracy measured once on the 10,000 test images.",
     )
 
-    cards = bundled_cards()
+    # The data-size sweep's small-data models are compared against size on the Model zoo page, not here.
+    cards = {name: card for name, card in bundled_cards().items() if not is_sweep_model(card)}
     own_runs = st.session_state.get(TRAINED_MODELS_KEY, {})
     if not cards:
         random_weights_warning("an untrained fmnist_container_light", train_command("container_light"))
