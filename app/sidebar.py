@@ -22,6 +22,7 @@ __all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", 
 
 MODEL_KEY = "model_key"
 _PICKER_WIDGET = "_model_picker"
+_PATH_ERROR_KEY = "_checkpoint_path_error"  # (path, message) of the last failed "Load from path"
 PAPER_URL = "https://arxiv.org/abs/2106.01401"
 RELEASE_URL = "https://github.com/allenai/container"
 CHECKPOINT_UPLOAD_TYPES = ["pth", "pt", "bin", "safetensors"]
@@ -133,20 +134,28 @@ def _path_loader() -> None:
         f"redistribute). Download the checkpoint from the [paper's release]({RELEASE_URL}) and give its path "
         "on the machine that runs this app. Files are loaded safely (`weights_only`), never as arbitrary pickles."
     )
-    path = st.text_input("Checkpoint path", key="checkpoint_path", placeholder="/path/to/container_light.pth")
-    if st.button("Load from path", key="checkpoint_load"):
+    # A form sends the typed path together with the click (or Enter): no rerun for the field alone can race it.
+    with st.form("checkpoint_path_form", border=False):
+        path = st.text_input("Checkpoint path", key="checkpoint_path", placeholder="/path/to/container_light.pth")
+        submitted = st.form_submit_button("Load from path", key="checkpoint_load")
+    if submitted:
+        st.session_state.pop(_PATH_ERROR_KEY, None)
         try:
             with st.spinner("Loading the checkpoint…"):
                 entry = caching.load_checkpoint_from_path(path)
         except CheckpointError as error:
-            st.error(str(error))
+            st.session_state[_PATH_ERROR_KEY] = (path, str(error))
         except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
             logger.exception("loading checkpoint %r failed", path)
-            st.error(friendly_message(error, "loading the checkpoint"))
+            st.session_state[_PATH_ERROR_KEY] = (path, friendly_message(error, "loading the checkpoint"))
         else:
             st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
             st.session_state[MODEL_KEY] = entry["ref"].key
             st.rerun()
+    # The error stays until another path is loaded, so that a rerun for any other widget does not hide it.
+    failed = st.session_state.get(_PATH_ERROR_KEY)
+    if failed is not None and failed[0] == path:
+        st.error(failed[1])
 
 
 def _checkpoint_uploader() -> None:

@@ -221,9 +221,11 @@ def test_inspector_imagenet_architecture_with_random_weights(no_weights):
 
 def test_bad_checkpoint_path_and_upload_show_errors(no_weights, tmp_path):
     at = start(INSPECTOR)
-    at.sidebar.text_input(key="checkpoint_path").set_value(str(tmp_path / "missing.pth")).run()
+    at.sidebar.text_input(key="checkpoint_path").set_value(str(tmp_path / "missing.pth"))  # in a form: sent on submit
     at.sidebar.button(key="checkpoint_load").click().run()
     assert_clean(at)
+    assert "no file found" in texts(at.sidebar.error).lower()
+    at.run()  # a rerun for anything else keeps the error in view
     assert "no file found" in texts(at.sidebar.error).lower()
     at.sidebar.file_uploader(key="checkpoint_upload").set_value(("broken.pth", b"\x80\x04garbage", "application/octet-stream")).run()
     assert_clean(at)

@@ -242,7 +242,9 @@ def _wait_for_run(at: AppTest, name: str, timeout: float = 480.0) -> dict:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         runs = at.session_state["trained_models"] if "trained_models" in at.session_state else {}
-        if name in runs:
+        # The thread stores the run as it ends, perhaps after this script run drew the page; once the page has
+        # collected the job, the run just drawn shows the result.
+        if name in runs and at.session_state["l8_job"].collected:
             return runs[name]
     raise AssertionError(f"run {name} did not finish in {timeout} s: {at.session_state['l8_job'].status}")
 
