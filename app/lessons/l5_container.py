@@ -162,8 +162,6 @@ def render() -> None:
     st.plotly_chart(figures.heatmaps_side_by_side(
         panels, f"Row i = t{query} of {block}'s affinity on the {height} × {width} grid, head {head}{suffix}",
         "weight on token j", diverging=True, grid=True, query=divmod(query, width), height=360), key="l5_fig_rows")
-    st.markdown("**Container-PAM, live**: the same image, head and query through a PAM block, A_m = A_m(X) + P_m.")
-    pam_check = pam_view(lesson_model("fmnist_container"), block, image, head, query)
 
     if data is not None:
         count = len(data[1])
@@ -218,6 +216,9 @@ def render() -> None:
         prediction, measured = None, None
         st.info("The accuracy sweep needs the Fashion-MNIST test images.")
 
+    st.markdown("**Container-PAM, live**: the same image, head and query through a PAM block, A_m = A_m(X) + P_m.")
+    pam_check = pam_view(lesson_model("fmnist_container"), block, image, head, query)
+
     # Verify, each claim through a route other than the code that draws it.
     batch = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     batch = batch.to(loaded.device)
@@ -248,5 +249,6 @@ def render() -> None:
     ]
     if prediction is not None:
         checks.append(check_prediction(prediction, measured))
-    verify_panel(checks, "Container-Light's mix is σ(s)·attention + (1 − σ(s))·conv, and override_blend moves exactly that")
+    verify_panel(checks, "Container-Light's mix is σ(s)·attention + (1 − σ(s))·conv, override_blend moves exactly "
+                 "that, and PAM's added affinity is exact")
     quiz(KEY, QUESTIONS)
