@@ -37,6 +37,7 @@ __all__ = [
     "MultiHeadMLP",
     "ContainerMix",
     "ContainerLightMix",
+    "ContainerPAMMix",
     "blended_forward",
     "blended_explicit",
     "sigmoid_blend",
@@ -404,6 +405,32 @@ class ContainerLightMix(_BlendedMix):
 
     def blend_weights(self) -> tuple[Tensor, Tensor]:
         return sigmoid_blend(self.sa_weight)
+
+
+class ContainerPAMMix(_BlendedMix):
+    """Container-PAM: ``A_m = softmax(Q_m K_m^T s) + P_m``, attention plus a learned ``N x N`` matrix per head.
+
+    The paper's variant with ``alpha = beta = 1`` fixed (not learned): ``P_m``
+    is added to the softmax, so a row of ``A_m`` is no longer a probability
+    row. ``P`` is a :class:`MultiHeadMLP` (the general Container's static part),
+    so it is tied to one grid size like every dense static affinity.
+    """
+
+    kind = "container_pam"
+
+    def __init__(self, num_tokens: int, num_heads: int) -> None:
+        super().__init__()
+        # The static part is built first, as in the kinds' Container, so a seed draws P before anything else.
+        self.pam = MultiHeadMLP(num_tokens, num_heads)
+        self.attn = MultiHeadSelfAttention(num_heads)
+
+    @property
+    def static(self) -> Aggregation:
+        return self.pam
+
+    def blend_weights(self) -> tuple[float, float]:
+        """``(1.0, 1.0)``: PAM adds its two parts; nothing is learned about the blend."""
+        return 1.0, 1.0
 
 
 def sigmoid_blend(sa_weight: Tensor) -> tuple[Tensor, Tensor]:

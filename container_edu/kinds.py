@@ -25,6 +25,7 @@ from torch import nn
 from .aggregation import (
     ContainerLightMix,
     ContainerMix,
+    ContainerPAMMix,
     DepthwiseConvAggregation,
     MultiHeadMLP,
     MultiHeadSelfAttention,
@@ -91,7 +92,8 @@ class AggregationKind:
         uses_heads: the number of heads ``M`` is a choice (else fixed by the kind: 1, or one per channel).
         uses_kernel: the kernel size ``k`` matters.
         blend: how the dynamic and static parts are weighted: ``"alpha_beta"`` (two learned scalars),
-            ``"sigmoid"`` (``alpha = sigmoid(sa_weight)``, ``beta = 1 - alpha``), or ``None`` (one part only).
+            ``"sigmoid"`` (``alpha = sigmoid(sa_weight)``, ``beta = 1 - alpha``), ``"fixed"``
+            (``alpha = beta = 1``, nothing learned: Container-PAM), or ``None`` (one part only).
         dynamic_part, static_part: the kinds this one is made of (itself for a single-part kind).
         zoo_variant: the zoo model ``fmnist_<zoo_variant>`` whose mixed stage is this kind, if any.
         builder: makes the module from :class:`KindArgs`.
@@ -109,7 +111,7 @@ class AggregationKind:
     affinity_per: Literal["head", "channel", "shared"]
     uses_heads: bool
     uses_kernel: bool
-    blend: Literal["alpha_beta", "sigmoid"] | None
+    blend: Literal["alpha_beta", "sigmoid", "fixed"] | None
     dynamic_part: str | None
     static_part: str | None
     zoo_variant: str | None
@@ -117,7 +119,8 @@ class AggregationKind:
 
     @property
     def uses_blend(self) -> bool:
-        return self.blend is not None
+        """The blend has learned weights that a slider can move (PAM's fixed ``alpha = beta = 1`` has none)."""
+        return self.blend in ("alpha_beta", "sigmoid")
 
     @property
     def traits(self) -> str:
@@ -173,6 +176,10 @@ def _container(args: KindArgs) -> nn.Module:
     # The static part is built first: the order in which modules draw random weights is part of a seed's meaning.
     static = MultiHeadMLP(args.num_tokens, args.num_heads)
     return ContainerMix(args.num_heads, static, alpha=args.blend[0], beta=args.blend[1])
+
+
+def _container_pam(args: KindArgs) -> nn.Module:
+    return ContainerPAMMix(args.num_tokens, args.num_heads)
 
 
 def _container_light(args: KindArgs) -> nn.Module:
@@ -237,6 +244,17 @@ KINDS: dict[str, AggregationKind] = {
             dynamic=True, dense=True, rows_are_probabilities=False, affinity_per="channel", uses_heads=True,
             uses_kernel=True, blend="sigmoid", dynamic_part="attention", static_part="conv",
             zoo_variant="container_light", builder=_container_light,
+        ),
+        AggregationKind(
+            key="container_pam", label="Container-PAM (attention + learned N×N, added)", symbol="A_m",
+            formula="A_m = A_m(X) + P_m",
+            latex=r"A_m = \operatorname{softmax}\left(Q_m K_m^\top s\right) + P_m,\quad "
+                  r"P_m \in \mathbb{R}^{N \times N}\ \text{(learned, one per head)}",
+            description="Container-PAM: attention plus a learned static N×N matrix per head, added with "
+                        "α = β = 1 fixed, so its rows are no longer probabilities.",
+            dynamic=True, dense=True, rows_are_probabilities=False, affinity_per="head", uses_heads=True,
+            uses_kernel=False, blend="fixed", dynamic_part="attention", static_part="multihead_mlp",
+            zoo_variant=None, builder=_container_pam,
         ),
     )
 }

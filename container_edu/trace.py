@@ -45,7 +45,7 @@ class AggregationRecord:
     Attributes:
         name: module path of the block in the model's state dict.
         kind: ``"conv"``, ``"attention"``, ``"mixer"``, ``"multihead_mlp"``,
-            ``"container"`` or ``"container_light"``.
+            ``"container"``, ``"container_light"`` or ``"container_pam"``.
         grid: ``(H, W)`` of the token grid, ``N = H * W``.
         num_heads: ``M`` of the dynamic part (1 when there is none).
         v: the aggregated values ``V``, ``(B, N, C)``.

@@ -11,6 +11,7 @@ from container_edu import affinity as aff
 from container_edu.aggregation import (
     ContainerLightMix,
     ContainerMix,
+    ContainerPAMMix,
     DepthwiseConvAggregation,
     MultiHeadMLP,
     MultiHeadSelfAttention,
@@ -50,6 +51,8 @@ def make(kind: str) -> nn.Module:
         module = ContainerMix(HEADS, DepthwiseConvAggregation(CHANNELS, 3))
     elif kind == "container_light":
         module = ContainerLightMix(CHANNELS, HEADS)
+    elif kind == "container_pam":
+        module = ContainerPAMMix(NUM_TOKENS, HEADS)
     else:
         raise AssertionError(kind)
     return randomize(module, seed=len(kind)).eval()
@@ -61,8 +64,9 @@ def make_input(module: nn.Module, seed: int = 100, height: int = HEIGHT, width: 
     return randn(BATCH, channels, height, width, seed=seed)
 
 
-KINDS = ["attention", "conv", "mixer", "multihead_mlp", "container_mlp", "container_conv", "container_light"]
-STATIC_DENSE = ["mixer", "multihead_mlp", "container_mlp"]
+KINDS = ["attention", "conv", "mixer", "multihead_mlp", "container_mlp", "container_conv", "container_light",
+         "container_pam"]
+STATIC_DENSE = ["mixer", "multihead_mlp", "container_mlp", "container_pam"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -115,7 +115,7 @@ def test_explorer_equivalence_check_passes_for_every_operator_on_a_non_square_gr
     at = start(EXPLORER)
     at.slider(key="ex_height").set_value(4).run()
     at.slider(key="ex_width").set_value(9).run()
-    for operator in ("attention", "conv", "mixer", "multihead_mlp", "container", "container_light"):
+    for operator in ("attention", "conv", "mixer", "multihead_mlp", "container", "container_light", "container_pam"):
         at.selectbox(key="ex_operator").set_value(operator).run()
         assert_clean(at)
         text = equivalence_text(at)

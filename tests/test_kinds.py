@@ -107,9 +107,13 @@ def test_the_blend_is_what_the_registry_says(key):
     if kind.blend is None:
         assert not hasattr(module, "blend_weights")
         return
-    alpha, beta = (float(w.detach()) for w in module.blend_weights())
+    alpha, beta = (float(torch.as_tensor(w).detach()) for w in module.blend_weights())
     names = {name for name, _ in module.named_parameters()}
-    if kind.blend == "sigmoid":
+    assert kind.uses_blend == (kind.blend != "fixed"), "only a learned blend is one a slider can move"
+    if kind.blend == "fixed":  # Container-PAM adds its parts: alpha = beta = 1, no blend parameter at all
+        assert (alpha, beta) == (1.0, 1.0)
+        assert not names & {"alpha", "beta", "sa_weight"}
+    elif kind.blend == "sigmoid":
         assert "sa_weight" in names
         assert alpha + beta == pytest.approx(1.0)
         assert alpha == pytest.approx(float(torch.sigmoid(module.sa_weight.detach())))
@@ -117,8 +121,9 @@ def test_the_blend_is_what_the_registry_says(key):
         assert {"alpha", "beta"} <= names
         assert alpha + beta != pytest.approx(1.0)  # independent: the random parameters do not sum to 1
     initial = kind.build(DIM, HEADS, GRID, KERNEL, blend=(0.3, 0.9)).blend_weights()
-    expected = (0.3, 0.9) if kind.blend == "alpha_beta" else (0.5, 0.5)  # Container-Light starts at sigmoid(0)
-    assert tuple(float(w.detach()) for w in initial) == pytest.approx(expected)
+    # Container-Light starts at sigmoid(0); PAM ignores the requested blend
+    expected = {"alpha_beta": (0.3, 0.9), "sigmoid": (0.5, 0.5), "fixed": (1.0, 1.0)}[kind.blend]
+    assert tuple(float(torch.as_tensor(w).detach()) for w in initial) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("key", list(KINDS))

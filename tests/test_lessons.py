@@ -207,6 +207,40 @@ def test_container_blend_with_a_trained_model(tiny_weights):
     assert "α = 1.00 on blocks2.1" in at.metric[1].label
 
 
+def test_container_slider_starts_at_each_targets_own_learned_alpha():
+    import re
+
+    from app.lessons.blend_accuracy import ALL_BLOCKS, slider_start
+
+    learned = {"blocks2.0": (0.2, 0.8), "blocks2.1": (0.7, 0.3)}
+    assert slider_start(ALL_BLOCKS, learned) == pytest.approx(0.45)
+    assert (slider_start("blocks2.0", learned), slider_start("blocks2.1", learned)) == (0.2, 0.7)
+    at = open_lesson("container")
+    line = next(m.value for m in at.markdown if m.value.startswith("Learned blend of"))
+    alphas = {name: float(a) for name, a in re.findall(r"`(blocks[\d.]+)` α = ([\d.]+)", line)}
+    assert len(alphas) >= 2
+    everything = at.slider(key=f"l5_alpha_{ALL_BLOCKS}")
+    # The page prints α to 3 decimals and the slider rounds to 2: they agree to within one slider step.
+    assert everything.value == pytest.approx(sum(alphas.values()) / len(alphas), abs=0.0051)
+    assert "mean learned α" in everything.label
+    for block, alpha in alphas.items():
+        at.selectbox(key="l5_target").set_value(block).run()
+        assert at.slider(key=f"l5_alpha_{block}").value == pytest.approx(alpha, abs=0.0051)
+    assert_verified(at)
+
+
+def test_container_lesson_shows_pam_rows_that_are_not_probability_rows():
+    import re
+
+    at = open_lesson("container")
+    caption = next(c.value for c in at.caption if c.value.startswith("Row sums: attention"))
+    attention, static, pam = (float(v) for v in re.findall(r"attention ([-+\d.]+).*P ([-+\d.]+), PAM ([-+\d.]+)",
+                                                           caption)[0])
+    assert attention == pytest.approx(1.0, abs=1e-3) and pam == pytest.approx(1.0 + static, abs=2e-3)
+    assert "no longer a probability row" in caption
+    assert_verified(at)  # includes the check that PAM's explicit A_m V_m equals the module's output
+
+
 def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
     at = open_lesson("container")
     options = at.radio(key="l5_prediction").options

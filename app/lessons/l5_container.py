@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
-from torch import nn
 
 from container_edu import affinity as aff
 from container_edu.models import blend_parameters
 from container_edu.trace import override_blend, record_affinities
 
 from . import figures
+from .blend_accuracy import (ALL_BLOCKS, SWEEP, accuracy_at, accuracy_sweep, accuracy_with_fresh_batchnorm,
+                             slider_start, weights_for)
 from .network import meet_the_network
-from .resources import (CLASS_NAMES, LessonModel, alpha_from_behaviour, block_outputs_along_alpha, lesson_model,
+from .pam import pam_view
+from .resources import (CLASS_NAMES, alpha_from_behaviour, block_outputs_along_alpha, lesson_model,
                         standard_error, test_source, train_command, train_images, try_test_batch)
 from .widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, random_weights_warning,
                       verify_panel)
@@ -25,8 +25,6 @@ from .widgets import (Question, check_close, check_prediction, goals, math_block
 KEY = "container"
 TITLE = "Container: mixing dynamic and static"
 MODEL = "fmnist_container_light"
-SWEEP = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
-ALL_BLOCKS = "all mixed blocks"
 MOVED_KEY = "l5_moved"  # the targets whose slider the learner has moved: no override before that
 PREDICTION_KEY = "l5_prediction"
 PREDICTIONS = ("all blocks at α = 0 (conv only) costs more accuracy", "all blocks at α = 1 (attention only) costs more accuracy")
@@ -69,57 +67,6 @@ QUESTIONS = (
         0,
     ),
 )
-
-
-def accuracy(loaded: LessonModel, images: torch.Tensor, labels: torch.Tensor, weights: dict | None) -> float:
-    """Top-1 accuracy (%) with the blend of the named blocks overridden (``None``: the learned blend)."""
-    with torch.no_grad(), override_blend(weights or {}):
-        predictions = loaded.model(images.to(loaded.device)).argmax(dim=1).cpu()
-    return 100.0 * float((predictions == labels).double().mean())
-
-
-def _weights_for(target: str, blocks: list[str], alpha: float) -> dict[str, float]:
-    return {name: alpha for name in (blocks if target == ALL_BLOCKS else [target])}
-
-
-@st.cache_data(show_spinner="Measuring accuracy over a sweep of α…", max_entries=16)
-def accuracy_sweep(model_key: str, target: str, _loaded: LessonModel, _data: tuple) -> list[float]:
-    """Accuracy on the fixed test batch for each α in ``SWEEP`` (cached per model and target)."""
-    images, labels = _data
-    blocks = list(blend_parameters(_loaded.model))
-    return [accuracy(_loaded, images, labels, _weights_for(target, blocks, alpha)) for alpha in SWEEP]
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def accuracy_at(model_key: str, target: str, alpha: float | None, _loaded: LessonModel, _data: tuple) -> float:
-    images, labels = _data
-    blocks = list(blend_parameters(_loaded.model))
-    weights = None if alpha is None else _weights_for(target, blocks, alpha)
-    return accuracy(_loaded, images, labels, weights)
-
-
-@st.cache_data(show_spinner="Re-estimating BatchNorm statistics at this α…", max_entries=16)
-def accuracy_with_fresh_batchnorm(model_key: str, target: str, alpha: float, _loaded: LessonModel, _data: tuple,
-                                  _train: torch.Tensor) -> float:
-    """Accuracy at α after re-estimating every BatchNorm's running statistics at that α on training images.
-
-    A private copy of the model is changed, never the shared one.
-    """
-    model = copy.deepcopy(_loaded.model)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None  # a plain average over all batches seen
-    weights = _weights_for(target, list(blend_parameters(model)), alpha)
-    model.train()
-    with torch.no_grad(), override_blend(weights):
-        for start in range(0, len(_train), 250):
-            model(_train[start : start + 250].to(_loaded.device))
-    model.eval()
-    images, labels = _data
-    with torch.no_grad(), override_blend(weights):
-        predictions = model(images.to(_loaded.device)).argmax(dim=1).cpu()
-    return 100.0 * float((predictions == labels).double().mean())
 
 
 def _family_table() -> None:
@@ -177,15 +124,18 @@ def render() -> None:
 
     c1, c2 = st.columns([1, 2])
     target = c1.selectbox("move the blend of", [ALL_BLOCKS] + blocks, key="l5_target")
-    reference = blocks[0] if target == ALL_BLOCKS else target
-    # One slider per target, each starting at its own block's learned α; until it moves, nothing is overridden.
-    alpha = c2.slider("α (β = 1 − α)", 0.0, 1.0, round(learned[reference][0], 2), 0.01, key=alpha_key(target),
+    # One slider per target, starting at that block's learned α (all blocks: their mean); until it moves,
+    # nothing is overridden.
+    label = "α for every block (β = 1 − α), starts at their mean learned α" if target == ALL_BLOCKS else "α (β = 1 − α)"
+    alpha = c2.slider(label, 0.0, 1.0, slider_start(target, learned), 0.01, key=alpha_key(target),
                       on_change=_mark_moved, args=(target,))
     alpha = round(float(alpha), 2)
     moved = target in st.session_state.get(MOVED_KEY, set())
-    override = _weights_for(target, blocks, alpha) if moved else {}
+    override = weights_for(target, blocks, alpha) if moved else {}
     if not moved:
-        st.caption("The slider starts at the learned α; the network runs with its learned blend until you move it.")
+        own = ", ".join(f"{name} {a:.2f}" for name, (a, _) in learned.items())
+        start = f"the mean of the blocks' learned α ({own})" if target == ALL_BLOCKS else "this block's learned α"
+        st.caption(f"The slider starts at {start}; the network runs with each block's learned blend until you move it.")
 
     # The blended affinity of one image, recorded with the moved blend.
     if data is not None:
@@ -266,6 +216,9 @@ def render() -> None:
         prediction, measured = None, None
         st.info("The accuracy sweep needs the Fashion-MNIST test images.")
 
+    st.markdown("**Container-PAM, live**: the same image, head and query through a PAM block, A_m = A_m(X) + P_m.")
+    pam_check = pam_view(lesson_model("fmnist_container"), block, image, head, query)
+
     # Verify, each claim through a route other than the code that draws it.
     batch = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     batch = batch.to(loaded.device)
@@ -292,8 +245,10 @@ def render() -> None:
                     at_probe, at_zero + probe * direction),
         check_close(f"{block}: α fitted from the block's outputs = sigmoid(sa_weight) = {sigma:.4f}",
                     [fitted_alpha], [sigma]),
+        pam_check,
     ]
     if prediction is not None:
         checks.append(check_prediction(prediction, measured))
-    verify_panel(checks, "Container-Light's mix is σ(s)·attention + (1 − σ(s))·conv, and override_blend moves exactly that")
+    verify_panel(checks, "Container-Light's mix is σ(s)·attention + (1 − σ(s))·conv, override_blend moves exactly "
+                 "that, and PAM's added affinity is exact")
     quiz(KEY, QUESTIONS)
