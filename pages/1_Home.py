@@ -13,8 +13,8 @@ from container_edu import figures
 def body(ctx: PageContext) -> None:
     st.markdown(
         "1. **One operation.** Self-attention, depthwise convolution and MLP-Mixer token mixing all compute "
-        "`Y = concat(A₁V₁, …, A_M V_M) W_o`: each output token is a weighted sum of value tokens, with the "
-        "weights in an N×N **affinity matrix** `A_m` per head.\n"
+        "`Y = concat(A₀V₀, …, A_{M−1}V_{M−1}) W_o`: each output token is a weighted sum of value tokens, with the "
+        "weights in an N×N **affinity matrix** `A_m` per head `m = 0 … M−1`.\n"
         "2. **Three ways to make `A`.** Attention computes it from the input, `softmax(Q_m K_mᵀ s)` (dynamic, "
         "dense); a depthwise conv fixes it to a small kernel slid over the grid (static, sparse); the MLP-Mixer "
         "learns one dense N×N matrix (static, dense).\n"
@@ -25,7 +25,7 @@ def body(ctx: PageContext) -> None:
     st.subheader("The three affinities of one random input")
     col_seed, col_grid, _ = st.columns([1, 1, 3])
     seed = int(col_seed.number_input("Random input (seed)", 0, 10_000, 0, step=1, key="home_seed"))
-    side = int(col_grid.select_slider("Grid H = W", options=[3, 4, 5, 6, 7], value=5, key="home_grid"))
+    side = int(col_grid.select_slider("Grid n_y = n_x", options=[3, 4, 5, 6, 7], value=5, key="home_grid"))
     base = ExplorerSpec(height=side, width=side, channels=8, heads=2, kernel_size=3, seed=seed)
     # The paper's three operators, each drawn as the kinds registry describes it.
     results = [explore_cached(replace(base, operator=key)) for key in ("attention", "conv", "mixer")]

@@ -25,9 +25,9 @@ def controls(url: UrlState) -> ExplorerSpec:
     op = OPERATORS[op_key]
     st.caption(op.description)
     url.restore("h", "ex_height", integer(*GRID_SIZES))
-    height = st.slider("Grid height H", *GRID_SIZES, 5, key="ex_height")
+    height = st.slider("Grid height n_y (rows)", *GRID_SIZES, 5, key="ex_height")
     url.restore("w", "ex_width", integer(*GRID_SIZES))
-    width = st.slider("Grid width W", *GRID_SIZES, 7, key="ex_width")
+    width = st.slider("Grid width n_x (columns)", *GRID_SIZES, 7, key="ex_width")
     url.restore("c", "ex_channels", choice(CHANNELS, what="channel count"))
     channels = st.select_slider("Channels C", CHANNELS, value=16, key="ex_channels")
     choices = head_choices(channels)
@@ -83,7 +83,7 @@ def view(url: UrlState) -> None:
     op = result.operator
     with right:
         st.markdown(f"**{op.label}** · affinity `{op.formula}` · {op.traits} · "
-                    f"N = {spec.height}×{spec.width} = {spec.num_tokens} tokens · "
+                    f"N = {spec.height}×{spec.width} = {spec.num_tokens} tokens (n_y × n_x) · "
                     f"{len(result.matrix_labels)} matrix(es)")
         equivalence(result)
         count = len(result.matrix_labels)
@@ -112,7 +112,7 @@ def view(url: UrlState) -> None:
         col_row.plotly_chart(
             figures.grid_row(
                 result.row(matrix, (qy, qx)),
-                f"Row i = {query_token} on the H×W grid: {symbol}, {result.matrix_labels[matrix]}, query ({qy}, {qx})",
+                f"Row i = {query_token} on the n_y×n_x grid: {symbol}, {result.matrix_labels[matrix]}, query ({qy}, {qx})",
                 colorbar_title=f"{symbol}[{query_token}, j]", query=(qy, qx), signed=signed, clickable=True,
                 title_width=50,
             ),
@@ -140,7 +140,7 @@ def view(url: UrlState) -> None:
     labels = {key: other.matrix_labels[chosen[key]] for key, other in comparison.items()}
     st.plotly_chart(figures.operator_comparison(
         matrices, (spec.height, spec.width), labels=labels, head=head, query=(qy, qx),
-        title=f"Row of query ({qy}, {qx}) on the grid, per operator: A[i = {query_token}, :] reshaped to H×W",
+        title=f"Row of query ({qy}, {qx}) on the grid, per operator: A[i = {query_token}, :] reshaped to n_y×n_x",
     ), key="ex_compare_rows")
     with st.expander("The full N×N matrices side by side"):
         st.plotly_chart(figures.operator_comparison(

@@ -119,7 +119,7 @@ def downloads(inspection, maps, prepared, block, head) -> None:
     for col, part in zip(cols, maps.parts):
         col.download_button(label(part, "map (PNG)"), data=partial(views.maps_png, maps, prepared.seen, part),
                             file_name=f"{stem}_{part}.png", mime="image/png", key=f"dl_png_{part}", on_click="ignore")
-    st.markdown("**Rows of every head** as NumPy arrays `(M, H, W)`")
+    st.markdown("**Rows of every head** as NumPy arrays `(M, n_y, n_x)` (heads, grid rows, grid columns)")
     cols = st.columns(3)
     for col, part in zip(cols, maps.parts):
         col.download_button(label(part, "rows (NPY)"), data=partial(array_to_npy, getattr(maps, f"{part}_heads")),

@@ -133,7 +133,7 @@ def test_explorer_heads_and_query_follow_the_widgets(no_weights):
     at.slider(key="ex_qy").set_value(1).run()
     at.slider(key="ex_qx").set_value(5).run()
     assert_clean(at)
-    row = figure_titled(at, r"Row i = 12 on the H×W grid: .*head 1, query \(1, 5\)")
+    row = figure_titled(at, r"Row i = 12 on the n_y×n_x grid: .*head 1, query \(1, 5\)")
     heat = next(t for t in row["data"] if t["type"] == "heatmap")
     assert values(heat["z"]).shape == (5, 7)  # the H x W grid
     every = figure_titled(at, r"Every head's N×N affinity")

@@ -112,10 +112,10 @@ def _lessons() -> DeepLink:
 
 DEEP_LINKS: dict[str, Callable[[], DeepLink]] = {
     "home": lambda: DeepLink(
-        "", "Container: context aggregation, explained", True, press_slider("Grid H = W"),
+        "", "Container: context aggregation, explained", True, press_slider("Grid n_y = n_x"),
         figure_title_includes("N = 6×6 = 36 tokens"), "the figure is redrawn for a 6×6 grid"),
     "affinity_explorer": lambda: DeepLink(
-        "Affinity_explorer", "Affinity explorer", True, press_slider("Grid height H"),
+        "Affinity_explorer", "Affinity explorer", True, press_slider("Grid height n_y"),
         main_text_includes("N = 6×7 = 42 tokens"), "the summary names a 6×7 grid"),
     "image_inspector": lambda: DeepLink(
         "Image_inspector", "Image inspector", True, click_text("Upload an image"),

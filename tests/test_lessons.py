@@ -360,6 +360,57 @@ def test_live_training_runs_on_the_shipped_subset(no_full_data):
     entry = _wait_for_run(at, "subset_run")
     assert entry["settings"]["train_subset"] == 256
     assert at.session_state["l8_job"].data_dir.endswith("fashion_mnist_subset")
+    assert any("the blend you watched" in text for text in verified(at)), "a blend was plotted: it may say so"
+
+
+def _wait_until_finished(at: AppTest, polls: int = 600) -> None:
+    """Rerun until the session's job has ended and the page has collected it (bounded by a count of polls)."""
+    for _ in range(polls):
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        job = at.session_state["l8_job"]
+        if job.finished and job.collected:
+            at.run()  # the run that draws the collected job
+            return
+    raise AssertionError(f"the run did not end after {polls} polls: {at.session_state['l8_job'].status}")
+
+
+def test_live_training_claims_no_watched_blend_before_any_run(no_full_data):
+    at = open_lesson("train")
+    assert not at.button(key="l8_start").disabled, "the shipped subset makes Start available"
+    [summary] = verified(at)
+    assert "watched" not in summary and "no run has finished" in summary
+
+
+def test_a_failed_run_claims_no_watched_blend(no_full_data, monkeypatch):
+    import app.lessons.training_job as training_job
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("out of memory while building the model")
+
+    monkeypatch.setattr(training_job, "train", fails)
+    at = open_lesson("train")
+    at.button(key="l8_start").click().run()
+    _wait_until_finished(at)
+    assert at.session_state["l8_job"].status == "failed"
+    assert any(e.value.startswith("Training failed") for e in at.error)
+    [summary] = verified(at)
+    assert "watched" not in summary and "your run failed" in summary
+
+
+def test_a_run_without_a_blend_claims_no_watched_blend(no_full_data):
+    at = open_lesson("train")
+    at.selectbox(key="l8_mixing").set_value("conv")
+    at.select_slider(key="l8_subset").set_value(256)
+    at.slider(key="l8_epochs").set_value(1)
+    at.text_input(key="l8_name").set_value("conv_run")
+    at.run()
+    at.button(key="l8_start").click().run()
+    _wait_for_run(at, "conv_run")
+    at.run()
+    [summary] = verified(at)
+    assert "watched" not in summary and "no blend to watch" in summary
 
 
 def test_no_lesson_text_names_a_system_package_manager():
@@ -410,7 +461,16 @@ def test_matrix_challenge_checks_the_learners_edit():
 def test_training_lesson_claims_nothing_was_watched_before_a_run():
     at = open_lesson("train")
     assert not any("you watched" in text for text in verified(at))
-    assert any("3" in c.value and "can move α by at most about" in c.value for c in at.caption)
+    # The default run is short: the page says so before Start, with its ceiling on α's move, and points to the
+    # time-lapse of the bundled run.
+    [short] = [i.value for i in at.info if "short run" in i.value]
+    assert "can move α by at most about" in short and "time-lapse" in short
+    assert any("Time-lapse" in e.label for e in at.expander)
+    # A run long enough to move α past lesson 7's band is not called short.
+    at.select_slider(key="l8_subset").set_value(at.select_slider(key="l8_subset").options[-1])
+    at.slider(key="l8_epochs").set_value(5).run()
+    assert not [i.value for i in at.info if "short run" in i.value]
+    assert any("can move α by at most about" in c.value for c in at.caption)
 
 
 def test_trained_lesson_prediction_is_checked_against_the_cards():

@@ -98,19 +98,24 @@ _CHUNK = 1 << 20
 # Fashion-MNIST file holds 47 MB); protects against absurd or hostile headers.
 _MAX_PAYLOAD = 1 << 31
 
-_INSTALL_HINT = (
-    "Install it with `sudo apt-get install dataset-fashion-mnist` or point "
-    f"{ENV_VAR} / --data-dir at a folder holding "
+# What a learner can do on any machine; the hints name no system package manager because the message reaches
+# the app's pages, and most machines have none of Debian's packages.
+_FILES = (
     "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz "
-    "(uncompressed copies without .gz work too)."
+    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
+)
+_SOURCE = "the Fashion-MNIST project, github.com/zalandoresearch/fashion-mnist"
+_INSTALL_HINT = (
+    "The full set (60,000 training and 10,000 test images) is optional: where it is missing, the app's lessons "
+    "use the small class-balanced subset shipped with the package. To use the full set, save its four files "
+    f"({_FILES}, from {_SOURCE}; uncompressed copies without .gz work too) in one folder and give that folder "
+    f"with --data-dir or the environment variable {ENV_VAR}."
 )
 _REINSTALL_HINT = (
-    "The file is damaged: reinstall it with "
-    "`sudo apt-get install --reinstall dataset-fashion-mnist` or point "
-    f"{ENV_VAR} / --data-dir at a folder holding intact "
-    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz."
+    "The file is damaged: replace it with an intact copy "
+    f"(the four files are {_FILES}, from {_SOURCE}), or give a folder holding intact copies with --data-dir "
+    f"or the environment variable {ENV_VAR}. A damaged full set is never replaced by the shipped subset "
+    "silently: to use the subset instead, move the damaged files away."
 )
 
 
