@@ -26,10 +26,11 @@ from __future__ import annotations
 import gettext
 import io
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "LANG_PARAM", "LANG_KEY", "LOCALE_DIR", "DOMAIN", "_", "N_", "ngettext",
-           "current_language", "translations", "language_selector", "po_path"]
+           "current_language", "translations", "language_selector", "po_path", "Text"]
 
 #: The languages the app offers, in the selector's order, with the name each one has in itself.
 LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}
@@ -127,6 +128,27 @@ def N_(message: str) -> str:
 def ngettext(singular: str, plural: str, count: int) -> str:
     """``singular`` or ``plural`` for ``count``, translated (Chinese has one form); format ``{count}`` afterwards."""
     return translations(current_language()).ngettext(singular, plural, count)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message made once and drawn in each session's language: an English template (marked with ``N_``), its
+    fields, and which fields are themselves messages (a kind's name). Hashable, so objects holding it may be cached
+    across sessions, whatever their language."""
+
+    template: str
+    args: tuple[tuple[str, object], ...] = ()
+    translated_args: frozenset[str] = frozenset()
+
+    @property
+    def english(self) -> str:
+        return self.template.format(**dict(self.args))
+
+    def shown(self) -> str:
+        """The text in the current session's language."""
+        args = {name: _(value) if name in self.translated_args and isinstance(value, str) else value
+                for name, value in self.args}
+        return _(self.template).format(**args)
 
 
 def language_selector() -> str:

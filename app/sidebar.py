@@ -101,8 +101,10 @@ def model_picker() -> ModelRef:
     def remember() -> None:
         st.session_state[MODEL_KEY] = st.session_state[_PICKER_WIDGET]
 
+    # Labels made now, in this run's language: Streamlit may format the options again outside the run.
+    labels = {key: ref.shown_label for key, ref in by_key.items()}
     key = st.selectbox(
-        _("Model"), options=list(by_key), format_func=lambda k: by_key[k].label, key=_PICKER_WIDGET,
+        _("Model"), options=list(by_key), format_func=labels.__getitem__, key=_PICKER_WIDGET,
         on_change=remember, help=_("Bundled models are trained on Fashion-MNIST (28×28 grayscale). Untrained ones "
                                    "have random weights: their maps show the architecture, not what was learned."),
     )
@@ -110,7 +112,7 @@ def model_picker() -> ModelRef:
     url_state.publish_model(ref)
     url_state.show_model_note(ref)
     if ref.description:
-        st.caption(ref.description)
+        st.caption(ref.shown_description)
     if not ref.trained:
         st.warning(_("This model is **untrained (random weights)**: predictions are guesses."),
                    icon=":material/casino:")
