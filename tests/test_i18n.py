@@ -236,3 +236,20 @@ def test_model_labels_are_english_by_default_and_translated_when_drawn():
     assert text.english == text.shown() == "fmnist_conv · untrained"  # outside a run: English
     zh = i18n.translations("zh")
     assert zh.gettext(text.template).format(name="fmnist_conv") == "fmnist_conv · 未训练"
+
+
+def test_core_figure_phrases_are_translated_after_drawing(monkeypatch):
+    import plotly.graph_objects as go
+
+    from app import figure_text
+
+    fig = go.Figure(layout={"title": {"text": "Three matrices"}, "xaxis": {"title": {"text": "key token j"}},
+                            "annotations": [{"text": "Self-attention<br>A_0(X) (head 10)"},
+                                            {"text": "Multi-head MLP<br>A^mlp (shared by all channels)"}]})
+    assert figure_text.localize(fig) is fig  # English: untouched
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    monkeypatch.setattr(figure_text, "current_language", lambda: "zh")
+    layout = figure_text.localize(fig).layout
+    assert layout.xaxis.title.text == "键词元 j"
+    assert [a.text for a in layout.annotations] == ["自注意力<br>A_0(X) (头 10)", "多头的MLP<br>A^mlp (所有通道共享)"]
+    assert layout.title.text == "Three matrices"  # not a known phrase: the page translates its own titles
