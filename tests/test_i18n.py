@@ -253,3 +253,34 @@ def test_core_figure_phrases_are_translated_after_drawing(monkeypatch):
     assert layout.xaxis.title.text == "键词元 j"
     assert [a.text for a in layout.annotations] == ["自注意力<br>A_0(X) (头 10)", "多头的MLP<br>A^mlp (所有通道共享)"]
     assert layout.title.text == "Three matrices"  # not a known phrase: the page translates its own titles
+
+
+def _modules_importing_gettext() -> list[Path]:
+    import ast
+
+    root = i18n_catalog.REPO_ROOT
+    files = [*sorted((root / "app").rglob("*.py")), *sorted((root / "pages").glob("*.py")), root / "streamlit_app.py"]
+    found = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if any(isinstance(node, ast.ImportFrom) and (node.module or "").endswith("i18n")
+               and any(alias.name == "_" and alias.asname is None for alias in node.names)
+               for node in ast.walk(tree)):
+            found.append(path)
+    return found
+
+
+def _assigns_underscore(source: str) -> list[int]:
+    import ast
+
+    return sorted(node.lineno for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store))
+
+
+def test_no_module_that_translates_uses_underscore_as_a_variable():
+    """``a, _ = ...`` makes ``_`` local to the whole function: every ``_("...")`` in it raises UnboundLocalError."""
+    modules = _modules_importing_gettext()
+    assert any(path.name == "sidebar.py" for path in modules)
+    problems = {str(path): lines for path in modules if (lines := _assigns_underscore(path.read_text()))}
+    assert not problems, f"rename the throwaway `_` (e.g. `_spacer`) at {problems}"
+    assert _assigns_underscore("def f():\n    a, _ = 1, 2\n    for _ in []:\n        pass\n") == [2, 3]
