@@ -32,6 +32,7 @@ from container_edu.pretrained import PretrainedError, load_pretrained
 
 from . import deployment, registry
 from .explorer import ExplorerResult, ExplorerSpec, explore
+from .i18n import N_, Text, _
 from .registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
 
 __all__ = [
@@ -110,17 +111,22 @@ def load_checkpoint_from_path(path: str) -> dict:
     deployment.refuse_server_paths()
     resolved = Path(path.strip().strip('"').strip("'")).expanduser()
     if not str(path).strip():
-        raise CheckpointError("Type the path of the checkpoint file first (e.g. /home/me/Downloads/container_light.pth).")
+        raise CheckpointError(_("Type the path of the checkpoint file first (e.g. {example}).").format(
+            example="/home/me/Downloads/container_light.pth"))
     if not resolved.is_file():
-        raise CheckpointError(f"No file found at {str(resolved)!r}. Check the path (it is a path on the machine running the app).")
+        raise CheckpointError(_("No file found at {path}. Check the path (it is a path on the machine running the "
+                                "app).").format(path=repr(str(resolved))))
     stat = resolved.stat()
     model = _checkpoint_model(str(resolved.resolve()), stat.st_mtime_ns, stat.st_size)
     dataset = registry.dataset_of(model)
     name = resolved.name
-    kind = "Container-Light (ImageNet)" if dataset == registry.IMAGENET else "a zoo model (Fashion-MNIST)"
-    ref = ModelRef(key=f"checkpoint:{resolved.resolve()}:{stat.st_mtime_ns}:{stat.st_size}",
-                   label=f"{name} · checkpoint", source="checkpoint", name=name, dataset=dataset, trained=True,
-                   description=f"{kind} loaded from {resolved}.")
+    if dataset == registry.IMAGENET:
+        description = Text(N_("Container-Light (ImageNet) loaded from {path}."), (("path", str(resolved)),))
+    else:
+        description = Text(N_("A zoo model (Fashion-MNIST) loaded from {path}."), (("path", str(resolved)),))
+    ref = ModelRef(key=f"checkpoint:{resolved.resolve()}:{stat.st_mtime_ns}:{stat.st_size}", source="checkpoint",
+                   name=name, dataset=dataset, trained=True,
+                   **registry.texts(Text(N_("{name} · checkpoint"), (("name", name),)), description))
     return {"ref": ref, "path": str(resolved.resolve()), "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
 
 
@@ -195,10 +201,15 @@ def load_uploaded_model(session_state: MutableMapping, name: str, data: bytes) -
         return entry["ref"], False
     model = registry.load_checkpoint_model(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
     dataset = registry.dataset_of(model)
-    kind = "Container-Light (ImageNet)" if dataset == registry.IMAGENET else "zoo model"
-    ref = ModelRef(key=key, label=f"{name} · upload", source="upload", name=name, dataset=dataset, trained=True,
-                   description=f"{kind}, from the uploaded file {name!r} (kept for this session only; the last "
-                   f"{UPLOADED_MODELS_MAX} uploads stay loaded).")
+    args = (("file", repr(name)), ("count", UPLOADED_MODELS_MAX))
+    if dataset == registry.IMAGENET:
+        description = Text(N_("Container-Light (ImageNet), from the uploaded file {file} (kept for this session "
+                              "only; the last {count} uploads stay loaded)."), args)
+    else:
+        description = Text(N_("Zoo model, from the uploaded file {file} (kept for this session only; the last "
+                              "{count} uploads stay loaded)."), args)
+    ref = ModelRef(key=key, source="upload", name=name, dataset=dataset, trained=True,
+                   **registry.texts(Text(N_("{name} · upload"), (("name", name),)), description))
     _bounded_put(uploaded, key, {"ref": ref, "model": model}, UPLOADED_MODELS_MAX)
     return ref, True
 

@@ -14,6 +14,8 @@ from container_edu.images import ImageError
 from container_edu.pretrained import PretrainedError
 from container_edu.weights_store import WeightsError
 
+from .i18n import _
+
 __all__ = ["EXPECTED_ERRORS", "friendly_message", "friendly_errors", "logger"]
 
 logger = logging.getLogger("container_edu.app")
@@ -24,15 +26,15 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ImageError, CheckpointError,
 
 
 def friendly_message(error: BaseException, what: str) -> str:
-    """What to show for ``error`` raised while doing ``what`` (never a traceback)."""
+    """What to show for ``error`` raised while doing ``what`` (never a traceback; ``what`` comes translated)."""
     if isinstance(error, EXPECTED_ERRORS):
         return str(error)
     if isinstance(error, MemoryError):
-        return f"Not enough memory for {what}. Try a smaller grid, image or model."
-    return (
-        f"Sorry, something went wrong while {what} ({type(error).__name__}). The details were written to the "
+        return _("Not enough memory for {what}. Try a smaller grid, image or model.").format(what=what)
+    return _(
+        "Sorry, something went wrong while {what} ({error}). The details were written to the "
         "server log. Try other settings or another image; reloading the page starts afresh."
-    )
+    ).format(what=what, error=type(error).__name__)
 
 
 @contextlib.contextmanager

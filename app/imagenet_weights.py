@@ -18,11 +18,12 @@ from container_edu import weights_store
 
 from . import deployment
 from .errors import friendly_message, logger
+from .i18n import N_, _
 
 __all__ = ["PANEL_TITLE", "FETCH_BUTTON", "weights_panel", "installed_note"]
 
-PANEL_TITLE = "Get the ImageNet weights"
-FETCH_BUTTON = "Download and install"
+PANEL_TITLE = N_("Get the ImageNet weights")  # English here; drawn as _(PANEL_TITLE)
+FETCH_BUTTON = N_("Download and install")
 _NOTICE_KEY = "_imagenet_weights_notice"
 _MB = 1024 * 1024
 
@@ -32,8 +33,8 @@ def installed_note() -> str | None:
     card = weights_store.installed_card()
     if card is None:
         return None
-    return (f"ImageNet weights: the authors' Container-Light is installed (sha256 `{card.sha256[:12]}…`, "
-            f"in `{weights_store.weights_dir()}`).")
+    return _("ImageNet weights: the authors' Container-Light is installed (sha256 `{sha}…`, in `{folder}`).").format(
+        sha=card.sha256[:12], folder=weights_store.weights_dir())
 
 
 def weights_panel(where: str) -> bool:
@@ -49,33 +50,33 @@ def weights_panel(where: str) -> bool:
     if deployment.shared_mode():
         # On a shared server a visitor may neither start a download nor learn the server's folders.
         with st.container(border=True):
-            st.markdown(f"**{PANEL_TITLE}**")
-            st.caption("Not installed on this shared server. The administrator installs them once for everyone "
-                       "with `python -m container_edu weights fetch`.")
+            st.markdown(f"**{_(PANEL_TITLE)}**")
+            st.caption(_("Not installed on this shared server. The administrator installs them once for everyone "
+                         "with `python -m container_edu weights fetch`."))
         return True
     with st.container(border=True):
-        st.markdown(f"**{PANEL_TITLE}**")
-        st.caption(
+        st.markdown(f"**{_(PANEL_TITLE)}**")
+        st.caption(_(
             "The paper's own Container-Light, trained by its authors on ImageNet (1000 classes of everyday "
             "photos; 82.3% top-1 as they report it). With it, a photo is classified for real and every head's "
-            f"maps show what a trained network attends to. About {weights_store.installed_size() / _MB:.0f} MB "
+            "maps show what a trained network attends to. About {size:.0f} MB "
             "once installed; the download is the authors' training checkpoint, which can be larger. "
-            f"It is checked before use (safe loader, every tensor's name and shape) and stored in "
-            f"`{weights_store.weights_dir()}` for every session."
-        )
-        if st.button(FETCH_BUTTON, key=f"{where}_fetch_imagenet_weights", icon=":material/download:"):
+            "It is checked before use (safe loader, every tensor's name and shape) and stored in "
+            "`{folder}` for every session."
+        ).format(size=weights_store.installed_size() / _MB, folder=weights_store.weights_dir()))
+        if st.button(_(FETCH_BUTTON), key=f"{where}_fetch_imagenet_weights", icon=":material/download:"):
             _fetch()
-        st.caption("No internet on this machine? Download the checkpoint elsewhere "
-                   "([the authors' release](https://github.com/allenai/container)), then run:")
+        st.caption(_("No internet on this machine? Download the checkpoint elsewhere "
+                     "([the authors' release](https://github.com/allenai/container)), then run:"))
         st.code("python -m container_edu weights import PATH", language="bash")
     return True
 
 
 def _fetch() -> None:
     if deployment.shared_mode():
-        st.error("Downloads are for the administrator on a shared server.")
+        st.error(_("Downloads are for the administrator on a shared server."))
         return
-    bar = st.progress(0.0, text="Connecting…")
+    bar = st.progress(0.0, text=_("Connecting…"))
     shown = {"fraction": -1.0, "at": 0.0}
 
     def progress(done: int, total: int | None) -> None:
@@ -85,8 +86,11 @@ def _fetch() -> None:
         if fraction - shown["fraction"] < 0.01 and now - shown["at"] < 0.5:
             return
         shown.update(fraction=fraction, at=now)
-        of = f" of {total / _MB:.0f} MB" if total else ""
-        bar.progress(fraction, text=f"Downloading… {done / _MB:.0f} MB{of}")
+        if total:
+            text = _("Downloading… {done:.0f} MB of {total:.0f} MB").format(done=done / _MB, total=total / _MB)
+        else:
+            text = _("Downloading… {done:.0f} MB").format(done=done / _MB)
+        bar.progress(fraction, text=text)
 
     def status(text: str) -> None:
         bar.progress(1.0 if shown["fraction"] >= 0 else 0.0, text=text)
@@ -100,7 +104,7 @@ def _fetch() -> None:
     except Exception as error:  # noqa: BLE001 - the app must keep working whatever the download does
         logger.exception("fetching the ImageNet weights failed")
         bar.empty()
-        st.error(friendly_message(error, "installing the ImageNet weights"), icon=":material/error:")
+        st.error(friendly_message(error, _("installing the ImageNet weights")), icon=":material/error:")
         return
     from . import registry
     from .sidebar import MODEL_KEY  # here, not at the top: the sidebar imports this module
@@ -108,6 +112,6 @@ def _fetch() -> None:
     refs = registry.installed_refs()
     if refs:
         st.session_state[MODEL_KEY] = refs[0].key
-    st.session_state[_NOTICE_KEY] = (f"Installed the authors' ImageNet Container-Light (sha256 {card.sha256[:12]}…); "
-                                     "it is now the chosen model.")
+    st.session_state[_NOTICE_KEY] = _("Installed the authors' ImageNet Container-Light (sha256 {sha}…); "
+                                      "it is now the chosen model.").format(sha=card.sha256[:12])
     st.rerun()

@@ -26,17 +26,20 @@ from pathlib import Path
 
 import streamlit as st
 
+from .i18n import N_, _
+
 __all__ = ["PAGES_DIR", "PAGE_TITLE", "PAGE_ICON", "PageSpec", "PAGE_SPECS", "pages", "set_page_config",
            "hand_over_legacy_run"]
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
-PAGE_TITLE = "Container, explained"
+PAGE_TITLE = N_("Container, explained")  # translated where drawn: the language is the session's
 PAGE_ICON = ":material/hub:"
 
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One page of the app: its file in ``pages/``, its title and icon in the menu, and its URL path."""
+    """One page of the app: its file in ``pages/``, its title (English, marked for translation) and icon in the
+    menu, and its URL path (never translated: links work in every language)."""
 
     file: str
     title: str
@@ -47,25 +50,25 @@ class PageSpec:
 #: The app's pages in menu order; the first is the default (served at ``/``). The URL paths are the ones
 #: Streamlit derives from the file names, so links shared before stay valid.
 PAGE_SPECS: tuple[PageSpec, ...] = (
-    PageSpec("1_Home.py", "Home", ":material/home:", "Home"),
-    PageSpec("2_Affinity_explorer.py", "Affinity explorer", ":material/grid_on:", "Affinity_explorer"),
-    PageSpec("3_Image_inspector.py", "Image inspector", ":material/image_search:", "Image_inspector"),
-    PageSpec("4_Blend.py", "Blend", ":material/tune:", "Blend"),
-    PageSpec("5_Model_zoo.py", "Model zoo", ":material/inventory_2:", "Model_zoo"),
-    PageSpec("6_Lessons.py", "Lessons", ":material/school:", "Lessons"),
-    PageSpec("7_Analysis.py", "Analysis", ":material/query_stats:", "Analysis"),
+    PageSpec("1_Home.py", N_("Home"), ":material/home:", "Home"),
+    PageSpec("2_Affinity_explorer.py", N_("Affinity explorer"), ":material/grid_on:", "Affinity_explorer"),
+    PageSpec("3_Image_inspector.py", N_("Image inspector"), ":material/image_search:", "Image_inspector"),
+    PageSpec("4_Blend.py", N_("Blend"), ":material/tune:", "Blend"),
+    PageSpec("5_Model_zoo.py", N_("Model zoo"), ":material/inventory_2:", "Model_zoo"),
+    PageSpec("6_Lessons.py", N_("Lessons"), ":material/school:", "Lessons"),
+    PageSpec("7_Analysis.py", N_("Analysis"), ":material/query_stats:", "Analysis"),
 )
 
 
 def pages() -> list[st.Page]:
     """``st.Page`` objects for ``st.navigation`` (built inside a script run, as Streamlit requires)."""
-    return [st.Page(PAGES_DIR / spec.file, title=spec.title, icon=spec.icon, url_path=spec.url_path,
+    return [st.Page(PAGES_DIR / spec.file, title=_(spec.title), icon=spec.icon, url_path=spec.url_path,
                     default=index == 0)
             for index, spec in enumerate(PAGE_SPECS)]
 
 
 def set_page_config() -> None:
-    st.set_page_config(page_title=PAGE_TITLE, page_icon=PAGE_ICON, layout="wide", initial_sidebar_state="expanded")
+    st.set_page_config(page_title=_(PAGE_TITLE), page_icon=PAGE_ICON, layout="wide", initial_sidebar_state="expanded")
 
 
 def hand_over_legacy_run() -> bool:

@@ -7,7 +7,9 @@ intro, then runs the body inside :func:`app.errors.friendly_errors`::
     def body(ctx: PageContext) -> None:
         ...
 
-    run_page("Blend", body, intro="...", model_picker=True)
+    run_page(_("Blend"), body, intro=_("..."), model_picker=True)
+
+The title and intro come translated (``app.i18n._``): ``run_page`` draws them as given.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import streamlit as st
 import torch
 
 from .errors import friendly_errors
+from .i18n import _
 from .navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
 from .registry import ModelRef
 from .sidebar import render_sidebar
@@ -51,7 +54,7 @@ def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | No
     if intro:
         st.markdown(intro)
     if model_picker and ref is None:
-        st.error("No model is available; see the message in the sidebar.")
+        st.error(_("No model is available; see the message in the sidebar."))
         return
-    with friendly_errors(f"showing the {title} page"):
+    with friendly_errors(_("showing the {title} page").format(title=title)):
         body(PageContext(model_ref=ref))

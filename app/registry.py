@@ -40,6 +40,8 @@ from container_edu.models import MIXINGS, ZOO_PREFIX, ZooConfig, ZooContainer
 from container_edu.preprocess import preprocess as core_preprocess
 from container_edu.pretrained import WEIGHTS_DIR, list_pretrained, load_pretrained
 
+from .i18n import N_, Text
+
 __all__ = [
     "FASHION_MNIST",
     "IMAGENET",
@@ -64,7 +66,11 @@ IMAGENET = "imagenet"
 #: Point the app at another folder of model cards (tests, or weights trained elsewhere).
 BUNDLED_DIR_ENV = "CONTAINER_EDU_BUNDLED_DIR"
 DEFAULT_MODEL = ZOO_PREFIX + "container_light"
-RANDOM_LABEL = "untrained (random weights)"
+RANDOM_LABEL = N_("untrained (random weights)")
+#: The names of the aggregation kinds (``container_edu.kinds``, which stays English), marked here so that the
+#: model picker can draw them translated; tests/test_i18n.py checks that every kind's name is in the catalogue.
+KIND_LABELS = (N_("Self-attention"), N_("Depthwise convolution"), N_("MLP-Mixer token mixing"), N_("Multi-head MLP"),
+               N_("Container (attention + multi-head MLP)"), N_("Container-Light (attention + conv)"))
 RANDOM_SEED = 0
 
 @dataclass(frozen=True)
@@ -78,6 +84,17 @@ class ModelRef:
     dataset: str  # FASHION_MNIST or IMAGENET
     trained: bool
     description: str = ""  # one sentence for the caption under the picker
+    # The same two, for drawing in the session's language (label and description are their English text).
+    label_text: Text | None = None
+    description_text: Text | None = None
+
+    @property
+    def shown_label(self) -> str:
+        return self.label_text.shown() if self.label_text else self.label
+
+    @property
+    def shown_description(self) -> str:
+        return self.description_text.shown() if self.description_text else self.description
 
     @property
     def shared(self) -> bool:
@@ -117,17 +134,27 @@ def default_model() -> tuple[nn.Module, str]:
     return build_random(DEFAULT_MODEL), f"{DEFAULT_MODEL} (untrained, random weights)"
 
 
+def texts(label: Text, description: Text) -> dict:
+    """A :class:`ModelRef`'s label and description arguments: English text, and the message to translate."""
+    return {"label": label.english, "label_text": label, "description": description.english,
+            "description_text": description}
+
+
 def bundled_ref(name: str, card: ModelCard) -> ModelRef:
     accuracy = card.test_accuracy
-    short = f"{accuracy:.1f}% test" if accuracy is not None else "trained"
-    detail = f"test accuracy {accuracy:.2f}%" if accuracy is not None else "no accuracy on its card"
     dataset = dataset_label(card)
     trained_on = "ImageNet-1k" if dataset == IMAGENET else "Fashion-MNIST"
-    return ModelRef(
-        key=f"bundled:{name}:{card.sha256[:16]}",
-        label=f"{name} · {short}", source="bundled", name=name, dataset=dataset, trained=True,
-        description=f"Bundled, trained on {trained_on} ({detail}); mixed stage: {_variant_title(card.variant)}.",
-    )
+    kind = ("kind", _variant_title(card.variant))
+    if accuracy is not None:
+        label = Text(N_("{name} · {accuracy:.1f}% test"), (("name", name), ("accuracy", accuracy)))
+        description = Text(N_("Bundled, trained on {data} (test accuracy {accuracy:.2f}%); mixed stage: {kind}."),
+                           (("data", trained_on), ("accuracy", accuracy), kind), frozenset({"kind"}))
+    else:
+        label = Text(N_("{name} · trained"), (("name", name),))
+        description = Text(N_("Bundled, trained on {data} (no accuracy on its card); mixed stage: {kind}."),
+                           (("data", trained_on), kind), frozenset({"kind"}))
+    return ModelRef(key=f"bundled:{name}:{card.sha256[:16]}", source="bundled", name=name, dataset=dataset,
+                    trained=True, **texts(label, description))
 
 
 def _variant_title(variant: str) -> str:
@@ -140,22 +167,24 @@ def _variant_title(variant: str) -> str:
 
 def random_ref(name: str) -> ModelRef:
     if name == "container_light":
-        label = "container_light (ImageNet) · untrained"
-        description = (f"The paper's ImageNet Container-Light (224×224 RGB, 1000 classes), {RANDOM_LABEL}: "
-                       "load the released checkpoint below for real predictions.")
+        label = Text(N_("{name} (ImageNet) · untrained"), (("name", name),))
+        description = Text(N_("The paper's ImageNet Container-Light (224×224 RGB, 1000 classes), {untrained}: "
+                              "load the released checkpoint below for real predictions."),
+                           (("untrained", RANDOM_LABEL),), frozenset({"untrained"}))
         dataset = IMAGENET
     else:
         variant = name.removeprefix(ZOO_PREFIX)
-        label = f"{name} · untrained"
-        description = (f"Fashion-MNIST zoo model, {RANDOM_LABEL}; mixed stage: "
-                       f"{_variant_title(variant)}.")
+        label = Text(N_("{name} · untrained"), (("name", name),))
+        description = Text(N_("Fashion-MNIST zoo model, {untrained}; mixed stage: {kind}."),
+                           (("untrained", RANDOM_LABEL), ("kind", _variant_title(variant))),
+                           frozenset({"untrained", "kind"}))
         dataset = FASHION_MNIST
-    return ModelRef(key=f"random:{name}:{RANDOM_SEED}", label=label, source="random", name=name, dataset=dataset,
-                    trained=False, description=description)
+    return ModelRef(key=f"random:{name}:{RANDOM_SEED}", source="random", name=name, dataset=dataset,
+                    trained=False, **texts(label, description))
 
 
 #: The picker's label for the authors' weights installed in the weights folder.
-INSTALLED_LABEL = "Container-Light, ImageNet (authors' weights)"
+INSTALLED_LABEL = N_("Container-Light, ImageNet (authors' weights)")
 
 
 def installed_refs(directory: Path | None = None) -> list[ModelRef]:
@@ -167,21 +196,24 @@ def installed_refs(directory: Path | None = None) -> list[ModelRef]:
     if card is None:
         return []
     reported = card.reported_metrics.get("acc1")
-    claim = f" (top-1 {reported}% on ImageNet as reported by the authors, not measured here)" if reported else ""
-    return [ModelRef(
-        key=f"installed:{card.name}:{card.sha256[:16]}", label=INSTALLED_LABEL, source="installed", name=card.name,
-        dataset=IMAGENET, trained=True,
-        description=f"The paper's Container-Light with the authors' released ImageNet weights{claim}; "
-                    f"{card.preprocessing.input_size}×{card.preprocessing.input_size} RGB, "
-                    f"{len(card.class_names)} classes.",
-    )]
+    args = (("size", card.preprocessing.input_size), ("classes", len(card.class_names)))
+    if reported:
+        description = Text(N_("The paper's Container-Light with the authors' released ImageNet weights (top-1 "
+                              "{reported}% on ImageNet as reported by the authors, not measured here); "
+                              "{size}×{size} RGB, {classes} classes."), (("reported", reported), *args))
+    else:
+        description = Text(N_("The paper's Container-Light with the authors' released ImageNet weights; "
+                              "{size}×{size} RGB, {classes} classes."), args)
+    return [ModelRef(key=f"installed:{card.name}:{card.sha256[:16]}", source="installed", name=card.name,
+                     dataset=IMAGENET, trained=True, **texts(Text(INSTALLED_LABEL), description))]
 
 
 def session_ref(name: str, entry: Mapping) -> ModelRef:
     model = entry.get("model")
     dataset = dataset_of(model) if isinstance(model, nn.Module) else FASHION_MNIST
-    return ModelRef(key=f"session:{name}", label=f"{name} · this session", source="session", name=name,
-                    dataset=dataset, trained=True, description="Trained in this browser session (Lessons page).")
+    return ModelRef(key=f"session:{name}", source="session", name=name, dataset=dataset, trained=True,
+                    **texts(Text(N_("{name} · this session"), (("name", name),)),
+                            Text(N_("Trained in this browser session (Lessons page)."))))
 
 
 def model_refs(

@@ -1,4 +1,4 @@
-"""The sidebar every page shares: what the app runs on, which weights it has, and the model picker.
+"""The sidebar every page shares: the language, what the app runs on, which weights it has, and the model picker.
 
 One module, reused by every page (through :func:`app.page.run_page`), so the
 pages look and behave alike. The chosen model lives in
@@ -16,6 +16,7 @@ from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
 
 from . import caching, deployment, imagenet_weights, registry, url_state
 from .errors import friendly_errors, friendly_message, logger
+from .i18n import _, language_selector
 from .registry import ModelRef
 
 __all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
@@ -32,32 +33,35 @@ def device_description() -> str:
     """``"cuda (NVIDIA H100)"`` or ``"cpu (no GPU found)"``: where the models run."""
     device = default_device()
     if device.type == "cuda":
-        return f"GPU, cuda ({torch.cuda.get_device_name(device)})"
+        return _("GPU, cuda ({name})").format(name=torch.cuda.get_device_name(device))
     if device.type == "mps":
-        return "GPU, mps (Apple)"
-    return f"CPU, no GPU found ({torch.get_num_threads()} threads)"
+        return _("GPU, mps (Apple)")
+    return _("CPU, no GPU found ({threads} threads)").format(threads=torch.get_num_threads())
 
 
 def device_parts() -> str:
     """Which part of the app computes where (the lessons pin the CPU)."""
-    where = device_description().split(",")[0]
-    return (f"The model picker's models (ImageNet and Fashion-MNIST) and their inspections run on the {where}. "
-            "The Lessons run on the CPU on purpose: small models, the same numbers on every machine.")
+    where = "CPU" if default_device().type == "cpu" else "GPU"
+    return _("The model picker's models (ImageNet and Fashion-MNIST) and their inspections run on the {where}. "
+             "The Lessons run on the CPU on purpose: small models, the same numbers on every machine.").format(
+        where=where)
 
 
 def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
     """Draw the shared sidebar; returns the chosen model when the page asked for the picker."""
     chosen = None
-    with friendly_errors("checking this browser's session"):
+    with friendly_errors(_("checking this browser's session")):
         deployment.notice_new_server_session()
     with st.sidebar:
-        st.markdown("### Container, explained")
-        st.caption(f"An interactive companion to [Container: Context Aggregation Network]({PAPER_URL}) (NeurIPS 2021).")
-        with friendly_errors("setting up the sidebar"):
+        language_selector()  # first: everything below is drawn in the language chosen here
+        st.markdown("### " + _("Container, explained"))
+        st.caption(_("An interactive companion to [Container: Context Aggregation Network]({url}) (NeurIPS 2021).")
+                   .format(url=PAPER_URL))
+        with friendly_errors(_("setting up the sidebar")):
             if with_model_picker:
                 chosen = model_picker()
             _status()
-        with friendly_errors("offering the ImageNet weights"):
+        with friendly_errors(_("offering the ImageNet weights")):
             _imagenet_weights()
     return chosen
 
@@ -71,15 +75,15 @@ def _status() -> None:
     cards = caching.bundled_cards()
     if deployment.shared_mode():
         st.info(deployment.shared_mode_note(), icon=":material/groups:")
-    st.markdown(f"**Device:** {device_description()}")
+    st.markdown(_("**Device:** {device}").format(device=device_description()))
     st.caption(device_parts())
     if cards:
-        st.caption(f"Bundled weights: {len(cards)} trained Fashion-MNIST model(s).")
+        st.caption(_("Bundled weights: {count} trained Fashion-MNIST model(s).").format(count=len(cards)))
     else:
-        st.caption(
+        st.caption(_(
             "No bundled weights found yet: the Fashion-MNIST models are **untrained (random weights)** until "
             "they are trained (`python -m container_edu train`)."
-        )
+        ))
 
 
 def model_picker() -> ModelRef:
@@ -97,31 +101,34 @@ def model_picker() -> ModelRef:
     def remember() -> None:
         st.session_state[MODEL_KEY] = st.session_state[_PICKER_WIDGET]
 
+    # Labels made now, in this run's language: Streamlit may format the options again outside the run.
+    labels = {key: ref.shown_label for key, ref in by_key.items()}
     key = st.selectbox(
-        "Model", options=list(by_key), format_func=lambda k: by_key[k].label, key=_PICKER_WIDGET,
-        on_change=remember, help="Bundled models are trained on Fashion-MNIST (28×28 grayscale). Untrained ones "
-        "have random weights: their maps show the architecture, not what was learned.",
+        _("Model"), options=list(by_key), format_func=labels.__getitem__, key=_PICKER_WIDGET,
+        on_change=remember, help=_("Bundled models are trained on Fashion-MNIST (28×28 grayscale). Untrained ones "
+                                   "have random weights: their maps show the architecture, not what was learned."),
     )
     ref = by_key[key]
     url_state.publish_model(ref)
     url_state.show_model_note(ref)
     if ref.description:
-        st.caption(ref.description)
+        st.caption(ref.shown_description)
     if not ref.trained:
-        st.warning("This model is **untrained (random weights)**: predictions are guesses.", icon=":material/casino:")
+        st.warning(_("This model is **untrained (random weights)**: predictions are guesses."),
+                   icon=":material/casino:")
     _checkpoint_loader()
     return ref
 
 
 def _checkpoint_loader() -> None:
-    with st.expander("Load ImageNet weights (Container-Light)"):
+    with st.expander(_("Load ImageNet weights (Container-Light)")):
         if deployment.shared_mode():
             # No server path on a shared server: the field would let any visitor probe the server's files.
-            st.caption(
+            st.caption(_(
                 "The ImageNet weights of Container-Light are **not bundled**. On this shared server they appear in "
                 "the model list once the administrator has installed them (`python -m container_edu weights "
                 "fetch`); you can also upload a checkpoint below, for your session only."
-            )
+            ))
         else:
             _path_loader()
         _checkpoint_uploader()
@@ -129,25 +136,25 @@ def _checkpoint_loader() -> None:
 
 def _path_loader() -> None:
     """The "Checkpoint path" field: a file on the machine that runs the app (never offered in shared mode)."""
-    st.caption(
+    st.caption(_(
         "The ImageNet weights of Container-Light are **not bundled** (they are ~80 MB and not ours to "
-        f"redistribute). Download the checkpoint from the [paper's release]({RELEASE_URL}) and give its path "
+        "redistribute). Download the checkpoint from the [paper's release]({url}) and give its path "
         "on the machine that runs this app. Files are loaded safely (`weights_only`), never as arbitrary pickles."
-    )
+    ).format(url=RELEASE_URL))
     # A form sends the typed path together with the click (or Enter): no rerun for the field alone can race it.
     with st.form("checkpoint_path_form", border=False):
-        path = st.text_input("Checkpoint path", key="checkpoint_path", placeholder="/path/to/container_light.pth")
-        submitted = st.form_submit_button("Load from path", key="checkpoint_load")
+        path = st.text_input(_("Checkpoint path"), key="checkpoint_path", placeholder="/path/to/container_light.pth")
+        submitted = st.form_submit_button(_("Load from path"), key="checkpoint_load")
     if submitted:
         st.session_state.pop(_PATH_ERROR_KEY, None)
         try:
-            with st.spinner("Loading the checkpoint…"):
+            with st.spinner(_("Loading the checkpoint…")):
                 entry = caching.load_checkpoint_from_path(path)
         except CheckpointError as error:
             st.session_state[_PATH_ERROR_KEY] = (path, str(error))
         except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
             logger.exception("loading checkpoint %r failed", path)
-            st.session_state[_PATH_ERROR_KEY] = (path, friendly_message(error, "loading the checkpoint"))
+            st.session_state[_PATH_ERROR_KEY] = (path, friendly_message(error, _("loading the checkpoint")))
         else:
             st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
             st.session_state[MODEL_KEY] = entry["ref"].key
@@ -161,9 +168,11 @@ def _path_loader() -> None:
 def _checkpoint_uploader() -> None:
     limit_mb = DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
     upload = st.file_uploader(
-        f"…or upload a checkpoint (up to {limit_mb} MB)", type=CHECKPOINT_UPLOAD_TYPES, key="checkpoint_upload",
-        help=f"Uploads are limited to {limit_mb} MB (server.maxUploadSize), so the full ImageNet checkpoint "
-        "must be given as a path; small zoo checkpoints (.safetensors from `python -m container_edu train`) fit.",
+        _("…or upload a checkpoint (up to {limit} MB)").format(limit=limit_mb), type=CHECKPOINT_UPLOAD_TYPES,
+        key="checkpoint_upload",
+        help=_("Uploads are limited to {limit} MB (`server.maxUploadSize`), so the full ImageNet checkpoint "
+               "must be given as a path; small zoo checkpoints (.safetensors from `python -m container_edu train`) "
+               "fit.").format(limit=limit_mb),
     )
     if upload is not None:
         handle_checkpoint_upload(upload.name, upload.getvalue())
@@ -183,7 +192,7 @@ def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:
         st.error(failed[digest])
         return None
     try:
-        with st.spinner("Loading the uploaded checkpoint…"):
+        with st.spinner(_("Loading the uploaded checkpoint…")):
             ref, newly_loaded = caching.load_uploaded_model(st.session_state, name, data)
     except CheckpointError as error:
         caching.remember_failed_upload(st.session_state, digest, str(error))
@@ -191,7 +200,7 @@ def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:
         return None
     except Exception as error:  # noqa: BLE001
         logger.exception("loading uploaded checkpoint %r failed", name)
-        message = friendly_message(error, "loading the uploaded checkpoint")
+        message = friendly_message(error, _("loading the uploaded checkpoint"))
         caching.remember_failed_upload(st.session_state, digest, message)
         st.error(message)
         return None

@@ -32,6 +32,7 @@ from typing import Any
 
 import streamlit as st
 
+from .i18n import _
 from .registry import ModelRef
 
 __all__ = ["UrlState", "Parser", "choice", "integer", "number", "MODEL_PARAM", "model_param", "restore_model",
@@ -53,7 +54,7 @@ def choice(options: Sequence[Any], *, what: str = "choice") -> Parser:
     def parse(text: str) -> Any:
         if text not in by_text:
             shown = ", ".join(list(by_text)[:6]) + (", …" if len(by_text) > 6 else "")
-            raise ValueError(f"not a {what} here (choose from {shown})")
+            raise ValueError(_("not a {what} here (choose from {shown})").format(what=what, shown=shown))
         return by_text[text]
 
     return parse
@@ -66,9 +67,9 @@ def integer(low: int, high: int) -> Parser:
         try:
             value = int(text)
         except ValueError:
-            raise ValueError("not a whole number") from None
+            raise ValueError(_("not a whole number")) from None
         if not low <= value <= high:
-            raise ValueError(f"outside {low}..{high}")
+            raise ValueError(_("outside {low}..{high}").format(low=low, high=high))
         return value
 
     return parse
@@ -81,9 +82,9 @@ def number(low: float, high: float, *, decimals: int = 2) -> Parser:
         try:
             value = float(text)
         except ValueError:
-            raise ValueError("not a number") from None
+            raise ValueError(_("not a number")) from None
         if not low <= value <= high:  # also rejects nan
-            raise ValueError(f"outside {low:g}..{high:g}")
+            raise ValueError(_("outside {low:g}..{high:g}").format(low=low, high=high))
         return round(value, decimals)
 
     return parse
@@ -151,8 +152,8 @@ class UrlState:
         """One short caption for the parameters of the address that were ignored in this run (nothing if none)."""
         notes = self.notes + st.session_state.pop(_MODEL_NOTES_KEY, [])
         if notes:
-            st.caption(":material/link_off: Some settings in the address were ignored and the page's own "
-                       "choices kept: " + "; ".join(notes) + ".")
+            st.caption(_(":material/link_off: Some settings in the address were ignored and the page's own "
+                         "choices kept: {notes}.").format(notes="; ".join(notes)))
         self.notes = []
 
     @contextmanager
@@ -201,7 +202,7 @@ def restore_model(refs: Iterable[ModelRef], model_key: str) -> None:
         return
     ref = _find_model(raw, refs)
     if ref is None:
-        page.note(MODEL_PARAM, raw, "no such model here")
+        page.note(MODEL_PARAM, raw, _("no such model here"))
         st.session_state[_MODEL_NOTES_KEY] = page.notes
         return
     st.session_state[model_key] = ref.key
@@ -215,5 +216,5 @@ def publish_model(ref: ModelRef) -> None:
 def show_model_note(ref: ModelRef) -> None:
     """Say so when the chosen model cannot travel in a link."""
     if model_param(ref) is None:
-        st.caption(":material/link_off: This model exists in this session only: a link to this page opens the "
-                   "default model instead.")
+        st.caption(_(":material/link_off: This model exists in this session only: a link to this page opens the "
+                     "default model instead."))
