@@ -28,6 +28,7 @@ BLEND = "pages/4_Blend.py"
 #: (page, area) drawn in Chinese and checked for English; area is "sidebar" or "main". Extend as you translate.
 TRANSLATED: list[tuple[str, str]] = [
     (HOME, "sidebar"),
+    (HOME, "main"),
     (BLEND, "sidebar"),  # the sidebar with the model picker and the checkpoint loader
 ]
 
