@@ -157,14 +157,37 @@ def test_attention_without_perturbation_keeps_a():
 
 
 def test_conv_is_equivariant_for_every_shift_and_the_mixer_is_not():
-    at = open_lesson("conv")
+    at = open_lesson("shift")
     for direction in ("right (+x)", "left (−x)", "down (+y)", "up (−y)"):
         at.selectbox(key="l3_shift").set_value(direction).run()
         assert_verified(at)
-    at.radio(key="l3_k").set_value(5)
-    at.slider(key="l3_size").set_value(7)
+    at.radio(key="l3b_k").set_value(5)
+    at.slider(key="l3b_size").set_value(7)
     at.run()
     assert_verified(at)
+
+
+def test_conv_row_prediction_follows_the_query():
+    at = open_lesson("conv")
+    at.radio(key="l3_row_prediction").set_value("all k² kernel taps")
+    at.slider(key="l3_qy").set_value(4)
+    at.slider(key="l3_qx").set_value(4)
+    at.run()
+    assert_verified(at)  # an interior query keeps every tap
+    at.slider(key="l3_qx").set_value(0).run()
+    assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
+
+
+def test_reach_lesson_measures_the_receptive_field():
+    from app.lessons.l6b_reach import layers_to_see_everything, reach_per_layer
+
+    assert reach_per_layer(9, 3, (4, 4), 2) == [9, 25]  # the window grows by k − 1 per layer, away from the border
+    assert layers_to_see_everything(14, 3) == 13 and layers_to_see_everything(56, 5) == 28
+    at = open_lesson("reach")
+    at.select_slider(key="l6b_side").set_value(28).run()
+    assert_verified(at)
+    claims = list(at.dataframe[-1].value["claim"])
+    assert any("every entry of A(X) > 0" in claim for claim in claims)
 
 
 def test_mixer_on_another_grid_gives_a_friendly_message():
@@ -186,7 +209,7 @@ def test_cost_lesson_measures_live():
 
 
 def test_lessons_without_weights_say_so_and_still_verify(no_weights):
-    for key in ("mixer", "trained"):
+    for key in ("mixer", "trained", "zoo"):
         at = open_lesson(key)
         assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
         assert_verified(at)
@@ -223,13 +246,14 @@ def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
 def test_trained_lesson_reads_the_cards_history(tiny_weights):
     at = open_lesson("trained")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
+    claims = list(at.dataframe[-1].value["claim"])
+    assert any("the card's final_blend" in claim for claim in claims)
+    assert_verified(at)
+    at = open_lesson("zoo")
     at.radio(key="l7_prediction").set_value("fmnist_container_light").run()
     assert_verified(at)  # the only model is the best one: the prediction holds
     table = at.dataframe[0].value
     assert list(table["model"]) == ["fmnist_container_light"]
-    claims = list(at.dataframe[-1].value["claim"])
-    assert any("the card's final_blend" in claim for claim in claims)
-    assert_verified(at)
 
 
 # ----------------------------------------------------------------------------- live training
@@ -346,8 +370,10 @@ def test_the_right_option_is_not_given_away_by_its_length():
     assert shortest <= len(questions) / 2, f"{shortest} of {len(questions)} right options are the shortest"
 
 
-@pytest.mark.parametrize("lesson, key", [("attention", "l2_prediction"), ("conv", "l3_prediction"),
-                                         ("mixer", "l4_prediction"), ("cost", "l6_prediction")])
+@pytest.mark.parametrize("lesson, key", [("attention", "l2_prediction"), ("conv", "l3_row_prediction"),
+                                         ("shift", "l3_prediction"), ("mixer", "l4_prediction"),
+                                         ("cost", "l6_prediction"), ("reach", "l6b_prediction"),
+                                         ("trained", "l7_lean_prediction")])
 def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
     at = open_lesson(lesson)
     assert_verified(at)  # no prediction yet: the panel checks the lesson's claims only
@@ -386,7 +412,7 @@ def test_trained_lesson_prediction_is_checked_against_the_cards():
     if len(cards) < 2:
         pytest.skip("needs at least two bundled models with a test accuracy")
     best = max(cards, key=lambda name: cards[name].test_accuracy)
-    at = open_lesson("trained")
+    at = open_lesson("zoo")
     at.radio(key="l7_prediction").set_value(best).run()
     assert_verified(at)
     other = next(name for name in at.radio(key="l7_prediction").options if name != best)
@@ -399,7 +425,7 @@ def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
 
     if sum(card.test_accuracy is not None for card in bundled_cards().values()) < 2:
         pytest.skip("needs at least two bundled models with a test accuracy")
-    at = open_lesson("trained")
+    at = open_lesson("zoo")
     frames = [frame.value for frame in at.dataframe]
     assert any("reported" in frame.columns for frame in frames)
     paired = next(frame for frame in frames if "McNemar p (exact, two-sided)" in frame.columns)
