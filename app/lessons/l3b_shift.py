@@ -14,7 +14,7 @@ from .widgets import (Question, check_close, check_differ, check_prediction, goa
                       verify_panel)
 
 KEY = "shift"
-TITLE = "Shared weights: the conv commutes with shifts"
+TITLE = "Shifts and shared weights"
 SHIFT_PREDICTIONS = ("the conv's only", "the dense matrix's only", "both", "neither")
 SHIFTS = {"right (+x)": (0, 1), "left (−x)": (0, -1), "down (+y)": (1, 0), "up (−y)": (-1, 0)}
 

@@ -195,7 +195,7 @@ def render() -> None:
         [("attention (A(X), then A V)", tokens, [r.attention_ms for r in rows]),
          (f"depthwise conv {KERNEL}×{KERNEL}", tokens, [r.conv_ms for r in rows]),
          ("mixer (A V)", tokens, [r.mixer_ms for r in rows])],
-        f"Measured time per image vs tokens N (C = {CHANNELS}; best of a few runs on this machine)",
+        f"Measured time per image vs tokens N (C = {CHANNELS}, this machine)",
         "tokens N (log)", "time (ms, log)", log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS)
     memory_fig = figures.lines(
         [(f"attention: the M·N² affinity it builds ({HEADS} heads, per image)", tokens,

@@ -164,8 +164,10 @@ def render() -> None:
             suggestion = (f"starting from α = 0.5, training moved α by {moved}: on a 7 × 7 grid, where attention is "
                           "cheap, the blocks did not all go the same way; the network set the mix block by block "
                           "rather than all-or-nothing."
-                          + (" Each later block leans more on attention than the one before, an echo, inside one "
-                             "stage, of Container-Light's static-early, dynamic-late design." if ordered else ""))
+                          + (" Each later block leans more on attention than the one before. From one run that is an "
+                             "observation, not evidence for Container-Light's static-early, dynamic-late design: "
+                             "lesson 7's reason for it (cost at large N) does not apply inside one 7 × 7 stage."
+                             if ordered else ""))
         else:
             towards = "attention (dynamic)" if next(iter(directions.values())) else "conv (static)"
             extreme = [block for block, (alpha, _) in learned.items() if not 0.05 < alpha < 0.95]

@@ -61,8 +61,8 @@ def render() -> None:
     goals(GOALS)
     math_block(
         r"\text{standard error of an accuracy } p \text{ on } n \text{ test images} = \sqrt{p (1 - p) / n}",
-        r"\text{McNemar: only } b = \#\{\text{only model 1 right}\} \text{ and } c = \#\{\text{only model 2 right}\}"
-        r"\text{ count;}\ \ b \sim \mathrm{Binomial}(b + c,\ 1/2) \text{ if the two are equally accurate}",
+        r"\text{McNemar counts only } b = \#\{\text{only model 1 right}\},\quad c = \#\{\text{only model 2 right}\}",
+        r"\text{if the two are equally accurate: } b \sim \mathrm{Binomial}(b + c,\ 1/2)",
         caption="Every zoo variant was trained on one recipe and scored once on the 10,000 Fashion-MNIST test images.",
     )
     # The data-size sweep's small-data models are compared against size on the Model zoo page, not here.
@@ -98,7 +98,8 @@ def render() -> None:
             best, worst = ranked[0], ranked[-1]
             gap = best["test accuracy %"] - worst["test accuracy %"]
             threshold = 2 * math.sqrt(2) * standard_error
-            resolved = "above" if gap > threshold else "within"
+            resolved = ("above" if gap > threshold + 0.05 else "within" if gap < threshold - 0.05
+                        else "right at the edge of")
             st.caption(
                 f"Best {best['model']} {best['test accuracy %']:.2f}%, lowest {worst['model']} "
                 f"{worst['test accuracy %']:.2f}%: a gap of {gap:.2f} points. The test sample alone gives each "
@@ -106,7 +107,7 @@ def render() -> None:
                 f"accuracies has √2 times that, and two of those, {threshold:.2f} points, is the usual 95% line. "
                 f"This gap is {resolved} it, before any seed-to-seed variation, which one run per variant cannot "
                 "measure. But every model is scored on the same images, so their errors are correlated: the paired "
-                "test below is the right one."
+                "test below (choose the two models) is the right one."
             )
 
     paired = paired_panel(cards)
@@ -116,8 +117,8 @@ def render() -> None:
     generator = torch.Generator().manual_seed(0)
     draws = torch.binomial(torch.full((BOOTSTRAP_DRAWS,), float(TEST_IMAGES)),
                            torch.full((BOOTSTRAP_DRAWS,), best_p), generator=generator) / TEST_IMAGES * 100
-    checks = [check_abs(f"standard error √(p(1 − p)/n) at p = {100 * best_p:.2f}% = the spread of the accuracy over "
-                        f"{BOOTSTRAP_DRAWS:,} simulated test sets of {TEST_IMAGES:,} images",
+    checks = [check_abs(f"√(p(1 − p)/n) at p = {100 * best_p:.2f}% = spread over {BOOTSTRAP_DRAWS:,} simulated "
+                        f"test sets of {TEST_IMAGES:,}",
                         [float(draws.std())], [standard_error], 0.1 * standard_error, "within 10%")]
     if paired is not None:
         right_1, right_2, result = paired
