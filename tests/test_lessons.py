@@ -521,3 +521,25 @@ def test_lesson_numbers_named_in_the_content_follow_the_order():
     cells = " ".join(str(cell) for cell in RECAP.to_numpy().ravel())
     for key, word in (("attention", "attention"), ("mixer", "Mixer"), ("conv", "depthwise conv")):
         assert re.search(rf"{word} \(lesson {number(key)}\)", cells), (key, cells)
+
+
+def test_lesson_numbers_in_the_split_lessons_and_the_family_table_follow_the_order():
+    import re
+
+    def number(key: str) -> int:
+        return LESSON_KEYS.index(key) + 1
+
+    def source(module: str) -> str:
+        return (ROOT / "app" / "lessons" / f"{module}.py").read_text()
+
+    family = source("l5_container")
+    for block, key in (("Transformer block", "attention"), ("depthwise-conv block", "conv"),
+                       ("MLP-Mixer block", "mixer")):
+        assert re.search(rf'\("{block}".*"lesson {number(key)}"\)', family), block
+    assert f"ties it to one grid (lesson {number('mixer')})" in family
+    assert f"lesson {number('mixer')}'s Mixer" in source("l3b_shift")
+    assert f"(lesson {number('conv')})" in source("l3b_shift")
+    assert f"lesson {number('cost')}'s cost" in source("l6b_reach")
+    assert number("reach") == number("cost") + 1 and "is the next lesson" in source("l6_cost")
+    trained = source("l7_trained")
+    assert f"run lesson {number('train')}" in trained and f"lesson {number('reach')}'s reason" in trained
