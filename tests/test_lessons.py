@@ -157,12 +157,12 @@ def test_attention_without_perturbation_keeps_a():
 
 
 def test_conv_is_equivariant_for_every_shift_and_the_mixer_is_not():
-    at = open_lesson("conv")
+    at = open_lesson("shift")
     for direction in ("right (+x)", "left (−x)", "down (+y)", "up (−y)"):
         at.selectbox(key="l3_shift").set_value(direction).run()
         assert_verified(at)
-    at.radio(key="l3_k").set_value(5)
-    at.slider(key="l3_size").set_value(7)
+    at.radio(key="l3b_k").set_value(5)
+    at.slider(key="l3b_size").set_value(7)
     at.run()
     assert_verified(at)
 
@@ -186,7 +186,7 @@ def test_cost_lesson_measures_live():
 
 
 def test_lessons_without_weights_say_so_and_still_verify(no_weights):
-    for key in ("mixer", "trained"):
+    for key in ("mixer", "trained", "zoo"):
         at = open_lesson(key)
         assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
         assert_verified(at)
@@ -257,13 +257,14 @@ def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
 def test_trained_lesson_reads_the_cards_history(tiny_weights):
     at = open_lesson("trained")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
+    claims = list(at.dataframe[-1].value["claim"])
+    assert any("the card's final_blend" in claim for claim in claims)
+    assert_verified(at)
+    at = open_lesson("zoo")
     at.radio(key="l7_prediction").set_value("fmnist_container_light").run()
     assert_verified(at)  # the only model is the best one: the prediction holds
     table = at.dataframe[0].value
     assert list(table["model"]) == ["fmnist_container_light"]
-    claims = list(at.dataframe[-1].value["claim"])
-    assert any("the card's final_blend" in claim for claim in claims)
-    assert_verified(at)
 
 
 # ----------------------------------------------------------------------------- live training
@@ -431,8 +432,10 @@ def test_the_right_option_is_not_given_away_by_its_length():
     assert shortest <= len(questions) / 2, f"{shortest} of {len(questions)} right options are the shortest"
 
 
-@pytest.mark.parametrize("lesson, key", [("attention", "l2_prediction"), ("conv", "l3_prediction"),
-                                         ("mixer", "l4_prediction"), ("cost", "l6_prediction")])
+@pytest.mark.parametrize("lesson, key", [("attention", "l2_prediction"), ("conv", "l3_row_prediction"),
+                                         ("shift", "l3_prediction"), ("mixer", "l4_prediction"),
+                                         ("cost", "l6_prediction"), ("reach", "l6b_prediction"),
+                                         ("trained", "l7_lean_prediction")])
 def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
     at = open_lesson(lesson)
     assert_verified(at)  # no prediction yet: the panel checks the lesson's claims only
@@ -480,7 +483,7 @@ def test_trained_lesson_prediction_is_checked_against_the_cards():
     if len(cards) < 2:
         pytest.skip("needs at least two bundled models with a test accuracy")
     best = max(cards, key=lambda name: cards[name].test_accuracy)
-    at = open_lesson("trained")
+    at = open_lesson("zoo")
     at.radio(key="l7_prediction").set_value(best).run()
     assert_verified(at)
     other = next(name for name in at.radio(key="l7_prediction").options if name != best)
@@ -493,7 +496,7 @@ def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
 
     if sum(card.test_accuracy is not None for card in bundled_cards().values()) < 2:
         pytest.skip("needs at least two bundled models with a test accuracy")
-    at = open_lesson("trained")
+    at = open_lesson("zoo")
     frames = [frame.value for frame in at.dataframe]
     assert any("reported" in frame.columns for frame in frames)
     paired = next(frame for frame in frames if "McNemar p (exact, two-sided)" in frame.columns)
@@ -501,18 +504,6 @@ def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
     counts = [int(row[column]) for column in paired.columns if "right" in column or "wrong" in column]
     assert sum(counts) == int(row["images"])
     assert_verified(at)
-
-
-def test_cost_counts_like_with_like_and_the_detection_grid():
-    from app.lessons.cost_compare import detection_stage1_grid, like_with_like
-    from container_edu.aggregation import DepthwiseConvAggregation, TokenMixing, count_parameters
-
-    rows = {row["operator"].split(" ")[0]: row for row in like_with_like(49, 8, 2, 5)}
-    assert rows["depthwise"]["affinity parameters"] == DepthwiseConvAggregation(8, 5).weight.numel()
-    assert rows["multi-head"]["affinity parameters"] == 2 * count_parameters(TokenMixing(49))
-    assert rows["attention"]["affinity entries per image"] == 2 * 49 * 49
-    height, width = detection_stage1_grid()
-    assert (height, width) == (800 // 4, 1333 // 4) and 66_000 < height * width < 68_000
 
 
 def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_data):

@@ -15,18 +15,23 @@ from . import (
     l1_matrix,
     l2_attention,
     l3_conv,
+    l3b_shift,
     l4_mixer,
     l5_container,
     l6_cost,
+    l6b_reach,
     l7_trained,
+    l7b_zoo,
     l8_train,
     l9_measured,
 )
 from .widgets import DONE_KEY, PICKER_KEY, done_lessons
 
 # The arc: conv, then mixer, then attention each relax one constraint; cost comes before Container uses it.
+# A lesson that taught two things is two lessons (its second half in the ``b`` module next to it).
 LESSONS: tuple[ModuleType, ...] = (
-    l1_matrix, l3_conv, l4_mixer, l2_attention, l6_cost, l5_container, l7_trained, l8_train, l9_measured,
+    l1_matrix, l3_conv, l3b_shift, l4_mixer, l2_attention, l6_cost, l6b_reach, l5_container, l7_trained, l7b_zoo,
+    l8_train, l9_measured,
 )
 LESSON_KEYS: tuple[str, ...] = tuple(lesson.KEY for lesson in LESSONS)
 _BY_KEY = {lesson.KEY: lesson for lesson in LESSONS}
@@ -47,7 +52,7 @@ def _go_to(key: str) -> None:
 
 TITLE = "Lessons: one operation, three affinities"
 INTRO = ("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₀V₀, …, A₍M−1₎V₍M−1₎) W_o; they "
-         "differ only in how the affinity A is made, and Container blends them. Nine short lessons, each with the "
+         "differ only in how the affinity A is made, and Container blends them. Twelve short lessons, each with the "
          "math, a live figure, a numerical check and questions; answer a lesson's questions to tick it off.")
 
 

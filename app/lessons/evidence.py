@@ -1,4 +1,4 @@
-"""Lesson 7's evidence panel: what the paper reports, beside what the zoo measures, with a paired test."""
+"""Lesson 10's evidence panel: what the paper reports, beside what the zoo measures, with a paired test."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from container_edu.paired_test import mcnemar
+from container_edu.paired_test import McNemarResult, mcnemar
 
 from .resources import lesson_model, test_batch, test_source
 
@@ -44,11 +44,11 @@ def reported_panel(cards: dict) -> None:
                "a conv's prior may be enough, leaving the blend little to add.")
 
 
-def paired_panel(cards: dict) -> None:
-    """McNemar's test for two chosen bundled models on the same test images."""
+def paired_panel(cards: dict) -> tuple[torch.Tensor, torch.Tensor, McNemarResult] | None:
+    """McNemar's test for two chosen bundled models on the same test images; returns what it counted."""
     names = sorted(name for name, card in cards.items() if card.test_accuracy is not None)
     if len(names) < 2:
-        return
+        return None
     st.markdown("**A paired test on the same images.**")
     c1, c2 = st.columns(2)
     first = c1.selectbox("model 1", names, index=names.index("fmnist_container_light")
@@ -70,3 +70,4 @@ def paired_panel(cards: dict) -> None:
     st.caption(f"On the first {result.images:,} test images of {source.label}: only the {discordant} images where "
                f"exactly one model is right carry information; {verdict}. "
                "It measures this pair of trained networks, one seed each, not the two architectures.")
+    return right_1, right_2, result

@@ -220,12 +220,12 @@ def add_vertical_markers(fig: go.Figure, xs: Sequence[float], labels: Sequence[s
 #: The Container block, input to output: (code name, what it computes, the lesson that explains it).
 BLOCK_PARTS: tuple[tuple[str, str, str], ...] = (
     ("pos_embed", "3×3 depthwise conv<br>added to x", "lesson 2"),
-    ("norm1", "BatchNorm", "lesson 6"),
-    ("conv1", "1×1 conv:<br>W_q | W_k | W_v", "lesson 4"),
-    ("aggregate", "Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend", "lessons 1-6"),
+    ("norm1", "BatchNorm", "lesson 8"),
+    ("conv1", "1×1 conv:<br>W_q | W_k | W_v", "lesson 5"),
+    ("aggregate", "Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend", "lessons 1-8"),
     ("conv2", "1×1 conv: W_o", "lesson 1"),
     ("+", "residual", ""),
-    ("norm2", "BatchNorm", "lesson 6"),
+    ("norm2", "BatchNorm", "lesson 8"),
     ("mlp", "1×1 conv → GELU<br>→ 1×1 conv", "per token"),
     ("+", "residual", ""),
 )

@@ -1,4 +1,6 @@
-"""Lesson 3: depthwise convolution, a static and sparse affinity."""
+"""Lesson 2: depthwise convolution, a static and sparse affinity: the kernel written as a banded N × N matrix.
+
+Its shift symmetry is the next lesson (``l3b_shift``), which reuses this module's operators."""
 
 from __future__ import annotations
 
@@ -6,23 +8,21 @@ import streamlit as st
 import torch
 
 from container_edu import affinity as aff
-from container_edu import colors
-from container_edu.aggregation import DepthwiseConvAggregation, TokenMixing
+from container_edu.aggregation import DepthwiseConvAggregation
 
 from . import figures
-from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
+from .widgets import Question, check_close, check_prediction, goals, math_block, predict, quiz, verify_panel
 
 KEY = "conv"
-SHIFT_PREDICTIONS = ("the conv's only", "the mixer's only", "both", "neither")
+ROW_PREDICTIONS = ("all k² kernel taps", "fewer than k² (taps cut at the border)", "all N tokens (a dense row)")
 TITLE = "Depthwise convolution: static and sparse"
 
 CHANNELS = 4
-SHIFTS = {"right (+x)": (0, 1), "left (−x)": (0, -1), "down (+y)": (1, 0), "up (−y)": (-1, 0)}
 
 GOALS = [
     "Write a k × k depthwise conv as one banded N × N affinity A_c per channel (M = C heads of one channel).",
     "Read a row of A_c on the grid: the kernel pasted at the query, cut at the border.",
-    "Verify translation equivariance numerically, and see that a dense mixer does not have it.",
+    "Predict how many non-zeros a row has, then count them in the built matrix.",
 ]
 
 _K, _SIDE = 5, 56
@@ -42,17 +42,6 @@ QUESTIONS = (
         0,
     ),
     Question(
-        "Why does shifting the input by one token shift a conv's output by one token (away from the border)?",
-        (
-            ("The same kernel is used at every position",
-             "Weight sharing along the diagonals (a Toeplitz-like matrix) is exactly translation equivariance."),
-            ("Because A_c's rows sum to 1, so the output can only move, not change", "Conv rows need not sum to 1 (the kernel here does not); that is not the reason."),
-            ("Because A_c is recomputed from the shifted input and follows its content",
-             "The conv's A_c is static: it never looks at the input. Equivariance comes from the shared kernel."),
-        ),
-        0,
-    ),
-    Question(
         "A depthwise conv layer with C channels: how many affinity matrices, and do they depend on the image?",
         (
             ("C matrices (one per channel), the same for every image",
@@ -67,29 +56,14 @@ QUESTIONS = (
 )
 
 
-def shift_tokens(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """Shift a ``(B, C, H, W)`` map by one token with zero fill (``torch.roll``, then zero what wrapped around)."""
-    shifted = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
-    if dy > 0:
-        shifted[..., :dy, :] = 0
-    elif dy < 0:
-        shifted[..., dy:, :] = 0
-    if dx > 0:
-        shifted[..., :, :dx] = 0
-    elif dx < 0:
-        shifted[..., :, dx:] = 0
-    return shifted
-
-
-def make_modules(size: int, kernel_size: int) -> tuple[DepthwiseConvAggregation, TokenMixing]:
+def make_conv(kernel_size: int) -> DepthwiseConvAggregation:
+    """The lessons' depthwise conv: seeded random kernels, float64 (the same on every rerun and in lesson 3)."""
     with torch.random.fork_rng():
         torch.manual_seed(1)
         conv = DepthwiseConvAggregation(CHANNELS, kernel_size).double()
         torch.nn.init.normal_(conv.weight, std=0.5)
         torch.nn.init.normal_(conv.bias, std=0.2)
-        mixer = TokenMixing(size * size).double()
-        torch.nn.init.normal_(mixer.weight, std=(size * size) ** -0.5)
-    return conv.eval(), mixer.eval()
+    return conv.eval()
 
 
 def render() -> None:
@@ -104,11 +78,10 @@ def render() -> None:
         "offset occurs, and 0 when the offset is outside the kernel.",
     )
 
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3 = st.columns(3)
     size = c1.slider("grid side n_y = n_x", 7, 12, 9, key="l3_size")
     kernel_size = c2.radio("kernel k", [3, 5], horizontal=True, key="l3_k")
     channel = c3.radio("channel c", list(range(CHANNELS)), horizontal=True, key="l3_channel")
-    direction = c4.selectbox("shift the input by one token", list(SHIFTS), key="l3_shift")
     q1, q2 = st.columns(2)
     qy = q1.slider("query token row y", 0, size - 1, 1, key="l3_qy")
     qx = q2.slider("query token column x", 0, size - 1, 0, key="l3_qx")
@@ -116,7 +89,9 @@ def render() -> None:
     num_tokens = size * size
     pad = kernel_size // 2
 
-    conv, mixer = make_modules(size, kernel_size)
+    prediction = predict("l3_row_prediction", "Predict before reading the figures: how many non-zero entries does "
+                         "the query's row of A_c have?", ROW_PREDICTIONS)
+    conv = make_conv(kernel_size)
     with torch.no_grad():
         matrices = conv.affinity(torch.zeros(1, CHANNELS, size, size))  # (C, N, N)
         row_on_grid = aff.depthwise_conv_row(conv.weight, size, size, (qy, qx))  # (C, H, W)
@@ -152,63 +127,23 @@ def render() -> None:
             f"Only {100 * density:.1f}% of A_{channel} is non-zero."
         )
 
-    st.markdown(f"**Translation equivariance.** Shift V by one token ({direction}, zero fill) and compare "
-                "f(shift V) with shift(f V), for the conv and for a dense mixer with random weights.")
-    prediction = predict("l3_prediction", "Predict: whose output shifts along with its input, away from the border?",
-                         SHIFT_PREDICTIONS)
-    dy, dx = SHIFTS[direction]
-    with torch.no_grad():
-        v = torch.randn(1, CHANNELS, size, size, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-        v_shifted = shift_tokens(v, dy, dx)
-        conv_pair = conv(v_shifted), shift_tokens(conv(v), dy, dx)  # f(shift V), shift(f V)
-        mixer_pair = mixer(v_shifted), shift_tokens(mixer(v), dy, dx)
-        conv_gap = (conv_pair[0] - conv_pair[1]).abs().amax(dim=1)[0]  # (H, W), max over channels
-        mixer_gap = (mixer_pair[0] - mixer_pair[1]).abs().amax(dim=1)[0]
-    lo, hi = pad + 1, size - 2 - pad  # at least p + 1 tokens from every border: both windows lie inside
-    interior = (slice(lo, hi + 1), slice(lo, hi + 1))
-    box = (lo, hi, lo, hi)
-    g1, g2 = st.columns(2)
-    zmax = float(max(conv_gap.max(), mixer_gap.max()))
-    with g1:
-        st.plotly_chart(figures.grid_map(
-            conv_gap, "Conv: |f(shift V) − shift(f V)| (max over channels)", "|difference|",
-            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_conv_eq")
-    with g2:
-        st.plotly_chart(figures.grid_map(
-            mixer_gap, "Mixer: |f(shift V) − shift(f V)| (max over channels)", "|difference|",
-            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_mix_eq")
-    st.caption(
-        f"Inside the dashed interior the conv's largest gap is {float(conv_gap[interior].max()):.1e}; "
-        f"the mixer's is {float(mixer_gap[interior].max()):.3f}. The conv only differs near the border, where the "
-        "zero fill and the zero padding meet. A mixer could learn a conv's banded matrix, but nothing in it forces "
-        "the weights to repeat along the diagonals, so it is not equivariant."
-    )
-
     # Verify.
     with torch.no_grad():
+        v = torch.randn(1, CHANNELS, size, size, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
         explicit = aff.aggregate(matrices, conv.values(v)) + conv.output_bias()
         fast = aff.map_to_tokens(conv(v))
-        i_idx, j_idx = torch.meshgrid(torch.arange(num_tokens), torch.arange(num_tokens), indexing="ij")
-        both_move = ((i_idx % size) < size - 1) & ((j_idx % size) < size - 1)
-        moved = matrices[:, i_idx[both_move] + 1, j_idx[both_move] + 1]
-        original = matrices[:, i_idx[both_move], j_idx[both_move]]
-    conv_follows = check_close("", conv_pair[0][..., lo:hi + 1, lo:hi + 1], conv_pair[1][..., lo:hi + 1, lo:hi + 1]).passed
-    mixer_follows = check_close("", mixer_pair[0][..., lo:hi + 1, lo:hi + 1],
-                                mixer_pair[1][..., lo:hi + 1, lo:hi + 1]).passed
-    measured = SHIFT_PREDICTIONS[{(True, False): 0, (False, True): 1, (True, True): 2, (False, False): 3}[
-        (conv_follows, mixer_follows)]]
+    in_grid = ((min(qy + pad, size - 1) - max(qy - pad, 0) + 1)
+               * (min(qx + pad, size - 1) - max(qx - pad, 0) + 1))
+    measured = ROW_PREDICTIONS[0] if nonzero == kernel_size ** 2 else (
+        ROW_PREDICTIONS[2] if nonzero == num_tokens else ROW_PREDICTIONS[1])
     verify_panel(
         ([check_prediction(prediction, measured)] if prediction is not None else []) + [
             check_close("A_c V_c + b_c (explicit matrix) equals conv2d's output", explicit, fast),
             check_close(f"row t{query} of A_c equals depthwise_conv_row (kernel pasted at the query)",
                         matrices[:, query].reshape(CHANNELS, size, size), row_on_grid),
-            check_close("A_c[i+1, j+1] = A_c[i, j] wherever both tokens move right inside the grid (shared weights)",
-                        moved, original),
-            check_close("conv: f(shift V) = shift(f V) in the interior (translation equivariance)",
-                        conv_pair[0][..., lo:hi + 1, lo:hi + 1], conv_pair[1][..., lo:hi + 1, lo:hi + 1]),
-            check_differ("mixer: f(shift V) ≠ shift(f V) in the interior (no equivariance)",
-                         mixer_pair[0][..., lo:hi + 1, lo:hi + 1], mixer_pair[1][..., lo:hi + 1, lo:hi + 1]),
+            check_close(f"non-zeros of row t{query} = the kernel taps that land inside the grid",
+                        [nonzero], [in_grid]),
         ],
-        "a depthwise conv is Y_c = A_c V_c + b_c with a static, banded A_c, and it commutes with shifts away from the border",
+        "a depthwise conv is Y_c = A_c V_c + b_c with a static, banded A_c",
     )
     quiz(KEY, QUESTIONS)

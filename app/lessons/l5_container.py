@@ -74,9 +74,9 @@ def _family_table() -> None:
     general = lesson_model("fmnist_container")
     learned = "; ".join(f"{name}: α = {a:.3f}, β = {b:.3f}" for name, (a, b) in blend_parameters(general.model).items())
     rows = [
-        ("Transformer block", "1", "0", "—", "lesson 4"),
+        ("Transformer block", "1", "0", "—", "lesson 5"),
         ("depthwise-conv block", "0", "1", "k × k conv (sparse)", "lesson 2"),
-        ("MLP-Mixer block", "0", "1", "learned N × N (dense)", "lesson 3"),
+        ("MLP-Mixer block", "0", "1", "learned N × N (dense)", "lesson 4"),
         ("Container-PAM", "1", "1", "learned N × N added to the softmax output", "this lesson"),
         ("Container (general)", "free", "free", "multi-head learned N × N (dense)",
          f"{general.label}: {learned}" if learned else general.label),
@@ -85,7 +85,7 @@ def _family_table() -> None:
     st.dataframe(pd.DataFrame(rows, columns=["block", "α", "β", "A^static", "where"]), hide_index=True,
                  width="stretch")
     st.caption("In the general Container α and β are two free scalars, so compare α with β, not α with 0.5. "
-               "Its dense static part ties it to one grid (lesson 3); Container-Light's conv static part works on "
+               "Its dense static part ties it to one grid (lesson 4); Container-Light's conv static part works on "
                "any grid, which is what detection needs.")
 
 

@@ -1,4 +1,4 @@
-"""Lesson 6: why static early, dynamic late — the measured cost of each affinity as N grows."""
+"""Lesson 6: what each affinity costs, like with like, as N grows (measured); the benefit side is lesson 7 (``l6b_reach``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .widgets import Question, check_close, check_prediction, predict, goals, ma
 
 KEY = "cost"
 GROWTH_PREDICTIONS = ("4 ×", "16 ×", "64 ×", "256 ×")
-TITLE = "Why static early, dynamic late"
+TITLE = "What each affinity costs, like with like"
 
 SIDES = (7, 14, 28, 56)
 CHANNELS = 64
@@ -32,15 +32,12 @@ KERNEL = 5
 FLOAT_BYTES = 4
 OPERATOR_LINE_COLORS = [colors.OPERATOR_COLORS[name] for name in ("attention", "conv", "mixer")]
 
-_REFERENCE = ContainerLightConfig()
-_STAGE_SIDES = [_REFERENCE.img_size // math.prod(_REFERENCE.patch_sizes[:k]) for k in range(1, 5)]
 
 GOALS = [
     "Measure on this machine how the time of attention, depthwise conv and token mixing grows with N.",
-    "Count the affinity memory each needs: M·N² per image for attention, C·N·k² for a conv, N² parameters for a mixer.",
-    "Explain from those numbers why Container-Light uses conv-only blocks at "
-    + ", ".join(f"{side}×{side}" for side in _STAGE_SIDES[:-1])
-    + f" and attention only at {_STAGE_SIDES[-1]}×{_STAGE_SIDES[-1]}.",
+    "Count what each one actually stores: attention's M·N² affinity per image, the conv's C·k² kernel weights (it "
+    "never builds A), the mixer's N² parameters per matrix, and every operator's C·N output.",
+    "Scale the count up to a detection-size input, the case Container-Light was built for.",
 ]
 
 _GROWTH = 56**2 // 14**2
@@ -53,16 +50,6 @@ QUESTIONS = (
                                   f"{_GROWTH}² = {_GROWTH ** 2} ×."),
             (f"{_GROWTH} ×, as many times as the number of tokens", "That is how N grows; the affinity is N × N, so it grows with N²."),
             (f"{56 // 14} ×, like the side of the grid", f"The side grows {56 // 14} ×, N grows {_GROWTH} ×, N² grows {_GROWTH ** 2} ×."),
-        ),
-        0,
-    ),
-    Question(
-        "Why does Container-Light use conv-only blocks in stages 1-3?",
-        (
-            ("Attention's cost grows with N², and N is large there",
-             "Dynamic, dense context is affordable only once the grid is small (49 tokens at stage 4)."),
-            ("Attention cannot run on large grids", "It can run; it is the N² time and memory that make it a poor deal there."),
-            ("Convs are more accurate than attention on high-resolution feature maps", "The choice is about cost per token count, not a blanket accuracy claim."),
         ),
         0,
     ),
@@ -87,8 +74,9 @@ class CostRow:
     conv_ms: float
     mixer_ms: float
     attention_bytes: int  # measured: the affinity tensor attention built, one image
-    conv_bytes: int  # C * N * k^2 entries (the conv's affinity if written out; it stores only k^2 per channel)
+    conv_bytes: int  # measured: the conv's kernel weights, all it stores (conv2d never builds A)
     mixer_bytes: int  # measured: the mixer's parameter tensor
+    output_bytes: int  # measured: one operator's output Y (C × N), the activation every operator writes
 
 
 def _best_time(function, repeats: int) -> float:
@@ -114,6 +102,7 @@ def _measure(sides: tuple[int, ...]) -> list[CostRow]:
             mixer = TokenMixing(tokens)
             repeats = 1 if tokens > 1000 else 3
             affinity = attention.affinity(qkv)
+            output = conv(v)
             rows.append(CostRow(
                 side=side,
                 tokens=tokens,
@@ -121,10 +110,11 @@ def _measure(sides: tuple[int, ...]) -> list[CostRow]:
                 conv_ms=_best_time(lambda: conv(v), repeats),
                 mixer_ms=_best_time(lambda: mixer(v), repeats),
                 attention_bytes=affinity.numel() * affinity.element_size(),
-                conv_bytes=CHANNELS * tokens * KERNEL**2 * FLOAT_BYTES,
+                conv_bytes=conv.weight.numel() * conv.weight.element_size(),
                 mixer_bytes=mixer.weight.numel() * mixer.weight.element_size(),
+                output_bytes=output.numel() * output.element_size(),
             ))
-            del affinity
+            del affinity, output
     return rows
 
 
@@ -171,20 +161,21 @@ def container_light_stages() -> list[dict]:
     return stages
 
 
-def _megabytes(count: int) -> str:
+def megabytes(count: int) -> str:
     return f"{count / 2**20:,.2f} MiB" if count >= 2**20 else f"{count / 2**10:,.1f} KiB"
 
 
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"\text{attention:}\ \ M \cdot N^2 \text{ affinity entries per image},\quad O(N^2 C) \text{ time}",
-        r"\text{depthwise conv:}\ \ C \cdot N k^2 \text{ entries if written out (only } C k^2 \text{ stored)},"
-        r"\quad O(N k^2 C) \text{ time}",
-        r"\text{mixer:}\ \ N^2 \text{ parameters per matrix},\quad O(N^2 C) \text{ time}",
+        r"\text{attention:}\ \ M \cdot N^2 \text{ affinity entries built per image},\quad O(N^2 C) \text{ time}",
+        r"\text{depthwise conv:}\ \ C k^2 \text{ kernel weights (}A\text{ is never built)},\quad O(N k^2 C) \text{ time}",
+        r"\text{mixer:}\ \ N^2 \text{ parameters per matrix},\quad O(N^2 C) \text{ time};\qquad "
+        r"\text{every operator:}\ \ C \cdot N \text{ output activations}",
         caption=f"Measured here with C = {CHANNELS} channels, M = {HEADS} heads ({CHANNELS // HEADS} channels each), "
         f"a {KERNEL} × {KERNEL} conv, batch 1, float32, on one CPU thread. Attention is timed as its explicit "
-        "affinity plus A V; the conv as conv2d; the mixer as its matrix product.",
+        "affinity plus A V; the conv as conv2d (which computes A V without building A); the mixer as its matrix "
+        "product.",
     )
 
     prediction = predict("l6_prediction", "Predict before reading the plots: from 14 × 14 to 56 × 56 tokens, "
@@ -204,14 +195,17 @@ def render() -> None:
         [("attention (A(X), then A V)", tokens, [r.attention_ms for r in rows]),
          (f"depthwise conv {KERNEL}×{KERNEL}", tokens, [r.conv_ms for r in rows]),
          ("mixer (A V)", tokens, [r.mixer_ms for r in rows])],
-        f"Measured time per image vs tokens N (C = {CHANNELS}; best of a few runs on this machine)",
+        f"Measured time per image vs tokens N (C = {CHANNELS}, this machine)",
         "tokens N (log)", "time (ms, log)", log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS)
     memory_fig = figures.lines(
-        [(f"attention: M·N² ({HEADS} heads, per image)", tokens, [r.attention_bytes for r in rows]),
-         (f"conv: C·N·k² entries (C = {CHANNELS})", tokens, [r.conv_bytes for r in rows]),
-         ("mixer: N² parameters", tokens, [r.mixer_bytes for r in rows])],
-        "Affinity memory vs tokens N (float32 bytes)", "tokens N (log)", "bytes (log)", log_x=True, log_y=True,
-        colors=OPERATOR_LINE_COLORS)
+        [(f"attention: the M·N² affinity it builds ({HEADS} heads, per image)", tokens,
+          [r.attention_bytes for r in rows]),
+         ("conv: its C·k² kernel weights (A never built)", tokens, [r.conv_bytes for r in rows]),
+         ("mixer: its N² parameters", tokens, [r.mixer_bytes for r in rows]),
+         (f"any of the three: its C·N output (C = {CHANNELS}, per image)", tokens, [r.output_bytes for r in rows])],
+        "What each operator stores vs tokens N (float32 bytes, measured)", "tokens N (log)", "bytes (log)",
+        log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS + ["gray"])
+    memory_fig.data[-1].line.dash = "dash"  # shared by all three operators, not an affinity
     for fig in (time_fig, memory_fig):
         figures.add_vertical_markers(fig, [stage["tokens N"] for stage in stages],
                                      [f"stage {stage['stage']}" for stage in stages])
@@ -219,75 +213,62 @@ def render() -> None:
     left.plotly_chart(time_fig, key="l6_fig_time")
     right.plotly_chart(memory_fig, key="l6_fig_memory")
 
-    table = pd.DataFrame([
+    st.dataframe(pd.DataFrame([
         {
             "Container-Light stage": stage_of[r.tokens]["stage"] if r.tokens in stage_of else "—",
-            "grid": f"{r.side} × {r.side}",
-            "N": r.tokens,
-            "its block": stage_of[r.tokens]["block"] if r.tokens in stage_of else "—",
-            "attention ms": round(r.attention_ms, 3),
-            "conv ms": round(r.conv_ms, 3),
+            "grid": f"{r.side} × {r.side}", "N": r.tokens,
+            "attention ms": round(r.attention_ms, 3), "conv ms": round(r.conv_ms, 3),
             "mixer ms": round(r.mixer_ms, 3),
-            "attention affinity": _megabytes(r.attention_bytes),
-            "conv affinity (written out)": _megabytes(r.conv_bytes),
-            "mixer parameters": _megabytes(r.mixer_bytes),
+            "attention affinity (per image)": megabytes(r.attention_bytes),
+            "conv kernel": megabytes(r.conv_bytes), "mixer parameters": megabytes(r.mixer_bytes),
+            "output C·N (per image)": megabytes(r.output_bytes),
         }
         for r in rows
-    ])
-    st.dataframe(table, hide_index=True, width="stretch")
+    ]), hide_index=True, width="stretch")
     big, small = rows[-1], rows[0]
+    growth = big.tokens // small.tokens
+    conv_growth = big.conv_ms / small.conv_ms
+    overheads = (f" The conv's work grows {growth}× too (O(N k² C)); it measured only {conv_growth:,.0f}× because "
+                 "fixed per-call costs dominate the small grids." if conv_growth < growth / 2 else "")
     st.caption(
-        f"Measured in {seconds:.2f} s. From {small.side}×{small.side} to {big.side}×{big.side}, N grows "
-        f"{big.tokens // small.tokens}×: attention's time grew {big.attention_ms / small.attention_ms:,.0f}× and its "
-        f"affinity {big.attention_bytes // small.attention_bytes:,}×; the conv's time grew "
-        f"{big.conv_ms / small.conv_ms:,.0f}×. At {big.side}×{big.side} one image's attention affinity takes "
-        f"{_megabytes(big.attention_bytes)} for just {HEADS} heads, and a mixer would need "
-        f"{big.mixer_bytes // FLOAT_BYTES:,} parameters per matrix. Container-Light (stages below, read off a recorded "
-        "forward pass at 224 × 224) therefore aggregates with conv only until the grid is 7 × 7."
+        f"Measured in {seconds:.2f} s. From {small.side}×{small.side} to {big.side}×{big.side}, N grows {growth}×: "
+        f"attention's time grew {big.attention_ms / small.attention_ms:,.0f}× and its affinity "
+        f"{big.attention_bytes // small.attention_bytes:,}×; the conv's time grew {conv_growth:,.0f}×.{overheads} "
+        f"At {big.side}×{big.side} one image's attention affinity takes {megabytes(big.attention_bytes)} for just "
+        f"{HEADS} heads, against {megabytes(big.output_bytes)} for the output itself; the conv stores "
+        f"{megabytes(big.conv_bytes)} on any grid, and a mixer would need {big.mixer_bytes // FLOAT_BYTES:,} "
+        "parameters per matrix."
     )
     st.markdown("**Like with like.** The three operators on the same grid (the largest measured, "
                 f"N = {big.tokens:,}), counted the same way for each:")
     st.dataframe(pd.DataFrame(like_with_like(big.tokens, CHANNELS, HEADS, KERNEL)), hide_index=True, width="stretch")
-    reference_config = ContainerLightConfig()
-    det_h, det_w = detection_stage1_grid(reference_config)
+    det_h, det_w = detection_stage1_grid(ContainerLightConfig())
     det_tokens = det_h * det_w
     st.caption(
-        "The conv never builds its affinity (conv2d computes A V directly) and the MLP's matrices are its parameters, "
-        "so only attention holds an N × N affinity per image. What attention buys for that is the receptive field: "
-        f"every token sees all N tokens in one layer, while a stack of {KERNEL} × {KERNEL} convs needs about "
-        f"{math.ceil((big.side - 1) / (KERNEL - 1))} layers to span {big.side} tokens. At detection size, "
-        f"{DETECTION_INPUT[0]} × {DETECTION_INPUT[1]} pixels, Container-Light's stage 1 has a {det_h} × {det_w} grid: "
-        f"{det_tokens:,} tokens, so one head's affinity would hold {det_tokens ** 2:,} entries "
-        f"({det_tokens ** 2 * FLOAT_BYTES / 1e9:,.1f} GB in float32) per image. That, not a 224 × 224 image, is why "
-        "its early stages aggregate with a conv."
+        "Only attention holds an N × N affinity per image: the conv computes A V straight from its kernel, and the "
+        f"mixer's matrices are its parameters. At detection size, {DETECTION_INPUT[0]} × {DETECTION_INPUT[1]} pixels, "
+        f"Container-Light's stage 1 has a {det_h} × {det_w} grid: {det_tokens:,} tokens, so one head's affinity would "
+        f"hold {det_tokens ** 2:,} entries ({det_tokens ** 2 * FLOAT_BYTES / 1e9:,.1f} GB in float32) per image, and "
+        "a mixer could not run at all on a grid other than the one it was trained on. What attention buys for its "
+        "cost is the next lesson."
     )
-    st.dataframe(pd.DataFrame(stages).drop(columns=["side"]), hide_index=True, width="stretch")
 
-    # Verify: the memory formulas against what was actually built, and the stage grids against the strides.
+    # Verify: what each operator stores, counted from the modules and tensors actually built.
     small_sides = [s for s in SIDES if s <= 28]
-    nonzeros, formula = [], []
-    for side in small_sides:
-        kernel = torch.ones(1, 1, KERNEL, KERNEL)
-        nonzeros.append(int((aff.depthwise_conv(kernel, side, side) != 0).sum()))
-        per_axis = sum(min(y + KERNEL // 2, side - 1) - max(y - KERNEL // 2, 0) + 1 for y in range(side))
-        formula.append(per_axis * per_axis)
-    reference = ContainerLightConfig()
     by_side = {r.side: r for r in rows}
-    growth = by_side[56].attention_bytes / by_side[14].attention_bytes
-    measured = min(GROWTH_PREDICTIONS, key=lambda option: abs(float(option.split(" ")[0]) - growth))
+    growth_measured = by_side[56].attention_bytes / by_side[14].attention_bytes
+    measured = min(GROWTH_PREDICTIONS, key=lambda option: abs(float(option.split(" ")[0]) - growth_measured))
     verify_panel(
         ([check_prediction(prediction, measured)] if prediction is not None else []) + [
             check_close("attention: bytes of the affinity actually built = M·N²·4",
                         [r.attention_bytes for r in rows], [HEADS * r.tokens**2 * FLOAT_BYTES for r in rows]),
+            check_close("conv: bytes of its kernel = C·k²·4 on every grid (no N in it)",
+                        [r.conv_bytes for r in rows], [CHANNELS * KERNEL**2 * FLOAT_BYTES] * len(rows)),
             check_close("mixer: parameters of TokenMixing(N) = N²",
                         [count_parameters(TokenMixing(s * s)) for s in small_sides], [(s * s) ** 2 for s in small_sides]),
-            check_close(f"conv: non-zeros of the built A_c = in-grid taps ≤ N·k² (grids {small_sides})",
-                        nonzeros, formula),
-            check_close("Container-Light stage grids (recorded) = 224 / (4, 8, 16, 32)",
-                        [s["side"] for s in stages],
-                        [reference.img_size // math.prod(reference.patch_sizes[:k]) for k in range(1, 5)]),
+            check_close("output of each operator: bytes = C·N·4",
+                        [r.output_bytes for r in rows], [CHANNELS * r.tokens * FLOAT_BYTES for r in rows]),
         ],
-        "the memory each affinity needs follows M·N², N·k² per channel and N², and Container-Light's attention "
-        "stage is the 7 × 7 one",
+        "only attention's memory grows with N², the conv stores C·k² weights on any grid, and the mixer N² per matrix",
     )
     quiz(KEY, QUESTIONS)

@@ -1,10 +1,9 @@
-"""Lesson 7: what a trained network chose — learned blends across training and the zoo's accuracy table."""
+"""Lesson 9: what a trained network chose: the learned blends across training, and what they can and cannot say.
+
+The zoo's accuracy, a paired test and the paper's numbers are lesson 10 (``l7b_zoo``)."""
 
 from __future__ import annotations
 
-import math
-
-import pandas as pd
 import streamlit as st
 import torch
 
@@ -14,7 +13,6 @@ from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
 from . import figures
-from .evidence import paired_panel, reported_panel
 from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
                         try_test_batch)
 from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
@@ -26,10 +24,13 @@ BLEND_MODELS = ("fmnist_container_light", "fmnist_container")
 #: A blend closer than this to its starting 0.5 is read as "no lean" (a few hundredths is what short runs drift).
 NEAR_START = 0.02
 
+LEAN_PREDICTIONS = (f"towards attention (α above {0.5 + NEAR_START})", f"towards the conv (α below {0.5 - NEAR_START})",
+                    f"nowhere clear (within {NEAR_START} of 0.5)")
+
 GOALS = [
     "Read the learned blend (α, β) of every mixed block, and how it moved during training.",
-    "Compare the zoo's variants on one recipe, and size the noise in an accuracy difference.",
-    "Say what this evidence suggests and what it cannot prove.",
+    "Compare α with each branch's measured share of the block's output.",
+    "Say what the blend suggests and what it cannot prove.",
 ]
 
 QUESTIONS = (
@@ -44,19 +45,6 @@ QUESTIONS = (
              "measured output share can differ a lot from α."),
             ("Attention is better than convolution for these images, since training chose it",
              "One block of one small network on Fashion-MNIST cannot carry a claim about images in general."),
-        ),
-        0,
-    ),
-    Question(
-        "Why can't this zoo's accuracy table settle whether attention or conv is better on ImageNet?",
-        (
-            ("One seed, 28 × 28 images, a 7 × 7 grid, another dataset",
-             "Each of these alone limits the claim: no spread across seeds, a tiny grid where attention is cheap, and "
-             "Fashion-MNIST is not ImageNet."),
-            ("The variants used different recipes",
-             "They share one recipe (optimiser, schedule, augmentation, epochs), precisely to make the comparison fair."),
-            ("The test images were used to pick the models, so the scores are too optimistic",
-             "The test split is only measured; choices use a held-out part of the training split."),
         ),
         0,
     ),
@@ -118,9 +106,7 @@ def render() -> None:
         r"\alpha = \sigma(s),\ \ \beta = 1 - \sigma(s) \ \ (\text{Container-Light});\qquad "
         r"\text{output share of attention} = \frac{\lVert \alpha A(X) V \rVert}"
         r"{\lVert \alpha A(X) V \rVert + \lVert \beta (A^{\mathrm{conv}} V + b) \rVert}",
-        r"\text{standard error of an accuracy } p \text{ on } n \text{ test images} = \sqrt{p (1 - p) / n}",
-        caption="Every bundled model's card records the blend after each epoch (card.history[i]['blend']) and the "
-        "accuracy measured once on the 10,000 test images.",
+        caption="Every bundled model's card records the blend of each mixed block after each epoch of training.",
     )
 
     # The data-size sweep's small-data models are compared against size on the Model zoo page, not here.
@@ -128,6 +114,12 @@ def render() -> None:
     own_runs = st.session_state.get(TRAINED_MODELS_KEY, {})
     if not cards:
         random_weights_warning("an untrained fmnist_container_light", train_command("container_light"))
+
+    loaded = lesson_model("fmnist_container_light")
+    learned = blend_parameters(loaded.model)
+    first = next(iter(learned))
+    prediction = predict("l7_lean_prediction", f"Predict before the plot: training started the first mixed block of "
+                         f"fmnist_container_light, {first}, at α = 0.5. Where did it end?", LEAN_PREDICTIONS)
 
     # Blends across training.
     series = []
@@ -143,54 +135,9 @@ def render() -> None:
         fig.add_hline(y=0.5, line_dash="dot", line_color="gray", annotation_text="start: α = β = 0.5")
         st.plotly_chart(fig, key="l7_fig_blend")
     else:
-        st.info("No blend history to plot yet: no bundled Container model and no run of your own (lesson 8).")
-
-    # Accuracy table, after the learner commits to a guess.
-    prediction = None
-    if cards:
-        prediction = predict("l7_prediction", "Predict before the table: which zoo variant scored highest on the "
-                             "test set?", tuple(sorted(cards)))
-    if cards and prediction is None:
-        st.info("Make your prediction to see the accuracy table; the Verify panel then checks it.")
-    elif cards:
-        rows = []
-        for name, card in sorted(cards.items(), key=lambda item: -(item[1].test_accuracy or 0)):
-            rows.append({
-                "model": name, "mixing": card.variant, "test accuracy %": card.test_accuracy,
-                "val accuracy %": None if card.val_accuracy is None else round(card.val_accuracy, 2),
-                "parameters": card.parameter_count,
-                "epochs": card.epochs, "train minutes": round((card.wall_time_seconds or 0) / 60, 1),
-                "final blend (α, β)": "; ".join(f"{b}: {v[0]:.3f}, {v[1]:.3f}"
-                                                for b, v in card.final_blend.items()) or "—",
-            })
-        table = pd.DataFrame(rows)
-        st.dataframe(table, hide_index=True, width="stretch")
-        scored = [r for r in rows if r["test accuracy %"] is not None]
-        if scored:
-            st.plotly_chart(figures.bars([r["model"] for r in scored], [r["test accuracy %"] for r in scored],
-                                         "Test accuracy of each zoo variant (10,000 Fashion-MNIST test images)",
-                                         "test accuracy (%)"), key="l7_fig_accuracy")
-            best, worst = scored[0], scored[-1]
-            p = best["test accuracy %"] / 100
-            standard_error = 100 * math.sqrt(p * (1 - p) / 10_000)
-            gap = best["test accuracy %"] - worst["test accuracy %"]
-            st.caption(
-                f"Best {best['model']} {best['test accuracy %']:.2f}%, lowest {worst['model']} "
-                f"{worst['test accuracy %']:.2f}%: a gap of {gap:.2f} points. The test sample alone gives each accuracy "
-                f"a standard error of about {standard_error:.2f} points, so gaps below about "
-                f"{2 * math.sqrt(2) * standard_error:.1f} points are not resolved even before seed-to-seed variation, "
-                "which one run per variant cannot measure. This rule treats the two accuracies as independent samples, "
-                "but every model is scored on the same 10,000 images, so their errors are correlated: a paired test "
-                "(McNemar's, which counts only the images exactly one of the two models gets right) is the right one."
-            )
-
-    with st.expander("The paper's evidence, and a paired test of two zoo models", expanded=False):
-        reported_panel(cards)
-        paired_panel(cards)
+        st.info("No blend history to plot yet: no bundled Container model and no run of your own (lesson 11).")
 
     # What the Container-Light blend suggests.
-    loaded = lesson_model("fmnist_container_light")
-    learned = blend_parameters(loaded.model)
     data = try_test_batch()
     shares = output_share(f"{loaded.cache_key}|{test_source().directory}", loaded, data[0][:64]) if data is not None else {}
     lines = []
@@ -204,7 +151,7 @@ def render() -> None:
     st.markdown(f"**{loaded.label}**\n" + "\n".join(lines))
     if loaded.is_random:
         suggestion = ("nothing yet: these are untrained weights, so every block sits at its starting blend. Train the "
-                      "bundled models (command above) or run lesson 8, then come back.")
+                      "bundled models (command above) or run lesson 11, then come back.")
     else:
         moved = ", ".join(f"`{block}` {alpha - 0.5:+.3f}" for block, (alpha, _) in learned.items())
         directions = {block: alpha > 0.5 for block, (alpha, _) in learned.items() if abs(alpha - 0.5) >= NEAR_START}
@@ -217,8 +164,10 @@ def render() -> None:
             suggestion = (f"starting from α = 0.5, training moved α by {moved}: on a 7 × 7 grid, where attention is "
                           "cheap, the blocks did not all go the same way; the network set the mix block by block "
                           "rather than all-or-nothing."
-                          + (" Each later block leans more on attention than the one before, an echo, inside one "
-                             "stage, of Container-Light's static-early, dynamic-late design." if ordered else ""))
+                          + (" Each later block leans more on attention than the one before. From one run that is an "
+                             "observation, not evidence for Container-Light's static-early, dynamic-late design: "
+                             "lesson 7's reason for it (cost at large N) does not apply inside one 7 × 7 stage."
+                             if ordered else ""))
         else:
             towards = "attention (dynamic)" if next(iter(directions.values())) else "conv (static)"
             extreme = [block for block, (alpha, _) in learned.items() if not 0.05 < alpha < 0.95]
@@ -243,7 +192,6 @@ def render() -> None:
     checks = []
     mix = loaded.model.get_submodule(next(iter(learned))).mix
     sigma = torch.sigmoid(mix.sa_weight.detach()).double()
-    first = next(iter(learned))
     probe = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     checks.append(check_close(f"{first}: α measured from the block's outputs (Y(α) = Y(0) + α (Y(1) − Y(0))) "
                               "= sigmoid(sa_weight) of the weights",
@@ -264,8 +212,9 @@ def render() -> None:
         checks.append(check_close("untrained: every block starts at α = β = 0.5 (sa_weight = 0)",
                                   [v for pair in learned.values() for v in pair], [0.5] * (2 * len(learned))))
     if prediction is not None:
-        scores = {name: card.test_accuracy for name, card in cards.items() if card.test_accuracy is not None}
-        if scores:
-            checks.append(check_prediction(prediction, max(scores, key=scores.get)))
+        alpha = learned[first][0]
+        measured = (LEAN_PREDICTIONS[2] if abs(alpha - 0.5) < NEAR_START
+                    else LEAN_PREDICTIONS[0] if alpha > 0.5 else LEAN_PREDICTIONS[1])
+        checks.append(check_prediction(prediction, measured))
     verify_panel(checks, "the blends shown are the ones in the weights")
     quiz(KEY, QUESTIONS)

@@ -1,4 +1,4 @@
-"""The recap after lessons 2-4: which token rearrangements each operator commutes with, and the 2 × 2 table.
+"""The recap after lessons 2-5: which token rearrangements each operator commutes with, and the 2 × 2 table.
 
 Measured on random inputs in float64: for a rearrangement R of the tokens (a random permutation, or a
 circular shift by one column), the gap |f(R X) − R f(X)| relative to |f(X)|. The shift is compared away
@@ -67,7 +67,7 @@ def symmetry_rows(seed: int = 0) -> list[dict]:
     return rows
 
 
-RECAP = pd.DataFrame({"dense (every token reaches every token)": ["attention (lesson 4)", "Mixer (lesson 3)"],
+RECAP = pd.DataFrame({"dense (every token reaches every token)": ["attention (lesson 5)", "Mixer (lesson 4)"],
                       "sparse (a local window)": ["?", "depthwise conv (lesson 2)"]},
                      index=["dynamic (A depends on X)", "static (A is a parameter)"])
 EMPTY_CELL = ("a local attention: A computed from X, but only inside a window",
@@ -75,7 +75,7 @@ EMPTY_CELL = ("a local attention: A computed from X, but only inside a window",
 
 
 def render_recap() -> None:
-    with st.expander("Recap of lessons 2-4: two questions that sort the three operators", expanded=True):
+    with st.expander("Recap of lessons 2-5: two questions that sort the three operators", expanded=True):
         st.dataframe(RECAP, width="stretch")
         guess = st.radio("What belongs in the empty cell (dynamic and sparse)?", EMPTY_CELL, index=None,
                          key="recap_empty_cell")

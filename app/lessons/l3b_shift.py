@@ -1,0 +1,148 @@
+"""Lesson 3: shared weights make a depthwise conv translation-equivariant; a dense matrix is not."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from container_edu import colors
+from container_edu.aggregation import TokenMixing
+
+from . import figures
+from .l3_conv import CHANNELS, make_conv
+from .widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
+                      verify_panel)
+
+KEY = "shift"
+TITLE = "Shifts and shared weights"
+SHIFT_PREDICTIONS = ("the conv's only", "the dense matrix's only", "both", "neither")
+SHIFTS = {"right (+x)": (0, 1), "left (−x)": (0, -1), "down (+y)": (1, 0), "up (−y)": (-1, 0)}
+
+GOALS = [
+    "See that a conv's weights repeat along the diagonals of A_c: A_c[i+1, j+1] = A_c[i, j].",
+    "Verify translation equivariance numerically: f(shift V) = shift(f V) away from the border.",
+    "See that a dense N × N matrix with free weights (as lesson 4's Mixer learns) does not have it.",
+]
+
+QUESTIONS = (
+    Question(
+        "Why does shifting the input by one token shift a conv's output by one token (away from the border)?",
+        (
+            ("The same kernel is used at every position",
+             "Weight sharing along the diagonals (a Toeplitz-like matrix) is exactly translation equivariance."),
+            ("Because A_c's rows sum to 1, so the output can only move, not change", "Conv rows need not sum to 1 (the kernel here does not); that is not the reason."),
+            ("Because A_c is recomputed from the shifted input and follows its content",
+             "The conv's A_c is static: it never looks at the input. Equivariance comes from the shared kernel."),
+        ),
+        0,
+    ),
+    Question(
+        "Near the border the conv's f(shift V) and shift(f V) differ. Why?",
+        (
+            ("Zero padding: a shifted-in token meets a zero",
+             "The token shifted in at the edge is zero-filled, and the kernel's taps outside the grid see zero "
+             "padding: the two orders see different zeros there. Inside the grid the shared kernel makes them equal."),
+            ("The kernel changes near the border to fit the grid",
+             "The same kernel is used everywhere; only its taps outside the grid are cut (they meet zero padding)."),
+            ("Rounding errors grow near the edge of the grid",
+             "The gap there is of the size of the data, not 1e-16: it comes from the zeros, not from rounding."),
+        ),
+        0,
+    ),
+)
+
+
+def shift_tokens(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Shift a ``(B, C, H, W)`` map by one token with zero fill (``torch.roll``, then zero what wrapped around)."""
+    shifted = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
+    if dy > 0:
+        shifted[..., :dy, :] = 0
+    elif dy < 0:
+        shifted[..., dy:, :] = 0
+    if dx > 0:
+        shifted[..., :, :dx] = 0
+    elif dx < 0:
+        shifted[..., :, dx:] = 0
+    return shifted
+
+
+def make_dense(size: int) -> TokenMixing:
+    """A dense N × N token mixing with seeded random weights (no structure along its diagonals)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        dense = TokenMixing(size * size).double()
+        torch.nn.init.normal_(dense.weight, std=(size * size) ** -0.5)
+    return dense.eval()
+
+
+def render() -> None:
+    goals(GOALS)
+    math_block(
+        r"A_c[i + 1,\ j + 1] = A_c[i, j] \quad \text{(both tokens one step right, inside the grid)}",
+        r"f(\mathrm{shift}\,V) = \mathrm{shift}\,f(V) \quad \text{(translation equivariance, away from the border)}",
+        caption="A_c[i, j] depends only on the 2-D offset between the tokens (lesson 2), so moving both tokens by "
+        "the same step leaves the weight unchanged. Shift V by one token (zero fill) and compare f(shift V) with "
+        "shift(f V), for the conv and for a dense N × N matrix with random weights: any A of lesson 1, the kind "
+        "lesson 4's Mixer learns.",
+    )
+    c1, c2, c3 = st.columns(3)
+    size = c1.slider("grid side n_y = n_x", 7, 12, 9, key="l3b_size")
+    kernel_size = c2.radio("kernel k", [3, 5], horizontal=True, key="l3b_k")
+    direction = c3.selectbox("shift the input by one token", list(SHIFTS), key="l3_shift")
+    prediction = predict("l3_prediction", "Predict: whose output shifts along with its input, away from the border?",
+                         SHIFT_PREDICTIONS)
+    pad = kernel_size // 2
+    conv, dense = make_conv(kernel_size), make_dense(size)
+    dy, dx = SHIFTS[direction]
+    with torch.no_grad():
+        v = torch.randn(1, CHANNELS, size, size, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+        v_shifted = shift_tokens(v, dy, dx)
+        conv_pair = conv(v_shifted), shift_tokens(conv(v), dy, dx)  # f(shift V), shift(f V)
+        dense_pair = dense(v_shifted), shift_tokens(dense(v), dy, dx)
+        conv_gap = (conv_pair[0] - conv_pair[1]).abs().amax(dim=1)[0]  # (H, W), max over channels
+        dense_gap = (dense_pair[0] - dense_pair[1]).abs().amax(dim=1)[0]
+    lo, hi = pad + 1, size - 2 - pad  # at least p + 1 tokens from every border: both windows lie inside
+    interior = (slice(lo, hi + 1), slice(lo, hi + 1))
+    box = (lo, hi, lo, hi)
+    g1, g2 = st.columns(2)
+    zmax = float(max(conv_gap.max(), dense_gap.max()))
+    with g1:
+        st.plotly_chart(figures.grid_map(
+            conv_gap, "Conv: |f(shift V) − shift(f V)| (max over channels)", "|difference|",
+            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_conv_eq")
+    with g2:
+        st.plotly_chart(figures.grid_map(
+            dense_gap, "Dense N × N matrix: |f(shift V) − shift(f V)| (max over channels)", "|difference|",
+            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_mix_eq")
+    st.caption(
+        f"Inside the dashed interior the conv's largest gap is {float(conv_gap[interior].max()):.1e}; "
+        f"the dense matrix's is {float(dense_gap[interior].max()):.3f}. The conv only differs near the border, where "
+        "the zero fill and the zero padding meet. A dense matrix could hold a conv's banded pattern, but nothing in "
+        "it forces the weights to repeat along the diagonals, so it is not equivariant."
+    )
+
+    # Verify: the shared weights, the two equivariance claims, and the learner's prediction.
+    num_tokens = size * size
+    with torch.no_grad():
+        matrices = conv.affinity(torch.zeros(1, CHANNELS, size, size))  # (C, N, N)
+    i_idx, j_idx = torch.meshgrid(torch.arange(num_tokens), torch.arange(num_tokens), indexing="ij")
+    both_move = ((i_idx % size) < size - 1) & ((j_idx % size) < size - 1)
+    moved = matrices[:, i_idx[both_move] + 1, j_idx[both_move] + 1]
+    original = matrices[:, i_idx[both_move], j_idx[both_move]]
+    inside = (..., slice(lo, hi + 1), slice(lo, hi + 1))
+    conv_follows = check_close("", conv_pair[0][inside], conv_pair[1][inside]).passed
+    dense_follows = check_close("", dense_pair[0][inside], dense_pair[1][inside]).passed
+    measured = SHIFT_PREDICTIONS[{(True, False): 0, (False, True): 1, (True, True): 2, (False, False): 3}[
+        (conv_follows, dense_follows)]]
+    verify_panel(
+        ([check_prediction(prediction, measured)] if prediction is not None else []) + [
+            check_close("A_c[i+1, j+1] = A_c[i, j] wherever both tokens move right inside the grid (shared weights)",
+                        moved, original),
+            check_close("conv: f(shift V) = shift(f V) in the interior (translation equivariance)",
+                        conv_pair[0][inside], conv_pair[1][inside]),
+            check_differ("dense matrix: f(shift V) ≠ shift(f V) in the interior (no equivariance)",
+                         dense_pair[0][inside], dense_pair[1][inside]),
+        ],
+        "the conv's shared weights make it commute with shifts away from the border; a dense matrix does not",
+    )
+    quiz(KEY, QUESTIONS)
