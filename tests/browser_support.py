@@ -27,6 +27,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 STARTUP_TIMEOUT_S = 240
 ACTION_TIMEOUT_S = 240
 #: The app's own "script finished" marker (Streamlit sets it on its root element).
+#: Where the browser tests put their full-page screenshots (git-ignored).
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 IDLE_SELECTOR = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
@@ -131,3 +133,25 @@ def assert_no_exception(page, where: str) -> None:
 def settle_frames(page) -> None:
     """Let the browser lay out and paint twice (e.g. after a viewport change, before a screenshot)."""
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def screenshot(page, name: str) -> Path:
+    """A screenshot of the whole page.
+
+    Streamlit scrolls inside its main container, so ``full_page`` alone sees
+    only the viewport: the viewport is stretched to the content first.
+    """
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => Math.max(...['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]', '[data-testid="stSidebar"] > div']
+             .map(s => document.querySelector(s)).filter(Boolean).map(e => e.scrollHeight))"""
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 8000)})
+    try:
+        settle_frames(page)  # Plotly resizes to the new viewport
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(size)
+    return path

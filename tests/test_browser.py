@@ -18,6 +18,7 @@ from browser_support import (
     assert_no_exception,
     chromium,
     require_browser,
+    screenshot,
     settle_frames,
     streamlit_server,
     wait_until,
@@ -26,7 +27,6 @@ from browser_support import (
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 PAGES = {  # screenshot name -> (URL path, a heading the page must show)
     "1_home": ("", "Container: context aggregation, explained"),
     "2_affinity_explorer": ("Affinity_explorer", "Affinity explorer"),
@@ -50,28 +50,6 @@ def browser_page(app_url):
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(ACTION_TIMEOUT_S * 1000)
         yield page
-
-
-def screenshot(page, name: str) -> Path:
-    """A screenshot of the whole page.
-
-    Streamlit scrolls inside its main container, so ``full_page`` alone sees
-    only the viewport: the viewport is stretched to the content first.
-    """
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    size = page.viewport_size
-    height = page.evaluate(
-        """() => Math.max(...['[data-testid="stMain"]', '[data-testid="stAppViewContainer"]', '[data-testid="stSidebar"] > div']
-             .map(s => document.querySelector(s)).filter(Boolean).map(e => e.scrollHeight))"""
-    )
-    page.set_viewport_size({"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 8000)})
-    try:
-        settle_frames(page)  # Plotly resizes to the new viewport
-        page.screenshot(path=str(path), full_page=True)
-    finally:
-        page.set_viewport_size(size)
-    return path
 
 
 def open_page(page, app_url: str, url_path: str, heading: str) -> None:

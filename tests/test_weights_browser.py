@@ -22,7 +22,7 @@ from browser_support import (
     wait_until_idle,
 )
 from container_edu import weights_store as store
-from test_browser import screenshot
+from browser_support import screenshot
 from weights_server import ReleaseServer, write_release
 
 pytestmark = pytest.mark.browser
