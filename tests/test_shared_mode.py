@@ -287,7 +287,7 @@ def test_training_queue_lets_as_many_run_as_it_has_slots():
     assert sorted(started) == ["j0", "j1", "j2"]
 
 
-def test_lesson_8_shows_the_learners_place_in_the_queue(shared):
+def test_the_training_lesson_shows_the_learners_place_in_the_queue(shared):
     from app.lessons import training_job
     from container_edu.data.fashion_mnist import DatasetError, load_fashion_mnist
 
