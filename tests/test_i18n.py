@@ -23,13 +23,18 @@ from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
 from test_app_pages import ENTRY, TIMEOUT, assert_clean, texts
 
 HOME = "pages/1_Home.py"
+INSPECTOR = "pages/3_Image_inspector.py"
 BLEND = "pages/4_Blend.py"
+ZOO = "pages/5_Model_zoo.py"
 
 #: (page, area) drawn in Chinese and checked for English; area is "sidebar" or "main". Extend as you translate.
 TRANSLATED: list[tuple[str, str]] = [
     (HOME, "sidebar"),
     (HOME, "main"),
     (BLEND, "sidebar"),  # the sidebar with the model picker and the checkpoint loader
+    (INSPECTOR, "main"),
+    (BLEND, "main"),
+    (ZOO, "main"),
 ]
 
 
