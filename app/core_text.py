@@ -34,6 +34,7 @@ _FIELDS = {
     "text": r".+",
     "pilot": r".+",
     "values": r".+?",
+    "accuracy": r"[\d.]+%",
 }
 _DEFAULT_FIELD = r"[\w.,:×±%~−-]+?"
 
@@ -110,9 +111,17 @@ def _pattern(template: str) -> re.Pattern:
     if " " not in template and not parts[1:]:
         return re.compile(rf"^{regex}$")  # a single word is translated only where it is the whole text
     # A template that ends in a field takes the field up to the end of a line, a <br> or a sentence.
-    ending = r"(?=$|<br>|[.;)]?(?:\s|$))" if parts[-1] == "" else ""
+    lazy_end = parts[-1] == "" and _FIELDS.get(parts[-2], _DEFAULT_FIELD).endswith("?")
+    ending = r"(?=$|<br>|[.;)]?(?:\s|$))" if lazy_end else ""
     starting = r"(?<!\w)" if template[:1].isalnum() else ""
     return re.compile(starting + regex + ending + (r"(?!\w)" if template[-1:].isalnum() else ""), re.MULTILINE)
+
+
+def _shown_fields(match: re.Match) -> dict[str, str]:
+    fields = match.groupdict()
+    if "variants" in fields:  # a list of code names: Chinese enumerates with 、
+        fields["variants"] = fields["variants"].replace(", ", "、")
+    return fields
 
 
 def translate_known(text: str, phrases: Iterable[str]) -> str:
@@ -122,7 +131,7 @@ def translate_known(text: str, phrases: Iterable[str]) -> str:
     for template in sorted(set(phrases), key=len, reverse=True):
         translated = _(template)
         if translated != template:
-            text = _pattern(template).sub(lambda match, t=translated: t.format(**match.groupdict()), text)
+            text = _pattern(template).sub(lambda match, t=translated: t.format(**_shown_fields(match)), text)
     return text
 
 
