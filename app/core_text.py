@@ -185,7 +185,11 @@ def localize_figure(fig: go.Figure, phrases: Iterable[str], *, title: str | None
     new = wrap_title(title, title_width)
     out.layout.title = fig.layout.title
     out.update_layout(title_text=new)
-    extra = 21 * (new.count("<br>") - old.count("<br>"))
+    # Chinese lines stand taller than the core's Latin ones: more room above a title of several lines, or its
+    # first line is cut off at the top of the chart.
+    taller = 8 * new.count("<br>")
+    out.update_layout(title_pad_t=(fig.layout.title.pad.t or 0) + taller)
+    extra = 21 * (new.count("<br>") - old.count("<br>")) + taller
     if extra and fig.layout.height:
         out.update_layout(height=fig.layout.height + extra)
         if fig.layout.margin.t is not None:
