@@ -84,17 +84,19 @@ def available_models(session_state: Mapping) -> list[ModelRef]:
                                installed=registry.installed_refs())
 
 
-@st.cache_resource(max_entries=6, show_spinner="Loading the bundled model…")
+# The spinners' texts are shown by the callers (translated there): a cached function's spinner text is fixed when
+# the module is imported, so it could only be English.
+@st.cache_resource(max_entries=6, show_spinner=False)
 def _bundled_model(name: str, key: str, directory: str) -> nn.Module:
     return load_pretrained(name, weights_dir=Path(directory))
 
 
-@st.cache_resource(max_entries=6, show_spinner="Building the model with random weights…")
+@st.cache_resource(max_entries=6, show_spinner=False)
 def _random_model(name: str) -> nn.Module:
     return registry.build_random(name)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the checkpoint (this can take a while)…")
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _checkpoint_model(path: str, mtime_ns: int, size: int) -> nn.Module:
     return registry.load_checkpoint_model(path)
 
@@ -117,7 +119,8 @@ def load_checkpoint_from_path(path: str) -> dict:
         raise CheckpointError(_("No file found at {path}. Check the path (it is a path on the machine running the "
                                 "app).").format(path=repr(str(resolved))))
     stat = resolved.stat()
-    model = _checkpoint_model(str(resolved.resolve()), stat.st_mtime_ns, stat.st_size)
+    with st.spinner(_("Loading the checkpoint (this can take a while)…")):
+        model = _checkpoint_model(str(resolved.resolve()), stat.st_mtime_ns, stat.st_size)
     dataset = registry.dataset_of(model)
     name = resolved.name
     if dataset == registry.IMAGENET:
@@ -130,7 +133,7 @@ def load_checkpoint_from_path(path: str) -> dict:
     return {"ref": ref, "path": str(resolved.resolve()), "mtime_ns": stat.st_mtime_ns, "size": stat.st_size}
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the authors' ImageNet weights…")
+@st.cache_resource(max_entries=2, show_spinner=False)
 def _installed_model(name: str, key: str, directory: str) -> nn.Module:
     from container_edu.weights_store import load_installed
 
@@ -142,27 +145,31 @@ def get_model(ref: ModelRef, session_state: Mapping) -> nn.Module:
     if ref.source == "installed":
         from container_edu.weights_store import weights_dir
 
-        return _installed_model(ref.name, ref.key, str(weights_dir()))
+        with st.spinner(_("Loading the authors' ImageNet weights…")):
+            return _installed_model(ref.name, ref.key, str(weights_dir()))
     if ref.source == "bundled":
-        return _bundled_model(ref.name, ref.key, str(registry.weights_dir()))
+        with st.spinner(_("Loading the bundled model…")):
+            return _bundled_model(ref.name, ref.key, str(registry.weights_dir()))
     if ref.source == "random":
-        return _random_model(ref.name)
+        with st.spinner(_("Building the model with random weights…")):
+            return _random_model(ref.name)
     if ref.source == "checkpoint":
         deployment.refuse_server_paths()  # a hand-made session entry must not reach a path either
         entry = session_state[LOADED_CHECKPOINTS_KEY][ref.key]
-        return _checkpoint_model(entry["path"], entry["mtime_ns"], entry["size"])
+        with st.spinner(_("Loading the checkpoint (this can take a while)…")):
+            return _checkpoint_model(entry["path"], entry["mtime_ns"], entry["size"])
     if ref.source == "upload":
         uploaded = session_state.get(UPLOADED_MODELS_KEY) or {}
         if ref.key not in uploaded:
-            raise PretrainedError(
-                f"The uploaded checkpoint {ref.name!r} is no longer loaded (a session keeps the last "
-                f"{UPLOADED_MODELS_MAX} uploads); upload it again."
-            )
+            raise PretrainedError(_(
+                "The uploaded checkpoint {name} is no longer loaded (a session keeps the last {count} uploads); "
+                "upload it again.").format(name=repr(ref.name), count=UPLOADED_MODELS_MAX))
         return uploaded[ref.key]["model"]
     if ref.source == "session":
         entry = (session_state.get(TRAINED_MODELS_KEY) or {}).get(ref.name)
         if not entry or not isinstance(entry.get("model"), nn.Module):
-            raise PretrainedError(f"The model {ref.name!r} trained in this session is gone; train it again on the Lessons page.")
+            raise PretrainedError(_("The model {name} trained in this session is gone; train it again on the "
+                                    "Lessons page.").format(name=repr(ref.name)))
         return entry["model"]
     raise ValueError(f"unknown model source {ref.source!r}")
 
@@ -250,7 +257,7 @@ def get_imagenet_input(image_digest: str, input_size: int, image: Image.Image) -
     return _imagenet_input(image_digest, input_size, image)
 
 
-@st.cache_data(show_spinner="Running the model once, recording every block…", max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64)
 def _shared_inspection(model_key: str, image_digest: str, overrides: tuple, _model: nn.Module,
                        _x: torch.Tensor) -> Inspection:
     return run_inspection(_model, _x, {name: (alpha, beta) for name, alpha, beta in overrides})
@@ -267,14 +274,16 @@ def get_inspection(
     """The model's recorded forward pass on one image, computed once per (model, image, blend override)."""
     key = normalise_overrides(overrides)
     if ref.shared:
-        return _shared_inspection(ref.key, image_digest, key, model, x)
+        with st.spinner(_("Running the model once, recording every block…")):
+            return _shared_inspection(ref.key, image_digest, key, model, x)
     # Per-user models: cache per session (id(model) changes when a model is retrained under the same name).
     cache: OrderedDict = session_state.setdefault(_SESSION_INSPECTIONS_KEY, OrderedDict())
     cache_key = (ref.key, id(model), image_digest, key)
     if cache_key in cache:
         cache.move_to_end(cache_key)
         return cache[cache_key]
-    inspection = run_inspection(model, x, {name: (alpha, beta) for name, alpha, beta in key})
+    with st.spinner(_("Running the model once, recording every block…")):
+        inspection = run_inspection(model, x, {name: (alpha, beta) for name, alpha, beta in key})
     cache[cache_key] = inspection
     while len(cache) > _SESSION_INSPECTIONS_MAX:
         cache.popitem(last=False)

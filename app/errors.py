@@ -14,6 +14,7 @@ from container_edu.images import ImageError
 from container_edu.pretrained import PretrainedError
 from container_edu.weights_store import WeightsError
 
+from .core_messages import translated_message
 from .i18n import _
 
 __all__ = ["EXPECTED_ERRORS", "friendly_message", "friendly_errors", "logger"]
@@ -28,7 +29,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ImageError, CheckpointError,
 def friendly_message(error: BaseException, what: str) -> str:
     """What to show for ``error`` raised while doing ``what`` (never a traceback; ``what`` comes translated)."""
     if isinstance(error, EXPECTED_ERRORS):
-        return str(error)
+        return translated_message(error)  # the core's own sentence, translated when it is a known one
     if isinstance(error, MemoryError):
         return _("Not enough memory for {what}. Try a smaller grid, image or model.").format(what=what)
     return _(

@@ -14,6 +14,7 @@ from PIL import Image
 
 from container_edu.data import CLASS_NAMES
 
+from .i18n import _
 from .registry import FASHION_MNIST, ModelRef
 
 __all__ = ["unlike_fashion_mnist", "fashion_mnist_note"]
@@ -31,9 +32,9 @@ def unlike_fashion_mnist(image: Image.Image) -> list[str]:
     rgb = image.convert("RGB")
     small = np.asarray(rgb.resize((64, 64), Image.BILINEAR) if max(rgb.size) > 64 else rgb, dtype=np.float32) / 255
     if float((small.max(axis=-1) - small.min(axis=-1)).mean()) > COLOUR_SPREAD:
-        reasons.append("in colour")
+        reasons.append(_("in colour"))
     if max(image.size) > LARGE_SIDE:
-        reasons.append(f"{image.size[0]}×{image.size[1]} pixels")
+        reasons.append(_("{width}×{height} pixels").format(width=image.size[0], height=image.size[1]))
     return reasons
 
 
@@ -45,12 +46,13 @@ def fashion_mnist_note(ref: ModelRef, image: Image.Image, *, imagenet_installed:
     if not reasons:
         return None
     if imagenet_installed:
-        how = "choose **Container-Light, ImageNet (authors' weights)** in the model picker (sidebar)"
+        how = _("choose **Container-Light, ImageNet (authors' weights)** in the model picker (sidebar)")
     else:
-        how = ("get the authors' ImageNet weights: the **Get the ImageNet weights** panel on this page, or "
-               "`python -m container_edu weights fetch`")
+        how = _("get the authors' ImageNet weights: the **Get the ImageNet weights** panel on this page, or "
+                "`python -m container_edu weights fetch`")
     classes = ", ".join(CLASS_NAMES)
-    return (f"**This model only knows Fashion-MNIST**: it was trained on 28×28 grayscale pictures of clothing "
-            f"({classes}). Your image is {' and '.join(reasons)}; the model sees only the 28×28 grey version shown "
-            "under *What the model sees*, and must answer with one of those 10 classes whatever the image shows. "
-            f"For photos, {how}.")
+    # Translators: {reasons} is "in colour", "400×300 pixels" or both, joined by the " and " below.
+    return _("**This model only knows Fashion-MNIST**: it was trained on 28×28 grayscale pictures of clothing "
+             "({classes}). Your image is {reasons}; the model sees only the 28×28 grey version shown under *What "
+             "the model sees*, and must answer with one of those 10 classes whatever the image shows. For photos, "
+             "{how}.").format(classes=classes, reasons=_(" and ").join(reasons), how=how)

@@ -1,4 +1,8 @@
-"""Model cards and training histories as tables and plot data. No Streamlit here."""
+"""Model cards and training histories as tables and plot data. No Streamlit here.
+
+Table columns are English keys (marked with ``N_``) that the page translates when it draws the table
+(:func:`shown_rows`); figure titles and axis titles come out in the session's language.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from collections.abc import Collection, Mapping, Sequence
 
 from container_edu.cards import ModelCard
 
-__all__ = ["card_row", "normalise_history", "session_row", "format_blend", "training_images", "is_sweep_model",
+from .i18n import N_, _
+
+__all__ = ["card_row", "shown_rows", "MIXED_STAGE", "normalise_history", "session_row", "format_blend", "training_images", "is_sweep_model",
            "sweep_runs", "accuracy_series", "blend_series", "sweep_accuracy_figure", "sweep_blend_figure"]
 
 
@@ -41,8 +47,8 @@ def stage_label(variant: str | None) -> str:
     except ValueError:
         return str(variant)
     if kind.zoo_variant != kind.key:
-        return f"{kind.label} (zoo variant `{variant}`)"
-    return kind.label
+        return _("{kind} (zoo variant `{variant}`)").format(kind=_(kind.label), variant=variant)
+    return _(kind.label)
 
 
 def add_beta_lines(fig, histories: Mapping[str, Sequence[Mapping]], models: Collection[str]):
@@ -67,7 +73,7 @@ def add_beta_lines(fig, histories: Mapping[str, Sequence[Mapping]], models: Coll
                 hovertemplate=f"{name} {block}<br>epoch %{{x}}: β = %{{y:.4f}}<extra></extra>",
             ))
     if models:
-        fig.update_yaxes(title_text="blend weight: α (A(X)); β dotted, where learned apart from α")
+        fig.update_yaxes(title_text=_("blend weight: α (A(X)); β dotted, where learned apart from α"))
     return fig
 
 
@@ -78,17 +84,26 @@ def _minutes(seconds) -> str:
 def card_row(card: ModelCard) -> dict:
     """One row of the zoo table from a model card."""
     return {
-        "model": card.name,
-        "variant": card.variant,
-        "test accuracy (%)": card.test_accuracy,
-        "val accuracy (%)": card.val_accuracy,
-        "parameters": card.parameter_count,
-        "final blend (α, β per mixed block)": format_blend(card.final_blend),
-        "epochs": card.epochs,
-        "wall time": _minutes(card.wall_time_seconds),
-        "seed": card.seed,
-        "training images": training_images(card),
+        N_("model"): card.name,
+        N_("variant"): card.variant,
+        N_("test accuracy (%)"): card.test_accuracy,
+        N_("val accuracy (%)"): card.val_accuracy,
+        N_("parameters"): card.parameter_count,
+        N_("final blend (α, β per mixed block)"): format_blend(card.final_blend),
+        N_("epochs"): card.epochs,
+        N_("wall time"): _minutes(card.wall_time_seconds),
+        N_("seed"): card.seed,
+        N_("training images"): training_images(card),
     }
+
+
+#: The column the page adds after "variant" (see ``pages/5_Model_zoo.py``).
+MIXED_STAGE = N_("mixed stage")
+
+
+def shown_rows(rows: Sequence[Mapping]) -> list[dict]:
+    """The table rows with their column names in the session's language (the keys above are English)."""
+    return [{_(column): value for column, value in row.items()} for row in rows]
 
 
 def normalise_history(history: Sequence) -> list[dict]:
@@ -185,7 +200,7 @@ def blend_series(runs: Sequence[Mapping]) -> dict[tuple[str, str], dict[str, lis
 
 
 def _sweep_layout(fig, title: str, y_title: str):
-    fig.update_xaxes(type="log", title_text="training images (log scale)", tickvals=[1_000, 6_000, 54_000],
+    fig.update_xaxes(type="log", title_text=_("training images (log scale)"), tickvals=[1_000, 6_000, 54_000],
                      ticktext=["1,000", "6,000", "54,000"])
     fig.update_yaxes(title_text=y_title)
     fig.update_layout(title=dict(text=title), height=440, margin=dict(l=60, r=20, t=70, b=50),
@@ -206,7 +221,7 @@ def sweep_accuracy_figure(runs: Sequence[Mapping], title: str):
             hovertemplate=f"{variant}<br>%{{x:,}} images: %{{y:.2f}}% ± %{{error_y.array:.2f}} "
                           "(n=%{customdata} seeds)<extra></extra>",
         ))
-    return _sweep_layout(fig, title, "test accuracy, % (mean ± std over seeds)")
+    return _sweep_layout(fig, title, _("test accuracy, % (mean ± std over seeds)"))
 
 
 def sweep_blend_figure(runs: Sequence[Mapping], title: str):
@@ -232,4 +247,4 @@ def sweep_blend_figure(runs: Sequence[Mapping], title: str):
                               "(n=%{customdata} seeds)<extra></extra>",
             ))
     fig.add_hline(y=0.5, line=dict(color="#888", dash="dot"))
-    return _sweep_layout(fig, title, "final blend weight (α: dynamic A(X), β: static)")
+    return _sweep_layout(fig, title, _("final blend weight (α: dynamic A(X), β: static)"))

@@ -4,7 +4,8 @@ from functools import partial
 
 import streamlit as st
 
-from app import imagenet_weights, photo_notes, resolution, views
+from app import core_text, imagenet_weights, photo_notes, resolution, views
+from app.i18n import N_, _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
@@ -19,6 +20,17 @@ from container_edu.inspection import (
 )
 
 PREFIX = "insp"
+#: What each part of a block's affinity is called (the core's ``figures.PART_TITLES``), translated where drawn.
+PART_NAMES = {"attention": N_("dynamic"), "static": N_("static"), "blended": N_("blended")}
+
+
+def matrix_title(maps, part: str, head: int) -> str:
+    """The N×N matrix's title as the core writes it (``figures.head_matrix_figure``), in the session's language."""
+    formula = figures.symbols(maps)[part].split("<br>")[0]
+    title = _("{part}: {formula}, head {head}").format(part=_(PART_NAMES[part]), formula=formula, head=head)
+    if part == "blended":
+        title += figures.averaged_note(maps, head)
+    return core_text.translate_known(title, core_text.MAP_PHRASES)
 
 
 def body(ctx: PageContext) -> None:
@@ -30,12 +42,12 @@ def view(ctx: PageContext, url: UrlState) -> None:
     ref = ctx.model_ref
     col_pick, col_seen, col_pred = st.columns([1.1, 1, 1.6], gap="medium")
     with col_pick:
-        st.markdown("**Image**")
+        st.markdown(_("**Image**"))
         current = image_picker(compact=True, url=url)
         input_size = resolution.input_size_picker(ref)
         if ref.source == "random" and ref.dataset == "imagenet":
-            st.caption("The ImageNet Container-Light here has random weights: load the released checkpoint in the "
-                       "sidebar (*Load ImageNet weights*) for real predictions.")
+            st.caption(_("The ImageNet Container-Light here has random weights: load the released checkpoint in the "
+                         "sidebar (*Load ImageNet weights*) for real predictions."))
     imagenet_weights.weights_panel("inspector")  # below the three columns; nothing when installed
     if current is None:
         return
@@ -45,15 +57,19 @@ def view(ctx: PageContext, url: UrlState) -> None:
         with col_pick:
             st.caption(resolution.cost_note(input_size, inspection, str(next(prepared.model.parameters()).device)))
     with col_seen:
-        st.plotly_chart(figures.image_figure(
-            prepared.seen, f"What the model sees ({prepared.x.shape[-2]}×{prepared.x.shape[-1]}, after preprocessing)",
-            height=300, title_width=34), key="insp_seen")
+        seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
+            height=prepared.x.shape[-2], width=prepared.x.shape[-1])
+        st.plotly_chart(core_text.localize_figure(figures.image_figure(prepared.seen, seen_title, height=300,
+                                                                       title_width=34), (), title=seen_title,
+                                                  title_width=34), key="insp_seen")
     with col_pred:
-        st.plotly_chart(figures.topk_bar(inspection.probabilities, prepared.class_names, views.prediction_title(ref),
-                                         title_width=60), key="insp_pred")
+        st.plotly_chart(core_text.localize_figure(
+            figures.topk_bar(inspection.probabilities, prepared.class_names, views.prediction_title(ref),
+                             title_width=60), core_text.BLEND_PHRASES, title=views.prediction_title(ref),
+            title_width=60), key="insp_pred")
         if not ref.trained:
-            st.warning("Untrained (random weights): the prediction is meaningless, but the maps still show how each "
-                       "operator aggregates.", icon=":material/casino:")
+            st.warning(_("Untrained (random weights): the prediction is meaningless, but the maps still show how "
+                         "each operator aggregates."), icon=":material/casino:")
         note = photo_notes.fashion_mnist_note(ref, current.image,
                                               imagenet_installed=imagenet_weights.installed_note() is not None)
         if note:
@@ -63,34 +79,41 @@ def view(ctx: PageContext, url: UrlState) -> None:
     block, head, query = block_head_query(inspection, PREFIX, scope=ref.key, url=url)
     maps = block_maps(inspection, block, head, query)
     tab_maps, tab_heads, tab_matrix, tab_files = st.tabs(
-        ["Maps on the image", "All heads", "N×N matrices", "Downloads"])
+        [_("Maps on the image"), _("All heads"), _("N×N matrices"), _("Downloads")])
     with tab_maps:
-        opacity = st.slider("Map opacity", 0.2, 1.0, 0.6, 0.05, key="insp_opacity")
+        opacity = st.slider(_("Map opacity"), 0.2, 1.0, 0.6, 0.05, key="insp_opacity")
         views.maps_figure(maps, prepared.seen, PREFIX, opacity=opacity)
-        st.caption("Each map is row i (the query, red cross) of an affinity: how much every token j contributes to "
-                   "the query's output. Click a cell to move the query. Attention is a probability (sums to 1); "
-                   "conv and blended maps are signed (blue negative, red positive).")
+        st.caption(_("Each map is row i (the query, red cross) of an affinity: how much every token j contributes "
+                     "to the query's output. Click a cell to move the query. Attention is a probability (sums to "
+                     "1); conv and blended maps are signed (blue negative, red positive)."))
     with tab_heads:
-        short = figures.part_symbols(maps, head="m")
-        part = st.radio("Map", maps.parts, horizontal=True, key="insp_grid_part",
-                        format_func=lambda p: f"{figures.PART_TITLES[p]} {short[p]}")
-        st.plotly_chart(figures.heads_figure(maps, part, prepared.seen,
-                                                  opacity=st.session_state.get("insp_opacity", 0.6)),
-                        key="insp_heads")
+        short = {p: core_text.translate_known(symbol, core_text.MAP_PHRASES)
+                 for p, symbol in figures.part_symbols(maps, head="m").items()}
+        labels = {p: f"{_(PART_NAMES[p])} {short[p]}" for p in maps.parts}
+        part = st.radio(_("Map"), maps.parts, horizontal=True, key="insp_grid_part", format_func=labels.__getitem__)
+        st.plotly_chart(core_text.localize_figure(
+            figures.heads_figure(maps, part, prepared.seen, opacity=st.session_state.get("insp_opacity", 0.6)),
+            core_text.MAP_PHRASES, title_width=115), key="insp_heads")
     with tab_matrix:
         record = inspection.records[block]
         if record.num_tokens > MAX_DRAW_TOKENS:
-            st.info(f"This block's grid has {record.num_tokens} tokens: an N×N matrix would have "
-                    f"{record.num_tokens ** 2:,} entries, too many to draw. Its rows are on the other tabs"
-                    + (" and the matrices on the Downloads tab." if record.num_tokens <= MAX_EXPORT_TOKENS else "."))
+            if record.num_tokens <= MAX_EXPORT_TOKENS:
+                too_many = _("This block's grid has {count} tokens: an N×N matrix would have {entries:,} entries, too "
+                             "many to draw. Its rows are on the other tabs and the matrices on the Downloads tab.")
+            else:
+                too_many = _("This block's grid has {count} tokens: an N×N matrix would have {entries:,} entries, too "
+                             "many to draw. Its rows are on the other tabs.")
+            st.info(too_many.format(count=record.num_tokens, entries=record.num_tokens ** 2))
         else:
             cols = st.columns(3)
             for col, part in zip(cols, maps.parts):
                 matrix = head_matrix(inspection, block, head, part)
                 if matrix is None:
-                    col.caption(f"No {part} part in this block.")
+                    col.caption(_("No {part} part in this block.").format(part=_(PART_NAMES[part])))
                     continue
-                col.plotly_chart(figures.head_matrix_figure(matrix, maps, part), key=f"insp_matrix_{part}")
+                col.plotly_chart(core_text.localize_figure(
+                    figures.head_matrix_figure(matrix, maps, part), core_text.MAP_PHRASES,
+                    title=matrix_title(maps, part, head), title_width=40), key=f"insp_matrix_{part}")
     with tab_files:
         downloads(inspection, maps, prepared, block, head)
 
@@ -108,41 +131,48 @@ def downloads(inspection, maps, prepared, block, head) -> None:
     stem = f"{prepared.ref.name}_{block}_head{head}_q{maps.query[0]}-{maps.query[1]}".replace("/", "_")
     averaged = figures.averaged_note(maps, head)
     if averaged:
-        st.caption(f"The static and blended files hold each head's view: {averaged.lstrip(', ')} (one conv kernel "
-                   "per channel, so no single channel's affinity); the attention files are the head's own.")
+        st.caption(_("The static and blended files hold each head's view: {averaged} (one conv kernel per channel, "
+                     "so no single channel's affinity); the attention files are the head's own.").format(
+            averaged=core_text.translate_known(averaged.lstrip(", "), core_text.MAP_PHRASES)))
 
     def label(part: str, what: str) -> str:
-        return f"{part} {what}" + (" · head mean of conv kernels" if averaged and part != "attention" else "")
+        # Translators: {part} is dynamic, static or blended; {what} says which file, e.g. "map (PNG)".
+        text = _("{part} {what}").format(part=_(PART_NAMES[part]), what=what)
+        return _("{label} · head mean of conv kernels").format(label=text) if averaged and part != "attention" \
+            else text
 
-    st.markdown("**Maps as PNG** (the chosen head's row over the image the model sees)")
+    st.markdown(_("**Maps as PNG** (the chosen head's row over the image the model sees)"))
     cols = st.columns(3)
     for col, part in zip(cols, maps.parts):
-        col.download_button(label(part, "map (PNG)"), data=partial(views.maps_png, maps, prepared.seen, part),
+        col.download_button(label(part, _("map (PNG)")), data=partial(views.maps_png, maps, prepared.seen, part),
                             file_name=f"{stem}_{part}.png", mime="image/png", key=f"dl_png_{part}", on_click="ignore")
-    st.markdown("**Rows of every head** as NumPy arrays `(M, n_y, n_x)` (heads, grid rows, grid columns)")
+    st.markdown(_("**Rows of every head** as NumPy arrays `(M, n_y, n_x)` (heads, grid rows, grid columns)"))
     cols = st.columns(3)
     for col, part in zip(cols, maps.parts):
-        col.download_button(label(part, "rows (NPY)"), data=partial(array_to_npy, getattr(maps, f"{part}_heads")),
+        col.download_button(label(part, _("rows (NPY)")), data=partial(array_to_npy, getattr(maps, f"{part}_heads")),
                             file_name=f"{stem}_{part}_rows.npy", mime="application/octet-stream",
                             key=f"dl_rows_{part}", on_click="ignore")
     record = inspection.records[block]
-    st.markdown(f"**Full N×N matrix of head {head}** (NPY and CSV; grids up to {MAX_EXPORT_TOKENS} tokens)")
+    st.markdown(_("**Full N×N matrix of head {head}** (NPY and CSV; grids up to {limit} tokens)").format(
+        head=head, limit=MAX_EXPORT_TOKENS))
     if record.num_tokens > MAX_EXPORT_TOKENS:
-        st.caption(f"This block has {record.num_tokens} tokens: its N×N matrices ({record.num_tokens ** 2:,} entries) "
-                   "are too large to export; download the rows above instead.")
+        st.caption(_("This block has {count} tokens: its N×N matrices ({entries:,} entries) are too large to "
+                     "export; download the rows above instead.").format(count=record.num_tokens,
+                                                                        entries=record.num_tokens ** 2))
         return
     cols = st.columns(3)
     for col, part in zip(cols, maps.parts):
-        col.download_button(label(part, "N×N (NPY)"), data=partial(_matrix_npy, inspection, block, head, part),
+        col.download_button(label(part, _("N×N (NPY)")), data=partial(_matrix_npy, inspection, block, head, part),
                             file_name=f"{stem}_{part}_matrix.npy", mime="application/octet-stream",
                             key=f"dl_npy_{part}", on_click="ignore")
-        col.download_button(label(part, "N×N (CSV)"), data=partial(_matrix_csv, inspection, block, head, part),
+        col.download_button(label(part, _("N×N (CSV)")), data=partial(_matrix_csv, inspection, block, head, part),
                             file_name=f"{stem}_{part}_matrix.csv", mime="text/csv", key=f"dl_csv_{part}",
                             on_click="ignore")
 
 
 run_page(
-    "Image inspector", body, model_picker=True,
-    intro="Choose a picture and a model (sidebar). The model runs **once** with every block recording its "
-    "affinities; then pick a block, a head and a query token to see where that token gathers its context from.",
+    _("Image inspector"), body, model_picker=True,
+    intro=_("Choose a picture and a model (sidebar). The model runs **once** with every block recording its "
+             "affinities; then pick a block, a head and a query token to see where that token gathers its context "
+             "from."),
 )

@@ -3,7 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from app import caching, views
+from app import caching, core_text, views
+from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
@@ -30,16 +31,17 @@ def reading_guide(kinds: list[AggregationKind], learned: dict) -> str:
     texts = []
     for kind in kinds:
         if kind.blend == "sigmoid":
-            texts.append(f"**{kind.label}**: α = sigmoid(sa_weight) weighs the dynamic affinity A(X) (attention) and "
-                         "β = 1 − α the static depthwise-conv kernel. Since α + β = 1, above 0.5 a block leans on "
-                         "attention; below, on its static kernel.")
+            texts.append(_("**{kind}**: α = sigmoid(sa_weight) weighs the dynamic affinity A(X) (attention) and "
+                           "β = 1 − α the static depthwise-conv kernel. Since α + β = 1, above 0.5 a block leans on "
+                           "attention; below, on its static kernel.").format(kind=_(kind.label)))
         else:
             leaning = ", ".join(f"{block}: α {'>' if a > b else ('<' if a < b else '=')} β"
                                 for block, (a, b) in learned.items())
-            texts.append(f"**{kind.label}**: α weighs the dynamic affinity A(X) (attention) and β the static part, "
-                         "a learned N × N matrix per head (multi-head MLP); both are free, so compare α with β "
-                         f"({leaning}), not either with 0.5. The learned matrix's rows need not sum to 1, so the "
-                         "weights alone do not say which part moves the output more.")
+            texts.append(_("**{kind}**: α weighs the dynamic affinity A(X) (attention) and β the static part, a "
+                           "learned N × N matrix per head (multi-head MLP); both are free, so compare α with β "
+                           "({leaning}), not either with 0.5. The learned matrix's rows need not sum to 1, so the "
+                           "weights alone do not say which part moves the output more.").format(
+                kind=_(kind.label), leaning=leaning))
     return " ".join(texts)
 
 
@@ -49,16 +51,16 @@ def parse_blend(text: str, learned: dict, show_beta: bool) -> dict[str, tuple[fl
     for item in filter(None, text.split(",")):
         block, *numbers = item.split(":")
         if block not in learned:
-            raise ValueError(f"no blended block {block!r} in this model")
+            raise ValueError(_("no blended block {block} in this model").format(block=repr(block)))
         if len(numbers) != (2 if show_beta else 1):
-            raise ValueError("write block:α:β" if show_beta else "write block:α (β = 1 − α)")
+            raise ValueError(_("write block:α:β") if show_beta else _("write block:α (β = 1 − α)"))
         try:
             values = [round(float(n), 2) for n in numbers]
         except ValueError:
-            raise ValueError(f"{item!r} is not block:number") from None
+            raise ValueError(_("{item} is not block:number").format(item=repr(item))) from None
         for value, learned_value in zip(values, learned[block]):
             if not min(0.0, learned_value) - 0.01 <= value <= max(1.0, learned_value) + 0.01:  # the slider's range
-                raise ValueError(f"{value:g} is outside the slider's range")
+                raise ValueError(_("{value:g} is outside the slider's range").format(value=value))
         blend[block] = (values[0], values[1] if show_beta else round(1.0 - values[0], 2))
     return blend
 
@@ -88,7 +90,7 @@ def override_controls(ref_key: str, learned: dict, show_beta: bool, url: UrlStat
             for part in ("alpha", "beta"):
                 st.session_state.pop(slider_key(ref_key, block, part), None)
 
-    st.button("Reset to the learned blend", on_click=reset, key="blend_reset", icon=":material/restart_alt:")
+    st.button(_("Reset to the learned blend"), on_click=reset, key="blend_reset", icon=":material/restart_alt:")
     overrides = {}
     for block, (alpha, beta) in learned.items():
         default_a = round(alpha, 2)
@@ -120,26 +122,31 @@ def view(ctx: PageContext, url: UrlState) -> None:
     model = caching.get_model(ref, st.session_state)
     learned = blend_parameters(model)
     if not learned:
-        st.info(f"**{ref.name}** has no blended blocks: its mixed stage uses one kind of affinity only. Pick "
-                "a Container or Container-Light model in the sidebar (e.g. `fmnist_container_light`).",
-                icon=":material/info:")
+        st.info(_("**{name}** has no blended blocks: its mixed stage uses one kind of affinity only. Pick a "
+                  "Container or Container-Light model in the sidebar (e.g. `fmnist_container_light`).").format(
+            name=ref.name), icon=":material/info:")
         return
     kinds = blend_kinds(model)
     show_beta = any(kind.blend == "alpha_beta" for kind in kinds)
-    what = "α and β, learned independently" if show_beta else "α = sigmoid(sa_weight), β = 1 − α"
+    what = _("α and β, learned independently") if show_beta else "α = sigmoid(sa_weight), β = 1 − α"
+    if ref.trained:
+        bars_title = _("Learned blend per mixed block of {name}: {what}").format(name=ref.name, what=what)
+    else:
+        bars_title = _("Learned blend per mixed block of {name}: {what} — untrained (random weights): still the "
+                       "initial values").format(name=ref.name, what=what)
     col_bars, col_sliders = st.columns([1.6, 1], gap="large")
-    col_bars.plotly_chart(figures.blend_bars(
-        learned, f"Learned blend per mixed block of {ref.name}: {what}"
-        + ("" if ref.trained else " — untrained (random weights): still the initial values"),
-        show_beta=show_beta, title_width=70), key="blend_bars")
+    col_bars.plotly_chart(core_text.localize_figure(
+        figures.blend_bars(learned, bars_title, show_beta=show_beta, title_width=70), core_text.BLEND_PHRASES,
+        title=bars_title, title_width=70), key="blend_bars")
     col_bars.caption(reading_guide(kinds, learned))
     with col_sliders:
-        st.markdown("**Your blend** — applied with `override_blend` to this image only; the shared model is untouched.")
+        st.markdown(_("**Your blend** — applied with `override_blend` to this image only; the shared model is "
+                      "untouched."))
         overrides = override_controls(ref.key, learned, show_beta, url)
 
     left, right = st.columns([1, 2.2], gap="large")
     with left:
-        st.markdown("**Image**")
+        st.markdown(_("**Image**"))
         current = image_picker(compact=True, url=url)
     if current is None:
         return
@@ -147,38 +154,43 @@ def view(ctx: PageContext, url: UrlState) -> None:
     base = prepared.inspect()
     changed = prepared.inspect(overrides) if overrides else base
     with left:
-        st.plotly_chart(figures.image_figure(prepared.seen, "What the model sees", height=260, title_width=30),
-                        key="blend_seen")
+        seen_title = _("What the model sees")
+        st.plotly_chart(core_text.localize_figure(
+            figures.image_figure(prepared.seen, seen_title, height=260, title_width=30), (), title=seen_title,
+            title_width=30), key="blend_seen")
     with right:
         names = prepared.class_names
         top_learned, top_changed = int(np.argmax(base.probabilities)), int(np.argmax(changed.probabilities))
         col1, col2, col3 = st.columns(3)
-        col1.metric("Top class, learned blend", names[top_learned],
+        col1.metric(_("Top class, learned blend"), names[top_learned],
                     help=f"p = {100 * base.probabilities[top_learned]:.1f}%")
         col1.caption(f"p = {100 * base.probabilities[top_learned]:.1f}%")
-        col2.metric("Top class, your blend", names[top_changed],
+        col2.metric(_("Top class, your blend"), names[top_changed],
                     help=f"p = {100 * changed.probabilities[top_changed]:.1f}%")
         col2.caption(f"p = {100 * changed.probabilities[top_changed]:.1f}%")
         shift = 0.5 * float(np.abs(base.probabilities - changed.probabilities).sum())
-        col3.metric("Probability moved", f"{100 * shift:.1f}%", help="Total variation distance between the two "
-                    "predicted distributions: half the sum of |p_learned − p_yours|.")
-        changed_text = ", ".join(f"{b}: α={a:.2f}, β={c:.2f}" for b, (a, c) in overrides.items()) or "none yet"
-        st.plotly_chart(figures.probability_comparison(
-            base.probabilities, changed.probabilities, names,
-            f"p(class | image): learned blend vs yours (changed: {changed_text})"), key="blend_probs")
+        col3.metric(_("Probability moved"), f"{100 * shift:.1f}%", help=_(
+            "Total variation distance between the two predicted distributions: half the sum of "
+            "|p_learned − p_yours|."))
+        changed_text = ", ".join(f"{b}: α={a:.2f}, β={c:.2f}" for b, (a, c) in overrides.items()) or _("none yet")
+        probs_title = _("p(class | image): learned blend vs yours (changed: {changed})").format(changed=changed_text)
+        st.plotly_chart(core_text.localize_figure(
+            figures.probability_comparison(base.probabilities, changed.probabilities, names, probs_title),
+            core_text.BLEND_PHRASES, title=probs_title, title_width=70), key="blend_probs")
 
     st.divider()
     block, head, query = block_head_query(base, PREFIX, scope=ref.key, blocks=list(learned), url=url)
     before = block_maps(base, block, head, query)
     after = block_maps(changed, block, head, query)
-    fig = figures.blend_change_figure(before, after, prepared.seen)
+    fig = core_text.localize_figure(figures.blend_change_figure(before, after, prepared.seen),
+                                    core_text.MAP_PHRASES, title_width=115)
     st.plotly_chart(fig, key="blend_maps")
-    st.caption("Changing an earlier block's blend also changes the input of later blocks, so their attention "
-               "A(X) moves too, not only the mix.")
+    st.caption(_("Changing an earlier block's blend also changes the input of later blocks, so their attention "
+                 "A(X) moves too, not only the mix."))
 
 
 run_page(
-    "Blend", body, model_picker=True,
-    intro="Container learns how much each mixed block relies on **dynamic** context (attention, α) versus "
-    "**static** context (conv or learned MLP, β). Read the learned values, then move them for one image.",
+    _("Blend"), body, model_picker=True,
+    intro=_("Container learns how much each mixed block relies on **dynamic** context (attention, α) versus "
+            "**static** context (conv or learned MLP, β). Read the learned values, then move them for one image."),
 )

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from app import caching
+from app import caching, core_text
+from app.i18n import _
 from app.page import PageContext, run_page
 from app.registry import weights_dir
-from app.zoo import (add_beta_lines, card_row, free_beta, is_sweep_model, normalise_history, session_row,
-                     stage_label, sweep_accuracy_figure, sweep_blend_figure, sweep_runs)
+from app.zoo import (MIXED_STAGE, add_beta_lines, card_row, free_beta, is_sweep_model, normalise_history, session_row,
+                     shown_rows, stage_label, sweep_accuracy_figure, sweep_blend_figure, sweep_runs)
 from container_edu import figures
 
 def _shown(path) -> str:
@@ -24,66 +25,82 @@ TRAIN_COMMAND = "python -m container_edu train --variant container_light --out c
 
 def body(ctx: PageContext) -> None:
     cards = caching.bundled_cards()
-    st.subheader("Bundled models (Fashion-MNIST)")
+    st.subheader(_("Bundled models (Fashion-MNIST)"))
     if not cards:
         st.info(
-            "No bundled weights were found in `" + _shown(weights_dir()) + "` yet. Until they are there, the other "
-            "pages use each model **untrained (random weights)**. Train one with\n\n"
-            f"`{TRAIN_COMMAND}`\n\n(one variant of `attention`, `conv`, `mixer` (a multi-head MLP), `container`, "
-            "`container_light`); "
-            "this page picks the new cards up by itself.", icon=":material/hourglass_top:",
+            _("No bundled weights were found in `{folder}` yet. Until they are there, the other pages use each model "
+              "**untrained (random weights)**. Train one with\n\n`{command}`\n\n(one variant of `attention`, "
+              "`conv`, `mixer` (a multi-head MLP), `container`, `container_light`); this page picks the new cards up "
+              "by itself.").format(folder=_shown(weights_dir()), command=TRAIN_COMMAND),
+            icon=":material/hourglass_top:",
         )
     else:
         rows = [_with_stage(card_row(card), card.variant) for card in cards.values()]
-        st.dataframe(rows, hide_index=True, key="zoo_table", column_config={
-            "test accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
-            "val accuracy (%)": st.column_config.NumberColumn(format="%.2f"),
-            "parameters": st.column_config.NumberColumn(format="%d"),
+        st.dataframe(shown_rows(rows), hide_index=True, key="zoo_table", column_config={
+            _("test accuracy (%)"): st.column_config.NumberColumn(format="%.2f"),
+            _("val accuracy (%)"): st.column_config.NumberColumn(format="%.2f"),
+            _("parameters"): st.column_config.NumberColumn(format="%d"),
         })
         # The sweep's small-data models have hundreds of short epochs; they are compared below, against size.
         histories = {name: normalise_history(card.history) for name, card in cards.items()
                      if not is_sweep_model(card)}
         col_acc, col_blend = st.columns(2)
-        col_acc.plotly_chart(figures.history_accuracy(
-            histories, "Accuracy per epoch: test (solid) and validation (dotted)"), key="zoo_accuracy")
+        accuracy_title = _("Accuracy per epoch: test (solid) and validation (dotted)")
+        col_acc.plotly_chart(core_text.localize_figure(
+            figures.history_accuracy(histories, accuracy_title), core_text.ZOO_PHRASES, title=accuracy_title,
+            title_width=60), key="zoo_accuracy")
         blended = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
         with_beta = [name for name in blended if free_beta(cards[name].variant)]
-        col_blend.plotly_chart(add_beta_lines(figures.history_blend(
-            blended, "Learned blend of each mixed block per epoch: α (weight of A(X))"
-            + (", and β (dotted) where it is learned apart from α" if with_beta else "")), blended, with_beta),
-            key="zoo_blend")
-        st.caption("All variants share one recipe (AdamW, warm-up + cosine, label smoothing, shifts and flips) and "
-                   "differ only in how the mixed stage's affinity A is made; the test split is only measured.")
+        if with_beta:
+            blend_title = _("Learned blend of each mixed block per epoch: α (weight of A(X)), and β (dotted) where "
+                            "it is learned apart from α")
+        else:
+            blend_title = _("Learned blend of each mixed block per epoch: α (weight of A(X))")
+        col_blend.plotly_chart(core_text.localize_figure(
+            add_beta_lines(figures.history_blend(blended, blend_title), blended, with_beta), core_text.ZOO_PHRASES,
+            title=blend_title, title_width=60), key="zoo_blend")
+        st.caption(_("All variants share one recipe (AdamW, warm-up + cosine, label smoothing, shifts and flips) "
+                     "and differ only in how the mixed stage's affinity A is made; the test split is only measured."))
         for name, card in cards.items():
-            with st.expander(f"Model card: {name}"):
+            with st.expander(_("Model card: {name}").format(name=name)):
                 pre = card.preprocessing
-                st.markdown(f"**Dataset:** {card.dataset}  \n**Command:** `{card.source}`  \n"
-                            f"**Input:** {pre.in_chans} × {pre.input_size} × {pre.input_size}, mean {pre.mean}, "
-                            f"std {pre.std}  \n**Machine:** {card.machine or '—'}  \n**sha256:** `{card.sha256}`")
-                st.json({k: v for k, v in card.to_dict().items() if k not in ("history", "class_names")},
-                        expanded=False)
+                dataset = core_text.translate_known(card.dataset, core_text.ZOO_PHRASES)
+                st.markdown(_("**Dataset:** {dataset}  \n**Command:** `{command}`  \n**Input:** {channels} × {size} × "
+                              "{size}, mean {mean}, std {std}  \n**Machine:** {machine}  \n**sha256:** `{sha256}`")
+                            .format(dataset=dataset, command=card.source, channels=pre.in_chans,
+                                    size=pre.input_size, mean=pre.mean, std=pre.std, machine=card.machine or "—",
+                                    sha256=card.sha256))
+                # The card as recorded (field names are the file's own); only its dataset sentence is translated.
+                record = {k: v for k, v in card.to_dict().items() if k not in ("history", "class_names")}
+                record["dataset"] = dataset
+                st.json(record, expanded=False)
 
     _sweep_section()
 
-    st.subheader("Trained in this session")
+    st.subheader(_("Trained in this session"))
     trained = st.session_state.get(caching.TRAINED_MODELS_KEY) or {}
     if not trained:
-        st.caption("Models you train on the Lessons page appear here, and in the model picker of the Image "
-                   "inspector and Blend pages.")
+        st.caption(_("Models you train on the Lessons page appear here, and in the model picker of the Image "
+                     "inspector and Blend pages."))
         return
-    st.dataframe([session_row(name, entry) for name, entry in trained.items()], hide_index=True, key="zoo_session")
+    st.dataframe(shown_rows([session_row(name, entry) for name, entry in trained.items()]), hide_index=True,
+                 key="zoo_session")
     histories = {name: normalise_history(entry.get("history", [])) for name, entry in trained.items()}
     histories = {name: history for name, history in histories.items() if history}
     if histories:
         col_acc, col_blend = st.columns(2)
-        col_acc.plotly_chart(figures.history_accuracy(histories, "Session models: accuracy per epoch"),
-                             key="zoo_session_accuracy")
+        session_title = _("Session models: accuracy per epoch")
+        col_acc.plotly_chart(core_text.localize_figure(
+            figures.history_accuracy(histories, session_title), core_text.ZOO_PHRASES, title=session_title,
+            title_width=60), key="zoo_session_accuracy")
         with_blend = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
         if with_blend:
             with_beta = [name for name in with_blend if free_beta(_session_variant(trained[name]))]
-            col_blend.plotly_chart(add_beta_lines(figures.history_blend(
-                with_blend, "Session models: blend α per epoch" + (", β dotted" if with_beta else "")),
-                with_blend, with_beta), key="zoo_session_blend")
+            session_blend = (_("Session models: blend α per epoch, β dotted") if with_beta
+                             else _("Session models: blend α per epoch"))
+            col_blend.plotly_chart(core_text.localize_figure(
+                add_beta_lines(figures.history_blend(with_blend, session_blend), with_blend, with_beta),
+                core_text.ZOO_PHRASES, title=session_blend, title_width=60), key="zoo_session_blend")
 
 
 def _with_stage(row: dict, variant: str) -> dict:
@@ -92,7 +109,7 @@ def _with_stage(row: dict, variant: str) -> dict:
     for column, value in row.items():
         out[column] = value
         if column == "variant":
-            out["mixed stage"] = stage_label(variant)
+            out[MIXED_STAGE] = stage_label(variant)
     return out
 
 
@@ -104,26 +121,26 @@ def _session_variant(entry) -> str | None:
 def _sweep_section() -> None:
     from container_edu.sweep_report import report_markdown
 
-    st.subheader("Does a static affinity pay off when data is scarce? (data-size sweep)")
+    st.subheader(_("Does a static affinity pay off when data is scarce? (data-size sweep)"))
     runs = sweep_runs()
     if not runs:
-        st.info("No sweep results yet. `python -m container_edu sweep run` trains them (hours on 2 CPU cores, "
-                "resumable); this page reads them from the package's results file.",
+        st.info(_("No sweep results yet. `python -m container_edu sweep run` trains them (hours on 2 CPU cores, "
+                  "resumable); this page reads them from the package's results file."),
                 icon=":material/hourglass_top:")
         return
     col_acc, col_blend = st.columns(2)
     col_acc.plotly_chart(sweep_accuracy_figure(
-        runs, "Test accuracy against training-set size (mean ± std over seeds)"), key="sweep_accuracy")
+        runs, _("Test accuracy against training-set size (mean ± std over seeds)")), key="sweep_accuracy")
     col_blend.plotly_chart(sweep_blend_figure(
-        runs, "Learned blend against training-set size: α (dynamic) and β (static)"), key="sweep_blend")
-    st.markdown(report_markdown())
-    st.caption("Each variant trains on the same class-balanced subset for a given size and seed, with one recipe; "
-               "the number of steps per size was chosen on validation images only. One dataset, small models, "
-               "28 × 28 inputs: this says nothing about ImageNet-scale Containers. Cells with fewer than three "
-               "seeds are still being trained in later sessions.")
+        runs, _("Learned blend against training-set size: α (dynamic) and β (static)")), key="sweep_blend")
+    st.markdown(core_text.translate_known(report_markdown(), core_text.REPORT_PHRASES))
+    st.caption(_("Each variant trains on the same class-balanced subset for a given size and seed, with one recipe; "
+                 "the number of steps per size was chosen on validation images only. One dataset, small models, "
+                 "28 × 28 inputs: this says nothing about ImageNet-scale Containers. Cells with fewer than three "
+                 "seeds are still being trained in later sessions."))
 
 
-run_page("Model zoo", body,
-         intro="Five small Containers trained on Fashion-MNIST with the same recipe; only the affinity of their "
-         "mixed stage differs: attention, conv, multi-head MLP (zoo variant `mixer`: one learned N×N matrix per "
-         "head, where lesson 4's MLP-Mixer shares one), Container, Container-Light.")
+run_page(_("Model zoo"), body,
+         intro=_("Five small Containers trained on Fashion-MNIST with the same recipe; only the affinity of their "
+                 "mixed stage differs: attention, conv, multi-head MLP (zoo variant `mixer`: one learned N×N matrix "
+                 "per head, where lesson 4's MLP-Mixer shares one), Container, Container-Light."))

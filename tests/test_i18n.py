@@ -23,14 +23,23 @@ from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
 from test_app_pages import ENTRY, TIMEOUT, assert_clean, texts
 
 HOME = "pages/1_Home.py"
+INSPECTOR = "pages/3_Image_inspector.py"
 BLEND = "pages/4_Blend.py"
+ZOO = "pages/5_Model_zoo.py"
 
 #: (page, area) drawn in Chinese and checked for English; area is "sidebar" or "main". Extend as you translate.
 TRANSLATED: list[tuple[str, str]] = [
     (HOME, "sidebar"),
     (HOME, "main"),
     (BLEND, "sidebar"),  # the sidebar with the model picker and the checkpoint loader
+    (INSPECTOR, "main"),
+    (BLEND, "main"),
+    (ZOO, "main"),
 ]
+
+#: Text of the test fixtures, not of the app: the training command recorded in the fake model cards
+#: (``conftest.fake_weights_dir``), which the Model zoo shows as it is (a command, like the real ``python -m ...``).
+FIXTURE_TEXT = ("test bundle",)
 
 
 # --------------------------------------------------------------------------
@@ -206,7 +215,7 @@ def test_translated_parts_show_no_english_in_chinese(with_weights, page, area):
     at = open_app(page, {"lang": "zh"})
     shown = rendered_texts(at.sidebar if area == "sidebar" else at.main)
     assert len(shown) >= 3, shown  # the area was drawn
-    english = untranslated_english(shown)
+    english = untranslated_english(shown, DEFAULT_ALLOW + FIXTURE_TEXT)
     assert not english, f"untranslated English on {page} ({area}): {english}"
 
 
@@ -254,6 +263,61 @@ def test_core_figure_phrases_are_translated_after_drawing(monkeypatch):
     assert layout.xaxis.title.text == "键词元 j"
     assert [a.text for a in layout.annotations] == ["自注意力<br>A_0(X) (头 10)", "多头的MLP<br>A^mlp (所有通道共享)"]
     assert layout.title.text == "Three matrices"  # not a known phrase: the page translates its own titles
+
+
+def _core_errors() -> list[BaseException]:
+    """Real errors of the core, as a user meets them on the Image inspector, Blend and Model zoo pages."""
+    import io as _io
+
+    import torch
+
+    from container_edu.checkpoints import CheckpointError, load_checkpoint_state_dict
+    from container_edu.images import ImageError, load_image
+    from container_edu.pretrained import PretrainedError, load_pretrained
+
+    def raised(call, *args, **kwargs) -> BaseException:
+        try:
+            call(*args, **kwargs)
+        except (ImageError, CheckpointError, PretrainedError) as error:
+            return error
+        raise AssertionError(f"{call.__name__}{args} raised nothing")
+
+    holds_no_tensors = _io.BytesIO()
+    torch.save({"epoch": 3}, holds_no_tensors)
+    return [
+        raised(load_image, b""),
+        raised(load_image, b"<!doctype html><html></html>"),
+        raised(load_image, b"%PDF-1.4 not an image"),
+        raised(load_image, b"plain text, not an image"),
+        raised(load_image, b"\x89PNG\r\n\x1a\n" + b"0" * 40),
+        raised(load_image, b"x" * 2048, max_bytes=1024),
+        raised(load_image, "/nonexistent/picture.png"),
+        raised(load_checkpoint_state_dict, b""),
+        raised(load_checkpoint_state_dict, holds_no_tensors.getvalue()),
+        raised(load_checkpoint_state_dict, "/nonexistent/container_light.pth"),
+        raised(load_pretrained, "no_such_model"),
+    ]
+
+
+def test_core_error_messages_are_recognised_and_translated(monkeypatch):
+    """The core stays English; the app shows its known messages in Chinese, with the same fields."""
+    from app import core_messages, errors
+
+    found = [core_messages.english_template(str(error)) for error in _core_errors()]
+    assert all(found), [str(error) for error, hit in zip(_core_errors(), found) if not hit]
+    assert core_messages.translated_message("Not a message of the core.") == "Not a message of the core."
+    error = _core_errors()[-1]
+    assert errors.friendly_message(error, "x") == str(error)  # English outside a run
+    monkeypatch.setattr(core_messages, "current_language", lambda: "zh")
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    for error in _core_errors():
+        shown = errors.friendly_message(error, "x")
+        fields = core_messages.english_template(str(error))[1]
+        sentence = shown
+        for value in fields.values():  # paths, sizes, a library's own detail: kept as they are
+            sentence = sentence.replace(value, " ")
+        assert shown != str(error) and not untranslated_english([sentence]), shown
+    assert "'no_such_model'" in errors.friendly_message(error, "x")  # the fields are kept
 
 
 def _modules_importing_gettext() -> list[Path]:

@@ -1,0 +1,113 @@
+"""The core's error messages in the session's language, where the app shows them.
+
+``container_edu`` raises :class:`~container_edu.images.ImageError`, :class:`~container_edu.checkpoints.CheckpointError`
+and :class:`~container_edu.pretrained.PretrainedError` with English messages written for the user (the core never
+imports the app, and the command line speaks English). Most of those messages are one of a fixed set of sentences
+with fields (a path, a size, a count); :func:`translated_message` recognises them by their English template (marked
+with ``N_`` below, so that translators see them) and returns the translation with the same fields. A message that
+matches no template (a library's own text inside it, a rare case) is shown in English, as before.
+
+Keep the templates identical to the core's messages: ``tests/test_i18n.py`` raises the real errors and checks that
+they are recognised.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .i18n import DEFAULT_LANGUAGE, N_, _, current_language
+
+__all__ = ["CORE_MESSAGES", "translated_message", "english_template"]
+
+#: The core's fixed messages (images, files, checkpoints, bundled weights), each matched as a whole.
+CORE_MESSAGES: tuple[str, ...] = (
+    # container_edu.images
+    N_("The file is empty (0 bytes). Please choose an image file."),
+    N_("The file {path} is empty (0 bytes). Please choose an image file."),
+    N_("Could not read {path}: {reason}."),
+    N_("The file is too large ({size}); the limit is {limit}. Please resize or compress the image and try again."),
+    N_("The file is too large; the limit is {limit}. Please resize or compress the image and try again."),
+    N_("The image has far too many pixels to be opened safely. Please resize it (e.g. to under 4000x4000) and try "
+       "again."),
+    N_("The image is too large to decode in the available memory. Please resize it and try again."),
+    N_("The image claims to be {width}x{height} pixels, so it has no pixels; the file is probably corrupt."),
+    N_("The image is {width}x{height} = {megapixels} megapixels, above the limit of {limit} megapixels. Please "
+       "resize it and try again."),
+    N_("This file is not an image in a supported format. Supported formats: {formats}."),
+    N_("This file is not an image in a supported format. It looks like a web page (HTML): the link probably pointed "
+       "at a page rather than at the image itself. Try 'Save image as...' instead. Supported formats: {formats}."),
+    N_("This file is not an image in a supported format. It looks like an SVG/XML file; export it as PNG first. "
+       "Supported formats: {formats}."),
+    N_("This file is not an image in a supported format. It looks like a HEIC/AVIF photo; convert it to JPEG or PNG "
+       "first. Supported formats: {formats}."),
+    N_("This file is not an image in a supported format. It is a PDF document; export the page as PNG first. "
+       "Supported formats: {formats}."),
+    N_("The image file is truncated (it ends too early), probably an incomplete download or upload. Please get a "
+       "fresh copy and try again."),
+    N_("The file looks like an image but its header is damaged or uses an unsupported variant (details: {details})."
+       " Supported formats: {formats}."),
+    N_("The file looks like an image but its header is damaged or uses an unsupported variant. Supported formats: "
+       "{formats}."),
+    N_("The image data is corrupt or truncated and could not be decoded (details: {details}). Please try another "
+       "copy of the file."),
+    N_("The image data is corrupt or truncated and could not be decoded. Please try another copy of the file."),
+    # container_edu.files (opening an image or a checkpoint by path)
+    N_("No file found at {path}. Check the path."),
+    N_("{path} is a folder, not an image file."),
+    N_("Permission denied when reading {path}."),
+    N_("Could not open {path}: {reason}."),
+    # container_edu.checkpoints
+    N_("The checkpoint is empty (0 bytes). Choose the .pth file you downloaded."),
+    N_("The uploaded checkpoint is empty (0 bytes). If you passed a file object that was already read, call .seek(0) "
+       "first."),
+    N_("The checkpoint is too large ({size}); the limit is {limit}. Check that this is the right file (a "
+       "Container-Light checkpoint is about 80-250 MB); if it is, raise the limit (max_bytes)."),
+    N_("The checkpoint is too large; the limit is {limit}. Check that this is the right file (a Container-Light "
+       "checkpoint is about 80-250 MB); if it is, raise the limit (max_bytes)."),
+    N_("No checkpoint found at {path}. Check the path (and that the download finished)."),
+    N_("{path} is a folder, not a checkpoint file. Point at the .pth file inside it."),
+    N_("The checkpoint {path} is empty (0 bytes): the download or copy probably failed. Get the file again."),
+    N_("The checkpoint holds a {type}, not a dict of weights; it is not a model checkpoint."),
+    N_("The checkpoint holds no tensors (top-level keys: {keys}), so there are no weights in it. It may be a "
+       "training log or a config file rather than a model checkpoint."),
+    N_("The checkpoint could not be loaded into {model}: {error}"),
+    # container_edu.pretrained
+    N_("no bundled model named {name}; bundled: {known}"),
+    N_("the weights of {name} are missing: expected {path}"),
+    N_("the weights of {name} do not match their model card (sha256 {digest}... != {expected}...): the file is "
+       "damaged or was replaced; reinstall the package"),
+)
+
+
+@lru_cache(maxsize=None)
+def _pattern(template: str) -> re.Pattern:
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)" for index, part in enumerate(parts))
+    return re.compile(rf"{regex}\Z", re.DOTALL)
+
+
+def english_template(message: str) -> tuple[str, dict[str, str]] | None:
+    """The template ``message`` was made from and its fields, or ``None`` when it is not one of :data:`CORE_MESSAGES`.
+
+    The longest template wins, so a message with a detail is not taken for the one without it.
+    """
+    for template in sorted(CORE_MESSAGES, key=len, reverse=True):
+        match = _pattern(template).match(message)
+        if match:
+            return template, match.groupdict()
+    return None
+
+
+def translated_message(error: BaseException | str) -> str:
+    """The error's message in the session's language (unchanged in English, or when it is not a known message)."""
+    message = str(error)
+    if current_language() == DEFAULT_LANGUAGE:
+        return message
+    found = english_template(message)
+    if found is None:
+        return message
+    template, fields = found
+    if "formats" in fields:  # a list of format names: Chinese enumerates with 、
+        fields["formats"] = fields["formats"].replace(", ", "、")
+    return _(template).format(**fields)
