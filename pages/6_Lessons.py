@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app.i18n import _
 from app.lessons import INTRO, TITLE, render_lessons
 
 try:  # the app's shared frame (sidebar, friendly errors) when it is there; the lessons also stand alone
@@ -9,10 +10,11 @@ try:  # the app's shared frame (sidebar, friendly errors) when it is there; the 
 except ImportError:
     run_page = None
 
-st.set_page_config(page_title="Lessons · Container", layout="wide")
+st.set_page_config(page_title=_("Lessons · Container"), layout="wide")
+# TITLE and INTRO are marked with N_ where they are defined (app/lessons/__init__.py).
 if run_page is None:
-    st.title(TITLE)
-    st.caption(INTRO)
+    st.title(_(TITLE))
+    st.caption(_(INTRO))
     render_lessons()
 else:
-    run_page(TITLE, lambda ctx: render_lessons(), intro=INTRO)
+    run_page(_(TITLE), lambda ctx: render_lessons(), intro=_(INTRO))

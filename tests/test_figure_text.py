@@ -20,8 +20,9 @@ from container_edu import figures
 from container_edu.kinds import KINDS
 from i18n_support import DEFAULT_ALLOW
 
-#: English that stays in every language: the formulas' function and superscript names, and names.
-ALLOW = (*DEFAULT_ALLOW, "MLP", "softmax", "fmnist_container_light")
+#: English that stays in every language: the formulas' function names, names, and the glossary's term in
+#: parentheses after its translation (轮（epoch）).
+ALLOW = (*DEFAULT_ALLOW, "MLP", "softmax", "（epoch）")
 _MARKUP = re.compile(r"<[^>]+>")
 # A word of two letters or more that is not part of a symbol or code name (A_m^static, blocks2.0, fmnist_conv).
 _WORD = re.compile(r"(?<![A-Za-z0-9_^.])[A-Za-z]{2,}(?![A-Za-z0-9_(])")
