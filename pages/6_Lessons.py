@@ -10,8 +10,7 @@ try:  # the app's shared frame (sidebar, friendly errors) when it is there; the 
 except ImportError:
     run_page = None
 
-st.set_page_config(page_title=_("Lessons · Container"), layout="wide")
-# TITLE and INTRO are marked with N_ where they are defined (app/lessons/__init__.py).
+st.set_page_config(page_title="Lessons · Container", layout="wide")
 if run_page is None:
     st.title(_(TITLE))
     st.caption(_(INTRO))
