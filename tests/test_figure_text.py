@@ -55,6 +55,7 @@ def figure_texts(fig: go.Figure) -> list[str]:
     return [text for text in texts if text]
 
 
+_NUMBERS = re.compile(r"[A-Za-z_]*\d[\w.]*")  # 7, 0.565, blocks2.1, A_0
 _HOVER_FIELD = re.compile(r"%\{[^}]*\}")  # Plotly's %{customdata[0]}: data, not words
 
 
@@ -135,6 +136,9 @@ def test_every_core_figure_has_no_english_left_in_chinese(inspections, chinese):
         left = english_words(figure_texts(localized)) + english_words(hover_texts(localized))
         if left:
             problems[name] = left
+        # every field (block names, heads, query, grid, α, β) comes through into the translation
+        assert sorted(_NUMBERS.findall(str(localized.layout.title.text))) == \
+            sorted(_NUMBERS.findall(str(fig.layout.title.text))), name
         # the check can fail: every figure but the two titled only by the caller has English before localizing
         assert english or name.startswith(("image_figure", "grid_row")), f"{name}: nothing English to translate?"
     assert not problems, "\n".join(f"{name}: {sorted(set(words))}" for name, words in problems.items())
