@@ -8,6 +8,7 @@ plain results and return Plotly figures or DataFrames, without Streamlit.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ from container_edu.trace import AggregationRecord
 
 from container_edu import figures
 
-from . import registry
+from . import figure_text, registry
+from .i18n import N_, Text, _
 from .registry import ModelRef
 from .samples import list_samples
 from .widgets import UPLOAD_TYPES, CurrentImage, decode_upload
@@ -70,16 +72,16 @@ def export_config(filename: str, fmt: str) -> dict:
 
 def export_format_picker() -> str:
     """The page-wide choice of what the camera buttons save."""
-    label = st.radio("Figures save as", list(EXPORT_FORMATS), horizontal=True, key=EXPORT_FORMAT_KEY,
-                     help="Each figure's toolbar (top right, on hover) has a camera button that downloads it, "
-                     "query cross included. SVG is vector graphics for papers and slides.")
+    label = st.radio(_("Figures save as"), list(EXPORT_FORMATS), horizontal=True, key=EXPORT_FORMAT_KEY,
+                     help=_("Each figure's toolbar (top right, on hover) has a camera button that downloads it, "
+                            "query cross included. SVG is vector graphics for papers and slides."))
     return EXPORT_FORMATS[label]
 
 
 def show_figure(fig: go.Figure, key: str, filename: str, **kwargs):
-    """``st.plotly_chart`` with the export settings of this page."""
+    """``st.plotly_chart`` with the export settings of this page (the core's phrases in the session's language)."""
     fmt = EXPORT_FORMATS.get(st.session_state.get(EXPORT_FORMAT_KEY, "PNG"), "png")
-    return st.plotly_chart(fig, key=key, config=export_config(filename, fmt), **kwargs)
+    return st.plotly_chart(figure_text.localize(fig), key=key, config=export_config(filename, fmt), **kwargs)
 
 
 # --------------------------------------------------------------------------
@@ -97,16 +99,17 @@ def pick_image(label: str, key: str, default: int = 0) -> CurrentImage | None:
     """A sample from the gallery or an upload (decoded with limits); ``None`` with a message when there is none."""
     samples = list_samples()
     options = [sample.file for sample in samples] + [_UPLOAD]
-    labels = {sample.file: sample.label for sample in samples} | {_UPLOAD: "Upload an image…"}
+    labels = {sample.file: sample.label for sample in samples} | {_UPLOAD: _("Upload an image…")}
     if st.session_state.get(key) not in options:
         st.session_state[key] = options[min(default, len(options) - 1)]
     choice = st.selectbox(label, options, format_func=labels.get, key=key)
     if choice != _UPLOAD:
-        return _sample(str(next(s.path for s in samples if s.file == choice)))
-    uploaded = st.file_uploader(f"{label}: PNG, JPEG, WebP, GIF, BMP or TIFF, up to 20 MB", type=UPLOAD_TYPES,
-                                key=f"{key}_upload")
+        picture = _sample(str(next(s.path for s in samples if s.file == choice)))
+        return dataclasses.replace(picture, label=_("sample: {file}").format(file=choice))
+    uploaded = st.file_uploader(_("{label}: PNG, JPEG, WebP, GIF, BMP or TIFF, up to 20 MB").format(label=label),
+                                type=UPLOAD_TYPES, key=f"{key}_upload")
     if uploaded is None:
-        st.info("Upload a picture, or pick a sample.", icon=":material/upload:")
+        st.info(_("Upload a picture, or pick a sample."), icon=":material/upload:")
         return None
     current, message = decode_upload(uploaded.name, uploaded.getvalue())
     if message:
@@ -124,34 +127,40 @@ class ImageSet:
     """The images a gallery averages over: ``x`` preprocessed for the model, ``key`` for caches."""
 
     key: str
-    description: str
+    description: Text  # drawn with .shown(): the set is cached for every session, whatever its language
     x: torch.Tensor
 
 
 def gallery_image_set(card: ModelCard) -> ImageSet:
     """The first :data:`GALLERY_TEST_IMAGES` Fashion-MNIST test images, or the sample gallery when they are missing
     (and always for an ImageNet model), preprocessed as ``card`` says."""
-    return _image_set(registry.dataset_label(card), str(resolve_data_dir()), card.preprocessing)
+    with st.spinner(_("Preparing the images…")):
+        return _image_set(registry.dataset_label(card), str(resolve_data_dir()), card.preprocessing)
 
 
-@st.cache_data(show_spinner="Preparing the images…", max_entries=4)
+@st.cache_data(show_spinner=False, max_entries=4)
 def _image_set(dataset: str, directory: str, preprocessing: Preprocessing) -> ImageSet:
-    note = ""
+    missing = None
     if dataset == registry.FASHION_MNIST:
         try:
             images = load_fashion_mnist("test", directory)[0][:GALLERY_TEST_IMAGES].numpy()
         except (DatasetError, OSError) as error:
-            note = f" (the Fashion-MNIST files were not found: {str(error).split('.')[0]})"
+            missing = str(error).split(".")[0]
         else:
-            return ImageSet(f"fmnist-test-{len(images)}", f"the first {len(images)} images of the Fashion-MNIST "
-                            f"test split (indices 0–{len(images) - 1}, from {directory})", to_model_input(images))
+            description = Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last}, "
+                                  "from {directory})"),
+                               (("count", len(images)), ("last", len(images) - 1), ("directory", directory)))
+            return ImageSet(f"fmnist-test-{len(images)}", description, to_model_input(images))
     samples = list_samples()
     if not samples:
         raise DatasetError("No images to average over: the sample gallery is empty and Fashion-MNIST is not installed.")
     pictures = [_sample(str(sample.path)) for sample in samples]
     x = torch.cat([registry.preprocess(preprocessing, picture.image)[0] for picture in pictures])
     key = f"samples-{dataset}-" + "-".join(picture.digest[:8] for picture in pictures)
-    return ImageSet(key, f"the {len(pictures)} bundled sample images{note}", x)
+    description = (Text(N_("the {count} bundled sample images"), (("count", len(pictures)),)) if missing is None else
+                   Text(N_("the {count} bundled sample images (the Fashion-MNIST files were not found: {error})"),
+                        (("count", len(pictures)), ("error", missing))))
+    return ImageSet(key, description, x)
 
 
 def _measure_batch(model: nn.Module, x: torch.Tensor) -> an.GalleryBatch:
@@ -181,13 +190,13 @@ def compute_gallery(ref: ModelRef, model: nn.Module, image_set: ImageSet) -> an.
     if not ref.shared and session_key in store:
         return store[session_key]
     total = image_set.x.shape[0]
-    bar = st.progress(0.0, text=f"Running the model on {total} images, recording every block…")
+    bar = st.progress(0.0, text=_("Running the model on {total} images, recording every block…").format(total=total))
     batches = []
     for start in range(0, total, GALLERY_BATCH):
         x = image_set.x[start:start + GALLERY_BATCH]
         batches.append(_shared_batch(ref.key, image_set.key, start, model, x) if ref.shared else _measure_batch(model, x))
         done = min(start + GALLERY_BATCH, total)
-        bar.progress(done / total, text=f"{done} of {total} images measured")
+        bar.progress(done / total, text=_("{done} of {total} images measured").format(done=done, total=total))
     bar.empty()
     gallery = an.combine_gallery(batches, threshold_kernel_of(model))
     if not ref.shared:
@@ -200,18 +209,30 @@ def _number(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
+#: The core's head labels (container_edu.analysis.LOCAL, GLOBAL, KERNEL), as shown.
+HEAD_LABELS = {an.LOCAL: N_("local (conv-like)"), an.GLOBAL: N_("global"),
+               an.KERNEL: N_("local by construction (k×k kernel)")}
+STATIC_PARTS = {"kernel": N_("k×k kernel, mean |w| of the head's channels"),
+                "dense": N_("learned N×N, |A| rows normalised")}
+
+
+def head_label(label: str) -> str:
+    return _(HEAD_LABELS[label]) if label in HEAD_LABELS else label
+
+
 def gallery_table(gallery: an.Gallery) -> pd.DataFrame:
     """One row per head: its measures, its static part's and its label (NaN where a block lacks a part)."""
     return pd.DataFrame([{
-        "block": h.block, "head": h.head, "kind": h.kind, "label": h.label,
-        "attention distance (tokens)": _number(h.attention_distance),
-        "± sd over images": _number(h.attention_distance_std),
-        "attention entropy (nats)": _number(h.attention_entropy),
-        "± sd over images ": _number(h.attention_entropy_std),
-        "static part": {"kernel": "k×k kernel, mean |w| of the head's channels",
-                        "dense": "learned N×N, |A| rows normalised"}.get(h.static_kind, "none"),
-        "static distance (tokens)": _number(h.static_distance),
-        "static entropy (nats)": _number(h.static_entropy),
+        _("block"): h.block, _("head"): h.head, _("kind"): h.kind, _("label"): head_label(h.label),
+        _("attention distance (tokens)"): _number(h.attention_distance),
+        # Translators: a column after "attention distance"; it must differ from the one after "attention entropy"
+        _("± sd over images"): _number(h.attention_distance_std),
+        _("attention entropy (nats)"): _number(h.attention_entropy),
+        # Translators: the same as "± sd over images" with a space at the end (two table columns need two names)
+        _("± sd over images "): _number(h.attention_entropy_std),
+        _("static part"): _(STATIC_PARTS[h.static_kind]) if h.static_kind in STATIC_PARTS else _("none"),
+        _("static distance (tokens)"): _number(h.static_distance),
+        _("static entropy (nats)"): _number(h.static_entropy),
     } for h in gallery.heads])
 
 
@@ -228,35 +249,38 @@ def gallery_scatter(gallery: an.Gallery, title: str) -> go.Figure:
                 x=[h.attention_distance for h in dynamic], y=[h.attention_entropy for h in dynamic],
                 error_x=dict(array=[h.attention_distance_std for h in dynamic], thickness=1, width=0, color=colour),
                 error_y=dict(array=[h.attention_entropy_std for h in dynamic], thickness=1, width=0, color=colour),
-                mode="markers", name=f"{block}: attention heads", legendgroup=block,
+                mode="markers", name=_("{block}: attention heads").format(block=block), legendgroup=block,
                 marker=dict(color=colour, size=12, line=dict(color="white", width=1)),
-                customdata=[[h.block, h.head, h.label] for h in dynamic],
-                hovertemplate="%{customdata[0]} head %{customdata[1]}: %{customdata[2]}<br>distance %{x:.3f} tokens"
-                "<br>entropy %{y:.3f} nats<extra>attention, mean over images</extra>"))
+                customdata=[[h.block, h.head, head_label(h.label)] for h in dynamic],
+                hovertemplate=_("%{customdata[0]} head %{customdata[1]}: %{customdata[2]}<br>distance %{x:.3f} tokens"
+                                "<br>entropy %{y:.3f} nats<extra>attention, mean over images</extra>")))
         static = [h for h in heads if h.static_distance is not None]
         if static:
             kind = static[0].static_kind
             fig.add_trace(go.Scatter(
                 x=[h.static_distance for h in static], y=[h.static_entropy for h in static], mode="markers",
-                name=f"{block}: {'conv kernels' if kind == 'kernel' else 'learned static N×N'}", legendgroup=block,
+                name=(_("{block}: conv kernels") if kind == "kernel" else _("{block}: learned static N×N")).format(
+                    block=block), legendgroup=block,
                 marker=dict(color=colour, size=11, symbol="diamond-open" if kind == "kernel" else "square-open",
                             line=dict(width=2)),
-                customdata=[[h.block, h.head, h.label] for h in static],
-                hovertemplate="%{customdata[0]} head %{customdata[1]}, static part<br>distance %{x:.3f} tokens<br>"
-                "entropy %{y:.3f} nats<extra>image-independent</extra>"))
+                customdata=[[h.block, h.head, head_label(h.label)] for h in static],
+                hovertemplate=_("%{customdata[0]} head %{customdata[1]}, static part<br>distance %{x:.3f} tokens<br>"
+                                "entropy %{y:.3f} nats<extra>image-independent</extra>")))
     for grid in dict.fromkeys(h.grid for h in gallery.heads):
         distance, entropy = an.uniform_attention_reference(grid)
         fig.add_trace(go.Scatter(
-            x=[distance], y=[entropy], mode="markers", name=f"uniform attention on {grid[0]}×{grid[1]}",
+            x=[distance], y=[entropy], mode="markers",
+            name=_("uniform attention on {height}×{width}").format(height=grid[0], width=grid[1]),
             marker=dict(symbol="star", size=15, color="#222"),
-            hovertemplate=f"uniform rows over {grid[0] * grid[1]} tokens<br>distance %{{x:.3f}}, entropy log N = "
-            "%{y:.3f}<extra></extra>"))
+            hovertemplate=_("uniform rows over {count} tokens<br>distance %{{x:.3f}}, entropy log N = "
+                            "%{{y:.3f}}<extra></extra>").format(count=grid[0] * grid[1])))
     fig.add_vline(x=gallery.local_threshold, line=dict(color="#555", dash="dash"))
     fig.add_annotation(x=gallery.local_threshold, xanchor="right", y=1.0, yref="paper", yanchor="top", showarrow=False,
-                       text=f"local ≤ {gallery.local_threshold:.3f} tokens<br>(flat {gallery.threshold_kernel}×"
-                       f"{gallery.threshold_kernel} kernel) ", align="right", font=dict(size=11, color="#555"))
-    fig.update_xaxes(title_text="mean distance of a row from its query (tokens)", rangemode="tozero")
-    fig.update_yaxes(title_text="mean row entropy (nats)", rangemode="tozero")
+                       text=_("local ≤ {threshold:.3f} tokens<br>(flat {k}×{k} kernel) ").format(
+                           threshold=gallery.local_threshold, k=gallery.threshold_kernel),
+                       align="right", font=dict(size=11, color="#555"))
+    fig.update_xaxes(title_text=_("mean distance of a row from its query (tokens)"), rangemode="tozero")
+    fig.update_yaxes(title_text=_("mean row entropy (nats)"), rangemode="tozero")
     title = figures.wrap_title(title, 95)
     lines = title.count("<br>") + 1
     fig.update_layout(
@@ -279,25 +303,31 @@ def gallery_scatter(gallery: an.Gallery, title: str) -> go.Figure:
 def verdict(comparison: an.RowComparison) -> str:
     """What the measured difference says, over every head (every channel for a conv)."""
     if comparison.max_abs_diff_all == 0.0:
-        return "identical (difference exactly 0)"
+        return _("identical (difference exactly 0)")
     if comparison.max_abs_diff_all <= 1e-6 * max(comparison.scale, 1e-30):
-        return "equal to float precision"
-    return "differs: depends on the image"
+        return _("equal to float precision")
+    return _("differs: depends on the image")
 
 
-MADE_FROM = {"attention": "the image (dynamic)", "static": "the weights only (static)",
-             "blended": "both (its attention part is dynamic)"}
+MADE_FROM = {"attention": N_("the image (dynamic)"), "static": N_("the weights only (static)"),
+             "blended": N_("both (its attention part is dynamic)")}
+#: The parts of a recorded affinity (container_edu.kinds.PARTS), as named in tables and panels.
+PART_NAMES = {"attention": N_("attention"), "static": N_("static"), "blended": N_("blended")}
+#: The comparison table's number columns (the page formats them).
+COMPARISON_NUMBERS = (N_("max |A − B|, this head"), N_("Σ |A − B|, this head"), N_("max |A − B|, all heads/channels"),
+                      N_("largest |entry|"))
 
 
 def comparison_table(comparisons: Sequence[an.RowComparison]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "affinity": c.kind, "made from": MADE_FROM[c.kind],
-        "max |A − B|, this head": c.max_abs_diff, "Σ |A − B|, this head": c.l1_diff,
-        "max |A − B|, all heads/channels": c.max_abs_diff_all, "largest |entry|": c.scale, "verdict": verdict(c),
+        _("affinity"): _(PART_NAMES[c.kind]), _("made from"): _(MADE_FROM[c.kind]),
+        **dict(zip(map(_, COMPARISON_NUMBERS), (c.max_abs_diff, c.l1_diff, c.max_abs_diff_all, c.scale))),
+        _("verdict"): verdict(c),
     } for c in comparisons])
 
 
-KIND_TITLES = {"attention": "dynamic A_m(X)", "static": "static A_m^static", "blended": "blended α A_m(X) + β A_m^static"}
+KIND_TITLES = {"attention": N_("dynamic A_m(X)"), "static": N_("static A_m^static"),
+               "blended": N_("blended α A_m(X) + β A_m^static")}
 
 
 def pair_figures(comparisons: Sequence[an.RowComparison], seen_a: np.ndarray, seen_b: np.ndarray,
@@ -309,9 +339,10 @@ def pair_figures(comparisons: Sequence[an.RowComparison], seen_a: np.ndarray, se
         for c in comparisons:
             values = getattr(c, attribute).numpy()
             signed = c.kind != "attention"
-            items.append(figures.Panel(values, KIND_TITLES[c.kind], f"{c.kind}[i, j]", signed,
+            items.append(figures.Panel(values, _(KIND_TITLES[c.kind]), f"{c.kind}[i, j]", signed,
                                        bound=c.scale if signed else None))
-        fig = figures.panels(items, f"Image {name}: {where}", cols=len(items), query=query, image=seen,
+        fig = figures.panels(items, _("Image {name}: {where}").format(name=name, where=where), cols=len(items),
+                             query=query, image=seen,
                              panel_height=260, clickable=name == "A")
         heatmaps = [trace for trace in fig.data if trace.type == "heatmap"]
         for c, heat in zip(comparisons, heatmaps):
@@ -319,10 +350,11 @@ def pair_figures(comparisons: Sequence[an.RowComparison], seen_a: np.ndarray, se
                 heat.update(zmin=0.0, zmax=c.scale if c.scale > 0 else 1.0)
         per_image.append(fig)
     differences = [figures.Panel(c.row_a.numpy() - c.row_b.numpy(),
-                                 f"{c.kind}<br>max |A − B| = {c.max_abs_diff:.3g}", "A − B", True)
+                                 _("{part}<br>max |A − B| = {diff:.3g}").format(part=_(PART_NAMES[c.kind]),
+                                                                                diff=c.max_abs_diff), "A − B", True)
                    for c in comparisons]
-    diff_fig = figures.panels(differences, f"Difference A − B of each row (white = 0): {where}", cols=len(differences),
-                              query=query, panel_height=230)
+    diff_fig = figures.panels(differences, _("Difference A − B of each row (white = 0): {where}").format(where=where),
+                              cols=len(differences), query=query, panel_height=230)
     return per_image[0], per_image[1], diff_fig
 
 
@@ -368,21 +400,23 @@ def distance_from_query(row: np.ndarray, query: tuple[int, int]) -> float:
 
 def rollout_figure(view: RolloutView, seen: np.ndarray, title: str) -> go.Figure:
     chain = " → ".join(view.blocks)
-    items = [figures.Panel(view.hybrid, f"hybrid rollout through {chain}<br>(|α| A(X) + |β| S per block)",
-                           "rollout weight", False)]
+    items = [figures.Panel(view.hybrid, _("hybrid rollout through {chain}<br>(|α| A(X) + |β| S per block)").format(
+        chain=chain), _("rollout weight"), False)]
     if view.attention is not None:
-        items.append(figures.Panel(view.attention, f"attention-only rollout through {chain}<br>(A(X) per block)",
-                                   "rollout weight", False))
-    items.append(figures.Panel(view.single, f"one block: {view.single_block}<br>(|α| A(X) + |β| S, no residual)",
-                               "row weight", False))
+        items.append(figures.Panel(view.attention, _("attention-only rollout through {chain}<br>(A(X) per block)")
+                                   .format(chain=chain), _("rollout weight"), False))
+    items.append(figures.Panel(view.single, _("one block: {block}<br>(|α| A(X) + |β| S, no residual)").format(
+        block=view.single_block), _("row weight"), False))
     return figures.panels(items, title, cols=len(items), query=view.query, image=seen, panel_height=300, clickable=True)
 
 
 def rollout_table(view: RolloutView) -> pd.DataFrame:
     """Per row: its sum, the weight it keeps on the query itself, how far from the query its weight lies, its peak."""
-    rows = {"hybrid rollout": view.hybrid, "attention-only rollout": view.attention,
-            f"one block ({view.single_block})": view.single}
+    rows = {_("hybrid rollout"): view.hybrid, _("attention-only rollout"): view.attention,
+            _("one block ({block})").format(block=view.single_block): view.single}
     return pd.DataFrame([{
-        "row": name, "sum of the row": float(row.sum()), "weight on the query's own token": float(row[view.query]),
-        "mean distance from the query (tokens)": distance_from_query(row, view.query), "largest weight": float(row.max()),
+        _("row"): name, _("sum of the row"): float(row.sum()),
+        _("weight on the query's own token"): float(row[view.query]),
+        _("mean distance from the query (tokens)"): distance_from_query(row, view.query),
+        _("largest weight"): float(row.max()),
     } for name, row in rows.items() if row is not None])

@@ -3,12 +3,14 @@
 import streamlit as st
 
 from app import analysis_views as av
-from app import caching, registry, url_state, views
+from app import caching, i18n, registry, url_state, views
+from app.i18n import N_, _
 from app.page import PageContext, run_page
 from app.widgets import block_head_query, query_click_handler, query_keys, query_slider
 from container_edu import analysis as an
 
-TABS = ["Same query, two images", "Head gallery", "Rollout"]
+TABS = [N_("Same query, two images"), N_("Head gallery"), N_("Rollout")]
+TAB_KEY = "an_tab"
 INSPECTOR = "pages/3_Image_inspector.py"
 OPEN_HEAD_KEY = "an_open_head"
 NUMBER = st.column_config.NumberColumn(format="%.4g")
@@ -18,7 +20,7 @@ def body(ctx: PageContext) -> None:
     ref = ctx.model_ref
     url_state.UrlState("analysis").show_notes()  # e.g. a link that named a model this app does not have
     av.export_format_picker()
-    pair_tab, gallery_tab, rollout_tab = st.tabs(TABS, key="an_tab", on_change="rerun")
+    pair_tab, gallery_tab, rollout_tab = st.tabs(tab_labels(), key=TAB_KEY, on_change="rerun")
     # Only the open tab runs: the gallery measures hundreds of images and need not run while another tab is shown.
     if pair_tab.open is not False:
         with pair_tab:
@@ -31,20 +33,34 @@ def body(ctx: PageContext) -> None:
             rollout(ref)
 
 
+def tab_labels() -> list[str]:
+    """The tabs in the session's language; the open tab (kept by its label) stays open when the language changes."""
+    shown = [_(tab) for tab in TABS]
+    kept = st.session_state.get(TAB_KEY)
+    if kept is not None and kept not in shown:
+        for language in i18n.LANGUAGES:
+            labels = [i18n.translations(language).gettext(tab) for tab in TABS]
+            if kept in labels:
+                st.session_state[TAB_KEY] = shown[labels.index(kept)]
+                break
+    return shown
+
+
 # --------------------------------------------------------------------------
 # Same query, two images
 # --------------------------------------------------------------------------
 
 
 def two_images(ref) -> None:
-    st.markdown("The same block, head and query token on two pictures. A **static** affinity (conv kernel, learned "
-                "N×N matrix) is made from the weights alone, so its row cannot change with the picture; the **dynamic** "
-                "attention row is made from the picture's queries and keys. The differences below are measured.")
+    st.markdown(_("The same block, head and query token on two pictures. A **static** affinity (conv kernel, learned "
+                  "N×N matrix) is made from the weights alone, so its row cannot change with the picture; the "
+                  "**dynamic** attention row is made from the picture's queries and keys. The differences below are "
+                  "measured."))
     col_a, col_b = st.columns(2)
     with col_a:
-        first = av.pick_image("Image A", "an_image_a", 0)
+        first = av.pick_image(_("Image A"), "an_image_a", 0)
     with col_b:
-        second = av.pick_image("Image B", "an_image_b", 1)
+        second = av.pick_image(_("Image B"), "an_image_b", 1)
     if first is None or second is None:
         return
     prepared_a, prepared_b = views.prepare(ref, first), views.prepare(ref, second)
@@ -53,10 +69,11 @@ def two_images(ref) -> None:
     record = inspection_a.records[block]
     comparisons = an.compare_rows(record, inspection_b.records[block], head, query)
     if first.digest == second.digest:
-        st.info("Both choices are the same picture, so every difference is 0. Pick two different images.",
+        st.info(_("Both choices are the same picture, so every difference is 0. Pick two different images."),
                 icon=":material/info:")
-    where = (f"block {block}, head {head}, query ({query[0]}, {query[1]}) = token {query[0] * record.grid[1] + query[1]} "
-             f"on the {record.grid[0]}×{record.grid[1]} grid")
+    where = _("block {block}, head {head}, query ({y}, {x}) = token {token} on the {height}×{width} grid").format(
+        block=block, head=head, y=query[0], x=query[1], token=query[0] * record.grid[1] + query[1],
+        height=record.grid[0], width=record.grid[1])
     fig_a, fig_b, fig_diff = av.pair_figures(comparisons, prepared_a.seen, prepared_b.seen, query, where)
     stem = av.file_stem(ref.name, block, f"head{head}", f"q{query[0]}-{query[1]}")
     y_key, x_key = query_keys("an_pair", record.grid)
@@ -64,14 +81,13 @@ def two_images(ref) -> None:
                    selection_mode="points")
     av.show_figure(fig_b, "an_pair_b", f"{stem}_imageB")
     av.show_figure(fig_diff, "an_pair_diff", f"{stem}_difference")
-    st.markdown("**Measured difference between the two rows**")
-    st.dataframe(av.comparison_table(comparisons), hide_index=True, key="an_pair_table", column_config={
-        column: NUMBER for column in ("max |A − B|, this head", "Σ |A − B|, this head",
-                                      "max |A − B|, all heads/channels", "largest |entry|")})
-    st.caption("Rows as the Image inspector draws them: attention is a probability row; the static row of a conv is "
-               "the head's mean kernel pasted at the query (signed); the blend is α A_m(X) + β A_m^static. "
-               "'All heads/channels' repeats the comparison for every head, and for a conv's static part for every "
-               "one of its per-channel kernels. Click image A's maps to move the query.")
+    st.markdown(_("**Measured difference between the two rows**"))
+    st.dataframe(av.comparison_table(comparisons), hide_index=True, key="an_pair_table",
+                 column_config={_(column): NUMBER for column in av.COMPARISON_NUMBERS})
+    st.caption(_("Rows as the Image inspector draws them: attention is a probability row; the static row of a conv is "
+                 "the head's mean kernel pasted at the query (signed); the blend is α A_m(X) + β A_m^static. "
+                 "'All heads/channels' repeats the comparison for every head, and for a conv's static part for every "
+                 "one of its per-channel kernels. Click image A's maps to move the query."))
 
 
 # --------------------------------------------------------------------------
@@ -84,26 +100,29 @@ def head_gallery(ref) -> None:
     image_set = av.gallery_image_set(registry.card_of(ref, model))
     gallery = av.compute_gallery(ref, model, image_set)
     if not ref.trained:
-        st.warning("This model has random weights: its heads show the architecture, not anything learned.",
+        st.warning(_("This model has random weights: its heads show the architecture, not anything learned."),
                    icon=":material/casino:")
     k = gallery.threshold_kernel
-    st.markdown(
-        f"Every head of the mixed stage, averaged over **{gallery.num_images} images**: {image_set.description}. "
+    st.markdown(_(
+        "Every head of the mixed stage, averaged over **{count} images**: {images}. "
         "**Distance**: the mean over query tokens of Σ_j A[i, j]·‖p_i − p_j‖, in tokens; **entropy**: the mean of "
         "−Σ_j A[i, j] log A[i, j], in nats. A head is labelled **local (conv-like)** when its mean distance is at most "
-        f"**{gallery.local_threshold:.3f} tokens**, the distance of a flat {k}×{k} kernel (the mean distance of its "
-        f"{k * k} taps from the centre), and **global** above it. Static parts are measured the same way on |weights| "
-        "(a kernel at an inside query; a learned N×N on its rows normalised) and do not depend on the images.")
-    fig = av.gallery_scatter(gallery, f"Heads of {ref.name}: distance against entropy over {gallery.num_images} "
-                             "images (bars: sd over the images); conv kernels and static matrices marked")
+        "**{threshold:.3f} tokens**, the distance of a flat {k}×{k} kernel (the mean distance of its "
+        "{taps} taps from the centre), and **global** above it. Static parts are measured the same way on |weights| "
+        "(a kernel at an inside query; a learned N×N on its rows normalised) and do not depend on the images."
+    ).format(count=gallery.num_images, images=image_set.description.shown(), threshold=gallery.local_threshold, k=k,
+             taps=k * k))
+    fig = av.gallery_scatter(gallery, _("Heads of {model}: distance against entropy over {count} images (bars: sd "
+                                        "over the images); conv kernels and static matrices marked").format(
+        model=ref.name, count=gallery.num_images))
     av.show_figure(fig, "an_gallery_scatter", av.file_stem(ref.name, "head_gallery"), on_select=_pick_point,
                    selection_mode="points")
-    st.caption("Kernel entropies are over the kernel's k×k taps, attention entropies over all N tokens "
-               "(log N for uniform rows, the star). Click a point to choose that head below.")
+    st.caption(_("Kernel entropies are over the kernel's k×k taps, attention entropies over all N tokens "
+                 "(log N for uniform rows, the star). Click a point to choose that head below."))
     table = av.gallery_table(gallery)
     st.dataframe(table, hide_index=True, key="an_gallery_table", on_select=_pick_row, selection_mode="single-row",
                  column_config={column: NUMBER for column in table.columns if table[column].dtype.kind == "f"})
-    st.download_button("Download the table (CSV)", data=table.to_csv(index=False).encode("utf-8"),
+    st.download_button(_("Download the table (CSV)"), data=table.to_csv(index=False).encode("utf-8"),
                        file_name=f"{av.file_stem(ref.name, 'head_gallery')}.csv", mime="text/csv",
                        key="an_gallery_csv", on_click="ignore", icon=":material/download:")
     open_in_inspector(ref, [(h.block, h.head) for h in gallery.heads])
@@ -135,8 +154,11 @@ def open_in_inspector(ref, heads: list[tuple[str, int]]) -> None:
     if st.session_state.get(OPEN_HEAD_KEY) not in options:
         st.session_state[OPEN_HEAD_KEY] = options[0]
     col_pick, col_go = st.columns([2, 1], vertical_alignment="bottom")
-    choice = col_pick.selectbox("Head to open (or click a point or a table row)", options, key=OPEN_HEAD_KEY)
-    if col_go.button("Open in the Image inspector", key="an_open", icon=":material/image_search:"):
+    labels = {f"{block} · head {head}": _("{block} · head {head}").format(block=block, head=head)
+              for block, head in heads}
+    choice = col_pick.selectbox(_("Head to open (or click a point or a table row)"), options, key=OPEN_HEAD_KEY,
+                                format_func=labels.__getitem__)
+    if col_go.button(_("Open in the Image inspector"), key="an_open", icon=":material/image_search:"):
         block, head = heads[options.index(choice)]
         # The inspector keeps its block and head under these keys (prefix "insp"); its scope key says the model is
         # unchanged, so it keeps the block instead of resetting it. The address carries them as well, so the
@@ -154,60 +176,64 @@ def open_in_inspector(ref, heads: list[tuple[str, int]]) -> None:
 def rollout(ref) -> None:
     col_image, col_block, col_y, col_x = st.columns([2, 1.4, 1, 1])
     with col_image:
-        current = av.pick_image("Image", "an_roll_image", 0)
+        current = av.pick_image(_("Image"), "an_roll_image", 0)
     if current is None:
         return
     prepared = views.prepare(ref, current)
     records = prepared.inspect().records
     blocks = an.stage_blocks(records)
     grid = records[blocks[-1]].grid
-    single = col_block.selectbox("Single block", blocks, index=len(blocks) - 1, key="an_roll_block")
+    single = col_block.selectbox(_("Single block"), blocks, index=len(blocks) - 1, key="an_roll_block")
     y_key, x_key = query_keys("an_roll", grid)
-    query = (query_slider("Query row y", grid[0], y_key, col_y), query_slider("Query column x", grid[1], x_key, col_x))
+    query = (query_slider(_("Query row y"), grid[0], y_key, col_y),
+             query_slider(_("Query column x"), grid[1], x_key, col_x))
     view = av.rollout_view(records, query, single)
-    title = (f"Where the query ({query[0]}, {query[1]}) of the last stage gathers from, on {current.label}: "
-             f"rollout through {len(blocks)} block(s) on the {grid[0]}×{grid[1]} grid, and one block alone")
+    title = _("Where the query ({y}, {x}) of the last stage gathers from, on {image}: rollout through {count} block(s) "
+              "on the {height}×{width} grid, and one block alone").format(
+        y=query[0], x=query[1], image=current.label, count=len(blocks), height=grid[0], width=grid[1])
     fig = av.rollout_figure(view, prepared.seen, title)
     chart = "an_rollout"
     av.show_figure(fig, chart, av.file_stem(ref.name, "rollout", f"q{query[0]}-{query[1]}"),
                    on_select=query_click_handler(chart, y_key, x_key), selection_mode="points")
     st.dataframe(av.rollout_table(view), hide_index=True, key="an_rollout_table",
-                 column_config={"sum of the row": st.column_config.NumberColumn(format="%.6f")})
+                 column_config={_("sum of the row"): st.column_config.NumberColumn(format="%.6f")})
     if view.attention is None:
-        st.info(f"{ref.name} has no attention in this stage: only the static rollout exists.", icon=":material/info:")
+        st.info(_("{model} has no attention in this stage: only the static rollout exists.").format(model=ref.name),
+                icon=":material/info:")
     what_it_is(records, view)
 
 
 def what_it_is(records, view: av.RolloutView) -> None:
     record = records[view.blocks[-1]]
-    static = {"kernel": "the depthwise kernels' |w|, averaged over each head's channels and pasted at every query",
-              "dense": "the learned N×N matrices' |A|"}
+    static = {"kernel": N_("the depthwise kernels' |w|, averaged over each head's channels and pasted at every query"),
+              "dense": N_("the learned N×N matrices' |A|")}
     kind = "kernel" if record.conv_weight is not None else ("dense" if record.static_affinity is not None else None)
     blends = "; ".join(f"{name}: α = {alpha:.3f}, β = {beta:.3f}" for name, (alpha, beta) in view.blends.items())
     with st.container(border=True):
-        st.markdown("**What this is and is not**")
-        st.markdown(
-            f"- **Rolled out**: for each block of the last stage ({', '.join(view.blocks)}), the affinity recorded in "
-            "this forward pass: attention A_m(X) = softmax(Q_m K_mᵀ s) of the block's own queries and keys "
-            f"(before W_o), and the static part S_m, {static.get(kind, 'none in this model')}, with each row "
-            "normalised to sum to 1.\n"
-            f"- **Blend**: each block's matrix is (|α| A_m(X) + |β| S_m) / (|α| + |β|) with the weights the block "
-            f"used ({blends}). **Signed conv or learned-matrix weights** count by magnitude: a negative weight moves as much "
-            "of a token as a positive one.\n"
-            f"- **Heads** are fused by their plain mean over the {record.num_heads} head(s); no head is weighted by "
-            "its importance.\n"
-            "- **Residual**: each block becomes 0.5·A + 0.5·I with rows renormalised (Abnar and Zuidema, 2020), "
-            "then the blocks are multiplied in order. The real residual share is not 0.5.\n"
-            "- **Left out**: each block's 3×3 positional depthwise conv (it mixes neighbours too), the MLP (it "
-            "mixes channels, not tokens), normalisation, W_o, and the earlier stages on other grids.\n"
-            "- **Not an explanation**: these weights say where values were gathered from, not what the "
-            "prediction depends on; attention weights and importance can disagree. To see what depends on the "
-            "picture, compare two images (first tab) or move the blend (Blend page).")
+        st.markdown(_("**What this is and is not**"))
+        st.markdown("\n".join([
+            _("- **Rolled out**: for each block of the last stage ({blocks}), the affinity recorded in "
+              "this forward pass: attention A_m(X) = softmax(Q_m K_mᵀ s) of the block's own queries and keys "
+              "(before W_o), and the static part S_m, {static}, with each row normalised to sum to 1.").format(
+                blocks=", ".join(view.blocks), static=_(static.get(kind, N_("none in this model")))),
+            _("- **Blend**: each block's matrix is (|α| A_m(X) + |β| S_m) / (|α| + |β|) with the weights the block "
+              "used ({blends}). **Signed conv or learned-matrix weights** count by magnitude: a negative weight moves "
+              "as much of a token as a positive one.").format(blends=blends),
+            _("- **Heads** are fused by their plain mean over the {count} head(s); no head is weighted by "
+              "its importance.").format(count=record.num_heads),
+            _("- **Residual**: each block becomes 0.5·A + 0.5·I with rows renormalised (Abnar and Zuidema, 2020), "
+              "then the blocks are multiplied in order. The real residual share is not 0.5."),
+            _("- **Left out**: each block's 3×3 positional depthwise conv (it mixes neighbours too), the MLP (it "
+              "mixes channels, not tokens), normalisation, W_o, and the earlier stages on other grids."),
+            _("- **Not an explanation**: these weights say where values were gathered from, not what the "
+              "prediction depends on; attention weights and importance can disagree. To see what depends on the "
+              "picture, compare two images (first tab) or move the blend (Blend page)."),
+        ]))
 
 
 run_page(
-    "Analysis", body, model_picker=True,
-    intro="Three measurements on the model chosen in the sidebar: whether a row changes with the picture, how far "
-    "each head looks compared with a conv kernel, and where a query's context comes from across a whole stage. "
-    "Every figure saves as PNG or SVG from its toolbar.",
+    _("Analysis"), body, model_picker=True,
+    intro=_("Three measurements on the model chosen in the sidebar: whether a row changes with the picture, how far "
+            "each head looks compared with a conv kernel, and where a query's context comes from across a whole "
+            "stage. Every figure saves as PNG or SVG from its toolbar."),
 )

@@ -26,6 +26,7 @@ HOME = "pages/1_Home.py"
 INSPECTOR = "pages/3_Image_inspector.py"
 BLEND = "pages/4_Blend.py"
 ZOO = "pages/5_Model_zoo.py"
+ANALYSIS = "pages/7_Analysis.py"
 
 #: (page, area) drawn in Chinese and checked for English; area is "sidebar" or "main". Extend as you translate.
 TRANSLATED: list[tuple[str, str]] = [
@@ -35,6 +36,7 @@ TRANSLATED: list[tuple[str, str]] = [
     (INSPECTOR, "main"),
     (BLEND, "main"),
     (ZOO, "main"),
+    (ANALYSIS, "main"),  # its first tab; the others: test_every_analysis_tab_shows_no_english_in_chinese
 ]
 
 #: Text of the test fixtures, not of the app: the training command recorded in the fake model cards
@@ -217,6 +219,46 @@ def test_translated_parts_show_no_english_in_chinese(with_weights, page, area):
     assert len(shown) >= 3, shown  # the area was drawn
     english = untranslated_english(shown, DEFAULT_ALLOW + FIXTURE_TEXT)
     assert not english, f"untranslated English on {page} ({area}): {english}"
+
+
+ANALYSIS_TABS = ("Same query, two images", "Head gallery", "Rollout")
+#: Widgets of the Analysis page drawn by shared helpers outside the page (app/widgets.py's block, head and query
+#: pickers; the sample names of app/samples.py in the image pickers): checked with those helpers, not here.
+SHARED_WIDGETS = ("an_pair_block", "an_pair_head", "an_image_a", "an_image_b", "an_roll_image")
+
+
+@pytest.mark.parametrize("tab", ANALYSIS_TABS)
+def test_every_analysis_tab_shows_no_english_in_chinese(with_weights, tab):
+    from collections import Counter
+
+    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
+    at.query_params["lang"] = "zh"
+    at.session_state["an_tab"] = i18n.translations("zh").gettext(tab)
+    at.switch_page(ANALYSIS)
+    at.run()
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    shown = Counter(rendered_texts(at.main))
+    for key in SHARED_WIDGETS:
+        for widget in at.main.get("selectbox"):
+            if widget.key == key:
+                shown -= Counter(rendered_texts(widget))
+    assert any("图" in text for text in shown), list(shown)  # the tab was drawn, in Chinese
+    english = untranslated_english(shown.elements())
+    assert not english, f"untranslated English on the Analysis page's {tab!r} tab: {english}"
+
+
+def test_the_open_analysis_tab_stays_open_when_the_language_changes(with_weights):
+    at = open_app(ANALYSIS, {})
+    at.session_state["an_tab"] = "Rollout"
+    at.run()
+    at.sidebar.radio[0].set_value("zh").run()
+    assert_clean(at)
+    assert at.session_state["an_tab"] == i18n.translations("zh").gettext("Rollout") != "Rollout"
+    assert any(m.value == "**它是什么，不是什么**" for m in at.markdown)  # the rollout tab, in Chinese
+    at.sidebar.radio[0].set_value("en").run()
+    assert at.session_state["an_tab"] == "Rollout"
+    assert any(m.value == "**What this is and is not**" for m in at.markdown)
 
 
 def test_page_titles_are_translated_in_the_menu():
