@@ -14,6 +14,7 @@ from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
 from . import figures
+from .evidence import card_dataset_label
 from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
                         try_test_batch)
 from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
@@ -165,7 +166,8 @@ def _training_length(loaded: LessonModel) -> str:
     if subset:
         return _("{epochs} epochs on a {subset:,}-image subset of the training split").format(
             epochs=loaded.card.epochs, subset=subset)
-    return _("{epochs} epochs on {dataset}").format(epochs=loaded.card.epochs, dataset=loaded.card.dataset)
+    return _("{epochs} epochs on {dataset}").format(epochs=loaded.card.epochs,
+                                                   dataset=card_dataset_label(loaded.card.dataset))
 
 
 def render() -> None:

@@ -26,7 +26,7 @@ from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.train import TrainSettings
 
 from . import figures
-from .evidence import data_source_label
+from .evidence import card_dataset_label, data_source_label
 from .resources import alpha_from_behaviour, bundled_cards, try_test_batch
 from .training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
 from .widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
@@ -56,8 +56,10 @@ QUESTIONS = (
         (
             (N_("The training loss's gradient, ∂L/∂s = α(1 − α)·∂L/∂α"),
              N_("sa_weight is an ordinary parameter; the optimiser follows the loss (this recipe does not weight-decay it).")),
-            (N_("A rule in the block that raises α when the grid is small enough for attention"), N_("No such rule exists: nothing but the loss moves it.")),
-            (N_("The softmax of the attention branch"), N_("The softmax normalises attention rows; it does not set α.")),
+            (N_("A rule in the block that raises α when the grid is small enough for attention"),
+             N_("No such rule exists: nothing but the loss moves it.")),
+            (N_("The softmax of the attention branch"),
+             N_("The softmax normalises attention rows; it does not set α.")),
         ),
         0,
     ),
@@ -220,7 +222,8 @@ def _bundled_time_lapse() -> None:
             name=BUNDLED_RUN), _("epoch"), "α", y_range=(0, 1)), key="l8_fig_replay")
         images = (card.training or {}).get("train_subset") or _("all")
         st.caption(_("From the card: {epochs} epochs on {dataset}; training subset: {images}. Every point is read from "
-                     "card.history, not measured here.").format(epochs=card.epochs, dataset=card.dataset, images=images))
+                     "card.history, not measured here.").format(
+                         epochs=card.epochs, dataset=card_dataset_label(card.dataset), images=images))
 
 
 def _verify_summary(job: TrainingJob | None, blend_plotted: bool) -> str:

@@ -42,12 +42,14 @@ QUESTIONS = (
     Question(
         N_("You replace image B with a third picture. Which entries of the conv part's row change?"),
         (
-            (N_("None of them"), N_("The conv row is the kernel pasted at the query: it is made from weights alone, so every "
+            (N_("None of them"),
+             N_("The conv row is the kernel pasted at the query: it is made from weights alone, so every "
                 "picture gives the same row. The conv's output changes, because V does.")),
             (N_("The entries near the object's edges, where the two pictures differ most"),
              N_("That is where the conv's output changes (its input V differs there), not its affinity: the row of "
                 "weights is the same kernel on every picture.")),
-            (N_("All of them, since the values V differ"), N_("V is what the row is applied to; the row itself is the kernel, "
+            (N_("All of them, since the values V differ"),
+             N_("V is what the row is applied to; the row itself is the kernel, "
                 "which no picture changes.")),
         ),
         0,
