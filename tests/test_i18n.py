@@ -391,3 +391,94 @@ def test_no_module_that_translates_uses_underscore_as_a_variable():
     problems = {str(path): lines for path in modules if (lines := _assigns_underscore(path.read_text()))}
     assert not problems, f"rename the throwaway `_` (e.g. `_spacer`) at {problems}"
     assert _assigns_underscore("def f():\n    a, _ = 1, 2\n    for _ in []:\n        pass\n") == [2, 3]
+
+
+# --------------------------------------------------------------------------
+# Lessons 9-12 (trained, zoo, train, measured)
+# --------------------------------------------------------------------------
+
+LESSONS_PAGE_9_12 = "pages/6_Lessons.py"
+#: Lessons 9-12, drawn in Chinese and checked for English (to be unified with ``LESSONS_TRANSLATED``).
+LESSONS_TRANSLATED_9_12 = ["trained", "zoo", "train", "measured"]
+
+
+def _lesson_in_chinese(lesson: str) -> AppTest:
+    from app.lessons.widgets import PICKER_KEY
+
+    at = open_app(LESSONS_PAGE_9_12, {"lesson": lesson, "lang": "zh"})
+    assert at.selectbox(key=PICKER_KEY).value == lesson  # the address opened this lesson
+    return at
+
+
+@pytest.mark.parametrize("weights", ["shipped", "none"])
+@pytest.mark.parametrize("lesson", LESSONS_TRANSLATED_9_12)
+def test_lessons_9_to_12_show_no_english_in_chinese(request, lesson, weights):
+    """With the repository's trained weights (cards, tables, the paired test) and without (random stand-ins)."""
+    if weights == "none":
+        request.getfixturevalue("no_weights")
+    at = _lesson_in_chinese(lesson)
+    shown = rendered_texts(at.main)
+    assert len(shown) >= 10, shown  # the lesson was drawn
+    english = untranslated_english(shown)
+    assert not english, f"untranslated English in lesson {lesson!r}: {english}"
+
+
+def test_a_finished_training_run_is_shown_in_chinese():
+    """The run's status comes from the training thread as a code (no session there) and is put in words when drawn."""
+    import time
+
+    from test_lessons import HAVE_DATA
+
+    if not HAVE_DATA:
+        pytest.skip("Fashion-MNIST is not installed")
+    at = _lesson_in_chinese("train")
+    at.select_slider(key="l8_subset").set_value(256)
+    at.slider(key="l8_epochs").set_value(1)
+    at.text_input(key="l8_name").set_value("zh_run")
+    at.run()
+    at.button(key="l8_start").click().run()
+    for _poll in range(960):  # bounded by count; each poll waits half a second for the thread
+        job = at.session_state["l8_job"]
+        if job.collected:
+            break
+        time.sleep(0.5)
+        at.run()
+    assert at.session_state["l8_job"].collected, at.session_state["l8_job"].status
+    assert_clean(at)
+    assert any(s.value.startswith("运行已完成") for s in at.success), texts(at.success)
+    english = untranslated_english(rendered_texts(at.main))
+    assert not english, f"untranslated English after a run: {english}"
+
+
+def test_lesson_constants_that_repeat_numbers_match_them():
+    """Options marked whole with N_ spell out numbers the code uses; they must stay in step with it."""
+    from app.lessons import l7_trained, l9_measured
+    from container_edu.analysis import gallery
+
+    band = l7_trained.NEAR_START
+    assert l7_trained.LEAN_PREDICTIONS == (f"towards attention (α above {0.5 + band})",
+                                           f"towards the conv (α below {0.5 - band})",
+                                           f"nowhere clear (within {band} of 0.5)")
+    assert set(l9_measured.HEAD_LABELS) == {gallery.LOCAL, gallery.GLOBAL, gallery.KERNEL}
+
+
+def test_the_data_source_is_described_as_the_core_describes_it_in_english(tmp_path):
+    from app.lessons.evidence import data_source_label
+    from container_edu.data import DataSource
+
+    for is_subset in (True, False):
+        source = DataSource(tmp_path, is_subset)
+        assert data_source_label(source) == source.label
+
+
+def test_a_cards_dataset_is_recognised_as_the_core_writes_it(fake_weights_dir):
+    """The card's ``dataset`` (English, written by ``write_bundle``) is put in words again when drawn."""
+    from app.lessons.evidence import card_dataset_label
+    from container_edu.pretrained import list_pretrained
+
+    cards = list_pretrained(fake_weights_dir)
+    assert cards
+    for card in cards.values():
+        assert card_dataset_label(card.dataset) == card.dataset  # English: the same text
+        assert card_dataset_label(card.dataset) is not card.dataset  # recognised, i.e. rebuilt from the template
+    assert card_dataset_label("another dataset") == "another dataset"

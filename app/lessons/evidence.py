@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 import torch
 
+from app.i18n import N_, _
+from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource
 from container_edu.paired_test import McNemarResult, mcnemar
 
 from .resources import lesson_model, test_batch, test_source
@@ -15,14 +19,38 @@ PAIRED_IMAGES = 2000
 
 #: Quoted from the paper and the authors' release; never measured here, and labelled so wherever shown.
 REPORTED = (
-    ("Container (paper)", "ImageNet-1k top-1", "82.7 % with 22 M parameters: +2.8 points over DeiT-S"),
-    ("Container-Light (authors' released weights)", "ImageNet-1k top-1", "82.3 %"),
-    ("Container-Light as a detection backbone (paper)", "COCO, against a ResNet-50 backbone",
-     "+6.6 / +7.3 / +6.9 box mAP with DETR / RetinaNet / Mask R-CNN; +6.6 mask mAP"),
+    (N_("Container (paper)"), N_("ImageNet-1k top-1"), N_("82.7 % with 22 M parameters: +2.8 points over DeiT-S")),
+    (N_("Container-Light (authors' released weights)"), N_("ImageNet-1k top-1"), "82.3 %"),
+    (N_("Container-Light as a detection backbone (paper)"), N_("COCO, against a ResNet-50 backbone"),
+     N_("+6.6 / +7.3 / +6.9 box mAP with DETR / RetinaNet / Mask R-CNN; +6.6 mask mAP")),
 )
 
 
-@st.cache_data(show_spinner="Scoring the two models image by image…", max_entries=16)
+def data_source_label(source: DataSource) -> str:
+    """``source.label`` (the core's English) in the session's language."""
+    if source.is_subset:
+        train, test = (SUBSET_PER_CLASS[split] * NUM_CLASSES for split in ("train", "test"))
+        return _("the bundled Fashion-MNIST subset ({train:,} training and {test:,} test images, class-balanced; the "
+                 "full set was not found)").format(train=train, test=test)
+    return _("the full Fashion-MNIST set in {folder}").format(folder=source.directory)
+
+
+# How ``container_edu.train.write_bundle`` describes the data on a card (English, stored in the card's JSON).
+_CARD_DATASET = re.compile(r"Fashion-MNIST \(Debian package dataset-fashion-mnist\): (?P<train>[\d,]+) training images "
+                           r"\((?P<held_out>\d+%) of the training split held out for validation\), "
+                           r"(?P<test>[\d,]+) test images")
+
+
+def card_dataset_label(dataset: str) -> str:
+    """A model card's ``dataset`` in the session's language (a description written otherwise stays as it is)."""
+    match = _CARD_DATASET.fullmatch(dataset)
+    if match is None:
+        return dataset
+    return _("Fashion-MNIST (Debian package dataset-fashion-mnist): {train} training images ({held_out} of the "
+             "training split held out for validation), {test} test images").format(**match.groupdict())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)  # the caller shows a spinner in the session's language
 def correct_per_image(model_key: str, data_key: str, name: str) -> torch.Tensor:
     """Whether the bundled ``name`` classifies each of the paired-test images correctly (cached per weights and data)."""
     images, labels = test_batch(PAIRED_IMAGES)
@@ -33,15 +61,18 @@ def correct_per_image(model_key: str, data_key: str, name: str) -> torch.Tensor:
 
 
 def reported_panel(cards: dict) -> None:
-    st.markdown("**What the paper reports** (quoted, not measured here):")
-    st.dataframe(pd.DataFrame(REPORTED, columns=["model", "task", "reported"]), hide_index=True, width="stretch")
+    st.markdown(_("**What the paper reports** (quoted, not measured here):"))
+    reported = [[_(cell) for cell in row] for row in REPORTED]
+    st.dataframe(pd.DataFrame(reported, columns=[_("model"), _("task"), _("reported")]), hide_index=True,
+                 width="stretch")
     sizes = [card.parameter_count for card in cards.values()]
     epochs = sorted({card.epochs for card in cards.values() if card.epochs})
-    zoo = (f"its models have {min(sizes) / 1e6:.2f}–{max(sizes) / 1e6:.2f} M parameters and were trained for "
-           f"{', '.join(map(str, epochs))} epochs with one seed" if sizes else "it has no trained models here")
-    st.caption("Why the zoo need not reproduce these: its images are 28 × 28 grayscale, its mixed grid is 7 × 7, and "
-               f"{zoo}; the paper trains 22 M parameters on ImageNet's 224 × 224 colour images. On small, easy data "
-               "a conv's prior may be enough, leaving the blend little to add.")
+    zoo = (_("its models have {smallest:.2f}–{largest:.2f} M parameters and were trained for {epochs} epochs with one "
+             "seed").format(smallest=min(sizes) / 1e6, largest=max(sizes) / 1e6, epochs=", ".join(map(str, epochs)))
+           if sizes else _("it has no trained models here"))
+    st.caption(_("Why the zoo need not reproduce these: its images are 28 × 28 grayscale, its mixed grid is 7 × 7, and "
+                 "{zoo}; the paper trains 22 M parameters on ImageNet's 224 × 224 colour images. On small, easy data "
+                 "a conv's prior may be enough, leaving the blend little to add.").format(zoo=zoo))
 
 
 def paired_panel(cards: dict) -> tuple[torch.Tensor, torch.Tensor, McNemarResult] | None:
@@ -49,25 +80,29 @@ def paired_panel(cards: dict) -> tuple[torch.Tensor, torch.Tensor, McNemarResult
     names = sorted(name for name, card in cards.items() if card.test_accuracy is not None)
     if len(names) < 2:
         return None
-    st.markdown("**A paired test on the same images.**")
+    st.markdown(_("**A paired test on the same images.**"))
     c1, c2 = st.columns(2)
-    first = c1.selectbox("model 1", names, index=names.index("fmnist_container_light")
+    first = c1.selectbox(_("model 1"), names, index=names.index("fmnist_container_light")
                          if "fmnist_container_light" in names else 0, key="l7_pair_first")
-    second = c2.selectbox("model 2", [name for name in names if name != first], key="l7_pair_second")
+    second = c2.selectbox(_("model 2"), [name for name in names if name != first], key="l7_pair_second")
     source = test_source()
     data_key = str(source.directory)
-    right_1 = correct_per_image(lesson_model(first).cache_key, data_key, first)
-    right_2 = correct_per_image(lesson_model(second).cache_key, data_key, second)
+    with st.spinner(_("Scoring the two models image by image…")):
+        right_1 = correct_per_image(lesson_model(first).cache_key, data_key, first)
+        right_2 = correct_per_image(lesson_model(second).cache_key, data_key, second)
     result = mcnemar(right_1, right_2)
     st.dataframe(pd.DataFrame([{
-        "images": result.images, "both right": result.both_right, f"only {first} right": result.only_first_right,
-        f"only {second} right": result.only_second_right, "both wrong": result.both_wrong,
-        "gap (points)": round(result.accuracy_gap_points, 2), "McNemar p (exact, two-sided)": f"{result.p_value:.3g}",
+        _("images"): result.images, _("both right"): result.both_right,
+        _("only {name} right").format(name=first): result.only_first_right,
+        _("only {name} right").format(name=second): result.only_second_right, _("both wrong"): result.both_wrong,
+        _("gap (points)"): round(result.accuracy_gap_points, 2),
+        _("McNemar p (exact, two-sided)"): f"{result.p_value:.3g}",
     }]), hide_index=True, width="stretch")
-    verdict = ("a difference this large would be unlikely if the two were equally accurate (p < 0.05)"
-               if result.p_value < 0.05 else "this test cannot tell the two apart (p ≥ 0.05)")
+    verdict = (_("a difference this large would be unlikely if the two were equally accurate (p < 0.05)")
+               if result.p_value < 0.05 else _("this test cannot tell the two apart (p ≥ 0.05)"))
     discordant = result.only_first_right + result.only_second_right
-    st.caption(f"On the first {result.images:,} test images of {source.label}: only the {discordant} images where "
-               f"exactly one model is right carry information; {verdict}. "
-               "It measures this pair of trained networks, one seed each, not the two architectures.")
+    st.caption(_("On the first {images:,} test images of {source}: only the {discordant} images where exactly one "
+                 "model is right carry information; {verdict}. It measures this pair of trained networks, one seed "
+                 "each, not the two architectures.").format(images=result.images, source=data_source_label(source),
+                                                            discordant=discordant, verdict=verdict))
     return right_1, right_2, result

@@ -8,54 +8,59 @@ import streamlit as st
 import torch
 
 from app.caching import TRAINED_MODELS_KEY
+from app.i18n import N_, _
 from app.zoo import is_sweep_model
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.trace import record_affinities
 
 from . import figures
+from .evidence import card_dataset_label
 from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
                         try_test_batch)
 from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
                       random_weights_warning, verify_panel)
 
 KEY = "trained"
-TITLE = "What a trained network chose"
+TITLE = N_("What a trained network chose")
 BLEND_MODELS = ("fmnist_container_light", "fmnist_container")
 #: A blend closer than this to its starting 0.5 is read as "no lean" (a few hundredths is what short runs drift).
 NEAR_START = 0.02
 
-LEAN_PREDICTIONS = (f"towards attention (α above {0.5 + NEAR_START})", f"towards the conv (α below {0.5 - NEAR_START})",
-                    f"nowhere clear (within {NEAR_START} of 0.5)")
+# Whole messages (N_), translated where drawn; the numbers are 0.5 ± NEAR_START (tests/test_i18n.py checks them).
+LEAN_PREDICTIONS = (N_("towards attention (α above 0.52)"), N_("towards the conv (α below 0.48)"),
+                    N_("nowhere clear (within 0.02 of 0.5)"))
 
 GOALS = [
-    "Read the learned blend (α, β) of every mixed block, and how it moved during training.",
-    "Compare α with each branch's measured share of the block's output.",
-    "Say what the blend suggests and what it cannot prove.",
+    N_("Read the learned blend (α, β) of every mixed block, and how it moved during training."),
+    N_("Compare α with each branch's measured share of the block's output."),
+    N_("Say what the blend suggests and what it cannot prove."),
 ]
 
 QUESTIONS = (
     Question(
-        "A Container-Light block ends training with α = 0.8. Which conclusion is justified?",
+        N_("A Container-Light block ends training with α = 0.8. Which conclusion is justified?"),
         (
-            ("Its attention output is scaled by 0.8 and its conv output by 0.2, in this run",
-             "That is all α says, for this block, this run, this data. How much of the output each branch makes also "
-             "depends on the size of the two branch outputs (see the output share): α is not a share."),
-            ("80% of the block's output comes from attention, 20% from the conv branch",
-             "α scales the attention output, but the two branches can have outputs of very different size; the "
-             "measured output share can differ a lot from α."),
-            ("Attention is better than convolution for these images, since training chose it",
-             "One block of one small network on Fashion-MNIST cannot carry a claim about images in general."),
+            (N_("Its attention output is scaled by 0.8 and its conv output by 0.2, in this run"),
+             N_("That is all α says, for this block, this run, this data. How much of the output each branch makes also "
+                "depends on the size of the two branch outputs (see the output share): α is not a share.")),
+            (N_("80% of the block's output comes from attention, 20% from the conv branch"),
+             N_("α scales the attention output, but the two branches can have outputs of very different size; the "
+                "measured output share can differ a lot from α.")),
+            (N_("Attention is better than convolution for these images, since training chose it"),
+             N_("One block of one small network on Fashion-MNIST cannot carry a claim about images in general.")),
         ),
         0,
     ),
     Question(
-        "What would most strengthen the claim 'this block prefers dynamic context'?",
+        N_("What would most strengthen the claim 'this block prefers dynamic context'?"),
         (
-            ("Several seeds ending near the same α, and retraining at fixed α",
-             "Repeats measure the spread; retraining at fixed α asks what a network can do with that blend, not "
-             "what this one lost when its blend was moved."),
-            ("Training the same run twice as long and checking that α stays put", "Longer training of one run still gives one sample."),
-            ("Reporting α with more decimals and its final gradient", "Precision of one number says nothing about its variability."),
+            (N_("Several seeds ending near the same α, and retraining at fixed α"),
+             N_("Repeats measure the spread; retraining at fixed α asks what a network can do with that blend, not "
+                "what this one lost when its blend was moved.")),
+            (N_("Training the same run twice as long and checking that α stays put"),
+             N_("Longer training of one run still gives one sample.")),
+            (N_("Reporting α with more decimals and its final gradient"),
+             N_("Precision of one number says nothing about its variability.")),
         ),
         0,
     ),
@@ -85,7 +90,7 @@ def _history_frame(name: str, history: list[dict], mixing: str | None) -> list[t
     return series
 
 
-@st.cache_data(show_spinner="Measuring each branch's share of the output…", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)  # the caller shows a spinner in the session's language
 def output_share(model_key: str, _loaded: LessonModel, _images: torch.Tensor) -> dict[str, float]:
     """Mean over images of ‖α A(X) V‖ / (‖α A(X) V‖ + ‖β (A_conv V + b)‖) per mixed block."""
     with torch.no_grad(), record_affinities() as records:
@@ -100,26 +105,93 @@ def output_share(model_key: str, _loaded: LessonModel, _images: torch.Tensor) ->
     return shares
 
 
+def _model_label(loaded: LessonModel) -> str:
+    if loaded.card:
+        return _("{name} (bundled, trained)").format(name=loaded.name)
+    return _("{name} (random weights)").format(name=loaded.name)
+
+
+def _block_line(block: str, alpha: float, beta: float, share: float | None) -> str:
+    if abs(alpha - 0.5) < NEAR_START:
+        leaning = _("no clear lean (within {band} of its start, 0.5)").format(band=NEAR_START)
+    else:
+        leaning = _("leans to attention (dynamic)") if alpha > 0.5 else _("leans to conv (static)")
+    if share is None:
+        return _("- `{block}`: α = {alpha:.3f}, β = {beta:.3f} → {leaning}.").format(
+            block=block, alpha=alpha, beta=beta, leaning=leaning)
+    return _("- `{block}`: α = {alpha:.3f}, β = {beta:.3f} → {leaning}; attention makes {percent:.0f}% of the branch "
+             "output norm.").format(block=block, alpha=alpha, beta=beta, leaning=leaning, percent=100 * share)
+
+
+def _suggestion(loaded: LessonModel, learned: dict[str, tuple[float, float]]) -> str:
+    """What the learned blend suggests, in one paragraph."""
+    if loaded.is_random:
+        return _("nothing yet: these are untrained weights, so every block sits at its starting blend. Train the "
+                 "bundled models (command above) or run lesson 11, then come back.")
+    moved = ", ".join(f"`{block}` {alpha - 0.5:+.3f}" for block, (alpha, _beta) in learned.items())
+    directions = {block: alpha > 0.5 for block, (alpha, _beta) in learned.items() if abs(alpha - 0.5) >= NEAR_START}
+    if not directions:
+        return _("starting from α = 0.5, training moved α by {moved}: every block stayed within {band} of its start, "
+                 "so this run shows no preference yet.").format(moved=moved, band=NEAR_START)
+    if len(set(directions.values())) > 1 or len(directions) < len(learned):
+        alphas = [alpha for alpha, _beta in learned.values()]
+        ordered = all(a < b for a, b in zip(alphas, alphas[1:]))
+        mixed = _("starting from α = 0.5, training moved α by {moved}: on a 7 × 7 grid, where attention is cheap, the "
+                  "blocks did not all go the same way; the network set the mix block by block rather than "
+                  "all-or-nothing.").format(moved=moved)
+        if not ordered:
+            return mixed
+        return mixed + " " + _("Each later block leans more on attention than the one before. From one run that is an "
+                               "observation, not evidence for Container-Light's static-early, dynamic-late design: "
+                               "lesson 7's reason for it (cost at large N) does not apply inside one 7 × 7 stage.")
+    towards_attention = next(iter(directions.values()))
+    extreme = [block for block, (alpha, _beta) in learned.items() if not 0.05 < alpha < 0.95]
+    if extreme:
+        template = (_("starting from α = 0.5, training moved α by {moved}: every block moved towards attention "
+                      "(dynamic) context; {blocks} nearly dropped the other branch.") if towards_attention else
+                    _("starting from α = 0.5, training moved α by {moved}: every block moved towards conv (static) "
+                      "context; {blocks} nearly dropped the other branch."))
+        return template.format(moved=moved, blocks=", ".join(extreme))
+    template = (_("starting from α = 0.5, training moved α by {moved}: every block moved towards attention (dynamic) "
+                  "context, but none came near 0 or 1: both branches stayed in use.") if towards_attention else
+                _("starting from α = 0.5, training moved α by {moved}: every block moved towards conv (static) "
+                  "context, but none came near 0 or 1: both branches stayed in use."))
+    return template.format(moved=moved)
+
+
+def _training_length(loaded: LessonModel) -> str:
+    if loaded.card is None:
+        return _("no training at all (random weights)")
+    subset = (loaded.card.training or {}).get("train_subset")
+    if subset:
+        return _("{epochs} epochs on a {subset:,}-image subset of the training split").format(
+            epochs=loaded.card.epochs, subset=subset)
+    return _("{epochs} epochs on {dataset}").format(epochs=loaded.card.epochs,
+                                                   dataset=card_dataset_label(loaded.card.dataset))
+
+
 def render() -> None:
     goals(GOALS)
     math_block(
         r"\alpha = \sigma(s),\ \ \beta = 1 - \sigma(s) \ \ (\text{Container-Light});\qquad "
         r"\text{output share of attention} = \frac{\lVert \alpha A(X) V \rVert}"
         r"{\lVert \alpha A(X) V \rVert + \lVert \beta (A^{\mathrm{conv}} V + b) \rVert}",
-        caption="Every bundled model's card records the blend of each mixed block after each epoch of training.",
+        caption=_("Every bundled model's card records the blend of each mixed block after each epoch of training."),
     )
 
     # The data-size sweep's small-data models are compared against size on the Model zoo page, not here.
     cards = {name: card for name, card in bundled_cards().items() if not is_sweep_model(card)}
     own_runs = st.session_state.get(TRAINED_MODELS_KEY, {})
     if not cards:
-        random_weights_warning("an untrained fmnist_container_light", train_command("container_light"))
+        random_weights_warning(_("an untrained {name}").format(name="fmnist_container_light"),
+                               train_command("container_light"))
 
     loaded = lesson_model("fmnist_container_light")
     learned = blend_parameters(loaded.model)
     first = next(iter(learned))
-    prediction = predict("l7_lean_prediction", f"Predict before the plot: training started the first mixed block of "
-                         f"fmnist_container_light, {first}, at α = 0.5. Where did it end?", LEAN_PREDICTIONS)
+    prediction = predict("l7_lean_prediction", _("Predict before the plot: training started the first mixed block of "
+                                                 "fmnist_container_light, {block}, at α = 0.5. Where did it end?").format(
+                                                     block=first), LEAN_PREDICTIONS)
 
     # Blends across training.
     series = []
@@ -127,65 +199,32 @@ def render() -> None:
         if name in cards:
             series += _history_frame(name, cards[name].history, cards[name].variant)
     for name, run in own_runs.items():
-        series += _history_frame(f"your run {name}", run.get("history", []), run.get("settings", {}).get("mixing"))
+        series += _history_frame(_("your run {name}").format(name=name), run.get("history", []),
+                                 run.get("settings", {}).get("mixing"))
     if series:
-        fig = figures.lines(series, "Learned blend per mixed block after each epoch (α = weight of attention; "
-                            "epoch 0 = initialisation)", "epoch", "blend weight",
-                            y_range=(0, 1) if all(0 <= v <= 1 for _, _, ys in series for v in ys) else None)
-        fig.add_hline(y=0.5, line_dash="dot", line_color="gray", annotation_text="start: α = β = 0.5")
+        fig = figures.lines(series, _("Learned blend per mixed block after each epoch (α = weight of attention; "
+                                      "epoch 0 = initialisation)"), _("epoch"), _("blend weight"),
+                            y_range=(0, 1) if all(0 <= v <= 1 for _name, _x, ys in series for v in ys) else None)
+        fig.add_hline(y=0.5, line_dash="dot", line_color="gray", annotation_text=_("start: α = β = 0.5"))
         st.plotly_chart(fig, key="l7_fig_blend")
     else:
-        st.info("No blend history to plot yet: no bundled Container model and no run of your own (lesson 11).")
+        st.info(_("No blend history to plot yet: no bundled Container model and no run of your own (lesson 11)."))
 
     # What the Container-Light blend suggests.
     data = try_test_batch()
-    shares = output_share(f"{loaded.cache_key}|{test_source().directory}", loaded, data[0][:64]) if data is not None else {}
-    lines = []
-    for block, (alpha, beta) in learned.items():
-        if abs(alpha - 0.5) < NEAR_START:
-            leaning = f"no clear lean (within {NEAR_START} of its start, 0.5)"
-        else:
-            leaning = "leans to attention (dynamic)" if alpha > 0.5 else "leans to conv (static)"
-        share = f"; attention makes {100 * shares[block]:.0f}% of the branch output norm" if block in shares else ""
-        lines.append(f"- `{block}`: α = {alpha:.3f}, β = {beta:.3f} → {leaning}{share}.")
-    st.markdown(f"**{loaded.label}**\n" + "\n".join(lines))
-    if loaded.is_random:
-        suggestion = ("nothing yet: these are untrained weights, so every block sits at its starting blend. Train the "
-                      "bundled models (command above) or run lesson 11, then come back.")
-    else:
-        moved = ", ".join(f"`{block}` {alpha - 0.5:+.3f}" for block, (alpha, _) in learned.items())
-        directions = {block: alpha > 0.5 for block, (alpha, _) in learned.items() if abs(alpha - 0.5) >= NEAR_START}
-        if not directions:
-            suggestion = (f"starting from α = 0.5, training moved α by {moved}: every block stayed within {NEAR_START} "
-                          "of its start, so this run shows no preference yet.")
-        elif len(set(directions.values())) > 1 or len(directions) < len(learned):
-            alphas = [alpha for alpha, _ in learned.values()]
-            ordered = all(a < b for a, b in zip(alphas, alphas[1:]))
-            suggestion = (f"starting from α = 0.5, training moved α by {moved}: on a 7 × 7 grid, where attention is "
-                          "cheap, the blocks did not all go the same way; the network set the mix block by block "
-                          "rather than all-or-nothing."
-                          + (" Each later block leans more on attention than the one before. From one run that is an "
-                             "observation, not evidence for Container-Light's static-early, dynamic-late design: "
-                             "lesson 7's reason for it (cost at large N) does not apply inside one 7 × 7 stage."
-                             if ordered else ""))
-        else:
-            towards = "attention (dynamic)" if next(iter(directions.values())) else "conv (static)"
-            extreme = [block for block, (alpha, _) in learned.items() if not 0.05 < alpha < 0.95]
-            suggestion = (f"starting from α = 0.5, training moved α by {moved}: every block moved towards {towards} "
-                          "context" + (f"; {', '.join(extreme)} nearly dropped the other branch." if extreme else
-                                       ", but none came near 0 or 1: both branches stayed in use."))
-    if loaded.card is None:
-        training_length = "no training at all (random weights)"
-    else:
-        subset = (loaded.card.training or {}).get("train_subset")
-        images = f"a {subset:,}-image subset of the training split" if subset else loaded.card.dataset
-        training_length = f"{loaded.card.epochs} epochs on {images}"
+    shares = {}
+    if data is not None:
+        with st.spinner(_("Measuring each branch's share of the output…")):
+            shares = output_share(f"{loaded.cache_key}|{test_source().directory}", loaded, data[0][:64])
+    lines = [_block_line(block, alpha, beta, shares.get(block)) for block, (alpha, beta) in learned.items()]
+    st.markdown(f"**{_model_label(loaded)}**\n" + "\n".join(lines))
     st.markdown(
-        f"**What this suggests:** {suggestion}\n\n"
-        "**What it does not prove:** one seed (no spread), 28 × 28 Fashion-MNIST (not ImageNet), a 7 × 7 mixed grid "
-        "(Container-Light's is 7 × 7 too at 224 input, but its images and widths are far richer), "
-        f"{training_length}. "
-        "α also trades off against the sizes of the two branch outputs, so α is not a share of the output."
+        _("**What this suggests:** {suggestion}\n\n"
+          "**What it does not prove:** one seed (no spread), 28 × 28 Fashion-MNIST (not ImageNet), a 7 × 7 mixed grid "
+          "(Container-Light's is 7 × 7 too at 224 input, but its images and widths are far richer), "
+          "{training_length}. "
+          "α also trades off against the sizes of the two branch outputs, so α is not a share of the output.").format(
+              suggestion=_suggestion(loaded, learned), training_length=_training_length(loaded))
     )
 
     # Verify.
@@ -193,8 +232,8 @@ def render() -> None:
     mix = loaded.model.get_submodule(next(iter(learned))).mix
     sigma = torch.sigmoid(mix.sa_weight.detach()).double()
     probe = data[0][:16] if data is not None else torch.randn(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
-    checks.append(check_close(f"{first}: α measured from the block's outputs (Y(α) = Y(0) + α (Y(1) − Y(0))) "
-                              "= sigmoid(sa_weight) of the weights",
+    checks.append(check_close(_("{block}: α measured from the block's outputs (Y(α) = Y(0) + α (Y(1) − Y(0))) "
+                                "= sigmoid(sa_weight) of the weights").format(block=first),
                               [alpha_from_behaviour(loaded.model, first, probe.to(loaded.device))], sigma.reshape(1)))
     for name in BLEND_MODELS:
         if name not in cards:
@@ -202,19 +241,19 @@ def render() -> None:
         model_blend = blend_parameters(lesson_model(name).model)
         card = cards[name]
         blocks = sorted(card.final_blend)
-        checks.append(check_abs(f"{name}: blend of the loaded weights = the card's final_blend",
+        checks.append(check_abs(_("{name}: blend of the loaded weights = the card's final_blend").format(name=name),
                                 [model_blend[b] for b in blocks], [card.final_blend[b] for b in blocks], 6e-6,
-                                "≤ 6e-06 absolute (the card stores 5 decimals)"))
-        checks.append(check_close(f"{name}: card's final_blend = its last history entry",
+                                _("≤ 6e-06 absolute (the card stores 5 decimals)")))
+        checks.append(check_close(_("{name}: card's final_blend = its last history entry").format(name=name),
                                   [card.final_blend[b] for b in blocks],
                                   [card.history[-1]["blend"][b] for b in blocks]))
     if loaded.is_random:
-        checks.append(check_close("untrained: every block starts at α = β = 0.5 (sa_weight = 0)",
+        checks.append(check_close(_("untrained: every block starts at α = β = 0.5 (sa_weight = 0)"),
                                   [v for pair in learned.values() for v in pair], [0.5] * (2 * len(learned))))
     if prediction is not None:
         alpha = learned[first][0]
         measured = (LEAN_PREDICTIONS[2] if abs(alpha - 0.5) < NEAR_START
                     else LEAN_PREDICTIONS[0] if alpha > 0.5 else LEAN_PREDICTIONS[1])
         checks.append(check_prediction(prediction, measured))
-    verify_panel(checks, "the blends shown are the ones in the weights")
+    verify_panel(checks, _("the blends shown are the ones in the weights"))
     quiz(KEY, QUESTIONS)

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app.i18n import N_, _
 from app.zoo import is_sweep_model
 
 from . import figures
@@ -16,41 +17,41 @@ from .resources import bundled_cards, train_command
 from .widgets import Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz, verify_panel
 
 KEY = "zoo"
-TITLE = "Did the blend pay off? The zoo and the paper"
+TITLE = N_("Did the blend pay off? The zoo and the paper")
 TEST_IMAGES = 10_000
 BOOTSTRAP_DRAWS = 2000
 
 GOALS = [
-    "Compare the zoo's variants, trained on one recipe, and size the noise in an accuracy difference.",
-    "Test two models on the same images with a paired test (McNemar's).",
-    "Set the zoo beside what the paper reports, and say why a 28 × 28 toy need not reproduce it.",
+    N_("Compare the zoo's variants, trained on one recipe, and size the noise in an accuracy difference."),
+    N_("Test two models on the same images with a paired test (McNemar's)."),
+    N_("Set the zoo beside what the paper reports, and say why a 28 × 28 toy need not reproduce it."),
 ]
 
 QUESTIONS = (
     Question(
-        "Why can't this zoo's accuracy table settle whether attention or conv is better on ImageNet?",
+        N_("Why can't this zoo's accuracy table settle whether attention or conv is better on ImageNet?"),
         (
-            ("One seed, 28 × 28 images, a 7 × 7 grid, another dataset",
-             "Each of these alone limits the claim: no spread across seeds, a tiny grid where attention is cheap, and "
-             "Fashion-MNIST is not ImageNet."),
-            ("The variants used different recipes",
-             "They share one recipe (optimiser, schedule, augmentation, epochs), precisely to make the comparison fair."),
-            ("The test images were used to pick the models, so the scores are too optimistic",
-             "The test split is only measured; choices use a held-out part of the training split."),
+            (N_("One seed, 28 × 28 images, a 7 × 7 grid, another dataset"),
+             N_("Each of these alone limits the claim: no spread across seeds, a tiny grid where attention is cheap, and "
+                "Fashion-MNIST is not ImageNet.")),
+            (N_("The variants used different recipes"),
+             N_("They share one recipe (optimiser, schedule, augmentation, epochs), precisely to make the comparison fair.")),
+            (N_("The test images were used to pick the models, so the scores are too optimistic"),
+             N_("The test split is only measured; choices use a held-out part of the training split.")),
         ),
         0,
     ),
     Question(
-        "Two models are scored on the same 10,000 test images. Which images decide McNemar's test?",
+        N_("Two models are scored on the same 10,000 test images. Which images decide McNemar's test?"),
         (
-            ("Those exactly one of the two models gets right",
-             "Images both get right, or both get wrong, say nothing about which model is better; the test compares "
-             "the two kinds of disagreement."),
-            ("All 10,000, treated as two independent samples",
-             "That is the unpaired rule; it ignores that both models see the same images, so their errors are "
-             "correlated, and it is needlessly blunt."),
-            ("Those both models get wrong",
-             "Shared mistakes are the same for both models: they cannot tell them apart."),
+            (N_("Those exactly one of the two models gets right"),
+             N_("Images both get right, or both get wrong, say nothing about which model is better; the test compares "
+                "the two kinds of disagreement.")),
+            (N_("All 10,000, treated as two independent samples"),
+             N_("That is the unpaired rule; it ignores that both models see the same images, so their errors are "
+                "correlated, and it is needlessly blunt.")),
+            (N_("Those both models get wrong"),
+             N_("Shared mistakes are the same for both models: they cannot tell them apart.")),
         ),
         0,
     ),
@@ -63,52 +64,61 @@ def render() -> None:
         r"\text{standard error of an accuracy } p \text{ on } n \text{ test images} = \sqrt{p (1 - p) / n}",
         r"\text{McNemar counts only } b = \#\{\text{only model 1 right}\},\quad c = \#\{\text{only model 2 right}\}",
         r"\text{if the two are equally accurate: } b \sim \mathrm{Binomial}(b + c,\ 1/2)",
-        caption="Every zoo variant was trained on one recipe and scored once on the 10,000 Fashion-MNIST test images.",
+        caption=_("Every zoo variant was trained on one recipe and scored once on the 10,000 Fashion-MNIST test "
+                  "images."),
     )
     # The data-size sweep's small-data models are compared against size on the Model zoo page, not here.
     cards = {name: card for name, card in bundled_cards().items() if not is_sweep_model(card)}
     if not cards:
-        st.warning(f"bundled weights not found — run `{train_command('container_light')}` (and the other zoo "
-                   "variants) to make them. Without trained models there is no accuracy to compare; the reported "
-                   "numbers and the noise check below still apply.")
+        st.warning(_("bundled weights not found — run `{command}` (and the other zoo variants) to make them. Without "
+                     "trained models there is no accuracy to compare; the reported numbers and the noise check below "
+                     "still apply.").format(command=train_command("container_light")))
 
     prediction = None
     if cards:
-        prediction = predict("l7_prediction", "Predict before the table: which zoo variant scored highest on the "
-                             "test set?", tuple(sorted(cards)))
+        prediction = predict("l7_prediction", _("Predict before the table: which zoo variant scored highest on the "
+                                                "test set?"), tuple(sorted(cards)))
     if cards and prediction is None:
-        st.info("Make your prediction to see the accuracy table; the Verify panel then checks it.")
+        st.info(_("Make your prediction to see the accuracy table; the Verify panel then checks it."))
     scored = sorted((card for card in cards.values() if card.test_accuracy is not None),
                     key=lambda card: -card.test_accuracy)
     best_p = scored[0].test_accuracy / 100 if scored else 0.9
     standard_error = 100 * math.sqrt(best_p * (1 - best_p) / TEST_IMAGES)
     if prediction is not None:
         rows = [{
-            "model": name, "mixing": card.variant, "test accuracy %": card.test_accuracy,
-            "val accuracy %": None if card.val_accuracy is None else round(card.val_accuracy, 2),
-            "parameters": card.parameter_count, "epochs": card.epochs,
-            "train minutes": round((card.wall_time_seconds or 0) / 60, 1),
+            N_("model"): name, N_("mixing"): card.variant, N_("test accuracy %"): card.test_accuracy,
+            N_("val accuracy %"): None if card.val_accuracy is None else round(card.val_accuracy, 2),
+            N_("parameters"): card.parameter_count, N_("epochs"): card.epochs,
+            N_("train minutes"): round((card.wall_time_seconds or 0) / 60, 1),
         } for name, card in sorted(cards.items(), key=lambda item: -(item[1].test_accuracy or 0))]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        # The rows keep English keys (read below); only the shown column headers are translated.
+        st.dataframe(pd.DataFrame(rows).rename(columns=lambda column: _(column)), hide_index=True, width="stretch")
         ranked = [r for r in rows if r["test accuracy %"] is not None]
         if ranked:
             st.plotly_chart(figures.bars([r["model"] for r in ranked], [r["test accuracy %"] for r in ranked],
-                                         "Test accuracy of each zoo variant (10,000 Fashion-MNIST test images)",
-                                         "test accuracy (%)"), key="l7_fig_accuracy")
+                                         _("Test accuracy of each zoo variant (10,000 Fashion-MNIST test images)"),
+                                         _("test accuracy (%)")), key="l7_fig_accuracy")
             best, worst = ranked[0], ranked[-1]
             gap = best["test accuracy %"] - worst["test accuracy %"]
             threshold = 2 * math.sqrt(2) * standard_error
-            resolved = ("above" if gap > threshold + 0.05 else "within" if gap < threshold - 0.05
-                        else "right at the edge of")
-            st.caption(
-                f"Best {best['model']} {best['test accuracy %']:.2f}%, lowest {worst['model']} "
-                f"{worst['test accuracy %']:.2f}%: a gap of {gap:.2f} points. The test sample alone gives each "
-                f"accuracy a standard error of about {standard_error:.2f} points; the difference of two independent "
-                f"accuracies has √2 times that, and two of those, {threshold:.2f} points, is the usual 95% line. "
-                f"This gap is {resolved} it, before any seed-to-seed variation, which one run per variant cannot "
-                "measure. But every model is scored on the same images, so their errors are correlated: the paired "
-                "test below (choose the two models) is the right one."
-            )
+            if gap > threshold + 0.05:
+                verdict = _("This gap is above it, before any seed-to-seed variation, which one run per variant "
+                            "cannot measure.")
+            elif gap < threshold - 0.05:
+                verdict = _("This gap is within it, before any seed-to-seed variation, which one run per variant "
+                            "cannot measure.")
+            else:
+                verdict = _("This gap is right at the edge of it, before any seed-to-seed variation, which one run "
+                            "per variant cannot measure.")
+            st.caption(_(
+                "Best {best} {best_accuracy:.2f}%, lowest {worst} {worst_accuracy:.2f}%: a gap of {gap:.2f} points. "
+                "The test sample alone gives each accuracy a standard error of about {standard_error:.2f} points; the "
+                "difference of two independent accuracies has √2 times that, and two of those, {threshold:.2f} "
+                "points, is the usual 95% line. {verdict} But every model is scored on the same images, so their "
+                "errors are correlated: the paired test below (choose the two models) is the right one."
+            ).format(best=best["model"], best_accuracy=best["test accuracy %"], worst=worst["model"],
+                     worst_accuracy=worst["test accuracy %"], gap=gap, standard_error=standard_error,
+                     threshold=threshold, verdict=verdict))
 
     paired = paired_panel(cards)
     reported_panel(cards)
@@ -117,19 +127,20 @@ def render() -> None:
     generator = torch.Generator().manual_seed(0)
     draws = torch.binomial(torch.full((BOOTSTRAP_DRAWS,), float(TEST_IMAGES)),
                            torch.full((BOOTSTRAP_DRAWS,), best_p), generator=generator) / TEST_IMAGES * 100
-    checks = [check_abs(f"√(p(1 − p)/n) at p = {100 * best_p:.2f}% = spread over {BOOTSTRAP_DRAWS:,} simulated "
-                        f"test sets of {TEST_IMAGES:,}",
-                        [float(draws.std())], [standard_error], 0.1 * standard_error, "within 10%")]
+    checks = [check_abs(_("√(p(1 − p)/n) at p = {accuracy:.2f}% = spread over {draws:,} simulated test sets of "
+                          "{images:,}").format(accuracy=100 * best_p, draws=BOOTSTRAP_DRAWS, images=TEST_IMAGES),
+                        [float(draws.std())], [standard_error], 0.1 * standard_error, _("within 10%"))]
     if paired is not None:
         right_1, right_2, result = paired
-        checks.append(check_close("McNemar's four counts cover every image scored, each once",
+        checks.append(check_close(_("McNemar's four counts cover every image scored, each once"),
                                   [result.images], [right_1.numel()]))
-        checks.append(check_close("accuracy gap image by image = (only model 1 − only model 2) / images",
+        checks.append(check_close(_("accuracy gap image by image = (only model 1 − only model 2) / images"),
                                   [100 * (float(right_1.double().mean()) - float(right_2.double().mean()))],
                                   [100 * (result.only_first_right - result.only_second_right) / result.images]))
     if prediction is not None:
         scores = {name: card.test_accuracy for name, card in cards.items() if card.test_accuracy is not None}
         if scores:
             checks.append(check_prediction(prediction, max(scores, key=scores.get)))
-    verify_panel(checks, "an accuracy's noise is √(p(1 − p)/n), and the paired test counts only the disagreements")
+    verify_panel(checks, _("an accuracy's noise is √(p(1 − p)/n), and the paired test counts only the "
+                           "disagreements"))
     quiz(KEY, QUESTIONS)

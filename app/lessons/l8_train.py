@@ -20,18 +20,20 @@ import streamlit as st
 import torch
 
 from app.caching import TRAINED_MODELS_KEY
+from app.i18n import N_, _, ngettext
 from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source
 from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.train import TrainSettings
 
 from . import figures
+from .evidence import card_dataset_label, data_source_label
 from .resources import alpha_from_behaviour, bundled_cards, try_test_batch
 from .training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
 from .widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
                       verify_panel)
 
 KEY = "train"
-TITLE = "Train one yourself"
+TITLE = N_("Train one yourself")
 JOB_KEY = "l8_job"
 SUBSETS = (256, 500, 1000, 2000, 3000, 5000, 10000)
 DEFAULT_SUBSET = 2000  # with the default 2 epochs: 32 steps, seconds on a laptop; the time-lapse shows a long run
@@ -40,42 +42,44 @@ DEFAULT_SUBSET = 2000  # with the default 2 epochs: 32 steps, seconds on a lapto
 VISIBLE_MOVE = 0.02
 POLL_SECONDS = 1.0
 BUNDLED_RUN = "fmnist_container_light"
-PREDICTIONS = ("above 0.5 (towards attention)", "below 0.5 (towards conv)")
+PREDICTIONS = (N_("above 0.5 (towards attention)"), N_("below 0.5 (towards conv)"))
 
 GOALS = [
-    "Train a small Container on Fashion-MNIST and watch the loss and the blend α = sigmoid(sa_weight) move.",
-    "See that α is learned by gradient descent like every other weight, starting from α = β = 0.5.",
-    "Keep the trained model in this session and open it on the Inspector and Blend pages.",
+    N_("Train a small Container on Fashion-MNIST and watch the loss and the blend α = sigmoid(sa_weight) move."),
+    N_("See that α is learned by gradient descent like every other weight, starting from α = β = 0.5."),
+    N_("Keep the trained model in this session and open it on the Inspector and Blend pages."),
 ]
 
 QUESTIONS = (
     Question(
-        "What moves a block's sa_weight during training?",
+        N_("What moves a block's sa_weight during training?"),
         (
-            ("The training loss's gradient, ∂L/∂s = α(1 − α)·∂L/∂α",
-             "sa_weight is an ordinary parameter; the optimiser follows the loss (this recipe does not weight-decay it)."),
-            ("A rule in the block that raises α when the grid is small enough for attention", "No such rule exists: nothing but the loss moves it."),
-            ("The softmax of the attention branch", "The softmax normalises attention rows; it does not set α."),
+            (N_("The training loss's gradient, ∂L/∂s = α(1 − α)·∂L/∂α"),
+             N_("sa_weight is an ordinary parameter; the optimiser follows the loss (this recipe does not weight-decay it).")),
+            (N_("A rule in the block that raises α when the grid is small enough for attention"),
+             N_("No such rule exists: nothing but the loss moves it.")),
+            (N_("The softmax of the attention branch"),
+             N_("The softmax normalises attention rows; it does not set α.")),
         ),
         0,
     ),
     Question(
-        "For which α does a step of gradient descent move α the least (for the same ∂L/∂α)?",
+        N_("For which α does a step of gradient descent move α the least (for the same ∂L/∂α)?"),
         (
-            ("α close to 0 or 1", "dα/ds = α(1 − α) vanishes at both ends: a saturated blend changes slowly."),
-            ("α = 0.5", "There dα/ds = 0.25 is largest: α moves fastest from its starting point."),
-            ("It does not depend on α", "The sigmoid's slope α(1 − α) makes it depend on α."),
+            (N_("α close to 0 or 1"), N_("dα/ds = α(1 − α) vanishes at both ends: a saturated blend changes slowly.")),
+            (N_("α = 0.5"), N_("There dα/ds = 0.25 is largest: α moves fastest from its starting point.")),
+            (N_("It does not depend on α"), N_("The sigmoid's slope α(1 − α) makes it depend on α.")),
         ),
         0,
     ),
     Question(
-        "You stopped a run after 300 images. Is its final α 'the' blend this architecture wants?",
+        N_("You stopped a run after 300 images. Is its final α 'the' blend this architecture wants?"),
         (
-            ("No: one short run from one seed; α may still be moving",
-             "Read it as a trajectory. Longer runs, more data and several seeds are needed before calling it a preference."),
-            ("Yes: α settles within the first hundred steps and then stays fixed",
-             "Replay the bundled run's time-lapse: α keeps drifting for several epochs of hundreds of steps each."),
-            ("Yes, if the loss went down", "A falling loss says the network learns, not that α has converged."),
+            (N_("No: one short run from one seed; α may still be moving"),
+             N_("Read it as a trajectory. Longer runs, more data and several seeds are needed before calling it a preference.")),
+            (N_("Yes: α settles within the first hundred steps and then stays fixed"),
+             N_("Replay the bundled run's time-lapse: α keeps drifting for several epochs of hundreds of steps each.")),
+            (N_("Yes, if the loss went down"), N_("A falling loss says the network learns, not that α has converged.")),
         ),
         0,
     ),
@@ -133,7 +137,7 @@ def _collect(job: TrainingJob | None) -> None:
 def _progress_view() -> None:
     job: TrainingJob | None = st.session_state.get(JOB_KEY)
     if job is None:
-        st.info("No run yet. Choose the settings and press Start.")
+        st.info(_("No run yet. Choose the settings and press Start."))
         return
     if job.finished and not job.collected:
         st.rerun()  # a full rerun stores the model and re-enables Start
@@ -143,54 +147,60 @@ def _progress_view() -> None:
     if snap.status == "queued":
         _queue_view(job, snap.queue_position)
         return
-    label = {"running": "training", "done": "finished", "stopped": "stopped early", "failed": "failed",
-             "cancelled": "cancelled before it started"}[snap.status]
+    # The job's thread records a status code (it has no session, so no language); it is put in words here.
+    label = {"running": _("training"), "done": _("finished"), "stopped": _("stopped early"), "failed": _("failed"),
+             "cancelled": _("cancelled before it started")}[snap.status]
     if job.stop_requested and snap.status == "running":
-        label = "stopping after this step…"
-    st.progress(min(done / total, 1.0), text=f"{job.name}: {label} — step {done} of {snap.total_steps or '?'}, "
-                                             f"{snap.elapsed:.0f} s")
+        label = _("stopping after this step…")
+    st.progress(min(done / total, 1.0), text=_("{name}: {status} — step {done} of {total}, {seconds:.0f} s").format(
+        name=job.name, status=label, done=done, total=snap.total_steps or "?", seconds=snap.elapsed))
     if snap.error:
-        st.error(f"Training failed: {snap.error}")
+        # The error itself is Python's exception message, shown as it was raised.
+        st.error(_("Training failed: {error}").format(error=snap.error))
     if not snap.steps:
-        st.caption("Loading Fashion-MNIST and building the model…")
+        st.caption(_("Loading Fashion-MNIST and building the model…"))
         return
     window = 10
     smoothed = [sum(snap.losses[max(0, k - window + 1): k + 1]) / len(snap.losses[max(0, k - window + 1): k + 1])
                 for k in range(len(snap.losses))]
     left, right = st.columns(2)
     left.plotly_chart(figures.lines(
-        [("loss per step", snap.steps, snap.losses), (f"mean of the last {window} steps", snap.steps, smoothed)],
-        f"Training loss L per step ({job.settings.mixing})", "step", "loss (cross-entropy)",
-        markers=False), key="l8_fig_loss")
+        [(_("loss per step"), snap.steps, snap.losses),
+         (_("mean of the last {count} steps").format(count=window), snap.steps, smoothed)],
+        _("Training loss L per step ({mixing})").format(mixing=job.settings.mixing), _("step"),
+        _("loss (cross-entropy)"), markers=False), key="l8_fig_loss")
     blocks = sorted(snap.blends[-1]) if snap.blends and snap.blends[-1] else []
     if blocks:
         series = [(f"{block}: α", snap.steps, [b[block][0] for b in snap.blends]) for block in blocks]
         if job.settings.mixing == "container":  # the general Container learns β separately
             series += [(f"{block}: β", snap.steps, [b[block][1] for b in snap.blends]) for block in blocks]
-        title = ("Blend α = sigmoid(sa_weight) per block" if job.settings.mixing == "container_light"
-                 else "Blend α, β per block")
-        values = [v for _, _, ys in series for v in ys]
+        title = (_("Blend α = sigmoid(sa_weight) per block") if job.settings.mixing == "container_light"
+                 else _("Blend α, β per block"))
+        values = [v for _name, _x, ys in series for v in ys]
         # At least 0.4..0.6, so that the first tiny moves of α are not blown up to the full height.
         y_range = (min(0.4, min(values) - 0.02), max(0.6, max(values) + 0.02))
-        right.plotly_chart(figures.lines(series, title, "step", "blend weight", markers=False, y_range=y_range),
+        right.plotly_chart(figures.lines(series, title, _("step"), _("blend weight"), markers=False, y_range=y_range),
                            key="l8_fig_blend")
     else:
-        right.info(f"The {job.settings.mixing} variant has no blend parameter: its mixed stage uses one affinity type.")
+        right.info(_("The {mixing} variant has no blend parameter: its mixed stage uses one affinity type.").format(
+            mixing=job.settings.mixing))
 
 
 def _queue_view(job: TrainingJob, position: int | None) -> None:
     """Where a queued run stands: the learner's place in the server's line for a training slot."""
-    slots = f"{MAX_CONCURRENT_RUNS} run{'s' if MAX_CONCURRENT_RUNS > 1 else ''}"
     if job.stop_requested:
-        st.info(f"{job.name}: leaving the queue…", icon=":material/hourglass_empty:")
+        st.info(_("{name}: leaving the queue…").format(name=job.name), icon=":material/hourglass_empty:")
     elif position:
         ahead = position - 1
-        st.info(f"**{job.name}: waiting for a training slot, number {position} in the queue** "
-                f"({ahead} run{'s' if ahead != 1 else ''} ahead of yours). This server trains {slots} at a time for "
-                "everyone; yours starts by itself when its turn comes. You can leave this page meanwhile.",
+        slots = ngettext("{count} run", "{count} runs", MAX_CONCURRENT_RUNS).format(count=MAX_CONCURRENT_RUNS)
+        ahead_runs = ngettext("{count} run", "{count} runs", ahead).format(count=ahead)
+        st.info(_("**{name}: waiting for a training slot, number {position} in the queue** ({ahead} ahead of yours). "
+                  "This server trains {slots} at a time for everyone; yours starts by itself when its turn comes. You "
+                  "can leave this page meanwhile.").format(name=job.name, position=position, ahead=ahead_runs,
+                                                           slots=slots),
                 icon=":material/hourglass_top:")
     else:
-        st.caption(f"{job.name}: starting…")
+        st.caption(_("{name}: starting…").format(name=job.name))
 
 
 def _bundled_time_lapse() -> None:
@@ -198,33 +208,36 @@ def _bundled_time_lapse() -> None:
     card = bundled_cards().get(BUNDLED_RUN)
     if card is None or not card.history:
         return
-    with st.expander(f"Time-lapse of the bundled {BUNDLED_RUN} run (its card's blend history)", expanded=True):
+    with st.expander(_("Time-lapse of the bundled {name} run (its card's blend history)").format(name=BUNDLED_RUN),
+                     expanded=True):
         epochs = [0] + [int(entry["epoch"]) for entry in card.history]
-        shown = st.select_slider("replay up to epoch", epochs, value=epochs[-1], key="l8_replay")
+        shown = st.select_slider(_("replay up to epoch"), epochs, value=epochs[-1], key="l8_replay")
         blocks = sorted(card.final_blend)
         series = []
         for block in blocks:
             alphas = [0.5] + [float(entry["blend"][block][0]) for entry in card.history]
             upto = epochs.index(shown) + 1
             series.append((f"{block}: α", epochs[:upto], alphas[:upto]))
-        st.plotly_chart(figures.lines(series, f"{BUNDLED_RUN}: α after each epoch (epoch 0 = initialisation)",
-                                      "epoch", "α", y_range=(0, 1)), key="l8_fig_replay")
-        images = (card.training or {}).get("train_subset") or "all"
-        st.caption(f"From the card: {card.epochs} epochs on {card.dataset}; training subset: {images}. "
-                   "Every point is read from card.history, not measured here.")
+        st.plotly_chart(figures.lines(series, _("{name}: α after each epoch (epoch 0 = initialisation)").format(
+            name=BUNDLED_RUN), _("epoch"), "α", y_range=(0, 1)), key="l8_fig_replay")
+        images = (card.training or {}).get("train_subset") or _("all")
+        st.caption(_("From the card: {epochs} epochs on {dataset}; training subset: {images}. Every point is read from "
+                     "card.history, not measured here.").format(
+                         epochs=card.epochs, dataset=card_dataset_label(card.dataset), images=images))
 
 
 def _verify_summary(job: TrainingJob | None, blend_plotted: bool) -> str:
     """What the Verify panel claims: 'you watched' only for a blend this session's own run plotted."""
     if blend_plotted:
-        return "the blend you watched is the trained model's own blend, starting from 0.5"
+        return _("the blend you watched is the trained model's own blend, starting from 0.5")
     if job is not None and job.collected and job.result is not None:
-        return (f"your {job.settings.mixing} run is stored with its history and settings (it has no blend to watch), "
-                "and an untrained Container starts from α = β = 0.5")
-    why = {"failed": "your run failed, so nothing was trained",
-           "cancelled": "your run was cancelled before it started, so nothing was trained"}.get(
-        job.status if job is not None and job.finished else "", "no run has finished in this session yet")
-    return f"an untrained model starts from α = β = 0.5 ({why}: press Start to train and check the run)"
+        return _("your {mixing} run is stored with its history and settings (it has no blend to watch), and an "
+                 "untrained Container starts from α = β = 0.5").format(mixing=job.settings.mixing)
+    why = {"failed": _("your run failed, so nothing was trained"),
+           "cancelled": _("your run was cancelled before it started, so nothing was trained")}.get(
+        job.status if job is not None and job.finished else "", _("no run has finished in this session yet"))
+    return _("an untrained model starts from α = β = 0.5 ({why}: press Start to train and check the run)").format(
+        why=why)
 
 
 def render() -> None:
@@ -232,19 +245,19 @@ def render() -> None:
     math_block(
         r"\alpha = \sigma(s),\qquad \frac{\partial L}{\partial s} = \alpha\,(1 - \alpha)\,\frac{\partial L}{\partial \alpha},"
         r"\qquad s \leftarrow s - \eta\,\widehat{\tfrac{\partial L}{\partial s}} \ \ (\text{AdamW step})",
-        caption="sa_weight s starts at 0 (α = β = ½) and is trained with everything else. The recipe is the one the "
-        "bundled models used (AdamW, warm-up then cosine decay, label smoothing, shifts and flips), on a subset of "
-        "the training split; accuracy is measured on a held-out part of it.",
+        caption=_("sa_weight s starts at 0 (α = β = ½) and is trained with everything else. The recipe is the one the "
+                  "bundled models used (AdamW, warm-up then cosine decay, label smoothing, shifts and flips), on a "
+                  "subset of the training split; accuracy is measured on a held-out part of it."),
     )
 
-    with st.expander("How α responds to sa_weight: α = σ(s) and its slope α(1 − α)",
+    with st.expander(_("How α responds to sa_weight: α = σ(s) and its slope α(1 − α)"),
                      expanded=st.session_state.get(JOB_KEY) is None):
         s_values = torch.linspace(-6, 6, 121)
         alpha_values = torch.sigmoid(s_values)
         st.plotly_chart(figures.lines(
             [("α = σ(s)", s_values.tolist(), alpha_values.tolist()),
              ("dα/ds = α(1 − α)", s_values.tolist(), (alpha_values * (1 - alpha_values)).tolist())],
-            "Blend α and its sensitivity dα/ds vs sa_weight s", "sa_weight s", "value", markers=False),
+            _("Blend α and its sensitivity dα/ds vs sa_weight s"), "sa_weight s", _("value"), markers=False),
             key="l8_fig_sigmoid")
 
     job: TrainingJob | None = st.session_state.get(JOB_KEY)
@@ -254,42 +267,47 @@ def render() -> None:
     subsets = _subsets(source)
     if st.session_state.get("l8_subset") not in subsets:
         st.session_state["l8_subset"] = min(DEFAULT_SUBSET, subsets[-1])
-    st.caption(f"Training images come from {source.label}.")
+    st.caption(_("Training images come from {source}.").format(source=data_source_label(source)))
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.selectbox("mixing of the 7 × 7 stage", MIXINGS, index=MIXINGS.index("container_light"), key="l8_mixing",
+    c1.selectbox(_("mixing of the 7 × 7 stage"), MIXINGS, index=MIXINGS.index("container_light"), key="l8_mixing",
                  disabled=running)
-    c2.select_slider("training images", subsets, key="l8_subset", disabled=running)
-    c3.slider("epochs", 1, 5, 2, key="l8_epochs", disabled=running)
-    c4.number_input("seed", 0, 9999, 0, key="l8_seed", disabled=running)
+    c2.select_slider(_("training images"), subsets, key="l8_subset", disabled=running)
+    c3.slider(_("epochs"), 1, 5, 2, key="l8_epochs", disabled=running)
+    c4.number_input(_("seed"), 0, 9999, 0, key="l8_seed", disabled=running)
     name, settings = _settings_from_widgets()
-    st.text_input("name of the result", placeholder=name, key="l8_name", disabled=running)
+    st.text_input(_("name of the result"), placeholder=name, key="l8_name", disabled=running)
     steps = math.ceil(settings.train_subset / settings.batch_size) * settings.epochs
     # AdamW moves a weight by about the learning rate per step at most, and dα/ds ≤ 1/4.
     reach = 0.25 * settings.lr * steps
-    run = (f"{settings.train_subset:,} images × {settings.epochs} epochs at batch {settings.batch_size} = {steps} "
-           f"steps. AdamW moves sa_weight by about the learning rate ({settings.lr:g}) per step at most and "
-           f"dα/ds ≤ 1/4, so this run can move α by at most about {reach:.3f}")
+    numbers = dict(images=settings.train_subset, epochs=settings.epochs, batch=settings.batch_size, steps=steps,
+                   lr=settings.lr, reach=reach)
     if reach < VISIBLE_MOVE:
-        st.info(f"**This is a short run, and its α line will look flat.** {run}, less than the {VISIBLE_MOVE} that "
-                "lesson 7 calls a clear lean. It shows the loss falling and α starting to move; the time-lapse below "
-                "replays the bundled run, trained for far more steps, where α moves visibly.",
+        st.info(_("**This is a short run, and its α line will look flat.** {images:,} images × {epochs} epochs at "
+                  "batch {batch} = {steps} steps. AdamW moves sa_weight by about the learning rate ({lr:g}) per step "
+                  "at most and dα/ds ≤ 1/4, so this run can move α by at most about {reach:.3f}, less than the "
+                  "{visible} that lesson 7 calls a clear lean. It shows the loss falling and α starting to move; the "
+                  "time-lapse below replays the bundled run, trained for far more steps, where α moves visibly.").format(
+                      visible=VISIBLE_MOVE, **numbers),
                 icon=":material/schedule:")
     else:
-        st.caption(f"{run} (a ceiling, not a forecast: the gradient rarely pushes the same way at every step).")
-    st.caption(f"The run is stored as {TRAINED_MODELS_KEY}['{name}'] in this session.")
+        st.caption(_("{images:,} images × {epochs} epochs at batch {batch} = {steps} steps. AdamW moves sa_weight by "
+                     "about the learning rate ({lr:g}) per step at most and dα/ds ≤ 1/4, so this run can move α by at "
+                     "most about {reach:.3f} (a ceiling, not a forecast: the gradient rarely pushes the same way at "
+                     "every step).").format(**numbers))
+    st.caption(_("The run is stored as {place} in this session.").format(place=f"{TRAINED_MODELS_KEY}['{name}']"))
 
-    b1, b2, _ = st.columns([1, 1, 3])
-    b1.button("▶ Start training", key="l8_start", on_click=_start, disabled=running, type="primary",
+    b1, b2, _spacer = st.columns([1, 1, 3])
+    b1.button(_("▶ Start training"), key="l8_start", on_click=_start, disabled=running, type="primary",
               width="stretch")
-    b2.button("■ Stop", key="l8_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
+    b2.button(_("■ Stop"), key="l8_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
     if st.session_state.get("l8_busy"):
-        st.warning(f"The training queue of this server is full ({MAX_WAITING_RUNS} runs are waiting); try again "
-                   "in a few minutes.")
+        st.warning(_("The training queue of this server is full ({count} runs are waiting); try again in a few "
+                     "minutes.").format(count=MAX_WAITING_RUNS))
 
     prediction = None
     if settings.mixing == "container_light":
-        prediction = predict("l8_prediction", "Predict: at the end of your run, where will blocks2.0's α be?",
+        prediction = predict("l8_prediction", _("Predict: at the end of your run, where will blocks2.0's α be?"),
                              PREDICTIONS)
     st.fragment(_progress_view, run_every=POLL_SECONDS if running else None)()
     _bundled_time_lapse()
@@ -298,29 +316,32 @@ def render() -> None:
     if job is not None and job.collected and job.result is not None:
         result = job.result
         history = pd.DataFrame([
-            {"epoch": log.epoch, "train loss": round(log.train_loss, 4), "train accuracy %": round(log.train_accuracy, 2),
-             "val accuracy %": round(log.val_accuracy, 2),
-             "blend (α, β)": "; ".join(f"{b}: {v[0]:.3f}, {v[1]:.3f}" for b, v in log.blend.items()) or "—",
-             "seconds": round(log.seconds, 1)}
+            {_("epoch"): log.epoch, _("train loss"): round(log.train_loss, 4),
+             _("train accuracy %"): round(log.train_accuracy, 2), _("val accuracy %"): round(log.val_accuracy, 2),
+             _("blend (α, β)"): "; ".join(f"{b}: {v[0]:.3f}, {v[1]:.3f}" for b, v in log.blend.items()) or "—",
+             _("seconds"): round(log.seconds, 1)}
             for log in result.history
         ])
         st.dataframe(history, hide_index=True, width="stretch")
-        how = "stopped early" if result.stopped_early else "finished"
-        st.success(f"Run {how}: {TRAINED_MODELS_KEY}['{job.name}'] holds the model, its history and settings. "
-                   "Pick it on the Inspector and Blend pages.")
+        place = f"{TRAINED_MODELS_KEY}['{job.name}']"
+        st.success((_("Run stopped early: {place} holds the model, its history and settings. Pick it on the Inspector "
+                      "and Blend pages.") if result.stopped_early else
+                    _("Run finished: {place} holds the model, its history and settings. Pick it on the Inspector and "
+                      "Blend pages.")).format(place=place))
     if trained:
-        st.caption("Your runs in this session: " + ", ".join(f"`{name}`" for name in trained))
+        st.caption(_("Your runs in this session: {names}").format(names=", ".join(f"`{name}`" for name in trained)))
 
     # Verify: training starts at α = β = 0.5, and a finished run's blend is the one in its weights.
     fresh = ZooContainer(settings.model_config())
     fresh_blend = blend_parameters(fresh)
     checks = []
     if fresh_blend:
-        checks.append(check_close(f"an untrained {settings.mixing} starts at α = β = 0.5 in every block",
+        checks.append(check_close(_("an untrained {mixing} starts at α = β = 0.5 in every block").format(
+                                      mixing=settings.mixing),
                                   [v for pair in fresh_blend.values() for v in pair], [0.5] * (2 * len(fresh_blend))))
     else:
-        checks.append(check_true(f"{settings.mixing} has no blend parameter to learn", not fresh_blend,
-                                 "blend_parameters is empty"))
+        checks.append(check_true(_("{mixing} has no blend parameter to learn").format(mixing=settings.mixing),
+                                 not fresh_blend, _("blend_parameters is empty")))
     ran = job is not None and job.collected and job.result is not None
     blend_plotted = False
     if ran:
@@ -328,20 +349,21 @@ def render() -> None:
         model_blend = blend_parameters(job.result.model)
         blend_plotted = bool(model_blend and snap.blends)
         entry = trained.get(job.name, {})
-        checks.append(check_true("trained_models entry holds model, history and settings",
+        checks.append(check_true(_("trained_models entry holds model, history and settings"),
                                  set(entry) >= {"model", "history", "settings"}, ", ".join(sorted(entry))))
         if model_blend and snap.blends:
             blocks = sorted(model_blend)
-            checks.append(check_abs("the stored model's blend = the last α plotted live",
+            checks.append(check_abs(_("the stored model's blend = the last α plotted live"),
                                     [model_blend[b] for b in blocks], [snap.blends[-1][b] for b in blocks], 6e-6,
-                                    "≤ 6e-06 absolute (logged to 5 decimals)"))
+                                    _("≤ 6e-06 absolute (logged to 5 decimals)")))
         data = try_test_batch()
         if job.settings.mixing == "container_light" and model_blend and data is not None:
             first = sorted(model_blend)[0]
             trained_model = job.result.model.eval()
             sigma = torch.sigmoid(trained_model.get_submodule(first).mix.sa_weight.detach()).double()
             measured = alpha_from_behaviour(trained_model, first, data[0][:16])
-            checks.append(check_close(f"{first}: α measured from the trained block's outputs = sigmoid(sa_weight)",
+            checks.append(check_close(_("{block}: α measured from the trained block's outputs = sigmoid(sa_weight)")
+                                      .format(block=first),
                                       [measured], sigma.reshape(1)))
             if prediction is not None and job.settings.mixing == settings.mixing:
                 checks.append(check_prediction(prediction, PREDICTIONS[0 if model_blend[first][0] > 0.5 else 1]))
