@@ -138,8 +138,8 @@ def heatmaps_side_by_side(
     height: int = 380,
 ) -> go.Figure:
     """Several matrices or grid maps in one row, on one colour scale (one colorbar)."""
-    arrays = [as_array(z) for z, _ in panels]
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[name for _, name in panels],
+    arrays = [as_array(z) for z, _name in panels]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[name for _matrix, name in panels],
                         horizontal_spacing=0.06)
     if shared_scale:
         if diverging:
@@ -245,7 +245,7 @@ def block_diagram(height: int = 230) -> go.Figure:
     """The Container block drawn once: one box per part, arrows in data order, each part naming its lesson."""
     fig = go.Figure()
     width, gap = 1.0, 0.35
-    insets = [0.3 if name == "+" else 0.0 for name, _, _ in BLOCK_PARTS]
+    insets = [0.3 if name == "+" else 0.0 for name, _what, _lesson in BLOCK_PARTS]
     for index, (name, what, lesson) in enumerate(BLOCK_PARTS):
         x0 = index * (width + gap)
         inset = insets[index]
