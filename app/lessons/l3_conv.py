@@ -12,7 +12,7 @@ from container_edu import affinity as aff
 from container_edu.aggregation import DepthwiseConvAggregation
 
 from . import figures
-from .widgets import Question, check_close, check_prediction, goals, math_block, predict, quiz, verify_panel
+from .widgets import Question, check_close, check_prediction, goals, math_block, predict, quiz, tex_words, verify_panel
 
 KEY = "conv"
 ROW_PREDICTIONS = (N_("all k² kernel taps"), N_("fewer than k² (taps cut at the border)"),
@@ -72,9 +72,9 @@ def make_conv(kernel_size: int) -> DepthwiseConvAggregation:
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"A_c[i,j] = \begin{cases} w_c[\,y_j - y_i + p,\ x_j - x_i + p\,] & |y_j - y_i| \le p \text{ and } "
-        r"|x_j - x_i| \le p \\ 0 & \text{otherwise} \end{cases} \qquad p = \lfloor k/2 \rfloor",
-        r"Y_c = A_c V_c + b_c \qquad (c = 0, \dots, C - 1:\ M = C \text{ heads of one channel})",
+        r"A_c[i,j] = \begin{cases} w_c[\,y_j - y_i + p,\ x_j - x_i + p\,] & |y_j - y_i| \le p " + tex_words(_(" and "))
+        + r" |x_j - x_i| \le p \\ 0 & " + tex_words(_("otherwise")) + r" \end{cases} \qquad p = \lfloor k/2 \rfloor",
+        r"Y_c = A_c V_c + b_c \qquad (c = 0, \dots, C - 1:\ M = C " + tex_words(_(" heads of one channel")) + ")",
         caption=_("PyTorch's conv2d is cross-correlation, hence the + offsets. The bias b_c is not part of A_c. "
                   "A_c never looks at the input (static), has at most k² non-zeros per row (sparse), and A_c[i, j] "
                   "depends only on the 2-D offset (dy, dx) = (y_j − y_i, x_j − x_i) between the two tokens: the same "

@@ -12,7 +12,7 @@ from container_edu.aggregation import TokenMixing
 from . import figures
 from .l3_conv import CHANNELS, make_conv
 from .widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
-                      verify_panel)
+                      tex_words, verify_panel)
 
 KEY = "shift"
 TITLE = N_("Shifts and shared weights")
@@ -82,8 +82,9 @@ def make_dense(size: int) -> TokenMixing:
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"A_c[i + 1,\ j + 1] = A_c[i, j] \quad \text{(both tokens one step right, inside the grid)}",
-        r"f(\mathrm{shift}\,V) = \mathrm{shift}\,f(V) \quad \text{(translation equivariance, away from the border)}",
+        r"A_c[i + 1,\ j + 1] = A_c[i, j] \quad " + tex_words(_("(both tokens one step right, inside the grid)")),
+        r"f(\mathrm{shift}\,V) = \mathrm{shift}\,f(V) \quad "
+        + tex_words(_("(translation equivariance, away from the border)")),
         caption=_("A_c[i, j] depends only on the 2-D offset between the tokens (lesson 2), so moving both tokens by "
                   "the same step leaves the weight unchanged. Shift V by one token (zero fill) and compare "
                   "f(shift V) with shift(f V), for the conv and for a dense N × N matrix with random weights: any A "

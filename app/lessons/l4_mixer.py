@@ -19,7 +19,8 @@ from container_edu.aggregation import (
 from . import figures
 from .network import meet_the_network
 from .resources import lesson_model, train_command
-from .widgets import Question, check_close, check_prediction, predict, check_true, goals, math_block, quiz, random_weights_warning, verify_panel
+from .widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
+                      random_weights_warning, tex_words, verify_panel)
 
 KEY = "mixer"
 GRID_PREDICTIONS = (N_("yes, it runs"), N_("no, it refuses"))
@@ -81,9 +82,10 @@ QUESTIONS = (
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"\text{Mixer } (M = 1):\quad Y = A\,V,\qquad A \in \mathbb{R}^{N \times N} \text{ a learned parameter}",
-        r"\text{multi-head MLP}:\quad Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1}),\qquad "
-        r"A_m \in \mathbb{R}^{N \times N} \text{ learned}",
+        r"\text{Mixer } (M = 1):\quad Y = A\,V,\qquad A \in \mathbb{R}^{N \times N} "
+        + tex_words(_(" a learned parameter")),
+        tex_words(_("multi-head MLP")) + r":\quad Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1}),\qquad "
+        r"A_m \in \mathbb{R}^{N \times N} " + tex_words(_(" learned")),
         caption=_("MLP-Mixer's real token-mixing MLP has two layers, N → D_S → N with a GELU between (D_S hidden "
                   "units), applied to every channel alike; one N × N matrix A is its one-layer, linear version. The "
                   "zoo's 'mixer' variant is neither exactly: it is a multi-head MLP with M = 4 one-layer N × N "

@@ -61,6 +61,11 @@ def math_block(*formulas: str, caption: str | None = None) -> None:
         st.caption(_(caption))
 
 
+def tex_words(words: str) -> str:
+    """Prose inside a formula, ``\\text{...}``: pass it translated, ``tex_words(_("otherwise"))``."""
+    return r"\text{" + words + "}"
+
+
 def random_weights_warning(what: str, command: str) -> None:
     st.warning(_(
         "bundled weights not found — run `{command}` to make them. "
