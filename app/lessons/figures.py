@@ -4,6 +4,9 @@ Every figure is titled with what it shows and the paper's symbol; every
 colour scale has a titled colorbar. Signed quantities (kernels, values,
 differences of signed maps) use a diverging scale centred on 0; affinities
 that are probabilities use a sequential one.
+
+Titles and labels passed in come translated from the lesson; the texts made here are translated here
+(``app.i18n._``: English outside a Streamlit run).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from app.i18n import N_, _
 from container_edu.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL
 
 _MARGIN = dict(l=10, r=10, t=60, b=10)
@@ -30,6 +34,11 @@ def _symmetric_range(z: np.ndarray) -> tuple[float, float]:
     bound = float(np.abs(z).max()) if z.size else 1.0
     bound = bound if bound > 0 else 1.0
     return -bound, bound
+
+
+def _hover(x_title: str, y_title: str, value_format: str) -> str:
+    row, column, value = y_title or _("row"), x_title or _("column"), _("value")
+    return f"{row} %{{y}}<br>{column} %{{x}}<br>{value} %{{z:{value_format}}}<extra></extra>"
 
 
 def heatmap(
@@ -61,7 +70,7 @@ def heatmap(
         zmin=zmin,
         zmax=zmax,
         colorbar=dict(title=dict(text=colorbar_title, side="right")),
-        hovertemplate=f"{y_title or 'row'} %{{y}}<br>{x_title or 'column'} %{{x}}<br>value %{{z:{value_format}}}<extra></extra>",
+        hovertemplate=_hover(x_title, y_title, value_format),
     )
     if show_values:
         trace.update(texttemplate=f"%{{z:{value_format}}}", textfont=dict(size=12))
@@ -92,14 +101,14 @@ def grid_map(
     """
     array = as_array(z)
     fig = heatmap(
-        array, title, colorbar_title, x_title="x (token column)", y_title="y (token row)",
+        array, title, colorbar_title, x_title=_("x (token column)"), y_title=_("y (token row)"),
         diverging=diverging, colorscale=colorscale, zmin=zmin, zmax=zmax, height=height, value_format=".3f",
     )
     if query is not None:
         fig.add_trace(go.Scatter(
-            x=[query[1]], y=[query[0]], mode="markers", name="query token i",
+            x=[query[1]], y=[query[0]], mode="markers", name=_("query token i"),
             marker=dict(symbol="x-thin", size=16, line=dict(width=3, color=QUERY_COLOR)),
-            hovertemplate="query token i<extra></extra>",
+            hovertemplate=_("query token i") + "<extra></extra>",
         ))
     if box is not None:
         y0, y1, x0, x1 = box
@@ -129,8 +138,8 @@ def heatmaps_side_by_side(
     height: int = 380,
 ) -> go.Figure:
     """Several matrices or grid maps in one row, on one colour scale (one colorbar)."""
-    arrays = [as_array(z) for z, _ in panels]
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[name for _, name in panels],
+    arrays = [as_array(z) for z, _name in panels]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[name for _matrix, name in panels],
                         horizontal_spacing=0.06)
     if shared_scale:
         if diverging:
@@ -147,7 +156,7 @@ def heatmaps_side_by_side(
             z=array, colorscale=colorscale or (DIVERGING if diverging else SEQUENTIAL),
             showscale=(col == len(arrays)) or not shared_scale,
             colorbar=dict(title=dict(text=colorbar_title, side="right")),
-            hovertemplate=f"{y_title or 'row'} %{{y}}<br>{x_title or 'column'} %{{x}}<br>value %{{z:.4f}}<extra></extra>",
+            hovertemplate=_hover(x_title, y_title, ".4f"),
             **kwargs,
         ), row=1, col=col)
         fig.update_xaxes(title_text=x_title, row=1, col=col)
@@ -159,7 +168,7 @@ def heatmaps_side_by_side(
             fig.add_trace(go.Scatter(
                 x=[query[1]], y=[query[0]], mode="markers", showlegend=False,
                 marker=dict(symbol="x-thin", size=14, line=dict(width=3, color=QUERY_COLOR)),
-                hovertemplate="query token i<extra></extra>",
+                hovertemplate=_("query token i") + "<extra></extra>",
             ), row=1, col=col)
     fig.update_layout(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=80, b=10))
     return fig
@@ -217,17 +226,18 @@ def add_vertical_markers(fig: go.Figure, xs: Sequence[float], labels: Sequence[s
     return fig
 
 
-#: The Container block, input to output: (code name, what it computes, the lesson that explains it).
+#: The Container block, input to output: (code name, what it computes, the lesson that explains it); the last two
+#: are English (``N_``), translated in :func:`block_diagram`.
 BLOCK_PARTS: tuple[tuple[str, str, str], ...] = (
-    ("pos_embed", "3×3 depthwise conv<br>added to x", "lesson 2"),
-    ("norm1", "BatchNorm", "lesson 8"),
-    ("conv1", "1×1 conv:<br>W_q | W_k | W_v", "lesson 5"),
-    ("aggregate", "Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend", "lessons 1-8"),
-    ("conv2", "1×1 conv: W_o", "lesson 1"),
-    ("+", "residual", ""),
-    ("norm2", "BatchNorm", "lesson 8"),
-    ("mlp", "1×1 conv → GELU<br>→ 1×1 conv", "per token"),
-    ("+", "residual", ""),
+    ("pos_embed", N_("3×3 depthwise conv<br>added to x"), N_("lesson 2")),
+    ("norm1", N_("BatchNorm"), N_("lesson 8")),
+    ("conv1", N_("1×1 conv:<br>W_q | W_k | W_v"), N_("lesson 5")),
+    ("aggregate", N_("Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend"), N_("lessons 1-8")),
+    ("conv2", N_("1×1 conv: W_o"), N_("lesson 1")),
+    ("+", N_("residual"), ""),
+    ("norm2", N_("BatchNorm"), N_("lesson 8")),
+    ("mlp", N_("1×1 conv → GELU<br>→ 1×1 conv"), N_("per token")),
+    ("+", N_("residual"), ""),
 )
 
 
@@ -235,17 +245,17 @@ def block_diagram(height: int = 230) -> go.Figure:
     """The Container block drawn once: one box per part, arrows in data order, each part naming its lesson."""
     fig = go.Figure()
     width, gap = 1.0, 0.35
-    insets = [0.3 if name == "+" else 0.0 for name, _, _ in BLOCK_PARTS]
+    insets = [0.3 if name == "+" else 0.0 for name, _what, _lesson in BLOCK_PARTS]
     for index, (name, what, lesson) in enumerate(BLOCK_PARTS):
         x0 = index * (width + gap)
         inset = insets[index]
         fig.add_shape(type="circle" if inset else "rect", x0=x0 + inset, x1=x0 + width - inset,
                       y0=inset, y1=1 - inset,
                       line=dict(color="#555"), fillcolor="#fff3cd" if name == "aggregate" else "#eef3fb")
-        label = "+" if inset else f"<b>{name}</b><br>{what}"
+        label = "+" if inset else f"<b>{name}</b><br>{_(what)}"
         fig.add_annotation(x=x0 + width / 2, y=0.5, text=label, showarrow=False, font=dict(size=11))
         if lesson:
-            fig.add_annotation(x=x0 + width / 2, y=-0.15, text=f"<i>{lesson}</i>", showarrow=False,
+            fig.add_annotation(x=x0 + width / 2, y=-0.15, text=f"<i>{_(lesson)}</i>", showarrow=False,
                                font=dict(size=10, color="#1f5fa8"))
         if index:
             start = x0 - gap - insets[index - 1]
@@ -264,5 +274,5 @@ def block_diagram(height: int = 230) -> go.Figure:
     fig.update_xaxes(visible=False, range=[-0.2, total])
     fig.update_yaxes(visible=False, range=[-0.35, 1.5])
     fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=5), showlegend=False, plot_bgcolor="white",
-                      title="One Container block: x → pos_embed → norm1 → conv1 → A V → conv2 → + → norm2 → MLP → +")
+                      title=_("One Container block: x → pos_embed → norm1 → conv1 → A V → conv2 → + → norm2 → MLP → +"))
     return fig

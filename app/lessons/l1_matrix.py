@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app.i18n import N_, _
 from container_edu import affinity as aff
 
 from . import figures
@@ -13,7 +14,7 @@ from .network import show_block
 from .widgets import Question, check_close, goals, math_block, quiz, verify_panel
 
 KEY = "matrix"
-TITLE = "Aggregation as a matrix"
+TITLE = N_("Aggregation as a matrix")
 
 GRID = (2, 2)  # H x W: four tokens
 NUM_TOKENS = GRID[0] * GRID[1]
@@ -23,9 +24,9 @@ SHORT_LABELS = [f"t{i}" for i in range(NUM_TOKENS)]
 CHANNEL_LABELS = [f"c{c}" for c in range(CHANNELS)]
 
 GOALS = [
-    "Read a C × n_y × n_x feature map (n_y rows, n_x columns of tokens) as N = n_y·n_x tokens with C channels.",
-    "Compute Y = A V and read row i of A as the recipe for output token i.",
-    "See that an operator that mixes tokens is fully described by its N × N affinity A.",
+    N_("Read a C × n_y × n_x feature map (n_y rows, n_x columns of tokens) as N = n_y·n_x tokens with C channels."),
+    N_("Compute Y = A V and read row i of A as the recipe for output token i."),
+    N_("See that an operator that mixes tokens is fully described by its N × N affinity A."),
 ]
 
 
@@ -45,11 +46,11 @@ def presets() -> dict[str, torch.Tensor]:
     logits = torch.randn(n, n, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     rows = logits.softmax(-1).round(decimals=2)
     rows[:, -1] = 1 - rows[:, :-1].sum(-1)  # keep each row summing to 1 after rounding
-    return {
-        "identity (copy)": torch.eye(n, dtype=torch.float64),
-        "average of all tokens": torch.full((n, n), 1.0 / n, dtype=torch.float64),
-        "left neighbour (a shift)": shift,
-        "random, rows sum to 1": rows,
+    return {  # the names are English (the radio's values), shown translated
+        N_("identity (copy)"): torch.eye(n, dtype=torch.float64),
+        N_("average of all tokens"): torch.full((n, n), 1.0 / n, dtype=torch.float64),
+        N_("left neighbour (a shift)"): shift,
+        N_("random, rows sum to 1"): rows,
     }
 
 
@@ -58,35 +59,39 @@ _N = _SIDE * _SIDE
 
 QUESTIONS = (
     Question(
-        f"A feature map has C = {_C} channels on a {_SIDE} × {_SIDE} grid. What are the shapes of V and of one affinity A?",
+        N_("A feature map has C = {c} channels on a {side} × {side} grid. What are the shapes of V and of one "
+           "affinity A?"),
         (
-            (f"V is {_N} × {_C}, A is {_N} × {_N}",
-             f"N = {_SIDE}·{_SIDE} = {_N} tokens; V holds one row of C = {_C} channels per token, and A relates every "
-             "token to every token."),
-            (f"V is {_SIDE} × {_SIDE}, A is {_C} × {_C}",
-             f"That mixes up the roles: A mixes tokens, not channels, so it is N × N with N = n_y·n_x = {_N}."),
-            (f"V is {_C} × {_N} (a row per channel), A is {_C} × {_C}",
-             "In this course tokens are rows: V is N × C, and the channel-mixing matrices (W_v, W_o) are C × C, not A."),
+            (N_("V is {n} × {c}, A is {n} × {n}"),
+             N_("N = {side}·{side} = {n} tokens; V holds one row of C = {c} channels per token, and A relates every "
+                "token to every token.")),
+            (N_("V is {side} × {side}, A is {c} × {c}"),
+             N_("That mixes up the roles: A mixes tokens, not channels, so it is N × N with N = n_y·n_x = {n}.")),
+            (N_("V is {c} × {n} (a row per channel), A is {c} × {c}"),
+             N_("In this course tokens are rows: V is N × C, and the channel-mixing matrices (W_v, W_o) are C × C, "
+                "not A.")),
+        ),
+        0,
+        fields={"c": _C, "side": _SIDE, "n": _N},
+    ),
+    Question(
+        N_("Row i of A is (0, 0.5, 0.5, 0). What is output token Y_i?"),
+        (
+            (N_("The average of V_1 and V_2"), N_("Y_i = Σ_j A_ij V_j = 0.5·V_1 + 0.5·V_2, every channel alike.")),
+            (N_("The average of rows 1 and 2 of A"),
+             N_("A's rows are recipes; what gets averaged are the value vectors V_j.")),
+            (N_("0.5 times the sum of all tokens"),
+             N_("Only tokens with a non-zero weight in row i contribute: here tokens 1 and 2.")),
         ),
         0,
     ),
     Question(
-        "Row i of A is (0, 0.5, 0.5, 0). What is output token Y_i?",
+        N_("Does the same A act on every channel of V in Y = A V?"),
         (
-            ("The average of V_1 and V_2", "Y_i = Σ_j A_ij V_j = 0.5·V_1 + 0.5·V_2, every channel alike."),
-            ("The average of rows 1 and 2 of A", "A's rows are recipes; what gets averaged are the value vectors V_j."),
-            ("0.5 times the sum of all tokens",
-             "Only tokens with a non-zero weight in row i contribute: here tokens 1 and 2."),
-        ),
-        0,
-    ),
-    Question(
-        "Does the same A act on every channel of V in Y = A V?",
-        (
-            ("Yes: every channel is mixed by the same A",
-             "Y[:, c] = A V[:, c]. Giving groups of channels their own A is what multiple heads do."),
-            ("No: each channel has its own row of A",
-             "A has one row per output token (N rows), not per channel."),
+            (N_("Yes: every channel is mixed by the same A"),
+             N_("Y[:, c] = A V[:, c]. Giving groups of channels their own A is what multiple heads do.")),
+            (N_("No: each channel has its own row of A"),
+             N_("A has one row per output token (N rows), not per channel.")),
         ),
         0,
     ),
@@ -98,15 +103,20 @@ def render() -> None:
     math_block(
         r"Y = A\,V,\qquad Y_i = \sum_{j=0}^{N-1} A_{ij}\, V_j \qquad (A \in \mathbb{R}^{N\times N},\; V \in \mathbb{R}^{N\times C})",
         r"Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1})\, W_o",
-        caption="Tokens, heads and channels are numbered from 0, as in the widgets: token i = y·n_x + x in row-major order (n_x tokens per row; W always names a weight matrix). Row i of A says how much each token j contributes to output "
-        "token i. With M heads, the C channels are split into M groups, each mixed by its own A_m; "
-        "W_o then mixes channels. Every operator in these lessons is this formula with a different A.",
+        caption=_("Tokens, heads and channels are numbered from 0, as in the widgets: token i = y·n_x + x in "
+                  "row-major order (n_x tokens per row; W always names a weight matrix). Row i of A says how much "
+                  "each token j contributes to output token i. With M heads, the C channels are split into M groups, "
+                  "each mixed by its own A_m; W_o then mixes channels. Every operator in these lessons is this "
+                  "formula with a different A."),
     )
 
-    st.markdown(f"**Try it.** Four tokens on a {GRID[0]} × {GRID[1]} grid, {CHANNELS} channels each. "
-                "Pick a starting A, then edit its cells: Y follows.")
+    st.markdown(_("**Try it.** Four tokens on a {rows} × {columns} grid, {channels} channels each. "
+                  "Pick a starting A, then edit its cells: Y follows.").format(rows=GRID[0], columns=GRID[1],
+                                                                               channels=CHANNELS))
     preset_names = list(presets())
-    preset = st.radio("Start from", preset_names, horizontal=True, key="l1_preset")
+    preset_labels = {name: _(name) for name in preset_names}
+    preset = st.radio(_("Start from"), preset_names, horizontal=True, key="l1_preset",
+                      format_func=preset_labels.__getitem__)
     base = presets()[preset]
     frame = pd.DataFrame(base.numpy(), index=TOKEN_LABELS, columns=SHORT_LABELS)
     # One editor per preset: the editor keeps edits as a delta on its input, so a new preset gets a fresh editor.
@@ -121,45 +131,45 @@ def render() -> None:
     col_a, col_v, col_y = st.columns([1.15, 1, 1])
     with col_a:
         st.plotly_chart(figures.heatmap(
-            matrix, "Affinity A (N × N)", "A[i, j]",
-            x_title="input token j", y_title="output token i", x_labels=SHORT_LABELS, y_labels=SHORT_LABELS,
+            matrix, _("Affinity A (N × N)"), "A[i, j]",
+            x_title=_("input token j"), y_title=_("output token i"), x_labels=SHORT_LABELS, y_labels=SHORT_LABELS,
             diverging=True, show_values=True), key="l1_fig_a")
     with col_v:
         st.plotly_chart(figures.heatmap(
-            v, "Values V (N × C)", "V[j, c]", x_title="channel c", y_title="token j",
+            v, _("Values V (N × C)"), "V[j, c]", x_title=_("channel c"), y_title=_("token j"),
             x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="l1_fig_v")
     with col_y:
         st.plotly_chart(figures.heatmap(
-            y, "Output Y = A V (N × C)", "Y[i, c]", x_title="channel c", y_title="output token i",
+            y, _("Output Y = A V (N × C)"), "Y[i, c]", x_title=_("channel c"), y_title=_("output token i"),
             x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="l1_fig_y")
 
-    challenge = st.toggle("Challenge: edit row t0 of A so that Y_0 is the average of V_1 and V_2 "
-                          "(the Verify panel checks your edit)", key="l1_challenge")
+    challenge = st.toggle(_("Challenge: edit row t0 of A so that Y_0 is the average of V_1 and V_2 "
+                            "(the Verify panel checks your edit)"), key="l1_challenge")
 
-    st.markdown("**Read one row.**")
-    row = st.select_slider("output token i", options=list(range(NUM_TOKENS)), value=0, key="l1_row",
+    st.markdown(_("**Read one row.**"))
+    row = st.select_slider(_("output token i"), options=list(range(NUM_TOKENS)), value=0, key="l1_row",
                            format_func=lambda i: TOKEN_LABELS[i])
     weights = matrix[row]
     terms = [rf"{float(w):+.2f}\,V_{{{j}}}" for j, w in enumerate(weights) if abs(float(w)) > 0]
     vector = ", ".join(f"{float(value):.2f}" for value in y[row])
     st.latex(rf"Y_{{{row}}} = " + (" ".join(terms) if terms else "0") + rf" = ({vector})")
-    st.caption(f"Row {row} of A sums to {float(weights.sum()):.2f}; its largest weight is on token "
-               f"t{int(weights.abs().argmax())}.")
+    st.caption(_("Row {row} of A sums to {total:.2f}; its largest weight is on token t{largest}.").format(
+        row=row, total=float(weights.sum()), largest=int(weights.abs().argmax())))
 
-    with st.expander("Where Y = A V sits in the network: the Container block"):
+    with st.expander(_("Where Y = A V sits in the network: the Container block")):
         show_block("l1_block_diagram")
 
     # Verify: the core's aggregate equals the sum written out by hand, token by token.
     by_hand = torch.stack([sum(matrix[i, j] * v[j] for j in range(NUM_TOKENS)) for i in range(NUM_TOKENS)])
     per_channel = torch.stack([matrix @ v[:, c] for c in range(CHANNELS)], dim=1)
-    challenge_checks = [check_close("your edit: Y_0 = (V_1 + V_2) / 2, computed from V alone", y[0],
+    challenge_checks = [check_close(_("your edit: Y_0 = (V_1 + V_2) / 2, computed from V alone"), y[0],
                                     (v[1] + v[2]) / 2)] if challenge else []
     verify_panel(
         challenge_checks + [
-            check_close("aggregate(A, V) equals Σ_j A_ij V_j written out per token", y, by_hand),
-            check_close("each channel c is mixed by the same A: Y[:, c] = A V[:, c]", y, per_channel),
-            check_close(f"row {row}: Y_{row} = Σ_j A_{row}j V_j", y[row], by_hand[row]),
+            check_close(_("aggregate(A, V) equals Σ_j A_ij V_j written out per token"), y, by_hand),
+            check_close(_("each channel c is mixed by the same A: Y[:, c] = A V[:, c]"), y, per_channel),
+            check_close(_("row {row}: Y_{row} = Σ_j A_{row}j V_j").format(row=row), y[row], by_hand[row]),
         ],
-        "Y = A V is exactly 'output token i = weighted sum of the value rows, weights from row i of A'",
+        _("Y = A V is exactly 'output token i = weighted sum of the value rows, weights from row i of A'"),
     )
     quiz(KEY, QUESTIONS)

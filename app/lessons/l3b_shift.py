@@ -5,47 +5,51 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from app.i18n import N_, _
 from container_edu import colors
 from container_edu.aggregation import TokenMixing
 
 from . import figures
 from .l3_conv import CHANNELS, make_conv
 from .widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
-                      verify_panel)
+                      tex_words, verify_panel)
 
 KEY = "shift"
-TITLE = "Shifts and shared weights"
-SHIFT_PREDICTIONS = ("the conv's only", "the dense matrix's only", "both", "neither")
-SHIFTS = {"right (+x)": (0, 1), "left (−x)": (0, -1), "down (+y)": (1, 0), "up (−y)": (-1, 0)}
+TITLE = N_("Shifts and shared weights")
+SHIFT_PREDICTIONS = (N_("the conv's only"), N_("the dense matrix's only"), N_("both"), N_("neither"))
+SHIFTS = {N_("right (+x)"): (0, 1), N_("left (−x)"): (0, -1), N_("down (+y)"): (1, 0), N_("up (−y)"): (-1, 0)}
 
 GOALS = [
-    "See that a conv's weights repeat along the diagonals of A_c: A_c[i+1, j+1] = A_c[i, j].",
-    "Verify translation equivariance numerically: f(shift V) = shift(f V) away from the border.",
-    "See that a dense N × N matrix with free weights (as lesson 4's Mixer learns) does not have it.",
+    N_("See that a conv's weights repeat along the diagonals of A_c: A_c[i+1, j+1] = A_c[i, j]."),
+    N_("Verify translation equivariance numerically: f(shift V) = shift(f V) away from the border."),
+    N_("See that a dense N × N matrix with free weights (as lesson 4's Mixer learns) does not have it."),
 ]
 
 QUESTIONS = (
     Question(
-        "Why does shifting the input by one token shift a conv's output by one token (away from the border)?",
+        N_("Why does shifting the input by one token shift a conv's output by one token (away from the border)?"),
         (
-            ("The same kernel is used at every position",
-             "Weight sharing along the diagonals (a Toeplitz-like matrix) is exactly translation equivariance."),
-            ("Because A_c's rows sum to 1, so the output can only move, not change", "Conv rows need not sum to 1 (the kernel here does not); that is not the reason."),
-            ("Because A_c is recomputed from the shifted input and follows its content",
-             "The conv's A_c is static: it never looks at the input. Equivariance comes from the shared kernel."),
+            (N_("The same kernel is used at every position"),
+             N_("Weight sharing along the diagonals (a Toeplitz-like matrix) is exactly translation equivariance.")),
+            (N_("Because A_c's rows sum to 1, so the output can only move, not change"),
+             N_("Conv rows need not sum to 1 (the kernel here does not); that is not the reason.")),
+            (N_("Because A_c is recomputed from the shifted input and follows its content"),
+             N_("The conv's A_c is static: it never looks at the input. Equivariance comes from the shared kernel.")),
         ),
         0,
     ),
     Question(
-        "Near the border the conv's f(shift V) and shift(f V) differ. Why?",
+        N_("Near the border the conv's f(shift V) and shift(f V) differ. Why?"),
         (
-            ("Zero padding: a shifted-in token meets a zero",
-             "The token shifted in at the edge is zero-filled, and the kernel's taps outside the grid see zero "
-             "padding: the two orders see different zeros there. Inside the grid the shared kernel makes them equal."),
-            ("The kernel changes near the border to fit the grid",
-             "The same kernel is used everywhere; only its taps outside the grid are cut (they meet zero padding)."),
-            ("Rounding errors grow near the edge of the grid",
-             "The gap there is of the size of the data, not 1e-16: it comes from the zeros, not from rounding."),
+            (N_("Zero padding: a shifted-in token meets a zero"),
+             N_("The token shifted in at the edge is zero-filled, and the kernel's taps outside the grid see zero "
+                "padding: the two orders see different zeros there. Inside the grid the shared kernel makes them "
+                "equal.")),
+            (N_("The kernel changes near the border to fit the grid"),
+             N_("The same kernel is used everywhere; only its taps outside the grid are cut (they meet zero "
+                "padding).")),
+            (N_("Rounding errors grow near the edge of the grid"),
+             N_("The gap there is of the size of the data, not 1e-16: it comes from the zeros, not from rounding.")),
         ),
         0,
     ),
@@ -78,19 +82,22 @@ def make_dense(size: int) -> TokenMixing:
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"A_c[i + 1,\ j + 1] = A_c[i, j] \quad \text{(both tokens one step right, inside the grid)}",
-        r"f(\mathrm{shift}\,V) = \mathrm{shift}\,f(V) \quad \text{(translation equivariance, away from the border)}",
-        caption="A_c[i, j] depends only on the 2-D offset between the tokens (lesson 2), so moving both tokens by "
-        "the same step leaves the weight unchanged. Shift V by one token (zero fill) and compare f(shift V) with "
-        "shift(f V), for the conv and for a dense N × N matrix with random weights: any A of lesson 1, the kind "
-        "lesson 4's Mixer learns.",
+        r"A_c[i + 1,\ j + 1] = A_c[i, j] \quad " + tex_words(_("(both tokens one step right, inside the grid)")),
+        r"f(\mathrm{shift}\,V) = \mathrm{shift}\,f(V) \quad "
+        + tex_words(_("(translation equivariance, away from the border)")),
+        caption=_("A_c[i, j] depends only on the 2-D offset between the tokens (lesson 2), so moving both tokens by "
+                  "the same step leaves the weight unchanged. Shift V by one token (zero fill) and compare "
+                  "f(shift V) with shift(f V), for the conv and for a dense N × N matrix with random weights: any A "
+                  "of lesson 1, the kind lesson 4's Mixer learns."),
     )
     c1, c2, c3 = st.columns(3)
-    size = c1.slider("grid side n_y = n_x", 7, 12, 9, key="l3b_size")
-    kernel_size = c2.radio("kernel k", [3, 5], horizontal=True, key="l3b_k")
-    direction = c3.selectbox("shift the input by one token", list(SHIFTS), key="l3_shift")
-    prediction = predict("l3_prediction", "Predict: whose output shifts along with its input, away from the border?",
-                         SHIFT_PREDICTIONS)
+    size = c1.slider(_("grid side n_y = n_x"), 7, 12, 9, key="l3b_size")
+    kernel_size = c2.radio(_("kernel k"), [3, 5], horizontal=True, key="l3b_k")
+    shift_labels = {name: _(name) for name in SHIFTS}
+    direction = c3.selectbox(_("shift the input by one token"), list(SHIFTS), key="l3_shift",
+                             format_func=shift_labels.__getitem__)
+    prediction = predict("l3_prediction", N_("Predict: whose output shifts along with its input, away from the "
+                                             "border?"), SHIFT_PREDICTIONS)
     pad = kernel_size // 2
     conv, dense = make_conv(kernel_size), make_dense(size)
     dy, dx = SHIFTS[direction]
@@ -108,18 +115,18 @@ def render() -> None:
     zmax = float(max(conv_gap.max(), dense_gap.max()))
     with g1:
         st.plotly_chart(figures.grid_map(
-            conv_gap, "Conv: |f(shift V) − shift(f V)| (max over channels)", "|difference|",
-            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_conv_eq")
+            conv_gap, _("Conv: |f(shift V) − shift(f V)| (max over channels)"), _("|difference|"),
+            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label=_("interior")), key="l3_fig_conv_eq")
     with g2:
         st.plotly_chart(figures.grid_map(
-            dense_gap, "Dense N × N matrix: |f(shift V) − shift(f V)| (max over channels)", "|difference|",
-            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label="interior"), key="l3_fig_mix_eq")
-    st.caption(
-        f"Inside the dashed interior the conv's largest gap is {float(conv_gap[interior].max()):.1e}; "
-        f"the dense matrix's is {float(dense_gap[interior].max()):.3f}. The conv only differs near the border, where "
+            dense_gap, _("Dense N × N matrix: |f(shift V) − shift(f V)| (max over channels)"), _("|difference|"),
+            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label=_("interior")), key="l3_fig_mix_eq")
+    st.caption(_(
+        "Inside the dashed interior the conv's largest gap is {conv_gap:.1e}; "
+        "the dense matrix's is {dense_gap:.3f}. The conv only differs near the border, where "
         "the zero fill and the zero padding meet. A dense matrix could hold a conv's banded pattern, but nothing in "
         "it forces the weights to repeat along the diagonals, so it is not equivariant."
-    )
+    ).format(conv_gap=float(conv_gap[interior].max()), dense_gap=float(dense_gap[interior].max())))
 
     # Verify: the shared weights, the two equivariance claims, and the learner's prediction.
     num_tokens = size * size
@@ -136,13 +143,13 @@ def render() -> None:
         (conv_follows, dense_follows)]]
     verify_panel(
         ([check_prediction(prediction, measured)] if prediction is not None else []) + [
-            check_close("A_c[i+1, j+1] = A_c[i, j] wherever both tokens move right inside the grid (shared weights)",
-                        moved, original),
-            check_close("conv: f(shift V) = shift(f V) in the interior (translation equivariance)",
+            check_close(_("A_c[i+1, j+1] = A_c[i, j] wherever both tokens move right inside the grid "
+                          "(shared weights)"), moved, original),
+            check_close(_("conv: f(shift V) = shift(f V) in the interior (translation equivariance)"),
                         conv_pair[0][inside], conv_pair[1][inside]),
-            check_differ("dense matrix: f(shift V) ≠ shift(f V) in the interior (no equivariance)",
+            check_differ(_("dense matrix: f(shift V) ≠ shift(f V) in the interior (no equivariance)"),
                          dense_pair[0][inside], dense_pair[1][inside]),
         ],
-        "the conv's shared weights make it commute with shifts away from the border; a dense matrix does not",
+        _("the conv's shared weights make it commute with shifts away from the border; a dense matrix does not"),
     )
     quiz(KEY, QUESTIONS)

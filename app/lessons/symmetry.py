@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 from torch import nn
 
+from app.i18n import N_, _
 from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing
 
 SIDE, CHANNELS, HEADS, KERNEL = 8, 8, 2, 3
@@ -42,14 +43,22 @@ def _gap(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> float:
     return float((a - b).abs().max() / scale.abs().max())
 
 
+# The operators' names (English templates, translated when drawn; the rows keep the English).
+_ATTENTION, _CONV = N_("attention"), N_("depthwise conv {k}×{k}")
+_MIXER, _ATTENTION_POS = N_("Mixer (one learned N × N)"), N_("attention after pos_embed")
+#: The columns of :func:`symmetry_rows`, as drawn.
+_COLUMNS = (N_("operator"), N_("gap after a random permutation"), N_("commutes with permutations"),
+            N_("gap after a shift (interior)"), N_("commutes with shifts"))
+
+
 @torch.no_grad()
 def symmetry_rows(seed: int = 0) -> list[dict]:
     torch.manual_seed(seed)
     operators = {
-        "attention": _Attention(with_pos_embed=False),
-        f"depthwise conv {KERNEL}×{KERNEL}": DepthwiseConvAggregation(CHANNELS, KERNEL),
-        "Mixer (one learned N × N)": TokenMixing(SIDE * SIDE),
-        "attention after pos_embed": _Attention(with_pos_embed=True),
+        _ATTENTION: _Attention(with_pos_embed=False),
+        _CONV: DepthwiseConvAggregation(CHANNELS, KERNEL),
+        _MIXER: TokenMixing(SIDE * SIDE),
+        _ATTENTION_POS: _Attention(with_pos_embed=True),
     }
     x = torch.randn(1, CHANNELS, SIDE, SIDE, dtype=torch.float64)
     order = torch.randperm(SIDE * SIDE)
@@ -61,41 +70,63 @@ def symmetry_rows(seed: int = 0) -> list[dict]:
         permuted = _gap(operator(_permute(x, order)), _permute(out, order), out)
         shifted_in, shifted_out = operator(torch.roll(x, 1, dims=-1)), torch.roll(out, 1, dims=-1)
         shifted = _gap(shifted_in[..., inner, inner], shifted_out[..., inner, inner], out)
-        rows.append({"operator": name, "gap after a random permutation": permuted,
+        rows.append({"operator": name.format(k=KERNEL), "gap after a random permutation": permuted,
                      "commutes with permutations": permuted < EXACT, "gap after a shift (interior)": shifted,
                      "commutes with shifts": shifted < EXACT})
     return rows
 
 
-RECAP = pd.DataFrame({"dense (every token reaches every token)": ["attention (lesson 5)", "Mixer (lesson 4)"],
-                      "sparse (a local window)": ["?", "depthwise conv (lesson 2)"]},
-                     index=["dynamic (A depends on X)", "static (A is a parameter)"])
-EMPTY_CELL = ("a local attention: A computed from X, but only inside a window",
-              "a bigger conv kernel", "a Mixer with fewer parameters")
+#: The 2 × 2 table, in English (``N_``): translated cell by cell when drawn.
+RECAP = pd.DataFrame({N_("dense (every token reaches every token)"): [N_("attention (lesson 5)"),
+                                                                       N_("Mixer (lesson 4)")],
+                      N_("sparse (a local window)"): ["?", N_("depthwise conv (lesson 2)")]},
+                     index=[N_("dynamic (A depends on X)"), N_("static (A is a parameter)")])
+EMPTY_CELL = (N_("a local attention: A computed from X, but only inside a window"),
+              N_("a bigger conv kernel"), N_("a Mixer with fewer parameters"))
+
+
+def _translated_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its index, columns and text cells in the session's language."""
+    shown = frame.map(lambda cell: _(cell) if isinstance(cell, str) and cell != "?" else cell)
+    shown.index = [_(name) if isinstance(name, str) else name for name in frame.index]
+    shown.columns = [_(name) for name in frame.columns]
+    return shown
 
 
 def render_recap() -> None:
-    with st.expander("Recap of lessons 2-5: two questions that sort the three operators", expanded=True):
-        st.dataframe(RECAP, width="stretch")
-        guess = st.radio("What belongs in the empty cell (dynamic and sparse)?", EMPTY_CELL, index=None,
-                         key="recap_empty_cell")
+    with st.expander(_("Recap of lessons 2-5: two questions that sort the three operators"), expanded=True):
+        st.dataframe(_translated_frame(RECAP), width="stretch")
+        labels = {option: _(option) for option in EMPTY_CELL}
+        guess = st.radio(_("What belongs in the empty cell (dynamic and sparse)?"), EMPTY_CELL, index=None,
+                         key="recap_empty_cell", format_func=labels.__getitem__)
         if guess == EMPTY_CELL[0]:
-            st.success("Yes: attention restricted to a window (as in Swin's windows or deformable attention) is "
-                       "dynamic and sparse.")
+            st.success(_("Yes: attention restricted to a window (as in Swin's windows or deformable attention) is "
+                         "dynamic and sparse."))
         elif guess is not None:
-            st.error("Not quite: a conv kernel and a Mixer's matrix are both parameters, fixed after training, so "
-                     "neither is dynamic.")
-        st.markdown("**Symmetry, measured.** Rearrange the tokens, apply the operator, and compare with "
-                    "rearranging its output (float64, relative to the output's largest entry):")
+            st.error(_("Not quite: a conv kernel and a Mixer's matrix are both parameters, fixed after training, so "
+                       "neither is dynamic."))
+        st.markdown(_("**Symmetry, measured.** Rearrange the tokens, apply the operator, and compare with "
+                      "rearranging its output (float64, relative to the output's largest entry):"))
         rows = symmetry_rows()
         frame = pd.DataFrame(rows)
         for column in ("gap after a random permutation", "gap after a shift (interior)"):
             frame[column] = frame[column].map(lambda value: f"{value:.1e}")
+        names = {template.format(k=KERNEL): _(template).format(k=KERNEL)
+                 for template in (_ATTENTION, _CONV, _MIXER, _ATTENTION_POS)}
+        frame["operator"] = frame["operator"].map(names)
+        frame.columns = [_(column) for column in _COLUMNS]
         st.dataframe(frame, hide_index=True, width="stretch")
         with_pos = rows[-1]
-        st.caption("Attention treats the tokens as a set: it commutes with every permutation, so it does not know "
-                   "where a token is. The conv commutes with shifts only (its weights depend on the offset), the "
-                   "Mixer with neither. Container's pos_embed (a zero-padded 3×3 depthwise conv added to X) breaks "
-                   "attention's permutation symmetry: position enters through each token's neighbourhood"
-                   + (", and through the border, which attention sees from every token, so even a shift no longer "
-                      "commutes exactly." if not with_pos["commutes with shifts"] else "."))
+        if with_pos["commutes with shifts"]:
+            ending = _("Attention treats the tokens as a set: it commutes with every permutation, so it does not "
+                       "know where a token is. The conv commutes with shifts only (its weights depend on the offset), "
+                       "the Mixer with neither. Container's pos_embed (a zero-padded 3×3 depthwise conv added to X) "
+                       "breaks attention's permutation symmetry: position enters through each token's neighbourhood.")
+        else:
+            ending = _("Attention treats the tokens as a set: it commutes with every permutation, so it does not "
+                       "know where a token is. The conv commutes with shifts only (its weights depend on the offset), "
+                       "the Mixer with neither. Container's pos_embed (a zero-padded 3×3 depthwise conv added to X) "
+                       "breaks attention's permutation symmetry: position enters through each token's neighbourhood, "
+                       "and through the border, which attention sees from every token, so even a shift no longer "
+                       "commutes exactly.")
+        st.caption(ending)
