@@ -24,12 +24,14 @@ from test_app_pages import ENTRY, TIMEOUT, assert_clean, texts
 
 HOME = "pages/1_Home.py"
 BLEND = "pages/4_Blend.py"
+EXPLORER = "pages/2_Affinity_explorer.py"
 
 #: (page, area) drawn in Chinese and checked for English; area is "sidebar" or "main". Extend as you translate.
 TRANSLATED: list[tuple[str, str]] = [
     (HOME, "sidebar"),
     (HOME, "main"),
     (BLEND, "sidebar"),  # the sidebar with the model picker and the checkpoint loader
+    (EXPLORER, "main"),  # with its default operator; every operator: test_the_explorer_..._for_every_operator
 ]
 
 
@@ -208,6 +210,38 @@ def test_translated_parts_show_no_english_in_chinese(with_weights, page, area):
     assert len(shown) >= 3, shown  # the area was drawn
     english = untranslated_english(shown)
     assert not english, f"untranslated English on {page} ({area}): {english}"
+
+
+@pytest.mark.parametrize("operator", ["attention", "conv", "mixer", "multihead_mlp", "container", "container_light",
+                                      "container_pam"])
+def test_the_explorer_shows_no_english_in_chinese_for_every_operator(no_weights, operator):
+    """Each operator has its own description, formula, traits, matrix labels and blend sliders."""
+    from app.explorer import OPERATORS
+
+    assert set(OPERATORS) == {"attention", "conv", "mixer", "multihead_mlp", "container", "container_light",
+                              "container_pam"}, "a new operator: add it to the list above"
+    at = open_app(EXPLORER, {"lang": "zh", "op": operator})
+    assert at.selectbox(key="ex_operator").value == operator  # the address chose it
+    shown = rendered_texts(at.main)
+    assert any("等价性检验通过" in text for text in shown), shown
+    english = untranslated_english(shown)
+    assert not english, f"untranslated English in the explorer ({operator}): {english}"
+
+
+def test_every_kind_text_the_explorer_draws_has_a_chinese_translation():
+    """The explorer draws each kind's description, formula and traits (``container_edu.kinds``, English)."""
+    from app.explorer import KIND_DESCRIPTIONS, KIND_FORMULAS, KIND_TRAITS
+    from container_edu.kinds import KINDS
+
+    catalog = i18n.translations("zh")
+    for kind in KINDS.values():
+        assert kind.description in KIND_DESCRIPTIONS, f"add N_({kind.description!r}) to app.explorer.KIND_DESCRIPTIONS"
+        assert kind.traits in KIND_TRAITS, kind.traits
+        assert catalog.gettext(kind.description) != kind.description
+        assert catalog.gettext(kind.traits) != kind.traits
+        if untranslated_english([kind.formula]):  # a formula with words (not only symbols) is translated
+            assert kind.formula in KIND_FORMULAS, f"add N_({kind.formula!r}) to app.explorer.KIND_FORMULAS"
+            assert catalog.gettext(kind.formula) != kind.formula
 
 
 def test_page_titles_are_translated_in_the_menu():
