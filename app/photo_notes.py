@@ -14,6 +14,7 @@ from PIL import Image
 
 from container_edu.data import CLASS_NAMES
 
+from .i18n import _
 from .registry import FASHION_MNIST, ModelRef
 
 __all__ = ["unlike_fashion_mnist", "fashion_mnist_note"]
@@ -44,13 +45,22 @@ def fashion_mnist_note(ref: ModelRef, image: Image.Image, *, imagenet_installed:
     reasons = unlike_fashion_mnist(image)
     if not reasons:
         return None
-    if imagenet_installed:
-        how = "choose **Container-Light, ImageNet (authors' weights)** in the model picker (sidebar)"
+    # The reasons are English (a pure function, also used outside the app); each case is one whole message here.
+    in_colour, large = "in colour" in reasons, max(image.size) > LARGE_SIDE
+    width, height = image.size
+    if in_colour and large:
+        unlike = _("in colour and {width}×{height} pixels").format(width=width, height=height)
+    elif in_colour:
+        unlike = _("in colour")
     else:
-        how = ("get the authors' ImageNet weights: the **Get the ImageNet weights** panel on this page, or "
-               "`python -m container_edu weights fetch`")
-    classes = ", ".join(CLASS_NAMES)
-    return (f"**This model only knows Fashion-MNIST**: it was trained on 28×28 grayscale pictures of clothing "
-            f"({classes}). Your image is {' and '.join(reasons)}; the model sees only the 28×28 grey version shown "
-            "under *What the model sees*, and must answer with one of those 10 classes whatever the image shows. "
-            f"For photos, {how}.")
+        unlike = _("{width}×{height} pixels").format(width=width, height=height)
+    if imagenet_installed:
+        how = _("choose **Container-Light, ImageNet (authors' weights)** in the model picker (sidebar)")
+    else:
+        how = _("get the authors' ImageNet weights: the **Get the ImageNet weights** panel on this page, or "
+                "`python -m container_edu weights fetch`")
+    classes = _(", ").join(_(name) for name in CLASS_NAMES)  # the names are marked in app.samples
+    return _("**This model only knows Fashion-MNIST**: it was trained on 28×28 grayscale pictures of clothing "
+             "({classes}). Your image is {unlike}; the model sees only the 28×28 grey version shown under *What "
+             "the model sees*, and must answer with one of those 10 classes whatever the image shows. For photos, "
+             "{how}.").format(classes=classes, unlike=unlike, how=how)

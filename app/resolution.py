@@ -14,6 +14,7 @@ import streamlit as st
 from container_edu.input_size import INPUT_SIZES, forward_flops, stage_grids
 from container_edu.inspection import Inspection
 
+from .i18n import _
 from .registry import IMAGENET, ModelRef
 
 __all__ = ["SIZE_KEY", "input_size_picker", "cost_note"]
@@ -29,10 +30,10 @@ def input_size_picker(ref: ModelRef) -> int | None:
     if st.session_state.get(SIZE_KEY) not in INPUT_SIZES:
         st.session_state[SIZE_KEY] = DEFAULT_SIZE
     size = st.segmented_control(
-        "Input size", INPUT_SIZES, key=SIZE_KEY, format_func=lambda s: f"{s}×{s}",
-        help="224 is the size the weights were trained and evaluated at. Container-Light has no position table, "
-             "so larger inputs run unchanged and give finer maps (the attention stage's grid grows from 7×7 to "
-             "10×10 or 14×14), at a higher cost.",
+        _("Input size"), INPUT_SIZES, key=SIZE_KEY, format_func=lambda s: f"{s}×{s}",
+        help=_("224 is the size the weights were trained and evaluated at. Container-Light has no position table, "
+               "so larger inputs run unchanged and give finer maps (the attention stage's grid grows from 7×7 to "
+               "10×10 or 14×14), at a higher cost."),
     )
     return int(size) if size in INPUT_SIZES else DEFAULT_SIZE
 
@@ -42,8 +43,14 @@ def cost_note(size: int, inspection: Inspection, device: str) -> str:
     grids = stage_grids(size)
     last = grids[-1][0] * grids[-1][1]
     flops, base = forward_flops(size), forward_flops(DEFAULT_SIZE)
-    relative = "" if size == DEFAULT_SIZE else f", {flops / base:.1f}× the {DEFAULT_SIZE}×{DEFAULT_SIZE} input"
-    return (f"At {size}×{size} the four stages work on {', '.join(f'{h}×{w}' for h, w in grids)} token grids; "
-            f"stage 4's attention compares {last} tokens with each other ({last * last:,} weights per head). "
-            f"One forward pass is {flops / 1e9:.1f} GFLOPs{relative} (counted by torch.utils.flop_counter). "
-            f"This recorded pass took {inspection.seconds:.2f} s on {device}.")
+    fields = dict(size=size, grids=_(", ").join(f"{h}×{w}" for h, w in grids), tokens=last, weights=last * last,
+                  gflops=flops / 1e9, ratio=flops / base, base=DEFAULT_SIZE, seconds=inspection.seconds, device=device)
+    if size == DEFAULT_SIZE:
+        return _("At {size}×{size} the four stages work on {grids} token grids; stage 4's attention compares "
+                 "{tokens} tokens with each other ({weights:,} weights per head). One forward pass is {gflops:.1f} "
+                 "GFLOPs (counted by torch.utils.flop_counter). This recorded pass took {seconds:.2f} s on "
+                 "{device}.").format(**fields)
+    return _("At {size}×{size} the four stages work on {grids} token grids; stage 4's attention compares "
+             "{tokens} tokens with each other ({weights:,} weights per head). One forward pass is {gflops:.1f} "
+             "GFLOPs, {ratio:.1f}× the {base}×{base} input (counted by torch.utils.flop_counter). This recorded "
+             "pass took {seconds:.2f} s on {device}.").format(**fields)

@@ -244,6 +244,25 @@ def test_every_kind_text_the_explorer_draws_has_a_chinese_translation():
             assert catalog.gettext(kind.formula) != kind.formula
 
 
+def test_the_block_picker_says_what_the_core_says_in_english_and_chinese_in_chinese(monkeypatch):
+    """``app.widgets.describe_block`` redraws ``container_edu.inspection.describe_block`` in the session's language."""
+    import torch
+
+    from app import widgets
+    from app.registry import build_random
+    from container_edu.inspection import describe_block, run_inspection
+
+    model = build_random("fmnist_container_light", "cpu")
+    inspection = run_inspection(model, torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    records = list(inspection.records.values())
+    assert any(r.attention is None for r in records) and any(r.attention is not None for r in records)
+    assert [widgets.describe_block(r) for r in records] == [describe_block(r) for r in records]
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    for record in records:
+        shown = widgets.describe_block(record)
+        assert record.name in shown and "网格" in shown and not untranslated_english([shown]), shown
+
+
 def test_page_titles_are_translated_in_the_menu():
     from app.navigation import PAGE_SPECS
 
