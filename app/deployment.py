@@ -43,6 +43,8 @@ import streamlit as st
 
 from container_edu.checkpoints import CheckpointError
 
+from .i18n import N_, _
+
 __all__ = [
     "SHARED_ENV",
     "SESSION_QUERY_PARAM",
@@ -62,7 +64,7 @@ _ON = {"1", "true", "yes", "on"}
 _OFF = {"0", "false", "no", "off"}
 
 #: The one message for every refused server path: identical whatever the path, so it reveals nothing.
-SERVER_PATHS_REFUSED = (
+SERVER_PATHS_REFUSED = N_(
     "This server is shared, so it does not load files by a path on the server. Upload a checkpoint instead, or "
     "ask the administrator to install the weights for everyone (`python -m container_edu weights fetch`)."
 )
@@ -114,12 +116,12 @@ def shared_mode() -> bool:
 def refuse_server_paths() -> None:
     """Raise :class:`ServerPathRefused` in shared mode: call it before touching a path a visitor gave."""
     if shared_mode():
-        raise ServerPathRefused(SERVER_PATHS_REFUSED)
+        raise ServerPathRefused(_(SERVER_PATHS_REFUSED))
 
 
 def shared_mode_note() -> str:
     """What the sidebar says on a shared server."""
-    return (
+    return _(
         "**Shared server.** Everyone in your class uses this server. Models come from the weights installed on it "
         "and from checkpoints you upload (kept for your session only); live training waits its turn in a queue."
     )
@@ -133,7 +135,7 @@ def shared_mode_note() -> str:
 SESSION_QUERY_PARAM = "session"
 _TOKEN_KEY = "_deployment_session_token"
 _NOTICE_KEY = "_deployment_new_session_notice"
-NEW_SESSION_MESSAGE = (
+NEW_SESSION_MESSAGE = N_(
     "**This is a new session.** The session this page belonged to has ended: the server it ran on restarted or "
     "was replaced, the page was reloaded, or the address came from someone else's browser. Nothing from that "
     "session is here any more: **upload your image again** (an upload box may still list the old file, but it is "
@@ -162,7 +164,7 @@ def notice_new_server_session() -> None:
     if st.query_params.get(SESSION_QUERY_PARAM) != token:
         st.query_params[SESSION_QUERY_PARAM] = token  # page switches drop the query string; put it back
     if state.get(_NOTICE_KEY):
-        st.warning(NEW_SESSION_MESSAGE, icon=":material/restart_alt:")
-        if st.button("Got it", key="_deployment_new_session_ok"):
+        st.warning(_(NEW_SESSION_MESSAGE), icon=":material/restart_alt:")
+        if st.button(_("Got it"), key="_deployment_new_session_ok"):
             state[_NOTICE_KEY] = False
             st.rerun()

@@ -32,9 +32,9 @@ def unlike_fashion_mnist(image: Image.Image) -> list[str]:
     rgb = image.convert("RGB")
     small = np.asarray(rgb.resize((64, 64), Image.BILINEAR) if max(rgb.size) > 64 else rgb, dtype=np.float32) / 255
     if float((small.max(axis=-1) - small.min(axis=-1)).mean()) > COLOUR_SPREAD:
-        reasons.append(_("in colour"))
+        reasons.append("in colour")
     if max(image.size) > LARGE_SIDE:
-        reasons.append(_("{width}×{height} pixels").format(width=image.size[0], height=image.size[1]))
+        reasons.append(f"{image.size[0]}×{image.size[1]} pixels")
     return reasons
 
 
@@ -45,14 +45,22 @@ def fashion_mnist_note(ref: ModelRef, image: Image.Image, *, imagenet_installed:
     reasons = unlike_fashion_mnist(image)
     if not reasons:
         return None
+    # The reasons are English (a pure function, also used outside the app); each case is one whole message here.
+    in_colour, large = "in colour" in reasons, max(image.size) > LARGE_SIDE
+    width, height = image.size
+    if in_colour and large:
+        unlike = _("in colour and {width}×{height} pixels").format(width=width, height=height)
+    elif in_colour:
+        unlike = _("in colour")
+    else:
+        unlike = _("{width}×{height} pixels").format(width=width, height=height)
     if imagenet_installed:
         how = _("choose **Container-Light, ImageNet (authors' weights)** in the model picker (sidebar)")
     else:
         how = _("get the authors' ImageNet weights: the **Get the ImageNet weights** panel on this page, or "
                 "`python -m container_edu weights fetch`")
-    classes = ", ".join(CLASS_NAMES)
-    # Translators: {reasons} is "in colour", "400×300 pixels" or both, joined by the " and " below.
+    classes = _(", ").join(_(name) for name in CLASS_NAMES)  # the names are marked in app.samples
     return _("**This model only knows Fashion-MNIST**: it was trained on 28×28 grayscale pictures of clothing "
-             "({classes}). Your image is {reasons}; the model sees only the 28×28 grey version shown under *What "
+             "({classes}). Your image is {unlike}; the model sees only the 28×28 grey version shown under *What "
              "the model sees*, and must answer with one of those 10 classes whatever the image shows. For photos, "
-             "{how}.").format(classes=classes, reasons=_(" and ").join(reasons), how=how)
+             "{how}.").format(classes=classes, unlike=unlike, how=how)

@@ -43,15 +43,14 @@ def cost_note(size: int, inspection: Inspection, device: str) -> str:
     grids = stage_grids(size)
     last = grids[-1][0] * grids[-1][1]
     flops, base = forward_flops(size), forward_flops(DEFAULT_SIZE)
+    fields = dict(size=size, grids=_(", ").join(f"{h}×{w}" for h, w in grids), tokens=last, weights=last * last,
+                  gflops=flops / 1e9, ratio=flops / base, base=DEFAULT_SIZE, seconds=inspection.seconds, device=device)
     if size == DEFAULT_SIZE:
-        flops_text = _("One forward pass is {gflops:.1f} GFLOPs (counted by torch.utils.flop_counter).")
-    else:
-        flops_text = _("One forward pass is {gflops:.1f} GFLOPs, {ratio:.1f}× the {base}×{base} input (counted by "
-                       "torch.utils.flop_counter).")
-    return " ".join([
-        _("At {size}×{size} the four stages work on {grids} token grids; stage 4's attention compares {tokens} "
-          "tokens with each other ({weights:,} weights per head).").format(
-            size=size, grids=", ".join(f"{h}×{w}" for h, w in grids), tokens=last, weights=last * last),
-        flops_text.format(gflops=flops / 1e9, ratio=flops / base, base=DEFAULT_SIZE),
-        _("This recorded pass took {seconds:.2f} s on {device}.").format(seconds=inspection.seconds, device=device),
-    ])
+        return _("At {size}×{size} the four stages work on {grids} token grids; stage 4's attention compares "
+                 "{tokens} tokens with each other ({weights:,} weights per head). One forward pass is {gflops:.1f} "
+                 "GFLOPs (counted by torch.utils.flop_counter). This recorded pass took {seconds:.2f} s on "
+                 "{device}.").format(**fields)
+    return _("At {size}×{size} the four stages work on {grids} token grids; stage 4's attention compares "
+             "{tokens} tokens with each other ({weights:,} weights per head). One forward pass is {gflops:.1f} "
+             "GFLOPs, {ratio:.1f}× the {base}×{base} input (counted by torch.utils.flop_counter). This recorded "
+             "pass took {seconds:.2f} s on {device}.").format(**fields)

@@ -11,6 +11,7 @@ Regenerate with ``python -m app.samples`` (needs the Fashion-MNIST files).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,18 @@ from PIL import Image, ImageDraw
 
 import container_edu
 
+from .i18n import N_, _
+
 SAMPLES_DIR = Path(container_edu.__file__).parent / "samples"
 INDEX_FILE = "samples.json"
 
 # One test image of each of these classes (first occurrence in the test split).
 FMNIST_SAMPLE_CLASSES = (9, 0, 1, 2, 3, 5, 7, 8)
+
+#: The Fashion-MNIST class names (``container_edu.data.CLASS_NAMES``, English in the core), marked for translation.
+CLASS_NAME_MESSAGES = (N_("T-shirt/top"), N_("Trouser"), N_("Pullover"), N_("Dress"), N_("Coat"), N_("Sandal"),
+                       N_("Shirt"), N_("Sneaker"), N_("Bag"), N_("Ankle boot"))
+_FMNIST_LABEL = re.compile(r"^(?P<name>.+) \(Fashion-MNIST test #(?P<index>\d+)\)$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,14 @@ class Sample:
     @property
     def path(self) -> Path:
         return SAMPLES_DIR / self.file
+
+    @property
+    def shown_label(self) -> str:
+        """The label in the session's language (``label`` is the English of ``samples.json``)."""
+        match = _FMNIST_LABEL.match(self.label)
+        if match:
+            return _("{name} (Fashion-MNIST test #{index})").format(name=_(match["name"]), index=match["index"])
+        return _(self.label)
 
 
 def list_samples(samples_dir: Path = SAMPLES_DIR) -> list[Sample]:
@@ -104,10 +120,10 @@ def _boot(width: int = 200, height: int = 200) -> Image.Image:
 
 
 SYNTHETIC = (
-    ("photo_sunset.jpg", "Sunset over hills (synthetic photo)", _sunset),
-    ("photo_shapes.jpg", "Shapes on a table (synthetic photo)", _shapes),
-    ("photo_boot.png", "Boot silhouette (synthetic product shot)", _boot),
-    ("checkerboard.png", "Checkerboard (synthetic)", _checkerboard),
+    ("photo_sunset.jpg", N_("Sunset over hills (synthetic photo)"), _sunset),
+    ("photo_shapes.jpg", N_("Shapes on a table (synthetic photo)"), _shapes),
+    ("photo_boot.png", N_("Boot silhouette (synthetic product shot)"), _boot),
+    ("checkerboard.png", N_("Checkerboard (synthetic)"), _checkerboard),
 )
 
 

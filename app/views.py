@@ -19,6 +19,7 @@ from container_edu.figures.maps import part_is_signed, query_maps_figure
 from container_edu.inspection import BlockMaps, Inspection
 
 from . import caching, registry
+from .i18n import _
 from .registry import ModelRef
 from .widgets import CurrentImage, query_click_handler, query_keys
 
@@ -66,5 +67,6 @@ def maps_png(maps: BlockMaps, seen: np.ndarray, part: str) -> bytes:
 
 
 def prediction_title(ref: ModelRef) -> str:
-    state = "trained" if ref.trained else "untrained (random weights)"
-    return f"Prediction p(class | image), top 5 — {ref.name}, {state}"
+    if ref.trained:
+        return _("Prediction p(class | image), top 5 — {name}, trained").format(name=ref.name)
+    return _("Prediction p(class | image), top 5 — {name}, untrained (random weights)").format(name=ref.name)

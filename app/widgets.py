@@ -12,9 +12,11 @@ import streamlit as st
 from PIL import Image
 
 from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES, ImageError, image_digest, load_image
-from container_edu.inspection import Inspection, clamp_query, describe_block
+from container_edu.inspection import Inspection, clamp_query
+from container_edu.kinds import KINDS
 
 from .errors import logger
+from .i18n import N_, _
 from .samples import list_samples
 from .url_state import UrlState, choice, integer
 
@@ -32,7 +34,8 @@ CURRENT_IMAGE_KEY = "current_image"
 _SOURCE_KEY = "image_source"
 _SAMPLE_KEY = "image_sample"
 _UPLOAD_KEY = "image_upload"
-SAMPLE, UPLOAD = "Sample gallery", "Upload an image"
+# The radio's values (kept in the session and compared in tests) are the English texts; drawn translated.
+SAMPLE, UPLOAD = N_("Sample gallery"), N_("Upload an image")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,17 @@ class CurrentImage:
 
     image: Image.Image
     digest: str
-    label: str
+    label: str  # language-neutral ("sample: <file>", "upload: <name>"), made once for every session
+
+    @property
+    def shown_label(self) -> str:
+        """The label in the session's language."""
+        source, _colon, name = self.label.partition(": ")
+        if source == "sample":
+            return _("sample: {file}").format(file=name)
+        if source == "upload":
+            return _("upload: {name}").format(name=name)
+        return self.label
 
 
 def decode_upload(name: str, data: bytes) -> tuple[CurrentImage | None, str | None]:
@@ -49,9 +62,9 @@ def decode_upload(name: str, data: bytes) -> tuple[CurrentImage | None, str | No
     try:
         image = load_image(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
     except ImageError as error:
-        return None, f"Could not use {name!r}: {error}"
+        return None, _("Could not use {name!r}: {error}").format(name=name, error=error)
     except TypeError as error:  # not bytes at all: a programming error upstream, still no traceback for the user
-        return None, f"Could not use {name!r}: {error}"
+        return None, _("Could not use {name!r}: {error}").format(name=name, error=error)
     return CurrentImage(image, image_digest(image), f"upload: {name}"), None
 
 
@@ -69,18 +82,21 @@ def image_picker(*, compact: bool = False, url: UrlState | None = None) -> Curre
     samples = list_samples()
     sources = [SAMPLE, UPLOAD] if samples else [UPLOAD]
     if url is not None and samples and url.restore("sample", _SAMPLE_KEY,
-                                                   choice([s.file for s in samples], what="sample image")):
+                                                   choice([s.file for s in samples], what=_("sample image"))):
         st.session_state[_SOURCE_KEY] = SAMPLE
     if st.session_state.get(_SOURCE_KEY) not in sources:
         st.session_state[_SOURCE_KEY] = sources[0]
-    source = st.radio("Image", sources, key=_SOURCE_KEY, horizontal=True, label_visibility="collapsed" if compact else "visible")
+    source_labels = {source: _(source) for source in sources}
+    source = st.radio(_("Image"), sources, key=_SOURCE_KEY, format_func=source_labels.__getitem__, horizontal=True,
+                      label_visibility="collapsed" if compact else "visible")
     if source == SAMPLE:
         files = [s.file for s in samples]
-        labels = {s.file: s.label for s in samples}
+        labels = {s.file: s.shown_label for s in samples}
         if st.session_state.get(_SAMPLE_KEY) not in files:
             st.session_state[_SAMPLE_KEY] = files[0]
-        file = st.selectbox("Sample", files, format_func=labels.get, key=_SAMPLE_KEY,
-                            help="Fashion-MNIST test images and synthetic photos (see container_edu/samples/README.md).")
+        file = st.selectbox(_("Sample"), files, format_func=labels.get, key=_SAMPLE_KEY,
+                            help=_("Fashion-MNIST test images and synthetic photos (see "
+                                   "container_edu/samples/README.md)."))
         current = _sample(str(next(s.path for s in samples if s.file == file)))
         st.session_state[CURRENT_IMAGE_KEY] = current
         if url is not None:
@@ -88,16 +104,16 @@ def image_picker(*, compact: bool = False, url: UrlState | None = None) -> Curre
         return current
     if url is not None:
         url.publish("sample", None)
-        st.caption(":material/link_off: An uploaded image cannot travel in a link: whoever opens this page's "
-                   "address sees the same settings on a sample image.")
+        st.caption(_(":material/link_off: An uploaded image cannot travel in a link: whoever opens this page's "
+                     "address sees the same settings on a sample image."))
     uploaded = st.file_uploader(
-        "PNG, JPEG, WebP, GIF (first frame), BMP or TIFF, up to 20 MB", type=UPLOAD_TYPES, key=_UPLOAD_KEY,
+        _("PNG, JPEG, WebP, GIF (first frame), BMP or TIFF, up to 20 MB"), type=UPLOAD_TYPES, key=_UPLOAD_KEY,
     )
     if uploaded is None:
         previous = st.session_state.get(CURRENT_IMAGE_KEY)
         if previous is not None and previous.label.startswith("upload:"):
             return previous
-        st.info("Upload a picture, or switch to the sample gallery.", icon=":material/upload:")
+        st.info(_("Upload a picture, or switch to the sample gallery."), icon=":material/upload:")
         return None
     current, message = decode_upload(uploaded.name, uploaded.getvalue())
     if message:
@@ -167,14 +183,14 @@ def block_head_query(inspection: Inspection, prefix: str, *, scope: str = "", pr
     mixed = [name for name in blocks if name in inspection.mixed_blocks]
     default = (mixed or blocks)[-1 if prefer_mixed else 0]
     if url is not None:
-        url.restore("block", block_key, choice(blocks, what="block of this model"))
+        url.restore("block", block_key, choice(blocks, what=_("block of this model")))
     if st.session_state.get(block_key) not in blocks:
         st.session_state[block_key] = default
     col_block, col_head, col_y, col_x = st.columns([3, 1, 1.3, 1.3])
-    block = col_block.selectbox("Block", blocks, key=block_key,
-                                format_func=lambda name: describe_block(inspection.records[name]),
-                                help="Module path in the state dict. Early blocks are conv only (static); the "
-                                "mixed stage has the dynamic affinity A(X).")
+    block_labels = {name: describe_block(inspection.records[name]) for name in blocks}
+    block = col_block.selectbox(_("Block"), blocks, key=block_key, format_func=block_labels.__getitem__,
+                                help=_("Module path in the state dict. Early blocks are conv only (static); the "
+                                       "mixed stage has the dynamic affinity A(X)."))
     record = inspection.records[block]
     heads = record.num_heads
     head_key = f"{prefix}_head"
@@ -187,14 +203,25 @@ def block_head_query(inspection: Inspection, prefix: str, *, scope: str = "", pr
         url.restore("head", head_key, integer(0, heads - 1))
         url.restore("qy", y_key, integer(0, grid[0] - 1))
         url.restore("qx", x_key, integer(0, grid[1] - 1))
-    head = col_head.selectbox("Head m", list(range(heads)), key=head_key) if heads > 1 else 0
-    qy = query_slider("Query row y", grid[0], y_key, col_y)
-    qx = query_slider("Query column x", grid[1], x_key, col_x)
+    head = col_head.selectbox(_("Head m"), list(range(heads)), key=head_key) if heads > 1 else 0
+    qy = query_slider(_("Query row y"), grid[0], y_key, col_y)
+    qx = query_slider(_("Query column x"), grid[1], x_key, col_x)
     if url is not None:
         url.publish("head", head if heads > 1 else None)
         url.publish("qy", qy)
         url.publish("qx", qx)
     return block, int(head), clamp_query((qy, qx), grid)
+
+
+def describe_block(record) -> str:
+    """``container_edu.inspection.describe_block`` in the session's language: name, kind, traits, grid, heads."""
+    kind = KINDS.get(record.kind)
+    fields = dict(name=record.name, height=record.grid[0], width=record.grid[1], heads=record.num_heads,
+                  kind=record.kind if kind is None else _("{label}, {traits}").format(label=_(kind.label),
+                                                                                        traits=_(kind.traits)))
+    if record.attention is not None:
+        return _("{name} — {kind} — {height}×{width} grid, {heads} heads").format(**fields)
+    return _("{name} — {kind} — {height}×{width} grid").format(**fields)
 
 
 def query_keys(prefix: str, grid: tuple[int, int]) -> tuple[str, str]:

@@ -28,6 +28,7 @@ BLEND = "pages/4_Blend.py"
 ZOO = "pages/5_Model_zoo.py"
 ANALYSIS = "pages/7_Analysis.py"
 LESSONS_PAGE = "pages/6_Lessons.py"
+EXPLORER = "pages/2_Affinity_explorer.py"
 
 #: (page, area) drawn in Chinese and checked for English; area is "sidebar" or "main". Extend as you translate.
 TRANSLATED: list[tuple[str, str]] = [
@@ -38,6 +39,7 @@ TRANSLATED: list[tuple[str, str]] = [
     (BLEND, "main"),
     (ZOO, "main"),
     (ANALYSIS, "main"),  # its first tab; the others: test_every_analysis_tab_shows_no_english_in_chinese
+    (EXPLORER, "main"),  # with its default operator; every operator: test_the_explorer_..._for_every_operator
 ]
 
 #: Text of the test fixtures, not of the app: the training command recorded in the fake model cards
@@ -278,6 +280,57 @@ def test_translated_lessons_show_no_english_in_chinese(with_weights, lesson):
     pending_titles = [module.TITLE for module in LESSONS if module.KEY not in LESSONS_TRANSLATED]
     english = untranslated_english(shown, (*DEFAULT_ALLOW, *pending_titles))
     assert not english, f"untranslated English in lesson {lesson!r}: {english}"
+
+
+@pytest.mark.parametrize("operator", ["attention", "conv", "mixer", "multihead_mlp", "container", "container_light",
+                                      "container_pam"])
+def test_the_explorer_shows_no_english_in_chinese_for_every_operator(no_weights, operator):
+    """Each operator has its own description, formula, traits, matrix labels and blend sliders."""
+    from app.explorer import OPERATORS
+
+    assert set(OPERATORS) == {"attention", "conv", "mixer", "multihead_mlp", "container", "container_light",
+                              "container_pam"}, "a new operator: add it to the list above"
+    at = open_app(EXPLORER, {"lang": "zh", "op": operator})
+    assert at.selectbox(key="ex_operator").value == operator  # the address chose it
+    shown = rendered_texts(at.main)
+    assert any("等价性检验通过" in text for text in shown), shown
+    english = untranslated_english(shown)
+    assert not english, f"untranslated English in the explorer ({operator}): {english}"
+
+
+def test_every_kind_text_the_explorer_draws_has_a_chinese_translation():
+    """The explorer draws each kind's description, formula and traits (``container_edu.kinds``, English)."""
+    from app.explorer import KIND_DESCRIPTIONS, KIND_FORMULAS, KIND_TRAITS
+    from container_edu.kinds import KINDS
+
+    catalog = i18n.translations("zh")
+    for kind in KINDS.values():
+        assert kind.description in KIND_DESCRIPTIONS, f"add N_({kind.description!r}) to app.explorer.KIND_DESCRIPTIONS"
+        assert kind.traits in KIND_TRAITS, kind.traits
+        assert catalog.gettext(kind.description) != kind.description
+        assert catalog.gettext(kind.traits) != kind.traits
+        if untranslated_english([kind.formula]):  # a formula with words (not only symbols) is translated
+            assert kind.formula in KIND_FORMULAS, f"add N_({kind.formula!r}) to app.explorer.KIND_FORMULAS"
+            assert catalog.gettext(kind.formula) != kind.formula
+
+
+def test_the_block_picker_says_what_the_core_says_in_english_and_chinese_in_chinese(monkeypatch):
+    """``app.widgets.describe_block`` redraws ``container_edu.inspection.describe_block`` in the session's language."""
+    import torch
+
+    from app import widgets
+    from app.registry import build_random
+    from container_edu.inspection import describe_block, run_inspection
+
+    model = build_random("fmnist_container_light", "cpu")
+    inspection = run_inspection(model, torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    records = list(inspection.records.values())
+    assert any(r.attention is None for r in records) and any(r.attention is not None for r in records)
+    assert [widgets.describe_block(r) for r in records] == [describe_block(r) for r in records]
+    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
+    for record in records:
+        shown = widgets.describe_block(record)
+        assert record.name in shown and "网格" in shown and not untranslated_english([shown]), shown
 
 
 def test_page_titles_are_translated_in_the_menu():
