@@ -99,7 +99,7 @@ def pick_image(label: str, key: str, default: int = 0) -> CurrentImage | None:
     """A sample from the gallery or an upload (decoded with limits); ``None`` with a message when there is none."""
     samples = list_samples()
     options = [sample.file for sample in samples] + [_UPLOAD]
-    labels = {sample.file: sample.label for sample in samples} | {_UPLOAD: _("Upload an image…")}
+    labels = {sample.file: sample.shown_label for sample in samples} | {_UPLOAD: _("Upload an image…")}
     if st.session_state.get(key) not in options:
         st.session_state[key] = options[min(default, len(options) - 1)]
     choice = st.selectbox(label, options, format_func=labels.get, key=key)

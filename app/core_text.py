@@ -35,6 +35,7 @@ _FIELDS = {
     "pilot": r".+",
     "values": r".+?",
     "accuracy": r"[\d.]+%",
+    "symbol": r"\S+?",  # a formula symbol such as A_c^conv
 }
 _DEFAULT_FIELD = r"[\w.,:×±%~−-]+?"
 

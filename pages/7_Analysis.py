@@ -190,7 +190,7 @@ def rollout(ref) -> None:
     view = av.rollout_view(records, query, single)
     title = _("Where the query ({y}, {x}) of the last stage gathers from, on {image}: rollout through {count} block(s) "
               "on the {height}×{width} grid, and one block alone").format(
-        y=query[0], x=query[1], image=current.label, count=len(blocks), height=grid[0], width=grid[1])
+        y=query[0], x=query[1], image=current.shown_label, count=len(blocks), height=grid[0], width=grid[1])
     fig = av.rollout_figure(view, prepared.seen, title)
     chart = "an_rollout"
     av.show_figure(fig, chart, av.file_stem(ref.name, "rollout", f"q{query[0]}-{query[1]}"),
