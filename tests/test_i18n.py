@@ -285,3 +285,22 @@ def test_no_module_that_translates_uses_underscore_as_a_variable():
     problems = {str(path): lines for path in modules if (lines := _assigns_underscore(path.read_text()))}
     assert not problems, f"rename the throwaway `_` (e.g. `_spacer`) at {problems}"
     assert _assigns_underscore("def f():\n    a, _ = 1, 2\n    for _ in []:\n        pass\n") == [2, 3]
+
+
+# --------------------------------------------------------------------------
+# Lessons 5-8 (attention, cost, reach, container), drawn in Chinese
+# --------------------------------------------------------------------------
+
+LESSONS_PAGE = "pages/6_Lessons.py"
+#: Lessons whose own texts are translated; the frame they are drawn in (title, goals, quiz, Verify) is app/lessons'.
+LESSONS_TRANSLATED_5_8: list[str] = ["attention", "cost", "reach", "container"]
+
+
+@pytest.mark.parametrize("key", LESSONS_TRANSLATED_5_8)
+def test_lessons_5_to_8_show_no_english_in_chinese(with_weights, key):
+    at = open_app(LESSONS_PAGE, {"lesson": key, "lang": "zh"})
+    assert at.session_state["lesson_picker"] == key  # the address chose the lesson
+    shown = rendered_texts(at.main)
+    assert len(shown) >= 10, shown  # the lesson was drawn
+    english = untranslated_english(shown)
+    assert not english, f"untranslated English in lesson {key}: {english}"
