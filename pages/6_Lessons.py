@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from app.i18n import _
 from app.lessons import INTRO, TITLE, render_lessons
 
 try:  # the app's shared frame (sidebar, friendly errors) when it is there; the lessons also stand alone
@@ -11,8 +12,8 @@ except ImportError:
 
 st.set_page_config(page_title="Lessons · Container", layout="wide")
 if run_page is None:
-    st.title(TITLE)
-    st.caption(INTRO)
+    st.title(_(TITLE))
+    st.caption(_(INTRO))
     render_lessons()
 else:
-    run_page(TITLE, lambda ctx: render_lessons(), intro=INTRO)
+    run_page(_(TITLE), lambda ctx: render_lessons(), intro=_(INTRO))

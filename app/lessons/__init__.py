@@ -2,7 +2,9 @@
 
 Each lesson is a module with ``KEY``, ``TITLE``, ``GOALS``, ``QUESTIONS`` and
 ``render()``; :func:`render_lessons` draws the picker, the progress, the
-chosen lesson and the previous/next buttons.
+chosen lesson and the previous/next buttons. A lesson's ``TITLE``, ``GOALS`` and
+``QUESTIONS`` are English marked with ``N_`` and translated where they are drawn
+(here and in :mod:`app.lessons.widgets`); see docs/translating.md, "Lessons".
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from types import ModuleType
 
 import streamlit as st
+
+from app.i18n import N_, _
 
 from . import (
     l1_matrix,
@@ -41,17 +45,19 @@ __all__ = ["LESSONS", "LESSON_KEYS", "DONE_KEY", "PICKER_KEY", "TITLE", "INTRO",
 
 
 def lesson_label(key: str) -> str:
+    """The picker's label of a lesson, in the session's language: a checkmark once done, its number and title."""
     number = LESSON_KEYS.index(key) + 1
     mark = "✓" if key in done_lessons() else "○"
-    return f"{mark} {number}. {_BY_KEY[key].TITLE}"
+    return f"{mark} {number}. {_(_BY_KEY[key].TITLE)}"
 
 
 def _go_to(key: str) -> None:
     st.session_state[PICKER_KEY] = key
 
 
-TITLE = "Lessons: one operation, three affinities"
-INTRO = ("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₀V₀, …, A₍M−1₎V₍M−1₎) W_o; they "
+# The page draws these two: translate them there, _(TITLE) and _(INTRO).
+TITLE = N_("Lessons: one operation, three affinities")
+INTRO = N_("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₀V₀, …, A₍M−1₎V₍M−1₎) W_o; they "
          "differ only in how the affinity A is made, and Container blends them. Twelve short lessons, each with the "
          "math, a live figure, a numerical check and questions; answer a lesson's questions to tick it off.")
 
@@ -64,27 +70,31 @@ def render_lessons() -> None:
         st.session_state[PICKER_KEY] = linked if linked in LESSON_KEYS else LESSON_KEYS[0]
     picker_col, progress_col = st.columns([3, 2], vertical_alignment="bottom")
     with picker_col:
-        key = st.selectbox("Lesson", LESSON_KEYS, format_func=lesson_label, key=PICKER_KEY)
+        labels = {lesson_key: lesson_label(lesson_key) for lesson_key in LESSON_KEYS}  # built in the run: rule 6
+        key = st.selectbox(_("Lesson"), LESSON_KEYS, format_func=labels.__getitem__, key=PICKER_KEY)
     with progress_col:
         done = len(done_lessons() & set(LESSON_KEYS))
-        st.progress(done / len(LESSONS), text=f"{done} of {len(LESSONS)} lessons complete")
+        st.progress(done / len(LESSONS), text=_("{done} of {total} lessons complete").format(done=done,
+                                                                                             total=len(LESSONS)))
 
     if st.query_params.get(QUERY_PARAM) != key:
         st.query_params[QUERY_PARAM] = key  # the address names the lesson shown, so it can be shared
     index = LESSON_KEYS.index(key)
     lesson = _BY_KEY[key]
-    st.header(f"{index + 1}. {lesson.TITLE}")
+    st.header(f"{index + 1}. {_(lesson.TITLE)}")
     lesson.render()
 
     st.divider()
-    previous_col, _, next_col = st.columns([1, 2, 1])
+    previous_col, _spacer, next_col = st.columns([1, 2, 1])
     if index > 0:
         previous_key = LESSON_KEYS[index - 1]
-        previous_col.button(f"← {index}. {_BY_KEY[previous_key].TITLE}", key="lesson_previous",
+        previous_col.button(f"← {index}. {_(_BY_KEY[previous_key].TITLE)}", key="lesson_previous",
                             on_click=_go_to, args=(previous_key,), width="stretch")
     if index + 1 < len(LESSONS):
         next_key = LESSON_KEYS[index + 1]
-        next_col.button(f"Next lesson: {index + 2}. {_BY_KEY[next_key].TITLE} →", key="lesson_next",
+        next_col.button(_("Next lesson: {number}. {title} →").format(number=index + 2,
+                                                                     title=_(_BY_KEY[next_key].TITLE)),
+                        key="lesson_next",
                         on_click=_go_to, args=(next_key,), type="primary", width="stretch")
     elif set(LESSON_KEYS) <= done_lessons():
-        next_col.success("All lessons complete.", icon=":material/school:")
+        next_col.success(_("All lessons complete."), icon=":material/school:")

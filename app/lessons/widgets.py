@@ -5,6 +5,11 @@ Progress lives in ``st.session_state`` only (per browser session):
 - ``lessons_done``: the set of lesson keys whose check questions were all answered correctly;
 - ``lesson_picker``: the lesson shown (the picker's widget key; "next lesson" buttons set it in a callback);
 - ``quiz_<lesson>_<i>``: the radio of question ``i``; ``quiz_<lesson>_<i>_checked`` the answer last checked.
+
+Language (docs/translating.md, "Lessons"): a lesson's constants (``TITLE``, ``GOALS``, ``QUESTIONS``, prediction
+options) are English marked with ``N_`` and translated here, where they are drawn. Every other text a lesson hands
+to these helpers (captions, claims, summaries) is translated here too: ``_()`` of a text the lesson already
+translated returns it unchanged, so a lesson may pass either ``N_("...")`` or ``_("... {x}").format(x=...)``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import math
 import random
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,6 +25,7 @@ import streamlit as st
 import torch
 
 from app.explorer import RELATIVE_TOLERANCE  # the app's one tolerance for "equal": max |diff| <= 1e-5 max |ref|
+from app.i18n import _
 
 DONE_KEY = "lessons_done"
 PICKER_KEY = "lesson_picker"
@@ -42,7 +48,9 @@ def mark_done(lesson_key: str) -> None:
 
 
 def goals(items: list[str]) -> None:
-    st.markdown("**Learning goals**\n" + "\n".join(f"- {item}" for item in items))
+    """The lesson's ``GOALS`` (English, marked with ``N_``), drawn in the session's language."""
+    heading = _("Learning goals")
+    st.markdown(f"**{heading}**\n" + "\n".join(f"- {_(item)}" for item in items))
 
 
 def math_block(*formulas: str, caption: str | None = None) -> None:
@@ -50,15 +58,15 @@ def math_block(*formulas: str, caption: str | None = None) -> None:
     for formula in formulas:
         st.latex(formula)
     if caption:
-        st.caption(caption)
+        st.caption(_(caption))
 
 
 def random_weights_warning(what: str, command: str) -> None:
-    st.warning(
-        f"bundled weights not found — run `{command}` to make them. "
-        f"Showing **{what} with random weights** (untrained): the mechanics below are exact, "
+    st.warning(_(
+        "bundled weights not found — run `{command}` to make them. "
+        "Showing **{what} with random weights** (untrained): the mechanics below are exact, "
         "but accuracies and learned patterns are meaningless."
-    )
+    ).format(command=command, what=_(what)))
 
 
 # ----------------------------------------------------------------------------- verify it
@@ -85,18 +93,20 @@ def check_close(claim: str, actual, expected, tol: float = RELATIVE_TOLERANCE) -
     """Pass when ``max |actual - expected| <= tol * max |expected|`` (relative to the reference's largest entry)."""
     actual_t, expected_t = _to_tensor(actual), _to_tensor(expected)
     if actual_t.shape != expected_t.shape:
-        return CheckResult(claim, False, detail=f"shapes differ: {tuple(actual_t.shape)} vs {tuple(expected_t.shape)}")
+        return CheckResult(claim, False, detail=_("shapes differ: {actual} vs {expected}").format(
+            actual=tuple(actual_t.shape), expected=tuple(expected_t.shape)))
     diff = float((actual_t - expected_t).abs().max()) if actual_t.numel() else 0.0
     scale = float(expected_t.abs().max()) if expected_t.numel() else 0.0
     relative = diff / scale if scale > 0 else (0.0 if diff == 0 else math.inf)
-    return CheckResult(claim, relative <= tol, diff, relative, f"≤ {tol:.0e} relative")
+    return CheckResult(claim, relative <= tol, diff, relative, _("≤ {tol:.0e} relative").format(tol=tol))
 
 
 def check_differ(claim: str, actual, expected, min_relative: float = 1e-3) -> CheckResult:
     """Pass when the two clearly differ: ``max |actual - expected| > min_relative * max |expected|``."""
     result = check_close(claim, actual, expected)
     passed = result.relative is not None and result.relative > min_relative
-    return CheckResult(claim, passed, result.max_abs_diff, result.relative, f"> {min_relative:.0e} relative")
+    return CheckResult(claim, passed, result.max_abs_diff, result.relative,
+                       _("> {min_relative:.0e} relative").format(min_relative=min_relative))
 
 
 def check_abs(claim: str, actual, expected, atol: float, detail: str = "") -> CheckResult:
@@ -104,7 +114,8 @@ def check_abs(claim: str, actual, expected, atol: float, detail: str = "") -> Ch
     actual_t, expected_t = _to_tensor(actual), _to_tensor(expected)
     diff = float((actual_t - expected_t).abs().max()) if actual_t.numel() else 0.0
     scale = float(expected_t.abs().max()) if expected_t.numel() else 0.0
-    return CheckResult(claim, diff <= atol, diff, diff / scale if scale else None, detail or f"≤ {atol:.0e} absolute")
+    return CheckResult(claim, diff <= atol, diff, diff / scale if scale else None,
+                       detail or _("≤ {atol:.0e} absolute").format(atol=atol))
 
 
 def check_true(claim: str, passed: bool, detail: str) -> CheckResult:
@@ -122,32 +133,36 @@ def _format(value: float | None) -> str:
 def verify_panel(checks: list[CheckResult], summary: str) -> bool:
     """The "Verify it" box: a table of checks, then one success (all pass) or error element.
 
-    The success text starts with ``Verified:`` so that tests and learners can find it.
+    The success text starts with ``Verified:`` (in English) so that tests and learners can find it. Claims,
+    criteria and the summary are translated here (see the module's docstring).
     """
     with st.container(border=True):
-        st.markdown("#### :material/science: Verify it")
+        st.markdown(_("#### :material/science: Verify it"))
+        claims = [_(c.claim) for c in checks]
+        # The frame's columns keep English names (stable identifiers); their headers are translated below.
         table = pd.DataFrame(
             {
-                "claim": [c.claim for c in checks],
+                "claim": claims,
                 "max |difference|": [_format(c.max_abs_diff) for c in checks],
                 "relative": [_format(c.relative) for c in checks],
-                "criterion": [c.detail for c in checks],
-                "result": ["✓ pass" if c.passed else "✗ fail" for c in checks],
+                "criterion": [_(c.detail) for c in checks],
+                "result": [_("✓ pass") if c.passed else _("✗ fail") for c in checks],
             }
         )
         st.dataframe(table, hide_index=True, width="stretch",
                      column_config={
-                         "claim": st.column_config.TextColumn("claim", width="large"),
-                         "max |difference|": st.column_config.TextColumn("max |difference|", width="small"),
-                         "relative": st.column_config.TextColumn("relative", width="small"),
-                         "criterion": st.column_config.TextColumn("criterion", width="small"),
-                         "result": st.column_config.TextColumn("result", width="small"),
+                         "claim": st.column_config.TextColumn(_("claim"), width="large"),
+                         "max |difference|": st.column_config.TextColumn(_("max |difference|"), width="small"),
+                         "relative": st.column_config.TextColumn(_("relative"), width="small"),
+                         "criterion": st.column_config.TextColumn(_("criterion"), width="small"),
+                         "result": st.column_config.TextColumn(_("result"), width="small"),
                      })
-        failed = [c.claim for c in checks if not c.passed]
+        failed = [claim for claim, c in zip(claims, checks) if not c.passed]
         if failed:
-            st.error("Not verified: " + "; ".join(failed))
+            st.error(_("Not verified: {claims}").format(claims=_("; ").join(failed)))
         else:
-            st.success(f"Verified: {summary} ({len(checks)} of {len(checks)} checks pass).")
+            st.success(_("Verified: {summary} ({passed} of {total} checks pass).").format(
+                summary=_(summary), passed=len(checks), total=len(checks)))
     return not failed
 
 
@@ -158,26 +173,56 @@ def verify_panel(checks: list[CheckResult], summary: str) -> bool:
 class Question:
     """A check question; ``choices`` are ``(answer text, feedback when chosen)``; ``answer`` the right index.
 
-    The options are shown in an order shuffled once per question (seeded by the prompt, so stable across
-    reruns and sessions): the right answer is not always first, whatever order the source lists them in.
+    Every text is an English template marked with ``N_``; ``fields`` are the values of its named placeholders
+    (``{k}``), filled in after translation: ``Question(N_("A {k} × {k} conv ..."), ..., fields={"k": 5})``.
+    ``options``, ``right_option`` and ``feedback`` give the English (the radio's values, what tests compare);
+    :meth:`shown` gives any of them in the session's language.
+
+    The options are shown in an order shuffled once per question (seeded by the English prompt, so stable across
+    reruns, sessions and languages): the right answer is not always first, whatever order the source lists them in.
     """
 
     prompt: str
     choices: tuple[tuple[str, str], ...]
     answer: int
+    fields: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+
+    def _filled(self, template: str) -> str:
+        return template.format(**self.fields) if self.fields else template
+
+    @property
+    def english_prompt(self) -> str:
+        return self._filled(self.prompt)
 
     @property
     def options(self) -> list[str]:
-        texts = [text for text, _ in self.choices]
-        random.Random(zlib.crc32(self.prompt.encode())).shuffle(texts)
+        texts = [self._filled(text) for text, _feedback in self.choices]
+        random.Random(zlib.crc32(self.english_prompt.encode())).shuffle(texts)
         return texts
 
     @property
     def right_option(self) -> str:
-        return self.choices[self.answer][0]
+        return self._filled(self.choices[self.answer][0])
 
     def feedback(self, option: str) -> str:
-        return dict(self.choices)[option]
+        """The English feedback for the English ``option``."""
+        return self._filled(self._feedback_templates()[option])
+
+    def _feedback_templates(self) -> dict[str, str]:
+        return {self._filled(text): feedback for text, feedback in self.choices}
+
+    def _templates(self) -> dict[str, str]:
+        """English text (filled in) -> its template, for the prompt, the options and the feedback."""
+        templates = {self.english_prompt: self.prompt}
+        for text, feedback in self.choices:
+            templates[self._filled(text)] = text
+            templates[self._filled(feedback)] = feedback
+        return templates
+
+    def shown(self, english: str) -> str:
+        """``english`` (the prompt, an option or a feedback, filled in) in the session's language."""
+        template = self._templates().get(english, english)
+        return _(template).format(**self.fields) if self.fields else _(template)
 
 
 def quiz_key(lesson_key: str, index: int) -> str:
@@ -199,37 +244,49 @@ def _on_check(lesson_key: str, index: int, questions: tuple[Question, ...]) -> N
 
 
 def quiz(lesson_key: str, questions: tuple[Question, ...]) -> None:
-    """Each question: a radio (no default), a Check button, and feedback for the answer checked."""
-    st.markdown("#### :material/quiz: Check your understanding")
+    """Each question: a radio (no default), a Check button, and feedback for the answer checked.
+
+    The radio's values are the English options (what is checked and stored); only their labels are translated,
+    built in the run (a ``format_func`` may be called outside it, where the language is English).
+    """
+    st.markdown(_("#### :material/quiz: Check your understanding"))
     for index, question in enumerate(questions):
         key = quiz_key(lesson_key, index)
         with st.container(border=True):
-            choice = st.radio(question.prompt, question.options, index=None, key=key)
-            st.button("Check", key=key + "_button", on_click=_on_check, args=(lesson_key, index, questions))
+            labels = {option: question.shown(option) for option in question.options}
+            choice = st.radio(question.shown(question.english_prompt), question.options, index=None, key=key,
+                              format_func=labels.__getitem__)
+            st.button(_("Check"), key=key + "_button", on_click=_on_check, args=(lesson_key, index, questions))
             checked = st.session_state.get(key + "_checked", _NOT_CHECKED)
             if checked == _NOT_CHECKED or checked != choice:
                 continue  # nothing checked yet, or the learner picked another answer since
             if choice is None:
-                st.warning("Pick an answer first, then press Check.")
+                st.warning(_("Pick an answer first, then press Check."))
             elif choice == question.right_option:
-                st.success("Correct. " + question.feedback(choice))
+                st.success(_("Correct. {feedback}").format(feedback=question.shown(question.feedback(choice))))
             else:
-                st.error("Not quite. " + question.feedback(choice))
+                st.error(_("Not quite. {feedback}").format(feedback=question.shown(question.feedback(choice))))
     if lesson_key in done_lessons():
-        st.success("Lesson complete: every check question answered correctly.", icon=":material/task_alt:")
+        st.success(_("Lesson complete: every check question answered correctly."), icon=":material/task_alt:")
 
 
 # ----------------------------------------------------------------------------- predict, then reveal
 
 
 def predict(key: str, prompt: str, options: tuple[str, ...]) -> str | None:
-    """A radio with no default: the learner commits to an answer before the figure that settles it is shown."""
+    """A radio with no default: the learner commits to an answer before the figure that settles it is shown.
+
+    ``options`` are the values returned and compared with what is measured (:func:`check_prediction`): mark them
+    with ``N_`` (English); they are shown translated. The prompt may be ``N_``-marked or already translated.
+    """
     with st.container(border=True):
-        st.markdown("**:material/psychology: Your prediction**")
-        return st.radio(prompt, options, index=None, key=key)
+        st.markdown(_("**:material/psychology: Your prediction**"))
+        labels = {option: _(option) for option in options}
+        return st.radio(_(prompt), options, index=None, key=key, format_func=labels.__getitem__)
 
 
 def check_prediction(prediction: str, measured: str) -> CheckResult:
     """A Verify row that fails when the learner's prediction disagrees with what was just measured."""
-    return CheckResult(f"your prediction: {prediction}", prediction == measured,
-                       detail="holds" if prediction == measured else f"measured: {measured}")
+    holds = prediction == measured
+    return CheckResult(_("your prediction: {prediction}").format(prediction=_(prediction)), holds,
+                       detail=_("holds") if holds else _("measured: {measured}").format(measured=_(measured)))
