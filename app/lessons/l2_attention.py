@@ -59,16 +59,17 @@ QUESTIONS = (
         0,
     ),
     Question(
-        f"With C = {CHANNELS} channels and M = {HEADS} heads, what does one image's attention produce?",
+        N_("With C = {channels} channels and M = {heads} heads, what does one image's attention produce?"),
         (
-            (f"{HEADS} matrices, one per head",
-             f"One A_m per head; head m mixes its own C/M = {CHANNELS // HEADS} contiguous channels V_m."),
-            (f"{CHANNELS} matrices, one per channel, as in a depthwise conv",
+            (N_("{heads} matrices, one per head"),
+             N_("One A_m per head; head m mixes its own C/M = {per_head} contiguous channels V_m.")),
+            (N_("{channels} matrices, one per channel, as in a depthwise conv"),
              N_("One matrix per channel is the depthwise conv's layout (M = C); attention has one per head.")),
             (N_("One matrix, the mean of the heads, shared by all channels"),
              N_("That is the MLP-Mixer layout (M = 1); attention with M heads has M matrices.")),
         ),
         0,
+        fields={"channels": CHANNELS, "heads": HEADS, "per_head": CHANNELS // HEADS},
     ),
 )
 

@@ -105,7 +105,7 @@ def _test_images(directory: str, size: int) -> tuple[torch.Tensor, torch.Tensor]
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _train_images(directory: str, size: int) -> torch.Tensor:
-    images, _ = load_fashion_mnist("train", directory)
+    images, _labels = load_fashion_mnist("train", directory)
     return to_model_input(images[:size])
 
 
