@@ -11,6 +11,7 @@ from app.i18n import N_, _
 from container_edu.aggregation import MultiHeadSelfAttention
 
 from . import figures
+from .math_text import math_sentence
 from .l2_real import render_real_input
 from .symmetry import render_recap
 from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
@@ -98,7 +99,9 @@ def inputs(seed: int, epsilon: float, target: int | None) -> tuple[torch.Tensor,
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"Q = X W_q,\quad K = X W_k,\quad V = X W_v \qquad (N \times C,\ \text{split into } M \text{ heads of } C/M)",
+        r"Q = X W_q,\quad K = X W_k,\quad V = X W_v \qquad "
+        + math_sentence(_("({shape}, split into {heads} heads of {width})"), shape=r"N \times C", heads="M",
+                        width="C/M"),
         r"A_m = \operatorname{softmax}\!\big(Q_m K_m^{\top} s\big),\quad s = (C/M)^{-1/2},\qquad "
         r"A_m[i,j] = \frac{\exp(s\, q_i \cdot k_j)}{\sum_{l} \exp(s\, q_i \cdot k_l)}",
         r"Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1})\, W_o",

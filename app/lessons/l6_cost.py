@@ -19,6 +19,7 @@ from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, M
 from container_edu.trace import record_affinities
 
 from . import figures
+from .math_text import math_sentence
 from .cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
 from .widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
 
@@ -177,10 +178,12 @@ def megabytes(count: int) -> str:
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"\text{attention:}\ \ M \cdot N^2 \text{ affinity entries built per image},\quad O(N^2 C) \text{ time}",
-        r"\text{depthwise conv:}\ \ C k^2 \text{ kernel weights (}A\text{ is never built)},\quad O(N k^2 C) \text{ time}",
-        r"\text{mixer:}\ \ N^2 \text{ parameters per matrix},\quad O(N^2 C) \text{ time};\qquad "
-        r"\text{every operator:}\ \ C \cdot N \text{ output activations}",
+        math_sentence(_("attention: {entries} affinity entries built per image, {time} time"),
+                      entries=r"M \cdot N^2", time="O(N^2 C)"),
+        math_sentence(_("depthwise conv: {weights} kernel weights ({affinity} is never built), {time} time"),
+                      weights="C k^2", affinity="A", time="O(N k^2 C)"),
+        math_sentence(_("mixer: {parameters} parameters per matrix, {time} time"), parameters="N^2", time="O(N^2 C)")
+        + r";\qquad " + math_sentence(_("every operator: {outputs} output activations"), outputs=r"C \cdot N"),
         caption=_("Measured here with C = {channels} channels, M = {heads} heads ({per_head} channels each), a "
                   "{kernel} × {kernel} conv, batch 1, float32, on one CPU thread. Attention is timed as its explicit "
                   "affinity plus A V; the conv as conv2d (which computes A V without building A); the mixer as its "

@@ -16,6 +16,7 @@ from container_edu.aggregation import MultiHeadSelfAttention
 from container_edu.models import ContainerLightConfig
 
 from . import figures
+from .math_text import math_sentence
 from .l6_cost import FLOAT_BYTES, container_light_stages, megabytes
 from .widgets import Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz, verify_panel
 
@@ -93,9 +94,9 @@ def layers_to_see_everything(side: int, kernel: int) -> int:
 def render() -> None:
     goals([_(goal).format(**GOAL_FIELDS) for goal in GOALS])
     math_block(
-        r"\text{after } L \text{ layers of } k \times k \text{ convs: a } (1 + L(k - 1)) \times (1 + L(k - 1)) "
-        r"\text{ window of tokens}",
-        r"\text{after one attention layer: all } N \text{ tokens}",
+        math_sentence(_("after {layers} layers of {kernel} convs: a {window} window of tokens"), layers="L",
+                      kernel=r"k \times k", window=r"(1 + L(k - 1)) \times (1 + L(k - 1))"),
+        math_sentence(_("after one attention layer: all {tokens} tokens"), tokens="N"),
         caption=_("The cost of lesson 6 buys this: one attention layer lets every token draw on every other, chosen "
                   "by content; a conv stack must grow its window layer by layer. The paper adds a second argument "
                   "for convs early: their locality is a prior that speeds up training."),
