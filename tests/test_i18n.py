@@ -304,3 +304,12 @@ def test_lessons_5_to_8_show_no_english_in_chinese(with_weights, key):
     assert len(shown) >= 10, shown  # the lesson was drawn
     english = untranslated_english(shown)
     assert not english, f"untranslated English in lesson {key}: {english}"
+
+
+def test_math_sentence_sets_the_words_in_text_and_the_fields_as_math():
+    from app.lessons.math_text import math_sentence
+
+    assert (math_sentence("after {layers} layers: all {tokens} tokens", layers="L", tokens="N")
+            == r"\text{after } L \text{ layers: all } N \text{ tokens}")
+    assert math_sentence("{n} 个词元", n="N") == r"N \text{ 个词元}"  # a translation may move the math
+    assert math_sentence("50% of {x}", x="x") == r"\text{50\% of } x"  # TeX's special characters escaped
