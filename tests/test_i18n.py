@@ -19,6 +19,7 @@ from babel.messages.catalog import Catalog
 from streamlit.testing.v1 import AppTest
 
 from app import i18n, i18n_catalog
+from app.lessons import LESSON_KEYS
 from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
 from test_app_pages import ENTRY, TIMEOUT, assert_clean, texts
 
@@ -46,7 +47,7 @@ TRANSLATED: list[tuple[str, str]] = [
 #: (``conftest.fake_weights_dir``), which the Model zoo shows as it is (a command, like the real ``python -m ...``).
 FIXTURE_TEXT = ("test bundle",)
 #: Lessons (keys of app.lessons.LESSON_KEYS) drawn in Chinese, frame included, and checked for English (main area).
-LESSONS_TRANSLATED: list[str] = ["matrix", "conv", "shift", "mixer"]
+LESSONS_TRANSLATED: tuple[str, ...] = LESSON_KEYS  # all of them
 
 
 # --------------------------------------------------------------------------
@@ -266,19 +267,19 @@ def test_the_open_analysis_tab_stays_open_when_the_language_changes(with_weights
     assert any(m.value == "**What this is and is not**" for m in at.markdown)
 
 
+@pytest.mark.parametrize("weights", ["with_weights", "no_weights"])
 @pytest.mark.parametrize("lesson", LESSONS_TRANSLATED)
-def test_translated_lessons_show_no_english_in_chinese(with_weights, lesson):
-    from app.lessons import LESSONS
+def test_every_lesson_shows_no_english_in_chinese(request, lesson, weights):
+    """Every lesson, frame included, with trained weights (cards, tables, the paired test) and without (random
+    stand-ins)."""
     from app.lessons.widgets import PICKER_KEY
 
+    request.getfixturevalue(weights)
     at = open_app(LESSONS_PAGE, {"lesson": lesson, "lang": "zh"})
     assert at.selectbox(key=PICKER_KEY).value == lesson  # the address opened this lesson
     shown = rendered_texts(at.main)
     assert len(shown) >= 10, shown  # the lesson was drawn
-    # The picker and the next-lesson button name other lessons: a title may stay English only while its lesson is
-    # not in LESSONS_TRANSLATED (once every key is listed, nothing is spared).
-    pending_titles = [module.TITLE for module in LESSONS if module.KEY not in LESSONS_TRANSLATED]
-    english = untranslated_english(shown, (*DEFAULT_ALLOW, *pending_titles))
+    english = untranslated_english(shown)
     assert not english, f"untranslated English in lesson {lesson!r}: {english}"
 
 
@@ -466,33 +467,17 @@ def test_no_module_that_translates_uses_underscore_as_a_variable():
 
 
 # --------------------------------------------------------------------------
-# Lessons 9-12 (trained, zoo, train, measured)
+# Lessons: runs and texts built from the core
 # --------------------------------------------------------------------------
 
-LESSONS_PAGE_9_12 = "pages/6_Lessons.py"
-#: Lessons 9-12, drawn in Chinese and checked for English (to be unified with ``LESSONS_TRANSLATED``).
-LESSONS_TRANSLATED_9_12 = ["trained", "zoo", "train", "measured"]
 
 
 def _lesson_in_chinese(lesson: str) -> AppTest:
     from app.lessons.widgets import PICKER_KEY
 
-    at = open_app(LESSONS_PAGE_9_12, {"lesson": lesson, "lang": "zh"})
+    at = open_app(LESSONS_PAGE, {"lesson": lesson, "lang": "zh"})
     assert at.selectbox(key=PICKER_KEY).value == lesson  # the address opened this lesson
     return at
-
-
-@pytest.mark.parametrize("weights", ["shipped", "none"])
-@pytest.mark.parametrize("lesson", LESSONS_TRANSLATED_9_12)
-def test_lessons_9_to_12_show_no_english_in_chinese(request, lesson, weights):
-    """With the repository's trained weights (cards, tables, the paired test) and without (random stand-ins)."""
-    if weights == "none":
-        request.getfixturevalue("no_weights")
-    at = _lesson_in_chinese(lesson)
-    shown = rendered_texts(at.main)
-    assert len(shown) >= 10, shown  # the lesson was drawn
-    english = untranslated_english(shown)
-    assert not english, f"untranslated English in lesson {lesson!r}: {english}"
 
 
 def test_a_finished_training_run_is_shown_in_chinese():
@@ -554,3 +539,12 @@ def test_a_cards_dataset_is_recognised_as_the_core_writes_it(fake_weights_dir):
         assert card_dataset_label(card.dataset) == card.dataset  # English: the same text
         assert card_dataset_label(card.dataset) is not card.dataset  # recognised, i.e. rebuilt from the template
     assert card_dataset_label("another dataset") == "another dataset"
+
+
+def test_math_sentence_sets_the_words_in_text_and_the_fields_as_math():
+    from app.lessons.math_text import math_sentence
+
+    assert (math_sentence("after {layers} layers: all {tokens} tokens", layers="L", tokens="N")
+            == r"\text{after } L \text{ layers: all } N \text{ tokens}")
+    assert math_sentence("{n} 个词元", n="N") == r"N \text{ 个词元}"  # a translation may move the math
+    assert math_sentence("50% of {x}", x="x") == r"\text{50\% of } x"  # TeX's special characters escaped

@@ -13,13 +13,14 @@ import streamlit as st
 import torch
 from torch import nn
 
+from app.i18n import N_
 from container_edu.models import blend_parameters
 from container_edu.trace import override_blend
 
 from .resources import LessonModel
 
 SWEEP = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
-ALL_BLOCKS = "all mixed blocks"
+ALL_BLOCKS = N_("all mixed blocks")  # a selectbox value and a widget key: English; shown with _()
 
 
 def slider_start(target: str, learned: dict[str, tuple[float, float]]) -> float:
@@ -27,7 +28,7 @@ def slider_start(target: str, learned: dict[str, tuple[float, float]]) -> float:
 
     One block's α does not stand for all of them (the blocks of a trained model learn different blends).
     """
-    alphas = [alpha for alpha, _ in learned.values()] if target == ALL_BLOCKS else [learned[target][0]]
+    alphas = [alpha for alpha, _beta in learned.values()] if target == ALL_BLOCKS else [learned[target][0]]
     return round(float(np.mean(alphas)), 2)
 
 
@@ -43,7 +44,8 @@ def weights_for(target: str, blocks: list[str], alpha: float) -> dict[str, float
     return {name: alpha for name in (blocks if target == ALL_BLOCKS else [target])}
 
 
-@st.cache_data(show_spinner="Measuring accuracy over a sweep of α…", max_entries=16)
+# No spinner text here: a cached function is shared by all sessions, whatever their language; the lesson shows one.
+@st.cache_data(show_spinner=False, max_entries=16)
 def accuracy_sweep(model_key: str, target: str, _loaded: LessonModel, _data: tuple) -> list[float]:
     """Accuracy on the fixed test batch for each α in ``SWEEP`` (cached per model and target)."""
     images, labels = _data
@@ -59,7 +61,7 @@ def accuracy_at(model_key: str, target: str, alpha: float | None, _loaded: Lesso
     return accuracy(_loaded, images, labels, weights)
 
 
-@st.cache_data(show_spinner="Re-estimating BatchNorm statistics at this α…", max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16)
 def accuracy_with_fresh_batchnorm(model_key: str, target: str, alpha: float, _loaded: LessonModel, _data: tuple,
                                   _train: torch.Tensor) -> float:
     """Accuracy at α after re-estimating every BatchNorm's running statistics at that α on training images.

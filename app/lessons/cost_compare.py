@@ -1,10 +1,17 @@
 """Lesson 6's like-with-like comparison: parameters, activations and multiply-adds of the three affinities,
-their receptive field, and a detection-size input. Formulas only (no Streamlit), so they can be tested."""
+their receptive field, and a detection-size input. Formulas only (no Streamlit), so they can be tested.
+
+The table's words are marked with ``N_`` and English by default; the lesson passes ``translate=_`` to draw it in the
+session's language."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
+
+from app.i18n import N_
 
 from container_edu.models import ContainerLightConfig
 
@@ -12,22 +19,31 @@ from container_edu.models import ContainerLightConfig
 DETECTION_INPUT = (800, 1333)
 
 
-def like_with_like(tokens: int, channels: int, heads: int, kernel: int) -> list[dict]:
+def _english(message: str) -> str:
+    return message
+
+
+def like_with_like(tokens: int, channels: int, heads: int, kernel: int,
+                   translate: Callable[[str], str] = _english) -> list[dict]:
     """One row per operator: the same three quantities for each, for one image of ``tokens`` tokens.
 
     Parameters that make the affinity (attention's W_q, W_k; the conv's kernels; the mixer's M matrices),
     affinity entries held in memory per image, and multiply-adds of making A and computing A V.
     """
     n, c, k2 = tokens, channels, kernel * kernel
+    t = translate
+    operator, parameters, entries, adds, field = (
+        t(N_("operator")), t(N_("affinity parameters")), t(N_("affinity entries per image")),
+        t(N_("multiply-adds per image")), t(N_("receptive field (one layer)")))
+    everything = t(N_("all N tokens"))
     return [
-        {"operator": "attention", "affinity parameters": 2 * c * c, "affinity entries per image": heads * n * n,
-         "multiply-adds per image": 2 * n * c * c + 2 * n * n * c, "receptive field (one layer)": "all N tokens"},
-        {"operator": f"depthwise conv {kernel}×{kernel}", "affinity parameters": c * k2,
-         "affinity entries per image": 0, "multiply-adds per image": n * k2 * c,
-         "receptive field (one layer)": f"{kernel} × {kernel} tokens (+{kernel - 1} per layer)"},
-        {"operator": f"multi-head MLP (M = {heads})", "affinity parameters": heads * n * n,
-         "affinity entries per image": 0, "multiply-adds per image": n * n * c,
-         "receptive field (one layer)": "all N tokens"},
+        {operator: t(N_("attention")), parameters: 2 * c * c, entries: heads * n * n,
+         adds: 2 * n * c * c + 2 * n * n * c, field: everything},
+        {operator: t(N_("depthwise conv {kernel}×{kernel}")).format(kernel=kernel), parameters: c * k2,
+         entries: 0, adds: n * k2 * c,
+         field: t(N_("{kernel} × {kernel} tokens (+{growth} per layer)")).format(kernel=kernel, growth=kernel - 1)},
+        {operator: t(N_("multi-head MLP (M = {heads})")).format(heads=heads), parameters: heads * n * n,
+         entries: 0, adds: n * n * c, field: everything},
     ]
 
 

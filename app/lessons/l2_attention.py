@@ -7,16 +7,18 @@ import torch
 from torch import nn
 
 from container_edu import affinity as aff
+from app.i18n import N_, _
 from container_edu.aggregation import MultiHeadSelfAttention
 
 from . import figures
+from .math_text import math_sentence
 from .l2_real import render_real_input
 from .symmetry import render_recap
 from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
 
 KEY = "attention"
-ROW_PREDICTIONS = ("yes, the row changes", "no, the row stays the same")
-TITLE = "Self-attention: dynamic and dense"
+ROW_PREDICTIONS = (N_("yes, the row changes"), N_("no, the row stays the same"))
+TITLE = N_("Self-attention: dynamic and dense")
 
 HEIGHT = WIDTH = 4
 NUM_TOKENS = HEIGHT * WIDTH
@@ -24,48 +26,51 @@ CHANNELS = 8
 HEADS = 2
 
 GOALS = [
-    "Build the attention affinity A_m = softmax(Q_m K_mᵀ s) from queries and keys, one per head.",
-    "Check that every row of A_m is a probability distribution (non-negative, sums to 1).",
-    "See that A depends on the input X (dynamic) and links every token to every token (dense).",
+    N_("Build the attention affinity A_m = softmax(Q_m K_mᵀ s) from queries and keys, one per head."),
+    N_("Check that every row of A_m is a probability distribution (non-negative, sums to 1)."),
+    N_("See that A depends on the input X (dynamic) and links every token to every token (dense)."),
 ]
 
 QUESTIONS = (
     Question(
-        "Which statement holds for every row of an attention affinity A_m?",
+        N_("Which statement holds for every row of an attention affinity A_m?"),
         (
-            ("Its entries are ≥ 0 and sum to 1",
-             "The softmax runs over the keys j of each row i, so each row is a probability distribution."),
-            ("A_m is symmetric, so rows equal columns",
-             "A_m[i, j] uses q_i·k_j while A_m[j, i] uses q_j·k_i; with W_q ≠ W_k these differ (and the "
-             "softmax normalises rows, not columns)."),
-            ("Each column sums to 1",
-             "The softmax normalises over j within a row; columns can sum to anything between 0 and N."),
+            (N_("Its entries are ≥ 0 and sum to 1"),
+             N_("The softmax runs over the keys j of each row i, so each row is a probability distribution.")),
+            (N_("A_m is symmetric, so rows equal columns"),
+             N_("A_m[i, j] uses q_i·k_j while A_m[j, i] uses q_j·k_i; with W_q ≠ W_k these differ (and the "
+                "softmax normalises rows, not columns).")),
+            (N_("Each column sums to 1"),
+             N_("The softmax normalises over j within a row; columns can sum to anything between 0 and N.")),
         ),
         0,
     ),
     Question(
-        "Why is self-attention called dynamic?",
+        N_("Why is self-attention called dynamic?"),
         (
-            ("A is computed from each input X",
-             "A_m = softmax(Q_m K_mᵀ s) with Q = X W_q and K = X W_k: new X, new A. A conv's A is fixed once trained."),
-            ("W_q and W_k change in training",
-             "Every layer's weights change during training; 'dynamic' means A changes with the input at inference."),
-            ("Its number of heads can be changed after training",
-             "The number of heads is fixed by the architecture; it is not what 'dynamic' refers to."),
+            (N_("A is computed from each input X"),
+             N_("A_m = softmax(Q_m K_mᵀ s) with Q = X W_q and K = X W_k: new X, new A. A conv's A is fixed once "
+                "trained.")),
+            (N_("W_q and W_k change in training"),
+             N_("Every layer's weights change during training; 'dynamic' means A changes with the input at "
+                "inference.")),
+            (N_("Its number of heads can be changed after training"),
+             N_("The number of heads is fixed by the architecture; it is not what 'dynamic' refers to.")),
         ),
         0,
     ),
     Question(
-        f"With C = {CHANNELS} channels and M = {HEADS} heads, what does one image's attention produce?",
+        N_("With C = {channels} channels and M = {heads} heads, what does one image's attention produce?"),
         (
-            (f"{HEADS} matrices, one per head",
-             f"One A_m per head; head m mixes its own C/M = {CHANNELS // HEADS} contiguous channels V_m."),
-            (f"{CHANNELS} matrices, one per channel, as in a depthwise conv",
-             "One matrix per channel is the depthwise conv's layout (M = C); attention has one per head."),
-            ("One matrix, the mean of the heads, shared by all channels",
-             "That is the MLP-Mixer layout (M = 1); attention with M heads has M matrices."),
+            (N_("{heads} matrices, one per head"),
+             N_("One A_m per head; head m mixes its own C/M = {per_head} contiguous channels V_m.")),
+            (N_("{channels} matrices, one per channel, as in a depthwise conv"),
+             N_("One matrix per channel is the depthwise conv's layout (M = C); attention has one per head.")),
+            (N_("One matrix, the mean of the heads, shared by all channels"),
+             N_("That is the MLP-Mixer layout (M = 1); attention with M heads has M matrices.")),
         ),
         0,
+        fields={"channels": CHANNELS, "heads": HEADS, "per_head": CHANNELS // HEADS},
     ),
 )
 
@@ -94,29 +99,36 @@ def inputs(seed: int, epsilon: float, target: int | None) -> tuple[torch.Tensor,
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"Q = X W_q,\quad K = X W_k,\quad V = X W_v \qquad (N \times C,\ \text{split into } M \text{ heads of } C/M)",
+        r"Q = X W_q,\quad K = X W_k,\quad V = X W_v \qquad "
+        + math_sentence(_("({shape}, split into {heads} heads of {width})"), shape=r"N \times C", heads="M",
+                        width="C/M"),
         r"A_m = \operatorname{softmax}\!\big(Q_m K_m^{\top} s\big),\quad s = (C/M)^{-1/2},\qquad "
         r"A_m[i,j] = \frac{\exp(s\, q_i \cdot k_j)}{\sum_{l} \exp(s\, q_i \cdot k_l)}",
         r"Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1})\, W_o",
-        caption="q_i, k_j are rows of Q_m, K_m. The softmax runs along each row, so each row of A_m is a probability "
-        "distribution over the N tokens. In Container's blocks W_q, W_k, W_v are the three thirds of the 1×1 conv "
-        "conv1, and W_o is conv2.",
+        caption=_("q_i, k_j are rows of Q_m, K_m. The softmax runs along each row, so each row of A_m is a probability "
+                  "distribution over the N tokens. In Container's blocks W_q, W_k, W_v are the three thirds of the 1×1 "
+                  "conv conv1, and W_o is conv2."),
     )
 
-    st.markdown(f"**Try it.** {NUM_TOKENS} tokens on a {HEIGHT} × {WIDTH} grid, C = {CHANNELS}, M = {HEADS} heads. "
-                "Change X and watch A change.")
+    st.markdown(_("**Try it.** {tokens} tokens on a {height} × {width} grid, C = {channels}, M = {heads} heads. "
+                  "Change X and watch A change.").format(tokens=NUM_TOKENS, height=HEIGHT, width=WIDTH,
+                                                         channels=CHANNELS, heads=HEADS))
     c1, c2, c3, c4 = st.columns(4)
-    seed = c1.number_input("input X: seed", 0, 999, 0, key="l2_seed")
-    epsilon = c2.slider("perturbation ε of X' = X + εΔ", 0.0, 2.0, 0.5, 0.1, key="l2_eps")
-    target_label = c3.selectbox("perturb", ["every token"] + [f"only token t{i}" for i in range(NUM_TOKENS)],
+    seed = c1.number_input(_("input X: seed"), 0, 999, 0, key="l2_seed")
+    epsilon = c2.slider(_("perturbation ε of X' = X + εΔ"), 0.0, 2.0, 0.5, 0.1, key="l2_eps")
+    # The options stay English (the widget's value, shared links and tests use them); only what is shown changes.
+    target_options = ["every token"] + [f"only token t{i}" for i in range(NUM_TOKENS)]
+    target_labels = {"every token": _("every token"),
+                     **{f"only token t{i}": _("only token t{index}").format(index=i) for i in range(NUM_TOKENS)}}
+    target_label = c3.selectbox(_("perturb"), target_options, format_func=target_labels.__getitem__,
                                 key="l2_target")
-    head = c4.radio("head m", list(range(HEADS)), horizontal=True, key="l2_head")
+    head = c4.radio(_("head m"), list(range(HEADS)), horizontal=True, key="l2_head")
     target = None if target_label == "every token" else int(target_label.split("t")[-1])
-    prediction = predict("l2_prediction", "Predict: with the perturbation chosen above, does the query's row i of "
-                         "A_m (head m, query below) change?", ROW_PREDICTIONS)
+    prediction = predict("l2_prediction", _("Predict: with the perturbation chosen above, does the query's row i "
+                                            "of A_m (head m, query below) change?"), ROW_PREDICTIONS)
     q1, q2 = st.columns(2)
-    qy = q1.slider("query token row y", 0, HEIGHT - 1, 1, key="l2_qy")
-    qx = q2.slider("query token column x", 0, WIDTH - 1, 2, key="l2_qx")
+    qy = q1.slider(_("query token row y"), 0, HEIGHT - 1, 1, key="l2_qy")
+    qx = q2.slider(_("query token column x"), 0, WIDTH - 1, 2, key="l2_qx")
     query = aff.token_index(qy, qx, WIDTH)
 
     conv1 = projection()
@@ -129,35 +141,37 @@ def render() -> None:
 
     st.plotly_chart(figures.heatmaps_side_by_side(
         [(a_x[head], f"A_{head}(X)"), (a_xp[head], f"A_{head}(X'), ε = {epsilon:.1f}")],
-        f"Attention affinity of head {head}: rows = output token i, columns = input token j", f"A_{head}[i, j]",
-        x_title="input token j", y_title="output token i"), key="l2_fig_a")
+        _("Attention affinity of head {head}: rows = output token i, columns = input token j").format(head=head),
+        f"A_{head}[i, j]", x_title=_("input token j"), y_title=_("output token i")), key="l2_fig_a")
     left, right = st.columns(2)
     with left:
         st.plotly_chart(figures.heatmaps_side_by_side(
-            [(a_x[head, query].reshape(HEIGHT, WIDTH), "row i of A(X)"),
-             (a_xp[head, query].reshape(HEIGHT, WIDTH), "row i of A(X')")],
-            f"Row i = t{query} of A_{head} on the {HEIGHT} × {WIDTH} grid", f"A_{head}[i, j]",
+            [(a_x[head, query].reshape(HEIGHT, WIDTH), _("row i of A(X)")),
+             (a_xp[head, query].reshape(HEIGHT, WIDTH), _("row i of A(X')"))],
+            _("Row i = t{query} of A_{head} on the {height} × {width} grid").format(
+                query=query, head=head, height=HEIGHT, width=WIDTH), f"A_{head}[i, j]",
             x_title="x", y_title="y", grid=True, query=(qy, qx), height=340), key="l2_fig_rows")
     with right:
         st.plotly_chart(figures.heatmap(
-            a_xp[head] - a_x[head], f"Change A_{head}(X') − A_{head}(X)", "ΔA[i, j]",
-            x_title="input token j", y_title="output token i", diverging=True, height=340), key="l2_fig_diff")
+            a_xp[head] - a_x[head], _("Change A_{head}(X') − A_{head}(X)").format(head=head), "ΔA[i, j]",
+            x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=340), key="l2_fig_diff")
     row_sums = a_xp.sum(-1)
     change = (a_xp - a_x).abs()
-    st.caption(
-        f"Row sums of A(X'): between {float(row_sums.min()):.6f} and {float(row_sums.max()):.6f}. "
-        f"Entries that are exactly 0: {int((a_xp == 0).sum())} of {a_xp.numel()} (dense). "
-        f"Mean |ΔA| = {float(change.mean()):.4f}; largest change {float(change.max()):.4f}."
-        + (f" Perturbing only t{target} changes the whole column j = t{target} of every row (its key moved) and the "
-           f"whole row i = t{target} (its query moved); the other entries change only through the row "
-           "normalisation." if target is not None and epsilon > 0 else "")
-    )
+    summary = _("Row sums of A(X'): between {low:.6f} and {high:.6f}. Entries that are exactly 0: {zeros} of "
+                "{entries} (dense). Mean |ΔA| = {mean:.4f}; largest change {largest:.4f}.").format(
+        low=float(row_sums.min()), high=float(row_sums.max()), zeros=int((a_xp == 0).sum()), entries=a_xp.numel(),
+        mean=float(change.mean()), largest=float(change.max()))
+    if target is not None and epsilon > 0:
+        summary += " " + _("Perturbing only t{target} changes the whole column j = t{target} of every row (its key "
+                           "moved) and the whole row i = t{target} (its query moved); the other entries change only "
+                           "through the row normalisation.").format(target=target)
+    st.caption(summary)
 
     # Verify: explicit A V equals PyTorch's fused attention; the softmax by hand equals the core's affinity.
     with torch.no_grad():
         explicit = aff.aggregate(attention.affinity(qkv_perturbed), attention.values(qkv_perturbed))
         fused = aff.map_to_tokens(attention(qkv_perturbed))  # scaled_dot_product_attention
-        q, k, _ = (aff.map_to_tokens(part)[0] for part in qkv_perturbed.chunk(3, dim=1))  # (N, C)
+        q, k, _values = (aff.map_to_tokens(part)[0] for part in qkv_perturbed.chunk(3, dim=1))  # (N, C)
         head_dim = CHANNELS // HEADS
         by_hand = torch.stack([
             ((q[:, m * head_dim:(m + 1) * head_dim] @ k[:, m * head_dim:(m + 1) * head_dim].T) * head_dim**-0.5)
@@ -165,18 +179,19 @@ def render() -> None:
             for m in range(HEADS)
         ])
     checks = [
-        check_close("explicit concat(A_m V_m) equals the fused scaled_dot_product_attention output", explicit, fused),
-        check_close("softmax(Q_m K_mᵀ s) computed by hand equals the core's attention affinity", a_xp, by_hand),
-        check_close("every row of every A_m sums to 1", row_sums, torch.ones_like(row_sums)),
+        check_close(_("explicit concat(A_m V_m) equals the fused scaled_dot_product_attention output"), explicit,
+                    fused),
+        check_close(_("softmax(Q_m K_mᵀ s) computed by hand equals the core's attention affinity"), a_xp, by_hand),
+        check_close(_("every row of every A_m sums to 1"), row_sums, torch.ones_like(row_sums)),
     ]
     if epsilon > 0:
-        checks.append(check_differ("A(X') differs from A(X): the affinity is dynamic", a_xp, a_x))
+        checks.append(check_differ(_("A(X') differs from A(X): the affinity is dynamic"), a_xp, a_x))
     else:
-        checks.append(check_close("with ε = 0, X' = X and A(X') equals A(X)", a_xp, a_x))
+        checks.append(check_close(_("with ε = 0, X' = X and A(X') equals A(X)"), a_xp, a_x))
     if prediction is not None:
         row_changed = float(change[head, query].max()) > 1e-12
         checks.append(check_prediction(prediction, ROW_PREDICTIONS[0 if row_changed else 1]))
     checks += render_real_input()
-    verify_panel(checks, "attention is Y = concat(A_m V_m) with A_m = softmax(Q_m K_mᵀ s), made from the input")
+    verify_panel(checks, _("attention is Y = concat(A_m V_m) with A_m = softmax(Q_m K_mᵀ s), made from the input"))
     render_recap()
     quiz(KEY, QUESTIONS)

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app.i18n import N_, _
 from container_edu import affinity as aff
 from container_edu import colors
 from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing, count_parameters
@@ -18,12 +19,13 @@ from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, M
 from container_edu.trace import record_affinities
 
 from . import figures
+from .math_text import math_sentence
 from .cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
 from .widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
 
 KEY = "cost"
 GROWTH_PREDICTIONS = ("4 ×", "16 ×", "64 ×", "256 ×")
-TITLE = "What each affinity costs, like with like"
+TITLE = N_("What each affinity costs, like with like")
 
 SIDES = (7, 14, 28, 56)
 CHANNELS = 64
@@ -34,34 +36,41 @@ OPERATOR_LINE_COLORS = [colors.OPERATOR_COLORS[name] for name in ("attention", "
 
 
 GOALS = [
-    "Measure on this machine how the time of attention, depthwise conv and token mixing grows with N.",
-    "Count what each one actually stores: attention's M·N² affinity per image, the conv's C·k² kernel weights (it "
-    "never builds A), the mixer's N² parameters per matrix, and every operator's C·N output.",
-    "Scale the count up to a detection-size input, the case Container-Light was built for.",
+    N_("Measure on this machine how the time of attention, depthwise conv and token mixing grows with N."),
+    N_("Count what each one actually stores: attention's M·N² affinity per image, the conv's C·k² kernel weights (it "
+       "never builds A), the mixer's N² parameters per matrix, and every operator's C·N output."),
+    N_("Scale the count up to a detection-size input, the case Container-Light was built for."),
 ]
 
 _GROWTH = 56**2 // 14**2
 
 QUESTIONS = (
     Question(
-        "The grid grows from 14 × 14 to 56 × 56 tokens. By how much does one attention head's affinity grow?",
+        N_("The grid grows from 14 × 14 to 56 × 56 tokens. By how much does one attention head's affinity grow?"),
         (
-            (f"{_GROWTH ** 2} ×", f"N grows {_GROWTH} × ({14 ** 2} → {56 ** 2}), and the affinity has N² entries: "
-                                  f"{_GROWTH}² = {_GROWTH ** 2} ×."),
-            (f"{_GROWTH} ×, as many times as the number of tokens", "That is how N grows; the affinity is N × N, so it grows with N²."),
-            (f"{56 // 14} ×, like the side of the grid", f"The side grows {56 // 14} ×, N grows {_GROWTH} ×, N² grows {_GROWTH ** 2} ×."),
+            (N_("{squared} ×"), N_("N grows {growth} × ({small} → {big}), and the affinity has N² entries: "
+                                   "{growth}² = {squared} ×.")),
+            (N_("{growth} ×, as many times as the number of tokens"),
+             N_("That is how N grows; the affinity is N × N, so it grows with N².")),
+            (N_("{side_growth} ×, like the side of the grid"),
+             N_("The side grows {side_growth} ×, N grows {growth} ×, N² grows {squared} ×.")),
         ),
         0,
+        fields={"growth": _GROWTH, "squared": _GROWTH ** 2, "small": 14 ** 2, "big": 56 ** 2, "side_growth": 56 // 14},
     ),
     Question(
-        "Why not put an MLP-Mixer in stage 1 instead (it has no softmax to compute)?",
+        N_("Why not put an MLP-Mixer in stage 1 instead (it has no softmax to compute)?"),
         (
-            (f"{56 ** 4 / 1e6:.1f} M parameters per matrix, tied to one input size",
-             "A static dense affinity pays N² in parameters and fixes N; the conv pays k² per channel and works on any grid."),
-            ("A Mixer recomputes its matrix for every image, which is too slow at that size", "The Mixer's affinity is static; its problem is size and being tied to N."),
-            ("A Mixer mixes channels, not tokens, so it gathers no spatial context", "Token mixing is exactly what it does, with a dense learned N × N matrix."),
+            (N_("{millions:.1f} M parameters per matrix, tied to one input size"),
+             N_("A static dense affinity pays N² in parameters and fixes N; the conv pays k² per channel and works on "
+                "any grid.")),
+            (N_("A Mixer recomputes its matrix for every image, which is too slow at that size"),
+             N_("The Mixer's affinity is static; its problem is size and being tied to N.")),
+            (N_("A Mixer mixes channels, not tokens, so it gathers no spatial context"),
+             N_("Token mixing is exactly what it does, with a dense learned N × N matrix.")),
         ),
         0,
+        fields={"millions": 56 ** 4 / 1e6},
     ),
 )
 
@@ -82,7 +91,7 @@ class CostRow:
 def _best_time(function, repeats: int) -> float:
     function()  # warm-up
     best = math.inf
-    for _ in range(repeats):
+    for _repeat in range(repeats):
         start = time.perf_counter()
         function()
         best = min(best, time.perf_counter() - start)
@@ -152,8 +161,9 @@ def container_light_stages() -> list[dict]:
     for stage in range(1, 5):
         name = f"blocks{stage}.0"
         block = narrow.get_submodule(name)
-        kind = "MixBlock (attention + conv)" if isinstance(block, MixBlock) else (
-            "CBlock (conv only)" if isinstance(block, CBlock) else type(block).__name__)
+        # English in the cache (shared by all sessions); the lessons draw it with _().
+        kind = N_("MixBlock (attention + conv)") if isinstance(block, MixBlock) else (
+            N_("CBlock (conv only)") if isinstance(block, CBlock) else type(block).__name__)
         height, width = records[name].grid
         stages.append({"stage": stage, "grid": f"{height} × {width}", "side": height, "tokens N": height * width,
                        "channels C": reference.embed_dims[stage - 1], "block": kind,
@@ -168,22 +178,25 @@ def megabytes(count: int) -> str:
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"\text{attention:}\ \ M \cdot N^2 \text{ affinity entries built per image},\quad O(N^2 C) \text{ time}",
-        r"\text{depthwise conv:}\ \ C k^2 \text{ kernel weights (}A\text{ is never built)},\quad O(N k^2 C) \text{ time}",
-        r"\text{mixer:}\ \ N^2 \text{ parameters per matrix},\quad O(N^2 C) \text{ time};\qquad "
-        r"\text{every operator:}\ \ C \cdot N \text{ output activations}",
-        caption=f"Measured here with C = {CHANNELS} channels, M = {HEADS} heads ({CHANNELS // HEADS} channels each), "
-        f"a {KERNEL} × {KERNEL} conv, batch 1, float32, on one CPU thread. Attention is timed as its explicit "
-        "affinity plus A V; the conv as conv2d (which computes A V without building A); the mixer as its matrix "
-        "product.",
+        math_sentence(_("attention: {entries} affinity entries built per image, {time} time"),
+                      entries=r"M \cdot N^2", time="O(N^2 C)"),
+        math_sentence(_("depthwise conv: {weights} kernel weights ({affinity} is never built), {time} time"),
+                      weights="C k^2", affinity="A", time="O(N k^2 C)"),
+        math_sentence(_("mixer: {parameters} parameters per matrix, {time} time"), parameters="N^2", time="O(N^2 C)")
+        + r";\qquad " + math_sentence(_("every operator: {outputs} output activations"), outputs=r"C \cdot N"),
+        caption=_("Measured here with C = {channels} channels, M = {heads} heads ({per_head} channels each), a "
+                  "{kernel} × {kernel} conv, batch 1, float32, on one CPU thread. Attention is timed as its explicit "
+                  "affinity plus A V; the conv as conv2d (which computes A V without building A); the mixer as its "
+                  "matrix product.").format(channels=CHANNELS, heads=HEADS, per_head=CHANNELS // HEADS,
+                                            kernel=KERNEL),
     )
 
-    prediction = predict("l6_prediction", "Predict before reading the plots: from 14 × 14 to 56 × 56 tokens, "
-                         "attention's affinity memory per image grows by", GROWTH_PREDICTIONS)
-    remeasure = st.button("Measure again", key="l6_remeasure")
+    prediction = predict("l6_prediction", _("Predict before reading the plots: from 14 × 14 to 56 × 56 tokens, "
+                                            "attention's affinity memory per image grows by"), GROWTH_PREDICTIONS)
+    remeasure = st.button(_("Measure again"), key="l6_remeasure")
     stored = st.session_state.get("l6_costs")
     if stored is None or remeasure:
-        with st.spinner("Timing the three operators on this machine…"):
+        with st.spinner(_("Timing the three operators on this machine…")):
             stored = measure_costs()
         st.session_state["l6_costs"] = stored
     rows, seconds = stored
@@ -192,66 +205,73 @@ def render() -> None:
 
     tokens = [row.tokens for row in rows]
     time_fig = figures.lines(
-        [("attention (A(X), then A V)", tokens, [r.attention_ms for r in rows]),
-         (f"depthwise conv {KERNEL}×{KERNEL}", tokens, [r.conv_ms for r in rows]),
-         ("mixer (A V)", tokens, [r.mixer_ms for r in rows])],
-        f"Measured time per image vs tokens N (C = {CHANNELS}, this machine)",
-        "tokens N (log)", "time (ms, log)", log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS)
+        [(_("attention (A(X), then A V)"), tokens, [r.attention_ms for r in rows]),
+         (_("depthwise conv {kernel}×{kernel}").format(kernel=KERNEL), tokens, [r.conv_ms for r in rows]),
+         (_("mixer (A V)"), tokens, [r.mixer_ms for r in rows])],
+        _("Measured time per image vs tokens N (C = {channels}, this machine)").format(channels=CHANNELS),
+        _("tokens N (log)"), _("time (ms, log)"), log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS)
     memory_fig = figures.lines(
-        [(f"attention: the M·N² affinity it builds ({HEADS} heads, per image)", tokens,
+        [(_("attention: the M·N² affinity it builds ({heads} heads, per image)").format(heads=HEADS), tokens,
           [r.attention_bytes for r in rows]),
-         ("conv: its C·k² kernel weights (A never built)", tokens, [r.conv_bytes for r in rows]),
-         ("mixer: its N² parameters", tokens, [r.mixer_bytes for r in rows]),
-         (f"any of the three: its C·N output (C = {CHANNELS}, per image)", tokens, [r.output_bytes for r in rows])],
-        "What each operator stores vs tokens N (float32 bytes, measured)", "tokens N (log)", "bytes (log)",
+         (_("conv: its C·k² kernel weights (A never built)"), tokens, [r.conv_bytes for r in rows]),
+         (_("mixer: its N² parameters"), tokens, [r.mixer_bytes for r in rows]),
+         (_("any of the three: its C·N output (C = {channels}, per image)").format(channels=CHANNELS), tokens,
+          [r.output_bytes for r in rows])],
+        _("What each operator stores vs tokens N (float32 bytes, measured)"), _("tokens N (log)"), _("bytes (log)"),
         log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS + ["gray"])
     memory_fig.data[-1].line.dash = "dash"  # shared by all three operators, not an affinity
     for fig in (time_fig, memory_fig):
         figures.add_vertical_markers(fig, [stage["tokens N"] for stage in stages],
-                                     [f"stage {stage['stage']}" for stage in stages])
+                                     [_("stage {stage}").format(stage=stage["stage"]) for stage in stages])
     left, right = st.columns(2)
     left.plotly_chart(time_fig, key="l6_fig_time")
     right.plotly_chart(memory_fig, key="l6_fig_memory")
 
     st.dataframe(pd.DataFrame([
         {
-            "Container-Light stage": stage_of[r.tokens]["stage"] if r.tokens in stage_of else "—",
-            "grid": f"{r.side} × {r.side}", "N": r.tokens,
-            "attention ms": round(r.attention_ms, 3), "conv ms": round(r.conv_ms, 3),
-            "mixer ms": round(r.mixer_ms, 3),
-            "attention affinity (per image)": megabytes(r.attention_bytes),
-            "conv kernel": megabytes(r.conv_bytes), "mixer parameters": megabytes(r.mixer_bytes),
-            "output C·N (per image)": megabytes(r.output_bytes),
+            _("Container-Light stage"): stage_of[r.tokens]["stage"] if r.tokens in stage_of else "—",
+            _("grid"): f"{r.side} × {r.side}", "N": r.tokens,
+            _("attention ms"): round(r.attention_ms, 3), _("conv ms"): round(r.conv_ms, 3),
+            _("mixer ms"): round(r.mixer_ms, 3),
+            _("attention affinity (per image)"): megabytes(r.attention_bytes),
+            _("conv kernel"): megabytes(r.conv_bytes), _("mixer parameters"): megabytes(r.mixer_bytes),
+            _("output C·N (per image)"): megabytes(r.output_bytes),
         }
         for r in rows
     ]), hide_index=True, width="stretch")
     big, small = rows[-1], rows[0]
     growth = big.tokens // small.tokens
     conv_growth = big.conv_ms / small.conv_ms
-    overheads = (f" The conv's work grows {growth}× too (O(N k² C)); it measured only {conv_growth:,.0f}× because "
-                 "fixed per-call costs dominate the small grids." if conv_growth < growth / 2 else "")
-    st.caption(
-        f"Measured in {seconds:.2f} s. From {small.side}×{small.side} to {big.side}×{big.side}, N grows {growth}×: "
-        f"attention's time grew {big.attention_ms / small.attention_ms:,.0f}× and its affinity "
-        f"{big.attention_bytes // small.attention_bytes:,}×; the conv's time grew {conv_growth:,.0f}×.{overheads} "
-        f"At {big.side}×{big.side} one image's attention affinity takes {megabytes(big.attention_bytes)} for just "
-        f"{HEADS} heads, against {megabytes(big.output_bytes)} for the output itself; the conv stores "
-        f"{megabytes(big.conv_bytes)} on any grid, and a mixer would need {big.mixer_bytes // FLOAT_BYTES:,} "
-        "parameters per matrix."
-    )
-    st.markdown("**Like with like.** The three operators on the same grid (the largest measured, "
-                f"N = {big.tokens:,}), counted the same way for each:")
-    st.dataframe(pd.DataFrame(like_with_like(big.tokens, CHANNELS, HEADS, KERNEL)), hide_index=True, width="stretch")
+    growth_text = _("Measured in {seconds:.2f} s. From {small}×{small} to {big}×{big}, N grows {growth}×: "
+                    "attention's time grew {attention_time:,.0f}× and its affinity {attention_memory:,}×; the conv's "
+                    "time grew {conv_time:,.0f}×.").format(
+        seconds=seconds, small=small.side, big=big.side, growth=growth,
+        attention_time=big.attention_ms / small.attention_ms,
+        attention_memory=big.attention_bytes // small.attention_bytes, conv_time=conv_growth)
+    if conv_growth < growth / 2:
+        growth_text += " " + _("The conv's work grows {growth}× too (O(N k² C)); it measured only {conv_time:,.0f}× "
+                               "because fixed per-call costs dominate the small grids.").format(
+            growth=growth, conv_time=conv_growth)
+    st.caption(growth_text + " " + _(
+        "At {big}×{big} one image's attention affinity takes {affinity} for just {heads} heads, against {output} for "
+        "the output itself; the conv stores {kernel} on any grid, and a mixer would need {parameters:,} parameters "
+        "per matrix.").format(big=big.side, affinity=megabytes(big.attention_bytes), heads=HEADS,
+                              output=megabytes(big.output_bytes), kernel=megabytes(big.conv_bytes),
+                              parameters=big.mixer_bytes // FLOAT_BYTES))
+    st.markdown(_("**Like with like.** The three operators on the same grid (the largest measured, N = {tokens:,}), "
+                  "counted the same way for each:").format(tokens=big.tokens))
+    st.dataframe(pd.DataFrame(like_with_like(big.tokens, CHANNELS, HEADS, KERNEL, translate=_)), hide_index=True,
+                 width="stretch")
     det_h, det_w = detection_stage1_grid(ContainerLightConfig())
     det_tokens = det_h * det_w
-    st.caption(
+    st.caption(_(
         "Only attention holds an N × N affinity per image: the conv computes A V straight from its kernel, and the "
-        f"mixer's matrices are its parameters. At detection size, {DETECTION_INPUT[0]} × {DETECTION_INPUT[1]} pixels, "
-        f"Container-Light's stage 1 has a {det_h} × {det_w} grid: {det_tokens:,} tokens, so one head's affinity would "
-        f"hold {det_tokens ** 2:,} entries ({det_tokens ** 2 * FLOAT_BYTES / 1e9:,.1f} GB in float32) per image, and "
-        "a mixer could not run at all on a grid other than the one it was trained on. What attention buys for its "
-        "cost is the next lesson."
-    )
+        "mixer's matrices are its parameters. At detection size, {image_h} × {image_w} pixels, Container-Light's "
+        "stage 1 has a {grid_h} × {grid_w} grid: {tokens:,} tokens, so one head's affinity would hold {entries:,} "
+        "entries ({gigabytes:,.1f} GB in float32) per image, and a mixer could not run at all on a grid other than "
+        "the one it was trained on. What attention buys for its cost is the next lesson.").format(
+        image_h=DETECTION_INPUT[0], image_w=DETECTION_INPUT[1], grid_h=det_h, grid_w=det_w, tokens=det_tokens,
+        entries=det_tokens ** 2, gigabytes=det_tokens ** 2 * FLOAT_BYTES / 1e9))
 
     # Verify: what each operator stores, counted from the modules and tensors actually built.
     small_sides = [s for s in SIDES if s <= 28]
@@ -260,15 +280,16 @@ def render() -> None:
     measured = min(GROWTH_PREDICTIONS, key=lambda option: abs(float(option.split(" ")[0]) - growth_measured))
     verify_panel(
         ([check_prediction(prediction, measured)] if prediction is not None else []) + [
-            check_close("attention: bytes of the affinity actually built = M·N²·4",
+            check_close(_("attention: bytes of the affinity actually built = M·N²·4"),
                         [r.attention_bytes for r in rows], [HEADS * r.tokens**2 * FLOAT_BYTES for r in rows]),
-            check_close("conv: bytes of its kernel = C·k²·4 on every grid (no N in it)",
+            check_close(_("conv: bytes of its kernel = C·k²·4 on every grid (no N in it)"),
                         [r.conv_bytes for r in rows], [CHANNELS * KERNEL**2 * FLOAT_BYTES] * len(rows)),
-            check_close("mixer: parameters of TokenMixing(N) = N²",
+            check_close(_("mixer: parameters of TokenMixing(N) = N²"),
                         [count_parameters(TokenMixing(s * s)) for s in small_sides], [(s * s) ** 2 for s in small_sides]),
-            check_close("output of each operator: bytes = C·N·4",
+            check_close(_("output of each operator: bytes = C·N·4"),
                         [r.output_bytes for r in rows], [CHANNELS * r.tokens * FLOAT_BYTES for r in rows]),
         ],
-        "only attention's memory grows with N², the conv stores C·k² weights on any grid, and the mixer N² per matrix",
+        _("only attention's memory grows with N², the conv stores C·k² weights on any grid, and the mixer N² per "
+          "matrix"),
     )
     quiz(KEY, QUESTIONS)

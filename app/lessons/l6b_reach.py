@@ -9,55 +9,60 @@ import streamlit as st
 import torch
 import torch.nn.functional as F
 
+from app.i18n import N_, _
 from container_edu import affinity as aff
 from container_edu import colors
 from container_edu.aggregation import MultiHeadSelfAttention
 from container_edu.models import ContainerLightConfig
 
 from . import figures
+from .math_text import math_sentence
 from .l6_cost import FLOAT_BYTES, container_light_stages, megabytes
 from .widgets import Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz, verify_panel
 
 KEY = "reach"
-TITLE = "Why static early, dynamic late"
+TITLE = N_("Why static early, dynamic late")
 
 _REFERENCE = ContainerLightConfig()
 _STAGE_SIDES = [_REFERENCE.img_size // math.prod(_REFERENCE.patch_sizes[:k]) for k in range(1, 5)]
 SIDES = (7, 14, 28, 56)
 #: The prediction's fixed case (stage 3's grid at 224 input, 3 × 3 convs), so its options never change.
 PREDICT_SIDE, PREDICT_KERNEL = 14, 3
-LAYER_PREDICTIONS = ("1, as for attention", "7", "13", "196, one per token")
+LAYER_PREDICTIONS = (N_("1, as for attention"), "7", "13", N_("196, one per token"))
 
 GOALS = [
-    "Measure how far a token sees after L layers of k × k convs, and after one attention layer.",
-    "Weigh that benefit against lesson 6's cost at each stage of Container-Light.",
-    "Explain why Container-Light uses conv-only blocks at "
-    + ", ".join(f"{side}×{side}" for side in _STAGE_SIDES[:-1])
-    + f", and attention (blended with a conv) only at {_STAGE_SIDES[-1]}×{_STAGE_SIDES[-1]}.",
+    N_("Measure how far a token sees after L layers of k × k convs, and after one attention layer."),
+    N_("Weigh that benefit against lesson 6's cost at each stage of Container-Light."),
+    N_("Explain why Container-Light uses conv-only blocks at {early}, and attention (blended with a conv) only at "
+       "{late}."),
 ]
+#: The grids the goals name, read off the configuration (filled in after translation).
+GOAL_FIELDS = {"early": ", ".join(f"{side}×{side}" for side in _STAGE_SIDES[:-1]),
+               "late": f"{_STAGE_SIDES[-1]}×{_STAGE_SIDES[-1]}"}
 
 QUESTIONS = (
     Question(
-        "Why does Container-Light use conv-only blocks in stages 1-3?",
+        N_("Why does Container-Light use conv-only blocks in stages 1-3?"),
         (
-            ("Attention's cost grows with N², and N is large there",
-             "Dynamic, dense context is affordable only once the grid is small (49 tokens at stage 4); the convs "
-             "and the downsampling between stages widen the receptive field until then."),
-            ("Attention cannot run on large grids", "It can run; it is the N² time and memory that make it a poor deal there."),
-            ("Convs are more accurate than attention on high-resolution feature maps",
-             "The choice is about cost per token count, not a blanket accuracy claim."),
+            (N_("Attention's cost grows with N², and N is large there"),
+             N_("Dynamic, dense context is affordable only once the grid is small (49 tokens at stage 4); the convs "
+                "and the downsampling between stages widen the receptive field until then.")),
+            (N_("Attention cannot run on large grids"),
+             N_("It can run; it is the N² time and memory that make it a poor deal there.")),
+            (N_("Convs are more accurate than attention on high-resolution feature maps"),
+             N_("The choice is about cost per token count, not a blanket accuracy claim.")),
         ),
         0,
     ),
     Question(
-        "A token's receptive field after L layers of 3 × 3 convs (away from the border) is how wide?",
+        N_("A token's receptive field after L layers of 3 × 3 convs (away from the border) is how wide?"),
         (
-            ("2L + 1 across: one more token per side per layer",
-             "Each layer reaches p = 1 token further on each side, so the window is 1 + L(k − 1) = 2L + 1 wide."),
-            ("3L across: each layer adds a whole kernel width",
-             "Consecutive windows overlap: each layer adds k − 1 = 2 tokens to the width, not k = 3."),
-            ("3^L across: each layer multiplies the width by 3",
-             "That would need a stride or dilation; a plain stack grows linearly, by k − 1 per layer."),
+            (N_("2L + 1 across: one more token per side per layer"),
+             N_("Each layer reaches p = 1 token further on each side, so the window is 1 + L(k − 1) = 2L + 1 wide.")),
+            (N_("3L across: each layer adds a whole kernel width"),
+             N_("Consecutive windows overlap: each layer adds k − 1 = 2 tokens to the width, not k = 3.")),
+            (N_("3^L across: each layer multiplies the width by 3"),
+             N_("That would need a stride or dilation; a plain stack grows linearly, by k − 1 per layer.")),
         ),
         0,
     ),
@@ -74,7 +79,7 @@ def reach_per_layer(side: int, kernel: int, token: tuple[int, int], layers: int)
     reach[0, 0, token[0], token[1]] = 1.0
     ones = torch.ones(1, 1, kernel, kernel, dtype=torch.float64)
     counts = []
-    for _ in range(layers):
+    for _layer in range(layers):
         reach = (F.conv2d(reach, ones, padding=kernel // 2) != 0).double()
         counts.append(int(reach.sum()))
     return counts
@@ -87,54 +92,56 @@ def layers_to_see_everything(side: int, kernel: int) -> int:
 
 
 def render() -> None:
-    goals(GOALS)
+    goals([_(goal).format(**GOAL_FIELDS) for goal in GOALS])
     math_block(
-        r"\text{after } L \text{ layers of } k \times k \text{ convs: a } (1 + L(k - 1)) \times (1 + L(k - 1)) "
-        r"\text{ window of tokens}",
-        r"\text{after one attention layer: all } N \text{ tokens}",
-        caption="The cost of lesson 6 buys this: one attention layer lets every token draw on every other, "
-        "chosen by content; a conv stack must grow its window layer by layer. The paper adds a second argument for "
-        "convs early: their locality is a prior that speeds up training.",
+        math_sentence(_("after {layers} layers of {kernel} convs: a {window} window of tokens"), layers="L",
+                      kernel=r"k \times k", window=r"(1 + L(k - 1)) \times (1 + L(k - 1))"),
+        math_sentence(_("after one attention layer: all {tokens} tokens"), tokens="N"),
+        caption=_("The cost of lesson 6 buys this: one attention layer lets every token draw on every other, chosen "
+                  "by content; a conv stack must grow its window layer by layer. The paper adds a second argument "
+                  "for convs early: their locality is a prior that speeds up training."),
     )
-    prediction = predict("l6b_prediction", f"Predict: on a {PREDICT_SIDE} × {PREDICT_SIDE} grid, how many stacked "
-                         f"{PREDICT_KERNEL} × {PREDICT_KERNEL} convs until every token sees every other token?",
-                         LAYER_PREDICTIONS)
+    prediction = predict("l6b_prediction", _("Predict: on a {side} × {side} grid, how many stacked {kernel} × "
+                                             "{kernel} convs until every token sees every other token?").format(
+                         side=PREDICT_SIDE, kernel=PREDICT_KERNEL), LAYER_PREDICTIONS)
     c1, c2 = st.columns(2)
-    side = c1.select_slider("grid side n_y = n_x", SIDES, value=14, key="l6b_side")
-    kernel = c2.radio("conv kernel k", [3, 5], horizontal=True, key="l6b_k")
+    side = c1.select_slider(_("grid side n_y = n_x"), SIDES, value=14, key="l6b_side")
+    kernel = c2.radio(_("conv kernel k"), [3, 5], horizontal=True, key="l6b_k")
     needed = layers_to_see_everything(side, kernel)
     layers = list(range(1, needed + 1))
     tokens = side * side
     corner = reach_per_layer(side, kernel, (0, 0), needed)
     centre = reach_per_layer(side, kernel, (side // 2, side // 2), needed)
     fig = figures.lines(
-        [("conv stack: corner token", layers, [100 * c / tokens for c in corner]),
-         ("conv stack: centre token", layers, [100 * c / tokens for c in centre]),
-         ("attention: any token, from layer 1", layers, [100.0] * len(layers))],
-        f"Share of the {side} × {side} grid a token sees after L layers ({kernel} × {kernel} convs)",
-        "layers L", "tokens seen (% of N)", y_range=(0, 105),
+        [(_("conv stack: corner token"), layers, [100 * c / tokens for c in corner]),
+         (_("conv stack: centre token"), layers, [100 * c / tokens for c in centre]),
+         (_("attention: any token, from layer 1"), layers, [100.0] * len(layers))],
+        _("Share of the {side} × {side} grid a token sees after L layers ({kernel} × {kernel} convs)").format(
+            side=side, kernel=kernel),
+        _("layers L"), _("tokens seen (% of N)"), y_range=(0, 105),
         colors=[colors.OPERATOR_COLORS["conv"], "#6baed6", colors.OPERATOR_COLORS["attention"]])
     st.plotly_chart(fig, key="l6b_fig_reach")
-    st.caption(f"The centre token sees the whole grid after {centre.index(tokens) + 1} layers, the corner token "
-               f"after {needed}: that many {kernel} × {kernel} convs for what one attention layer does.")
+    st.caption(_("The centre token sees the whole grid after {centre} layers, the corner token after {corner}: that "
+                 "many {kernel} × {kernel} convs for what one attention layer does.").format(
+        centre=centre.index(tokens) + 1, corner=needed, kernel=kernel))
 
-    st.markdown("**Cost against reach, stage by stage** (Container-Light at 224 × 224; a stage's blocks, and the "
-                "downsampling between stages, both widen the receptive field):")
+    st.markdown(_("**Cost against reach, stage by stage** (Container-Light at 224 × 224; a stage's blocks, and the "
+                  "downsampling between stages, both widen the receptive field):"))
     stages = container_light_stages()
     st.dataframe(pd.DataFrame([{
-        "stage": s["stage"], "grid": s["grid"], "tokens N": s["tokens N"], "its block": s["block"],
-        f"{_REFERENCE.kernel_size}×{_REFERENCE.kernel_size} convs to see the whole grid":
+        _("stage"): s["stage"], _("grid"): s["grid"], _("tokens N"): s["tokens N"], _("its block"): _(s["block"]),
+        _("{kernel}×{kernel} convs to see the whole grid").format(kernel=_REFERENCE.kernel_size):
             layers_to_see_everything(s["side"], _REFERENCE.kernel_size),
-        "one head's attention affinity (per image)": megabytes(s["tokens N"] ** 2 * FLOAT_BYTES),
+        _("one head's attention affinity (per image)"): megabytes(s["tokens N"] ** 2 * FLOAT_BYTES),
     } for s in stages]), hide_index=True, width="stretch")
     first, last = stages[0], stages[-1]
-    st.caption(
-        f"At {first['grid']} one head's affinity takes {megabytes(first['tokens N'] ** 2 * FLOAT_BYTES)} per image "
-        "(lesson 6: far more at detection size), a price a conv does not pay. At "
-        f"{last['grid']} it takes {megabytes(last['tokens N'] ** 2 * FLOAT_BYTES)}, and one attention layer sees all "
-        f"{last['tokens N']} tokens: there the dynamic, global context is cheap, so Container-Light blends it with "
-        "the conv in its last stage only."
-    )
+    st.caption(_(
+        "At {first_grid} one head's affinity takes {first_size} per image (lesson 6: far more at detection size), a "
+        "price a conv does not pay. At {last_grid} it takes {last_size}, and one attention layer sees all {tokens} "
+        "tokens: there the dynamic, global context is cheap, so Container-Light blends it with the conv in its last "
+        "stage only.").format(first_grid=first["grid"], first_size=megabytes(first["tokens N"] ** 2 * FLOAT_BYTES),
+                              last_grid=last["grid"], last_size=megabytes(last["tokens N"] ** 2 * FLOAT_BYTES),
+                              tokens=last["tokens N"]))
 
     # Verify: the propagation against the built matrices, attention's density, and the learner's prediction.
     check_side, check_kernel = 7, kernel
@@ -142,7 +149,7 @@ def render() -> None:
                               check_side)[0]
     power = torch.eye(check_side * check_side, dtype=torch.float64)
     from_matrix = []
-    for _ in range(3):
+    for _power in range(3):
         power = power @ ones
         from_matrix.append(int((power[0] != 0).sum()))
     attention = None
@@ -153,14 +160,16 @@ def render() -> None:
     measured = next((option for option in LAYER_PREDICTIONS if option.split(",")[0] == predicted_case), predicted_case)
     checks = [check_prediction(prediction, measured)] if prediction is not None else []
     checks += [
-        check_close(f"reach after 1-3 layers = non-zeros of row t0 of A¹, A², A³ (built, {check_side} × {check_side})",
+        check_close(_("reach after 1-3 layers = non-zeros of row t0 of A¹, A², A³ (built, {side} × {side})").format(
+                    side=check_side),
                     reach_per_layer(check_side, check_kernel, (0, 0), 3), from_matrix),
-        check_close(f"corner token: layers to see the {side} × {side} grid = ⌈(side − 1) / p⌉, p = {kernel // 2}",
+        check_close(_("corner token: layers to see the {side} × {side} grid = ⌈(side − 1) / p⌉, p = {p}").format(
+                    side=side, p=kernel // 2),
                     [needed], [math.ceil((side - 1) / (kernel // 2))]),
     ]
     if attention is not None:
-        checks.append(check_true(f"attention, {side} × {side}: every entry of A(X) > 0 (sees all N)",
-                                 bool((attention > 0).all()), "softmax > 0"))
-    verify_panel(checks, "a conv stack's receptive field grows by k − 1 per layer, while one attention layer sees "
-                 "every token")
+        checks.append(check_true(_("attention, {side} × {side}: every entry of A(X) > 0 (sees all N)").format(
+            side=side), bool((attention > 0).all()), "softmax > 0"))
+    verify_panel(checks, _("a conv stack's receptive field grows by k − 1 per layer, while one attention layer sees "
+                           "every token"))
     quiz(KEY, QUESTIONS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app.i18n import N_, _
+from app.i18n import _
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 
 from . import figures
@@ -19,16 +19,10 @@ def show_block(key: str) -> None:
                  "(Container-Light) or with a learned matrix (Container)."))
 
 
-# The stage table's columns and texts (English in the cached table, translated when drawn).
-_COLUMNS = (N_("stage"), N_("patch embedding"), N_("grid"), N_("tokens N"), N_("channels C"), N_("blocks"),
-            N_("block type"), N_("blends (α, β)"))
-_PATCH = N_("{patch}×{patch} conv, stride {patch}")
-_CONV_ONLY = N_("none (conv only)")
-
-
 @st.cache_data(show_spinner=False)
-def zoo_stages(mixing: str = "container_light") -> pd.DataFrame:
-    """The zoo network's stages, read off a freshly built model (not typed in)."""
+def zoo_stages(mixing: str = "container_light") -> list[dict]:
+    """The zoo network's stages, read off a freshly built model (not typed in); numbers and names only, so the
+    cached value is the same in every language (:func:`zoo_stage_table` words it)."""
     config = ZooConfig(mixing=mixing)
     model = ZooContainer(config)
     side = config.img_size
@@ -38,28 +32,27 @@ def zoo_stages(mixing: str = "container_light") -> pd.DataFrame:
         side //= patch
         names = [f"blocks{stage}.{index}" for index in range(depth)]
         kind = type(model.get_submodule(names[0])).__name__
-        rows.append({
-            "stage": stage, "patch embedding": patch, "grid": f"{side} × {side}",
-            "tokens N": side * side, "channels C": dim, "blocks": ", ".join(names), "block type": kind,
-            "blends (α, β)": ", ".join(name for name in names if name in blended) or _CONV_ONLY,
-        })
-    return pd.DataFrame(rows)
+        rows.append({"stage": stage, "patch": patch, "side": side, "channels": dim, "blocks": names, "kind": kind,
+                     "blended": [name for name in names if name in blended]})
+    return rows
 
 
-def _shown_stages(frame: pd.DataFrame) -> pd.DataFrame:
-    """The cached stage table in the session's language."""
-    shown = frame.copy()
-    shown["patch embedding"] = [_(_PATCH).format(patch=patch) for patch in frame["patch embedding"]]
-    shown["blends (α, β)"] = [_(text) if text == _CONV_ONLY else text for text in frame["blends (α, β)"]]
-    shown.columns = [_(column) for column in _COLUMNS]
-    return shown
+def zoo_stage_table(mixing: str = "container_light") -> pd.DataFrame:
+    """:func:`zoo_stages` as the table the lessons show, in the session's language."""
+    return pd.DataFrame([{
+        _("stage"): row["stage"],
+        _("patch embedding"): _("{patch}×{patch} conv, stride {patch}").format(patch=row["patch"]),
+        _("grid"): f"{row['side']} × {row['side']}", _("tokens N"): row["side"] ** 2, _("channels C"): row["channels"],
+        _("blocks"): ", ".join(row["blocks"]), _("block type"): row["kind"],
+        _("blends (α, β)"): ", ".join(row["blended"]) or _("none (conv only)"),
+    } for row in zoo_stages(mixing)])
 
 
 def meet_the_network(expanded: bool) -> None:
     """The 'meet the network' panel: what the zoo models are, before a trained one appears."""
-    with st.expander(_("Meet the network: the zoo's small Container"), expanded=expanded):
+    with st.expander(_("Meet the network: the zoo's small Container"), expanded=expanded, key="network_expander"):
         st.markdown(_("Every trained model in these lessons is one small network trained on 28 × 28 Fashion-MNIST "
                       "images; the variants (conv, mixer, attention, Container-Light, Container) differ only in the "
                       "affinity A of the second stage. Its stages:"))
-        st.dataframe(_shown_stages(zoo_stages()), hide_index=True, width="stretch")
+        st.dataframe(zoo_stage_table(), hide_index=True, width="stretch")
         show_block("network_block_diagram")

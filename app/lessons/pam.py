@@ -13,6 +13,7 @@ import streamlit as st
 import torch
 from torch import Tensor, nn
 
+from app.i18n import _
 from container_edu import affinity as aff
 from container_edu.aggregation import ContainerPAMMix
 
@@ -51,16 +52,18 @@ def pam_view(general: LessonModel, block: str, image: Tensor, head: int, query: 
         row = affinity[0, head, query].cpu()
         explicit = aff.aggregate(affinity, pam.values(qkv))
         fast = aff.map_to_tokens(pam(qkv))
-    panels = [(attention.view(height, width), f"A_{head}(X) (softmax row)"),
-              (static.view(height, width), f"P_{head} (learned, static)"),
+    panels = [(attention.view(height, width), _("A_{head}(X) (softmax row)").format(head=head)),
+              (static.view(height, width), _("P_{head} (learned, static)").format(head=head)),
               (row.view(height, width), f"A_{head}(X) + P_{head} (PAM)")]
     st.plotly_chart(figures.heatmaps_side_by_side(
-        panels, f"Container-PAM, row i = t{query} of {block}, head {head}: {general.label}", "weight on token j",
+        panels, _("Container-PAM, row i = t{query} of {block}, head {head}: {model}").format(
+            query=query, block=block, head=head, model=general.label), _("weight on token j"),
         diverging=True, grid=True, query=divmod(query, width), height=340), key="l5_fig_pam")
-    st.caption(
-        f"Row sums: attention {float(attention.sum()):.3f} (a softmax), P {float(static.sum()):+.3f}, PAM "
-        f"{float(row.sum()):.3f} = 1 + P's row sum; smallest PAM entry {float(row.min()):+.3f}. Added, not "
-        "blended: with α = β = 1 nothing rescales either part, so a PAM row is no longer a probability row. "
-        f"Q, K, V and P are {general.name}'s own (α = β = 1 replaces its learned α and β; no PAM network was trained).")
-    return check_close("Container-PAM: concat(A_m V_m) with A_m = softmax(Q_m K_mᵀ s) + P_m = the module's output",
+    st.caption(_(
+        "Row sums: attention {attention:.3f} (a softmax), P {static:+.3f}, PAM {pam:.3f} = 1 + P's row sum; smallest "
+        "PAM entry {smallest:+.3f}. Added, not blended: with α = β = 1 nothing rescales either part, so a PAM row is "
+        "no longer a probability row. Q, K, V and P are {name}'s own (α = β = 1 replaces its learned α and β; no PAM "
+        "network was trained).").format(attention=float(attention.sum()), static=float(static.sum()),
+                                        pam=float(row.sum()), smallest=float(row.min()), name=general.name))
+    return check_close(_("Container-PAM: concat(A_m V_m) with A_m = softmax(Q_m K_mᵀ s) + P_m = the module's output"),
                        explicit, fast)

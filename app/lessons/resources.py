@@ -16,14 +16,36 @@ import torch
 from torch import nn
 
 from app import caching, registry
+from app.i18n import N_, _
 from app.registry import bundled_cards
 from container_edu import pretrained
 from container_edu.cards import ModelCard
 from container_edu.trace import override_blend, record_affinities
-from container_edu.data import DataSource, data_source, load_fashion_mnist
+from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source, load_fashion_mnist
 from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, to_model_input
 
 TEST_BATCH_SIZE = 500
+
+#: ``CLASS_NAMES`` (the core's, English), marked so that the lessons can show them translated.
+_CLASS_NAMES_SHOWN: tuple[str, ...] = (
+    N_("T-shirt/top"), N_("Trouser"), N_("Pullover"), N_("Dress"), N_("Coat"), N_("Sandal"), N_("Shirt"),
+    N_("Sneaker"), N_("Bag"), N_("Ankle boot"),
+)
+assert _CLASS_NAMES_SHOWN == CLASS_NAMES, "keep the marked class names in step with container_edu's CLASS_NAMES"
+
+
+def class_name(label: int) -> str:
+    """Fashion-MNIST class ``label``'s name in the session's language."""
+    return _(CLASS_NAMES[label])
+
+
+def source_label(source: DataSource) -> str:
+    """``source.label`` (the core's English) in the session's language: which Fashion-MNIST images are used."""
+    if source.is_subset:
+        train, test = (SUBSET_PER_CLASS[split] * NUM_CLASSES for split in ("train", "test"))
+        return _("the bundled Fashion-MNIST subset ({train:,} training and {test:,} test images, class-balanced; "
+                 "the full set was not found)").format(train=train, test=test)
+    return _("the full Fashion-MNIST set in {directory}").format(directory=source.directory)
 
 
 def train_command(mixing: str) -> str:
@@ -46,7 +68,10 @@ class LessonModel:
 
     @property
     def label(self) -> str:
-        return f"{self.name} (bundled, trained)" if self.card else f"{self.name} (random weights)"
+        """The model's name and whether it is trained, in the session's language (drawn in a run, never cached)."""
+        if self.card:
+            return _("{name} (bundled, trained)").format(name=self.name)
+        return _("{name} (random weights)").format(name=self.name)
 
     @property
     def device(self) -> torch.device:
@@ -71,21 +96,23 @@ def lesson_model(name: str) -> LessonModel:
         return _random(name, f"the bundled {name} could not be loaded: {error}")
 
 
-@st.cache_resource(show_spinner="Loading Fashion-MNIST test images…", max_entries=4)
+# The spinners are drawn by the callers: a cached function runs for every session, whatever its language.
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _test_images(directory: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = load_fashion_mnist("test", directory)
     return to_model_input(images[:size]), labels[:size]
 
 
-@st.cache_resource(show_spinner="Loading Fashion-MNIST training images…", max_entries=2)
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _train_images(directory: str, size: int) -> torch.Tensor:
-    images, _ = load_fashion_mnist("train", directory)
+    images, _labels = load_fashion_mnist("train", directory)
     return to_model_input(images[:size])
 
 
 def train_images(size: int = 1000) -> torch.Tensor:
     """The first ``size`` training images of :func:`test_source`'s folder, normalised (for BatchNorm statistics)."""
-    return _train_images(str(test_source().directory), size)
+    with st.spinner(_("Loading Fashion-MNIST training images…")):  # shown only if loading takes a while
+        return _train_images(str(test_source().directory), size)
 
 
 def test_source() -> DataSource:
@@ -99,14 +126,16 @@ def test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor]
     Cached per folder, so a figure never mixes the full set and the subset. Raises ``DatasetError`` only
     when the full set is present but damaged (the shipped subset is never substituted for a damaged set).
     """
-    return _test_images(str(test_source().directory), size)
+    with st.spinner(_("Loading Fashion-MNIST test images…")):  # shown only if loading takes a while
+        return _test_images(str(test_source().directory), size)
 
 
 def try_test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Tensor] | None:
     try:
         return test_batch(size)
     except DatasetError as error:
-        st.warning(f"The Fashion-MNIST test images could not be read, so this part is skipped: {error}")
+        st.warning(_("The Fashion-MNIST test images could not be read, so this part is skipped: {error}").format(
+            error=error))
         return None
 
 
@@ -143,6 +172,6 @@ def alpha_from_behaviour(model: nn.Module, block: str, images: torch.Tensor) -> 
 
 
 __all__ = [
-    "CLASS_NAMES", "LessonModel", "alpha_from_behaviour", "block_outputs_along_alpha", "bundled_cards", "lesson_model", "standard_error", "test_batch", "test_source", "train_images",
+    "CLASS_NAMES", "LessonModel", "alpha_from_behaviour", "class_name", "source_label", "block_outputs_along_alpha", "bundled_cards", "lesson_model", "standard_error", "test_batch", "test_source", "train_images",
     "train_command", "try_test_batch",
 ]
