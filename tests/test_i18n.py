@@ -22,6 +22,7 @@ from app import i18n, i18n_catalog
 from app.lessons import LESSON_KEYS
 from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
 from test_app_pages import ENTRY, TIMEOUT, assert_clean, texts
+from test_url_state import open_link
 
 HOME = "pages/1_Home.py"
 INSPECTOR = "pages/3_Image_inspector.py"
@@ -149,14 +150,7 @@ def test_the_catalogue_is_compiled_in_memory_and_recompiled_when_the_po_changes(
 # --------------------------------------------------------------------------
 
 
-def open_app(page: str, params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
-    at.query_params.update(params)
-    at.switch_page(page)
-    at.run()
-    assert_clean(at)
-    assert not at.error, texts(at.error)
-    return at
+open_app = open_link  # the page opened from an address (?lang=zh, ?lesson=...)
 
 
 def sidebar_heading(at: AppTest) -> str:
@@ -521,12 +515,12 @@ def test_lesson_constants_that_repeat_numbers_match_them():
 
 
 def test_the_data_source_is_described_as_the_core_describes_it_in_english(tmp_path):
-    from app.lessons.evidence import data_source_label
+    from app.lessons.resources import source_label
     from container_edu.data import DataSource
 
     for is_subset in (True, False):
         source = DataSource(tmp_path, is_subset)
-        assert data_source_label(source) == source.label
+        assert source_label(source) == source.label
 
 
 def test_a_cards_dataset_is_recognised_as_the_core_writes_it(fake_weights_dir):

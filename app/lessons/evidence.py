@@ -9,10 +9,9 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource
 from container_edu.paired_test import McNemarResult, mcnemar
 
-from .resources import lesson_model, test_batch, test_source
+from .resources import lesson_model, source_label, test_batch, test_source
 
 #: Images the paired test scores (the full test set's first ones, or all of the shipped subset's).
 PAIRED_IMAGES = 2000
@@ -24,15 +23,6 @@ REPORTED = (
     (N_("Container-Light as a detection backbone (paper)"), N_("COCO, against a ResNet-50 backbone"),
      N_("+6.6 / +7.3 / +6.9 box mAP with DETR / RetinaNet / Mask R-CNN; +6.6 mask mAP")),
 )
-
-
-def data_source_label(source: DataSource) -> str:
-    """``source.label`` (the core's English) in the session's language."""
-    if source.is_subset:
-        train, test = (SUBSET_PER_CLASS[split] * NUM_CLASSES for split in ("train", "test"))
-        return _("the bundled Fashion-MNIST subset ({train:,} training and {test:,} test images, class-balanced; the "
-                 "full set was not found)").format(train=train, test=test)
-    return _("the full Fashion-MNIST set in {folder}").format(folder=source.directory)
 
 
 # How ``container_edu.train.write_bundle`` describes the data on a card (English, stored in the card's JSON).
@@ -103,6 +93,6 @@ def paired_panel(cards: dict) -> tuple[torch.Tensor, torch.Tensor, McNemarResult
     discordant = result.only_first_right + result.only_second_right
     st.caption(_("On the first {images:,} test images of {source}: only the {discordant} images where exactly one "
                  "model is right carry information; {verdict}. It measures this pair of trained networks, one seed "
-                 "each, not the two architectures.").format(images=result.images, source=data_source_label(source),
+                 "each, not the two architectures.").format(images=result.images, source=source_label(source),
                                                             discordant=discordant, verdict=verdict))
     return right_1, right_2, result

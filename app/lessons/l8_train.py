@@ -26,8 +26,8 @@ from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.train import TrainSettings
 
 from . import figures
-from .evidence import card_dataset_label, data_source_label
-from .resources import alpha_from_behaviour, bundled_cards, try_test_batch
+from .evidence import card_dataset_label
+from .resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
 from .training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
 from .widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
                       verify_panel)
@@ -267,7 +267,7 @@ def render() -> None:
     subsets = _subsets(source)
     if st.session_state.get("l8_subset") not in subsets:
         st.session_state["l8_subset"] = min(DEFAULT_SUBSET, subsets[-1])
-    st.caption(_("Training images come from {source}.").format(source=data_source_label(source)))
+    st.caption(_("Training images come from {source}.").format(source=source_label(source)))
 
     c1, c2, c3, c4 = st.columns(4)
     c1.selectbox(_("mixing of the 7 × 7 stage"), MIXINGS, index=MIXINGS.index("container_light"), key="l8_mixing",
