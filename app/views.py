@@ -23,7 +23,7 @@ from .i18n import _
 from .registry import ModelRef
 from .widgets import CurrentImage, query_click_handler, query_keys
 
-__all__ = ["Prepared", "prepare", "maps_figure", "maps_png", "prediction_title"]
+__all__ = ["Prepared", "prepare", "maps_figure", "maps_png", "prediction_title", "shown_class_names"]
 
 
 class Prepared:
@@ -64,6 +64,11 @@ def maps_png(maps: BlockMaps, seen: np.ndarray, part: str) -> bytes:
     """One map of the chosen head over the picture, as PNG bytes."""
     values = {"attention": maps.attention, "static": maps.static, "blended": maps.blended}[part]
     return overlay_png(seen, values, signed=part_is_signed(maps, part), query=maps.query)
+
+
+def shown_class_names(prepared: Prepared) -> list[str]:
+    """The model's class names in the session's language (Fashion-MNIST's are translated; ImageNet's stay English)."""
+    return [_(name) for name in prepared.class_names]
 
 
 def prediction_title(ref: ModelRef) -> str:

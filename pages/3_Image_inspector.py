@@ -60,13 +60,13 @@ def view(ctx: PageContext, url: UrlState) -> None:
         seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
             height=prepared.x.shape[-2], width=prepared.x.shape[-1])
         st.plotly_chart(core_text.localize_figure(figures.image_figure(prepared.seen, seen_title, height=300,
-                                                                       title_width=34), (), title=seen_title,
-                                                  title_width=34), key="insp_seen")
+                                                                       title_width=28), (), title=seen_title,
+                                                  title_width=28), key="insp_seen")
     with col_pred:
         st.plotly_chart(core_text.localize_figure(
-            figures.topk_bar(inspection.probabilities, prepared.class_names, views.prediction_title(ref),
-                             title_width=60), core_text.BLEND_PHRASES, title=views.prediction_title(ref),
-            title_width=60), key="insp_pred")
+            figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared), views.prediction_title(ref),
+                             title_width=50), core_text.BLEND_PHRASES, title=views.prediction_title(ref),
+            title_width=50), key="insp_pred")
         if not ref.trained:
             st.warning(_("Untrained (random weights): the prediction is meaningless, but the maps still show how "
                          "each operator aggregates."), icon=":material/casino:")

@@ -159,7 +159,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
             figures.image_figure(prepared.seen, seen_title, height=260, title_width=30), (), title=seen_title,
             title_width=30), key="blend_seen")
     with right:
-        names = prepared.class_names
+        names = views.shown_class_names(prepared)
         top_learned, top_changed = int(np.argmax(base.probabilities)), int(np.argmax(changed.probabilities))
         col1, col2, col3 = st.columns(3)
         col1.metric(_("Top class, learned blend"), names[top_learned],

@@ -221,6 +221,17 @@ def test_translated_parts_show_no_english_in_chinese(with_weights, page, area):
     assert not english, f"untranslated English on {page} ({area}): {english}"
 
 
+def test_the_inspectors_prediction_names_the_classes_in_chinese(with_weights):
+    """The bar chart's class names are data of the figure, which the text check does not read."""
+    import json
+
+    at = open_app(INSPECTOR, {"lang": "zh"})
+    bars = [json.loads(chart.proto.spec) for chart in at.main.get("plotly_chart") if chart.key == "insp_pred"]
+    assert bars, "the prediction chart was not drawn"
+    names = [name for trace in bars[0]["data"] for name in trace.get("y", [])]
+    assert len(names) == 5 and not untranslated_english(names) and not any(name.isascii() for name in names), names
+
+
 ANALYSIS_TABS = ("Same query, two images", "Head gallery", "Rollout")
 #: Widgets of the Analysis page drawn by shared helpers outside the page (app/widgets.py's block, head and query
 #: pickers; the sample names of app/samples.py in the image pickers): checked with those helpers, not here.
