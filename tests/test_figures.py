@@ -92,3 +92,16 @@ def test_heads_figure_refuses_a_part_the_block_lacks():
         figures.heads_figure(maps, "attention")
     with pytest.raises(ValueError, match="part must be one of"):
         figures.heads_figure(maps, "everything")
+
+
+def test_titles_wrap_by_display_width_and_break_between_chinese_characters():
+    from container_edu.figures.heatmaps import _columns, wrap_title
+
+    english = "Row of query (2, 3) of each affinity over the image the model sees, head 0"
+    assert wrap_title(english, 30) == "Row of query (2, 3) of each<br>affinity over the image the<br>model sees, head 0"
+    chinese = "第 i = 17 行在 n_y×n_x 网格上：A_m(X)，头 0，查询 (2, 3)，叠加在模型看到的图像上"
+    lines = wrap_title(chinese, 30).split("<br>")
+    # At most the width, plus one closing punctuation mark that may hang past it rather than start a line.
+    assert len(lines) >= 3 and all(_columns(line.rstrip('，：')) <= 30 for line in lines), lines
+    assert "".join(lines).replace(" ", "") == chinese.replace(" ", "")  # nothing lost, only breaks added
+    assert not any(line.startswith(("，", "：")) for line in lines)  # punctuation ends a line, never starts one

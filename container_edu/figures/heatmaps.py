@@ -16,6 +16,8 @@ Conventions, the same in the app and in a notebook:
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,18 +65,32 @@ def _scale(values: np.ndarray, signed: bool | None) -> dict:
     return dict(colorscale=SEQUENTIAL, cmin=low, cmax=high if high > low else low + 1.0)
 
 
+def _columns(text: str) -> int:
+    """Display width: a wide (CJK) character takes two columns, as in a terminal."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+# A word of Latin letters or digits, one wide character (a line may break between two), or a run of spaces.
+_NO_LINE_START = set("，。：；、）」》！？")  # Chinese punctuation stays at the end of the line before
+_TITLE_TOKEN = re.compile(r" +|[\u2e80-\uffef]|[^ \u2e80-\uffef]+")
+
+
 def wrap_title(text: str, width: int) -> str:
-    """Break a long title into lines of at most ``width`` characters (Plotly titles do not wrap by themselves)."""
+    """Break a long title into lines of at most ``width`` columns (Plotly titles do not wrap by themselves).
+
+    Lines break at spaces, and between wide characters, since Chinese puts no spaces between words.
+    """
     lines: list[str] = []
     for paragraph in text.split("<br>"):
         line = ""
-        for word in paragraph.split(" "):
-            if line and len(line) + 1 + len(word) > width:
-                lines.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        lines.append(line)
+        for token in _TITLE_TOKEN.findall(paragraph):
+            breakable = not token.isspace() and token not in _NO_LINE_START
+            if breakable and line.strip() and _columns(line) + _columns(token) > width:
+                lines.append(line.rstrip())
+                line = ""
+            if line or not token.isspace():
+                line += token
+        lines.append(line.rstrip())
     return "<br>".join(lines)
 
 
