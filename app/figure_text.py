@@ -233,6 +233,13 @@ def shown_fields(fields: dict[str, str]) -> dict[str, str]:
     return {name: value.replace(", ", "、") if name in _LIST_FIELDS else value for name, value in fields.items()}
 
 
+def _is_kept_term(match: re.Match) -> bool:
+    """The English term a translation keeps in full-width parentheses after its own (轮（epoch）): a page's Chinese
+    title passes through the core, and its term must not be translated twice."""
+    text, start, end = match.string, match.start(), match.end()
+    return text[start - 1:start] == "（" and text[end:end + 1] == "）"
+
+
 def _translate(text: str, phrases: tuple[str, ...]) -> str:
     for template in sorted(phrases, key=len, reverse=True):
         translated = _(template)
@@ -240,6 +247,8 @@ def _translate(text: str, phrases: tuple[str, ...]) -> str:
             continue
 
         def filled(match: re.Match, translated: str = translated) -> str:
+            if _is_kept_term(match):
+                return match.group(0)
             fields = {name: _translate(value, phrases) if name == "formula" else value
                       for name, value in match.groupdict().items()}
             return translated.format(**shown_fields(fields))

@@ -142,7 +142,7 @@ def view(url: UrlState) -> None:
                 _("Row i = {token} on the n_y×n_x grid: {symbol}, {matrix}, query ({qy}, {qx})").format(
                     token=query_token, symbol=symbol, matrix=matrix_labels[matrix], qy=qy, qx=qx),
                 colorbar_title=f"{symbol}[{query_token}, j]", query=(qy, qx), signed=signed, clickable=True,
-                title_width=50,
+                title_width=46,
             )),
             key="ex_row_fig", on_select=query_click_handler("ex_row_fig", "ex_qy", "ex_qx"),
             selection_mode="points",

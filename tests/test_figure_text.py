@@ -207,6 +207,12 @@ def test_sentences_outside_figures_come_out_in_chinese(chinese):
     assert "54,000" in dataset and "10%" in dataset
 
 
+def test_a_chinese_title_with_a_glossary_term_is_not_translated_again(chinese):
+    title = "每轮（epoch）的准确率"  # the page's title, passed through the core; "epoch" is one of PHRASES
+    assert figure_text.translate_known(title) == title
+    assert figure_text.translate_known("epoch") != "epoch"
+
+
 def test_english_sentences_are_untouched():
     text = "- runs finished: 3 of 45"
     assert figure_text.translate_known(text, figure_text.REPORT_PHRASES) is text
