@@ -241,6 +241,8 @@ def _is_kept_term(match: re.Match) -> bool:
 
 
 def _translate(text: str, phrases: tuple[str, ...]) -> str:
+    # Longest first, so that a phrase inside a longer one is not translated alone; of two of the same length, the
+    # one given first (a page's own set, before PHRASES).
     for template in sorted(phrases, key=len, reverse=True):
         translated = _(template)
         if translated == template:
@@ -264,12 +266,13 @@ def translate_known(text: str, phrases: Iterable[str] = PHRASES) -> str:
     return _translate(text, tuple(dict.fromkeys(phrases)))
 
 
-def _columns(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
 def _is_wide(char: str) -> bool:
     return unicodedata.east_asian_width(char) in "WF"
+
+
+def _columns(text: str) -> int:
+    """Display width, as the core's ``wrap_title`` counts it (a CJK character is two columns)."""
+    return sum(2 if _is_wide(char) else 1 for char in text)
 
 
 def _unwrapped(title: str) -> str:
