@@ -4,8 +4,9 @@
 and :class:`~container_edu.pretrained.PretrainedError` with English messages written for the user (the core never
 imports the app, and the command line speaks English). Most of those messages are one of a fixed set of sentences
 with fields (a path, a size, a count); :func:`translated_message` recognises them by their English template (marked
-with ``N_`` below, so that translators see them) and returns the translation with the same fields. A message that
-matches no template (a library's own text inside it, a rare case) is shown in English, as before.
+with ``N_`` below, so that translators see them; ``app.figure_text``'s matcher, each template taken as a whole
+message) and returns the translation with the same fields. A message that matches no template (a library's own
+text inside it, a rare case) is shown in English, as before.
 
 Keep the templates identical to the core's messages: ``tests/test_i18n.py`` raises the real errors and checks that
 they are recognised.
@@ -13,9 +14,7 @@ they are recognised.
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
+from .figure_text import match_whole, shown_fields
 from .i18n import DEFAULT_LANGUAGE, N_, _, current_language
 
 __all__ = ["CORE_MESSAGES", "translated_message", "english_template"]
@@ -80,23 +79,12 @@ CORE_MESSAGES: tuple[str, ...] = (
 )
 
 
-@lru_cache(maxsize=None)
-def _pattern(template: str) -> re.Pattern:
-    parts = re.split(r"\{(\w+)\}", template)
-    regex = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>.+?)" for index, part in enumerate(parts))
-    return re.compile(rf"{regex}\Z", re.DOTALL)
-
-
 def english_template(message: str) -> tuple[str, dict[str, str]] | None:
     """The template ``message`` was made from and its fields, or ``None`` when it is not one of :data:`CORE_MESSAGES`.
 
     The longest template wins, so a message with a detail is not taken for the one without it.
     """
-    for template in sorted(CORE_MESSAGES, key=len, reverse=True):
-        match = _pattern(template).match(message)
-        if match:
-            return template, match.groupdict()
-    return None
+    return match_whole(message, CORE_MESSAGES)
 
 
 def translated_message(error: BaseException | str) -> str:
@@ -108,6 +96,4 @@ def translated_message(error: BaseException | str) -> str:
     if found is None:
         return message
     template, fields = found
-    if "formats" in fields:  # a list of format names: Chinese enumerates with 、
-        fields["formats"] = fields["formats"].replace(", ", "、")
-    return _(template).format(**fields)
+    return _(template).format(**shown_fields(fields))

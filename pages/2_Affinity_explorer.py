@@ -5,16 +5,14 @@ import streamlit as st
 from app.caching import explore_cached
 from app.explorer import (OPERATORS, RELATIVE_TOLERANCE, ExplorerSpec, head_choices, matrix_for_head,
                           shown_description, shown_formula, shown_traits)
-from app.figure_text import PHRASES, localize, localize_text
-from app.i18n import N_, _
+from app.figure_text import localize, translate_known
+from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState, choice, integer, number
 from app.widgets import query_click_handler, query_slider
 from container_edu import figures
 
 MAX_SMALL_MULTIPLES = 8
-#: The core figures' phrases, plus the grid panels' default axis titles that this page's figures carry.
-FIGURE_PHRASES = PHRASES + (N_("x (token column)"), N_("y (token row)"))
 
 
 CHANNELS = [4, 8, 16, 32]
@@ -81,10 +79,6 @@ def equivalence(result) -> None:
                  icon=":material/cancel:")
 
 
-def localize_figure(fig):
-    return localize(fig, FIGURE_PHRASES)
-
-
 def body(ctx: PageContext) -> None:
     with UrlState("explorer").notes_here() as url:  # the settings live in the address: a link restores them
         view(url)
@@ -111,7 +105,7 @@ def view(url: UrlState) -> None:
     result = explore_cached(spec)
     op = result.operator
     # The labels ("head 0", "channel 3") come from a cached, language-neutral result: translated when drawn.
-    matrix_labels = [localize_text(label) for label in result.matrix_labels]
+    matrix_labels = [translate_known(label) for label in result.matrix_labels]
     with right:
         st.markdown(_("**{label}** · affinity `{formula}` · {traits} · N = {height}×{width} = {tokens} tokens "
                       "(n_y × n_x) · {count} matrix(es)").format(
@@ -135,7 +129,7 @@ def view(url: UrlState) -> None:
         symbol = op.symbol
         signed = not op.rows_are_probabilities  # probabilities on a scale from 0, everything else centred on 0
         col_matrix, col_row = st.columns([1.15, 1])
-        col_matrix.plotly_chart(localize_figure(figures.affinity_matrix(
+        col_matrix.plotly_chart(localize(figures.affinity_matrix(
             result.matrices[matrix],
             _("{symbol}, {matrix} — N×N, query row {token} outlined").format(
                 symbol=symbol, matrix=matrix_labels[matrix], token=query_token),
@@ -143,12 +137,12 @@ def view(url: UrlState) -> None:
             query_token=query_token, title_width=55,
         )), key="ex_matrix_fig")
         col_row.plotly_chart(
-            localize_figure(figures.grid_row(
+            localize(figures.grid_row(
                 result.row(matrix, (qy, qx)),
                 _("Row i = {token} on the n_y×n_x grid: {symbol}, {matrix}, query ({qy}, {qx})").format(
                     token=query_token, symbol=symbol, matrix=matrix_labels[matrix], qy=qy, qx=qx),
                 colorbar_title=f"{symbol}[{query_token}, j]", query=(qy, qx), signed=signed, clickable=True,
-                title_width=50,
+                title_width=46,
             )),
             key="ex_row_fig", on_select=query_click_handler("ex_row_fig", "ex_qy", "ex_qx"),
             selection_mode="points",
@@ -157,7 +151,7 @@ def view(url: UrlState) -> None:
                      "marks it."))
 
         shown = min(count, MAX_SMALL_MULTIPLES)
-        st.plotly_chart(localize_figure(figures.panels(
+        st.plotly_chart(localize(figures.panels(
             [figures.Panel(result.matrices[k], result.matrix_labels[k], f"{symbol}[i, j]", signed)
              for k in range(shown)],
             small_multiples_title(op.view_unit, symbol, shown, count),
@@ -172,13 +166,13 @@ def view(url: UrlState) -> None:
     chosen = {key: matrix_for_head(other, head) for key, other in comparison.items()}
     matrices = {key: other.matrices[chosen[key]] for key, other in comparison.items()}
     labels = {key: other.matrix_labels[chosen[key]] for key, other in comparison.items()}
-    st.plotly_chart(localize_figure(figures.operator_comparison(
+    st.plotly_chart(localize(figures.operator_comparison(
         matrices, (spec.height, spec.width), labels=labels, head=head, query=(qy, qx),
         title=_("Row of query ({qy}, {qx}) on the grid, per operator: A[i = {token}, :] reshaped to n_y×n_x").format(
             qy=qy, qx=qx, token=query_token),
     )), key="ex_compare_rows")
     with st.expander(_("The full N×N matrices side by side")):
-        st.plotly_chart(localize_figure(figures.operator_comparison(
+        st.plotly_chart(localize(figures.operator_comparison(
             matrices, (spec.height, spec.width), labels=labels, head=head, panel_height=280,
             title=_("N×N affinity A per operator (rows: query i, columns: key j)"),
         )), key="ex_compare_matrices")

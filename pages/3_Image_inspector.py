@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from app import core_text, imagenet_weights, photo_notes, resolution, views
+from app import figure_text, imagenet_weights, photo_notes, resolution, views
 from app.i18n import N_, _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
@@ -30,7 +30,7 @@ def matrix_title(maps, part: str, head: int) -> str:
     title = _("{part}: {formula}, head {head}").format(part=_(PART_NAMES[part]), formula=formula, head=head)
     if part == "blended":
         title += figures.averaged_note(maps, head)
-    return core_text.translate_known(title, core_text.MAP_PHRASES)
+    return figure_text.translate_known(title, figure_text.MAP_PHRASES)
 
 
 def body(ctx: PageContext) -> None:
@@ -59,14 +59,12 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with col_seen:
         seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
             height=prepared.x.shape[-2], width=prepared.x.shape[-1])
-        st.plotly_chart(core_text.localize_figure(figures.image_figure(prepared.seen, seen_title, height=300,
-                                                                       title_width=28), (), title=seen_title,
-                                                  title_width=28), key="insp_seen")
+        st.plotly_chart(figure_text.localize(figures.image_figure(prepared.seen, seen_title, height=300,
+                                                                  title_width=28)), key="insp_seen")
     with col_pred:
-        st.plotly_chart(core_text.localize_figure(
+        st.plotly_chart(figure_text.localize(
             figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared), views.prediction_title(ref),
-                             title_width=50), core_text.BLEND_PHRASES, title=views.prediction_title(ref),
-            title_width=50), key="insp_pred")
+                             title_width=50), figure_text.BLEND_PHRASES), key="insp_pred")
         if not ref.trained:
             st.warning(_("Untrained (random weights): the prediction is meaningless, but the maps still show how "
                          "each operator aggregates."), icon=":material/casino:")
@@ -87,13 +85,13 @@ def view(ctx: PageContext, url: UrlState) -> None:
                      "to the query's output. Click a cell to move the query. Attention is a probability (sums to "
                      "1); conv and blended maps are signed (blue negative, red positive)."))
     with tab_heads:
-        short = {p: core_text.translate_known(symbol, core_text.MAP_PHRASES)
+        short = {p: figure_text.translate_known(symbol, figure_text.MAP_PHRASES)
                  for p, symbol in figures.part_symbols(maps, head="m").items()}
         labels = {p: f"{_(PART_NAMES[p])} {short[p]}" for p in maps.parts}
         part = st.radio(_("Map"), maps.parts, horizontal=True, key="insp_grid_part", format_func=labels.__getitem__)
-        st.plotly_chart(core_text.localize_figure(
+        st.plotly_chart(figure_text.localize(
             figures.heads_figure(maps, part, prepared.seen, opacity=st.session_state.get("insp_opacity", 0.6)),
-            core_text.MAP_PHRASES, title_width=115), key="insp_heads")
+            figure_text.MAP_PHRASES, title_width=115), key="insp_heads")
     with tab_matrix:
         record = inspection.records[block]
         if record.num_tokens > MAX_DRAW_TOKENS:
@@ -111,8 +109,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
                 if matrix is None:
                     col.caption(_("No {part} part in this block.").format(part=_(PART_NAMES[part])))
                     continue
-                col.plotly_chart(core_text.localize_figure(
-                    figures.head_matrix_figure(matrix, maps, part), core_text.MAP_PHRASES,
+                col.plotly_chart(figure_text.localize(
+                    figures.head_matrix_figure(matrix, maps, part), figure_text.MAP_PHRASES,
                     title=matrix_title(maps, part, head), title_width=40), key=f"insp_matrix_{part}")
     with tab_files:
         downloads(inspection, maps, prepared, block, head)
@@ -133,7 +131,7 @@ def downloads(inspection, maps, prepared, block, head) -> None:
     if averaged:
         st.caption(_("The static and blended files hold each head's view: {averaged} (one conv kernel per channel, "
                      "so no single channel's affinity); the attention files are the head's own.").format(
-            averaged=core_text.translate_known(averaged.lstrip(", "), core_text.MAP_PHRASES)))
+            averaged=figure_text.translate_known(averaged.lstrip(", "), figure_text.MAP_PHRASES)))
 
     def label(part: str, what: str) -> str:
         # Translators: {part} is dynamic, static or blended; {what} says which file, e.g. "map (PNG)".

@@ -147,3 +147,72 @@ def test_every_core_figure_has_no_english_left_in_chinese(inspections, chinese):
 def test_english_figures_are_untouched(inspections):
     for fig in core_figures(inspections).values():
         assert figure_text.localize(fig) is fig
+
+
+def _title_lines(fig: go.Figure) -> list[str]:
+    return fig.layout.title.text.split("<br>")
+
+
+def test_a_translated_title_is_wrapped_again_to_the_cores_width_and_given_room(chinese):
+    from container_edu.figures.heatmaps import _columns
+
+    english = ("Block blocks2.1, head 0, query (2, 3) on the 4×4 grid: row i = 11 of each affinity, over the image "
+               "the model sees")
+    fig = figures.image_figure(np.zeros((8, 8, 3), dtype=np.uint8), english, title_width=40)
+    assert len(_title_lines(fig)) > 1
+    for width in (40, None):  # given, or taken from the core's own lines
+        localized = figure_text.localize(fig, title_width=width)
+        lines = _title_lines(localized)
+        translated = figure_text.translate_known(english)
+        assert translated != english
+        assert "".join(lines).replace(" ", "") == translated.replace(" ", "")  # nothing lost, only line breaks
+        if width:
+            assert localized.layout.title.text == figures.wrap_title(translated, width)
+        assert max(map(_columns, lines)) <= 40
+        breaks = len(lines) - 1
+        grown = 21 * (breaks - (len(_title_lines(fig)) - 1)) + 8 * breaks
+        assert localized.layout.height == fig.layout.height + grown
+        assert localized.layout.margin.t == fig.layout.margin.t + grown
+        assert localized.layout.title.pad.t == fig.layout.title.pad.t + 8 * breaks
+
+
+def test_a_page_title_replaces_the_cores_and_a_chinese_title_keeps_the_cores_wrapping(chinese):
+    picture = np.zeros((8, 8, 3), dtype=np.uint8)
+    fig = figures.image_figure(picture, "What the model sees, after preprocessing", title_width=30)
+    title = "模型看到的图像：预处理（缩放、归一化）之后的输入，共 28×28 个像素"
+    localized = figure_text.localize(fig, title=title, title_width=30)
+    assert localized.layout.title.text == figures.wrap_title(title, 30)
+
+    drawn = figures.image_figure(picture, title, title_width=30)  # the page passes its own title to the core
+    kept = figure_text.localize(drawn)
+    assert kept.layout.title.text == drawn.layout.title.text
+    breaks = drawn.layout.title.text.count("<br>")
+    assert breaks and kept.layout.title.pad.t == drawn.layout.title.pad.t + 8 * breaks  # taller Chinese lines
+
+
+def test_sentences_outside_figures_come_out_in_chinese(chinese):
+    """The data-size sweep's report and a card's dataset sentence (``translate_known``): only code names stay."""
+    from container_edu.sweep_report import report_markdown
+
+    report = report_markdown()
+    shown = figure_text.translate_known(report, figure_text.REPORT_PHRASES)
+    code_names = {"attention", "conv", "mixer", "container", "container_light"}
+    assert english_words(report.splitlines())  # the check can fail
+    assert set(english_words(shown.splitlines())) <= code_names
+    assert sorted(re.findall(r"\d+", shown)) == sorted(re.findall(r"\d+", report))  # every field kept
+    card = ("Fashion-MNIST (Debian package dataset-fashion-mnist): 54,000 training images (10% of the training split "
+            "held out for validation), 10,000 test images")
+    dataset = figure_text.translate_known(card, figure_text.ZOO_PHRASES)
+    assert set(english_words([dataset.replace("dataset-fashion-mnist", "")])) == {"Debian"}  # a name
+    assert "54,000" in dataset and "10%" in dataset
+
+
+def test_a_chinese_title_with_a_glossary_term_is_not_translated_again(chinese):
+    title = "每轮（epoch）的准确率"  # the page's title, passed through the core; "epoch" is one of PHRASES
+    assert figure_text.translate_known(title) == title
+    assert figure_text.translate_known("epoch") != "epoch"
+
+
+def test_english_sentences_are_untouched():
+    text = "- runs finished: 3 of 45"
+    assert figure_text.translate_known(text, figure_text.REPORT_PHRASES) is text
