@@ -71,11 +71,44 @@ CORE_MESSAGES: tuple[str, ...] = (
     N_("The checkpoint holds no tensors (top-level keys: {keys}), so there are no weights in it. It may be a "
        "training log or a config file rather than a model checkpoint."),
     N_("The checkpoint could not be loaded into {model}: {error}"),
+    # container_edu.safe_load ({what} names the file: one of WHAT below)
+    N_("{what} is not a PyTorch checkpoint. Choose the .pth file of the model weights."),
+    N_("{what} is not a PyTorch checkpoint ({foreign}). Choose the .pth file of the model weights."),
+    N_("{what} is too large to load in the available memory."),
+    N_("{what} is a zip archive, but not one written by torch.save (it has no data.pkl). If the weights are inside "
+       "it, extract them first."),
+    N_("{what} is truncated or corrupt (details: {details}). It probably did not download completely: download it "
+       "again and compare its size with the one published."),
+    N_("{what} is truncated or corrupt: its data could not be decoded. Download it again."),
+    N_("{what} is not a PyTorch checkpoint that can be loaded safely: it is a pickle that uses features plain weight "
+       "files never need. Choose the .pth file of the model weights."),
+    N_("{what} is not a PyTorch checkpoint: it is a plain Python pickle, not a file written by torch.save. Choose "
+       "the .pth file of the model weights (or re-save the weights with torch.save)."),
+    N_("{what} was refused: it asks Python to run code that is not allowed when loading weights ({names}). A "
+       "checkpoint should hold only tensors and plain values; this one could run commands on this computer, so "
+       "nothing in it was executed. Use the official checkpoint from a source you trust."),
+    N_("{what} is a .safetensors file, but the 'safetensors' package is not installed (pip install safetensors)."),
+    N_("{what} is a damaged .safetensors file ({error}). Get the file again."),
     # container_edu.pretrained
     N_("no bundled model named {name}; bundled: {known}"),
     N_("the weights of {name} are missing: expected {path}"),
     N_("the weights of {name} do not match their model card (sha256 {digest}... != {expected}...): the file is "
        "damaged or was replaced; reinstall the package"),
+)
+
+
+#: How the core names the file inside a message (the ``{what}`` field above).
+WHAT: tuple[str, ...] = (N_("The checkpoint"), N_("The uploaded checkpoint"), N_("The checkpoint {path}"))
+
+#: What a file that is not a checkpoint turned out to be (the ``{foreign}`` field above).
+FOREIGN: tuple[str, ...] = (
+    N_("it is a PNG image"), N_("it is a JPEG image"), N_("it is a GIF image"), N_("it is a PDF document"),
+    N_("it is gzip-compressed (decompress it first)"), N_("it is bzip2-compressed (decompress it first)"),
+    N_("it is xz-compressed (decompress it first)"), N_("it is a 7-Zip archive (extract it first)"),
+    N_("it is a NumPy .npy array"), N_("it is an HDF5 (Keras / TensorFlow) file"), N_("it is a WebP image"),
+    N_("it is a Git LFS pointer, not the weights: run `git lfs pull` or download the file itself"),
+    N_("it is a web page: the download link probably pointed at a page, not at the file"),
+    N_("it looks like a text file"),
 )
 
 
@@ -96,4 +129,15 @@ def translated_message(error: BaseException | str) -> str:
     if found is None:
         return message
     template, fields = found
+    for name, parts in (("what", WHAT), ("foreign", FOREIGN)):
+        if name in fields:
+            fields[name] = _translated_part(fields[name], parts)
     return _(template).format(**shown_fields(fields))
+
+
+def _translated_part(text: str, templates: tuple[str, ...]) -> str:
+    found = match_whole(text, templates)
+    if found is None:
+        return text
+    template, fields = found
+    return _(template).format(**fields)

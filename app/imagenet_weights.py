@@ -17,6 +17,7 @@ import streamlit as st
 from container_edu import weights_store
 
 from . import deployment
+from .core_messages import translated_message
 from .errors import friendly_message, logger
 from .i18n import N_, _
 
@@ -99,7 +100,7 @@ def _fetch() -> None:
         card = weights_store.fetch(progress=progress, status=status)
     except weights_store.WeightsError as error:
         bar.empty()
-        st.error(str(error), icon=":material/error:")
+        st.error(translated_message(error), icon=":material/error:")
         return
     except Exception as error:  # noqa: BLE001 - the app must keep working whatever the download does
         logger.exception("fetching the ImageNet weights failed")

@@ -15,6 +15,7 @@ from container_edu.checkpoints import CheckpointError
 from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
 
 from . import caching, deployment, imagenet_weights, registry, url_state
+from .core_messages import translated_message
 from .errors import friendly_errors, friendly_message, logger
 from .i18n import _, language_selector
 from .registry import ModelRef
@@ -162,7 +163,7 @@ def _path_loader() -> None:
     # The error stays until another path is loaded, so that a rerun for any other widget does not hide it.
     failed = st.session_state.get(_PATH_ERROR_KEY)
     if failed is not None and failed[0] == path:
-        st.error(failed[1])
+        st.error(translated_message(failed[1]))  # stored in English: shown in the language chosen now
 
 
 def _checkpoint_uploader() -> None:
@@ -196,7 +197,7 @@ def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:
             ref, newly_loaded = caching.load_uploaded_model(st.session_state, name, data)
     except CheckpointError as error:
         caching.remember_failed_upload(st.session_state, digest, str(error))
-        st.error(str(error))
+        st.error(translated_message(error))
         return None
     except Exception as error:  # noqa: BLE001
         logger.exception("loading uploaded checkpoint %r failed", name)

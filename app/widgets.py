@@ -15,6 +15,7 @@ from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES, ImageError, image_dig
 from container_edu.inspection import Inspection, clamp_query
 from container_edu.kinds import KINDS
 
+from .core_messages import translated_message
 from .errors import logger
 from .i18n import N_, _
 from .samples import list_samples
@@ -62,7 +63,7 @@ def decode_upload(name: str, data: bytes) -> tuple[CurrentImage | None, str | No
     try:
         image = load_image(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
     except ImageError as error:
-        return None, _("Could not use {name!r}: {error}").format(name=name, error=error)
+        return None, _("Could not use {name!r}: {error}").format(name=name, error=translated_message(error))
     except TypeError as error:  # not bytes at all: a programming error upstream, still no traceback for the user
         return None, _("Could not use {name!r}: {error}").format(name=name, error=error)
     return CurrentImage(image, image_digest(image), f"upload: {name}"), None

@@ -12,6 +12,7 @@ Translators: add each page or area you finish to ``TRANSLATED`` (see docs/transl
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -416,6 +417,12 @@ def _core_errors() -> list[BaseException]:
         raised(load_checkpoint_state_dict, b""),
         raised(load_checkpoint_state_dict, holds_no_tensors.getvalue()),
         raised(load_checkpoint_state_dict, "/nonexistent/container_light.pth"),
+        # container_edu.safe_load: what a file that is not a safe checkpoint turns out to be
+        raised(load_checkpoint_state_dict, pickle.dumps({"weight": [1.0, 2.0]})),
+        raised(load_checkpoint_state_dict, b"\x89PNG\r\n\x1a\n" + b"0" * 64),
+        raised(load_checkpoint_state_dict, b"some notes, not weights at all\n" * 4),
+        raised(load_checkpoint_state_dict, pickle.dumps(os.system)),
+        raised(load_checkpoint_state_dict, holds_no_tensors.getvalue()[:200]),
         raised(load_pretrained, "no_such_model"),
     ]
 
@@ -554,3 +561,20 @@ def test_math_sentence_sets_the_words_in_text_and_the_fields_as_math():
             == r"\text{after } L \text{ layers: all } N \text{ tokens}")
     assert math_sentence("{n} 个词元", n="N") == r"N \text{ 个词元}"  # a translation may move the math
     assert math_sentence("50% of {x}", x="x") == r"\text{50\% of } x"  # TeX's special characters escaped
+
+
+def test_checkpoint_and_image_errors_are_shown_in_chinese(no_weights, tmp_path):
+    """The sidebar's path loader and the image upload show the core's errors through the translated templates."""
+    from app.widgets import decode_upload
+
+    at = open_app(INSPECTOR, {"lang": "zh"})
+    at.sidebar.text_input(key="checkpoint_path").set_value(str(tmp_path / "missing.pth"))  # in a form: sent on submit
+    at.sidebar.button(key="checkpoint_load").click().run()
+    errors = texts(at.sidebar.error)
+    assert "missing.pth" in errors and not untranslated_english([errors]), errors
+    at.sidebar.file_uploader(key="checkpoint_upload").set_value(("broken.pth", b"\x80\x04garbage", "x")).run()
+    shown = texts(at.sidebar.error)
+    assert shown.count("broken.pth") <= 1 and not untranslated_english([shown]), shown
+    # Outside a session the upload's message is English; the template it matches is translated in Chinese.
+    _image, message = decode_upload("notes.txt", b"plain text, not an image")
+    assert message is not None and "notes.txt" in message
