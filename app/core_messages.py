@@ -89,6 +89,18 @@ CORE_MESSAGES: tuple[str, ...] = (
        "nothing in it was executed. Use the official checkpoint from a source you trust."),
     N_("{what} is a .safetensors file, but the 'safetensors' package is not installed (pip install safetensors)."),
     N_("{what} is a damaged .safetensors file ({error}). Get the file again."),
+    # container_edu.weights_store (the ImageNet weights panel); "Download failed" holds one of DOWNLOAD below
+    N_("Download failed: {reason}."),
+    N_("No file at {path}: give the path of the downloaded .pth file."),
+    N_("The ImageNet weights are already being installed by another request; wait for it to finish."),
+    N_("Cannot create the weights folder {folder}: {reason}."),
+    N_("Cannot write into the weights folder {folder}: {reason}."),
+    N_("The checkpoint is damaged: {count} tensors hold NaN or infinite values ({name}, ...)."),
+    N_("The converted weights did not read back identically from {path}; is the disk full?"),
+    N_("The ImageNet weights are not installed in {folder}: run `python -m container_edu weights fetch` (or "
+       "`weights import PATH` with a file you have)."),
+    N_("{path} does not match its card (sha256 {digest}... != {expected}...): the file is damaged or was replaced; "
+       "run `python -m container_edu weights fetch` again."),
     # container_edu.pretrained
     N_("no bundled model named {name}; bundled: {known}"),
     N_("the weights of {name} are missing: expected {path}"),
@@ -99,6 +111,25 @@ CORE_MESSAGES: tuple[str, ...] = (
 
 #: How the core names the file inside a message (the ``{what}`` field above).
 WHAT: tuple[str, ...] = (N_("The checkpoint"), N_("The uploaded checkpoint"), N_("The checkpoint {path}"))
+
+#: Why a download failed (container_edu.download; the ``{reason}`` of "Download failed" above).
+DOWNLOAD: tuple[str, ...] = (
+    N_("{url} is not an http(s) address; give the full address, starting with https://"),
+    N_("the file at {url} is larger than {size}, far more than a Container-Light checkpoint; check the address"),
+    N_("the connection to {host} closed after {done} and the transfer could not be resumed; try again"),
+    N_("the connection to {host} closed after {done} of {total} and the transfer could not be resumed; try again"),
+    N_("{host} answered HTTP {status} for {url}"),
+    N_("the file at {url} is {size}, more than the {limit} a Container-Light checkpoint can be; check the address"),
+    N_("{url} kept answering with web pages instead of the file; download it in a browser and use "
+       "`python -m container_edu weights import PATH`"),
+    N_("the secure connection to {host} failed (certificate or TLS problem)"),
+    N_("the proxy refused the connection to {host}"),
+    N_("could not connect to {host}: no connection to it from this machine (no network, or the host is down); on a "
+       "machine without internet use `python -m container_edu weights import PATH`"),
+    N_("{host} stopped answering (timed out); try again later"),
+    N_("{host} redirected too many times; check the address"),
+    N_("the download from {host} failed: {detail}"),
+)
 
 #: What a file that is not a checkpoint turned out to be (the ``{foreign}`` field above).
 FOREIGN: tuple[str, ...] = (
@@ -129,7 +160,7 @@ def translated_message(error: BaseException | str) -> str:
     if found is None:
         return message
     template, fields = found
-    for name, parts in (("what", WHAT), ("foreign", FOREIGN)):
+    for name, parts in (("what", WHAT), ("foreign", FOREIGN), ("reason", DOWNLOAD)):
         if name in fields:
             fields[name] = _translated_part(fields[name], parts)
     return _(template).format(**shown_fields(fields))

@@ -387,7 +387,7 @@ def test_core_figure_phrases_are_translated_after_drawing(monkeypatch):
     assert layout.title.text == "Three matrices"  # not a known phrase: the page translates its own titles
 
 
-def _core_errors() -> list[BaseException]:
+def _core_errors(weights_folder: Path) -> list[BaseException]:
     """Real errors of the core, as a user meets them on the Image inspector, Blend and Model zoo pages."""
     import io as _io
 
@@ -396,11 +396,13 @@ def _core_errors() -> list[BaseException]:
     from container_edu.checkpoints import CheckpointError, load_checkpoint_state_dict
     from container_edu.images import ImageError, load_image
     from container_edu.pretrained import PretrainedError, load_pretrained
+    from container_edu.weights_store import WeightsError, import_checkpoint
+    from container_edu.weights_store import fetch as weights_fetch
 
     def raised(call, *args, **kwargs) -> BaseException:
         try:
             call(*args, **kwargs)
-        except (ImageError, CheckpointError, PretrainedError) as error:
+        except (ImageError, CheckpointError, PretrainedError, WeightsError) as error:
             return error
         raise AssertionError(f"{call.__name__}{args} raised nothing")
 
@@ -423,22 +425,26 @@ def _core_errors() -> list[BaseException]:
         raised(load_checkpoint_state_dict, b"some notes, not weights at all\n" * 4),
         raised(load_checkpoint_state_dict, pickle.dumps(os.system)),
         raised(load_checkpoint_state_dict, holds_no_tensors.getvalue()[:200]),
+        # container_edu.weights_store (no network: the address is refused before any connection)
+        raised(weights_fetch, "ftp://127.0.0.1/container_light.pth", directory=weights_folder),
+        raised(import_checkpoint, "/nonexistent/container_light.pth", directory=weights_folder),
         raised(load_pretrained, "no_such_model"),
     ]
 
 
-def test_core_error_messages_are_recognised_and_translated(monkeypatch):
+def test_core_error_messages_are_recognised_and_translated(monkeypatch, tmp_path):
     """The core stays English; the app shows its known messages in Chinese, with the same fields."""
     from app import core_messages, errors
 
-    found = [core_messages.english_template(str(error)) for error in _core_errors()]
-    assert all(found), [str(error) for error, hit in zip(_core_errors(), found) if not hit]
+    core_errors = _core_errors(tmp_path)
+    found = [core_messages.english_template(str(error)) for error in core_errors]
+    assert all(found), [str(error) for error, hit in zip(core_errors, found) if not hit]
     assert core_messages.translated_message("Not a message of the core.") == "Not a message of the core."
-    error = _core_errors()[-1]
+    error = core_errors[-1]
     assert errors.friendly_message(error, "x") == str(error)  # English outside a run
     monkeypatch.setattr(core_messages, "current_language", lambda: "zh")
     monkeypatch.setattr(i18n, "current_language", lambda: "zh")
-    for error in _core_errors():
+    for error in core_errors:
         shown = errors.friendly_message(error, "x")
         fields = core_messages.english_template(str(error))[1]
         sentence = shown
