@@ -18,7 +18,7 @@ from .evidence import card_dataset_label
 from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
                         try_test_batch)
 from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
-                      random_weights_warning, verify_panel)
+                      random_weights_warning, tex_words, verify_panel)
 
 KEY = "trained"
 TITLE = N_("What a trained network chose")
@@ -174,7 +174,7 @@ def render() -> None:
     goals(GOALS)
     math_block(
         r"\alpha = \sigma(s),\ \ \beta = 1 - \sigma(s) \ \ (\text{Container-Light});\qquad "
-        r"\text{output share of attention} = \frac{\lVert \alpha A(X) V \rVert}"
+        + tex_words(_("output share of attention")) + r" = \frac{\lVert \alpha A(X) V \rVert}"
         r"{\lVert \alpha A(X) V \rVert + \lVert \beta (A^{\mathrm{conv}} V + b) \rVert}",
         caption=_("Every bundled model's card records the blend of each mixed block after each epoch of training."),
     )

@@ -14,7 +14,9 @@ from app.zoo import is_sweep_model
 from . import figures
 from .evidence import paired_panel, reported_panel
 from .resources import bundled_cards, train_command
-from .widgets import Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz, verify_panel
+from .math_text import math_sentence
+from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz, tex_words,
+                      verify_panel)
 
 KEY = "zoo"
 TITLE = N_("Did the blend pay off? The zoo and the paper")
@@ -61,9 +63,12 @@ QUESTIONS = (
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"\text{standard error of an accuracy } p \text{ on } n \text{ test images} = \sqrt{p (1 - p) / n}",
-        r"\text{McNemar counts only } b = \#\{\text{only model 1 right}\},\quad c = \#\{\text{only model 2 right}\}",
-        r"\text{if the two are equally accurate: } b \sim \mathrm{Binomial}(b + c,\ 1/2)",
+        math_sentence(_("standard error of an accuracy {p} on {n} test images"), p="p", n="n")
+        + r" = \sqrt{p (1 - p) / n}",
+        math_sentence(_("McNemar counts only {b}, {c}"),
+                      b=r"b = \#\{" + tex_words(_("only model 1 right")) + r"\}",
+                      c=r"\quad c = \#\{" + tex_words(_("only model 2 right")) + r"\}"),
+        math_sentence(_("if the two are equally accurate: {claim}"), claim=r"b \sim \mathrm{Binomial}(b + c,\ 1/2)"),
         caption=_("Every zoo variant was trained on one recipe and scored once on the 10,000 Fashion-MNIST test "
                   "images."),
     )

@@ -30,7 +30,7 @@ from .evidence import card_dataset_label
 from .resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
 from .training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
 from .widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
-                      verify_panel)
+                      tex_words, verify_panel)
 
 KEY = "train"
 TITLE = N_("Train one yourself")
@@ -244,7 +244,8 @@ def render() -> None:
     goals(GOALS)
     math_block(
         r"\alpha = \sigma(s),\qquad \frac{\partial L}{\partial s} = \alpha\,(1 - \alpha)\,\frac{\partial L}{\partial \alpha},"
-        r"\qquad s \leftarrow s - \eta\,\widehat{\tfrac{\partial L}{\partial s}} \ \ (\text{AdamW step})",
+        r"\qquad s \leftarrow s - \eta\,\widehat{\tfrac{\partial L}{\partial s}} \ \ ("
+        + tex_words(_("AdamW step")) + ")",
         caption=_("sa_weight s starts at 0 (α = β = ½) and is trained with everything else. The recipe is the one the "
                   "bundled models used (AdamW, warm-up then cosine decay, label smoothing, shifts and flips), on a "
                   "subset of the training split; accuracy is measured on a held-out part of it."),

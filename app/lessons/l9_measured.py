@@ -14,7 +14,7 @@ from container_edu.trace import record_affinities
 from . import figures
 from .resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
 from .widgets import (
-    Question, check_close, check_true, goals, math_block, quiz, random_weights_warning, verify_panel,
+    Question, check_close, check_true, goals, math_block, quiz, random_weights_warning, tex_words, verify_panel,
 )
 
 KEY = "measured"
@@ -114,8 +114,8 @@ def _name(labels: torch.Tensor | None, index: int) -> str:
 def render() -> None:
     goals(GOALS)
     math_block(
-        r"\text{dynamic: } A_m(X) = \operatorname{softmax}\big(Q_m(X) K_m(X)^\top s\big)"
-        r"\qquad \text{static: } A^{\mathrm{conv}}_c[i, j] = w_c[p_j - p_i]",
+        tex_words(_("dynamic: ")) + r"A_m(X) = \operatorname{softmax}\big(Q_m(X) K_m(X)^\top s\big)"
+        r"\qquad " + tex_words(_("static: ")) + r"A^{\mathrm{conv}}_c[i, j] = w_c[p_j - p_i]",
         r"d_m = \frac{1}{N}\sum_i \sum_j A_m[i, j]\, \lVert p_i - p_j \rVert"
         r"\qquad H_m = -\frac{1}{N}\sum_i \sum_j A_m[i, j] \log A_m[i, j]",
         caption=_("X enters attention through Q and K; the conv's affinity is built from the kernel w alone. d_m is "
