@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -79,3 +81,35 @@ def test_cost_memory_counts_what_each_operator_stores():
         assert row.attention_bytes == HEADS * row.tokens**2 * FLOAT_BYTES
         assert row.mixer_bytes == row.tokens**2 * FLOAT_BYTES
         assert row.output_bytes == CHANNELS * row.tokens * FLOAT_BYTES
+
+
+def test_conv_against_attention_reads_the_intervals():
+    from app.lessons.data_size import ATTENTION_AHEAD, CONV_AHEAD, OVERLAP, conv_against_attention
+
+    def cells(conv, attention):
+        return {("conv", 1000): {"mean": conv[0], "std": conv[1], "n": 3},
+                ("attention", 1000): {"mean": attention[0], "std": attention[1], "n": 3}}
+
+    assert conv_against_attention(cells((84.0, 0.2), (83.0, 0.3)), 1000) == CONV_AHEAD
+    assert conv_against_attention(cells((83.2, 0.3), (83.0, 0.3)), 1000) == OVERLAP
+    assert conv_against_attention(cells((82.0, 0.2), (83.0, 0.3)), 1000) == ATTENTION_AHEAD
+    assert conv_against_attention(cells((84.0, None), (83.0, 0.3)), 1000) is None  # one seed: no interval
+    assert conv_against_attention({}, 1000) is None
+
+
+def test_zoo_lesson_checks_the_data_size_prediction_against_the_sweep():
+    from app.lessons.data_size import PREDICTIONS, SMALLEST, conv_against_attention
+    from app.zoo import sweep_runs
+    from container_edu.sweep_report import summary
+
+    measured = conv_against_attention(summary(sweep_runs()), SMALLEST)
+    if measured is None:
+        pytest.skip("the sweep has fewer than two seeds of conv and attention at 1,000 images")
+    at = open_lesson("zoo")
+    assert not [c for c in at.get("plotly_chart") if c.key == "l10_fig_sweep"]  # no figure before the prediction
+    at.radio(key="l10_data_prediction").set_value(measured).run()
+    assert [c for c in at.get("plotly_chart") if c.key == "l10_fig_sweep"]
+    assert_verified(at)
+    wrong = next(option for option in PREDICTIONS if option != measured)
+    at.radio(key="l10_data_prediction").set_value(wrong).run()
+    assert any(e.value.startswith("Not verified: your prediction") for e in at.error)

@@ -12,6 +12,7 @@ from app.i18n import N_, _
 from app.zoo import is_sweep_model
 
 from . import figures
+from .data_size import data_size_panel
 from .evidence import paired_panel, reported_panel
 from .resources import bundled_cards, train_command
 from .math_text import math_sentence
@@ -27,6 +28,7 @@ GOALS = [
     N_("Compare the zoo's variants, trained on one recipe, and size the noise in an accuracy difference."),
     N_("Test two models on the same images with a paired test (McNemar's)."),
     N_("Set the zoo beside what the paper reports, and say why a 28 × 28 toy need not reproduce it."),
+    N_("Read off the data-size sweep whether the static, local conv wins when images are scarce."),
 ]
 
 QUESTIONS = (
@@ -72,7 +74,7 @@ def render() -> None:
         caption=_("Every zoo variant was trained on one recipe and scored once on the 10,000 Fashion-MNIST test "
                   "images."),
     )
-    # The data-size sweep's small-data models are compared against size on the Model zoo page, not here.
+    # The data-size sweep's small-data models are compared against size in data_size_panel, not in this table.
     cards = {name: card for name, card in bundled_cards().items() if not is_sweep_model(card)}
     if not cards:
         st.warning(_("bundled weights not found — run `{command}` (and the other zoo variants) to make them. Without "
@@ -127,6 +129,7 @@ def render() -> None:
 
     paired = paired_panel(cards)
     reported_panel(cards)
+    data_size_check = data_size_panel()
 
     # Verify: the standard error against resampled test sets, the paired counts, and the learner's prediction.
     generator = torch.Generator().manual_seed(0)
@@ -146,6 +149,8 @@ def render() -> None:
         scores = {name: card.test_accuracy for name, card in cards.items() if card.test_accuracy is not None}
         if scores:
             checks.append(check_prediction(prediction, max(scores, key=scores.get)))
+    if data_size_check is not None:
+        checks.append(data_size_check)
     verify_panel(checks, _("an accuracy's noise is √(p(1 − p)/n), and the paired test counts only the "
                            "disagreements"))
     quiz(KEY, QUESTIONS)
