@@ -118,7 +118,7 @@ def _session_variant(entry) -> str | None:
 
 
 def _sweep_section() -> None:
-    from container_edu.sweep_report import report_markdown
+    from container_edu.sweep_report import report_markdown, summary
 
     st.subheader(_("Does a static affinity pay off when data is scarce? (data-size sweep)"))
     runs = sweep_runs()
@@ -135,8 +135,9 @@ def _sweep_section() -> None:
     st.markdown(translate_known(report_markdown(), REPORT_PHRASES))
     st.caption(_("Each variant trains on the same class-balanced subset for a given size and seed, with one recipe; "
                  "the number of steps per size was chosen on validation images only. One dataset, small models, "
-                 "28 × 28 inputs: this says nothing about ImageNet-scale Containers. Cells with fewer than three "
-                 "seeds are still being trained in later sessions."))
+                 "28 × 28 inputs: this says nothing about ImageNet-scale Containers."))
+    if any(cell["n"] < 3 for cell in summary(runs).values()):
+        st.caption(_("Cells with fewer than three seeds are still being trained in later sessions."))
 
 
 run_page(_("Model zoo"), body,
