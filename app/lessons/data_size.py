@@ -39,7 +39,7 @@ def conv_against_attention(cells: dict, size: int) -> str | None:
 
 def data_size_panel() -> CheckResult | None:
     """The sweep's accuracy against size, after the learner's prediction; returns the prediction's Verify row."""
-    st.subheader(_("With less data: does the static, local conv win?"))
+    st.markdown("**{}**".format(_("With less data: does the static, local conv win?")))
     runs = sweep_runs()
     cells = summary(runs)
     measured = conv_against_attention(cells, SMALLEST)
