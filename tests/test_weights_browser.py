@@ -10,6 +10,8 @@ ImageNet architecture, random weights) goes to ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from browser_support import (
@@ -18,12 +20,15 @@ from browser_support import (
     assert_no_exception,
     chromium,
     require_browser,
+    screenshot,
     streamlit_server,
     wait_until_idle,
 )
 from container_edu import weights_store as store
-from browser_support import screenshot
 from weights_server import ReleaseServer, write_release
+
+# The title wraps to the chart's width: a line break may fall between its words.
+SEEN_224 = re.compile(r"What the model sees\s*\(224×224")
 
 pytestmark = pytest.mark.browser
 
@@ -68,14 +73,14 @@ def test_the_button_fetches_installs_and_selects_the_imagenet_weights(app, relea
             assert store.installed_card(folder) is not None
             # The picker's caption and the prediction: the installed model is the chosen one.
             sidebar.get_by_text("with the authors' released ImageNet weights", exact=False).first.wait_for()
-            page.locator(".js-plotly-plot", has_text="What the model sees (224×224").first.wait_for()
+            page.locator(".js-plotly-plot", has_text=SEEN_224).first.wait_for()
             assert page.get_by_role("button", name="Download and install").count() == 0
 
             # A photo from the gallery, through the (random-weight) ImageNet architecture.
             page.get_by_test_id("stSelectbox").filter(has_text="Sample").first.click()
             page.get_by_role("option", name="Sunset over hills (synthetic photo)").click()
             wait_until_idle(page)
-            page.locator(".js-plotly-plot", has_text="What the model sees (224×224").first.wait_for()
+            page.locator(".js-plotly-plot", has_text=SEEN_224).first.wait_for()
             assert page.get_by_text("only knows Fashion-MNIST").count() == 0
             assert_no_exception(page, "photo with the ImageNet model")
             screenshot(page, "3_image_inspector_imagenet")
