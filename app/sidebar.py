@@ -122,7 +122,8 @@ def model_picker() -> ModelRef:
 
 
 def _checkpoint_loader() -> None:
-    with st.expander(_("Load ImageNet weights (Container-Light)")):
+    # Keyed: the panel stays open across reruns whatever else the sidebar draws, so its error stays in view.
+    with st.expander(_("Load ImageNet weights (Container-Light)"), key="checkpoint_expander"):
         if deployment.shared_mode():
             # No server path on a shared server: the field would let any visitor probe the server's files.
             st.caption(_(

@@ -176,10 +176,19 @@ def test_bad_checkpoint_path_shows_an_error(browser_page, app_url):
     sidebar.get_by_text("Load ImageNet weights (Container-Light)").click()
     path_input = sidebar.get_by_label("Checkpoint path")
     path_input.fill("/nonexistent/container_light.pth")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     # The field sits in a form: the click sends the typed path with it.
-    sidebar.get_by_role("button", name="Load from path").click()
     error = sidebar.locator('[data-testid="stAlertContentError"]').first
-    error.wait_for()
+    for attempt in range(2):  # CI lost this one click twice under load (not understood): one more, same total wait
+        sidebar.get_by_role("button", name="Load from path").click()
+        try:
+            error.wait_for(timeout=ACTION_TIMEOUT_S * 1000 / 2)
+            break
+        except PlaywrightTimeout:
+            screenshot(page, f"checkpoint_path_click_{attempt}_lost")
+            if attempt == 1:
+                raise
     wait_until_idle(page)
     assert "no file found" in error.inner_text().lower()
     assert_no_exception(page, "blend page after a bad checkpoint path")
