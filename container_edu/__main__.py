@@ -6,22 +6,16 @@ import argparse
 import importlib
 import sys
 
-# Each command lives in its own module, which provides add_parser(subparsers);
+# Each command lives in its own module of container_edu.cli, which provides add_parser(subparsers);
 # the parser's ``run`` default is called with the parsed arguments.
-COMMAND_MODULES = ("bench", "train", "cli_predict", "zoo_report", "cli_weights", "sweep")
+COMMAND_MODULES = ("bench", "train", "predict", "zoo", "weights", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m container_edu", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"container_edu.{module_name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"container_edu.{module_name}":
-                raise
-            continue
-        module.add_parser(subparsers)
+        importlib.import_module(f"container_edu.cli.{module_name}").add_parser(subparsers)
     return parser
 
 

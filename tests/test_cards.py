@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from container_edu import preprocess as pre
-from container_edu.cards import (
+from container_edu.data import transforms as pre
+from container_edu.hub.cards import (
     CardError,
     ModelCard,
     Preprocessing,
@@ -24,8 +24,9 @@ from container_edu.cards import (
     zoo_card,
 )
 from container_edu.data import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
+from container_edu.data.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from container_edu.models import ContainerLightConfig, ZooConfig, create_model
-from container_edu.pretrained import WEIGHTS_DIR, list_pretrained, model_from_card
+from container_edu.hub.bundled import WEIGHTS_DIR, list_pretrained, model_from_card
 
 SAMPLES = Path(__file__).resolve().parents[1] / "container_edu" / "samples"
 
@@ -81,7 +82,7 @@ def test_the_imagenet_card_is_the_deit_evaluation_transform_and_the_1000_classes
                                          reported_metrics={"acc1": 82.3})
     pre_ = card.preprocessing
     assert (pre_.resize, pre_.input_size, pre_.interpolation) == (256, 224, "bicubic")
-    assert pre_.mean == pre.IMAGENET_MEAN and pre_.std == pre.IMAGENET_STD
+    assert pre_.mean == IMAGENET_MEAN and pre_.std == IMAGENET_STD
     assert len(card.class_names) == 1000 and card.class_names[0] == "tench"
     assert card.parameter_count == sum(p.numel() for p in create_model("container_light").parameters())
     assert card.reported_metrics == {"acc1": 82.3} and card.metrics == {}

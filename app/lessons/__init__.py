@@ -15,7 +15,7 @@ import streamlit as st
 
 from app.i18n import N_, _
 
-from . import (
+from app.lessons import (
     l1_matrix,
     l2_attention,
     l3_conv,
@@ -29,7 +29,7 @@ from . import (
     l8_train,
     l9_measured,
 )
-from .widgets import DONE_KEY, PICKER_KEY, done_lessons
+from app.lessons.widgets import DONE_KEY, PICKER_KEY, done_lessons
 
 # The arc: conv, then mixer, then attention each relax one constraint; cost comes before Container uses it.
 # A lesson that taught two things is two lessons (its second half in the ``b`` module next to it).

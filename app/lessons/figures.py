@@ -19,7 +19,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from app.i18n import N_, _
-from container_edu.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL
+from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL
 
 _MARGIN = dict(l=10, r=10, t=60, b=10)
 

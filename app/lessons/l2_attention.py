@@ -6,15 +6,15 @@ import streamlit as st
 import torch
 from torch import nn
 
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from app.i18n import N_, _
-from container_edu.aggregation import MultiHeadSelfAttention
+from container_edu.ops.aggregation import MultiHeadSelfAttention
 
-from . import figures
-from .math_text import math_sentence
-from .l2_real import render_real_input
-from .symmetry import render_recap
-from .widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
+from app.lessons import figures
+from app.lessons.math_text import math_sentence
+from app.lessons.l2_real import render_real_input
+from app.lessons.symmetry import render_recap
+from app.lessons.widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
 
 KEY = "attention"
 ROW_PREDICTIONS = (N_("yes, the row changes"), N_("no, the row stays the same"))

@@ -8,11 +8,11 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
-from container_edu.aggregation import DepthwiseConvAggregation
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import DepthwiseConvAggregation
 
-from . import figures
-from .widgets import Question, check_close, check_prediction, goals, math_block, predict, quiz, tex_words, verify_panel
+from app.lessons import figures
+from app.lessons.widgets import Question, check_close, check_prediction, goals, math_block, predict, quiz, tex_words, verify_panel
 
 KEY = "conv"
 ROW_PREDICTIONS = (N_("all k² kernel taps"), N_("fewer than k² (taps cut at the border)"),

@@ -6,12 +6,12 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import colors
-from container_edu.aggregation import TokenMixing
+from container_edu.figures import colors
+from container_edu.ops.aggregation import TokenMixing
 
-from . import figures
-from .l3_conv import CHANNELS, make_conv
-from .widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
+from app.lessons import figures
+from app.lessons.l3_conv import CHANNELS, make_conv
+from app.lessons.widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
                       tex_words, verify_panel)
 
 KEY = "shift"

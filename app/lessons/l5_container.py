@@ -9,18 +9,18 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from container_edu.models import blend_parameters
-from container_edu.trace import override_blend, record_affinities
+from container_edu.record.trace import override_blend, record_affinities
 
-from . import figures
-from .blend_accuracy import (ALL_BLOCKS, SWEEP, accuracy_at, accuracy_sweep, accuracy_with_fresh_batchnorm,
+from app.lessons import figures
+from app.lessons.blend_accuracy import (ALL_BLOCKS, SWEEP, accuracy_at, accuracy_sweep, accuracy_with_fresh_batchnorm,
                              slider_start, weights_for)
-from .network import meet_the_network
-from .pam import pam_view
-from .resources import (alpha_from_behaviour, block_outputs_along_alpha, class_name, lesson_model, source_label,
+from app.lessons.network import meet_the_network
+from app.lessons.pam import pam_view
+from app.lessons.resources import (alpha_from_behaviour, block_outputs_along_alpha, class_name, lesson_model, source_label,
                         standard_error, test_source, train_command, train_images, try_test_batch)
-from .widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, random_weights_warning,
+from app.lessons.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, random_weights_warning,
                       verify_panel)
 
 KEY = "container"

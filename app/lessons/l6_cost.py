@@ -12,16 +12,16 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
-from container_edu import colors
-from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing, count_parameters
+from container_edu.ops import affinity as aff
+from container_edu.figures import colors
+from container_edu.ops.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing, count_parameters
 from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, MixBlock
-from container_edu.trace import record_affinities
+from container_edu.record.trace import record_affinities
 
-from . import figures
-from .math_text import math_sentence
-from .cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
-from .widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
+from app.lessons import figures
+from app.lessons.math_text import math_sentence
+from app.lessons.cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
+from app.lessons.widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
 
 KEY = "cost"
 GROWTH_PREDICTIONS = ("4 ×", "16 ×", "64 ×", "256 ×")

@@ -10,15 +10,15 @@ import torch
 import torch.nn.functional as F
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
-from container_edu import colors
-from container_edu.aggregation import MultiHeadSelfAttention
+from container_edu.ops import affinity as aff
+from container_edu.figures import colors
+from container_edu.ops.aggregation import MultiHeadSelfAttention
 from container_edu.models import ContainerLightConfig
 
-from . import figures
-from .math_text import math_sentence
-from .l6_cost import FLOAT_BYTES, container_light_stages, megabytes
-from .widgets import Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz, verify_panel
+from app.lessons import figures
+from app.lessons.math_text import math_sentence
+from app.lessons.l6_cost import FLOAT_BYTES, container_light_stages, megabytes
+from app.lessons.widgets import Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz, verify_panel
 
 KEY = "reach"
 TITLE = N_("Why static early, dynamic late")

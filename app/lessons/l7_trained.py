@@ -11,13 +11,13 @@ from app.caching import TRAINED_MODELS_KEY
 from app.i18n import N_, _
 from app.zoo import is_sweep_model
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
-from container_edu.trace import record_affinities
+from container_edu.record.trace import record_affinities
 
-from . import figures
-from .evidence import card_dataset_label
-from .resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
+from app.lessons import figures
+from app.lessons.evidence import card_dataset_label
+from app.lessons.resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
                         try_test_batch)
-from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
+from app.lessons.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
                       random_weights_warning, tex_words, verify_panel)
 
 KEY = "trained"

@@ -11,12 +11,12 @@ import torch
 from app.i18n import N_, _
 from app.zoo import is_sweep_model
 
-from . import figures
-from .data_size import data_size_panel
-from .evidence import paired_panel, reported_panel
-from .resources import bundled_cards, train_command
-from .math_text import math_sentence
-from .widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz, tex_words,
+from app.lessons import figures
+from app.lessons.data_size import data_size_panel
+from app.lessons.evidence import paired_panel, reported_panel
+from app.lessons.resources import bundled_cards, train_command
+from app.lessons.math_text import math_sentence
+from app.lessons.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz, tex_words,
                       verify_panel)
 
 KEY = "zoo"

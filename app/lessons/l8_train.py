@@ -23,13 +23,13 @@ from app.caching import TRAINED_MODELS_KEY
 from app.i18n import N_, _, ngettext
 from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source
 from container_edu.models import MIXINGS, ZooContainer, blend_parameters
-from container_edu.train import TrainSettings
+from container_edu.training.train import TrainSettings
 
-from . import figures
-from .evidence import card_dataset_label
-from .resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
-from .training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
-from .widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
+from app.lessons import figures
+from app.lessons.evidence import card_dataset_label
+from app.lessons.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
+from app.lessons.training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
+from app.lessons.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
                       tex_words, verify_panel)
 
 KEY = "train"

@@ -8,12 +8,12 @@ import torch
 
 from app.i18n import N_, _
 from container_edu import analysis as an
-from container_edu import affinity as aff
-from container_edu.trace import record_affinities
+from container_edu.ops import affinity as aff
+from container_edu.record.trace import record_affinities
 
-from . import figures
-from .resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
-from .widgets import (
+from app.lessons import figures
+from app.lessons.resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
+from app.lessons.widgets import (
     Question, check_close, check_true, goals, math_block, quiz, random_weights_warning, tex_words, verify_panel,
 )
 

@@ -3,7 +3,7 @@
 No PAM network is trained in the zoo, so the view assembles one from the
 general Container's trained block: its ``[Q | K | V]`` for the image and its
 learned static ``N x N`` matrices as ``P_m``, put into the core's
-:class:`~container_edu.aggregation.ContainerPAMMix`, which adds them with
+:class:`~container_edu.ops.aggregation.ContainerPAMMix`, which adds them with
 ``alpha = beta = 1``.
 """
 
@@ -14,12 +14,12 @@ import torch
 from torch import Tensor, nn
 
 from app.i18n import _
-from container_edu import affinity as aff
-from container_edu.aggregation import ContainerPAMMix
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import ContainerPAMMix
 
-from . import figures
-from .resources import LessonModel
-from .widgets import CheckResult, check_close
+from app.lessons import figures
+from app.lessons.resources import LessonModel
+from app.lessons.widgets import CheckResult, check_close
 
 
 def pam_from_container(general: nn.Module, block: str, image: Tensor) -> tuple[ContainerPAMMix, Tensor]:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from app.i18n import N_, _
-from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing
+from container_edu.ops.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing
 
 SIDE, CHANNELS, HEADS, KERNEL = 8, 8, 2, 3
 EXACT = 1e-9  # float64: a gap below this is "commutes"

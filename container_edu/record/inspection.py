@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .kinds import KINDS
-from .trace import AggregationRecord, override_blend, record_affinities
+from container_edu.ops.kinds import KINDS
+from container_edu.record.block_maps import BlockMaps, clamp_query
+from container_edu.record.trace import AggregationRecord, override_blend, record_affinities
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -178,7 +179,7 @@ class Inspection:
         its only part). ``query`` is ``(y, x)`` or a token index ``y * W + x``.
         ``width`` in pixels (default: wide enough for the panels and their titles, also when exported).
         """
-        from .figures import maps as figures
+        from container_edu.figures import maps as figures
 
         maps = self.maps(block, query, 0 if head is None else head)
         image = self.seen if on_image else None
@@ -195,7 +196,7 @@ class Inspection:
     def matrix_figure(self, block: str, part: str = "blended", head: int = 0,
                       query: tuple[int, int] | int = 0) -> go.Figure:
         """Head ``head``'s ``N x N`` matrix of ``part`` as a heatmap, the query's row outlined."""
-        from .figures import maps as figures
+        from container_edu.figures import maps as figures
 
         matrix = self.matrix(block, part, head)
         fig = figures.head_matrix_figure(matrix, self.maps(block, query, head), part, height=460, title_width=60)
@@ -203,7 +204,7 @@ class Inspection:
 
     def blend_figure(self) -> go.Figure:
         """The ``(α, β)`` every mixed block used in this pass (learned, or as overridden), as bars."""
-        from .figures import maps as figures
+        from container_edu.figures import maps as figures
 
         blend = self.blend
         if not blend:
@@ -299,60 +300,12 @@ def run_inspection(
     return Inspection(probabilities, records, key, time.perf_counter() - started, input_shape=tuple(x.shape))
 
 
-@dataclass(frozen=True)
-class BlockMaps:
-    """One block's affinity rows for one query, on the block's ``H x W`` grid.
-
-    ``*_heads`` are ``(M, H, W)`` (``None`` when the block lacks that part);
-    ``attention`` / ``static`` / ``blended`` are the chosen head's ``(H, W)``.
-    """
-
-    block: str
-    kind: str
-    grid: tuple[int, int]
-    head: int
-    query: tuple[int, int]
-    alpha: float
-    beta: float
-    attention_heads: np.ndarray | None
-    static_heads: np.ndarray | None
-    blended_heads: np.ndarray
-
-    @property
-    def num_heads(self) -> int:
-        return self.blended_heads.shape[0]
-
-    @property
-    def parts(self) -> list[str]:
-        """The parts worth showing: the blend only when there are two things to blend."""
-        parts = [name for name, rows in (("attention", self.attention_heads), ("static", self.static_heads))
-                 if rows is not None]
-        return parts + ["blended"] if len(parts) == 2 else parts
-
-    @property
-    def attention(self) -> np.ndarray | None:
-        return None if self.attention_heads is None else self.attention_heads[self.head]
-
-    @property
-    def static(self) -> np.ndarray | None:
-        return None if self.static_heads is None else self.static_heads[self.head]
-
-    @property
-    def blended(self) -> np.ndarray:
-        return self.blended_heads[self.head]
-
-
-def clamp_query(query: tuple[int, int], grid: tuple[int, int]) -> tuple[int, int]:
-    """The nearest valid grid position (a query kept from a block with a larger grid)."""
-    return min(max(int(query[0]), 0), grid[0] - 1), min(max(int(query[1]), 0), grid[1] - 1)
-
-
 def block_maps(inspection: Inspection, block: str, head: int, query: tuple[int, int]) -> BlockMaps:
     """Slice one block's rows for ``query`` (grid ``(y, x)``): the fast path behind every widget change.
 
     Uses the record's ``attention_row`` (``A_m(X)[i]``), ``static_head_row``
     (``A_m^static[i]``, a conv averaged over the head's channels) and
-    ``blended_row`` (``α A_m(X)[i] + β A_m^static[i]``) from ``container_edu.trace``.
+    ``blended_row`` (``α A_m(X)[i] + β A_m^static[i]``) from ``container_edu.record.trace``.
     """
     record = inspection.records[block]
     query = clamp_query(query, record.grid)

@@ -13,34 +13,28 @@ Each transform has a ``*_display`` partner that returns the picture the model
 actually sees, for showing next to its predictions and affinity maps.
 
 Every model's preprocessing is written on its model card
-(:class:`~container_edu.cards.Preprocessing`); :func:`for_card` and
+(:class:`~container_edu.hub.cards.Preprocessing`); :func:`for_card` and
 :func:`preprocess` apply it, for the app and the command line alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
 
-from .cards import ModelCard, Preprocessing
-from .checks import positive_int
-from .data.fashion_mnist import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+from container_edu.checks import positive_int
+from container_edu.data.fashion_mnist import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+from container_edu.data.imagenet import IMAGENET_CROP, IMAGENET_MEAN, IMAGENET_RESIZE, IMAGENET_STD
+from container_edu.hub.cards import ModelCard, Preprocessing
 
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "IMAGENET_RESIZE",
-    "IMAGENET_CROP",
     "FASHION_MNIST_SIZE",
     "imagenet_transform",
     "imagenet_display",
-    "imagenet_class_names",
     "fashion_mnist_prepare",
     "fashion_mnist_transform",
     "fashion_mnist_display",
@@ -51,10 +45,6 @@ __all__ = [
     "DISPLAY_SIZE",
 ]
 
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-IMAGENET_RESIZE = 256
-IMAGENET_CROP = 224
 FASHION_MNIST_SIZE = 28
 #: About how large (pixels) the picture the model sees is shown; small inputs are enlarged to it.
 DISPLAY_SIZE = 224
@@ -108,26 +98,6 @@ def imagenet_display(image: Image.Image) -> Image.Image:
 def imagenet_transform(image: Image.Image) -> Tensor:
     """PIL image -> normalised float tensor ``(3, 224, 224)`` for Container-Light."""
     return _normalise(np.asarray(imagenet_display(image)), IMAGENET_MEAN, IMAGENET_STD)
-
-
-@lru_cache(maxsize=1)
-def _imagenet_class_names() -> tuple[str, ...]:
-    text = resources.files("container_edu.data").joinpath("imagenet_classes.txt").read_text(encoding="utf-8")
-    names = tuple(line.strip() for line in text.splitlines() if line.strip())
-    if len(names) != 1000:
-        raise RuntimeError(f"imagenet_classes.txt should list 1000 classes, found {len(names)}; reinstall the package")
-    return names
-
-
-def imagenet_class_names() -> list[str]:
-    """The 1000 ImageNet-1k class names in index order (``[0] == "tench"``).
-
-    Short WordNet-derived names as used by torchvision / Keras; two names
-    occur twice (``crane``: 134 the bird, 517 the machine; ``maillot``: 638
-    and 639), so show the index next to a name when it matters.
-    Returns a new list each call (the file is read once).
-    """
-    return list(_imagenet_class_names())
 
 
 # --------------------------------------------------------------------------

@@ -25,31 +25,33 @@ a claim file); an interrupted run resumes from its last saved state in
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import fcntl
 import hashlib
 import json
 import math
 import os
-import shlex
 import socket
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
-from .cards import read_card
-from .files import pid_alive
-from .models import MIXINGS, ZOO_PREFIX
-from .train import (TrainSettings, _atomic_write, evaluate, machine_description, train, write_bundle)
+from container_edu.files import pid_alive
+from container_edu.hub.cards import read_card
+from container_edu.models import MIXINGS, ZOO_PREFIX
+from container_edu.training.train import (
+    TrainSettings,
+    _atomic_write,
+    evaluate,
+    machine_description,
+    train,
+    write_bundle,
+)
 
 __all__ = ["SIZES", "SEEDS", "FULL_SIZE", "RESULTS_PATH", "Job", "settings_for", "planned_jobs", "load_results",
-           "run_sweep", "add_parser"]
+           "run_sweep"]
 
 SIZES = (1_000, 6_000, 54_000)
 SEEDS = (0, 1, 2)
@@ -63,8 +65,8 @@ PILOT_CANDIDATES = (500, 1_000, 2_000)
 PILOT_TOLERANCE = 0.5  # points; about one standard error of an accuracy near 85% on 6,000 validation images
 VALIDATIONS = 10  # validation points per run (and resumable states): hundreds of epochs at 1,000 images
 REPORT_KEYS = ("variant", "train_size", "seed", "test_accuracy", "val_accuracy", "steps", "wall_time_seconds")
-RESULTS_PATH = Path(__file__).resolve().parent / "data" / "sweep_results.json"
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+RESULTS_PATH = Path(__file__).resolve().parents[1] / "data" / "sweep_results.json"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +218,7 @@ def _claim(state_dir: Path, job: Job) -> bool:
 def run_job(job: Job, *, results_path: Path, state_dir: Path, weights_dir: Path, data_dir: str | None,
             command: str, validations: int = VALIDATIONS) -> dict:
     """Train one run (resuming its saved state if any), measure it and append it to the results."""
-    from .data import load_fashion_mnist, to_model_input
+    from container_edu.data import load_fashion_mnist, to_model_input
 
     settings = settings_for(job.variant, job.train_size, job.seed, job.steps)
     state_path = state_dir / f"{job.key}.state.pt"
@@ -293,77 +295,3 @@ def run_sweep(*, results_path: Path | None = None, state_dir: Path = Path("runs/
         finally:
             (state_dir / f"{job.key}.claim").unlink(missing_ok=True)
     return trained
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("sweep", help="the data-size sweep of the zoo variants", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="sweep_command", required=True)
-    run = actions.add_parser("run", help="train the runs that are missing (the pilot first)")
-    run.add_argument("--sizes", type=_size, nargs="+", default=list(SIZES), help="training-set sizes (default: all)")
-    run.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    run.add_argument("--variants", nargs="+", default=list(MIXINGS), choices=MIXINGS)
-    run.add_argument("--max-runs", type=int, default=None, help="stop after training this many runs")
-    run.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    run.add_argument("--data-dir", default=None)
-    run.add_argument("--state-dir", type=Path, default=Path("runs/sweep"),
-                     help="resumable states and claim files (default runs/sweep)")
-    run.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
-    run.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help=argparse.SUPPRESS)
-    run.add_argument("--min-steps", type=int, default=None, help=argparse.SUPPRESS)  # tests: skip the pilot
-    run.add_argument("--validations", type=int, default=VALIDATIONS, help=argparse.SUPPRESS)
-    run.set_defaults(run=_run)
-    report = actions.add_parser("report", help="the results so far (Markdown table, or --json)")
-    report.add_argument("--json", action="store_true", help="one JSON object per finished run")
-    report.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
-    report.add_argument("--update-readme", type=Path, default=None, metavar="README",
-                        help="replace the table between the sweep-report markers in README with this report")
-    report.set_defaults(run=_report)
-
-
-def _size(text: str) -> int:
-    size = int(text)
-    if not 10 <= size <= FULL_SIZE:
-        raise argparse.ArgumentTypeError(f"a training-set size is 10 to {FULL_SIZE:,} images, got {size}")
-    return size
-
-
-def _run(args: argparse.Namespace) -> int:
-    from .data import DatasetError
-
-    torch.set_num_threads(args.threads)
-    command = "python -m container_edu " + " ".join(shlex.quote(a) for a in args.argv)
-    try:
-        trained = run_sweep(results_path=args.results, state_dir=args.state_dir, weights_dir=args.weights_dir,
-                            data_dir=args.data_dir, sizes=tuple(args.sizes), seeds=tuple(args.seeds),
-                            variants=tuple(args.variants), max_runs=args.max_runs, min_steps=args.min_steps,
-                            command=command, validations=args.validations)
-    except DatasetError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"trained {trained} run(s); results in {args.results or RESULTS_PATH}")
-    return 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    from .sweep_report import README_END, README_START, readme_block, report_markdown, report_rows
-
-    if args.update_readme is not None:
-        text = args.update_readme.read_text()
-        if readme_block(text) is None:
-            print(f"error: {args.update_readme} has no sweep-report markers", file=sys.stderr)
-            return 2
-        head, rest = text.split(README_START, 1)
-        tail = rest.split(README_END, 1)[1]
-        report = report_markdown(args.results)
-        args.update_readme.write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}")
-        print(f"updated the sweep table in {args.update_readme}")
-        return 0
-    if args.json:
-        print(json.dumps(report_rows(args.results), indent=1))
-    else:
-        print(report_markdown(args.results))
-    return 0

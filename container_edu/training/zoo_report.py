@@ -8,15 +8,14 @@ CPU latency of one image.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
-from .kinds import for_variant
-from .pretrained import list_pretrained, load_pretrained
+from container_edu.hub.bundled import list_pretrained, load_pretrained
+from container_edu.ops.kinds import for_variant
 
-__all__ = ["latency_ms", "zoo_rows", "add_parser"]
+__all__ = ["latency_ms", "zoo_rows"]
 
 
 @torch.no_grad()
@@ -46,8 +45,8 @@ def zoo_rows(verify: bool = False, data_dir: str | None = None) -> list[dict]:
     """One row per bundled model: card figures, plus figures measured now."""
     rows = []
     if verify:
-        from .data import load_fashion_mnist, to_model_input
-        from .train import evaluate
+        from container_edu.data import load_fashion_mnist, to_model_input
+        from container_edu.training.train import evaluate
 
         images, labels = load_fashion_mnist("test", data_dir)
         x_test = to_model_input(images)
@@ -67,31 +66,3 @@ def zoo_rows(verify: bool = False, data_dir: str | None = None) -> list[dict]:
             row["measured_accuracy"] = evaluate(model, x_test, labels)
         rows.append(row)
     return rows
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("zoo", help="the bundled models side by side (Markdown table)")
-    parser.add_argument("--verify", action="store_true", help="re-measure test accuracy on the 10,000 test images")
-    parser.add_argument("--data-dir", default=None)
-    parser.set_defaults(run=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    rows = zoo_rows(args.verify, args.data_dir)
-    if not rows:
-        print("no bundled models; train them with `python -m container_edu train --variant NAME`")
-        return 1
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; latency: median of 50 single-image passes")
-    header = "| variant | test accuracy (card) | parameters | CPU latency / image | learned blend | epochs | train time |"
-    if args.verify:
-        header = header.replace("| parameters", "| test accuracy (now) | parameters")
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    for row in rows:
-        cells = [row["variant"], f"{row['test_accuracy']:.2f}%"]
-        if args.verify:
-            cells.append(f"{row['measured_accuracy']:.2f}%")
-        cells += [f"{row['parameters']:,}", f"{row['latency_ms']:.2f} ms", row["blend"], str(row["epochs"]),
-                  f"{row['train_minutes']:.0f} min"]
-        print("| " + " | ".join(cells) + " |")
-    return 0

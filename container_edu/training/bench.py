@@ -4,11 +4,11 @@ Two targets, each printed as one aligned table whose ratios come from
 timings taken side by side in this process (the functions of a row are
 timed in interleaved rounds, so that a change in machine load hits both):
 
-- ``core``: each explicit affinity plus :func:`~container_edu.affinity.aggregate`
+- ``core``: each explicit affinity plus :func:`~container_edu.ops.affinity.aggregate`
   against the fused PyTorch operator it reproduces, at 14 x 14 = 196 tokens
   with stage 4's width (512 channels, 16 heads), batch 1 (Container-Light's
   stage 4 is 7 x 7 at 224 x 224 input and 14 x 14 at 448 x 448), and
-  :func:`~container_edu.affinity.depthwise_conv_row` at stage 1 (56 x 56,
+  :func:`~container_edu.ops.affinity.depthwise_conv_row` at stage 1 (56 x 56,
   64 channels) with the largest tensor it allocates;
 - ``models``: Container-Light's forward at 224 x 224 on the fast path,
   while recording (inside ``record_affinities()``), and as the straight
@@ -23,7 +23,6 @@ skips batch 16) for a smoke test; its numbers are rough.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -36,9 +35,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.benchmark import Timer
 
-from . import affinity as aff
+from container_edu.ops import affinity as aff
 
-__all__ = ["add_parser", "run", "machine_info", "LargestAllocation", "bench_core", "bench_models"]
+__all__ = ["machine_info", "LargestAllocation", "bench_core", "bench_models"]
 
 #: The attention-sized setting: 14 x 14 tokens with Container-Light's stage-4 width and heads
 #: (its stage 4 is 7 x 7 at 224 x 224 input, 14 x 14 at 448 x 448), and stage 1 at 224 x 224.
@@ -333,9 +332,9 @@ def bench_core(quick: bool = False) -> tuple[list[Row], list[str]]:
 @torch.no_grad()
 def bench_models(quick: bool = False) -> tuple[list[Row], list[str]]:
     """Container-Light's forward: fast path vs recording, and fast path vs the reference transcription."""
-    from .models import create_model
-    from .models.container_light import reference_forward
-    from .trace import record_affinities
+    from container_edu.models import create_model
+    from container_edu.models.container_light import reference_forward
+    from container_edu.record.trace import record_affinities
 
     rounds, min_run_time = (1, 0.2) if quick else (3, 1.0)
     batches = (1,) if quick else (1, 16)
@@ -370,77 +369,3 @@ def bench_models(quick: bool = False) -> tuple[list[Row], list[str]]:
         "inside record_affinities(), which keeps every block's affinity (stage 4) or kernel (stages 1-3)."
     ]
     return rows, notes
-
-
-# -------------------------------------------------------------------------------------------------- CLI
-
-DESCRIPTION = """\
-Time the explicit view of context aggregation against the fused PyTorch operators.
-
-  core    attention, depthwise conv and mixer affinities built explicitly and applied
-          with aggregate(), against F.scaled_dot_product_attention, F.conv2d(groups=C)
-          and a matmul, at 14x14 tokens with stage 4's C=512 and M=16 (batch 1);
-          depthwise_conv_row() at stage 1 (56x56, C=64): time and the
-          largest tensor it allocates, against N*N*4 bytes
-  models  Container-Light forward at 224x224, batch 1 and 16: fast path vs recording
-          (record_affinities()) and vs reference_forward() (the reference code)
-  all     both
-
-The functions of a row are timed side by side in interleaved rounds with
-torch.utils.benchmark (median of blocked_autorange), so the ratios compare like
-with like. On a machine shared with other work, try --threads 1.
-"""
-
-TARGETS = {
-    "core": ("core: explicit affinity + aggregate() vs the fused PyTorch operator (batch 1)", bench_core),
-    "models": ("models: Container-Light forward on CPU", bench_models),
-}
-
-
-def run(args: argparse.Namespace) -> int:
-    threads = torch.get_num_threads()
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit("--threads must be at least 1")
-        torch.set_num_threads(args.threads)
-    try:
-        return _run(args)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run(args: argparse.Namespace) -> int:
-    targets = list(TARGETS) if args.target == "all" else [args.target]
-    print(machine_info())
-    print(
-        "timing: torch.utils.benchmark.Timer.blocked_autorange, median time; the functions of a row are timed "
-        "side by side, in interleaved rounds"
-        + (" (--quick: short runs, rough numbers)" if args.quick else "")
-    )
-    for name in targets:
-        title, bench = TARGETS[name]
-        rows, notes = bench(quick=args.quick)
-        print()
-        print(title)
-        print(format_table(rows))
-        for note in notes:
-            print(note)
-    return 0
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``bench`` on the ``python -m container_edu`` parser."""
-    parser = subparsers.add_parser(
-        "bench",
-        help="time explicit affinities against fused operators, and Container-Light's forward",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "target", nargs="?", choices=("core", "models", "all"), default="all",
-        help="core: the affinities at N=196 and the conv row at N=3136; models: Container-Light; all: both",
-    )
-    parser.add_argument("--quick", action="store_true", help="short measurements and batch 1 only (a smoke test)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
-    parser.set_defaults(run=run)
-    return parser
