@@ -1,4 +1,4 @@
-"""Lesson 10's evidence panel: what the paper reports, beside what the zoo measures, with a paired test."""
+"""The ``zoo`` lesson's evidence panel: what the paper reports, beside what the zoo measures, with a paired test."""
 
 from __future__ import annotations
 
@@ -73,8 +73,8 @@ def paired_panel(cards: dict) -> tuple[torch.Tensor, torch.Tensor, McNemarResult
     st.markdown(_("**A paired test on the same images.**"))
     c1, c2 = st.columns(2)
     first = c1.selectbox(_("model 1"), names, index=names.index("fmnist_container_light")
-                         if "fmnist_container_light" in names else 0, key="l7_pair_first")
-    second = c2.selectbox(_("model 2"), [name for name in names if name != first], key="l7_pair_second")
+                         if "fmnist_container_light" in names else 0, key="zoo_pair_first")
+    second = c2.selectbox(_("model 2"), [name for name in names if name != first], key="zoo_pair_second")
     source = test_source()
     data_key = str(source.directory)
     with st.spinner(_("Scoring the two models image by image…")):

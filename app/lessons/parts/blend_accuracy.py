@@ -1,4 +1,5 @@
-"""Lesson 5's measurements with a moved blend: accuracy at one α, over a sweep of α, with re-estimated BatchNorm.
+"""The ``container`` lesson's measurements with a moved blend: accuracy at one α, over a sweep of α,
+with re-estimated BatchNorm.
 
 Every function runs the shared model under ``override_blend``, which changes no parameter; the BatchNorm
 re-estimate works on a private copy.
