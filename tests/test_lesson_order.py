@@ -64,7 +64,8 @@ def test_no_string_in_the_app_writes_a_lesson_number():
 
 
 def test_no_translation_writes_a_lesson_number():
-    catalogues = [ROOT / "app" / "locale" / "messages.pot", *sorted((ROOT / "app" / "locale").glob("*/LC_MESSAGES/*.po"))]
+    locale = ROOT / "app" / "locale"
+    catalogues = [locale / "messages.pot", *sorted(locale.glob("*/LC_MESSAGES/*.po"))]
     found = [f"{path.name}: {line.strip()[:80]}" for path in catalogues
              for line in path.read_text(encoding="utf-8").splitlines()
              if line.startswith(("msgid", "msgstr")) and LESSON_NUMBER.search(line)]
@@ -139,8 +140,8 @@ def shown_texts(at: AppTest) -> str:
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_moving_lessons_renumbers_the_frame_and_the_references_inside_the_lessons(monkeypatch, language):
-    """With the course reversed, the frame and the texts of ``shift``, ``cost`` and ``reach`` name every lesson by its new
-    number, in English and in Chinese (the texts compared are the catalogue's, filled with the new numbers)."""
+    """With the course reversed, the frame and the texts of ``shift``, ``cost`` and ``reach`` name every lesson by its
+    new number, in English and in Chinese (the texts compared are the catalogue's, filled with the new numbers)."""
     catalogue = i18n.translations(language)
 
     def ref(key: str) -> str:
