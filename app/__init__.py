@@ -19,9 +19,9 @@ Layers: ``pages/*.py`` (thin: widgets, one or two calls, drawing) -> ``app``
 | ``zoo`` | model cards and histories as table rows | no |
 
 The figures and the inspection of one image are the core's (``container_edu.figures``,
-``container_edu.inspection``; colours and PNG overlays in ``container_edu.colors``), so a notebook draws
+``container_edu.record.inspection``; colours and PNG overlays in ``container_edu.figures.colors``), so a notebook draws
 exactly what the pages draw.
 
 ``app.lessons`` (the guided lessons) builds on the same layer: its models come from ``caching``, its
-colours from ``container_edu.colors``, its tolerance from ``explorer.RELATIVE_TOLERANCE``.
+colours from ``container_edu.figures.colors``, its tolerance from ``explorer.RELATIVE_TOLERANCE``.
 """

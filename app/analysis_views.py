@@ -22,18 +22,18 @@ from torch import nn
 
 from container_edu import analysis as an
 from container_edu import record_affinities
-from container_edu.cards import ModelCard, Preprocessing
+from container_edu.hub.cards import ModelCard, Preprocessing
 from container_edu.data import DatasetError, load_fashion_mnist, resolve_data_dir, to_model_input
-from container_edu.images import image_digest, load_image
-from container_edu.trace import AggregationRecord
+from container_edu.data.images import image_digest, load_image
+from container_edu.record.trace import AggregationRecord
 
 from container_edu import figures
 
-from . import figure_text, registry
-from .i18n import N_, Text, _
-from .registry import ModelRef
-from .samples import list_samples
-from .widgets import UPLOAD_TYPES, CurrentImage, decode_upload
+from app import figure_text, registry
+from app.i18n import N_, Text, _
+from app.registry import ModelRef
+from app.samples import list_samples
+from app.widgets import UPLOAD_TYPES, CurrentImage, decode_upload
 
 __all__ = [
     "EXPORT_FORMAT_KEY", "export_config", "export_format_picker", "show_figure", "file_stem",
@@ -311,7 +311,7 @@ def verdict(comparison: an.RowComparison) -> str:
 
 MADE_FROM = {"attention": N_("the image (dynamic)"), "static": N_("the weights only (static)"),
              "blended": N_("both (its attention part is dynamic)")}
-#: The parts of a recorded affinity (container_edu.kinds.PARTS), as named in tables and panels.
+#: The parts of a recorded affinity (container_edu.ops.kinds.PARTS), as named in tables and panels.
 PART_NAMES = {"attention": N_("attention"), "static": N_("static"), "blended": N_("blended")}
 #: The comparison table's number columns (the page formats them).
 COMPARISON_NUMBERS = (N_("max |A − B|, this head"), N_("Σ |A − B|, this head"), N_("max |A − B|, all heads/channels"),

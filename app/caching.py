@@ -26,14 +26,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from container_edu.cards import Preprocessing
-from container_edu.inspection import Inspection, normalise_overrides, run_inspection
-from container_edu.pretrained import PretrainedError, load_pretrained
+from container_edu.hub.cards import Preprocessing
+from container_edu.record.inspection import Inspection, normalise_overrides, run_inspection
+from container_edu.hub.bundled import PretrainedError, load_pretrained
 
-from . import deployment, registry
-from .explorer import ExplorerResult, ExplorerSpec, explore
-from .i18n import N_, Text, _
-from .registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
+from app import deployment, registry
+from app.explorer import ExplorerResult, ExplorerSpec, explore
+from app.i18n import N_, Text, _
+from app.registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
 
 __all__ = [
     "bundled_cards",
@@ -108,7 +108,7 @@ def load_checkpoint_from_path(path: str) -> dict:
     ``{"ref", "path", "mtime_ns", "size"}``. Raises ``CheckpointError`` with a message for the user.
     In shared mode it refuses every path before looking at it (one message for all: no file-system oracle).
     """
-    from container_edu.checkpoints import CheckpointError
+    from container_edu.hub.checkpoints import CheckpointError
 
     deployment.refuse_server_paths()
     resolved = Path(path.strip().strip('"').strip("'")).expanduser()
@@ -135,7 +135,7 @@ def load_checkpoint_from_path(path: str) -> dict:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _installed_model(name: str, key: str, directory: str) -> nn.Module:
-    from container_edu.weights_store import load_installed
+    from container_edu.hub.weights_store import load_installed
 
     return load_installed(name, directory)
 
@@ -143,7 +143,7 @@ def _installed_model(name: str, key: str, directory: str) -> nn.Module:
 def get_model(ref: ModelRef, session_state: Mapping) -> nn.Module:
     """The (shared, read-only) model behind a picker entry."""
     if ref.source == "installed":
-        from container_edu.weights_store import weights_dir
+        from container_edu.hub.weights_store import weights_dir
 
         with st.spinner(_("Loading the authors' ImageNet weights…")):
             return _installed_model(ref.name, ref.key, str(weights_dir()))
@@ -190,12 +190,12 @@ def load_uploaded_model(session_state: MutableMapping, name: str, data: bytes) -
     written to a file. Kept in ``session_state[UPLOADED_MODELS_KEY]``, an LRU
     of at most :data:`UPLOADED_MODELS_MAX` entries (a file uploaded again is
     found by its content hash and not loaded twice). Raises
-    :class:`~container_edu.checkpoints.CheckpointError` (or whatever else
+    :class:`~container_edu.hub.checkpoints.CheckpointError` (or whatever else
     loading raised) and stores nothing on failure.
     """
     import hashlib
 
-    from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
+    from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES
 
     digest = hashlib.sha256(data).hexdigest()[:16]
     key = f"upload:{digest}"
@@ -246,7 +246,7 @@ def get_input(image_digest: str, preprocessing: Preprocessing, image: Image.Imag
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _imagenet_input(image_digest: str, input_size: int, _image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
-    from container_edu.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at
+    from container_edu.data.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at
 
     x, crop = center_crop_input(_image, preprocessing_at(imagenet_preprocessing(), input_size))
     return x.unsqueeze(0), np.asarray(crop)

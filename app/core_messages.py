@@ -1,7 +1,7 @@
 """The core's error messages in the session's language, where the app shows them.
 
-``container_edu`` raises :class:`~container_edu.images.ImageError`, :class:`~container_edu.checkpoints.CheckpointError`
-and :class:`~container_edu.pretrained.PretrainedError` with English messages written for the user (the core never
+``container_edu`` raises :class:`~container_edu.data.images.ImageError`, :class:`~container_edu.hub.checkpoints.CheckpointError`
+and :class:`~container_edu.hub.bundled.PretrainedError` with English messages written for the user (the core never
 imports the app, and the command line speaks English). Most of those messages are one of a fixed set of sentences
 with fields (a path, a size, a count); :func:`translated_message` recognises them by their English template (marked
 with ``N_`` below, so that translators see them; ``app.figure_text``'s matcher, each template taken as a whole
@@ -14,14 +14,14 @@ they are recognised.
 
 from __future__ import annotations
 
-from .figure_text import match_whole, shown_fields
-from .i18n import DEFAULT_LANGUAGE, N_, _, current_language
+from app.figure_text import match_whole, shown_fields
+from app.i18n import DEFAULT_LANGUAGE, N_, _, current_language
 
 __all__ = ["CORE_MESSAGES", "translated_message", "english_template"]
 
 #: The core's fixed messages (images, files, checkpoints, bundled weights), each matched as a whole.
 CORE_MESSAGES: tuple[str, ...] = (
-    # container_edu.images
+    # container_edu.data.images
     N_("The file is empty (0 bytes). Please choose an image file."),
     N_("The file {path} is empty (0 bytes). Please choose an image file."),
     N_("Could not read {path}: {reason}."),
@@ -56,7 +56,7 @@ CORE_MESSAGES: tuple[str, ...] = (
     N_("{path} is a folder, not an image file."),
     N_("Permission denied when reading {path}."),
     N_("Could not open {path}: {reason}."),
-    # container_edu.checkpoints
+    # container_edu.hub.checkpoints
     N_("The checkpoint is empty (0 bytes). Choose the .pth file you downloaded."),
     N_("The uploaded checkpoint is empty (0 bytes). If you passed a file object that was already read, call .seek(0) "
        "first."),
@@ -71,7 +71,7 @@ CORE_MESSAGES: tuple[str, ...] = (
     N_("The checkpoint holds no tensors (top-level keys: {keys}), so there are no weights in it. It may be a "
        "training log or a config file rather than a model checkpoint."),
     N_("The checkpoint could not be loaded into {model}: {error}"),
-    # container_edu.safe_load ({what} names the file: one of WHAT below)
+    # container_edu.hub.safe_load ({what} names the file: one of WHAT below)
     N_("{what} is not a PyTorch checkpoint. Choose the .pth file of the model weights."),
     N_("{what} is not a PyTorch checkpoint ({foreign}). Choose the .pth file of the model weights."),
     N_("{what} is too large to load in the available memory."),
@@ -89,7 +89,7 @@ CORE_MESSAGES: tuple[str, ...] = (
        "nothing in it was executed. Use the official checkpoint from a source you trust."),
     N_("{what} is a .safetensors file, but the 'safetensors' package is not installed (pip install safetensors)."),
     N_("{what} is a damaged .safetensors file ({error}). Get the file again."),
-    # container_edu.weights_store (the ImageNet weights panel); "Download failed" holds one of DOWNLOAD below
+    # container_edu.hub.weights_store (the ImageNet weights panel); "Download failed" holds one of DOWNLOAD below
     N_("Download failed: {reason}."),
     N_("No file at {path}: give the path of the downloaded .pth file."),
     N_("The ImageNet weights are already being installed by another request; wait for it to finish."),
@@ -101,7 +101,7 @@ CORE_MESSAGES: tuple[str, ...] = (
        "`weights import PATH` with a file you have)."),
     N_("{path} does not match its card (sha256 {digest}... != {expected}...): the file is damaged or was replaced; "
        "run `python -m container_edu weights fetch` again."),
-    # container_edu.pretrained
+    # container_edu.hub.bundled
     N_("no bundled model named {name}; bundled: {known}"),
     N_("the weights of {name} are missing: expected {path}"),
     N_("the weights of {name} do not match their model card (sha256 {digest}... != {expected}...): the file is "
@@ -112,7 +112,7 @@ CORE_MESSAGES: tuple[str, ...] = (
 #: How the core names the file inside a message (the ``{what}`` field above).
 WHAT: tuple[str, ...] = (N_("The checkpoint"), N_("The uploaded checkpoint"), N_("The checkpoint {path}"))
 
-#: Why a download failed (container_edu.download; the ``{reason}`` of "Download failed" above).
+#: Why a download failed (container_edu.hub.download; the ``{reason}`` of "Download failed" above).
 DOWNLOAD: tuple[str, ...] = (
     N_("{url} is not an http(s) address; give the full address, starting with https://"),
     N_("the file at {url} is larger than {size}, far more than a Container-Light checkpoint; check the address"),

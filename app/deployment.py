@@ -41,9 +41,9 @@ import socket
 
 import streamlit as st
 
-from container_edu.checkpoints import CheckpointError
+from container_edu.hub.checkpoints import CheckpointError
 
-from .i18n import N_, _
+from app.i18n import N_, _
 
 __all__ = [
     "SHARED_ENV",

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 import streamlit as st
 
-from container_edu.checkpoints import CheckpointError
+from container_edu.hub.checkpoints import CheckpointError
 from container_edu.data import DatasetError
-from container_edu.images import ImageError
-from container_edu.pretrained import PretrainedError
-from container_edu.weights_store import WeightsError
+from container_edu.data.images import ImageError
+from container_edu.hub.bundled import PretrainedError
+from container_edu.hub.weights_store import WeightsError
 
-from .core_messages import translated_message
-from .i18n import _
+from app.core_messages import translated_message
+from app.i18n import _
 
 __all__ = ["EXPECTED_ERRORS", "friendly_message", "friendly_errors", "logger"]
 

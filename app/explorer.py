@@ -1,7 +1,7 @@
 """The affinity explorer's computations: one aggregation operator on a random input, made explicit.
 
 Pure torch/numpy (no Streamlit), so pages stay thin and tests can call it
-directly. Every operator is a module of :mod:`container_edu.aggregation` with
+directly. Every operator is a module of :mod:`container_edu.ops.aggregation` with
 seeded random weights; the explorer builds its affinity ``A`` explicitly and
 checks the unified formula ``concat(A_m V_m) (+ b)`` against the module's own
 fast forward.
@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from container_edu import override_blend
-from container_edu.kinds import KINDS, AggregationKind
+from container_edu.ops.kinds import KINDS, AggregationKind
 
-from .i18n import N_, _
+from app.i18n import N_, _
 
 __all__ = [
     "OPERATORS",
@@ -44,7 +44,7 @@ RELATIVE_TOLERANCE = 1e-5
 #: The explorer's operators: every aggregation kind of the registry, in its order.
 OPERATORS: dict[str, AggregationKind] = KINDS
 
-# The kinds registry (container_edu.kinds) is the core and stays English; its sentences are marked here and
+# The kinds registry (container_edu.ops.kinds) is the core and stays English; its sentences are marked here and
 # translated where the explorer draws them. tests/test_i18n.py checks that every kind's text is listed.
 KIND_DESCRIPTIONS = (
     N_("Dynamic and dense: every row is a softmax over all N tokens and changes with the input."),

@@ -31,8 +31,8 @@ import plotly.graph_objects as go
 
 from container_edu.figures import wrap_title
 
-from .i18n import DEFAULT_LANGUAGE, N_, _, current_language
-from .registry import KIND_LABELS
+from app.i18n import DEFAULT_LANGUAGE, N_, _, current_language
+from app.registry import KIND_LABELS
 
 __all__ = ["PHRASES", "HOVER_PHRASES", "MAP_PHRASES", "BLEND_PHRASES", "ZOO_PHRASES", "REPORT_PHRASES",
            "template_pattern", "match_whole", "shown_fields", "translate_known", "localize"]

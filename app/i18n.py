@@ -107,7 +107,7 @@ def current_language() -> str:
         return DEFAULT_LANGUAGE
     import streamlit as st
 
-    from .url_state import UrlState
+    from app.url_state import UrlState
 
     raw = UrlState(_ADDRESS_PAGE).incoming(LANG_PARAM)
     if raw is not None:
@@ -161,7 +161,7 @@ def language_selector() -> str:
     """
     import streamlit as st
 
-    from .url_state import UrlState
+    from app.url_state import UrlState
 
     language = current_language()
     st.session_state[LANG_KEY] = language
@@ -180,6 +180,6 @@ def language_selector() -> str:
 if __name__ == "__main__":
     import sys
 
-    from .i18n_catalog import main
+    from app.i18n_catalog import main
 
     sys.exit(main(sys.argv[1:]))

@@ -26,7 +26,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
-from .i18n import DOMAIN, LANGUAGES, LOCALE_DIR, po_path
+from app.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, po_path
 
 __all__ = ["REPO_ROOT", "POT_PATH", "KEYWORDS", "extract", "update", "read_catalog", "placeholders",
            "untranslated", "placeholder_mismatches", "stale_template", "check", "main"]

@@ -1,6 +1,6 @@
 """Getting the authors' ImageNet Container-Light from inside the app: a short panel with a download button.
 
-The button runs the same :func:`container_edu.weights_store.fetch` as
+The button runs the same :func:`container_edu.hub.weights_store.fetch` as
 ``python -m container_edu weights fetch`` (same checks, same folder, same
 address: ``$CONTAINER_EDU_WEIGHTS_URL`` or the authors' Google Drive file),
 with a Streamlit progress bar fed by the download's progress callback. Once
@@ -14,12 +14,12 @@ import time
 
 import streamlit as st
 
-from container_edu import weights_store
+from container_edu.hub import weights_store
 
-from . import deployment
-from .core_messages import translated_message
-from .errors import friendly_message, logger
-from .i18n import N_, _
+from app import deployment
+from app.core_messages import translated_message
+from app.errors import friendly_message, logger
+from app.i18n import N_, _
 
 __all__ = ["PANEL_TITLE", "FETCH_BUTTON", "weights_panel", "installed_note"]
 
@@ -107,8 +107,8 @@ def _fetch() -> None:
         bar.empty()
         st.error(friendly_message(error, _("installing the ImageNet weights")), icon=":material/error:")
         return
-    from . import registry
-    from .sidebar import MODEL_KEY  # here, not at the top: the sidebar imports this module
+    from app import registry
+    from app.sidebar import MODEL_KEY  # here, not at the top: the sidebar imports this module
 
     refs = registry.installed_refs()
     if refs:

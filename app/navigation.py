@@ -26,7 +26,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .i18n import N_, _
+from app.i18n import N_, _
 
 __all__ = ["PAGES_DIR", "PAGE_TITLE", "PAGE_ICON", "PageSpec", "PAGE_SPECS", "pages", "set_page_config",
            "hand_over_legacy_run"]

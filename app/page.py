@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from .errors import friendly_errors
-from .i18n import _
-from .navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
-from .registry import ModelRef
-from .sidebar import render_sidebar
+from app.errors import friendly_errors
+from app.i18n import _
+from app.navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
+from app.registry import ModelRef
+from app.sidebar import render_sidebar
 
 __all__ = ["PageContext", "run_page", "PAGE_TITLE", "PAGE_ICON"]
 

@@ -14,8 +14,8 @@ from PIL import Image
 
 from container_edu.data import CLASS_NAMES
 
-from .i18n import _
-from .registry import FASHION_MNIST, ModelRef
+from app.i18n import _
+from app.registry import FASHION_MNIST, ModelRef
 
 __all__ = ["unlike_fashion_mnist", "fashion_mnist_note"]
 

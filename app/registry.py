@@ -28,19 +28,19 @@ from PIL import Image
 from torch import nn
 
 from container_edu import create_model, default_device
-from container_edu.checkpoints import (
+from container_edu.hub.checkpoints import (
     CheckpointError,
     load_checkpoint_state_dict,
     load_official_checkpoint,
     state_dict_mismatch,
 )
-from container_edu.cards import CardError, ModelCard, Preprocessing, card_for_model
-from container_edu.kinds import for_variant
+from container_edu.hub.cards import CardError, ModelCard, Preprocessing, card_for_model
+from container_edu.ops.kinds import for_variant
 from container_edu.models import MIXINGS, ZOO_PREFIX, ZooConfig, ZooContainer
-from container_edu.preprocess import preprocess as core_preprocess
-from container_edu.pretrained import WEIGHTS_DIR, list_pretrained, load_pretrained
+from container_edu.data.transforms import preprocess as core_preprocess
+from container_edu.hub.bundled import WEIGHTS_DIR, list_pretrained, load_pretrained
 
-from .i18n import N_, Text
+from app.i18n import N_, Text
 
 __all__ = [
     "FASHION_MNIST",
@@ -67,7 +67,7 @@ IMAGENET = "imagenet"
 BUNDLED_DIR_ENV = "CONTAINER_EDU_BUNDLED_DIR"
 DEFAULT_MODEL = ZOO_PREFIX + "container_light"
 RANDOM_LABEL = N_("untrained (random weights)")
-#: The names of the aggregation kinds (``container_edu.kinds``, which stays English), marked here so that the
+#: The names of the aggregation kinds (``container_edu.ops.kinds``, which stays English), marked here so that the
 #: model picker can draw them translated; tests/test_i18n.py checks that every kind's name is in the catalogue.
 KIND_LABELS = (N_("Self-attention"), N_("Depthwise convolution"), N_("MLP-Mixer token mixing"), N_("Multi-head MLP"),
                N_("Container (attention + multi-head MLP)"), N_("Container-Light (attention + conv)"),
@@ -191,7 +191,7 @@ INSTALLED_LABEL = N_("Container-Light, ImageNet (authors' weights)")
 def installed_refs(directory: Path | None = None) -> list[ModelRef]:
     """The authors' ImageNet Container-Light when it is installed in the weights folder (read on every call:
     weights installed by another session or from the command line show up at the next rerun)."""
-    from container_edu.weights_store import installed_card
+    from container_edu.hub.weights_store import installed_card
 
     card = installed_card(directory)
     if card is None:
@@ -288,7 +288,7 @@ def card_of(ref: ModelRef, model: nn.Module) -> ModelCard:
 def preprocess(card: ModelCard | Preprocessing, image: Image.Image) -> tuple[torch.Tensor, np.ndarray]:
     """``(x, seen)``: the batch ``(1, C, H, W)`` the model gets and the RGB picture it sees (uint8 ``(H, W, 3)``).
 
-    :func:`container_edu.preprocess.preprocess` with the picture as an array for the figures.
+    :func:`container_edu.data.transforms.preprocess` with the picture as an array for the figures.
     """
     x, seen = core_preprocess(card, image)
     return x, np.asarray(seen)
@@ -298,7 +298,7 @@ def load_checkpoint_model(source, device: torch.device | str | None = None, *, m
     """A model from a checkpoint: Container-Light (ImageNet) or, for a zoo file, the zoo variant its keys fit.
 
     ``source`` is a path, bytes or a binary file object. Raises
-    :class:`~container_edu.checkpoints.CheckpointError` with a message a
+    :class:`~container_edu.hub.checkpoints.CheckpointError` with a message a
     learner can act on.
     """
     kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from container_edu.input_size import INPUT_SIZES, forward_flops, stage_grids
-from container_edu.inspection import Inspection
+from container_edu.data.input_size import INPUT_SIZES, forward_flops, stage_grids
+from container_edu.record.inspection import Inspection
 
-from .i18n import _
-from .registry import IMAGENET, ModelRef
+from app.i18n import _
+from app.registry import IMAGENET, ModelRef
 
 __all__ = ["SIZE_KEY", "input_size_picker", "cost_note"]
 

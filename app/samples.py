@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 import container_edu
 
-from .i18n import N_, _
+from app.i18n import N_, _
 
 SAMPLES_DIR = Path(container_edu.__file__).parent / "samples"
 INDEX_FILE = "samples.json"

@@ -11,14 +11,14 @@ import streamlit as st
 import torch
 
 from container_edu import default_device
-from container_edu.checkpoints import CheckpointError
-from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
+from container_edu.hub.checkpoints import CheckpointError
+from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES
 
-from . import caching, deployment, imagenet_weights, registry, url_state
-from .core_messages import translated_message
-from .errors import friendly_errors, friendly_message, logger
-from .i18n import _, language_selector
-from .registry import ModelRef
+from app import caching, deployment, imagenet_weights, registry, url_state
+from app.core_messages import translated_message
+from app.errors import friendly_errors, friendly_message, logger
+from app.i18n import _, language_selector
+from app.registry import ModelRef
 
 __all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
 

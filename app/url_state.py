@@ -32,8 +32,8 @@ from typing import Any
 
 import streamlit as st
 
-from .i18n import _
-from .registry import ModelRef
+from app.i18n import _
+from app.registry import ModelRef
 
 __all__ = ["UrlState", "Parser", "choice", "integer", "number", "MODEL_PARAM", "model_param", "restore_model",
            "publish_model", "show_model_note"]

@@ -1,7 +1,7 @@
 """Pieces of page that more than one page draws: the model's view of an image, and a block's maps.
 
 Streamlit glue only: the figures are the core's (:mod:`container_edu.figures`),
-the inspection too (:mod:`container_edu.inspection`); this module prepares
+the inspection too (:mod:`container_edu.record.inspection`); this module prepares
 the inputs, caches, and wires a figure's clicks to the query widgets.
 """
 
@@ -14,14 +14,14 @@ import streamlit as st
 import torch
 from torch import nn
 
-from container_edu.colors import overlay_png
+from container_edu.figures.colors import overlay_png
 from container_edu.figures.maps import part_is_signed, query_maps_figure
-from container_edu.inspection import BlockMaps, Inspection
+from container_edu.record.inspection import BlockMaps, Inspection
 
-from . import caching, figure_text, registry
-from .i18n import _
-from .registry import ModelRef
-from .widgets import CurrentImage, query_click_handler, query_keys
+from app import caching, figure_text, registry
+from app.i18n import _
+from app.registry import ModelRef
+from app.widgets import CurrentImage, query_click_handler, query_keys
 
 __all__ = ["Prepared", "prepare", "maps_figure", "maps_png", "prediction_title", "shown_class_names"]
 
@@ -39,7 +39,7 @@ class Prepared:
 
 def prepare(ref: ModelRef, current: CurrentImage, input_size: int | None = None) -> Prepared:
     """The model and the image made ready for it; ``input_size`` (ImageNet models only) other than 224
-    resizes and crops to that side (``container_edu.input_size``)."""
+    resizes and crops to that side (``container_edu.data.input_size``)."""
     model = caching.get_model(ref, st.session_state)
     card = registry.card_of(ref, model)
     if card.architecture == "container_light" and input_size not in (None, 224):

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 import streamlit as st
 from PIL import Image
 
-from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES, ImageError, image_digest, load_image
-from container_edu.inspection import Inspection, clamp_query
-from container_edu.kinds import KINDS
+from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES, ImageError, image_digest, load_image
+from container_edu.record.inspection import Inspection, clamp_query
+from container_edu.ops.kinds import KINDS
 
-from .core_messages import translated_message
-from .errors import logger
-from .i18n import N_, _
-from .samples import list_samples
-from .url_state import UrlState, choice, integer
+from app.core_messages import translated_message
+from app.errors import logger
+from app.i18n import N_, _
+from app.samples import list_samples
+from app.url_state import UrlState, choice, integer
 
 __all__ = [
     "UPLOAD_TYPES",
@@ -215,7 +215,7 @@ def block_head_query(inspection: Inspection, prefix: str, *, scope: str = "", pr
 
 
 def describe_block(record) -> str:
-    """``container_edu.inspection.describe_block`` in the session's language: name, kind, traits, grid, heads."""
+    """``container_edu.record.inspection.describe_block`` in the session's language: name, kind, traits, grid, heads."""
     kind = KINDS.get(record.kind)
     fields = dict(name=record.name, height=record.grid[0], width=record.grid[1], heads=record.num_heads,
                   kind=record.kind if kind is None else _("{label}, {traits}").format(label=_(kind.label),

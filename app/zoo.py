@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 
-from container_edu.cards import ModelCard
+from container_edu.hub.cards import ModelCard
 
-from .i18n import N_, _
+from app.i18n import N_, _
 
 __all__ = ["card_row", "shown_rows", "MIXED_STAGE", "normalise_history", "session_row", "format_blend", "training_images", "is_sweep_model",
            "sweep_runs", "accuracy_series", "blend_series", "sweep_accuracy_figure", "sweep_blend_figure"]
@@ -26,7 +26,7 @@ def format_blend(blend: Mapping[str, Sequence[float]] | None) -> str:
 
 def free_beta(variant: str | None) -> bool:
     """Whether the zoo variant learns β apart from α (Container); Container-Light's β is 1 − α."""
-    from container_edu.kinds import for_variant
+    from container_edu.ops.kinds import for_variant
 
     try:
         return for_variant(str(variant)).blend == "alpha_beta"
@@ -40,7 +40,7 @@ def stage_label(variant: str | None) -> str:
     The variant ``mixer`` is a multi-head MLP (one learned ``N x N`` matrix per head), not the MLP-Mixer of
     the ``mixer`` lesson (one matrix shared by all channels); the label says both, so the variant name does not mislead.
     """
-    from container_edu.kinds import for_variant
+    from container_edu.ops.kinds import for_variant
 
     try:
         kind = for_variant(str(variant))
@@ -162,14 +162,14 @@ def is_sweep_model(card: ModelCard) -> bool:
 
 def sweep_runs(path=None) -> list[dict]:
     """The finished sweep runs, read now from the package's results file (``[]`` when there is none)."""
-    from container_edu import sweep
+    from container_edu.training import sweep
 
     return sweep.load_results(path or sweep.RESULTS_PATH)["runs"]
 
 
 def accuracy_series(runs: Sequence[Mapping]) -> dict[str, dict[str, list]]:
     """variant -> sizes, mean and std (0 for one seed) of the test accuracy, and n seeds, sizes ascending."""
-    from container_edu.sweep_report import summary
+    from container_edu.training.sweep_report import summary
 
     cells = summary(list(runs))
     series: dict[str, dict[str, list]] = {}
@@ -184,7 +184,7 @@ def accuracy_series(runs: Sequence[Mapping]) -> dict[str, dict[str, list]]:
 
 def blend_series(runs: Sequence[Mapping]) -> dict[tuple[str, str], dict[str, list]]:
     """(variant, block) -> sizes, mean and std of the final α and β, and n seeds, for the blended variants."""
-    from container_edu.sweep_report import blend_summary
+    from container_edu.training.sweep_report import blend_summary
 
     cells = blend_summary(list(runs))
     series: dict[tuple[str, str], dict[str, list]] = {}

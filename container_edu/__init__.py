@@ -2,8 +2,8 @@
 
 Self-attention, depthwise convolution and MLP-Mixer token mixing are one
 operation, ``Y = concat(A_1 V_1, ..., A_M V_M) W_o``, that differ in how the
-affinity ``A_m`` is made. ``container_edu.affinity`` builds each ``A_m``;
-``container_edu.aggregation`` holds the operators as modules; ``models``
+affinity ``A_m`` is made. ``container_edu.ops.affinity`` builds each ``A_m``;
+``container_edu.ops.aggregation`` holds the operators as modules; ``models``
 holds Container-Light and a small zoo; ``record_affinities()`` shows what a
 network aggregated; ``inspect(model, image)`` runs a model once on a picture
 and draws what every block aggregated (``container_edu.figures``, Plotly).
@@ -35,8 +35,8 @@ Glossary, paper symbol -> code (the code keeps the reference checkpoint's key na
   224 input). The zoo: ``blocks1`` conv only, ``blocks2`` the mixed stage, whose operator is ``blocks2.0.mix``.
 """
 
-from . import affinity
-from .aggregation import (
+from container_edu.ops import affinity
+from container_edu.ops.aggregation import (
     ContainerLightMix,
     ContainerMix,
     DepthwiseConvAggregation,
@@ -44,14 +44,14 @@ from .aggregation import (
     MultiHeadSelfAttention,
     TokenMixing,
 )
-from .checkpoints import CheckpointError, load_official_checkpoint
-from .device import default_device
-from .images import ImageError, load_image
-from .inspect_api import WeightsNotInstalledError, available_models, inspect
-from .inspection import InspectError, Inspection
-from .models import MODEL_NAMES, create_model
-from .pretrained import PretrainedError, list_pretrained, load_pretrained
-from .trace import AggregationRecord, override_blend, record_affinities
+from container_edu.hub.checkpoints import CheckpointError, load_official_checkpoint
+from container_edu.device import default_device
+from container_edu.data.images import ImageError, load_image
+from container_edu.record.api import WeightsNotInstalledError, available_models, inspect
+from container_edu.record.inspection import InspectError, Inspection
+from container_edu.models import MODEL_NAMES, create_model
+from container_edu.hub.bundled import PretrainedError, list_pretrained, load_pretrained
+from container_edu.record.trace import AggregationRecord, override_blend, record_affinities
 
 __all__ = [
     "affinity",

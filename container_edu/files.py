@@ -1,7 +1,7 @@
 """Reading untrusted files with a size cap, and checksums of files on disk.
 
-One capped reader serves checkpoints (:mod:`container_edu.checkpoints`) and
-images (:mod:`container_edu.images`); each passes its own ``too_big`` so the
+One capped reader serves checkpoints (:mod:`container_edu.hub.checkpoints`) and
+images (:mod:`container_edu.data.images`); each passes its own ``too_big`` so the
 error names what was too large and what to do about it.
 """
 

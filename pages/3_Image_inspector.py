@@ -10,7 +10,7 @@ from app.page import PageContext, run_page
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
 from container_edu import figures
-from container_edu.inspection import (
+from container_edu.record.inspection import (
     MAX_DRAW_TOKENS,
     MAX_EXPORT_TOKENS,
     array_to_npy,

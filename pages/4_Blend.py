@@ -9,8 +9,8 @@ from app.page import PageContext, run_page
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
 from container_edu import figures
-from container_edu.inspection import block_maps
-from container_edu.kinds import KINDS, AggregationKind
+from container_edu.record.inspection import block_maps
+from container_edu.ops.kinds import KINDS, AggregationKind
 from container_edu.models import blend_parameters
 
 PREFIX = "blend"

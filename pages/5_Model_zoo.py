@@ -119,7 +119,7 @@ def _session_variant(entry) -> str | None:
 
 
 def _sweep_section() -> None:
-    from container_edu.sweep_report import report_markdown, summary
+    from container_edu.training.sweep_report import report_markdown, summary
 
     st.subheader(_("Does a static affinity pay off when data is scarce? (data-size sweep)"))
     runs = sweep_runs()

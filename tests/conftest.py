@@ -38,7 +38,7 @@ def fake_weights_dir(tmp_path_factory) -> Path:
     it reads the shipped weights; no training needed.
     """
     from container_edu.models import ZooConfig, ZooContainer
-    from container_edu.train import EpochLog, TrainResult, TrainSettings, write_bundle
+    from container_edu.training.train import EpochLog, TrainResult, TrainSettings, write_bundle
 
     out = tmp_path_factory.mktemp("weights")
     for mixing in ("container_light", "container", "conv"):

@@ -1,4 +1,4 @@
-"""Hand-made image files for the hostile-input tests of container_edu.images (no committed binaries)."""
+"""Hand-made image files for the hostile-input tests of container_edu.data.images (no committed binaries)."""
 
 from __future__ import annotations
 

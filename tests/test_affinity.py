@@ -1,4 +1,4 @@
-"""Tests for container_edu.affinity: each explicit affinity equals its fused PyTorch operator."""
+"""Tests for container_edu.ops.affinity: each explicit affinity equals its fused PyTorch operator."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 
 from tensor_checks import assert_close, gen, randn
 

@@ -1,4 +1,4 @@
-"""Tests for container_edu.aggregation: each module's explicit affinity reproduces its fast path."""
+"""Tests for container_edu.ops.aggregation: each module's explicit affinity reproduces its fast path."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from container_edu import affinity as aff
-from container_edu.aggregation import (
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import (
     ContainerLightMix,
     ContainerMix,
     ContainerPAMMix,
@@ -18,7 +18,7 @@ from container_edu.aggregation import (
     TokenMixing,
     count_parameters,
 )
-from container_edu.trace import AggregationRecord, override_blend
+from container_edu.record.trace import AggregationRecord, override_blend
 
 from tensor_checks import assert_close, randn
 
@@ -363,8 +363,8 @@ def test_count_parameters_counts_trainable_parameters():
 
 
 def test_blended_affinity_with_a_blend_override_reproduces_the_overridden_forward():
-    from container_edu import affinity as aff
-    from container_edu.aggregation import ContainerLightMix
+    from container_edu.ops import affinity as aff
+    from container_edu.ops.aggregation import ContainerLightMix
 
     torch.manual_seed(3)
     mix = ContainerLightMix(dim=8, num_heads=2, kernel_size=3)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from container_edu import analysis as an
 from container_edu import record_affinities
 from container_edu.models import ZooConfig, ZooContainer

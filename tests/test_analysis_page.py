@@ -20,7 +20,7 @@ from app import registry
 from app.samples import list_samples
 from container_edu import analysis as an
 from container_edu import load_pretrained, record_affinities
-from container_edu.images import load_image
+from container_edu.data.images import load_image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENTRY = str(REPO_ROOT / "streamlit_app.py")

@@ -32,8 +32,8 @@ for folder in (REPO_ROOT, REPO_ROOT / "tools"):
         sys.path.insert(0, str(folder))
 
 from app.registry import build_random, preprocess  # noqa: E402
-from container_edu.cards import card_for_model  # noqa: E402
-from container_edu.inspection import block_maps, run_inspection  # noqa: E402
+from container_edu.hub.cards import card_for_model  # noqa: E402
+from container_edu.record.inspection import block_maps, run_inspection  # noqa: E402
 from app_latency import draw_inspector_figures, widget_changes  # noqa: E402
 
 

@@ -15,14 +15,14 @@ from app.explorer import OPERATORS, ExplorerSpec, explore, head_choices
 from app.registry import build_random, load_checkpoint_model, model_refs, preprocess
 from app.samples import list_samples
 from app.widgets import decode_upload
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from container_edu import figures
-from container_edu.cards import default_card
-from container_edu.checkpoints import CheckpointError
-from container_edu.colors import colourise, lookup_table, overlay_png
-from container_edu.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
+from container_edu.hub.cards import default_card
+from container_edu.hub.checkpoints import CheckpointError
+from container_edu.figures.colors import colourise, lookup_table, overlay_png
+from container_edu.record.inspection import block_maps, head_matrix, matrix_to_csv, normalise_overrides, run_inspection
 from container_edu.models import ZooConfig, ZooContainer
-from container_edu.pretrained import load_pretrained
+from container_edu.hub.bundled import load_pretrained
 
 
 # --------------------------------------------------------------------------
@@ -295,9 +295,9 @@ def test_the_colour_module_is_in_the_core_without_plotly_or_streamlit():
     import ast
     from pathlib import Path
 
-    import container_edu.colors
+    import container_edu.figures.colors
 
-    tree = ast.parse(Path(container_edu.colors.__file__).read_text())
+    tree = ast.parse(Path(container_edu.figures.colors.__file__).read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
                 for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
     assert imported <= {"__future__", "io", "functools", "numpy", "PIL"}

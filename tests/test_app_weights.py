@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.imagenet_weights import FETCH_BUTTON, PANEL_TITLE
 from app.registry import BUNDLED_DIR_ENV, INSTALLED_LABEL
-from container_edu import weights_store as store
+from container_edu.hub import weights_store as store
 from weights_server import Release, ReleaseServer, write_release
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

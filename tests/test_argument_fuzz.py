@@ -1,8 +1,8 @@
 """Fuzzing the argument checks of the core (issue #7, part 5).
 
 Random, often wrong, arguments for the explicit affinities
-(``container_edu.affinity``) and the aggregation modules
-(``container_edu.aggregation``): odd shapes, empty dimensions, kernel sizes
+(``container_edu.ops.affinity``) and the aggregation modules
+(``container_edu.ops.aggregation``): odd shapes, empty dimensions, kernel sizes
 that are even, zero, negative or not square, head counts that do not divide
 the channels, queries off the grid or of the wrong type. Each call must either
 work (and give the documented shape) or raise a ``ValueError`` with a message;
@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
-from container_edu import affinity as aff
-from container_edu.aggregation import (
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import (
     ContainerLightMix,
     ContainerMix,
     DepthwiseConvAggregation,
@@ -30,7 +30,7 @@ from container_edu.aggregation import (
     MultiHeadSelfAttention,
     TokenMixing,
 )
-from container_edu.trace import override_blend
+from container_edu.record.trace import override_blend
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from container_edu.__main__ import build_parser, main
-from container_edu.bench import LargestAllocation
+from container_edu.training.bench import LargestAllocation
 
 CORE_ROWS = [
     ("attention", "attention()+aggregate()", "F.scaled_dot_product_attention"),

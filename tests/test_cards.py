@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from container_edu import preprocess as pre
-from container_edu.cards import (
+from container_edu.data import transforms as pre
+from container_edu.hub.cards import (
     CardError,
     ModelCard,
     Preprocessing,
@@ -25,7 +25,7 @@ from container_edu.cards import (
 )
 from container_edu.data import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from container_edu.models import ContainerLightConfig, ZooConfig, create_model
-from container_edu.pretrained import WEIGHTS_DIR, list_pretrained, model_from_card
+from container_edu.hub.bundled import WEIGHTS_DIR, list_pretrained, model_from_card
 
 SAMPLES = Path(__file__).resolve().parents[1] / "container_edu" / "samples"
 

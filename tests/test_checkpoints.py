@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from container_edu.checkpoints import (
+from container_edu.hub.checkpoints import (
     CHECKPOINT_MAX_BYTES,
     SAFE_CHECKPOINT_GLOBALS,
     CheckpointError,

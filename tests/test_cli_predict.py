@@ -15,7 +15,7 @@ from PIL import Image
 
 from container_edu.__main__ import main
 from container_edu.models import create_model
-from container_edu.preprocess import (
+from container_edu.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     fashion_mnist_display,
@@ -98,7 +98,7 @@ def test_predict_zoo_model_with_checkpoint(files, capsys):
 
 
 def test_zoo_model_without_bundled_weights_module(files, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "container_edu.pretrained", None)  # as if the module did not exist
+    monkeypatch.setitem(sys.modules, "container_edu.hub.bundled", None)  # as if the module did not exist
     code, out, err = _run(capsys, "predict", "--model", "fmnist_attention", files["image"])
     assert code == 2
     assert "no bundled weights yet" in err and len(err.strip().splitlines()) == 1
@@ -142,11 +142,12 @@ def test_inspect_zoo_conv_only_block_default_query(files, capsys, tmp_path):
 
 
 def test_inspect_pngs_use_the_shared_colours_and_overlay(files, capsys, tmp_path):
-    """Every PNG is ``container_edu.colors.overlay`` of the record's row, as the app draws it (one convention)."""
+    """Every PNG is ``container_edu.figures.colors.overlay`` of the record's row, as the app draws it (one convention)."""
     import argparse
 
-    from container_edu import cli_predict, colors
-    from container_edu.trace import record_affinities
+    from container_edu.cli import predict as cli_predict
+    from container_edu.figures import colors
+    from container_edu.record.trace import record_affinities
 
     argv = ["--model", "fmnist_container_light", "--checkpoint", str(files["zoo_light"]), str(files["image"]),
             "--out", str(tmp_path), "--block", "blocks2.1", "--query", "2", "5", "--device", "cpu"]

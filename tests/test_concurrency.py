@@ -2,7 +2,7 @@
 
 The app keeps one instance of each zoo model for every user
 (``st.cache_resource``) and changes nothing on it: blend overrides and
-recording live in context variables (``container_edu.trace``), so they are
+recording live in context variables (``container_edu.record.trace``), so they are
 per thread. Here ``N_THREADS`` threads hit one shared model at the same time
 (a barrier before every pass), mixing blend overrides with different values,
 recording, both, and plain forwards. Every thread must get exactly its own
@@ -147,7 +147,7 @@ def test_threads_on_one_shared_model_each_get_their_own_result_and_change_nothin
 
 def test_app_inspections_in_parallel_match_the_sequential_ones(shared_model):
     """The app's own path (``run_inspection`` + ``block_maps``) from several threads at once."""
-    from container_edu.inspection import block_maps, run_inspection
+    from container_edu.record.inspection import block_maps, run_inspection
 
     model = shared_model
     before = _snapshot(model)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from container_edu import affinity as aff
-from container_edu.aggregation import ContainerPAMMix
-from container_edu.kinds import get_kind
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import ContainerPAMMix
+from container_edu.ops.kinds import get_kind
 
 from tensor_checks import assert_close, gen, randn
 

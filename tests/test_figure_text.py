@@ -17,7 +17,7 @@ import pytest
 import container_edu as ce
 from app import figure_text, i18n
 from container_edu import figures
-from container_edu.kinds import KINDS
+from container_edu.ops.kinds import KINDS
 from i18n_support import DEFAULT_ALLOW
 
 #: English that stays in every language: the formulas' function names, names, and the glossary's term in
@@ -192,7 +192,7 @@ def test_a_page_title_replaces_the_cores_and_a_chinese_title_keeps_the_cores_wra
 
 def test_sentences_outside_figures_come_out_in_chinese(chinese):
     """The data-size sweep's report and a card's dataset sentence (``translate_known``): only code names stay."""
-    from container_edu.sweep_report import report_markdown
+    from container_edu.training.sweep_report import report_markdown
 
     report = report_markdown()
     shown = figure_text.translate_known(report, figure_text.REPORT_PHRASES)

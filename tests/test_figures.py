@@ -13,8 +13,9 @@ import pytest
 import torch
 
 import container_edu as ce
-from container_edu import affinity, figures
-from container_edu.kinds import KINDS
+from container_edu import figures
+from container_edu.ops import affinity
+from container_edu.ops.kinds import KINDS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ def test_the_core_and_its_figures_import_without_streamlit_or_the_app():
         "import json, sys\n"
         "import container_edu\n"
         "plotly_at_import = 'plotly' in sys.modules\n"
-        "import container_edu.figures, container_edu.inspection, container_edu.inspect_api\n"
+        "import container_edu.figures, container_edu.record.inspection, container_edu.record.api\n"
         "fig = container_edu.figures.affinity_matrix([[1.0, 0.0], [0.0, 1.0]], 'A', grid=(1, 2), colorbar_title='A')\n"
         "print(json.dumps({'plotly_at_import': plotly_at_import, 'loaded': sorted(sys.modules)}))\n"
     )

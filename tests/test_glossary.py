@@ -10,10 +10,12 @@ import torch
 from torch import nn
 
 import container_edu
-from container_edu import affinity, aggregation, trace
-from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention
+from container_edu.ops import affinity
+from container_edu.ops import aggregation
+from container_edu.record import trace
+from container_edu.ops.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention
 from container_edu.models import AggregationBlock, CBlock, MixBlock, create_model
-from container_edu.trace import record_affinities
+from container_edu.record.trace import record_affinities
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from container_edu.device import default_device
-from container_edu.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at
-from container_edu.inspection import block_maps, run_inspection
+from container_edu.data.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at
+from container_edu.record.inspection import block_maps, run_inspection
 from container_edu.models import create_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

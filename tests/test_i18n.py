@@ -307,9 +307,9 @@ def test_the_explorer_shows_no_english_in_chinese_for_every_operator(no_weights,
 
 
 def test_every_kind_text_the_explorer_draws_has_a_chinese_translation():
-    """The explorer draws each kind's description, formula and traits (``container_edu.kinds``, English)."""
+    """The explorer draws each kind's description, formula and traits (``container_edu.ops.kinds``, English)."""
     from app.explorer import KIND_DESCRIPTIONS, KIND_FORMULAS, KIND_TRAITS
-    from container_edu.kinds import KINDS
+    from container_edu.ops.kinds import KINDS
 
     catalog = i18n.translations("zh")
     for kind in KINDS.values():
@@ -323,12 +323,12 @@ def test_every_kind_text_the_explorer_draws_has_a_chinese_translation():
 
 
 def test_the_block_picker_says_what_the_core_says_in_english_and_chinese_in_chinese(monkeypatch):
-    """``app.widgets.describe_block`` redraws ``container_edu.inspection.describe_block`` in the session's language."""
+    """``app.widgets.describe_block`` redraws ``container_edu.record.inspection.describe_block`` in the session's language."""
     import torch
 
     from app import widgets
     from app.registry import build_random
-    from container_edu.inspection import describe_block, run_inspection
+    from container_edu.record.inspection import describe_block, run_inspection
 
     model = build_random("fmnist_container_light", "cpu")
     inspection = run_inspection(model, torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
@@ -351,9 +351,9 @@ def test_page_titles_are_translated_in_the_menu():
 
 
 def test_every_aggregation_kind_has_a_chinese_name():
-    """The model picker shows the kinds' names (``container_edu.kinds``, English) through ``registry.KIND_LABELS``."""
+    """The model picker shows the kinds' names (``container_edu.ops.kinds``, English) through ``registry.KIND_LABELS``."""
     from app.registry import KIND_LABELS
-    from container_edu.kinds import KINDS
+    from container_edu.ops.kinds import KINDS
 
     catalog = i18n.translations("zh")
     for kind in KINDS.values():
@@ -393,11 +393,11 @@ def _core_errors(weights_folder: Path) -> list[BaseException]:
 
     import torch
 
-    from container_edu.checkpoints import CheckpointError, load_checkpoint_state_dict
-    from container_edu.images import ImageError, load_image
-    from container_edu.pretrained import PretrainedError, load_pretrained
-    from container_edu.weights_store import WeightsError, import_checkpoint
-    from container_edu.weights_store import fetch as weights_fetch
+    from container_edu.hub.checkpoints import CheckpointError, load_checkpoint_state_dict
+    from container_edu.data.images import ImageError, load_image
+    from container_edu.hub.bundled import PretrainedError, load_pretrained
+    from container_edu.hub.weights_store import WeightsError, import_checkpoint
+    from container_edu.hub.weights_store import fetch as weights_fetch
 
     def raised(call, *args, **kwargs) -> BaseException:
         try:
@@ -419,13 +419,13 @@ def _core_errors(weights_folder: Path) -> list[BaseException]:
         raised(load_checkpoint_state_dict, b""),
         raised(load_checkpoint_state_dict, holds_no_tensors.getvalue()),
         raised(load_checkpoint_state_dict, "/nonexistent/container_light.pth"),
-        # container_edu.safe_load: what a file that is not a safe checkpoint turns out to be
+        # container_edu.hub.safe_load: what a file that is not a safe checkpoint turns out to be
         raised(load_checkpoint_state_dict, pickle.dumps({"weight": [1.0, 2.0]})),
         raised(load_checkpoint_state_dict, b"\x89PNG\r\n\x1a\n" + b"0" * 64),
         raised(load_checkpoint_state_dict, b"some notes, not weights at all\n" * 4),
         raised(load_checkpoint_state_dict, pickle.dumps(os.system)),
         raised(load_checkpoint_state_dict, holds_no_tensors.getvalue()[:200]),
-        # container_edu.weights_store (no network: the address is refused before any connection)
+        # container_edu.hub.weights_store (no network: the address is refused before any connection)
         raised(weights_fetch, "ftp://127.0.0.1/container_light.pth", directory=weights_folder),
         raised(import_checkpoint, "/nonexistent/container_light.pth", directory=weights_folder),
         raised(load_pretrained, "no_such_model"),
@@ -550,7 +550,7 @@ def test_the_data_source_is_described_as_the_core_describes_it_in_english(tmp_pa
 def test_a_cards_dataset_is_recognised_as_the_core_writes_it(fake_weights_dir):
     """The card's ``dataset`` (English, written by ``write_bundle``) is put in words again when drawn."""
     from app.lessons.parts.evidence import card_dataset_label
-    from container_edu.pretrained import list_pretrained
+    from container_edu.hub.bundled import list_pretrained
 
     cards = list_pretrained(fake_weights_dir)
     assert cards

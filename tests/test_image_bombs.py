@@ -1,4 +1,4 @@
-"""Decompression bombs: container_edu.images refuses them from the header, before any pixel is allocated."""
+"""Decompression bombs: container_edu.data.images refuses them from the header, before any pixel is allocated."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from container_edu.images import ImageError, load_image
+from container_edu.data.images import ImageError, load_image
 
 from image_corpus import (
     animated_webp,
@@ -158,7 +158,7 @@ _RSS_PROBE = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     sys.path.insert(0, sys.argv[2])
     from PIL import Image
-    from container_edu.images import ImageError, load_image
+    from container_edu.data.images import ImageError, load_image
     from test_images import bomb_png, handmade_png
 
     Image.MAX_IMAGE_PIXELS = None  # prove our own check is what saves us

@@ -1,4 +1,4 @@
-"""container_edu.images turns every orientation, transparency, bit depth and colour mode into a plain RGB image."""
+"""container_edu.data.images turns every orientation, transparency, bit depth and colour mode into a plain RGB image."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from container_edu.images import _to_rgb, fit_within, load_image
+from container_edu.data.images import _to_rgb, fit_within, load_image
 
 from image_corpus import (
     animated_gif,

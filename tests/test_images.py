@@ -1,4 +1,4 @@
-"""Hostile-input tests for container_edu.images: input kinds, bad files, digests, fuzzing.
+"""Hostile-input tests for container_edu.data.images: input kinds, bad files, digests, fuzzing.
 
 Every corpus file is generated here or in ``image_corpus.py`` (no committed
 binaries); decompression bombs are in ``test_image_bombs.py``, orientation,
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile, PngImagePlugin
 
-from container_edu.images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, ImageError, fit_within, image_digest, load_image
+from container_edu.data.images import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_BYTES, ImageError, fit_within, image_digest, load_image
 
 from image_corpus import (
     animated_gif,

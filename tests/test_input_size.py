@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from container_edu import record_affinities
-from container_edu.input_size import (
+from container_edu.data.input_size import (
     INPUT_SIZES,
     center_crop_input,
     forward_flops,
@@ -17,7 +17,7 @@ from container_edu.input_size import (
     stage_grids,
 )
 from container_edu.models import create_model
-from container_edu.preprocess import imagenet_display, imagenet_transform
+from container_edu.data.transforms import imagenet_display, imagenet_transform
 
 
 def photo(width: int, height: int) -> Image.Image:

@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 import container_edu as ce
-from container_edu.cards import card_for_model
-from container_edu.inspection import InspectError, Inspection
-from container_edu.preprocess import preprocess
+from container_edu.hub.cards import card_for_model
+from container_edu.record.inspection import InspectError, Inspection
+from container_edu.data.transforms import preprocess
 
 SAMPLE = files("container_edu") / "samples" / "fmnist_test0002_trouser.png"
 MODEL = "fmnist_container_light"
@@ -219,7 +219,7 @@ def test_the_imagenet_model_goes_through_the_installed_weights(tmp_path, monkeyp
     # A checkpoint in the authors' format (random weights), installed by the weights folder's own importer.
     from weights_server import authors_checkpoint
 
-    from container_edu import weights_store
+    from container_edu.hub import weights_store
 
     checkpoint = tmp_path / "container_light.pth"
     torch.save(authors_checkpoint(), checkpoint)

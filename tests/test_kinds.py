@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from container_edu import affinity as aff
-from container_edu import kinds
-from container_edu.kinds import KINDS, PARTS, ZOO_VARIANTS
+from container_edu.ops import affinity as aff
+from container_edu.ops import kinds
+from container_edu.ops.kinds import KINDS, PARTS, ZOO_VARIANTS
 from container_edu.models import MIXINGS, create_model
-from container_edu.trace import record_affinities
+from container_edu.record.trace import record_affinities
 
 from tensor_checks import assert_close, randn
 

@@ -77,7 +77,7 @@ def tiny_weights_dir(tmp_path_factory):
     """A real but barely trained fmnist_container_light bundle (2 epochs of 2 steps), with its model card."""
     if not HAVE_DATA:
         pytest.skip("Fashion-MNIST is not installed")
-    from container_edu.train import TrainSettings, train, write_bundle
+    from container_edu.training.train import TrainSettings, train, write_bundle
 
     out = tmp_path_factory.mktemp("weights")
     result = train(TrainSettings(mixing="container_light", epochs=2, train_subset=256), evaluate_test=False)

@@ -40,7 +40,7 @@ def test_reach_lesson_measures_the_receptive_field():
 
 def test_cost_counts_like_with_like_and_the_detection_grid():
     from app.lessons.parts.cost_compare import detection_stage1_grid, like_with_like
-    from container_edu.aggregation import DepthwiseConvAggregation, TokenMixing, count_parameters
+    from container_edu.ops.aggregation import DepthwiseConvAggregation, TokenMixing, count_parameters
 
     rows = {row["operator"].split(" ")[0]: row for row in like_with_like(49, 8, 2, 5)}
     assert rows["depthwise"]["affinity parameters"] == DepthwiseConvAggregation(8, 5).weight.numel()
@@ -78,7 +78,7 @@ def test_conv_against_attention_reads_the_intervals():
 def test_zoo_lesson_checks_the_data_size_prediction_against_the_sweep():
     from app.lessons.parts.data_size import PREDICTIONS, SMALLEST, conv_against_attention
     from app.zoo import sweep_runs
-    from container_edu.sweep_report import summary
+    from container_edu.training.sweep_report import summary
 
     measured = conv_against_attention(summary(sweep_runs()), SMALLEST)
     if measured is None:

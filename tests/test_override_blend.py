@@ -7,9 +7,9 @@ import copy
 import pytest
 import torch
 
-from container_edu.aggregation import ContainerLightMix, ContainerMix, MultiHeadMLP
+from container_edu.ops.aggregation import ContainerLightMix, ContainerMix, MultiHeadMLP
 from container_edu.models import AggregationBlock, MixBlock, blend_parameters, create_model
-from container_edu.trace import override_blend, record_affinities
+from container_edu.record.trace import override_blend, record_affinities
 
 from tensor_checks import assert_close, randn
 

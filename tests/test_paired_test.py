@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from container_edu.paired_test import mcnemar, mcnemar_exact_p
+from container_edu.analysis.stats import mcnemar, mcnemar_exact_p
 
 
 def test_exact_p_matches_a_hand_computed_binomial_tail():

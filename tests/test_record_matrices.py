@@ -1,6 +1,6 @@
 """The math on the record: full N x N matrices per head and per channel, and each branch's output.
 
-Every method of :class:`~container_edu.trace.AggregationRecord` that builds a
+Every method of :class:`~container_edu.record.trace.AggregationRecord` that builds a
 matrix or a branch output is held against the modules themselves (their fast
 paths and their own ``affinity``), on a non-square grid with batch 2 and on
 whole models, so that no page or lesson needs to rebuild an affinity.
@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from container_edu import affinity as aff
-from container_edu.aggregation import (
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import (
     ContainerLightMix,
     ContainerMix,
     DepthwiseConvAggregation,
@@ -22,7 +22,7 @@ from container_edu.aggregation import (
     TokenMixing,
 )
 from container_edu.models import MIXINGS, create_model
-from container_edu.trace import record_affinities
+from container_edu.record.trace import record_affinities
 
 from tensor_checks import assert_close, randn
 

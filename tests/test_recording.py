@@ -1,4 +1,4 @@
-"""Tests for container_edu.trace: record_affinities() and override_blend() on whole models."""
+"""Tests for container_edu.record.trace: record_affinities() and override_blend() on whole models."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from container_edu.models import MIXINGS, CBlock, create_model
-from container_edu.trace import AffinityRecorder, current_recorder, override_blend, record_affinities
+from container_edu.record.trace import AffinityRecorder, current_recorder, override_blend, record_affinities
 
 from tensor_checks import assert_close, randn
 

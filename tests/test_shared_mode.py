@@ -25,7 +25,7 @@ from app.lessons.parts.training_job import TrainingQueue
 from app.lessons.parts.widgets import PICKER_KEY
 from app.registry import BUNDLED_DIR_ENV, ModelRef
 from app.sidebar import MODEL_KEY
-from container_edu.checkpoints import CheckpointError
+from container_edu.hub.checkpoints import CheckpointError
 from container_edu.models import ZooConfig, ZooContainer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -326,7 +326,7 @@ def test_the_training_lesson_shows_the_learners_place_in_the_queue(shared):
 
 
 def test_shared_mode_offers_no_download_and_names_no_server_folder(shared, monkeypatch, tmp_path):
-    from container_edu import weights_store
+    from container_edu.hub import weights_store
 
     store = tmp_path / "store"
     store.mkdir()
@@ -339,7 +339,7 @@ def test_shared_mode_offers_no_download_and_names_no_server_folder(shared, monke
 
 
 def test_private_mode_offers_the_download(private, monkeypatch, tmp_path):
-    from container_edu import weights_store
+    from container_edu.hub import weights_store
 
     monkeypatch.setenv(weights_store.DIR_ENV, str(tmp_path))
     at = run_app(None)

@@ -11,9 +11,10 @@ import statistics
 import pytest
 import torch
 
-from container_edu import sweep, sweep_report
+from container_edu.training import sweep
+from container_edu.training import sweep_report
 from container_edu.__main__ import main
-from container_edu.train import TrainSettings, balanced_subset
+from container_edu.training.train import TrainSettings, balanced_subset
 
 
 def _fake_run(variant: str, size: int, seed: int, test: float, blend: dict | None = None) -> dict:
@@ -181,8 +182,8 @@ def fashion_mnist_available():
 @pytest.mark.dataset
 def test_tiny_sweep_end_to_end_on_the_real_data(tmp_path, monkeypatch, fashion_mnist_available):
     """Two variants see the same subset; results, report and the bundled card come from the command."""
-    import container_edu.train as train_module
-    from container_edu.pretrained import list_pretrained, load_pretrained
+    import container_edu.training.train as train_module
+    from container_edu.hub.bundled import list_pretrained, load_pretrained
 
     subsets = []
 
@@ -220,7 +221,7 @@ def test_tiny_sweep_end_to_end_on_the_real_data(tmp_path, monkeypatch, fashion_m
 
 @pytest.mark.dataset
 def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, fashion_mnist_available):
-    import container_edu.train as train_module
+    import container_edu.training.train as train_module
 
     kwargs = dict(state_dir=tmp_path / "state", weights_dir=tmp_path / "w", sizes=(20,), seeds=(0,),
                   variants=("mixer",), min_steps=3, validations=2)
@@ -319,7 +320,7 @@ def test_zoo_rows_say_how_many_images_a_model_saw():
     import dataclasses
 
     from app.zoo import card_row, is_sweep_model, training_images
-    from container_edu.cards import zoo_card
+    from container_edu.hub.cards import zoo_card
 
     full = zoo_card(training={"train_subset": None, "val_fraction": 0.1})
     small = zoo_card(training={"train_subset": 1000, "val_fraction": 0.1, "balanced_subset": True})

@@ -110,7 +110,7 @@ def test_zoo_page_plots_the_cards_beta_for_container(with_weights):
 
 def test_zoo_variant_mixer_is_called_a_multi_head_mlp():
     from app.zoo import stage_label
-    from container_edu.kinds import KINDS, for_variant
+    from container_edu.ops.kinds import KINDS, for_variant
 
     assert for_variant("mixer").key == "multihead_mlp"  # the fact the label rests on
     assert stage_label("mixer") == "Multi-head MLP (zoo variant `mixer`)"

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from container_edu.__main__ import main
-from container_edu.cards import read_card
+from container_edu.hub.cards import read_card
 from container_edu.data import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
-from container_edu.pretrained import PretrainedError, list_pretrained, load_pretrained
-from container_edu.train import TrainSettings, train, write_bundle
+from container_edu.hub.bundled import PretrainedError, list_pretrained, load_pretrained
+from container_edu.training.train import TrainSettings, train, write_bundle
 
 TINY_MODEL = {"embed_dims": (8, 16), "num_heads": 2}
 
@@ -193,7 +193,7 @@ def fashion_mnist_test_set():
 @pytest.mark.dataset
 @pytest.mark.parametrize("name", sorted(BUNDLED))
 def test_bundled_model_reaches_its_cards_accuracy_on_the_full_test_set(name, fashion_mnist_test_set):
-    from container_edu.train import evaluate
+    from container_edu.training.train import evaluate
 
     images, labels = fashion_mnist_test_set
     assert len(labels) == 10_000

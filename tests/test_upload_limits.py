@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES
+from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,7 @@ def test_streamlit_max_upload_size_matches_the_cores_upload_cap():
     # Streamlit's upload route enforces server.maxUploadSize * 1024 * 1024 bytes.
     assert max_upload_mb * 1024 * 1024 == DEFAULT_MAX_UPLOAD_BYTES, (
         f".streamlit/config.toml has server.maxUploadSize = {max_upload_mb} MB, but "
-        f"container_edu.images.DEFAULT_MAX_UPLOAD_BYTES is {DEFAULT_MAX_UPLOAD_BYTES} bytes "
+        f"container_edu.data.images.DEFAULT_MAX_UPLOAD_BYTES is {DEFAULT_MAX_UPLOAD_BYTES} bytes "
         f"({DEFAULT_MAX_UPLOAD_BYTES / 2**20:g} MB): change them together"
     )
 
@@ -120,7 +120,7 @@ def test_uploading_the_same_file_again_reuses_the_model_and_refreshes_its_place(
 
 def test_a_dropped_upload_gives_a_clear_error_not_a_key_error(checkpoints):
     from app import caching
-    from container_edu.pretrained import PretrainedError
+    from container_edu.hub.bundled import PretrainedError
 
     session: dict = {}
     first, _ = caching.load_uploaded_model(session, "first.pth", checkpoints[0])
@@ -169,7 +169,7 @@ def test_a_code_running_checkpoint_upload_is_refused_stored_nowhere_and_never_ru
     import builtins
 
     from app import caching
-    from container_edu.checkpoints import CheckpointError
+    from container_edu.hub.checkpoints import CheckpointError
 
     buffer = io.BytesIO()
     torch.save({"model": {"w": torch.ones(2)}, "payload": _RunsCode()}, buffer)
@@ -183,7 +183,7 @@ def test_a_code_running_checkpoint_upload_is_refused_stored_nowhere_and_never_ru
 
 def test_an_upload_over_the_cap_is_refused_before_loading():
     from app import caching
-    from container_edu.checkpoints import CheckpointError
+    from container_edu.hub.checkpoints import CheckpointError
 
     session: dict = {}
     with pytest.raises(CheckpointError, match="too large"):
@@ -243,7 +243,7 @@ def test_live_training_keeps_at_most_three_models_per_session():
 def test_a_cached_inspection_does_not_keep_the_values_it_dropped():
     import torch
 
-    from container_edu.inspection import run_inspection
+    from container_edu.record.inspection import run_inspection
     from container_edu import create_model
 
     torch.manual_seed(0)

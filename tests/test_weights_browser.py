@@ -24,7 +24,7 @@ from browser_support import (
     streamlit_server,
     wait_until_idle,
 )
-from container_edu import weights_store as store
+from container_edu.hub import weights_store as store
 from weights_server import ReleaseServer, write_release
 
 # The title wraps to the chart's width: a line break may fall between its words.

@@ -20,10 +20,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from container_edu import weights_store as store
-from container_edu.cards import read_card
-from container_edu.download import DownloadError, download_file, normalise_url
-from container_edu.preprocess import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_names
+from container_edu.hub import weights_store as store
+from container_edu.hub.cards import read_card
+from container_edu.hub.download import DownloadError, download_file, normalise_url
+from container_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_names
 
 from weights_server import DRIVE_ID, Release, ReleaseServer, write_release
 
@@ -101,7 +101,7 @@ def test_installed_weights_are_the_model_entry_bit_for_bit(installed, release):
 
 
 def test_load_installed_predicts_like_the_checkpoint(installed, release):
-    from container_edu.checkpoints import load_official_checkpoint
+    from container_edu.hub.checkpoints import load_official_checkpoint
 
     model = store.load_installed("container_light", installed, device="cpu")
     reference = load_official_checkpoint(release.checkpoint, device="cpu")
@@ -242,7 +242,7 @@ def test_missing_file_to_import(tmp_path):
 
 
 def test_list_shows_installed_and_bundled_with_real_checksums(installed):
-    from container_edu.pretrained import WEIGHTS_DIR
+    from container_edu.hub.bundled import WEIGHTS_DIR
 
     listed = store.list_installed(installed)
     mine = [item for item in listed if item.kind == "installed"]
@@ -403,7 +403,7 @@ def test_predict_finds_the_installed_weights(installed, photo):
 
     from PIL import Image
 
-    from container_edu.preprocess import imagenet_transform
+    from container_edu.data.transforms import imagenet_transform
 
     done = run_cli("predict", "--model", "container_light", "--weights-dir", installed, photo, "--json",
                    "--device", "cpu")

@@ -56,7 +56,7 @@ def widget_changes(inspection, count: int = 24) -> list[tuple[str, int, tuple[in
 def draw_inspector_figures(inspection, block: str, head: int, query: tuple[int, int], seen) -> None:
     """What the inspector computes for one widget change: the maps and the all-heads figures."""
     from container_edu import figures
-    from container_edu.inspection import block_maps
+    from container_edu.record.inspection import block_maps
 
     maps = block_maps(inspection, block, head, query)
     figures.query_maps_figure(maps, seen, clickable=True)
@@ -67,9 +67,9 @@ def time_slicing(model_name: str) -> dict[str, float]:
     """Seconds per widget change on the slicing path (after one recorded forward pass)."""
     from PIL import Image
 
-    from container_edu.inspection import run_inspection
+    from container_edu.record.inspection import run_inspection
     from app.registry import build_random, preprocess
-    from container_edu.cards import card_for_model
+    from container_edu.hub.cards import card_for_model
 
     model = build_random(model_name, "cpu")
     x, seen = preprocess(card_for_model(model), Image.new("RGB", (256, 200), (230, 230, 220)))

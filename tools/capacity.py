@@ -173,7 +173,7 @@ def _default_model():
     import torch
 
     from app import registry
-    from container_edu.cards import card_for_model
+    from container_edu.hub.cards import card_for_model
 
     torch.set_num_threads(1)
     model = registry.default_model()[0]
@@ -183,8 +183,8 @@ def _default_model():
 def expected_photo(seed: int) -> Expected:
     """A 12 MP photo with the prediction the app must show for it (the app's own code, offline)."""
     from app import registry
-    from container_edu.images import load_image
-    from container_edu.inspection import run_inspection
+    from container_edu.data.images import load_image
+    from container_edu.record.inspection import run_inspection
 
     model, card = _default_model()
     names = card.class_names

@@ -68,9 +68,9 @@ def photo_jpeg(width: int = 1600, height: int = 1200) -> bytes:
 def inspect_once(model, data: bytes, size: int, class_names: list[str]) -> dict[str, float]:
     """One upload, as the page handles it; returns seconds per step."""
     from container_edu import figures
-    from container_edu.images import DEFAULT_MAX_UPLOAD_BYTES, load_image
-    from container_edu.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at
-    from container_edu.inspection import block_maps, run_inspection
+    from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES, load_image
+    from container_edu.data.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at
+    from container_edu.record.inspection import block_maps, run_inspection
 
     times: dict[str, float] = {}
     start = time.perf_counter()
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from app.registry import build_random
-    from container_edu.preprocess import imagenet_class_names
+    from container_edu.data.transforms import imagenet_class_names
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -2,7 +2,7 @@
 
 Every image is a small synthetic PNG drawn from a seed and labelled with its
 owner; its expected top-5 is computed offline by the app's own code path
-(``app.registry`` preprocessing, ``container_edu.inspection.run_inspection``, the
+(``app.registry`` preprocessing, ``container_edu.record.inspection.run_inspection``, the
 model the app shows first). Images are kept only if no two of them could be
 taken for each other on the page (top-5 labels, percentages to display
 rounding), so a session shown another session's result is always caught.
@@ -83,9 +83,9 @@ def expected_images(sessions: int, per_session: int) -> list[list[Expected]]:
     import torch
 
     from app import registry
-    from container_edu.cards import card_for_model
-    from container_edu.images import load_image
-    from container_edu.inspection import run_inspection
+    from container_edu.hub.cards import card_for_model
+    from container_edu.data.images import load_image
+    from container_edu.record.inspection import run_inspection
 
     torch.set_num_threads(1)
     model, _ = registry.default_model()

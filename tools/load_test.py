@@ -109,9 +109,9 @@ def expected_predictions(sessions: int, per_session: int) -> tuple[list[list[Exp
     import torch
 
     from app import registry
-    from container_edu.inspection import run_inspection
-    from container_edu.images import load_image
-    from container_edu.cards import card_for_model
+    from container_edu.record.inspection import run_inspection
+    from container_edu.data.images import load_image
+    from container_edu.hub.cards import card_for_model
 
     torch.set_num_threads(1)
     model, description = registry.default_model()

@@ -77,7 +77,7 @@ def synthetic_png(number: int) -> bytes:
 
 def inspect_everything(inspection, number: int) -> int:
     """The widget path: every block's maps for some head and query, and one N x N matrix. Returns a checksum."""
-    from container_edu.inspection import block_maps, head_matrix
+    from container_edu.record.inspection import block_maps, head_matrix
 
     touched = 0
     for block in inspection.blocks:
@@ -95,9 +95,9 @@ def run(iterations: int, warmup: int, imagenet_size: int | None, keep_results: b
     import torch.nn.functional as F
 
     from app import registry
-    from container_edu.inspection import run_inspection
-    from container_edu.images import load_image
-    from container_edu.cards import card_for_model
+    from container_edu.record.inspection import run_inspection
+    from container_edu.data.images import load_image
+    from container_edu.hub.cards import card_for_model
 
     torch.set_num_threads(threads)
     zoo, zoo_name = registry.default_model()

@@ -16,9 +16,9 @@ import streamlit as st
 
 from app.i18n import N_, _
 
-from . import attention, container, conv, cost, matrix, measured, mixer, reach, shift, train, trained, zoo
-from .parts import course
-from .parts.widgets import DONE_KEY, PICKER_KEY, done_lessons
+from app.lessons import attention, container, conv, cost, matrix, measured, mixer, reach, shift, train, trained, zoo
+from app.lessons.parts import course
+from app.lessons.parts.widgets import DONE_KEY, PICKER_KEY, done_lessons
 
 _BY_KEY: dict[str, ModuleType] = {lesson.KEY: lesson for lesson in (
     matrix, conv, shift, mixer, attention, cost, reach, container, trained, zoo, train, measured)}

@@ -6,15 +6,15 @@ import streamlit as st
 import torch
 from torch import nn
 
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from app.i18n import N_, _
-from container_edu.aggregation import MultiHeadSelfAttention
+from container_edu.ops.aggregation import MultiHeadSelfAttention
 
-from .parts import figures
-from .parts.attention_real import render_real_input
-from .parts.math_text import math_sentence
-from .parts.symmetry import render_recap
-from .parts.widgets import (Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz,
+from app.lessons.parts import figures
+from app.lessons.parts.attention_real import render_real_input
+from app.lessons.parts.math_text import math_sentence
+from app.lessons.parts.symmetry import render_recap
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz,
                             verify_panel)
 
 KEY = "attention"

@@ -10,19 +10,19 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from container_edu.models import blend_parameters
-from container_edu.trace import override_blend, record_affinities
+from container_edu.record.trace import override_blend, record_affinities
 
-from .parts import figures
-from .parts.blend_accuracy import (ALL_BLOCKS, SWEEP, accuracy_at, accuracy_sweep, accuracy_with_fresh_batchnorm,
+from app.lessons.parts import figures
+from app.lessons.parts.blend_accuracy import (ALL_BLOCKS, SWEEP, accuracy_at, accuracy_sweep, accuracy_with_fresh_batchnorm,
                                    slider_start, weights_for)
-from .parts.course import lesson_ref
-from .parts.network import meet_the_network
-from .parts.pam import pam_view
-from .parts.resources import (alpha_from_behaviour, block_outputs_along_alpha, class_name, lesson_model, source_label,
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.network import meet_the_network
+from app.lessons.parts.pam import pam_view
+from app.lessons.parts.resources import (alpha_from_behaviour, block_outputs_along_alpha, class_name, lesson_model, source_label,
                               standard_error, test_source, train_command, train_images, try_test_batch)
-from .parts.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz,
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz,
                             random_weights_warning, verify_panel)
 
 KEY = "container"

@@ -9,11 +9,11 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
-from container_edu.aggregation import DepthwiseConvAggregation
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import DepthwiseConvAggregation
 
-from .parts import figures
-from .parts.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, tex_words,
+from app.lessons.parts import figures
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, tex_words,
                             verify_panel)
 
 KEY = "conv"

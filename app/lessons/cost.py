@@ -13,17 +13,17 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
-from container_edu import colors
-from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing, count_parameters
+from container_edu.ops import affinity as aff
+from container_edu.figures import colors
+from container_edu.ops.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing, count_parameters
 from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, MixBlock
-from container_edu.trace import record_affinities
+from container_edu.record.trace import record_affinities
 
-from .parts import figures
-from .parts.cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
-from .parts.course import lesson_ref
-from .parts.math_text import math_sentence
-from .parts.widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
+from app.lessons.parts import figures
+from app.lessons.parts.cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.math_text import math_sentence
+from app.lessons.parts.widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
 
 KEY = "cost"
 GROWTH_PREDICTIONS = ("4 ×", "16 ×", "64 ×", "256 ×")

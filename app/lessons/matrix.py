@@ -7,11 +7,11 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 
-from .parts import figures
-from .parts.network import show_block
-from .parts.widgets import Question, check_close, goals, math_block, quiz, verify_panel
+from app.lessons.parts import figures
+from app.lessons.parts.network import show_block
+from app.lessons.parts.widgets import Question, check_close, goals, math_block, quiz, verify_panel
 
 KEY = "matrix"
 TITLE = N_("Aggregation as a matrix")

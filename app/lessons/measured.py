@@ -9,12 +9,12 @@ import torch
 
 from app.i18n import N_, _
 from container_edu import analysis as an
-from container_edu import affinity as aff
-from container_edu.trace import record_affinities
+from container_edu.ops import affinity as aff
+from container_edu.record.trace import record_affinities
 
-from .parts import figures
-from .parts.resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
-from .parts.widgets import (Question, check_close, check_true, goals, math_block, quiz, random_weights_warning,
+from app.lessons.parts import figures
+from app.lessons.parts.resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
+from app.lessons.parts.widgets import (Question, check_close, check_true, goals, math_block, quiz, random_weights_warning,
                             tex_words, verify_panel)
 
 KEY = "measured"

@@ -7,8 +7,8 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
-from container_edu.aggregation import (
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import (
     DepthwiseConvAggregation,
     MultiHeadMLP,
     MultiHeadSelfAttention,
@@ -16,10 +16,10 @@ from container_edu.aggregation import (
     count_parameters,
 )
 
-from .parts import figures
-from .parts.network import meet_the_network
-from .parts.resources import lesson_model, train_command
-from .parts.widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
+from app.lessons.parts import figures
+from app.lessons.parts.network import meet_the_network
+from app.lessons.parts.resources import lesson_model, train_command
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
                             random_weights_warning, tex_words, verify_panel)
 
 KEY = "mixer"

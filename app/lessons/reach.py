@@ -11,16 +11,16 @@ import torch
 import torch.nn.functional as F
 
 from app.i18n import N_, _
-from container_edu import affinity as aff
-from container_edu import colors
-from container_edu.aggregation import MultiHeadSelfAttention
+from container_edu.ops import affinity as aff
+from container_edu.figures import colors
+from container_edu.ops.aggregation import MultiHeadSelfAttention
 from container_edu.models import ContainerLightConfig
 
-from .cost import FLOAT_BYTES, container_light_stages, megabytes
-from .parts import figures
-from .parts.course import lesson_ref
-from .parts.math_text import math_sentence
-from .parts.widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
+from app.lessons.cost import FLOAT_BYTES, container_light_stages, megabytes
+from app.lessons.parts import figures
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.math_text import math_sentence
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
                             verify_panel)
 
 KEY = "reach"

@@ -6,13 +6,13 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu import colors
-from container_edu.aggregation import TokenMixing
+from container_edu.figures import colors
+from container_edu.ops.aggregation import TokenMixing
 
-from .conv import CHANNELS, make_conv
-from .parts import figures
-from .parts.course import lesson_ref
-from .parts.widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
+from app.lessons.conv import CHANNELS, make_conv
+from app.lessons.parts import figures
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
                             tex_words, verify_panel)
 
 KEY = "shift"

@@ -23,16 +23,16 @@ from app.caching import TRAINED_MODELS_KEY
 from app.i18n import N_, _, ngettext
 from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source
 from container_edu.models import MIXINGS, ZooContainer, blend_parameters
-from container_edu.train import TrainSettings
+from container_edu.training.train import TrainSettings
 
-from .parts import figures
-from .parts.course import lesson_ref
-from .parts.evidence import card_dataset_label
-from .parts.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
-from .parts.training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
-from .parts.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict,
+from app.lessons.parts import figures
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.evidence import card_dataset_label
+from app.lessons.parts.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
+from app.lessons.parts.training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
+from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict,
                             quiz, tex_words, verify_panel)
-from .trained import NEAR_START
+from app.lessons.trained import NEAR_START
 
 KEY = "train"
 TITLE = N_("Train one yourself")

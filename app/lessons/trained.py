@@ -12,14 +12,14 @@ from app.caching import TRAINED_MODELS_KEY
 from app.i18n import N_, _
 from app.zoo import is_sweep_model
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
-from container_edu.trace import record_affinities
+from container_edu.record.trace import record_affinities
 
-from .parts import figures
-from .parts.course import lesson_ref
-from .parts.evidence import card_dataset_label
-from .parts.resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source,
+from app.lessons.parts import figures
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.evidence import card_dataset_label
+from app.lessons.parts.resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source,
                               train_command, try_test_batch)
-from .parts.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
+from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
                             random_weights_warning, tex_words, verify_panel)
 
 KEY = "trained"

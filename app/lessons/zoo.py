@@ -12,12 +12,12 @@ import torch
 from app.i18n import N_, _
 from app.zoo import is_sweep_model
 
-from .parts import figures
-from .parts.data_size import data_size_panel
-from .parts.evidence import paired_panel, reported_panel
-from .parts.math_text import math_sentence
-from .parts.resources import bundled_cards, train_command
-from .parts.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
+from app.lessons.parts import figures
+from app.lessons.parts.data_size import data_size_panel
+from app.lessons.parts.evidence import paired_panel, reported_panel
+from app.lessons.parts.math_text import math_sentence
+from app.lessons.parts.resources import bundled_cards, train_command
+from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
                             tex_words, verify_panel)
 
 KEY = "zoo"

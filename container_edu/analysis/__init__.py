@@ -1,8 +1,8 @@
 """Findings on recorded affinities: how far a head looks, how spread out it is, and where a query's context comes from.
 
 Everything here reads what :func:`container_edu.record_affinities` recorded
-(:class:`~container_edu.trace.AggregationRecord`) or plain tensors; no
-Streamlit. Notation as in :mod:`container_edu.affinity`: ``B`` images, ``M``
+(:class:`~container_edu.record.trace.AggregationRecord`) or plain tensors; no
+Streamlit. Notation as in :mod:`container_edu.ops.affinity`: ``B`` images, ``M``
 heads, ``N = H * W`` tokens in row-major order, token ``i`` at grid position
 ``p_i = (y_i, x_i)``; distances are Euclidean, in tokens.
 
@@ -19,8 +19,8 @@ heads, ``N = H * W`` tokens in row-major order, token ``i`` at grid position
   every head of the mixed stage summarised over a set of images.
 """
 
-from .compare import RowComparison, compare_rows
-from .gallery import (
+from container_edu.analysis.compare import RowComparison, compare_rows
+from container_edu.analysis.gallery import (
     GLOBAL,
     KERNEL,
     LOCAL,
@@ -32,7 +32,7 @@ from .gallery import (
     gallery_blocks,
     head_gallery,
 )
-from .measures import (
+from container_edu.analysis.measures import (
     attention_distance,
     attention_entropy,
     conv_head_matrices,
@@ -44,7 +44,7 @@ from .measures import (
     uniform_attention_reference,
     uniform_kernel_distance,
 )
-from .rollout import block_rollout_matrix, rollout, stage_blocks, stage_rollout
+from container_edu.analysis.rollout import block_rollout_matrix, rollout, stage_blocks, stage_rollout
 
 __all__ = [
     "token_distances", "attention_distance", "attention_entropy", "kernel_distance", "kernel_entropy",

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from .. import affinity as aff
-from .. import checks
-from ..trace import AggregationRecord
+from container_edu.ops import affinity as aff
+from container_edu import checks
+from container_edu.record.trace import AggregationRecord
 
 __all__ = ["RowComparison", "compare_rows"]
 

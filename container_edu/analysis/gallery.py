@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..trace import AggregationRecord, record_affinities
-from .measures import (
+from container_edu.record.trace import AggregationRecord, record_affinities
+from container_edu.analysis.measures import (
     attention_distance,
     attention_entropy,
     kernel_distance,
@@ -17,7 +17,7 @@ from .measures import (
     static_head_matrices,
     uniform_kernel_distance,
 )
-from .rollout import stage_blocks
+from container_edu.analysis.rollout import stage_blocks
 
 __all__ = ["LOCAL", "GLOBAL", "KERNEL", "HeadStats", "GalleryBatch", "Gallery", "gallery_blocks",
            "gallery_batch_stats", "combine_gallery", "head_gallery"]

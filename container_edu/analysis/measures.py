@@ -11,9 +11,9 @@ import math
 import torch
 from torch import Tensor
 
-from .. import affinity as aff
-from .. import checks
-from ..trace import AggregationRecord
+from container_edu.ops import affinity as aff
+from container_edu import checks
+from container_edu.record.trace import AggregationRecord
 
 __all__ = [
     "token_distances",
@@ -210,7 +210,7 @@ def conv_head_matrices(conv_weight: Tensor, grid: tuple[int, int], heads: int) -
 
     Each entry of ``A_c`` is a tap of ``w_c`` or 0, so ``|A_c| = A(|w_c|)``,
     and ``A`` is linear in the kernel, so the head mean is the affinity of the
-    head's mean ``|w|`` (built by :func:`~container_edu.affinity.depthwise_conv`).
+    head's mean ``|w|`` (built by :func:`~container_edu.ops.affinity.depthwise_conv`).
     """
     height, width = _check_grid(grid)
     magnitudes = _head_magnitudes(conv_weight, heads)  # (M, k * k)

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from .. import affinity as aff
-from .. import checks
-from ..trace import AggregationRecord
-from .measures import _check_probability_rows, static_head_matrices
+from container_edu.ops import affinity as aff
+from container_edu import checks
+from container_edu.record.trace import AggregationRecord
+from container_edu.analysis.measures import _check_probability_rows, static_head_matrices
 
 __all__ = ["block_rollout_matrix", "stage_blocks", "rollout", "stage_rollout"]
 

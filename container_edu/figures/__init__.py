@@ -14,13 +14,13 @@ the optional ``kaleido`` package and a Chrome or Chromium on the machine:
 - :mod:`.maps`: one recorded block's rows for a query (one head's parts, or
   every head), its ``N x N`` matrix, the blend of every mixed block, a moved
   blend against the learned one, and several kinds' affinities side by side,
-  each titled with the paper's symbols from :mod:`container_edu.kinds`.
-  :class:`~container_edu.inspection.Inspection` draws them for you
+  each titled with the paper's symbols from :mod:`container_edu.ops.kinds`.
+  :class:`~container_edu.record.inspection.Inspection` draws them for you
   (``.figure``, ``.matrix_figure``, ``.blend_figure``).
 """
 
-from .charts import blend_bars, history_accuracy, history_blend, probability_comparison, topk_bar
-from .heatmaps import (
+from container_edu.figures.charts import blend_bars, history_accuracy, history_blend, probability_comparison, topk_bar
+from container_edu.figures.heatmaps import (
     DIVERGING,
     FONT,
     SEQUENTIAL,
@@ -34,7 +34,7 @@ from .heatmaps import (
     panels,
     wrap_title,
 )
-from .maps import (
+from container_edu.figures.maps import (
     PART_TITLES,
     averaged_note,
     blend_change_figure,

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .heatmaps import base_layout
+from container_edu.figures.heatmaps import base_layout
 
 __all__ = ["topk_bar", "probability_comparison", "blend_bars", "history_accuracy", "history_blend"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from container_edu.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL, is_signed
+from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL, is_signed
 
 __all__ = [
     "SEQUENTIAL",

@@ -1,8 +1,8 @@
 """The maps of one recorded block, the blend of every mixed block, and the three kinds side by side.
 
-These take the core's results (:class:`~container_edu.inspection.BlockMaps`,
+These take the core's results (:class:`~container_edu.record.inspection.BlockMaps`,
 explicit affinities) and name every part with the paper's symbol from the
-kinds registry (:mod:`container_edu.kinds`), so the app's pages and a
+kinds registry (:mod:`container_edu.ops.kinds`), so the app's pages and a
 notebook draw the same figures with the same words.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from ..inspection import BlockMaps
-from ..kinds import KINDS, get_kind, part_kind, part_rows_are_probabilities
-from .charts import blend_bars
-from .heatmaps import Panel, affinity_matrix, as_array, panels
+from container_edu.record.inspection import BlockMaps
+from container_edu.ops.kinds import KINDS, get_kind, part_kind, part_rows_are_probabilities
+from container_edu.figures.charts import blend_bars
+from container_edu.figures.heatmaps import Panel, affinity_matrix, as_array, panels
 
 __all__ = [
     "PART_TITLES",

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from torch import nn
 
-from .blocks import AggregationBlock, CBlock, MixBlock, PatchEmbed, blend_parameters
-from .container_light import ContainerLight, ContainerLightConfig, container_light
-from .zoo import MIXINGS, ZooConfig, ZooContainer
+from container_edu.models.blocks import AggregationBlock, CBlock, MixBlock, PatchEmbed, blend_parameters
+from container_edu.models.container_light import ContainerLight, ContainerLightConfig, container_light
+from container_edu.models.zoo import MIXINGS, ZooConfig, ZooContainer
 
 __all__ = [
     "AggregationBlock", "CBlock", "MixBlock", "PatchEmbed", "blend_parameters",

@@ -17,8 +17,8 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from .. import affinity as aff
-from ..aggregation import (
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import (
     Aggregation,
     DepthwiseConvAggregation,
     MultiHeadSelfAttention,
@@ -27,7 +27,7 @@ from ..aggregation import (
     blended_forward,
     sigmoid_blend,
 )
-from ..trace import AggregationRecord, blend_override, current_recorder, override_blend
+from container_edu.record.trace import AggregationRecord, blend_override, current_recorder, override_blend
 
 __all__ = ["PatchEmbed", "ConvMlp", "CBlock", "MixBlock", "AggregationBlock"]
 
@@ -117,8 +117,8 @@ class MixBlock(_ResidualBlock):
     parameter-free attention), ``conv`` (the ``k x k`` depthwise conv) and
     ``sa_weight`` (``s``), next to ``pos_embed``, ``norm1``, ``conv1``
     (``W_q, W_k, W_v``: ``C -> 3C``), ``conv2`` (``W_o``), ``norm2`` and ``mlp``.
-    The blend itself is :func:`~container_edu.aggregation.blended_forward`,
-    the function :class:`~container_edu.aggregation.ContainerLightMix` runs too.
+    The blend itself is :func:`~container_edu.ops.aggregation.blended_forward`,
+    the function :class:`~container_edu.ops.aggregation.ContainerLightMix` runs too.
     """
 
     kind = "container_light"

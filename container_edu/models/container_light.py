@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..trace import assign_record_names
-from .blocks import CBlock, MixBlock, PatchEmbed
+from container_edu.record.trace import assign_record_names
+from container_edu.models.blocks import CBlock, MixBlock, PatchEmbed
 
 __all__ = ["ContainerLightConfig", "ContainerLight", "container_light"]
 

@@ -4,7 +4,7 @@ Same design as Container-Light, scaled down: a conv-only stage at 14 x 14,
 then a stage at 7 x 7 (49 tokens, the grid of Container-Light's stage 4 at
 224 x 224) whose aggregation the config chooses, so that the five variants
 differ only in how ``A_m`` is made. Each variant (``ZooConfig.mixing``) is an aggregation kind of
-:mod:`container_edu.kinds` whose ``zoo_variant`` names it: ``attention``,
+:mod:`container_edu.ops.kinds` whose ``zoo_variant`` names it: ``attention``,
 ``conv``, ``mixer`` (the multi-head MLP: one learned ``N x N`` matrix per
 head), ``container`` and ``container_light``.
 """
@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 
 from torch import Tensor, nn
 
-from ..aggregation import Aggregation
-from ..kinds import ZOO_VARIANTS
-from ..trace import assign_record_names
-from .blocks import AggregationBlock, CBlock, PatchEmbed
+from container_edu.ops.aggregation import Aggregation
+from container_edu.ops.kinds import ZOO_VARIANTS
+from container_edu.record.trace import assign_record_names
+from container_edu.models.blocks import AggregationBlock, CBlock, PatchEmbed
 
 __all__ = ["MIXINGS", "ZooConfig", "ZooContainer"]
 

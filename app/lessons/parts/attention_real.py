@@ -7,13 +7,13 @@ import streamlit as st
 import torch
 
 from app.i18n import _
-from container_edu import affinity as aff
+from container_edu.ops import affinity as aff
 from container_edu.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
-from container_edu.trace import record_affinities
+from container_edu.record.trace import record_affinities
 
-from . import figures
-from .resources import CLASS_NAMES, class_name, lesson_model, source_label, test_source, train_command, try_test_batch
-from .widgets import CheckResult, check_close, random_weights_warning
+from app.lessons.parts import figures
+from app.lessons.parts.resources import CLASS_NAMES, class_name, lesson_model, source_label, test_source, train_command, try_test_batch
+from app.lessons.parts.widgets import CheckResult, check_close, random_weights_warning
 
 MODEL = "fmnist_attention"
 IMAGES = 50

@@ -16,9 +16,9 @@ from torch import nn
 
 from app.i18n import N_
 from container_edu.models import blend_parameters
-from container_edu.trace import override_blend
+from container_edu.record.trace import override_blend
 
-from .resources import LessonModel
+from app.lessons.parts.resources import LessonModel
 
 SWEEP = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 ALL_BLOCKS = N_("all mixed blocks")  # a selectbox value and a widget key: English; shown with _()

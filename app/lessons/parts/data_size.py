@@ -10,9 +10,9 @@ import streamlit as st
 
 from app.i18n import N_, _
 from app.zoo import sweep_accuracy_figure, sweep_runs
-from container_edu.sweep_report import blend_summary, summary
+from container_edu.training.sweep_report import blend_summary, summary
 
-from .widgets import CheckResult, check_prediction, predict
+from app.lessons.parts.widgets import CheckResult, check_prediction, predict
 
 SMALLEST = 1_000
 LARGEST = 54_000

@@ -9,9 +9,9 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from container_edu.paired_test import McNemarResult, mcnemar
+from container_edu.analysis.stats import McNemarResult, mcnemar
 
-from .resources import lesson_model, source_label, test_batch, test_source
+from app.lessons.parts.resources import lesson_model, source_label, test_batch, test_source
 
 #: Images the paired test scores (the full test set's first ones, or all of the shipped subset's).
 PAIRED_IMAGES = 2000
@@ -25,7 +25,7 @@ REPORTED = (
 )
 
 
-# How ``container_edu.train.write_bundle`` describes the data on a card (English, stored in the card's JSON).
+# How ``container_edu.training.train.write_bundle`` describes the data on a card (English, stored in the card's JSON).
 _CARD_DATASET = re.compile(r"Fashion-MNIST \(Debian package dataset-fashion-mnist\): (?P<train>[\d,]+) training images "
                            r"\((?P<held_out>\d+%) of the training split held out for validation\), "
                            r"(?P<test>[\d,]+) test images")

@@ -20,9 +20,9 @@ import torch
 from plotly.subplots import make_subplots
 
 from app.i18n import N_, _
-from container_edu.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL
+from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL
 
-from .course import lesson_ref, lesson_span
+from app.lessons.parts.course import lesson_ref, lesson_span
 
 _MARGIN = dict(l=10, r=10, t=60, b=10)
 

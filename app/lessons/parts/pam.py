@@ -4,7 +4,7 @@ their sum, from a trained stage.
 No PAM network is trained in the zoo, so the view assembles one from the
 general Container's trained block: its ``[Q | K | V]`` for the image and its
 learned static ``N x N`` matrices as ``P_m``, put into the core's
-:class:`~container_edu.aggregation.ContainerPAMMix`, which adds them with
+:class:`~container_edu.ops.aggregation.ContainerPAMMix`, which adds them with
 ``alpha = beta = 1``.
 """
 
@@ -15,12 +15,12 @@ import torch
 from torch import Tensor, nn
 
 from app.i18n import _
-from container_edu import affinity as aff
-from container_edu.aggregation import ContainerPAMMix
+from container_edu.ops import affinity as aff
+from container_edu.ops.aggregation import ContainerPAMMix
 
-from . import figures
-from .resources import LessonModel
-from .widgets import CheckResult, check_close
+from app.lessons.parts import figures
+from app.lessons.parts.resources import LessonModel
+from app.lessons.parts.widgets import CheckResult, check_close
 
 
 def pam_from_container(general: nn.Module, block: str, image: Tensor) -> tuple[ContainerPAMMix, Tensor]:

@@ -18,9 +18,9 @@ from torch import nn
 from app import caching, registry
 from app.i18n import N_, _
 from app.registry import bundled_cards
-from container_edu import pretrained
-from container_edu.cards import ModelCard
-from container_edu.trace import override_blend, record_affinities
+from container_edu.hub import bundled as pretrained
+from container_edu.hub.cards import ModelCard
+from container_edu.record.trace import override_blend, record_affinities
 from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source, load_fashion_mnist
 from container_edu.data.fashion_mnist import CLASS_NAMES, DatasetError, to_model_input
 

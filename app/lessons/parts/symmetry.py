@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from app.i18n import N_, _
-from container_edu.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing
+from container_edu.ops.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing
 
-from .course import lesson_refs, lesson_span
+from app.lessons.parts.course import lesson_refs, lesson_span
 
 SIDE, CHANNELS, HEADS, KERNEL = 8, 8, 2, 3
 EXACT = 1e-9  # float64: a gap below this is "commutes"

@@ -1,6 +1,6 @@
 """A training run in a background thread that a Streamlit session can watch and stop (no Streamlit here).
 
-Why a thread: ``container_edu.train.train`` runs the whole loop in one call,
+Why a thread: ``container_edu.training.train.train`` runs the whole loop in one call,
 and Streamlit re-executes the page on every click. Running ``train`` inside
 the script would block the session (the Stop click would only be seen after
 training ends). Training in chunks of steps per rerun would need the core to
@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from container_edu.train import TrainResult, TrainSettings, train
+from container_edu.training.train import TrainResult, TrainSettings, train
 
 logger = logging.getLogger("container_edu.app")
 SLOTS_ENV = "CONTAINER_EDU_TRAINING_SLOTS"

@@ -4,11 +4,11 @@ Two targets, each printed as one aligned table whose ratios come from
 timings taken side by side in this process (the functions of a row are
 timed in interleaved rounds, so that a change in machine load hits both):
 
-- ``core``: each explicit affinity plus :func:`~container_edu.affinity.aggregate`
+- ``core``: each explicit affinity plus :func:`~container_edu.ops.affinity.aggregate`
   against the fused PyTorch operator it reproduces, at 14 x 14 = 196 tokens
   with stage 4's width (512 channels, 16 heads), batch 1 (Container-Light's
   stage 4 is 7 x 7 at 224 x 224 input and 14 x 14 at 448 x 448), and
-  :func:`~container_edu.affinity.depthwise_conv_row` at stage 1 (56 x 56,
+  :func:`~container_edu.ops.affinity.depthwise_conv_row` at stage 1 (56 x 56,
   64 channels) with the largest tensor it allocates;
 - ``models``: Container-Light's forward at 224 x 224 on the fast path,
   while recording (inside ``record_affinities()``), and as the straight
@@ -36,7 +36,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.benchmark import Timer
 
-from . import affinity as aff
+from container_edu.ops import affinity as aff
 
 __all__ = ["add_parser", "run", "machine_info", "LargestAllocation", "bench_core", "bench_models"]
 
@@ -333,9 +333,9 @@ def bench_core(quick: bool = False) -> tuple[list[Row], list[str]]:
 @torch.no_grad()
 def bench_models(quick: bool = False) -> tuple[list[Row], list[str]]:
     """Container-Light's forward: fast path vs recording, and fast path vs the reference transcription."""
-    from .models import create_model
-    from .models.container_light import reference_forward
-    from .trace import record_affinities
+    from container_edu.models import create_model
+    from container_edu.models.container_light import reference_forward
+    from container_edu.record.trace import record_affinities
 
     rounds, min_run_time = (1, 0.2) if quick else (3, 1.0)
     batches = (1,) if quick else (1, 16)

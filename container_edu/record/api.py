@@ -10,7 +10,7 @@
 The model runs once with every block recorded
 (:func:`~container_edu.record_affinities`); the preprocessing and class
 names come from the model's card, exactly as in the app. Mistakes raise
-:class:`~container_edu.inspection.InspectError` (a ``ValueError``) with a
+:class:`~container_edu.record.inspection.InspectError` (a ``ValueError``) with a
 message that says what to pass instead.
 """
 
@@ -26,11 +26,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .cards import ModelCard, card_for_model
-from .images import ImageError, load_image
-from .inspection import InspectError, Inspection, run_inspection
-from .preprocess import preprocess
-from .pretrained import PretrainedError, list_pretrained, load_pretrained
+from container_edu.hub.cards import ModelCard, card_for_model
+from container_edu.data.images import ImageError, load_image
+from container_edu.record.inspection import InspectError, Inspection, run_inspection
+from container_edu.data.transforms import preprocess
+from container_edu.hub.bundled import PretrainedError, list_pretrained, load_pretrained
 
 __all__ = ["inspect", "available_models", "WeightsNotInstalledError", "IMAGENET_MODEL", "FETCH_COMMAND"]
 
@@ -71,7 +71,7 @@ def inspect(
         device: where a named model runs (default :func:`~container_edu.default_device`).
 
     Returns:
-        An :class:`~container_edu.inspection.Inspection`: ``.top(k)``, ``.prediction``,
+        An :class:`~container_edu.record.inspection.Inspection`: ``.top(k)``, ``.prediction``,
         ``.figure(block, query, head=None)``, ``.matrix_figure(block)``, ``.blend_figure()``, ``.records``.
 
     Raises:
@@ -104,7 +104,7 @@ def _resolve_model(model: str | nn.Module, device: str | torch.device | None) ->
             raise InspectError(
                 f"cannot tell what input a {type(model).__name__} expects: inspect() takes a ZooContainer or a "
                 f"ContainerLight, or a name ({', '.join(available_models())}); for another module, preprocess the "
-                "image yourself and call container_edu.inspection.run_inspection(model, x)"
+                "image yourself and call container_edu.record.inspection.run_inspection(model, x)"
             ) from None
         return model, card, f"a {type(model).__name__} ({card.name} architecture, your weights)"
     if not isinstance(model, str):
@@ -125,7 +125,7 @@ def _resolve_model(model: str | nn.Module, device: str | torch.device | None) ->
 def _load_imagenet(device: str | torch.device | None) -> tuple[nn.Module, ModelCard]:
     """The installed ImageNet weights, through the weights folder's own loader (checksum and keys checked)."""
     try:
-        from . import weights_store
+        from container_edu.hub import weights_store
     except ImportError:  # a package without the weights folder: nothing can be installed
         raise WeightsNotInstalledError(f"the ImageNet weights are not installed: run {FETCH_COMMAND}") from None
     card = weights_store.installed_card()

@@ -13,7 +13,7 @@ Each transform has a ``*_display`` partner that returns the picture the model
 actually sees, for showing next to its predictions and affinity maps.
 
 Every model's preprocessing is written on its model card
-(:class:`~container_edu.cards.Preprocessing`); :func:`for_card` and
+(:class:`~container_edu.hub.cards.Preprocessing`); :func:`for_card` and
 :func:`preprocess` apply it, for the app and the command line alike.
 """
 
@@ -28,9 +28,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .cards import ModelCard, Preprocessing
-from .checks import positive_int
-from .data.fashion_mnist import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+from container_edu.hub.cards import ModelCard, Preprocessing
+from container_edu.checks import positive_int
+from container_edu.data.fashion_mnist import FASHION_MNIST_MEAN, FASHION_MNIST_STD
 
 __all__ = [
     "IMAGENET_MEAN",

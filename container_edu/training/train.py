@@ -31,10 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data.fashion_mnist import DatasetError, load_fashion_mnist, to_model_input, train_val_split
-from .cards import write_card, zoo_card
-from .files import sha256_file
-from .models import ZOO_PREFIX, MIXINGS, ZooConfig, ZooContainer, blend_parameters
+from container_edu.data.fashion_mnist import DatasetError, load_fashion_mnist, to_model_input, train_val_split
+from container_edu.hub.cards import write_card, zoo_card
+from container_edu.files import sha256_file
+from container_edu.models import ZOO_PREFIX, MIXINGS, ZooConfig, ZooContainer, blend_parameters
 
 __all__ = ["TrainSettings", "EpochLog", "TrainResult", "train", "evaluate", "balanced_subset", "write_bundle",
            "add_parser"]

@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from .kinds import for_variant
-from .pretrained import list_pretrained, load_pretrained
+from container_edu.ops.kinds import for_variant
+from container_edu.hub.bundled import list_pretrained, load_pretrained
 
 __all__ = ["latency_ms", "zoo_rows", "add_parser"]
 
@@ -46,8 +46,8 @@ def zoo_rows(verify: bool = False, data_dir: str | None = None) -> list[dict]:
     """One row per bundled model: card figures, plus figures measured now."""
     rows = []
     if verify:
-        from .data import load_fashion_mnist, to_model_input
-        from .train import evaluate
+        from container_edu.data import load_fashion_mnist, to_model_input
+        from container_edu.training.train import evaluate
 
         images, labels = load_fashion_mnist("test", data_dir)
         x_test = to_model_input(images)

@@ -1,7 +1,7 @@
 """The zoo models the package ships, trained on Fashion-MNIST by ``python -m container_edu train``.
 
 Each bundled model is a ``safetensors`` file in ``container_edu/weights/``
-with a :class:`~container_edu.cards.ModelCard` beside it as JSON (variant,
+with a :class:`~container_edu.hub.cards.ModelCard` beside it as JSON (variant,
 config, preprocessing, class names, command, measured accuracy, blend
 history, sha256 of the weights). Loading checks the checksum and loads
 strictly.
@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .cards import ModelCard, read_card
-from .device import default_device
-from .files import sha256_file
-from .models import ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
+from container_edu.hub.cards import ModelCard, read_card
+from container_edu.device import default_device
+from container_edu.files import sha256_file
+from container_edu.models import ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
 
 __all__ = [
     "WEIGHTS_DIR",
@@ -51,7 +51,7 @@ def list_pretrained(weights_dir: Path = WEIGHTS_DIR) -> dict[str, ModelCard]:
     Cards are re-read when a card file in ``weights_dir`` is added, removed
     or rewritten, so a running app sees newly trained models. The cards are
     shared between callers: read them, do not change their dicts. Raises
-    :class:`~container_edu.cards.CardError` for a card that cannot be read.
+    :class:`~container_edu.hub.cards.CardError` for a card that cannot be read.
     """
     weights_dir = Path(weights_dir)
     listing = tuple(sorted((path.name, path.stat().st_mtime_ns) for path in weights_dir.glob("*.json")))

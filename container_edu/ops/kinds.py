@@ -6,7 +6,7 @@ figures, the zoo and the explorer say and do about it: its label, the
 paper's symbol and formula (plain text and LaTeX), whether ``A`` depends on
 the input, whether it is dense, whether its rows are probabilities, how
 many matrices it has, and how to build its module. Adding a kind means
-adding its module (:mod:`container_edu.aggregation`) and one entry here;
+adding its module (:mod:`container_edu.ops.aggregation`) and one entry here;
 ``tests/test_kinds.py`` checks every claim against the module.
 
 Plain-text symbols use ``m`` for the head and ``c`` for the channel;
@@ -22,7 +22,7 @@ from typing import Literal
 
 from torch import nn
 
-from .aggregation import (
+from container_edu.ops.aggregation import (
     ContainerLightMix,
     ContainerMix,
     ContainerPAMMix,

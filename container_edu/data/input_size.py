@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .cards import Preprocessing
+from container_edu.hub.cards import Preprocessing
 
 __all__ = ["INPUT_SIZES", "imagenet_preprocessing", "preprocessing_at", "center_crop_input", "stage_grids",
            "forward_flops"]
@@ -37,7 +37,7 @@ _INTERPOLATION = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "nearest
 
 def imagenet_preprocessing() -> Preprocessing:
     """The DeiT evaluation transform the authors' checkpoint was evaluated with: resize 256 bicubic, crop 224."""
-    from .preprocess import IMAGENET_CROP, IMAGENET_MEAN, IMAGENET_RESIZE, IMAGENET_STD
+    from container_edu.data.transforms import IMAGENET_CROP, IMAGENET_MEAN, IMAGENET_RESIZE, IMAGENET_STD
 
     return Preprocessing(input_size=IMAGENET_CROP, in_chans=3, mode="shorter_side_center_crop", mean=IMAGENET_MEAN,
                          std=IMAGENET_STD, resize=IMAGENET_RESIZE, interpolation="bicubic")
@@ -58,7 +58,7 @@ def center_crop_input(image: Image.Image, pre: Preprocessing) -> tuple[Tensor, I
     The short side is resized to ``pre.resize`` (the long side to
     ``int(resize * long / short)``, as torchvision's ``Resize``), then the
     centre is cut out with torchvision's ``CenterCrop`` rounding. At 224 this
-    is exactly :func:`container_edu.preprocess.imagenet_transform`.
+    is exactly :func:`container_edu.data.transforms.imagenet_transform`.
     """
     if pre.mode != "shorter_side_center_crop" or pre.in_chans != 3:
         raise ValueError(f"expected an RGB resize-and-crop preprocessing, got {pre.mode!r} with {pre.in_chans} channels")
@@ -91,7 +91,7 @@ def forward_flops(size: int, name: str = "container_light") -> int:
     ``torch.utils.flop_counter`` on a meta-device copy of the architecture: nothing is computed."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .models import create_model
+    from container_edu.models import create_model
 
     with torch.device("meta"):
         model = create_model(name).eval()

@@ -36,9 +36,9 @@ from typing import IO, Final, Union
 import torch
 from torch import Tensor, nn
 
-from .checks import positive_int
-from .files import format_megabytes, open_for_reading, read_capped
-from .safe_load import SAFE_CHECKPOINT_GLOBALS, CheckpointError, load_checkpoint_object
+from container_edu.checks import positive_int
+from container_edu.files import format_megabytes, open_for_reading, read_capped
+from container_edu.hub.safe_load import SAFE_CHECKPOINT_GLOBALS, CheckpointError, load_checkpoint_object
 
 __all__ = [
     "CHECKPOINT_MAX_BYTES",
@@ -303,8 +303,8 @@ def load_official_checkpoint(
     training checkpoint); bytes and file-like objects work too. The model is
     moved to ``device`` or :func:`~container_edu.device.default_device`.
     """
-    from .device import default_device
-    from .models import create_model
+    from container_edu.device import default_device
+    from container_edu.models import create_model
 
     target = default_device(device)
     state = load_checkpoint_state_dict(path, max_bytes=max_bytes)

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .kinds import KINDS
-from .trace import AggregationRecord, override_blend, record_affinities
+from container_edu.ops.kinds import KINDS
+from container_edu.record.trace import AggregationRecord, override_blend, record_affinities
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -178,7 +178,7 @@ class Inspection:
         its only part). ``query`` is ``(y, x)`` or a token index ``y * W + x``.
         ``width`` in pixels (default: wide enough for the panels and their titles, also when exported).
         """
-        from .figures import maps as figures
+        from container_edu.figures import maps as figures
 
         maps = self.maps(block, query, 0 if head is None else head)
         image = self.seen if on_image else None
@@ -195,7 +195,7 @@ class Inspection:
     def matrix_figure(self, block: str, part: str = "blended", head: int = 0,
                       query: tuple[int, int] | int = 0) -> go.Figure:
         """Head ``head``'s ``N x N`` matrix of ``part`` as a heatmap, the query's row outlined."""
-        from .figures import maps as figures
+        from container_edu.figures import maps as figures
 
         matrix = self.matrix(block, part, head)
         fig = figures.head_matrix_figure(matrix, self.maps(block, query, head), part, height=460, title_width=60)
@@ -203,7 +203,7 @@ class Inspection:
 
     def blend_figure(self) -> go.Figure:
         """The ``(α, β)`` every mixed block used in this pass (learned, or as overridden), as bars."""
-        from .figures import maps as figures
+        from container_edu.figures import maps as figures
 
         blend = self.blend
         if not blend:
@@ -352,7 +352,7 @@ def block_maps(inspection: Inspection, block: str, head: int, query: tuple[int, 
 
     Uses the record's ``attention_row`` (``A_m(X)[i]``), ``static_head_row``
     (``A_m^static[i]``, a conv averaged over the head's channels) and
-    ``blended_row`` (``α A_m(X)[i] + β A_m^static[i]``) from ``container_edu.trace``.
+    ``blended_row`` (``α A_m(X)[i] + β A_m^static[i]``) from ``container_edu.record.trace``.
     """
     record = inspection.records[block]
     query = clamp_query(query, record.grid)

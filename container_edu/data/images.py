@@ -28,8 +28,8 @@ from typing import IO, Final, TypeAlias, Union
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from .checks import positive_int
-from .files import format_megabytes, open_for_reading, read_capped
+from container_edu.checks import positive_int
+from container_edu.files import format_megabytes, open_for_reading, read_capped
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

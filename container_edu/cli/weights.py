@@ -74,7 +74,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     """Download, check and install the authors' checkpoint."""
     from tqdm import tqdm
 
-    from . import weights_store as store
+    from container_edu.hub import weights_store as store
 
     folder = store.weights_dir(args.dir)
     bars: list[tqdm] = []  # made at the first byte, so it is drawn below the "Downloading" line
@@ -108,7 +108,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     """Check and install a checkpoint file the user has."""
-    from . import weights_store as store
+    from container_edu.hub import weights_store as store
 
     folder = store.weights_dir(args.dir)
     try:
@@ -121,7 +121,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print what is installed and bundled."""
-    from . import weights_store as store
+    from container_edu.hub import weights_store as store
 
     folder = store.weights_dir(args.dir)
     stored = store.list_installed(folder)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import affinity as aff
+from container_edu.ops import affinity as aff
 
 __all__ = [
     "AggregationRecord",

@@ -27,7 +27,7 @@ heat map over the image the model saw:
 * ``heads.png``: all of the above in one grid, one row of tiles per kind;
 * ``input.png``: the picture the model saw, with the query token outlined.
 
-Colours are the app's (``container_edu.colors``): attention rows, which are
+Colours are the app's (``container_edu.figures.colors``): attention rows, which are
 probabilities, use viridis from 0 (dark purple) to the map's own maximum
 (yellow); conv, static and blended maps, which are signed, use red-white-blue
 symmetric around 0 (white); the query token is a red cross. Each map is
@@ -142,22 +142,22 @@ def _guarded(function):
 
 
 def _input_error_types() -> tuple[type[BaseException], ...]:
-    from .checkpoints import CheckpointError
+    from container_edu.hub.checkpoints import CheckpointError
 
     types: list[type[BaseException]] = [_InputError, CheckpointError, ValueError, KeyError, OSError]
     try:
-        from .images import ImageError
+        from container_edu.data.images import ImageError
 
         types.append(ImageError)
     except ImportError:
         pass
     try:
-        from .pretrained import PretrainedError
+        from container_edu.hub.bundled import PretrainedError
 
         types.append(PretrainedError)
     except ImportError:
         pass
-    from .weights_store import WeightsError
+    from container_edu.hub.weights_store import WeightsError
 
     types.append(WeightsError)
     return tuple(types)
@@ -175,10 +175,10 @@ class _Loaded:
 
 
 def _load(args: argparse.Namespace) -> _Loaded:
-    from .device import default_device
-    from .images import load_image
-    from .models import MODEL_NAMES, ZOO_PREFIX
-    from .preprocess import preprocess
+    from container_edu.device import default_device
+    from container_edu.data.images import load_image
+    from container_edu.models import MODEL_NAMES, ZOO_PREFIX
+    from container_edu.data.transforms import preprocess
 
     name = args.model or ("container_light" if args.checkpoint else None)
     if name is None:
@@ -195,13 +195,13 @@ def _load(args: argparse.Namespace) -> _Loaded:
     if name.startswith(ZOO_PREFIX):
         model, card = _load_zoo(name, args.checkpoint, device)
     else:
-        from .checkpoints import load_official_checkpoint
-        from .cards import card_for_model
+        from container_edu.hub.checkpoints import load_official_checkpoint
+        from container_edu.hub.cards import card_for_model
 
         if args.checkpoint:
             model = load_official_checkpoint(args.checkpoint, device=device)
         else:
-            from .weights_store import load_installed
+            from container_edu.hub.weights_store import load_installed
 
             model = load_installed("container_light", getattr(args, "weights_dir", None), device=device)
         card = card_for_model(model)
@@ -212,16 +212,16 @@ def _load(args: argparse.Namespace) -> _Loaded:
 def _load_zoo(name: str, checkpoint: str | None, device):
     """The zoo model ``name`` and its card: bundled, or with the weights of ``checkpoint``."""
     if checkpoint:
-        from .checkpoints import load_model_checkpoint
-        from .models import create_model
-        from .cards import card_for_model
+        from container_edu.hub.checkpoints import load_model_checkpoint
+        from container_edu.models import create_model
+        from container_edu.hub.cards import card_for_model
 
         model = load_model_checkpoint(checkpoint, create_model(name))
         return model.eval().to(device), card_for_model(model)
     try:
-        from .pretrained import load_pretrained, model_card
+        from container_edu.hub.bundled import load_pretrained, model_card
     except ModuleNotFoundError as error:
-        if error.name != "container_edu.pretrained":
+        if error.name != "container_edu.hub.bundled":
             raise
         raise _InputError(
             f"no bundled weights yet for {name}; train them with `python -m container_edu train` "
@@ -287,8 +287,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     """Write the per-head affinity maps of one query token as PNG files."""
     import torch
 
-    from . import colors
-    from .trace import record_affinities
+    from container_edu.figures import colors
+    from container_edu.record.trace import record_affinities
 
     loaded = _load(args)
     known = [module.record_name for module in loaded.model.modules() if getattr(module, "record_name", None)]
@@ -356,7 +356,7 @@ def _maps(record, query: tuple[int, int]) -> dict[str, np.ndarray]:
 
 
 # --------------------------------------------------------------------------
-# Pictures (colours and overlays: container_edu.colors)
+# Pictures (colours and overlays: container_edu.figures.colors)
 # --------------------------------------------------------------------------
 
 
@@ -368,7 +368,7 @@ def _signed(kind: str) -> bool:
 def _heads_grid(base, maps: dict[str, np.ndarray], query, grid, title: str):
     from PIL import Image, ImageDraw
 
-    from . import colors
+    from container_edu.figures import colors
 
     heads = max(rows.shape[0] for rows in maps.values())
     columns = min(heads, _MAX_COLUMNS)

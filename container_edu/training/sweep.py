@@ -43,10 +43,10 @@ from pathlib import Path
 
 import torch
 
-from .cards import read_card
-from .files import pid_alive
-from .models import MIXINGS, ZOO_PREFIX
-from .train import (TrainSettings, _atomic_write, evaluate, machine_description, train, write_bundle)
+from container_edu.hub.cards import read_card
+from container_edu.files import pid_alive
+from container_edu.models import MIXINGS, ZOO_PREFIX
+from container_edu.training.train import (TrainSettings, _atomic_write, evaluate, machine_description, train, write_bundle)
 
 __all__ = ["SIZES", "SEEDS", "FULL_SIZE", "RESULTS_PATH", "Job", "settings_for", "planned_jobs", "load_results",
            "run_sweep", "add_parser"]
@@ -216,7 +216,7 @@ def _claim(state_dir: Path, job: Job) -> bool:
 def run_job(job: Job, *, results_path: Path, state_dir: Path, weights_dir: Path, data_dir: str | None,
             command: str, validations: int = VALIDATIONS) -> dict:
     """Train one run (resuming its saved state if any), measure it and append it to the results."""
-    from .data import load_fashion_mnist, to_model_input
+    from container_edu.data import load_fashion_mnist, to_model_input
 
     settings = settings_for(job.variant, job.train_size, job.seed, job.steps)
     state_path = state_dir / f"{job.key}.state.pt"
@@ -332,7 +332,7 @@ def _size(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .data import DatasetError
+    from container_edu.data import DatasetError
 
     torch.set_num_threads(args.threads)
     command = "python -m container_edu " + " ".join(shlex.quote(a) for a in args.argv)
@@ -349,7 +349,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .sweep_report import README_END, README_START, readme_block, report_markdown, report_rows
+    from container_edu.training.sweep_report import README_END, README_START, readme_block, report_markdown, report_rows
 
     if args.update_readme is not None:
         text = args.update_readme.read_text()

@@ -9,7 +9,7 @@ Every module maps a projected feature map to ``Y = concat(A_m V_m)`` (before
   ``aggregate(m.affinity(x), m.values(x)) + m.output_bias(x)`` equals
   ``map_to_tokens(m(x))``;
 - ``explicit(x)``: the forward through explicit affinities, returning the
-  output and an :class:`~container_edu.trace.AggregationRecord`.
+  output and an :class:`~container_edu.record.trace.AggregationRecord`.
 
 Inputs follow Container's reference blocks, where a ``1 x 1`` convolution
 (``conv1``) makes the values: modules with a dynamic affinity take
@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import affinity as aff
-from .trace import AggregationRecord, blend_override
+from container_edu.ops import affinity as aff
+from container_edu.record.trace import AggregationRecord, blend_override
 
 __all__ = [
     "Aggregation",

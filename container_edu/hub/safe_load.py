@@ -27,7 +27,7 @@ from typing import IO, Final
 import torch
 from torch import Tensor
 
-from .files import MB
+from container_edu.files import MB
 
 __all__ = ["SAFE_CHECKPOINT_GLOBALS", "CheckpointError", "load_checkpoint_object"]
 

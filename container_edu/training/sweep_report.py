@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .models import MIXINGS
-from .sweep import REPORT_KEYS, SEEDS, SIZES, chosen_min_steps, load_results, planned_jobs, settings_for, total_steps
+from container_edu.models import MIXINGS
+from container_edu.training.sweep import REPORT_KEYS, SEEDS, SIZES, chosen_min_steps, load_results, planned_jobs, settings_for, total_steps
 
 __all__ = ["report_rows", "summary", "separated_pairs", "blend_summary", "remaining_seconds", "report_markdown",
            "readme_block", "README_START", "README_END"]

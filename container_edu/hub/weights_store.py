@@ -39,9 +39,9 @@ from typing import Final
 import torch
 from torch import Tensor, nn
 
-from .cards import CardError, ModelCard, Preprocessing, read_card, write_card
-from .download import DownloadError, Progress, download_file
-from .files import pid_alive, sha256_file
+from container_edu.hub.cards import CardError, ModelCard, Preprocessing, read_card, write_card
+from container_edu.hub.download import DownloadError, Progress, download_file
+from container_edu.files import pid_alive, sha256_file
 
 __all__ = [
     "DIR_ENV", "URL_ENV", "IMAGENET_MODEL", "DEFAULT_URL", "DRIVE_FILE_ID", "REPORTED_METRICS",
@@ -126,7 +126,7 @@ def fetch(url: str | None = None, directory: str | os.PathLike[str] | None = Non
     later step. Returns the installed card. Raises :class:`WeightsError`
     (one line) and leaves the folder as it was on any failure.
     """
-    from .checkpoints import CHECKPOINT_MAX_BYTES
+    from container_edu.hub.checkpoints import CHECKPOINT_MAX_BYTES
 
     source = (url or default_url()).strip()
     with _installing(weights_dir(directory)) as (folder, work):
@@ -193,8 +193,8 @@ def _install(original: Path, folder: Path, work: Path, *, source: str, status: S
              label: str | None = None, original_name: str | None = None) -> ModelCard:
     from safetensors.torch import load_file, save_file
 
-    from .checkpoints import CheckpointError, extract_state_dict, load_checkpoint_file, state_dict_mismatch
-    from .models import create_model
+    from container_edu.hub.checkpoints import CheckpointError, extract_state_dict, load_checkpoint_file, state_dict_mismatch
+    from container_edu.models import create_model
 
     _say(status, "Checking the file (safe loader, every key and shape) …")
     original_sha256, original_size = sha256_file(original), original.stat().st_size
@@ -257,7 +257,7 @@ def _entry_used(checkpoint: object) -> tuple[str, str]:
 
 def _card(model: nn.Module, *, source: str, weights_sha256: str, original_name: str, original_sha256: str,
           original_size: int, entry: str, why: str, epoch: object) -> ModelCard:
-    from .preprocess import IMAGENET_CROP, IMAGENET_MEAN, IMAGENET_RESIZE, IMAGENET_STD, imagenet_class_names
+    from container_edu.data.transforms import IMAGENET_CROP, IMAGENET_MEAN, IMAGENET_RESIZE, IMAGENET_STD, imagenet_class_names
 
     config = {key: list(value) if isinstance(value, tuple) else value
               for key, value in dataclasses.asdict(model.config).items()}
@@ -315,8 +315,8 @@ def load_installed(name: str = IMAGENET_MODEL, directory: str | os.PathLike[str]
     """The installed model ``name`` in eval mode on ``device``; its checksum and every key are checked."""
     from safetensors.torch import load_file
 
-    from .device import default_device
-    from .models import create_model
+    from container_edu.device import default_device
+    from container_edu.models import create_model
 
     if name != IMAGENET_MODEL:
         raise WeightsError(f"No installed weights named {name!r}; the weights folder holds {IMAGENET_MODEL!r} only.")
@@ -338,7 +338,7 @@ def load_installed(name: str = IMAGENET_MODEL, directory: str | os.PathLike[str]
 def list_installed(directory: str | os.PathLike[str] | None = None, *,
                    bundled_dir: str | os.PathLike[str] | None = None) -> list[StoredWeights]:
     """Everything in the weights folder, then the bundled models, each with its size and (computed) sha256."""
-    from .pretrained import WEIGHTS_DIR
+    from container_edu.hub.bundled import WEIGHTS_DIR
 
     folder = weights_dir(directory)
     bundled = Path(bundled_dir) if bundled_dir is not None else WEIGHTS_DIR
@@ -374,7 +374,7 @@ def _stored(folder: Path, kind: str) -> list[StoredWeights]:
 @functools.lru_cache(maxsize=1)
 def installed_size() -> int:
     """Bytes of the tensors in ``container_light.safetensors`` (counted on a meta-device model: no memory used)."""
-    from .models import create_model
+    from container_edu.models import create_model
 
     with torch.device("meta"):
         model = create_model(IMAGENET_MODEL)

@@ -5,7 +5,7 @@ its config, the input the weights expect (size, channels, resize and crop,
 mean and std), the class names, where the weights came from, what was
 measured here (``metrics``) and what the authors report (``reported_metrics``,
 never measured here), and the checksum of the weights file. Every model's
-preprocessing is derived from its card (:func:`container_edu.preprocess.for_card`),
+preprocessing is derived from its card (:func:`container_edu.data.transforms.for_card`),
 for the app and the command line alike.
 
 Cards are stored as JSON beside the weights (``name.json`` next to
@@ -29,9 +29,9 @@ from typing import Any
 
 import torch
 
-from .checks import positive_int
-from .data.fashion_mnist import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
-from .models import ZOO_PREFIX, ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
+from container_edu.checks import positive_int
+from container_edu.data.fashion_mnist import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
+from container_edu.models import ZOO_PREFIX, ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
 
 __all__ = [
     "ARCHITECTURES",
@@ -108,7 +108,7 @@ class ModelCard:
         name: the model's name (``fmnist_container_light``, ``container_light``).
         architecture: one of :data:`ARCHITECTURES`.
         variant: what the mixed stage aggregates with: the zoo variant (``ZooConfig.mixing``, ``--variant``;
-            ``container_edu.kinds.for_variant`` gives its aggregation kind: ``"mixer"`` is the multi-head MLP).
+            ``container_edu.ops.kinds.for_variant`` gives its aggregation kind: ``"mixer"`` is the multi-head MLP).
         config: the architecture's config as plain JSON values (``ZooConfig`` / ``ContainerLightConfig`` fields).
         preprocessing: how images become inputs.
         class_names: one name per output, in index order.
@@ -256,7 +256,7 @@ def fashion_mnist_preprocessing(input_size: int = 28) -> Preprocessing:
 
 def imagenet_preprocessing(input_size: int = 224, resize: int = 256) -> Preprocessing:
     """DeiT's evaluation transform: short side to ``resize`` (bicubic), centre crop, ImageNet mean and std."""
-    from .preprocess import IMAGENET_MEAN, IMAGENET_STD
+    from container_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
     return Preprocessing(input_size=input_size, in_chans=3, mode="shorter_side_center_crop", mean=IMAGENET_MEAN,
                          std=IMAGENET_STD, resize=resize, interpolation="bicubic")
@@ -302,7 +302,7 @@ def imagenet_container_light_card(config: ContainerLightConfig | None = None, **
     card; an installer passes what it knows (``weights_file``, ``sha256``,
     ``source``, ``reported_metrics``, ``notes``, ``extra``) as ``fields``.
     """
-    from .preprocess import IMAGENET_CROP, IMAGENET_RESIZE, imagenet_class_names
+    from container_edu.data.transforms import IMAGENET_CROP, IMAGENET_RESIZE, imagenet_class_names
 
     config = ContainerLightConfig() if config is None else config
     resize = max(IMAGENET_RESIZE, round(config.img_size * IMAGENET_RESIZE / IMAGENET_CROP))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .checks import as_index, check_grid, check_heads
+from container_edu.checks import as_index, check_grid, check_heads
 
 __all__ = [
     "attention",
