@@ -38,7 +38,7 @@ def stage_label(variant: str | None) -> str:
     """What a zoo variant's mixed stage is, named as the lessons name it.
 
     The variant ``mixer`` is a multi-head MLP (one learned ``N x N`` matrix per head), not the MLP-Mixer of
-    lesson 4 (one matrix shared by all channels); the label says both, so the variant name does not mislead.
+    the ``mixer`` lesson (one matrix shared by all channels); the label says both, so the variant name does not mislead.
     """
     from container_edu.ops.kinds import for_variant
 

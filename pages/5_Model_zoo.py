@@ -5,6 +5,7 @@ import streamlit as st
 from app import caching, figure_text
 from app.figure_text import REPORT_PHRASES, ZOO_PHRASES, translate_known
 from app.i18n import _
+from app.lessons.parts.course import lesson_ref
 from app.page import PageContext, run_page
 from app.registry import weights_dir
 from app.zoo import (MIXED_STAGE, add_beta_lines, card_row, free_beta, is_sweep_model, normalise_history, session_row,
@@ -143,4 +144,5 @@ def _sweep_section() -> None:
 run_page(_("Model zoo"), body,
          intro=_("Five small Containers trained on Fashion-MNIST with the same recipe; only the affinity of their "
                  "mixed stage differs: attention, conv, multi-head MLP (zoo variant `mixer`: one learned N×N matrix "
-                 "per head, where lesson 4's MLP-Mixer shares one), Container, Container-Light."))
+                 "per head, where {mixer_lesson}'s MLP-Mixer shares one), Container, Container-Light.").format(
+             mixer_lesson=lesson_ref("mixer")))

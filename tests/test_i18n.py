@@ -278,7 +278,7 @@ def test_the_open_analysis_tab_stays_open_when_the_language_changes(with_weights
 def test_every_lesson_shows_no_english_in_chinese(request, lesson, weights):
     """Every lesson, frame included, with the repository's trained weights (cards, tables, the paired test) and
     without any (random stand-ins)."""
-    from app.lessons.widgets import PICKER_KEY
+    from app.lessons.parts.widgets import PICKER_KEY
 
     if weights != "shipped":
         request.getfixturevalue(weights)
@@ -492,7 +492,7 @@ def test_no_module_that_translates_uses_underscore_as_a_variable():
 
 
 def _lesson_in_chinese(lesson: str) -> AppTest:
-    from app.lessons.widgets import PICKER_KEY
+    from app.lessons.parts.widgets import PICKER_KEY
 
     at = open_app(LESSONS_PAGE, {"lesson": lesson, "lang": "zh"})
     assert at.selectbox(key=PICKER_KEY).value == lesson  # the address opened this lesson
@@ -508,18 +508,18 @@ def test_a_finished_training_run_is_shown_in_chinese():
     if not HAVE_DATA:
         pytest.skip("Fashion-MNIST is not installed")
     at = _lesson_in_chinese("train")
-    at.select_slider(key="l8_subset").set_value(256)
-    at.slider(key="l8_epochs").set_value(1)
-    at.text_input(key="l8_name").set_value("zh_run")
+    at.select_slider(key="train_subset").set_value(256)
+    at.slider(key="train_epochs").set_value(1)
+    at.text_input(key="train_name").set_value("zh_run")
     at.run()
-    at.button(key="l8_start").click().run()
+    at.button(key="train_start").click().run()
     for _poll in range(960):  # bounded by count; each poll waits half a second for the thread
-        job = at.session_state["l8_job"]
+        job = at.session_state["train_job"]
         if job.collected:
             break
         time.sleep(0.5)
         at.run()
-    assert at.session_state["l8_job"].collected, at.session_state["l8_job"].status
+    assert at.session_state["train_job"].collected, at.session_state["train_job"].status
     assert_clean(at)
     assert any(s.value.startswith("运行已完成") for s in at.success), texts(at.success)
     english = untranslated_english(rendered_texts(at.main))
@@ -528,18 +528,18 @@ def test_a_finished_training_run_is_shown_in_chinese():
 
 def test_lesson_constants_that_repeat_numbers_match_them():
     """Options marked whole with N_ spell out numbers the code uses; they must stay in step with it."""
-    from app.lessons import l7_trained, l9_measured
+    from app.lessons import measured, trained
     from container_edu.analysis import gallery
 
-    band = l7_trained.NEAR_START
-    assert l7_trained.LEAN_PREDICTIONS == (f"towards attention (α above {0.5 + band})",
-                                           f"towards the conv (α below {0.5 - band})",
-                                           f"nowhere clear (within {band} of 0.5)")
-    assert set(l9_measured.HEAD_LABELS) == {gallery.LOCAL, gallery.GLOBAL, gallery.KERNEL}
+    band = trained.NEAR_START
+    assert trained.LEAN_PREDICTIONS == (f"towards attention (α above {0.5 + band})",
+                                        f"towards the conv (α below {0.5 - band})",
+                                        f"nowhere clear (within {band} of 0.5)")
+    assert set(measured.HEAD_LABELS) == {gallery.LOCAL, gallery.GLOBAL, gallery.KERNEL}
 
 
 def test_the_data_source_is_described_as_the_core_describes_it_in_english(tmp_path):
-    from app.lessons.resources import source_label
+    from app.lessons.parts.resources import source_label
     from container_edu.data import DataSource
 
     for is_subset in (True, False):
@@ -549,7 +549,7 @@ def test_the_data_source_is_described_as_the_core_describes_it_in_english(tmp_pa
 
 def test_a_cards_dataset_is_recognised_as_the_core_writes_it(fake_weights_dir):
     """The card's ``dataset`` (English, written by ``write_bundle``) is put in words again when drawn."""
-    from app.lessons.evidence import card_dataset_label
+    from app.lessons.parts.evidence import card_dataset_label
     from container_edu.hub.bundled import list_pretrained
 
     cards = list_pretrained(fake_weights_dir)
@@ -561,7 +561,7 @@ def test_a_cards_dataset_is_recognised_as_the_core_writes_it(fake_weights_dir):
 
 
 def test_math_sentence_sets_the_words_in_text_and_the_fields_as_math():
-    from app.lessons.math_text import math_sentence
+    from app.lessons.parts.math_text import math_sentence
 
     assert (math_sentence("after {layers} layers: all {tokens} tokens", layers="L", tokens="N")
             == r"\text{after } L \text{ layers: all } N \text{ tokens}")

@@ -1,5 +1,5 @@
-"""Lesson 9, "Dynamic or static, measured": it renders, its figures are the core's measurements, and its Verify
-panel passes or fails with the learner's prediction of which rows differ between two images."""
+"""The ``measured`` lesson, "Dynamic or static, measured": it renders, its figures are the core's measurements, and
+its Verify panel passes or fails with the learner's prediction of which rows differ between two images."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import re
 
 import numpy as np
 
-from app.lessons import l9_measured
+from app.lessons import measured
 from container_edu import analysis as an
 from test_app_pages import values
 from test_lessons import needs_data, open_lesson, verified
 
-KEY = l9_measured.KEY
+KEY = measured.KEY
 
 
 def not_verified(at) -> list[str]:
@@ -29,7 +29,7 @@ def figure_titled(at, pattern: str) -> dict:
 
 
 def predict(at, option: str) -> None:
-    at.radio(key=l9_measured.PREDICTION_KEY).set_value(option).run()
+    at.radio(key=measured.PREDICTION_KEY).set_value(option).run()
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -44,7 +44,7 @@ def test_verify_follows_the_learners_prediction_of_which_rows_differ():
         assert not_verified(at) == [f"Not verified: your prediction: {wrong} differ"]
     # The same picture twice: nothing differs, so now "neither" (still chosen) is right and the attention answer
     # is wrong.
-    at.number_input(key="l9_image_b").set_value(at.number_input(key="l9_image_a").value).run()
+    at.number_input(key="measured_image_b").set_value(at.number_input(key="measured_image_a").value).run()
     assert verified(at) and not not_verified(at)
     predict(at, "only the attention rows")
     assert not_verified(at) == ["Not verified: your prediction: only the attention rows differ"]
@@ -65,21 +65,21 @@ def test_the_figures_show_the_measured_rows():
 
 @needs_data
 def test_gallery_bars_are_the_cores_head_gallery_over_the_stated_images():
-    from app.lessons.resources import test_batch
+    from app.lessons.parts.resources import test_batch
     from container_edu import load_pretrained
 
     at = open_lesson(KEY)
-    figure = figure_titled(at, rf"Mean attention distance per head over {l9_measured.GALLERY_IMAGES} ")
+    figure = figure_titled(at, rf"Mean attention distance per head over {measured.GALLERY_IMAGES} ")
     bars = figure["data"][0]
     model = load_pretrained("fmnist_container_light").eval()  # the bundled weights the lesson says it uses
-    images = test_batch()[0][:l9_measured.GALLERY_IMAGES]
+    images = test_batch()[0][:measured.GALLERY_IMAGES]
     expected = [h for h in an.head_gallery(model, [images]).heads if h.attention_distance is not None]
     assert list(bars["x"]) == [f"{h.block} · head {h.head}" for h in expected]
     np.testing.assert_allclose(values(bars["y"]).astype(float), [h.attention_distance for h in expected], rtol=1e-5)
 
 
 def test_questions_right_answer_is_never_the_longest_option():
-    for question in l9_measured.QUESTIONS:
+    for question in measured.QUESTIONS:
         right = len(question.right_option)
         assert any(len(option) > right for option in question.options), question.prompt
 

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 
 from app.lessons import LESSON_KEYS, LESSONS  # noqa: E402
 from app.registry import BUNDLED_DIR_ENV  # noqa: E402
-from app.lessons.widgets import PICKER_KEY, quiz_key  # noqa: E402
+from app.lessons.parts.widgets import PICKER_KEY, quiz_key  # noqa: E402
 from container_edu.data.fashion_mnist import DatasetError, load_fashion_mnist  # noqa: E402
 
 PAGE = str(ROOT / "pages" / "6_Lessons.py")
@@ -139,7 +139,7 @@ def test_editing_a_changes_y_and_stays_verified():
     before = next(latex.value for latex in at.latex if "Y_{0} =" in latex.value)
     assert "V_{0}" in before and "V_{1}" not in before
     # Row t0 of the identity gets a second weight on t1: Y_0 now mixes V_0 and V_1.
-    at.session_state["l1_A_0"] = {"edited_rows": {0: {"t1": 0.5}}, "added_rows": [], "deleted_rows": []}
+    at.session_state["matrix_A_0"] = {"edited_rows": {0: {"t1": 0.5}}, "added_rows": [], "deleted_rows": []}
     at.run()
     row_formula = next(latex.value for latex in at.latex if "Y_{0} =" in latex.value)
     assert "+0.50\\,V_{1}" in row_formula
@@ -148,8 +148,8 @@ def test_editing_a_changes_y_and_stays_verified():
 
 def test_attention_without_perturbation_keeps_a():
     at = open_lesson("attention")
-    at.slider(key="l2_eps").set_value(0.0)
-    at.selectbox(key="l2_target").set_value("only token t5")
+    at.slider(key="attention_eps").set_value(0.0)
+    at.selectbox(key="attention_target").set_value("only token t5")
     at.run()
     assert_verified(at)
     table = at.dataframe[0].value
@@ -159,18 +159,18 @@ def test_attention_without_perturbation_keeps_a():
 def test_conv_is_equivariant_for_every_shift_and_the_mixer_is_not():
     at = open_lesson("shift")
     for direction in ("right (+x)", "left (−x)", "down (+y)", "up (−y)"):
-        at.selectbox(key="l3_shift").set_value(direction).run()
+        at.selectbox(key="shift_direction").set_value(direction).run()
         assert_verified(at)
-    at.radio(key="l3b_k").set_value(5)
-    at.slider(key="l3b_size").set_value(7)
+    at.radio(key="shift_k").set_value(5)
+    at.slider(key="shift_size").set_value(7)
     at.run()
     assert_verified(at)
 
 
 def test_mixer_on_another_grid_gives_a_friendly_message():
     at = open_lesson("mixer")
-    at.radio(key="l4_prediction").set_value("no, it refuses")
-    at.selectbox(key="l4_grid").set_value("8 × 8").run()
+    at.radio(key="mixer_prediction").set_value("no, it refuses")
+    at.selectbox(key="mixer_grid").set_value("8 × 8").run()
     assert not at.exception
     messages = [w.value for w in at.warning if w.value.startswith("The Mixer refuses this grid")]
     assert messages and "tied to one grid size" in messages[0]
@@ -179,7 +179,7 @@ def test_mixer_on_another_grid_gives_a_friendly_message():
 
 def test_cost_lesson_measures_live():
     at = open_lesson("cost")
-    rows, seconds = at.session_state["l6_costs"]
+    rows, seconds = at.session_state["cost_costs"]
     assert [row.side for row in rows] == [7, 14, 28, 56]
     assert seconds > 0  # how long it takes is printed by tools/app_latency.py (the lesson aims at < 3 s)
     assert all(row.attention_ms > 0 and row.conv_ms > 0 and row.mixer_ms > 0 for row in rows)
@@ -199,9 +199,9 @@ def test_container_blend_with_a_trained_model(tiny_weights):
     learned = at.metric[0].value
     # Before the slider moves, nothing is overridden: the "moved" accuracy is the learned one.
     assert at.metric[1].value == learned and "not moved" in at.metric[1].label
-    at.selectbox(key="l5_target").set_value("blocks2.1").run()
+    at.selectbox(key="container_target").set_value("blocks2.1").run()
     assert at.metric[1].value == learned
-    at.slider(key="l5_alpha_blocks2.1").set_value(1.0).run()
+    at.slider(key="container_alpha_blocks2.1").set_value(1.0).run()
     assert_verified(at)
     assert at.metric[0].value == learned
     assert "α = 1.00 on blocks2.1" in at.metric[1].label
@@ -210,7 +210,7 @@ def test_container_blend_with_a_trained_model(tiny_weights):
 def test_container_slider_starts_at_each_targets_own_learned_alpha():
     import re
 
-    from app.lessons.blend_accuracy import ALL_BLOCKS, slider_start
+    from app.lessons.parts.blend_accuracy import ALL_BLOCKS, slider_start
 
     learned = {"blocks2.0": (0.2, 0.8), "blocks2.1": (0.7, 0.3)}
     assert slider_start(ALL_BLOCKS, learned) == pytest.approx(0.45)
@@ -219,13 +219,13 @@ def test_container_slider_starts_at_each_targets_own_learned_alpha():
     line = next(m.value for m in at.markdown if m.value.startswith("Learned blend of"))
     alphas = {name: float(a) for name, a in re.findall(r"`(blocks[\d.]+)` α = ([\d.]+)", line)}
     assert len(alphas) >= 2
-    everything = at.slider(key=f"l5_alpha_{ALL_BLOCKS}")
+    everything = at.slider(key=f"container_alpha_{ALL_BLOCKS}")
     # The page prints α to 3 decimals and the slider rounds to 2: they agree to within one slider step.
     assert everything.value == pytest.approx(sum(alphas.values()) / len(alphas), abs=0.0051)
     assert "mean learned α" in everything.label
     for block, alpha in alphas.items():
-        at.selectbox(key="l5_target").set_value(block).run()
-        assert at.slider(key=f"l5_alpha_{block}").value == pytest.approx(alpha, abs=0.0051)
+        at.selectbox(key="container_target").set_value(block).run()
+        assert at.slider(key=f"container_alpha_{block}").value == pytest.approx(alpha, abs=0.0051)
     assert_verified(at)
 
 
@@ -243,10 +243,10 @@ def test_container_lesson_shows_pam_rows_that_are_not_probability_rows():
 
 def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
     at = open_lesson("container")
-    options = at.radio(key="l5_prediction").options
+    options = at.radio(key="container_prediction").options
     outcomes = []
     for option in options:
-        at.radio(key="l5_prediction").set_value(option).run()
+        at.radio(key="container_prediction").set_value(option).run()
         outcomes.append(bool(verified(at)))
         failures = [e.value for e in at.error if e.value.startswith("Not verified")]
         assert bool(failures) != outcomes[-1]
@@ -261,7 +261,7 @@ def test_trained_lesson_reads_the_cards_history(tiny_weights):
     assert any("the card's final_blend" in claim for claim in claims)
     assert_verified(at)
     at = open_lesson("zoo")
-    at.radio(key="l7_prediction").set_value("fmnist_container_light").run()
+    at.radio(key="zoo_prediction").set_value("fmnist_container_light").run()
     assert_verified(at)  # the only model is the best one: the prediction holds
     table = at.dataframe[0].value
     assert list(table["model"]) == ["fmnist_container_light"]
@@ -279,39 +279,39 @@ def _wait_for_run(at: AppTest, name: str, timeout: float = 480.0) -> dict:
         runs = at.session_state["trained_models"] if "trained_models" in at.session_state else {}
         # The thread stores the run as it ends, perhaps after this script run drew the page; once the page has
         # collected the job, the run just drawn shows the result.
-        if name in runs and at.session_state["l8_job"].collected:
+        if name in runs and at.session_state["train_job"].collected:
             return runs[name]
-    raise AssertionError(f"run {name} did not finish in {timeout} s: {at.session_state['l8_job'].status}")
+    raise AssertionError(f"run {name} did not finish in {timeout} s: {at.session_state['train_job'].status}")
 
 
 @needs_data
 def test_live_training_stores_the_model_for_the_other_pages():
     at = open_lesson("train")
-    at.select_slider(key="l8_subset").set_value(256)
-    at.slider(key="l8_epochs").set_value(1)
-    at.text_input(key="l8_name").set_value("tiny")
+    at.select_slider(key="train_subset").set_value(256)
+    at.slider(key="train_epochs").set_value(1)
+    at.text_input(key="train_name").set_value("tiny")
     at.run()
-    at.button(key="l8_start").click().run()
-    assert at.button(key="l8_start").disabled
+    at.button(key="train_start").click().run()
+    assert at.button(key="train_start").disabled
     entry = _wait_for_run(at, "tiny")
     assert set(entry) >= {"model", "history", "settings"}
     assert entry["settings"]["train_subset"] == 256 and len(entry["history"]) == 1
     assert any(s.value.startswith("Run finished") for s in at.success)
-    assert not at.button(key="l8_start").disabled
+    assert not at.button(key="train_start").disabled
     assert_verified(at)
 
 
 @needs_data
 def test_live_training_can_be_stopped():
     at = open_lesson("train")
-    at.select_slider(key="l8_subset").set_value(5000)
-    at.slider(key="l8_epochs").set_value(1)
-    at.text_input(key="l8_name").set_value("stopped")
+    at.select_slider(key="train_subset").set_value(5000)
+    at.slider(key="train_epochs").set_value(1)
+    at.text_input(key="train_name").set_value("stopped")
     at.run()
-    at.button(key="l8_start").click().run()
-    at.button(key="l8_stop").click().run()
+    at.button(key="train_start").click().run()
+    at.button(key="train_stop").click().run()
     entry = _wait_for_run(at, "stopped")
-    job = at.session_state["l8_job"]
+    job = at.session_state["train_job"]
     assert job.status == "stopped" and job.result.stopped_early
     assert len(job.snapshot().steps) < job.snapshot().total_steps
     assert len(entry["history"]) == 1
@@ -344,7 +344,7 @@ def test_every_lesson_runs_on_the_shipped_subset(lesson, no_full_data):
 
 def test_container_lesson_sweeps_accuracy_on_the_shipped_subset(no_full_data):
     at = open_lesson("container")
-    at.radio(key="l5_prediction").set_value(at.radio(key="l5_prediction").options[0]).run()
+    at.radio(key="container_prediction").set_value(at.radio(key="container_prediction").options[0]).run()
     assert not at.exception
     assert at.metric[0].value.endswith("%") or "±" in at.metric[0].value
     assert any(c.value.startswith("Setting every block to α = 0") for c in at.caption)
@@ -352,15 +352,15 @@ def test_container_lesson_sweeps_accuracy_on_the_shipped_subset(no_full_data):
 
 def test_live_training_runs_on_the_shipped_subset(no_full_data):
     at = open_lesson("train")
-    assert not at.button(key="l8_start").disabled
-    at.select_slider(key="l8_subset").set_value(256)
-    at.slider(key="l8_epochs").set_value(1)
-    at.text_input(key="l8_name").set_value("subset_run")
+    assert not at.button(key="train_start").disabled
+    at.select_slider(key="train_subset").set_value(256)
+    at.slider(key="train_epochs").set_value(1)
+    at.text_input(key="train_name").set_value("subset_run")
     at.run()
-    at.button(key="l8_start").click().run()
+    at.button(key="train_start").click().run()
     entry = _wait_for_run(at, "subset_run")
     assert entry["settings"]["train_subset"] == 256
-    assert at.session_state["l8_job"].data_dir.endswith("fashion_mnist_subset")
+    assert at.session_state["train_job"].data_dir.endswith("fashion_mnist_subset")
     assert any("the blend you watched" in text for text in verified(at)), "a blend was plotted: it may say so"
 
 
@@ -370,31 +370,31 @@ def _wait_until_finished(at: AppTest, polls: int = 600) -> None:
         time.sleep(0.5)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        job = at.session_state["l8_job"]
+        job = at.session_state["train_job"]
         if job.finished and job.collected:
             at.run()  # the run that draws the collected job
             return
-    raise AssertionError(f"the run did not end after {polls} polls: {at.session_state['l8_job'].status}")
+    raise AssertionError(f"the run did not end after {polls} polls: {at.session_state['train_job'].status}")
 
 
 def test_live_training_claims_no_watched_blend_before_any_run(no_full_data):
     at = open_lesson("train")
-    assert not at.button(key="l8_start").disabled, "the shipped subset makes Start available"
+    assert not at.button(key="train_start").disabled, "the shipped subset makes Start available"
     [summary] = verified(at)
     assert "watched" not in summary and "no run has finished" in summary
 
 
 def test_a_failed_run_claims_no_watched_blend(no_full_data, monkeypatch):
-    import app.lessons.training_job as training_job
+    import app.lessons.parts.training_job as training_job
 
     def fails(*args, **kwargs):
         raise RuntimeError("out of memory while building the model")
 
     monkeypatch.setattr(training_job, "train", fails)
     at = open_lesson("train")
-    at.button(key="l8_start").click().run()
+    at.button(key="train_start").click().run()
     _wait_until_finished(at)
-    assert at.session_state["l8_job"].status == "failed"
+    assert at.session_state["train_job"].status == "failed"
     assert any(e.value.startswith("Training failed") for e in at.error)
     [summary] = verified(at)
     assert "watched" not in summary and "your run failed" in summary
@@ -402,12 +402,12 @@ def test_a_failed_run_claims_no_watched_blend(no_full_data, monkeypatch):
 
 def test_a_run_without_a_blend_claims_no_watched_blend(no_full_data):
     at = open_lesson("train")
-    at.selectbox(key="l8_mixing").set_value("conv")
-    at.select_slider(key="l8_subset").set_value(256)
-    at.slider(key="l8_epochs").set_value(1)
-    at.text_input(key="l8_name").set_value("conv_run")
+    at.selectbox(key="train_mixing").set_value("conv")
+    at.select_slider(key="train_subset").set_value(256)
+    at.slider(key="train_epochs").set_value(1)
+    at.text_input(key="train_name").set_value("conv_run")
     at.run()
-    at.button(key="l8_start").click().run()
+    at.button(key="train_start").click().run()
     _wait_for_run(at, "conv_run")
     at.run()
     [summary] = verified(at)
@@ -432,10 +432,10 @@ def test_the_right_option_is_not_given_away_by_its_length():
     assert shortest <= len(questions) / 2, f"{shortest} of {len(questions)} right options are the shortest"
 
 
-@pytest.mark.parametrize("lesson, key", [("attention", "l2_prediction"), ("conv", "l3_row_prediction"),
-                                         ("shift", "l3_prediction"), ("mixer", "l4_prediction"),
-                                         ("cost", "l6_prediction"), ("reach", "l6b_prediction"),
-                                         ("trained", "l7_lean_prediction")])
+@pytest.mark.parametrize("lesson, key", [("attention", "attention_prediction"), ("conv", "conv_row_prediction"),
+                                         ("shift", "shift_prediction"), ("mixer", "mixer_prediction"),
+                                         ("cost", "cost_prediction"), ("reach", "reach_prediction"),
+                                         ("trained", "trained_lean_prediction")])
 def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
     at = open_lesson(lesson)
     assert_verified(at)  # no prediction yet: the panel checks the lesson's claims only
@@ -453,9 +453,9 @@ def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
 
 def test_matrix_challenge_checks_the_learners_edit():
     at = open_lesson("matrix")
-    at.toggle(key="l1_challenge").set_value(True).run()
+    at.toggle(key="matrix_challenge").set_value(True).run()
     assert any(e.value.startswith("Not verified: your edit") for e in at.error)
-    at.session_state["l1_A_0"] = {"edited_rows": {0: {"t0": 0.0, "t1": 0.5, "t2": 0.5, "t3": 0.0}},
+    at.session_state["matrix_A_0"] = {"edited_rows": {0: {"t0": 0.0, "t1": 0.5, "t2": 0.5, "t3": 0.0}},
                                   "added_rows": [], "deleted_rows": []}
     at.run()
     assert_verified(at)
@@ -469,9 +469,9 @@ def test_training_lesson_claims_nothing_was_watched_before_a_run():
     [short] = [i.value for i in at.info if "short run" in i.value]
     assert "can move α by at most about" in short and "time-lapse" in short
     assert any("Time-lapse" in e.label for e in at.expander)
-    # A run long enough to move α past lesson 7's band is not called short.
-    at.select_slider(key="l8_subset").set_value(at.select_slider(key="l8_subset").options[-1])
-    at.slider(key="l8_epochs").set_value(5).run()
+    # A run long enough to move α past the trained lesson's band is not called short.
+    at.select_slider(key="train_subset").set_value(at.select_slider(key="train_subset").options[-1])
+    at.slider(key="train_epochs").set_value(5).run()
     assert not [i.value for i in at.info if "short run" in i.value]
     assert any("can move α by at most about" in c.value for c in at.caption)
 
@@ -484,10 +484,10 @@ def test_trained_lesson_prediction_is_checked_against_the_cards():
         pytest.skip("needs at least two bundled models with a test accuracy")
     best = max(cards, key=lambda name: cards[name].test_accuracy)
     at = open_lesson("zoo")
-    at.radio(key="l7_prediction").set_value(best).run()
+    at.radio(key="zoo_prediction").set_value(best).run()
     assert_verified(at)
-    other = next(name for name in at.radio(key="l7_prediction").options if name != best)
-    at.radio(key="l7_prediction").set_value(other).run()
+    other = next(name for name in at.radio(key="zoo_prediction").options if name != best)
+    at.radio(key="zoo_prediction").set_value(other).run()
     assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
 
 
@@ -508,8 +508,8 @@ def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
 
 def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_data):
     at = open_lesson("container")
-    at.slider(key="l5_alpha_all mixed blocks").set_value(1.0).run()
-    at.toggle(key="l5_fresh_bn").set_value(True).run()
+    at.slider(key="container_alpha_all mixed blocks").set_value(1.0).run()
+    at.toggle(key="container_fresh_bn").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     fresh = [m for m in at.metric if "re-estimated" in m.label]
     assert fresh and fresh[0].value.endswith("%") is False and "%" in fresh[0].value
@@ -517,7 +517,7 @@ def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_d
 
 
 def test_symmetry_panel_measures_what_each_operator_commutes_with():
-    from app.lessons.symmetry import symmetry_rows
+    from app.lessons.parts.symmetry import symmetry_rows
 
     rows = {row["operator"].split(" ")[0] + (" pos" if "pos_embed" in row["operator"] else ""): row
             for row in symmetry_rows()}
@@ -548,12 +548,12 @@ def test_live_training_checks_the_learners_prediction_of_alpha(no_full_data):
     from container_edu.models import blend_parameters
 
     at = open_lesson("train")
-    at.select_slider(key="l8_subset").set_value(256)
-    at.slider(key="l8_epochs").set_value(1)
-    at.text_input(key="l8_name").set_value("predicted")
-    at.radio(key="l8_prediction").set_value("above 0.5 (towards attention)")
+    at.select_slider(key="train_subset").set_value(256)
+    at.slider(key="train_epochs").set_value(1)
+    at.text_input(key="train_name").set_value("predicted")
+    at.radio(key="train_prediction").set_value("above 0.5 (towards attention)")
     at.run()
-    at.button(key="l8_start").click().run()
+    at.button(key="train_start").click().run()
     entry = _wait_for_run(at, "predicted")
     at.run()
     above = blend_parameters(entry["model"])["blocks2.0"][0] > 0.5
@@ -561,22 +561,3 @@ def test_live_training_checks_the_learners_prediction_of_alpha(no_full_data):
     assert "your prediction: above 0.5 (towards attention)" in claims
     assert bool(verified(at)) == above
     assert any("α measured from the trained block's outputs" in claim for claim in claims)
-
-
-def test_lesson_numbers_named_in_the_content_follow_the_order():
-    import re
-
-    from app.lessons.figures import BLOCK_PARTS
-    from app.lessons.symmetry import RECAP
-
-    def number(key: str) -> int:
-        return LESSON_KEYS.index(key) + 1
-
-    expected = {"pos_embed": number("conv"), "conv1": number("attention"), "norm1": number("container"),
-                "norm2": number("container"), "conv2": number("matrix")}
-    for name, _, label in BLOCK_PARTS:
-        if name in expected:
-            assert label == f"lesson {expected[name]}", (name, label)
-    cells = " ".join(str(cell) for cell in RECAP.to_numpy().ravel())
-    for key, word in (("attention", "attention"), ("mixer", "Mixer"), ("conv", "depthwise conv")):
-        assert re.search(rf"{word} \(lesson {number(key)}\)", cells), (key, cells)

@@ -1,9 +1,8 @@
-"""The three lessons split in two (conv | shift, cost | reach, trained | zoo): their own predictions and checks, and
-the lesson numbers the texts name after the split. Shared helpers come from ``test_lessons``."""
+"""The three lessons split in two (conv | shift, cost | reach, trained | zoo): their own predictions and checks (the
+lesson numbers their texts name are checked in ``test_lesson_order``). Shared helpers come from ``test_lessons``."""
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -13,55 +12,34 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.lessons import LESSON_KEYS  # noqa: E402
 from test_lessons import assert_verified, open_lesson  # noqa: E402
 
 
 def test_conv_row_prediction_follows_the_query():
     at = open_lesson("conv")
-    at.radio(key="l3_row_prediction").set_value("all k² kernel taps")
-    at.slider(key="l3_qy").set_value(4)
-    at.slider(key="l3_qx").set_value(4)
+    at.radio(key="conv_row_prediction").set_value("all k² kernel taps")
+    at.slider(key="conv_qy").set_value(4)
+    at.slider(key="conv_qx").set_value(4)
     at.run()
     assert_verified(at)  # an interior query keeps every tap
-    at.slider(key="l3_qx").set_value(0).run()
+    at.slider(key="conv_qx").set_value(0).run()
     assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
 
 
 def test_reach_lesson_measures_the_receptive_field():
-    from app.lessons.l6b_reach import layers_to_see_everything, reach_per_layer
+    from app.lessons.reach import layers_to_see_everything, reach_per_layer
 
     assert reach_per_layer(9, 3, (4, 4), 2) == [9, 25]  # the window grows by k − 1 per layer, away from the border
     assert layers_to_see_everything(14, 3) == 13 and layers_to_see_everything(56, 5) == 28
     at = open_lesson("reach")
-    at.select_slider(key="l6b_side").set_value(28).run()
+    at.select_slider(key="reach_side").set_value(28).run()
     assert_verified(at)
     claims = list(at.dataframe[-1].value["claim"])
     assert any("every entry of A(X) > 0" in claim for claim in claims)
 
 
-def test_lesson_numbers_in_the_split_lessons_and_the_family_table_follow_the_order():
-    def number(key: str) -> int:
-        return LESSON_KEYS.index(key) + 1
-
-    def source(module: str) -> str:
-        return (ROOT / "app" / "lessons" / f"{module}.py").read_text()
-
-    family = source("l5_container")
-    for block, key in (("Transformer block", "attention"), ("depthwise-conv block", "conv"),
-                       ("MLP-Mixer block", "mixer")):
-        assert re.search(rf'\("{block}".*"lesson {number(key)}"\)', family), block
-    assert f"ties it to one grid (lesson {number('mixer')})" in family
-    assert f"lesson {number('mixer')}'s Mixer" in source("l3b_shift")
-    assert f"(lesson {number('conv')})" in source("l3b_shift")
-    assert f"lesson {number('cost')}'s cost" in source("l6b_reach")
-    assert number("reach") == number("cost") + 1 and "is the next lesson" in source("l6_cost")
-    trained = source("l7_trained")
-    assert f"run lesson {number('train')}" in trained and f"lesson {number('reach')}'s reason" in trained
-
-
 def test_cost_counts_like_with_like_and_the_detection_grid():
-    from app.lessons.cost_compare import detection_stage1_grid, like_with_like
+    from app.lessons.parts.cost_compare import detection_stage1_grid, like_with_like
     from container_edu.ops.aggregation import DepthwiseConvAggregation, TokenMixing, count_parameters
 
     rows = {row["operator"].split(" ")[0]: row for row in like_with_like(49, 8, 2, 5)}
@@ -73,7 +51,7 @@ def test_cost_counts_like_with_like_and_the_detection_grid():
 
 
 def test_cost_memory_counts_what_each_operator_stores():
-    from app.lessons.l6_cost import CHANNELS, FLOAT_BYTES, HEADS, KERNEL, measure_costs
+    from app.lessons.cost import CHANNELS, FLOAT_BYTES, HEADS, KERNEL, measure_costs
 
     rows, _ = measure_costs((7, 14))
     for row in rows:
@@ -84,7 +62,7 @@ def test_cost_memory_counts_what_each_operator_stores():
 
 
 def test_conv_against_attention_reads_the_intervals():
-    from app.lessons.data_size import ATTENTION_AHEAD, CONV_AHEAD, OVERLAP, conv_against_attention
+    from app.lessons.parts.data_size import ATTENTION_AHEAD, CONV_AHEAD, OVERLAP, conv_against_attention
 
     def cells(conv, attention):
         return {("conv", 1000): {"mean": conv[0], "std": conv[1], "n": 3},
@@ -98,7 +76,7 @@ def test_conv_against_attention_reads_the_intervals():
 
 
 def test_zoo_lesson_checks_the_data_size_prediction_against_the_sweep():
-    from app.lessons.data_size import PREDICTIONS, SMALLEST, conv_against_attention
+    from app.lessons.parts.data_size import PREDICTIONS, SMALLEST, conv_against_attention
     from app.zoo import sweep_runs
     from container_edu.training.sweep_report import summary
 
@@ -106,10 +84,10 @@ def test_zoo_lesson_checks_the_data_size_prediction_against_the_sweep():
     if measured is None:
         pytest.skip("the sweep has fewer than two seeds of conv and attention at 1,000 images")
     at = open_lesson("zoo")
-    assert not [c for c in at.get("plotly_chart") if c.key == "l10_fig_sweep"]  # no figure before the prediction
-    at.radio(key="l10_data_prediction").set_value(measured).run()
-    assert [c for c in at.get("plotly_chart") if c.key == "l10_fig_sweep"]
+    assert not [c for c in at.get("plotly_chart") if c.key == "zoo_fig_sweep"]  # no figure before the prediction
+    at.radio(key="zoo_data_prediction").set_value(measured).run()
+    assert [c for c in at.get("plotly_chart") if c.key == "zoo_fig_sweep"]
     assert_verified(at)
     wrong = next(option for option in PREDICTIONS if option != measured)
-    at.radio(key="l10_data_prediction").set_value(wrong).run()
+    at.radio(key="zoo_data_prediction").set_value(wrong).run()
     assert any(e.value.startswith("Not verified: your prediction") for e in at.error)

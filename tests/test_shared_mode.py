@@ -21,8 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from app import caching, deployment
 from app.lessons import LESSON_KEYS
-from app.lessons.training_job import TrainingQueue
-from app.lessons.widgets import PICKER_KEY
+from app.lessons.parts.training_job import TrainingQueue
+from app.lessons.parts.widgets import PICKER_KEY
 from app.registry import BUNDLED_DIR_ENV, ModelRef
 from app.sidebar import MODEL_KEY
 from container_edu.hub.checkpoints import CheckpointError
@@ -288,7 +288,7 @@ def test_training_queue_lets_as_many_run_as_it_has_slots():
 
 
 def test_the_training_lesson_shows_the_learners_place_in_the_queue(shared):
-    from app.lessons import training_job
+    from app.lessons.parts import training_job
     from container_edu.data.fashion_mnist import DatasetError, load_fashion_mnist
 
     try:
@@ -303,12 +303,12 @@ def test_the_training_lesson_shows_the_learners_place_in_the_queue(shared):
     try:
         at = run_app(LESSONS_PAGE)
         at.selectbox(key=PICKER_KEY).set_value("train").run()
-        at.text_input(key="l8_name").set_value("queued_run").run()
-        at.button(key="l8_start").click().run()
-        job = at.session_state["l8_job"]
+        at.text_input(key="train_name").set_value("queued_run").run()
+        at.button(key="train_start").click().run()
+        job = at.session_state["train_job"]
         assert job.status == "queued" and job.queue_position() == 1
         assert any("number 1 in the queue" in i.value for i in at.info), [i.value for i in at.info]
-        at.button(key="l8_stop").click().run()
+        at.button(key="train_stop").click().run()
         assert job.wait(30) and job.status == "cancelled" and job.result is None
         assert queue.position(job) is None
         at.run()

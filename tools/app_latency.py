@@ -9,7 +9,7 @@ Three measurements on this machine:
 2. the whole inspector page rerun in ``AppTest`` after a head or query change
    (cache lookups, slicing, figures, serialisation; no browser); goal: median
    under 1 s;
-3. the cost lesson's live measurement (``app.lessons.l6_cost.measure_costs``);
+3. the cost lesson's live measurement (``app.lessons.cost.measure_costs``);
    the lesson aims at under 3 s.
 
 Usage::
@@ -110,7 +110,7 @@ def time_page_rerun(repeats: int) -> dict[str, float]:
 
 
 def time_cost_lesson() -> float:
-    from app.lessons.l6_cost import measure_costs
+    from app.lessons.cost import measure_costs
 
     _, seconds = measure_costs()
     return seconds
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time_page_rerun(args.reruns)
     print(f"{'inspector page (AppTest)':26s} first run {t['first_run']:.2f} s | rerun: median {t['median'] * 1000:6.0f} ms, "
           f"max {t['max'] * 1000:6.0f} ms (goal: median < {RERUN_GOAL_S * 1000:.0f} ms)")
-    print(f"{'cost lesson (lesson 6)':26s} live measurement {time_cost_lesson():.2f} s "
+    print(f"{'the cost lesson':26s} live measurement {time_cost_lesson():.2f} s "
           f"(the lesson aims at < {COST_LESSON_GOAL_S:.0f} s)")
     return 0
 

@@ -15,7 +15,7 @@ browser's CPU is never counted. Actions (``--repeats`` of each):
 - first visit: a new browser tab on the home page (a new server session and its first run);
 - upload and inspect: a new 96x96 image on the Image inspector, until its own prediction is shown;
 - change head or query: the "Head m" box or the "Query column x" slider, until the maps name the new one;
-- lesson experiment: the Container lesson's (lesson 8) α slider one step, until the accuracy at the new α is shown (each α is new to
+- lesson experiment: the ``container`` lesson's α slider one step, until the accuracy at the new α is shown (each α is new to
   the server; asked again it comes from a cache shared by everyone).
 
 Memory is the server's resident set (VmRSS) before and after opening
@@ -268,9 +268,9 @@ async def measure_actions(browser, server: AppServer, meter: Meter, repeats: int
     await inspect_series(page, meter, photos, " (12 MP photo)", "image/jpeg", timeout)
     await context.close()
 
-    log("lesson experiment (lesson 8, the α slider):")
+    log("lesson experiment (the container lesson's α slider):")
     context, page = await new_tab(browser, server.url, "Lessons?lesson=container", PAGES[-1][1], timeout)
-    await wait_page(page, lambda s: any(ALPHA_METRIC.search(m) for m in s["metrics"]), "lesson 8", timeout)
+    await wait_page(page, lambda s: any(ALPHA_METRIC.search(m) for m in s["metrics"]), "the container lesson", timeout)
     for _ in range(repeats):
         state = await page.evaluate(PAGE_JS)
         alpha = float(next(ALPHA_METRIC.search(m).group(1) for m in state["metrics"] if ALPHA_METRIC.search(m)))

@@ -1,10 +1,11 @@
 """Guided lessons: from ``Y = A V`` to what Container's blend buys.
 
-Each lesson is a module with ``KEY``, ``TITLE``, ``GOALS``, ``QUESTIONS`` and
-``render()``; :func:`render_lessons` draws the picker, the progress, the
-chosen lesson and the previous/next buttons. A lesson's ``TITLE``, ``GOALS`` and
+Each lesson is a module named by its ``KEY`` (``app/lessons/<KEY>.py``) with ``TITLE``, ``GOALS``, ``QUESTIONS``
+and ``render()``; what lessons share lives in ``app/lessons/parts/``. :func:`render_lessons` draws the picker, the
+progress, the chosen lesson and the previous/next buttons, numbered by the course order (``parts/course.py``,
+which also names one lesson in another's text). A lesson's ``TITLE``, ``GOALS`` and
 ``QUESTIONS`` are English marked with ``N_`` and translated where they are drawn
-(here and in :mod:`app.lessons.widgets`); see docs/translating.md, "Lessons".
+(here and in :mod:`app.lessons.parts.widgets`); see docs/translating.md, "Lessons".
 """
 
 from __future__ import annotations
@@ -15,30 +16,18 @@ import streamlit as st
 
 from app.i18n import N_, _
 
-from app.lessons import (
-    l1_matrix,
-    l2_attention,
-    l3_conv,
-    l3b_shift,
-    l4_mixer,
-    l5_container,
-    l6_cost,
-    l6b_reach,
-    l7_trained,
-    l7b_zoo,
-    l8_train,
-    l9_measured,
-)
-from app.lessons.widgets import DONE_KEY, PICKER_KEY, done_lessons
+from app.lessons import attention, container, conv, cost, matrix, measured, mixer, reach, shift, train, trained, zoo
+from app.lessons.parts import course
+from app.lessons.parts.widgets import DONE_KEY, PICKER_KEY, done_lessons
 
-# The arc: conv, then mixer, then attention each relax one constraint; cost comes before Container uses it.
-# A lesson that taught two things is two lessons (its second half in the ``b`` module next to it).
-LESSONS: tuple[ModuleType, ...] = (
-    l1_matrix, l3_conv, l3b_shift, l4_mixer, l2_attention, l6_cost, l6b_reach, l5_container, l7_trained, l7b_zoo,
-    l8_train, l9_measured,
-)
-LESSON_KEYS: tuple[str, ...] = tuple(lesson.KEY for lesson in LESSONS)
-_BY_KEY = {lesson.KEY: lesson for lesson in LESSONS}
+_BY_KEY: dict[str, ModuleType] = {lesson.KEY: lesson for lesson in (
+    matrix, conv, shift, mixer, attention, cost, reach, container, trained, zoo, train, measured)}
+if sorted(_BY_KEY) != sorted(course.ORDER):
+    raise ImportError(f"the course order {course.ORDER} must name every lesson module {sorted(_BY_KEY)} once")
+
+# The course as imported, for callers that list the lessons; drawing reads course.ORDER at run time (see course.py).
+LESSON_KEYS: tuple[str, ...] = course.ORDER
+LESSONS: tuple[ModuleType, ...] = tuple(_BY_KEY[key] for key in LESSON_KEYS)
 QUERY_PARAM = "lesson"
 
 __all__ = ["LESSONS", "LESSON_KEYS", "DONE_KEY", "PICKER_KEY", "TITLE", "INTRO", "lesson_label", "render_lessons"]
@@ -46,7 +35,7 @@ __all__ = ["LESSONS", "LESSON_KEYS", "DONE_KEY", "PICKER_KEY", "TITLE", "INTRO",
 
 def lesson_label(key: str) -> str:
     """The picker's label of a lesson, in the session's language: a checkmark once done, its number and title."""
-    number = LESSON_KEYS.index(key) + 1
+    number = course.lesson_number(key)
     mark = "✓" if key in done_lessons() else "○"
     return f"{mark} {number}. {_(_BY_KEY[key].TITLE)}"
 
@@ -64,22 +53,23 @@ INTRO = N_("Self-attention, depthwise convolution and MLP-Mixer all compute Y = 
 
 def render_lessons() -> None:
     """The picker, the progress, the chosen lesson and previous/next buttons (the page draws title and intro)."""
-    if st.session_state.get(PICKER_KEY) not in LESSON_KEYS:
+    order = course.ORDER
+    if st.session_state.get(PICKER_KEY) not in order:
         # First visit in this session: a link may name the lesson (?lesson=conv).
         linked = st.query_params.get(QUERY_PARAM)
-        st.session_state[PICKER_KEY] = linked if linked in LESSON_KEYS else LESSON_KEYS[0]
+        st.session_state[PICKER_KEY] = linked if linked in order else order[0]
     picker_col, progress_col = st.columns([3, 2], vertical_alignment="bottom")
     with picker_col:
-        labels = {lesson_key: lesson_label(lesson_key) for lesson_key in LESSON_KEYS}  # built in the run: rule 6
-        key = st.selectbox(_("Lesson"), LESSON_KEYS, format_func=labels.__getitem__, key=PICKER_KEY)
+        labels = {lesson_key: lesson_label(lesson_key) for lesson_key in order}  # built in the run: rule 6
+        key = st.selectbox(_("Lesson"), order, format_func=labels.__getitem__, key=PICKER_KEY)
     with progress_col:
-        done = len(done_lessons() & set(LESSON_KEYS))
-        st.progress(done / len(LESSONS), text=_("{done} of {total} lessons complete").format(done=done,
-                                                                                             total=len(LESSONS)))
+        done = len(done_lessons() & set(order))
+        st.progress(done / len(order), text=_("{done} of {total} lessons complete").format(done=done,
+                                                                                           total=len(order)))
 
     if st.query_params.get(QUERY_PARAM) != key:
         st.query_params[QUERY_PARAM] = key  # the address names the lesson shown, so it can be shared
-    index = LESSON_KEYS.index(key)
+    index = order.index(key)
     lesson = _BY_KEY[key]
     st.header(f"{index + 1}. {_(lesson.TITLE)}")
     lesson.render()
@@ -87,14 +77,14 @@ def render_lessons() -> None:
     st.divider()
     previous_col, _spacer, next_col = st.columns([1, 2, 1])
     if index > 0:
-        previous_key = LESSON_KEYS[index - 1]
+        previous_key = order[index - 1]
         previous_col.button(f"← {index}. {_(_BY_KEY[previous_key].TITLE)}", key="lesson_previous",
                             on_click=_go_to, args=(previous_key,), width="stretch")
-    if index + 1 < len(LESSONS):
-        next_key = LESSON_KEYS[index + 1]
+    if index + 1 < len(order):
+        next_key = order[index + 1]
         next_col.button(_("Next lesson: {number}. {title} →").format(number=index + 2,
                                                                      title=_(_BY_KEY[next_key].TITLE)),
                         key="lesson_next",
                         on_click=_go_to, args=(next_key,), type="primary", width="stretch")
-    elif set(LESSON_KEYS) <= done_lessons():
+    elif set(order) <= done_lessons():
         next_col.success(_("All lessons complete."), icon=":material/school:")

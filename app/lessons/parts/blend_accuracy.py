@@ -1,4 +1,5 @@
-"""Lesson 5's measurements with a moved blend: accuracy at one α, over a sweep of α, with re-estimated BatchNorm.
+"""The ``container`` lesson's measurements with a moved blend: accuracy at one α, over a sweep of α,
+with re-estimated BatchNorm.
 
 Every function runs the shared model under ``override_blend``, which changes no parameter; the BatchNorm
 re-estimate works on a private copy.
@@ -17,7 +18,7 @@ from app.i18n import N_
 from container_edu.models import blend_parameters
 from container_edu.record.trace import override_blend
 
-from app.lessons.resources import LessonModel
+from app.lessons.parts.resources import LessonModel
 
 SWEEP = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 ALL_BLOCKS = N_("all mixed blocks")  # a selectbox value and a widget key: English; shown with _()

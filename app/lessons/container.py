@@ -1,4 +1,5 @@
-"""Lesson 5: Container, ``alpha A(X) + beta A_static``; moving Container-Light's blend on a trained model."""
+"""The ``container`` lesson: Container, ``alpha A(X) + beta A_static``;
+moving Container-Light's blend on a trained model."""
 
 from __future__ import annotations
 
@@ -13,21 +14,22 @@ from container_edu.ops import affinity as aff
 from container_edu.models import blend_parameters
 from container_edu.record.trace import override_blend, record_affinities
 
-from app.lessons import figures
-from app.lessons.blend_accuracy import (ALL_BLOCKS, SWEEP, accuracy_at, accuracy_sweep, accuracy_with_fresh_batchnorm,
-                             slider_start, weights_for)
-from app.lessons.network import meet_the_network
-from app.lessons.pam import pam_view
-from app.lessons.resources import (alpha_from_behaviour, block_outputs_along_alpha, class_name, lesson_model, source_label,
-                        standard_error, test_source, train_command, train_images, try_test_batch)
-from app.lessons.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, random_weights_warning,
-                      verify_panel)
+from app.lessons.parts import figures
+from app.lessons.parts.blend_accuracy import (ALL_BLOCKS, SWEEP, accuracy_at, accuracy_sweep, accuracy_with_fresh_batchnorm,
+                                   slider_start, weights_for)
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.network import meet_the_network
+from app.lessons.parts.pam import pam_view
+from app.lessons.parts.resources import (alpha_from_behaviour, block_outputs_along_alpha, class_name, lesson_model, source_label,
+                              standard_error, test_source, train_command, train_images, try_test_batch)
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz,
+                            random_weights_warning, verify_panel)
 
 KEY = "container"
 TITLE = N_("Container: mixing dynamic and static")
 MODEL = "fmnist_container_light"
-MOVED_KEY = "l5_moved"  # the targets whose slider the learner has moved: no override before that
-PREDICTION_KEY = "l5_prediction"
+MOVED_KEY = "container_moved"  # the targets whose slider the learner has moved: no override before that
+PREDICTION_KEY = "container_prediction"
 PREDICTIONS = (N_("all blocks at α = 0 (conv only) costs more accuracy"),
                N_("all blocks at α = 1 (attention only) costs more accuracy"))
 
@@ -83,9 +85,9 @@ def _family_table() -> None:
     learned_text = _("{model}: {learned}").format(model=general.label, learned=learned) if learned else general.label
     free, this_lesson = _("free"), _("this lesson")
     rows = [
-        (_("Transformer block"), "1", "0", "—", _("lesson 5")),
-        (_("depthwise-conv block"), "0", "1", _("k × k conv (sparse)"), _("lesson 2")),
-        (_("MLP-Mixer block"), "0", "1", _("learned N × N (dense)"), _("lesson 4")),
+        (_("Transformer block"), "1", "0", "—", lesson_ref("attention")),
+        (_("depthwise-conv block"), "0", "1", _("k × k conv (sparse)"), lesson_ref("conv")),
+        (_("MLP-Mixer block"), "0", "1", _("learned N × N (dense)"), lesson_ref("mixer")),
         ("Container-PAM", "1", "1", _("learned N × N added to the softmax output"), this_lesson),
         (_("Container (general)"), free, free, _("multi-head learned N × N (dense)"), learned_text),
         ("Container-Light", "σ(s)", "1 − σ(s)", _("k × k conv (sparse), any grid"), this_lesson),
@@ -93,12 +95,12 @@ def _family_table() -> None:
     st.dataframe(pd.DataFrame(rows, columns=[_("block"), "α", "β", "A^static", _("where")]), hide_index=True,
                  width="stretch")
     st.caption(_("In the general Container α and β are two free scalars, so compare α with β, not α with 0.5. Its "
-                 "dense static part ties it to one grid (lesson 4); Container-Light's conv static part works on any "
-                 "grid, which is what detection needs."))
+                 "dense static part ties it to one grid ({mixer_lesson}); Container-Light's conv static part works on "
+                 "any grid, which is what detection needs.").format(mixer_lesson=lesson_ref("mixer")))
 
 
 def alpha_key(target: str) -> str:
-    return f"l5_alpha_{target}"
+    return f"container_alpha_{target}"
 
 
 def _mark_moved(target: str) -> None:
@@ -135,7 +137,7 @@ def render() -> None:
     # The options stay English (the value names the slider's key); ALL_BLOCKS is shown translated.
     target_labels = {ALL_BLOCKS: _(ALL_BLOCKS), **{name: name for name in blocks}}
     target = c1.selectbox(_("move the blend of"), [ALL_BLOCKS] + blocks, format_func=target_labels.__getitem__,
-                          key="l5_target")
+                          key="container_target")
     # One slider per target, starting at that block's learned α (all blocks: their mean); until it moves,
     # nothing is overridden.
     label = _("α for every block (β = 1 − α), starts at their mean learned α") if target == ALL_BLOCKS else "α (β = 1 − α)"
@@ -154,17 +156,17 @@ def render() -> None:
     # The blended affinity of one image, recorded with the moved blend.
     if data is not None:
         images, labels = data
-        index = st.slider(_("test image"), 0, len(images) - 1, 0, key="l5_image")
+        index = st.slider(_("test image"), 0, len(images) - 1, 0, key="container_image")
         image = images[index : index + 1]
         st.caption(_("Test image {index}, label: {label}.").format(index=index, label=class_name(int(labels[index]))))
     else:
         image = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     d1, d2, d3 = st.columns(3)
-    block = d1.selectbox(_("block to look at"), blocks, key="l5_block")
-    head = d2.radio(_("head m"), list(range(model.config.num_heads)), horizontal=True, key="l5_head")
+    block = d1.selectbox(_("block to look at"), blocks, key="container_block")
+    head = d2.radio(_("head m"), list(range(model.config.num_heads)), horizontal=True, key="container_head")
     height, width = model.config.mixed_grid
     query = d3.select_slider(_("query token i"), options=list(range(height * width)),
-                             value=aff.token_index(height // 2, width // 2, width), key="l5_query")
+                             value=aff.token_index(height // 2, width // 2, width), key="container_query")
     with torch.no_grad(), override_blend(override), record_affinities() as records:
         model(image.to(loaded.device))
     record = records[block]
@@ -177,7 +179,8 @@ def render() -> None:
     st.plotly_chart(figures.heatmaps_side_by_side(
         panels, _("Row i = t{query} of {block}'s affinity on the {height} × {width} grid, head {head}{suffix}").format(
             query=query, block=block, height=height, width=width, head=head, suffix=suffix),
-        _("weight on token j"), diverging=True, grid=True, query=divmod(query, width), height=360), key="l5_fig_rows")
+        _("weight on token j"), diverging=True, grid=True, query=divmod(query, width), height=360),
+        key="container_fig_rows")
 
     if data is not None:
         count = len(data[1])
@@ -196,7 +199,7 @@ def render() -> None:
                      "statistics frozen at the learned α: part of any drop is that mismatch, not a lost "
                      "branch.").format(source=source_label(test_source())))
         if moved and st.toggle(_("re-estimate the BatchNorm statistics at this α (on 1,000 training images)"),
-                               key="l5_fresh_bn"):
+                               key="container_fresh_bn"):
             training = train_images(1000)
             with st.spinner(_("Re-estimating BatchNorm statistics at this α…")):
                 fresh = accuracy_with_fresh_batchnorm(cache_key, target, alpha, loaded, data, training)
@@ -213,7 +216,7 @@ def render() -> None:
     if data is not None and prediction is None:
         st.info(_("Make your prediction to see the sweep; the Verify panel below then checks it."))
     elif data is not None:
-        show_each = st.toggle(_("also sweep each block alone"), value=False, key="l5_each")
+        show_each = st.toggle(_("also sweep each block alone"), value=False, key="container_each")
         for name in blocks if show_each else []:
             with st.spinner(_("Measuring accuracy over a sweep of α…")):
                 sweeps[name] = accuracy_sweep(cache_key, name, loaded, data)
@@ -226,7 +229,7 @@ def render() -> None:
                           annotation_position="top" if number % 2 == 0 else "bottom")
         fig.add_trace(go.Scatter(x=[alpha], y=[moved_accuracy], mode="markers", name=_("your α"),
                                  marker=dict(size=14, symbol="star", color="#ff2d55")))
-        st.plotly_chart(fig, key="l5_fig_sweep")
+        st.plotly_chart(fig, key="container_fig_sweep")
         best = int(np.argmax(sweeps[ALL_BLOCKS]))
         st.caption(_(
             "Setting every block to α = 0 (conv only) gives {conv_only:.1f}%, α = 1 (attention only) "

@@ -1,4 +1,5 @@
-"""Lesson 9: dynamic or static, measured: one query on two images, how far each head looks, and rollout."""
+"""The ``measured`` lesson: dynamic or static, measured: one query on two images,
+how far each head looks, and rollout."""
 
 from __future__ import annotations
 
@@ -11,17 +12,16 @@ from container_edu import analysis as an
 from container_edu.ops import affinity as aff
 from container_edu.record.trace import record_affinities
 
-from app.lessons import figures
-from app.lessons.resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
-from app.lessons.widgets import (
-    Question, check_close, check_true, goals, math_block, quiz, random_weights_warning, tex_words, verify_panel,
-)
+from app.lessons.parts import figures
+from app.lessons.parts.resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
+from app.lessons.parts.widgets import (Question, check_close, check_true, goals, math_block, quiz, random_weights_warning,
+                            tex_words, verify_panel)
 
 KEY = "measured"
 TITLE = N_("Dynamic or static, measured")
 MODEL = "fmnist_container_light"
 GALLERY_IMAGES = 100
-PREDICTION_KEY = "l9_prediction"
+PREDICTION_KEY = "measured_prediction"
 #: The learner's prediction -> which rows differ between the two images (attention, conv).
 PREDICTIONS = {
     N_("only the attention rows"): (True, False),
@@ -136,12 +136,12 @@ def render() -> None:
              list(PREDICTIONS), index=None, key=PREDICTION_KEY, horizontal=True,
              format_func=prediction_labels.__getitem__)
     c1, c2, c3, c4, c5 = st.columns(5)
-    index_a = c1.number_input(_("image A"), 0, len(images) - 1, 0, key="l9_image_a")
-    index_b = c2.number_input(_("image B"), 0, len(images) - 1, 1, key="l9_image_b")
-    block = c3.selectbox(_("block"), blocks, key="l9_block")
-    head = c4.selectbox(_("head m"), list(range(loaded.model.config.num_heads)), key="l9_head")
+    index_a = c1.number_input(_("image A"), 0, len(images) - 1, 0, key="measured_image_a")
+    index_b = c2.number_input(_("image B"), 0, len(images) - 1, 1, key="measured_image_b")
+    block = c3.selectbox(_("block"), blocks, key="measured_block")
+    head = c4.selectbox(_("head m"), list(range(loaded.model.config.num_heads)), key="measured_head")
     query = c5.select_slider(_("query token i"), list(range(height * width)),
-                             value=aff.token_index(height // 2, width // 2, width), key="l9_query")
+                             value=aff.token_index(height // 2, width // 2, width), key="measured_query")
     records_a = _records(loaded, images[int(index_a):int(index_a) + 1])
     records_b = _records(loaded, images[int(index_b):int(index_b) + 1])
     compared = {c.kind: c for c in an.compare_rows(records_a[block], records_b[block], head, query)}
@@ -153,14 +153,14 @@ def render() -> None:
         _("Attention row i = t{query} of {block}, head {head}, on two images").format(query=query, block=block,
                                                                                        head=head),
         _("attention weight"), grid=True,
-        query=yx, height=320), key="l9_fig_attention")
+        query=yx, height=320), key="measured_fig_attention")
     st.plotly_chart(figures.heatmaps_side_by_side(
         [(static.row_a, _("A_{head}^conv, image A").format(head=head)),
          (static.row_b, _("A_{head}^conv, image B").format(head=head)),
          (static.row_a - static.row_b, _("image A − image B"))],
         _("Conv row i = t{query} of {block} (head {head}'s kernels averaged over its channels), on the same two "
           "images").format(query=query, block=block, head=head),
-        _("conv weight"), diverging=True, grid=True, query=yx, height=320), key="l9_fig_static")
+        _("conv weight"), diverging=True, grid=True, query=yx, height=320), key="measured_fig_static")
     st.caption(_("Measured: max |A − B| of the attention row {attention:.3g} (its largest entry {scale:.3g}); of the "
                  "conv row {conv:.3g}, and over every channel's kernel {conv_all:.3g}.").format(
                      attention=attention.max_abs_diff, scale=attention.scale, conv=static.max_abs_diff,
@@ -190,7 +190,7 @@ def render() -> None:
                                         "images), next to each head's conv kernel").format(count=stats.num_images,
                                                                                            source=source)),
                       height=400, yaxis_title=_("mean distance (tokens)"), margin=dict(l=10, r=10, t=70, b=10))
-    st.plotly_chart(fig, key="l9_fig_gallery")
+    st.plotly_chart(fig, key="measured_fig_gallery")
     st.caption(_("A head at or below the dotted line ({distance:.2f} tokens) is labelled local (conv-like), above it "
                  "global. The kernel's distance does not depend on the images; the bars do.").format(
                      distance=stats.local_threshold))
@@ -206,7 +206,7 @@ def render() -> None:
          (single.reshape(height, width), _("{block} alone").format(block=block))],
         _("Where query t{query} of image A gathers from: through {count} blocks ({blocks}), heads averaged, "
           "0.5 A + 0.5 I per block").format(query=query, count=len(stage), blocks=", ".join(stage)),
-        _("weight"), grid=True, query=yx, height=330), key="l9_fig_rollout")
+        _("weight"), grid=True, query=yx, height=330), key="measured_fig_rollout")
     st.caption(_("Rollout leaves out the MLPs, W_o, normalisation and the earlier stages; signed conv weights count by "
                  "magnitude. It says where values travelled, not what the prediction depends on."))
 

@@ -12,6 +12,7 @@ Titles and labels passed in come translated from the lesson; the texts made here
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,6 +21,8 @@ from plotly.subplots import make_subplots
 
 from app.i18n import N_, _
 from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL
+
+from app.lessons.parts.course import lesson_ref, lesson_span
 
 _MARGIN = dict(l=10, r=10, t=60, b=10)
 
@@ -226,18 +229,35 @@ def add_vertical_markers(fig: go.Figure, xs: Sequence[float], labels: Sequence[s
     return fig
 
 
-#: The Container block, input to output: (code name, what it computes, the lesson that explains it); the last two
-#: are English (``N_``), translated in :func:`block_diagram`.
-BLOCK_PARTS: tuple[tuple[str, str, str], ...] = (
-    ("pos_embed", N_("3×3 depthwise conv<br>added to x"), N_("lesson 2")),
-    ("norm1", N_("BatchNorm"), N_("lesson 8")),
-    ("conv1", N_("1×1 conv:<br>W_q | W_k | W_v"), N_("lesson 5")),
-    ("aggregate", N_("Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend"), N_("lessons 1-8")),
-    ("conv2", N_("1×1 conv: W_o"), N_("lesson 1")),
-    ("+", N_("residual"), ""),
-    ("norm2", N_("BatchNorm"), N_("lesson 8")),
-    ("mlp", N_("1×1 conv → GELU<br>→ 1×1 conv"), N_("per token")),
-    ("+", N_("residual"), ""),
+class BlockPart(NamedTuple):
+    """One part of the Container block: its code name, what it computes (English, ``N_``) and where it is explained:
+    the key of the lesson, the first and last key of a run of lessons, or no lesson and a note (``N_``)."""
+
+    name: str
+    what: str
+    lessons: tuple[str, ...] = ()
+    note: str = ""
+
+    def explained_in(self) -> str:
+        """The part's caption in the diagram, in the session's language, numbered by the course order."""
+        if len(self.lessons) == 1:
+            return lesson_ref(self.lessons[0])
+        if self.lessons:
+            return lesson_span(*self.lessons)
+        return _(self.note) if self.note else ""
+
+
+#: The Container block, input to output, each part with the lesson that explains it (:meth:`BlockPart.explained_in`).
+BLOCK_PARTS: tuple[BlockPart, ...] = (
+    BlockPart("pos_embed", N_("3×3 depthwise conv<br>added to x"), ("conv",)),
+    BlockPart("norm1", N_("BatchNorm"), ("container",)),
+    BlockPart("conv1", N_("1×1 conv:<br>W_q | W_k | W_v"), ("attention",)),
+    BlockPart("aggregate", N_("Y_m = A_m V_m<br>A: attention, conv,<br>mixer or blend"), ("matrix", "container")),
+    BlockPart("conv2", N_("1×1 conv: W_o"), ("matrix",)),
+    BlockPart("+", N_("residual")),
+    BlockPart("norm2", N_("BatchNorm"), ("container",)),
+    BlockPart("mlp", N_("1×1 conv → GELU<br>→ 1×1 conv"), note=N_("per token")),
+    BlockPart("+", N_("residual")),
 )
 
 
@@ -245,8 +265,9 @@ def block_diagram(height: int = 230) -> go.Figure:
     """The Container block drawn once: one box per part, arrows in data order, each part naming its lesson."""
     fig = go.Figure()
     width, gap = 1.0, 0.35
-    insets = [0.3 if name == "+" else 0.0 for name, _what, _lesson in BLOCK_PARTS]
-    for index, (name, what, lesson) in enumerate(BLOCK_PARTS):
+    insets = [0.3 if part.name == "+" else 0.0 for part in BLOCK_PARTS]
+    for index, part in enumerate(BLOCK_PARTS):
+        name, what, explained_in = part.name, part.what, part.explained_in()
         x0 = index * (width + gap)
         inset = insets[index]
         fig.add_shape(type="circle" if inset else "rect", x0=x0 + inset, x1=x0 + width - inset,
@@ -254,8 +275,8 @@ def block_diagram(height: int = 230) -> go.Figure:
                       line=dict(color="#555"), fillcolor="#fff3cd" if name == "aggregate" else "#eef3fb")
         label = "+" if inset else f"<b>{name}</b><br>{_(what)}"
         fig.add_annotation(x=x0 + width / 2, y=0.5, text=label, showarrow=False, font=dict(size=11))
-        if lesson:
-            fig.add_annotation(x=x0 + width / 2, y=-0.15, text=f"<i>{_(lesson)}</i>", showarrow=False,
+        if explained_in:
+            fig.add_annotation(x=x0 + width / 2, y=-0.15, text=f"<i>{explained_in}</i>", showarrow=False,
                                font=dict(size=10, color="#1f5fa8"))
         if index:
             start = x0 - gap - insets[index - 1]

@@ -1,4 +1,4 @@
-"""Lesson 10's data-size panel: does the static, local conv win when data is scarce? Read off the sweep.
+"""The ``zoo`` lesson's data-size panel: does the static, local conv win when data is scarce? Read off the sweep.
 
 The figure and every number come from the sweep's results file (``python -m container_edu sweep run``); the
 learner predicts first, and the Verify row compares the prediction with what the file says.
@@ -12,7 +12,7 @@ from app.i18n import N_, _
 from app.zoo import sweep_accuracy_figure, sweep_runs
 from container_edu.training.sweep_report import blend_summary, summary
 
-from app.lessons.widgets import CheckResult, check_prediction, predict
+from app.lessons.parts.widgets import CheckResult, check_prediction, predict
 
 SMALLEST = 1_000
 LARGEST = 54_000
@@ -50,14 +50,14 @@ def data_size_panel() -> CheckResult | None:
                   "than attention, which must learn where to look. The data-size sweep trained every variant on "
                   "{small:,}, 6,000 and {large:,} images, with several seeds each.").format(small=SMALLEST,
                                                                                            large=LARGEST))
-    prediction = predict("l10_data_prediction", _("Predict before the figure: with only {small:,} training images, "
-                                                  "how do conv and attention compare?").format(small=SMALLEST),
+    prediction = predict("zoo_data_prediction", _("Predict before the figure: with only {small:,} training images, how "
+                                                  "do conv and attention compare?").format(small=SMALLEST),
                          PREDICTIONS)
     if prediction is None:
         st.info(_("Make your prediction to see the sweep; the Verify panel below then checks it."))
         return None
     st.plotly_chart(sweep_accuracy_figure(runs, _("Test accuracy against training-set size (mean ± std over seeds)")),
-                    key="l10_fig_sweep")
+                    key="zoo_fig_sweep")
     conv, attention = cells[("conv", SMALLEST)], cells[("attention", SMALLEST)]
     st.caption(_("At {small:,} images: conv {conv:.2f} ± {conv_std:.2f}%, attention {attention:.2f} ± "
                  "{attention_std:.2f}% (mean ± std over {n} seeds).").format(

@@ -8,7 +8,7 @@ import streamlit as st
 from app.i18n import _
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 
-from app.lessons import figures
+from app.lessons.parts import figures
 
 
 def show_block(key: str) -> None:

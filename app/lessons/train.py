@@ -1,8 +1,8 @@
-"""Lesson 8: train a small Container yourself, live, and watch its blend move.
+"""The ``train`` lesson: train a small Container yourself, live, and watch its blend move.
 
-How stopping works (see ``training_job.py`` for the reasons): the Start
+How stopping works (see ``parts/training_job.py`` for the reasons): the Start
 button's callback starts a :class:`TrainingJob` thread that this session
-owns (``st.session_state["l8_job"]``); a fragment reruns every second while
+owns (``st.session_state["train_job"]``); a fragment reruns every second while
 it runs and draws the job's progress; the Stop button's callback sets the
 job's stop event, which ``train(should_stop=...)`` polls after every step.
 When the thread ends it stores the model in the session's
@@ -25,21 +25,23 @@ from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_s
 from container_edu.models import MIXINGS, ZooContainer, blend_parameters
 from container_edu.training.train import TrainSettings
 
-from app.lessons import figures
-from app.lessons.evidence import card_dataset_label
-from app.lessons.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
-from app.lessons.training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
-from app.lessons.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
-                      tex_words, verify_panel)
+from app.lessons.parts import figures
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.evidence import card_dataset_label
+from app.lessons.parts.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
+from app.lessons.parts.training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
+from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict,
+                            quiz, tex_words, verify_panel)
+from app.lessons.trained import NEAR_START
 
 KEY = "train"
 TITLE = N_("Train one yourself")
-JOB_KEY = "l8_job"
+JOB_KEY = "train_job"
 SUBSETS = (256, 500, 1000, 2000, 3000, 5000, 10000)
 DEFAULT_SUBSET = 2000  # with the default 2 epochs: 32 steps, seconds on a laptop; the time-lapse shows a long run
-# A move of α smaller than this is "no clear lean" (lesson 7's band around 0.5): a run whose ceiling is below it is
-# called short on the page.
-VISIBLE_MOVE = 0.02
+# A move of α smaller than this is "no clear lean" (the ``trained`` lesson's band around 0.5): a run whose ceiling is
+# below it is called short on the page.
+VISIBLE_MOVE = NEAR_START
 POLL_SECONDS = 1.0
 BUNDLED_RUN = "fmnist_container_light"
 PREDICTIONS = (N_("above 0.5 (towards attention)"), N_("below 0.5 (towards conv)"))
@@ -88,11 +90,11 @@ QUESTIONS = (
 
 def _settings_from_widgets() -> tuple[str, TrainSettings]:
     state = st.session_state
-    mixing = state.get("l8_mixing", "container_light")
-    subset = int(state.get("l8_subset", DEFAULT_SUBSET))
-    settings = TrainSettings(mixing=mixing, epochs=int(state.get("l8_epochs", 2)), train_subset=subset,
-                             seed=int(state.get("l8_seed", 0)))
-    name = (state.get("l8_name") or "").strip() or f"live_{mixing}_{subset}"
+    mixing = state.get("train_mixing", "container_light")
+    subset = int(state.get("train_subset", DEFAULT_SUBSET))
+    settings = TrainSettings(mixing=mixing, epochs=int(state.get("train_epochs", 2)), train_subset=subset,
+                             seed=int(state.get("train_seed", 0)))
+    name = (state.get("train_name") or "").strip() or f"live_{mixing}_{subset}"
     return name, settings
 
 
@@ -110,9 +112,9 @@ def _start() -> None:
     job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_MODELS_KEY, {}),
                             data_dir=data_source().directory)
     if job is None:
-        st.session_state["l8_busy"] = True
+        st.session_state["train_busy"] = True
     else:
-        st.session_state["l8_busy"] = False
+        st.session_state["train_busy"] = False
         st.session_state[JOB_KEY] = job
 
 
@@ -168,7 +170,7 @@ def _progress_view() -> None:
         [(_("loss per step"), snap.steps, snap.losses),
          (_("mean of the last {count} steps").format(count=window), snap.steps, smoothed)],
         _("Training loss L per step ({mixing})").format(mixing=job.settings.mixing), _("step"),
-        _("loss (cross-entropy)"), markers=False), key="l8_fig_loss")
+        _("loss (cross-entropy)"), markers=False), key="train_fig_loss")
     blocks = sorted(snap.blends[-1]) if snap.blends and snap.blends[-1] else []
     if blocks:
         series = [(f"{block}: α", snap.steps, [b[block][0] for b in snap.blends]) for block in blocks]
@@ -180,7 +182,7 @@ def _progress_view() -> None:
         # At least 0.4..0.6, so that the first tiny moves of α are not blown up to the full height.
         y_range = (min(0.4, min(values) - 0.02), max(0.6, max(values) + 0.02))
         right.plotly_chart(figures.lines(series, title, _("step"), _("blend weight"), markers=False, y_range=y_range),
-                           key="l8_fig_blend")
+                           key="train_fig_blend")
     else:
         right.info(_("The {mixing} variant has no blend parameter: its mixed stage uses one affinity type.").format(
             mixing=job.settings.mixing))
@@ -211,7 +213,7 @@ def _bundled_time_lapse() -> None:
     with st.expander(_("Time-lapse of the bundled {name} run (its card's blend history)").format(name=BUNDLED_RUN),
                      expanded=True):
         epochs = [0] + [int(entry["epoch"]) for entry in card.history]
-        shown = st.select_slider(_("replay up to epoch"), epochs, value=epochs[-1], key="l8_replay")
+        shown = st.select_slider(_("replay up to epoch"), epochs, value=epochs[-1], key="train_replay")
         blocks = sorted(card.final_blend)
         series = []
         for block in blocks:
@@ -219,7 +221,7 @@ def _bundled_time_lapse() -> None:
             upto = epochs.index(shown) + 1
             series.append((f"{block}: α", epochs[:upto], alphas[:upto]))
         st.plotly_chart(figures.lines(series, _("{name}: α after each epoch (epoch 0 = initialisation)").format(
-            name=BUNDLED_RUN), _("epoch"), "α", y_range=(0, 1)), key="l8_fig_replay")
+            name=BUNDLED_RUN), _("epoch"), "α", y_range=(0, 1)), key="train_fig_replay")
         images = (card.training or {}).get("train_subset") or _("all")
         st.caption(_("From the card: {epochs} epochs on {dataset}; training subset: {images}. Every point is read from "
                      "card.history, not measured here.").format(
@@ -259,25 +261,25 @@ def render() -> None:
             [("α = σ(s)", s_values.tolist(), alpha_values.tolist()),
              ("dα/ds = α(1 − α)", s_values.tolist(), (alpha_values * (1 - alpha_values)).tolist())],
             _("Blend α and its sensitivity dα/ds vs sa_weight s"), "sa_weight s", _("value"), markers=False),
-            key="l8_fig_sigmoid")
+            key="train_fig_sigmoid")
 
     job: TrainingJob | None = st.session_state.get(JOB_KEY)
     _collect(job)
     running = job is not None and not job.finished
     source = data_source()
     subsets = _subsets(source)
-    if st.session_state.get("l8_subset") not in subsets:
-        st.session_state["l8_subset"] = min(DEFAULT_SUBSET, subsets[-1])
+    if st.session_state.get("train_subset") not in subsets:
+        st.session_state["train_subset"] = min(DEFAULT_SUBSET, subsets[-1])
     st.caption(_("Training images come from {source}.").format(source=source_label(source)))
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.selectbox(_("mixing of the 7 × 7 stage"), MIXINGS, index=MIXINGS.index("container_light"), key="l8_mixing",
+    c1.selectbox(_("mixing of the 7 × 7 stage"), MIXINGS, index=MIXINGS.index("container_light"), key="train_mixing",
                  disabled=running)
-    c2.select_slider(_("training images"), subsets, key="l8_subset", disabled=running)
-    c3.slider(_("epochs"), 1, 5, 2, key="l8_epochs", disabled=running)
-    c4.number_input(_("seed"), 0, 9999, 0, key="l8_seed", disabled=running)
+    c2.select_slider(_("training images"), subsets, key="train_subset", disabled=running)
+    c3.slider(_("epochs"), 1, 5, 2, key="train_epochs", disabled=running)
+    c4.number_input(_("seed"), 0, 9999, 0, key="train_seed", disabled=running)
     name, settings = _settings_from_widgets()
-    st.text_input(_("name of the result"), placeholder=name, key="l8_name", disabled=running)
+    st.text_input(_("name of the result"), placeholder=name, key="train_name", disabled=running)
     steps = math.ceil(settings.train_subset / settings.batch_size) * settings.epochs
     # AdamW moves a weight by about the learning rate per step at most, and dα/ds ≤ 1/4.
     reach = 0.25 * settings.lr * steps
@@ -287,9 +289,9 @@ def render() -> None:
         st.info(_("**This is a short run, and its α line will look flat.** {images:,} images × {epochs} epochs at "
                   "batch {batch} = {steps} steps. AdamW moves sa_weight by about the learning rate ({lr:g}) per step "
                   "at most and dα/ds ≤ 1/4, so this run can move α by at most about {reach:.3f}, less than the "
-                  "{visible} that lesson 7 calls a clear lean. It shows the loss falling and α starting to move; the "
-                  "time-lapse below replays the bundled run, trained for far more steps, where α moves visibly.").format(
-                      visible=VISIBLE_MOVE, **numbers),
+                  "{visible} that {trained_lesson} calls a clear lean. It shows the loss falling and α starting to "
+                  "move; the time-lapse below replays the bundled run, trained for far more steps, where α moves "
+                  "visibly.").format(visible=VISIBLE_MOVE, trained_lesson=lesson_ref("trained"), **numbers),
                 icon=":material/schedule:")
     else:
         st.caption(_("{images:,} images × {epochs} epochs at batch {batch} = {steps} steps. AdamW moves sa_weight by "
@@ -299,16 +301,17 @@ def render() -> None:
     st.caption(_("The run is stored as {place} in this session.").format(place=f"{TRAINED_MODELS_KEY}['{name}']"))
 
     b1, b2, _spacer = st.columns([1, 1, 3])
-    b1.button(_("▶ Start training"), key="l8_start", on_click=_start, disabled=running, type="primary",
+    b1.button(_("▶ Start training"), key="train_start", on_click=_start, disabled=running, type="primary",
               width="stretch")
-    b2.button(_("■ Stop"), key="l8_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
-    if st.session_state.get("l8_busy"):
+    b2.button(_("■ Stop"), key="train_stop", on_click=_stop, disabled=not running or job.stop_requested,
+              width="stretch")
+    if st.session_state.get("train_busy"):
         st.warning(_("The training queue of this server is full ({count} runs are waiting); try again in a few "
                      "minutes.").format(count=MAX_WAITING_RUNS))
 
     prediction = None
     if settings.mixing == "container_light":
-        prediction = predict("l8_prediction", _("Predict: at the end of your run, where will blocks2.0's α be?"),
+        prediction = predict("train_prediction", _("Predict: at the end of your run, where will blocks2.0's α be?"),
                              PREDICTIONS)
     st.fragment(_progress_view, run_every=POLL_SECONDS if running else None)()
     _bundled_time_lapse()

@@ -1,4 +1,4 @@
-"""Lesson 6's like-with-like comparison: parameters, activations and multiply-adds of the three affinities,
+"""The ``cost`` lesson's like-with-like comparison: parameters, activations and multiply-adds of the three affinities,
 their receptive field, and a detection-size input. Formulas only (no Streamlit), so they can be tested.
 
 The table's words are marked with ``N_`` and English by default; the lesson passes ``translate=_`` to draw it in the

@@ -1,6 +1,7 @@
-"""Lesson 2: depthwise convolution, a static and sparse affinity: the kernel written as a banded N × N matrix.
+"""The ``conv`` lesson: depthwise convolution, a static and sparse affinity:
+the kernel written as a banded N × N matrix.
 
-Its shift symmetry is the next lesson (``l3b_shift``), which reuses this module's operators."""
+Its shift symmetry is the ``shift`` lesson (``shift.py``), which reuses this module's operators."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from app.i18n import N_, _
 from container_edu.ops import affinity as aff
 from container_edu.ops.aggregation import DepthwiseConvAggregation
 
-from app.lessons import figures
-from app.lessons.widgets import Question, check_close, check_prediction, goals, math_block, predict, quiz, tex_words, verify_panel
+from app.lessons.parts import figures
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz, tex_words,
+                            verify_panel)
 
 KEY = "conv"
 ROW_PREDICTIONS = (N_("all k² kernel taps"), N_("fewer than k² (taps cut at the border)"),
@@ -60,7 +62,7 @@ QUESTIONS = (
 
 
 def make_conv(kernel_size: int) -> DepthwiseConvAggregation:
-    """The lessons' depthwise conv: seeded random kernels, float64 (the same on every rerun and in lesson 3)."""
+    """The lessons' depthwise conv: seeded random kernels, float64 (the same on every rerun and in ``shift``)."""
     with torch.random.fork_rng():
         torch.manual_seed(1)
         conv = DepthwiseConvAggregation(CHANNELS, kernel_size).double()
@@ -82,17 +84,17 @@ def render() -> None:
     )
 
     c1, c2, c3 = st.columns(3)
-    size = c1.slider(_("grid side n_y = n_x"), 7, 12, 9, key="l3_size")
-    kernel_size = c2.radio(_("kernel k"), [3, 5], horizontal=True, key="l3_k")
-    channel = c3.radio(_("channel c"), list(range(CHANNELS)), horizontal=True, key="l3_channel")
+    size = c1.slider(_("grid side n_y = n_x"), 7, 12, 9, key="conv_size")
+    kernel_size = c2.radio(_("kernel k"), [3, 5], horizontal=True, key="conv_k")
+    channel = c3.radio(_("channel c"), list(range(CHANNELS)), horizontal=True, key="conv_channel")
     q1, q2 = st.columns(2)
-    qy = q1.slider(_("query token row y"), 0, size - 1, 1, key="l3_qy")
-    qx = q2.slider(_("query token column x"), 0, size - 1, 0, key="l3_qx")
+    qy = q1.slider(_("query token row y"), 0, size - 1, 1, key="conv_qy")
+    qx = q2.slider(_("query token column x"), 0, size - 1, 0, key="conv_qx")
     query = aff.token_index(qy, qx, size)
     num_tokens = size * size
     pad = kernel_size // 2
 
-    prediction = predict("l3_row_prediction", N_("Predict before reading the figures: how many non-zero entries "
+    prediction = predict("conv_row_prediction", N_("Predict before reading the figures: how many non-zero entries "
                                                  "does the query's row of A_c have?"), ROW_PREDICTIONS)
     conv = make_conv(kernel_size)
     with torch.no_grad():
@@ -106,19 +108,19 @@ def render() -> None:
             conv.weight[channel, 0], _("Kernel w_{channel} ({k} × {k}), by offset").format(channel=channel,
                                                                                             k=kernel_size),
             f"w_{channel}[dy, dx]", x_title="x_j − x_i", y_title="y_j − y_i", x_labels=offsets, y_labels=offsets,
-            diverging=True, show_values=True, height=360), key="l3_fig_kernel")
+            diverging=True, show_values=True, height=360), key="conv_fig_kernel")
     with right:
         st.plotly_chart(figures.grid_map(
             row_on_grid[channel], _("Row i = t{query} of A_{channel} on the grid: the kernel pasted at the query")
             .format(query=query, channel=channel),
-            f"A_{channel}[i, j]", query=(qy, qx), diverging=True, height=360), key="l3_fig_row")
+            f"A_{channel}[i, j]", query=(qy, qx), diverging=True, height=360), key="conv_fig_row")
     matrix_col, text_col = st.columns([2, 1])
     with matrix_col:
         st.plotly_chart(figures.heatmap(
             matrices[channel], _("Affinity A_{channel} (N × N = {n} × {n}): banded and sparse").format(
                 channel=channel, n=num_tokens),
             f"A_{channel}[i, j]", x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=520),
-            key="l3_fig_matrix")
+            key="conv_fig_matrix")
     nonzero = int((matrices[channel][query] != 0).sum())
     diagonals = sorted({dy * size + dx for dy in range(-pad, pad + 1) for dx in range(-pad, pad + 1)})
     density = float((matrices[channel] != 0).double().mean())

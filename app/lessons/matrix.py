@@ -1,4 +1,4 @@
-"""Lesson 1: aggregation as a matrix, ``Y = A V``."""
+"""The ``matrix`` lesson: aggregation as a matrix, ``Y = A V``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 from app.i18n import N_, _
 from container_edu.ops import affinity as aff
 
-from app.lessons import figures
-from app.lessons.network import show_block
-from app.lessons.widgets import Question, check_close, goals, math_block, quiz, verify_panel
+from app.lessons.parts import figures
+from app.lessons.parts.network import show_block
+from app.lessons.parts.widgets import Question, check_close, goals, math_block, quiz, verify_panel
 
 KEY = "matrix"
 TITLE = N_("Aggregation as a matrix")
@@ -115,13 +115,13 @@ def render() -> None:
                                                                                channels=CHANNELS))
     preset_names = list(presets())
     preset_labels = {name: _(name) for name in preset_names}
-    preset = st.radio(_("Start from"), preset_names, horizontal=True, key="l1_preset",
+    preset = st.radio(_("Start from"), preset_names, horizontal=True, key="matrix_preset",
                       format_func=preset_labels.__getitem__)
     base = presets()[preset]
     frame = pd.DataFrame(base.numpy(), index=TOKEN_LABELS, columns=SHORT_LABELS)
     # One editor per preset: the editor keeps edits as a delta on its input, so a new preset gets a fresh editor.
     edited = st.data_editor(
-        frame, key=f"l1_A_{preset_names.index(preset)}", width="stretch",
+        frame, key=f"matrix_A_{preset_names.index(preset)}", width="stretch",
         column_config={name: st.column_config.NumberColumn(name, format="%.2f", step=0.05) for name in SHORT_LABELS},
     )
     matrix = torch.tensor(edited.to_numpy(dtype=float), dtype=torch.float64)
@@ -133,21 +133,21 @@ def render() -> None:
         st.plotly_chart(figures.heatmap(
             matrix, _("Affinity A (N × N)"), "A[i, j]",
             x_title=_("input token j"), y_title=_("output token i"), x_labels=SHORT_LABELS, y_labels=SHORT_LABELS,
-            diverging=True, show_values=True), key="l1_fig_a")
+            diverging=True, show_values=True), key="matrix_fig_a")
     with col_v:
         st.plotly_chart(figures.heatmap(
             v, _("Values V (N × C)"), "V[j, c]", x_title=_("channel c"), y_title=_("token j"),
-            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="l1_fig_v")
+            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="matrix_fig_v")
     with col_y:
         st.plotly_chart(figures.heatmap(
             y, _("Output Y = A V (N × C)"), "Y[i, c]", x_title=_("channel c"), y_title=_("output token i"),
-            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="l1_fig_y")
+            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="matrix_fig_y")
 
     challenge = st.toggle(_("Challenge: edit row t0 of A so that Y_0 is the average of V_1 and V_2 "
-                            "(the Verify panel checks your edit)"), key="l1_challenge")
+                            "(the Verify panel checks your edit)"), key="matrix_challenge")
 
     st.markdown(_("**Read one row.**"))
-    row = st.select_slider(_("output token i"), options=list(range(NUM_TOKENS)), value=0, key="l1_row",
+    row = st.select_slider(_("output token i"), options=list(range(NUM_TOKENS)), value=0, key="matrix_row",
                            format_func=lambda i: TOKEN_LABELS[i])
     weights = matrix[row]
     terms = [rf"{float(w):+.2f}\,V_{{{j}}}" for j, w in enumerate(weights) if abs(float(w)) > 0]
@@ -157,7 +157,7 @@ def render() -> None:
         row=row, total=float(weights.sum()), largest=int(weights.abs().argmax())))
 
     with st.expander(_("Where Y = A V sits in the network: the Container block")):
-        show_block("l1_block_diagram")
+        show_block("matrix_block_diagram")
 
     # Verify: the core's aggregate equals the sum written out by hand, token by token.
     by_hand = torch.stack([sum(matrix[i, j] * v[j] for j in range(NUM_TOKENS)) for i in range(NUM_TOKENS)])

@@ -1,4 +1,5 @@
-"""Lesson 2 on a real input: a Fashion-MNIST test image through the bundled attention model, every head's row."""
+"""The ``attention`` lesson on a real input: a Fashion-MNIST test image through the bundled
+attention model, every head's row."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from container_edu.ops import affinity as aff
 from container_edu.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from container_edu.record.trace import record_affinities
 
-from app.lessons import figures
-from app.lessons.resources import CLASS_NAMES, class_name, lesson_model, source_label, test_source, train_command, try_test_batch
-from app.lessons.widgets import CheckResult, check_close, random_weights_warning
+from app.lessons.parts import figures
+from app.lessons.parts.resources import CLASS_NAMES, class_name, lesson_model, source_label, test_source, train_command, try_test_batch
+from app.lessons.parts.widgets import CheckResult, check_close, random_weights_warning
 
 MODEL = "fmnist_attention"
 IMAGES = 50
@@ -32,11 +33,11 @@ def render_real_input() -> list[CheckResult]:
     model = loaded.model
     height, width = model.config.mixed_grid
     c1, c2, c3 = st.columns([1, 1, 2])
-    index = c1.number_input(_("test image"), 0, IMAGES - 1, 0, key="l2_real_image")
+    index = c1.number_input(_("test image"), 0, IMAGES - 1, 0, key="attention_real_image")
     blocks = [f"blocks2.{i}" for i in range(model.config.depths[1])]
-    block = c2.selectbox(_("block"), blocks, key="l2_real_block")
+    block = c2.selectbox(_("block"), blocks, key="attention_real_block")
     query = c3.select_slider(_("query token i"), options=list(range(height * width)),
-                             value=aff.token_index(height // 2, width // 2, width), key="l2_real_query")
+                             value=aff.token_index(height // 2, width // 2, width), key="attention_real_query")
     image = images[int(index) : int(index) + 1].to(loaded.device)
     with torch.no_grad(), record_affinities() as records:
         logits = model(image)
@@ -51,7 +52,7 @@ def render_real_input() -> list[CheckResult]:
         _("Row i = t{query} of each head's A_m in {block} ({model})").format(query=query, block=block,
                                                                            model=loaded.label),
         "A_m[i, j]", grid=True,
-        query=divmod(query, width), height=300), key="l2_fig_real_heads")
+        query=divmod(query, width), height=300), key="attention_fig_real_heads")
     st.caption(_("Image {index} of {source}. A query is what token i looks for, a key what token j offers; their dot "
                  "product, scaled by s = (C/M)^−1/2 so that its spread does not grow with the head width, decides "
                  "the weight. Heads that look at different places let one layer gather several kinds of context at "

@@ -1,4 +1,4 @@
-"""Lesson 10's evidence panel: what the paper reports, beside what the zoo measures, with a paired test."""
+"""The ``zoo`` lesson's evidence panel: what the paper reports, beside what the zoo measures, with a paired test."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from app.i18n import N_, _
 from container_edu.analysis.stats import McNemarResult, mcnemar
 
-from app.lessons.resources import lesson_model, source_label, test_batch, test_source
+from app.lessons.parts.resources import lesson_model, source_label, test_batch, test_source
 
 #: Images the paired test scores (the full test set's first ones, or all of the shipped subset's).
 PAIRED_IMAGES = 2000
@@ -73,8 +73,8 @@ def paired_panel(cards: dict) -> tuple[torch.Tensor, torch.Tensor, McNemarResult
     st.markdown(_("**A paired test on the same images.**"))
     c1, c2 = st.columns(2)
     first = c1.selectbox(_("model 1"), names, index=names.index("fmnist_container_light")
-                         if "fmnist_container_light" in names else 0, key="l7_pair_first")
-    second = c2.selectbox(_("model 2"), [name for name in names if name != first], key="l7_pair_second")
+                         if "fmnist_container_light" in names else 0, key="zoo_pair_first")
+    second = c2.selectbox(_("model 2"), [name for name in names if name != first], key="zoo_pair_second")
     source = test_source()
     data_key = str(source.directory)
     with st.spinner(_("Scoring the two models image by image…")):

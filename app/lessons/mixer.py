@@ -1,4 +1,4 @@
-"""Lesson 4: MLP-Mixer token mixing, a static and dense affinity; the multi-head MLP in between."""
+"""The ``mixer`` lesson: MLP-Mixer token mixing, a static and dense affinity; the multi-head MLP in between."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from container_edu.ops.aggregation import (
     count_parameters,
 )
 
-from app.lessons import figures
-from app.lessons.network import meet_the_network
-from app.lessons.resources import lesson_model, train_command
-from app.lessons.widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
-                      random_weights_warning, tex_words, verify_panel)
+from app.lessons.parts import figures
+from app.lessons.parts.network import meet_the_network
+from app.lessons.parts.resources import lesson_model, train_command
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
+                            random_weights_warning, tex_words, verify_panel)
 
 KEY = "mixer"
 GRID_PREDICTIONS = (N_("yes, it runs"), N_("no, it refuses"))
@@ -101,12 +101,12 @@ def render() -> None:
     model = loaded.model
     blocks = [name for name, module in model.named_modules() if isinstance(module, MultiHeadMLP)]
     c1, c2, c3, c4 = st.columns(4)
-    block = c1.selectbox(_("block"), blocks, key="l4_block")
+    block = c1.selectbox(_("block"), blocks, key="mixer_block")
     mix: MultiHeadMLP = model.get_submodule(block)
     height, width = model.config.mixed_grid
-    head = c2.radio(_("head m"), list(range(mix.num_heads)), horizontal=True, key="l4_head")
-    qy = c3.slider(_("query row y"), 0, height - 1, 3, key="l4_qy")
-    qx = c4.slider(_("query column x"), 0, width - 1, 3, key="l4_qx")
+    head = c2.radio(_("head m"), list(range(mix.num_heads)), horizontal=True, key="mixer_head")
+    qy = c3.slider(_("query row y"), 0, height - 1, 3, key="mixer_qy")
+    qx = c4.slider(_("query column x"), 0, width - 1, 3, key="mixer_qx")
     query = aff.token_index(qy, qx, width)
     learned = mix.weight.detach().cpu().double()  # (M, N, N)
     suffix = _(" — random weights") if loaded.is_random else ""
@@ -117,13 +117,13 @@ def render() -> None:
             learned[head], _("Learned affinity A_{head} of {block}.mix ({n} × {n}){suffix}").format(
                 head=head, block=block, n=learned.shape[-1], suffix=suffix),
             f"A_{head}[i, j]", x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=430),
-            key="l4_fig_matrix")
+            key="mixer_fig_matrix")
     with right:
         st.plotly_chart(figures.grid_map(
             learned[head, query].reshape(height, width),
             _("Row i = t{query} of A_{head} on the {height} × {width} grid").format(query=query, head=head,
                                                                                   height=height, width=width),
-            f"A_{head}[i, j]", query=(qy, qx), diverging=True, height=430), key="l4_fig_row")
+            f"A_{head}[i, j]", query=(qy, qx), diverging=True, height=430), key="mixer_fig_row")
     row = learned[head, query]
     st.caption(_("Row t{query}: {nonzero} of {total} entries non-zero (dense); sum {row_sum:.3f} (nothing makes it "
                  "1); largest weight on token t{largest}. The same matrix is used for every image.").format(
@@ -133,10 +133,10 @@ def render() -> None:
     st.markdown(_("**Tied to one grid.** The same learned matrix as a Mixer (one A for all channels), run on another "
                   "grid:"))
     grid_labels = {name: _(name) for name in GRIDS}
-    grid_label = st.selectbox(_("run it on a grid of"), list(GRIDS), key="l4_grid",
+    grid_label = st.selectbox(_("run it on a grid of"), list(GRIDS), key="mixer_grid",
                               format_func=grid_labels.__getitem__)
     grid = GRIDS[grid_label]
-    prediction = predict("l4_prediction", N_("Predict: will the learned matrix run on the grid you picked?"),
+    prediction = predict("mixer_prediction", N_("Predict: will the learned matrix run on the grid you picked?"),
                          GRID_PREDICTIONS)
     channels = 8
     mixer = TokenMixing(height * width).double()

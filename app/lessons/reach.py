@@ -1,4 +1,5 @@
-"""Lesson 7: what attention buys for its cost (the receptive field), and why Container-Light blends only at 7 × 7."""
+"""The ``reach`` lesson: what attention buys for its cost (the receptive field),
+and why Container-Light blends only at 7 × 7."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from container_edu.figures import colors
 from container_edu.ops.aggregation import MultiHeadSelfAttention
 from container_edu.models import ContainerLightConfig
 
-from app.lessons import figures
-from app.lessons.math_text import math_sentence
-from app.lessons.l6_cost import FLOAT_BYTES, container_light_stages, megabytes
-from app.lessons.widgets import Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz, verify_panel
+from app.lessons.cost import FLOAT_BYTES, container_light_stages, megabytes
+from app.lessons.parts import figures
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.math_text import math_sentence
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
+                            verify_panel)
 
 KEY = "reach"
 TITLE = N_("Why static early, dynamic late")
@@ -32,11 +35,11 @@ LAYER_PREDICTIONS = (N_("1, as for attention"), "7", "13", N_("196, one per toke
 
 GOALS = [
     N_("Measure how far a token sees after L layers of k × k convs, and after one attention layer."),
-    N_("Weigh that benefit against lesson 6's cost at each stage of Container-Light."),
+    N_("Weigh that benefit against the cost measured in {cost_lesson} at each stage of Container-Light."),
     N_("Explain why Container-Light uses conv-only blocks at {early}, and attention (blended with a conv) only at "
        "{late}."),
 ]
-#: The grids the goals name, read off the configuration (filled in after translation).
+#: The grids the goals name, read off the configuration (filled in after translation, with the cost lesson's name).
 GOAL_FIELDS = {"early": ", ".join(f"{side}×{side}" for side in _STAGE_SIDES[:-1]),
                "late": f"{_STAGE_SIDES[-1]}×{_STAGE_SIDES[-1]}"}
 
@@ -92,21 +95,22 @@ def layers_to_see_everything(side: int, kernel: int) -> int:
 
 
 def render() -> None:
-    goals([_(goal).format(**GOAL_FIELDS) for goal in GOALS])
+    goals([_(goal).format(**GOAL_FIELDS, cost_lesson=lesson_ref("cost")) for goal in GOALS])
     math_block(
         math_sentence(_("after {layers} layers of {kernel} convs: a {window} window of tokens"), layers="L",
                       kernel=r"k \times k", window=r"(1 + L(k - 1)) \times (1 + L(k - 1))"),
         math_sentence(_("after one attention layer: all {tokens} tokens"), tokens="N"),
-        caption=_("The cost of lesson 6 buys this: one attention layer lets every token draw on every other, chosen "
-                  "by content; a conv stack must grow its window layer by layer. The paper adds a second argument "
-                  "for convs early: their locality is a prior that speeds up training."),
+        caption=_("The cost of {cost_lesson} buys this: one attention layer lets every token draw on every other, "
+                  "chosen by content; a conv stack must grow its window layer by layer. The paper adds a second "
+                  "argument for convs early: their locality is a prior that speeds up training.").format(
+            cost_lesson=lesson_ref("cost")),
     )
-    prediction = predict("l6b_prediction", _("Predict: on a {side} × {side} grid, how many stacked {kernel} × "
-                                             "{kernel} convs until every token sees every other token?").format(
+    prediction = predict("reach_prediction", _("Predict: on a {side} × {side} grid, how many stacked {kernel} × "
+                                               "{kernel} convs until every token sees every other token?").format(
                          side=PREDICT_SIDE, kernel=PREDICT_KERNEL), LAYER_PREDICTIONS)
     c1, c2 = st.columns(2)
-    side = c1.select_slider(_("grid side n_y = n_x"), SIDES, value=14, key="l6b_side")
-    kernel = c2.radio(_("conv kernel k"), [3, 5], horizontal=True, key="l6b_k")
+    side = c1.select_slider(_("grid side n_y = n_x"), SIDES, value=14, key="reach_side")
+    kernel = c2.radio(_("conv kernel k"), [3, 5], horizontal=True, key="reach_k")
     needed = layers_to_see_everything(side, kernel)
     layers = list(range(1, needed + 1))
     tokens = side * side
@@ -120,7 +124,7 @@ def render() -> None:
             side=side, kernel=kernel),
         _("layers L"), _("tokens seen (% of N)"), y_range=(0, 105),
         colors=[colors.OPERATOR_COLORS["conv"], "#6baed6", colors.OPERATOR_COLORS["attention"]])
-    st.plotly_chart(fig, key="l6b_fig_reach")
+    st.plotly_chart(fig, key="reach_fig_reach")
     st.caption(_("The centre token sees the whole grid after {centre} layers, the corner token after {corner}: that "
                  "many {kernel} × {kernel} convs for what one attention layer does.").format(
         centre=centre.index(tokens) + 1, corner=needed, kernel=kernel))
@@ -136,12 +140,12 @@ def render() -> None:
     } for s in stages]), hide_index=True, width="stretch")
     first, last = stages[0], stages[-1]
     st.caption(_(
-        "At {first_grid} one head's affinity takes {first_size} per image (lesson 6: far more at detection size), a "
-        "price a conv does not pay. At {last_grid} it takes {last_size}, and one attention layer sees all {tokens} "
+        "At {first_grid} one head's affinity takes {first_size} per image ({cost_lesson}: far more at detection size), "
+        "a price a conv does not pay. At {last_grid} it takes {last_size}, and one attention layer sees all {tokens} "
         "tokens: there the dynamic, global context is cheap, so Container-Light blends it with the conv in its last "
         "stage only.").format(first_grid=first["grid"], first_size=megabytes(first["tokens N"] ** 2 * FLOAT_BYTES),
                               last_grid=last["grid"], last_size=megabytes(last["tokens N"] ** 2 * FLOAT_BYTES),
-                              tokens=last["tokens N"]))
+                              tokens=last["tokens N"], cost_lesson=lesson_ref("cost")))
 
     # Verify: the propagation against the built matrices, attention's density, and the learner's prediction.
     check_side, check_kernel = 7, kernel

@@ -1,4 +1,5 @@
-"""Lesson 6: what each affinity costs, like with like, as N grows (measured); the benefit side is lesson 7 (``l6b_reach``)."""
+"""The ``cost`` lesson: what each affinity costs, like with like, as N grows (measured); the benefit side is the
+``reach`` lesson."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from container_edu.ops.aggregation import DepthwiseConvAggregation, MultiHeadSel
 from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, MixBlock
 from container_edu.record.trace import record_affinities
 
-from app.lessons import figures
-from app.lessons.math_text import math_sentence
-from app.lessons.cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
-from app.lessons.widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
+from app.lessons.parts import figures
+from app.lessons.parts.cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.math_text import math_sentence
+from app.lessons.parts.widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
 
 KEY = "cost"
 GROWTH_PREDICTIONS = ("4 ×", "16 ×", "64 ×", "256 ×")
@@ -191,14 +193,14 @@ def render() -> None:
                                             kernel=KERNEL),
     )
 
-    prediction = predict("l6_prediction", _("Predict before reading the plots: from 14 × 14 to 56 × 56 tokens, "
-                                            "attention's affinity memory per image grows by"), GROWTH_PREDICTIONS)
-    remeasure = st.button(_("Measure again"), key="l6_remeasure")
-    stored = st.session_state.get("l6_costs")
+    prediction = predict("cost_prediction", _("Predict before reading the plots: from 14 × 14 to 56 × 56 tokens, "
+                                              "attention's affinity memory per image grows by"), GROWTH_PREDICTIONS)
+    remeasure = st.button(_("Measure again"), key="cost_remeasure")
+    stored = st.session_state.get("cost_costs")
     if stored is None or remeasure:
         with st.spinner(_("Timing the three operators on this machine…")):
             stored = measure_costs()
-        st.session_state["l6_costs"] = stored
+        st.session_state["cost_costs"] = stored
     rows, seconds = stored
     stages = container_light_stages()
     stage_of = {stage["tokens N"]: stage for stage in stages}
@@ -224,8 +226,8 @@ def render() -> None:
         figures.add_vertical_markers(fig, [stage["tokens N"] for stage in stages],
                                      [_("stage {stage}").format(stage=stage["stage"]) for stage in stages])
     left, right = st.columns(2)
-    left.plotly_chart(time_fig, key="l6_fig_time")
-    right.plotly_chart(memory_fig, key="l6_fig_memory")
+    left.plotly_chart(time_fig, key="cost_fig_time")
+    right.plotly_chart(memory_fig, key="cost_fig_memory")
 
     st.dataframe(pd.DataFrame([
         {
@@ -269,9 +271,9 @@ def render() -> None:
         "mixer's matrices are its parameters. At detection size, {image_h} × {image_w} pixels, Container-Light's "
         "stage 1 has a {grid_h} × {grid_w} grid: {tokens:,} tokens, so one head's affinity would hold {entries:,} "
         "entries ({gigabytes:,.1f} GB in float32) per image, and a mixer could not run at all on a grid other than "
-        "the one it was trained on. What attention buys for its cost is the next lesson.").format(
+        "the one it was trained on. What attention buys for its cost is the subject of {reach_lesson}.").format(
         image_h=DETECTION_INPUT[0], image_w=DETECTION_INPUT[1], grid_h=det_h, grid_w=det_w, tokens=det_tokens,
-        entries=det_tokens ** 2, gigabytes=det_tokens ** 2 * FLOAT_BYTES / 1e9))
+        entries=det_tokens ** 2, gigabytes=det_tokens ** 2 * FLOAT_BYTES / 1e9, reach_lesson=lesson_ref("reach")))
 
     # Verify: what each operator stores, counted from the modules and tensors actually built.
     small_sides = [s for s in SIDES if s <= 28]

@@ -1,4 +1,4 @@
-"""Lesson 2: self-attention, a dynamic and dense affinity."""
+"""The ``attention`` lesson: self-attention, a dynamic and dense affinity."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from container_edu.ops import affinity as aff
 from app.i18n import N_, _
 from container_edu.ops.aggregation import MultiHeadSelfAttention
 
-from app.lessons import figures
-from app.lessons.math_text import math_sentence
-from app.lessons.l2_real import render_real_input
-from app.lessons.symmetry import render_recap
-from app.lessons.widgets import Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz, verify_panel
+from app.lessons.parts import figures
+from app.lessons.parts.attention_real import render_real_input
+from app.lessons.parts.math_text import math_sentence
+from app.lessons.parts.symmetry import render_recap
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, predict, check_differ, goals, math_block, quiz,
+                            verify_panel)
 
 KEY = "attention"
 ROW_PREDICTIONS = (N_("yes, the row changes"), N_("no, the row stays the same"))
@@ -114,21 +115,21 @@ def render() -> None:
                   "Change X and watch A change.").format(tokens=NUM_TOKENS, height=HEIGHT, width=WIDTH,
                                                          channels=CHANNELS, heads=HEADS))
     c1, c2, c3, c4 = st.columns(4)
-    seed = c1.number_input(_("input X: seed"), 0, 999, 0, key="l2_seed")
-    epsilon = c2.slider(_("perturbation ε of X' = X + εΔ"), 0.0, 2.0, 0.5, 0.1, key="l2_eps")
+    seed = c1.number_input(_("input X: seed"), 0, 999, 0, key="attention_seed")
+    epsilon = c2.slider(_("perturbation ε of X' = X + εΔ"), 0.0, 2.0, 0.5, 0.1, key="attention_eps")
     # The options stay English (the widget's value, shared links and tests use them); only what is shown changes.
     target_options = ["every token"] + [f"only token t{i}" for i in range(NUM_TOKENS)]
     target_labels = {"every token": _("every token"),
                      **{f"only token t{i}": _("only token t{index}").format(index=i) for i in range(NUM_TOKENS)}}
     target_label = c3.selectbox(_("perturb"), target_options, format_func=target_labels.__getitem__,
-                                key="l2_target")
-    head = c4.radio(_("head m"), list(range(HEADS)), horizontal=True, key="l2_head")
+                                key="attention_target")
+    head = c4.radio(_("head m"), list(range(HEADS)), horizontal=True, key="attention_head")
     target = None if target_label == "every token" else int(target_label.split("t")[-1])
-    prediction = predict("l2_prediction", _("Predict: with the perturbation chosen above, does the query's row i "
-                                            "of A_m (head m, query below) change?"), ROW_PREDICTIONS)
+    prediction = predict("attention_prediction", _("Predict: with the perturbation chosen above, does the query's row "
+                                                   "i of A_m (head m, query below) change?"), ROW_PREDICTIONS)
     q1, q2 = st.columns(2)
-    qy = q1.slider(_("query token row y"), 0, HEIGHT - 1, 1, key="l2_qy")
-    qx = q2.slider(_("query token column x"), 0, WIDTH - 1, 2, key="l2_qx")
+    qy = q1.slider(_("query token row y"), 0, HEIGHT - 1, 1, key="attention_qy")
+    qx = q2.slider(_("query token column x"), 0, WIDTH - 1, 2, key="attention_qx")
     query = aff.token_index(qy, qx, WIDTH)
 
     conv1 = projection()
@@ -142,7 +143,7 @@ def render() -> None:
     st.plotly_chart(figures.heatmaps_side_by_side(
         [(a_x[head], f"A_{head}(X)"), (a_xp[head], f"A_{head}(X'), ε = {epsilon:.1f}")],
         _("Attention affinity of head {head}: rows = output token i, columns = input token j").format(head=head),
-        f"A_{head}[i, j]", x_title=_("input token j"), y_title=_("output token i")), key="l2_fig_a")
+        f"A_{head}[i, j]", x_title=_("input token j"), y_title=_("output token i")), key="attention_fig_a")
     left, right = st.columns(2)
     with left:
         st.plotly_chart(figures.heatmaps_side_by_side(
@@ -150,11 +151,12 @@ def render() -> None:
              (a_xp[head, query].reshape(HEIGHT, WIDTH), _("row i of A(X')"))],
             _("Row i = t{query} of A_{head} on the {height} × {width} grid").format(
                 query=query, head=head, height=HEIGHT, width=WIDTH), f"A_{head}[i, j]",
-            x_title="x", y_title="y", grid=True, query=(qy, qx), height=340), key="l2_fig_rows")
+            x_title="x", y_title="y", grid=True, query=(qy, qx), height=340), key="attention_fig_rows")
     with right:
         st.plotly_chart(figures.heatmap(
             a_xp[head] - a_x[head], _("Change A_{head}(X') − A_{head}(X)").format(head=head), "ΔA[i, j]",
-            x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=340), key="l2_fig_diff")
+            x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=340),
+                        key="attention_fig_diff")
     row_sums = a_xp.sum(-1)
     change = (a_xp - a_x).abs()
     summary = _("Row sums of A(X'): between {low:.6f} and {high:.6f}. Entries that are exactly 0: {zeros} of "

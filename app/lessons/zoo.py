@@ -1,4 +1,5 @@
-"""Lesson 10: did the blend pay off? The zoo's accuracy with its noise, a paired test, and what the paper reports."""
+"""The ``zoo`` lesson: did the blend pay off? The zoo's accuracy with its noise,
+a paired test, and what the paper reports."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import torch
 from app.i18n import N_, _
 from app.zoo import is_sweep_model
 
-from app.lessons import figures
-from app.lessons.data_size import data_size_panel
-from app.lessons.evidence import paired_panel, reported_panel
-from app.lessons.resources import bundled_cards, train_command
-from app.lessons.math_text import math_sentence
-from app.lessons.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz, tex_words,
-                      verify_panel)
+from app.lessons.parts import figures
+from app.lessons.parts.data_size import data_size_panel
+from app.lessons.parts.evidence import paired_panel, reported_panel
+from app.lessons.parts.math_text import math_sentence
+from app.lessons.parts.resources import bundled_cards, train_command
+from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
+                            tex_words, verify_panel)
 
 KEY = "zoo"
 TITLE = N_("Did the blend pay off? The zoo and the paper")
@@ -83,8 +84,8 @@ def render() -> None:
 
     prediction = None
     if cards:
-        prediction = predict("l7_prediction", _("Predict before the table: which zoo variant scored highest on the "
-                                                "test set?"), tuple(sorted(cards)))
+        prediction = predict("zoo_prediction", _("Predict before the table: which zoo variant scored highest on the "
+                                                 "test set?"), tuple(sorted(cards)))
     if cards and prediction is None:
         st.info(_("Make your prediction to see the accuracy table; the Verify panel then checks it."))
     scored = sorted((card for card in cards.values() if card.test_accuracy is not None),
@@ -104,7 +105,7 @@ def render() -> None:
         if ranked:
             st.plotly_chart(figures.bars([r["model"] for r in ranked], [r["test accuracy %"] for r in ranked],
                                          _("Test accuracy of each zoo variant (10,000 Fashion-MNIST test images)"),
-                                         _("test accuracy (%)")), key="l7_fig_accuracy")
+                                         _("test accuracy (%)")), key="zoo_fig_accuracy")
             best, worst = ranked[0], ranked[-1]
             gap = best["test accuracy %"] - worst["test accuracy %"]
             threshold = 2 * math.sqrt(2) * standard_error

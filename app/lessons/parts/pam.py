@@ -1,4 +1,5 @@
-"""Lesson 5's live Container-PAM: one query's attention row, static row and their sum, from a trained stage.
+"""The ``container`` lesson's live Container-PAM: one query's attention row, static row and
+their sum, from a trained stage.
 
 No PAM network is trained in the zoo, so the view assembles one from the
 general Container's trained block: its ``[Q | K | V]`` for the image and its
@@ -17,9 +18,9 @@ from app.i18n import _
 from container_edu.ops import affinity as aff
 from container_edu.ops.aggregation import ContainerPAMMix
 
-from app.lessons import figures
-from app.lessons.resources import LessonModel
-from app.lessons.widgets import CheckResult, check_close
+from app.lessons.parts import figures
+from app.lessons.parts.resources import LessonModel
+from app.lessons.parts.widgets import CheckResult, check_close
 
 
 def pam_from_container(general: nn.Module, block: str, image: Tensor) -> tuple[ContainerPAMMix, Tensor]:
@@ -58,7 +59,7 @@ def pam_view(general: LessonModel, block: str, image: Tensor, head: int, query: 
     st.plotly_chart(figures.heatmaps_side_by_side(
         panels, _("Container-PAM, row i = t{query} of {block}, head {head}: {model}").format(
             query=query, block=block, head=head, model=general.label), _("weight on token j"),
-        diverging=True, grid=True, query=divmod(query, width), height=340), key="l5_fig_pam")
+        diverging=True, grid=True, query=divmod(query, width), height=340), key="container_fig_pam")
     st.caption(_(
         "Row sums: attention {attention:.3f} (a softmax), P {static:+.3f}, PAM {pam:.3f} = 1 + P's row sum; smallest "
         "PAM entry {smallest:+.3f}. Added, not blended: with α = β = 1 nothing rescales either part, so a PAM row is "

@@ -1,4 +1,5 @@
-"""The recap after lessons 2-5: which token rearrangements each operator commutes with, and the 2 × 2 table.
+"""The recap at the end of the ``attention`` lesson (after ``conv``, ``shift`` and ``mixer``):
+which token rearrangements each operator commutes with, and the 2 × 2 table.
 
 Measured on random inputs in float64: for a rearrangement R of the tokens (a random permutation, or a
 circular shift by one column), the gap |f(R X) − R f(X)| relative to |f(X)|. The shift is compared away
@@ -14,6 +15,8 @@ from torch import nn
 
 from app.i18n import N_, _
 from container_edu.ops.aggregation import DepthwiseConvAggregation, MultiHeadSelfAttention, TokenMixing
+
+from app.lessons.parts.course import lesson_refs, lesson_span
 
 SIDE, CHANNELS, HEADS, KERNEL = 8, 8, 2, 3
 EXACT = 1e-9  # float64: a gap below this is "commutes"
@@ -76,25 +79,28 @@ def symmetry_rows(seed: int = 0) -> list[dict]:
     return rows
 
 
-#: The 2 × 2 table, in English (``N_``): translated cell by cell when drawn.
-RECAP = pd.DataFrame({N_("dense (every token reaches every token)"): [N_("attention (lesson 5)"),
-                                                                       N_("Mixer (lesson 4)")],
-                      N_("sparse (a local window)"): ["?", N_("depthwise conv (lesson 2)")]},
+#: The 2 × 2 table, in English (``N_``): translated cell by cell when drawn, each lesson named by its number then.
+RECAP = pd.DataFrame({N_("dense (every token reaches every token)"): [N_("attention ({attention_lesson})"),
+                                                                       N_("Mixer ({mixer_lesson})")],
+                      N_("sparse (a local window)"): ["?", N_("depthwise conv ({conv_lesson})")]},
                      index=[N_("dynamic (A depends on X)"), N_("static (A is a parameter)")])
 EMPTY_CELL = (N_("a local attention: A computed from X, but only inside a window"),
               N_("a bigger conv kernel"), N_("a Mixer with fewer parameters"))
 
 
 def _translated_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its index, columns and text cells in the session's language."""
-    shown = frame.map(lambda cell: _(cell) if isinstance(cell, str) and cell != "?" else cell)
+    """``frame`` with its index, columns and text cells in the session's language, lessons named by number."""
+    refs = lesson_refs()
+    shown = frame.map(lambda cell: _(cell).format(**refs) if isinstance(cell, str) and cell != "?" else cell)
     shown.index = [_(name) if isinstance(name, str) else name for name in frame.index]
     shown.columns = [_(name) for name in frame.columns]
     return shown
 
 
 def render_recap() -> None:
-    with st.expander(_("Recap of lessons 2-5: two questions that sort the three operators"), expanded=True):
+    recapped = lesson_span("conv", "attention")
+    with st.expander(_("Recap of {lessons}: two questions that sort the three operators").format(lessons=recapped),
+                     expanded=True):
         st.dataframe(_translated_frame(RECAP), width="stretch")
         labels = {option: _(option) for option in EMPTY_CELL}
         guess = st.radio(_("What belongs in the empty cell (dynamic and sparse)?"), EMPTY_CELL, index=None,

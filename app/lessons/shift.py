@@ -1,4 +1,4 @@
-"""Lesson 3: shared weights make a depthwise conv translation-equivariant; a dense matrix is not."""
+"""The ``shift`` lesson: shared weights make a depthwise conv translation-equivariant; a dense matrix is not."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from app.i18n import N_, _
 from container_edu.figures import colors
 from container_edu.ops.aggregation import TokenMixing
 
-from app.lessons import figures
-from app.lessons.l3_conv import CHANNELS, make_conv
-from app.lessons.widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
-                      tex_words, verify_panel)
+from app.lessons.conv import CHANNELS, make_conv
+from app.lessons.parts import figures
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.widgets import (Question, check_close, check_differ, check_prediction, goals, math_block, predict, quiz,
+                            tex_words, verify_panel)
 
 KEY = "shift"
 TITLE = N_("Shifts and shared weights")
@@ -22,7 +23,7 @@ SHIFTS = {N_("right (+x)"): (0, 1), N_("left (−x)"): (0, -1), N_("down (+y)"):
 GOALS = [
     N_("See that a conv's weights repeat along the diagonals of A_c: A_c[i+1, j+1] = A_c[i, j]."),
     N_("Verify translation equivariance numerically: f(shift V) = shift(f V) away from the border."),
-    N_("See that a dense N × N matrix with free weights (as lesson 4's Mixer learns) does not have it."),
+    N_("See that a dense N × N matrix with free weights (as {mixer_lesson}'s Mixer learns) does not have it."),
 ]
 
 QUESTIONS = (
@@ -80,23 +81,24 @@ def make_dense(size: int) -> TokenMixing:
 
 
 def render() -> None:
-    goals(GOALS)
+    goals([_(goal).format(mixer_lesson=lesson_ref("mixer")) for goal in GOALS])
     math_block(
         r"A_c[i + 1,\ j + 1] = A_c[i, j] \quad " + tex_words(_("(both tokens one step right, inside the grid)")),
         r"f(\mathrm{shift}\,V) = \mathrm{shift}\,f(V) \quad "
         + tex_words(_("(translation equivariance, away from the border)")),
-        caption=_("A_c[i, j] depends only on the 2-D offset between the tokens (lesson 2), so moving both tokens by "
-                  "the same step leaves the weight unchanged. Shift V by one token (zero fill) and compare "
+        caption=_("A_c[i, j] depends only on the 2-D offset between the tokens ({conv_lesson}), so moving both "
+                  "tokens by the same step leaves the weight unchanged. Shift V by one token (zero fill) and compare "
                   "f(shift V) with shift(f V), for the conv and for a dense N × N matrix with random weights: any A "
-                  "of lesson 1, the kind lesson 4's Mixer learns."),
+                  "of {matrix_lesson}, the kind {mixer_lesson}'s Mixer learns.").format(
+            conv_lesson=lesson_ref("conv"), matrix_lesson=lesson_ref("matrix"), mixer_lesson=lesson_ref("mixer")),
     )
     c1, c2, c3 = st.columns(3)
-    size = c1.slider(_("grid side n_y = n_x"), 7, 12, 9, key="l3b_size")
-    kernel_size = c2.radio(_("kernel k"), [3, 5], horizontal=True, key="l3b_k")
+    size = c1.slider(_("grid side n_y = n_x"), 7, 12, 9, key="shift_size")
+    kernel_size = c2.radio(_("kernel k"), [3, 5], horizontal=True, key="shift_k")
     shift_labels = {name: _(name) for name in SHIFTS}
-    direction = c3.selectbox(_("shift the input by one token"), list(SHIFTS), key="l3_shift",
+    direction = c3.selectbox(_("shift the input by one token"), list(SHIFTS), key="shift_direction",
                              format_func=shift_labels.__getitem__)
-    prediction = predict("l3_prediction", N_("Predict: whose output shifts along with its input, away from the "
+    prediction = predict("shift_prediction", N_("Predict: whose output shifts along with its input, away from the "
                                              "border?"), SHIFT_PREDICTIONS)
     pad = kernel_size // 2
     conv, dense = make_conv(kernel_size), make_dense(size)
@@ -116,11 +118,11 @@ def render() -> None:
     with g1:
         st.plotly_chart(figures.grid_map(
             conv_gap, _("Conv: |f(shift V) − shift(f V)| (max over channels)"), _("|difference|"),
-            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label=_("interior")), key="l3_fig_conv_eq")
+            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label=_("interior")), key="shift_fig_conv_eq")
     with g2:
         st.plotly_chart(figures.grid_map(
             dense_gap, _("Dense N × N matrix: |f(shift V) − shift(f V)| (max over channels)"), _("|difference|"),
-            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label=_("interior")), key="l3_fig_mix_eq")
+            colorscale=colors.MAGNITUDE, zmin=0, zmax=zmax, box=box, box_label=_("interior")), key="shift_fig_mix_eq")
     st.caption(_(
         "Inside the dashed interior the conv's largest gap is {conv_gap:.1e}; "
         "the dense matrix's is {dense_gap:.3f}. The conv only differs near the border, where "

@@ -1,6 +1,7 @@
-"""Lesson 9: what a trained network chose: the learned blends across training, and what they can and cannot say.
+"""The ``trained`` lesson: what a trained network chose: the learned blends across training,
+and what they can and cannot say.
 
-The zoo's accuracy, a paired test and the paper's numbers are lesson 10 (``l7b_zoo``)."""
+The zoo's accuracy, a paired test and the paper's numbers are the ``zoo`` lesson."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from app.zoo import is_sweep_model
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.record.trace import record_affinities
 
-from app.lessons import figures
-from app.lessons.evidence import card_dataset_label
-from app.lessons.resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source, train_command,
-                        try_test_batch)
-from app.lessons.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
-                      random_weights_warning, tex_words, verify_panel)
+from app.lessons.parts import figures
+from app.lessons.parts.course import lesson_ref
+from app.lessons.parts.evidence import card_dataset_label
+from app.lessons.parts.resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source,
+                              train_command, try_test_batch)
+from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
+                            random_weights_warning, tex_words, verify_panel)
 
 KEY = "trained"
 TITLE = N_("What a trained network chose")
@@ -127,7 +129,8 @@ def _suggestion(loaded: LessonModel, learned: dict[str, tuple[float, float]]) ->
     """What the learned blend suggests, in one paragraph."""
     if loaded.is_random:
         return _("nothing yet: these are untrained weights, so every block sits at its starting blend. Train the "
-                 "bundled models (command above) or run lesson 11, then come back.")
+                 "bundled models (command above) or run {train_lesson}, then come back.").format(
+                     train_lesson=lesson_ref("train"))
     moved = ", ".join(f"`{block}` {alpha - 0.5:+.3f}" for block, (alpha, _beta) in learned.items())
     directions = {block: alpha > 0.5 for block, (alpha, _beta) in learned.items() if abs(alpha - 0.5) >= NEAR_START}
     if not directions:
@@ -143,7 +146,8 @@ def _suggestion(loaded: LessonModel, learned: dict[str, tuple[float, float]]) ->
             return mixed
         return mixed + " " + _("Each later block leans more on attention than the one before. From one run that is an "
                                "observation, not evidence for Container-Light's static-early, dynamic-late design: "
-                               "lesson 7's reason for it (cost at large N) does not apply inside one 7 × 7 stage.")
+                               "{reach_lesson}'s reason for it (cost at large N) does not apply inside one 7 × 7 "
+                               "stage.").format(reach_lesson=lesson_ref("reach"))
     towards_attention = next(iter(directions.values()))
     extreme = [block for block, (alpha, _beta) in learned.items() if not 0.05 < alpha < 0.95]
     if extreme:
@@ -189,9 +193,9 @@ def render() -> None:
     loaded = lesson_model("fmnist_container_light")
     learned = blend_parameters(loaded.model)
     first = next(iter(learned))
-    prediction = predict("l7_lean_prediction", _("Predict before the plot: training started the first mixed block of "
-                                                 "fmnist_container_light, {block}, at α = 0.5. Where did it end?").format(
-                                                     block=first), LEAN_PREDICTIONS)
+    prediction = predict("trained_lean_prediction", _("Predict before the plot: training started the first mixed block "
+                                                      "of fmnist_container_light, {block}, at α = 0.5. Where did it "
+                                                      "end?").format(block=first), LEAN_PREDICTIONS)
 
     # Blends across training.
     series = []
@@ -206,9 +210,10 @@ def render() -> None:
                                       "epoch 0 = initialisation)"), _("epoch"), _("blend weight"),
                             y_range=(0, 1) if all(0 <= v <= 1 for _name, _x, ys in series for v in ys) else None)
         fig.add_hline(y=0.5, line_dash="dot", line_color="gray", annotation_text=_("start: α = β = 0.5"))
-        st.plotly_chart(fig, key="l7_fig_blend")
+        st.plotly_chart(fig, key="trained_fig_blend")
     else:
-        st.info(_("No blend history to plot yet: no bundled Container model and no run of your own (lesson 11)."))
+        st.info(_("No blend history to plot yet: no bundled Container model and no run of your own "
+                  "({train_lesson}).").format(train_lesson=lesson_ref("train")))
 
     # What the Container-Light blend suggests.
     data = try_test_batch()
