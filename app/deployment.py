@@ -11,7 +11,7 @@ shared mode:
   (``CONTAINER_EDU_WEIGHTS_DIR``) and per-session uploads;
 - the loaders themselves refuse server paths (:func:`refuse_server_paths`), so
   a crafted widget state cannot get around a hidden widget;
-- live training is queued (``app.lessons.parts.training_job``) and the learner sees
+- live training is queued (``container_edu.training.job``) and the learner sees
   their place in the queue;
 - the sidebar says that the server is shared.
 

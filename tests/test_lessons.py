@@ -385,7 +385,7 @@ def test_live_training_claims_no_watched_blend_before_any_run(no_full_data):
 
 
 def test_a_failed_run_claims_no_watched_blend(no_full_data, monkeypatch):
-    import app.lessons.parts.training_job as training_job
+    import container_edu.training.job as training_job
 
     def fails(*args, **kwargs):
         raise RuntimeError("out of memory while building the model")

@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import caching, deployment
 from app.lessons import LESSON_KEYS
-from app.lessons.parts.training_job import TrainingQueue
+from container_edu.training.job import TrainingQueue
 from app.lessons.parts.widgets import PICKER_KEY
 from app.registry import BUNDLED_DIR_ENV, ModelRef
 from app.sidebar import MODEL_KEY
@@ -288,7 +288,7 @@ def test_training_queue_lets_as_many_run_as_it_has_slots():
 
 
 def test_the_training_lesson_shows_the_learners_place_in_the_queue(shared):
-    from app.lessons.parts import training_job
+    from container_edu.training import job as training_job
     from container_edu.data.fashion_mnist import DatasetError, load_fashion_mnist
 
     try:

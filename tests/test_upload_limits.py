@@ -229,7 +229,7 @@ def test_the_sidebar_uploader_goes_through_the_bounded_in_memory_loader(checkpoi
 
 
 def test_live_training_keeps_at_most_three_models_per_session():
-    from app.lessons.parts.training_job import MAX_KEPT_MODELS, keep_trained
+    from container_edu.training.job import MAX_KEPT_MODELS, keep_trained
 
     kept: dict = {}
     for run in range(6):

@@ -1,6 +1,6 @@
 """The ``train`` lesson: train a small Container yourself, live, and watch its blend move.
 
-How stopping works (see ``parts/training_job.py`` for the reasons): the Start
+How stopping works (see ``container_edu/training/job.py`` for the reasons): the Start
 button's callback starts a :class:`TrainingJob` thread that this session
 owns (``st.session_state["train_job"]``); a fragment reruns every second while
 it runs and draws the job's progress; the Stop button's callback sets the
@@ -29,7 +29,7 @@ from app.lessons.parts import figures
 from app.lessons.parts.course import lesson_ref
 from app.lessons.parts.evidence import card_dataset_label
 from app.lessons.parts.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
-from app.lessons.parts.training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
+from container_edu.training.job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
 from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict,
                             quiz, tex_words, verify_panel)
 from app.lessons.trained import NEAR_START
