@@ -75,7 +75,7 @@ def chinese_font_installed() -> bool:
     """What fontconfig, which Chromium asks for its fonts, lists for Chinese; True where there is no fc-list to ask."""
     if shutil.which("fc-list") is None:
         return True
-    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=60, check=False)
     return bool(listed.stdout.strip())
 
 
