@@ -308,12 +308,27 @@ def test_zoo_page_without_sweep_results_says_how_to_make_them(tmp_path, monkeypa
                 .get("title", {}).get("text", "")]
 
 
-def test_readme_table_is_the_report_of_the_committed_results():
+def test_the_results_pages_table_is_the_report_of_the_committed_results():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert sweep_report.readme_block(readme) == sweep_report.report_markdown(), \
-        "regenerate it: python -m container_edu sweep report --update-readme README.md"
+    page = (Path(__file__).resolve().parents[1] / sweep_report.RESULTS_DOC).read_text()
+    assert sweep_report.report_block(page) == sweep_report.report_markdown(), \
+        "regenerate it: python -m container_edu sweep report --update-doc"
+
+
+def test_update_doc_rewrites_only_the_block_between_the_markers(tmp_path, capsys):
+    from container_edu.__main__ import build_parser, main
+
+    page = tmp_path / "results.md"
+    page.write_text(f"# before\n{sweep_report.BLOCK_START}\nan old table\n{sweep_report.BLOCK_END}\nafter\n")
+    assert main(["sweep", "report", "--update-doc", str(page)]) == 0
+    text = page.read_text()
+    assert sweep_report.report_block(text) == sweep_report.report_markdown()
+    assert text.startswith("# before\n") and text.endswith(f"{sweep_report.BLOCK_END}\nafter\n")
+    assert build_parser().parse_args(["sweep", "report", "--update-doc"]).update_doc == sweep_report.RESULTS_DOC
+    page.write_text("no markers here")
+    assert main(["sweep", "report", "--update-doc", str(page)]) == 2
+    assert "no sweep-report markers" in capsys.readouterr().err
 
 
 def test_zoo_rows_say_how_many_images_a_model_saw():

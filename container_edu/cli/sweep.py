@@ -21,6 +21,7 @@ from container_edu.training.sweep import (
     WEIGHTS_DIR,
     run_sweep,
 )
+from container_edu.training.sweep_report import RESULTS_DOC
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -44,8 +45,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     report = actions.add_parser("report", help="the results so far (Markdown table, or --json)")
     report.add_argument("--json", action="store_true", help="one JSON object per finished run")
     report.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
-    report.add_argument("--update-readme", type=Path, default=None, metavar="README",
-                        help="replace the table between the sweep-report markers in README with this report")
+    report.add_argument("--update-doc", type=Path, nargs="?", default=None, const=RESULTS_DOC, metavar="FILE",
+                        help=f"replace the table between the sweep-report markers in FILE with this report "
+                             f"(default {RESULTS_DOC})")
     report.set_defaults(run=_report)
 
 
@@ -74,18 +76,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from container_edu.training.sweep_report import README_END, README_START, readme_block, report_markdown, report_rows
+    from container_edu.training.sweep_report import BLOCK_END, BLOCK_START, report_block, report_markdown, report_rows
 
-    if args.update_readme is not None:
-        text = args.update_readme.read_text()
-        if readme_block(text) is None:
-            print(f"error: {args.update_readme} has no sweep-report markers", file=sys.stderr)
+    if args.update_doc is not None:
+        text = args.update_doc.read_text()
+        if report_block(text) is None:
+            print(f"error: {args.update_doc} has no sweep-report markers", file=sys.stderr)
             return 2
-        head, rest = text.split(README_START, 1)
-        tail = rest.split(README_END, 1)[1]
+        head, rest = text.split(BLOCK_START, 1)
+        tail = rest.split(BLOCK_END, 1)[1]
         report = report_markdown(args.results)
-        args.update_readme.write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}")
-        print(f"updated the sweep table in {args.update_readme}")
+        args.update_doc.write_text(f"{head}{BLOCK_START}\n{report}\n{BLOCK_END}{tail}")
+        print(f"updated the sweep table in {args.update_doc}")
         return 0
     if args.json:
         print(json.dumps(report_rows(args.results), indent=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from container_edu.models import MIXINGS
 from container_edu.training.sweep import (
@@ -17,7 +18,7 @@ from container_edu.training.sweep import (
 )
 
 __all__ = ["report_rows", "summary", "separated_pairs", "blend_summary", "remaining_seconds", "report_markdown",
-           "readme_block", "README_START", "README_END"]
+           "report_block", "BLOCK_START", "BLOCK_END", "RESULTS_DOC"]
 
 
 def report_rows(results_path=None) -> list[dict]:
@@ -153,12 +154,14 @@ def report_markdown(results_path=None) -> str:
     return "\n".join(lines)
 
 
-README_START = "<!-- sweep-report:start (python -m container_edu sweep report --update-readme README.md) -->"
-README_END = "<!-- sweep-report:end -->"
+#: The page of the results, relative to the repository root; its table sits between the markers below.
+RESULTS_DOC = Path("docs/results.md")
+BLOCK_START = "<!-- sweep-report:start (python -m container_edu sweep report --update-doc docs/results.md) -->"
+BLOCK_END = "<!-- sweep-report:end -->"
 
 
-def readme_block(text: str) -> str | None:
+def report_block(text: str) -> str | None:
     """What stands between the markers in ``text`` (``None`` without them)."""
-    if README_START not in text or README_END not in text:
+    if BLOCK_START not in text or BLOCK_END not in text:
         return None
-    return text.split(README_START, 1)[1].split(README_END, 1)[0].strip("\n")
+    return text.split(BLOCK_START, 1)[1].split(BLOCK_END, 1)[0].strip("\n")

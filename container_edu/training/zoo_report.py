@@ -1,6 +1,6 @@
 """``python -m container_edu zoo``: the bundled models side by side, latency measured now.
 
-Prints a Markdown table (the README's results table is pasted from it):
+Prints a Markdown table (the results table of docs/results.md is pasted from it):
 test accuracy from each model card, and, measured on this machine in this
 run, the accuracy again on the 10,000 test images (``--verify``) and the
 CPU latency of one image.
