@@ -27,7 +27,6 @@ __all__ = [
     "ExplorerResult",
     "RELATIVE_TOLERANCE",
     "explore",
-    "compare_operators",
     "head_choices",
     "KIND_DESCRIPTIONS",
     "KIND_FORMULAS",
@@ -215,12 +214,6 @@ def explore(spec: ExplorerSpec) -> ExplorerResult:
         passed=max_abs_diff <= RELATIVE_TOLERANCE * max(max_abs_output, 1e-12),
         explicit_shape=tuple(explicit.shape),
     )
-
-
-def compare_operators(spec: ExplorerSpec, keys: tuple[str, ...] | None = None) -> dict[str, ExplorerResult]:
-    """Every operator (or those in ``keys``) on the same grid, channels, heads, kernel, blend and seed."""
-    keys = keys or tuple(OPERATORS)
-    return {key: explore(ExplorerSpec(**{**spec.__dict__, "operator": key})) for key in keys}
 
 
 def matrix_for_head(result: ExplorerResult, head: int) -> int:
