@@ -29,6 +29,7 @@ from torch import nn
 from container_edu.hub.cards import Preprocessing
 from container_edu.record.inspection import Inspection, normalise_overrides, run_inspection
 from container_edu.hub.bundled import PretrainedError, load_pretrained
+from container_edu.models import weights_version
 
 from app import deployment, registry
 from app.explorer import ExplorerResult, ExplorerSpec, explore
@@ -277,9 +278,10 @@ def get_inspection(
     if ref.shared:
         with st.spinner(_("Running the model once, recording every block…")):
             return _shared_inspection(ref.key, image_digest, key, model, x)
-    # Per-user models: cache per session (id(model) changes when a model is retrained under the same name).
+    # Per-user models: cached per session, under the weights' version (retrained, still training, or a new model
+    # under the same name: each changes it).
     cache: OrderedDict = session_state.setdefault(_SESSION_INSPECTIONS_KEY, OrderedDict())
-    cache_key = (ref.key, id(model), image_digest, key)
+    cache_key = (ref.key, weights_version(model), image_digest, key)
     if cache_key in cache:
         cache.move_to_end(cache_key)
         return cache[cache_key]
