@@ -29,10 +29,10 @@ from torch import nn
 from container_edu.hub.cards import Preprocessing
 from container_edu.record.inspection import Inspection, normalise_overrides, run_inspection
 from container_edu.hub.bundled import PretrainedError, load_pretrained
+from container_edu.analysis.explore import ExplorerResult, ExplorerSpec, explore
 from container_edu.models import weights_version
 
 from app import deployment, registry
-from app.explorer import ExplorerResult, ExplorerSpec, explore
 from app.i18n import N_, Text, _
 from app.registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
 
@@ -300,5 +300,5 @@ def get_inspection(
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def explore_cached(spec: ExplorerSpec) -> ExplorerResult:
-    """:func:`app.explorer.explore`, cached per spec (the spec includes the seed)."""
+    """:func:`container_edu.analysis.explore.explore`, cached per spec (the spec includes the seed)."""
     return explore(spec)

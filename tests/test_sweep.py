@@ -380,7 +380,7 @@ def test_readme_table_is_the_report_of_the_committed_results():
 def test_zoo_rows_say_how_many_images_a_model_saw():
     import dataclasses
 
-    from app.zoo import card_row, is_sweep_model, training_images
+    from container_edu.training.zoo_report import card_row, is_sweep_model, training_images
     from container_edu.hub.cards import zoo_card
 
     full = zoo_card(training={"train_subset": None, "val_fraction": 0.1})
@@ -389,6 +389,17 @@ def test_zoo_rows_say_how_many_images_a_model_saw():
     assert training_images(small) == 1000 and is_sweep_model(small)
     assert training_images(dataclasses.replace(small, training=None)) is None
     assert card_row(small)["training images"] == 1000
+
+
+def test_zoo_table_columns_are_the_cores_and_all_marked_for_translation():
+    from app.zoo import COLUMNS
+    from container_edu.hub.bundled import list_pretrained
+    from container_edu.training.zoo_report import TABLE_COLUMNS, card_row, session_row
+
+    assert COLUMNS == TABLE_COLUMNS
+    card = next(iter(list_pretrained().values()))
+    assert tuple(card_row(card)) == TABLE_COLUMNS
+    assert set(session_row("mine", {"history": [], "settings": {}})) <= set(TABLE_COLUMNS)
 
 
 def test_remaining_estimate_counts_the_missing_steps_at_each_variants_measured_rate():
