@@ -271,7 +271,10 @@ def test_tiny_sweep_end_to_end_on_the_real_data(tmp_path, monkeypatch, fashion_m
     load_pretrained("fmnist_container_n20", device="cpu", weights_dir=weights)
     left = list((tmp_path / "state").glob("*"))
     assert all(path.suffix == ".claim" for path in left)  # no states left behind, only the (empty) lock files
-    assert all(sweep._claim(tmp_path / "state", sweep.Job(v, 20, 0, 3)) for v in ("conv", "container"))  # free
+    claims = [sweep._claim(tmp_path / "state", sweep.Job(v, 20, 0, 3)) for v in ("conv", "container")]
+    assert all(claim is not None for claim in claims)  # and none is still held
+    for claim in claims:
+        claim.release()
 
     code, out = _cli(*argv)
     assert code == 0 and "trained 0 run(s)" in out

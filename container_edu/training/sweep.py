@@ -252,7 +252,7 @@ def run_sweep(*, results_path: Path | None = None, state_dir: Path = Path("runs/
             break
         done = {r["key"] for r in data["pilot"]}
         todo = [job for job in pilot_jobs() if job.key not in done]
-        claimed = next(((job, claim) for job in todo if (claim := _claim(state_dir, job))), None)
+        claimed = next(((job, claim) for job in todo if (claim := _claim(state_dir, job)) is not None), None)
         if claimed is None:  # every missing pilot run is being trained by another process
             time.sleep(15)
             continue
