@@ -13,7 +13,7 @@ Layers: ``pages/*.py`` (thin: widgets, one or two calls, drawing) -> ``app``
 | ``views`` | page pieces used by several pages (model + image preparation, maps figure) | yes |
 | ``caching`` | ``st.cache_resource`` models (bounded), ``st.cache_data`` per-image inspections and explorer runs | yes |
 | ``errors`` | exceptions -> ``st.error`` messages, tracebacks to the server log | yes |
-| ``explorer`` | one operator's explicit affinity and the equivalence check | no |
+| ``explorer`` | the aggregation kinds' sentences, translated (the computation: ``container_edu.analysis.explore``) | no |
 | ``registry`` | model choices (``ModelRef``), random stand-ins, preprocessing, checkpoint loading | no |
 | ``samples`` | the sample gallery in ``container_edu/samples`` (and how it was made) | no |
 | ``zoo`` | model cards and histories as table rows | no |
@@ -23,5 +23,5 @@ The figures and the inspection of one image are the core's (``container_edu.figu
 exactly what the pages draw.
 
 ``app.lessons`` (the guided lessons) builds on the same layer: its models come from ``caching``, its
-colours from ``container_edu.figures.colors``, its tolerance from ``explorer.RELATIVE_TOLERANCE``.
+colours from ``container_edu.figures.colors``, its tolerance from ``container_edu.analysis.explore.RELATIVE_TOLERANCE``.
 """

@@ -26,6 +26,7 @@ from container_edu.hub.cards import ModelCard, Preprocessing
 from container_edu.data import DatasetError, load_fashion_mnist, resolve_data_dir, to_model_input
 from container_edu.data.images import image_digest, load_image
 from container_edu.record.trace import AggregationRecord
+from container_edu.models import weights_version
 
 from container_edu import figures
 
@@ -183,9 +184,9 @@ def threshold_kernel_of(model: nn.Module) -> int:
 
 def compute_gallery(ref: ModelRef, model: nn.Module, image_set: ImageSet) -> an.Gallery:
     """Every head over ``image_set``, in batches with a progress bar; each batch cached (per user for own models)."""
+    session_key = (ref.key, weights_version(model), image_set.key)  # before the copy: the weights measured
     if model.training:  # a model still training in this session: measure a frozen copy
         model = copy.deepcopy(model).eval()
-    session_key = (ref.key, id(model), image_set.key)
     store = st.session_state.setdefault(_SESSION_GALLERIES_KEY, {})
     if not ref.shared and session_key in store:
         return store[session_key]

@@ -29,9 +29,10 @@ from torch import nn
 from container_edu.hub.cards import Preprocessing
 from container_edu.record.inspection import Inspection, normalise_overrides, run_inspection
 from container_edu.hub.bundled import PretrainedError, load_pretrained
+from container_edu.analysis.explore import ExplorerResult, ExplorerSpec, explore
+from container_edu.models import weights_version
 
 from app import deployment, registry
-from app.explorer import ExplorerResult, ExplorerSpec, explore
 from app.i18n import N_, Text, _
 from app.registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
 
@@ -277,9 +278,10 @@ def get_inspection(
     if ref.shared:
         with st.spinner(_("Running the model once, recording every block…")):
             return _shared_inspection(ref.key, image_digest, key, model, x)
-    # Per-user models: cache per session (id(model) changes when a model is retrained under the same name).
+    # Per-user models: cached per session, under the weights' version (retrained, still training, or a new model
+    # under the same name: each changes it).
     cache: OrderedDict = session_state.setdefault(_SESSION_INSPECTIONS_KEY, OrderedDict())
-    cache_key = (ref.key, id(model), image_digest, key)
+    cache_key = (ref.key, weights_version(model), image_digest, key)
     if cache_key in cache:
         cache.move_to_end(cache_key)
         return cache[cache_key]
@@ -298,5 +300,5 @@ def get_inspection(
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def explore_cached(spec: ExplorerSpec) -> ExplorerResult:
-    """:func:`app.explorer.explore`, cached per spec (the spec includes the seed)."""
+    """:func:`container_edu.analysis.explore.explore`, cached per spec (the spec includes the seed)."""
     return explore(spec)

@@ -10,7 +10,7 @@ import operator
 
 import torch
 
-__all__ = ["positive_int", "check_grid", "check_heads", "as_index"]
+__all__ = ["positive_int", "check_grid", "check_heads", "as_index", "grid_query", "head_index"]
 
 
 def positive_int(name: str, value: object, error: type[Exception] = ValueError) -> int:
@@ -46,3 +46,45 @@ def as_index(value: object) -> int:
     ):
         raise TypeError(f"an index must be an integer, got {value!r}")
     return operator.index(value)
+
+
+def grid_query(query: object, height: int, width: int, *, where: str = "",
+               error: type[Exception] = ValueError) -> tuple[int, int]:
+    """A query token's grid position ``(y, x)``, given as a token index (row-major) or a ``(y, x)`` pair.
+
+    Integers may be Python, NumPy or one-element tensor integers; bools and floats are refused.
+    ``where`` names the grid in the message (``"blocks2.0"``); ``error`` is the caller's error class.
+    """
+    grid = f"the {height} x {width} token grid" + (f" of {where}" if where else "")
+    try:
+        token = as_index(query)
+    except TypeError:
+        token = None
+    if token is not None:
+        if not 0 <= token < height * width:
+            raise error(f"query token {token} is outside {grid}: a token index runs from 0 to "
+                        f"{height * width - 1} (or pass (y, x))")
+        return divmod(token, width)
+    try:
+        pair = tuple(query)
+        if len(pair) != 2:
+            raise TypeError
+        y, x = (as_index(v) for v in pair)
+    except TypeError:
+        raise error(f"query must be a token index or a (y, x) pair of integers, got {query!r}") from None
+    if not (0 <= y < height and 0 <= x < width):
+        raise error(f"query ({y}, {x}) is outside {grid}: y runs from 0 to {height - 1} and x from 0 to {width - 1}")
+    return y, x
+
+
+def head_index(head: object, num_heads: int, *, where: str = "", error: type[Exception] = ValueError) -> int:
+    """``head`` as an ``int`` when it is an integer from 0 to ``num_heads - 1``; ``where`` names the block."""
+    try:
+        index = as_index(head)
+    except TypeError:
+        index = -1
+    if not 0 <= index < num_heads:
+        owner = f"block {where}" if where else "the block"
+        raise error(f"{owner} has {num_heads} head(s): head must be an integer from 0 to {num_heads - 1}, "
+                    f"got {head!r}")
+    return index

@@ -79,14 +79,4 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: handle.read(MB), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` (on this machine) still runs: lock and partial files of dead processes may be reclaimed."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
     return True

@@ -5,11 +5,11 @@ from dataclasses import replace
 import streamlit as st
 
 from app.caching import explore_cached
-from app.explorer import ExplorerSpec
 from app.figure_text import localize
 from app.i18n import N_, _
 from app.page import PageContext, run_page
 from container_edu import figures
+from container_edu.analysis.explore import ExplorerSpec
 
 
 def body(ctx: PageContext) -> None:

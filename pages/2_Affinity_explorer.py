@@ -3,13 +3,14 @@
 import streamlit as st
 
 from app.caching import explore_cached
-from app.explorer import (OPERATORS, RELATIVE_TOLERANCE, ExplorerSpec, head_choices, matrix_for_head,
-                          shown_description, shown_formula, shown_traits)
+from app.explorer import shown_description, shown_formula, shown_traits
 from app.figure_text import localize, translate_known
 from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState, choice, integer, number
 from app.widgets import query_click_handler, query_slider
+from container_edu.analysis.explore import (OPERATORS, RELATIVE_TOLERANCE, ExplorerSpec, head_choices,
+                                            matrix_for_head)
 from container_edu import figures
 
 MAX_SMALL_MULTIPLES = 8

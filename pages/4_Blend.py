@@ -4,13 +4,15 @@ import numpy as np
 import streamlit as st
 
 from app import caching, figure_text, views
-from app.i18n import _
+from app.i18n import N_, _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
 from container_edu import figures
+from container_edu.analysis.blend import (BLEND_STEP, BlendTextError, blend_kinds, blend_range, blend_text,
+                                          learns_beta, parse_blend, probability_moved)
 from container_edu.record.inspection import block_maps
-from container_edu.ops.kinds import KINDS, AggregationKind
+from container_edu.ops.kinds import AggregationKind
 from container_edu.models import blend_parameters
 
 PREFIX = "blend"
@@ -18,12 +20,6 @@ PREFIX = "blend"
 
 def slider_key(ref_key: str, block: str, part: str) -> str:
     return f"blend_{part}_{ref_key}_{block}"
-
-
-def blend_kinds(model) -> list[AggregationKind]:
-    """The kinds of the model's blended blocks (each aggregation module names its kind)."""
-    keys = {getattr(module, "kind", None) for module in model.modules()}
-    return [kind for key, kind in KINDS.items() if key in keys and kind.uses_blend]
 
 
 def reading_guide(kinds: list[AggregationKind], learned: dict) -> str:
@@ -45,29 +41,11 @@ def reading_guide(kinds: list[AggregationKind], learned: dict) -> str:
     return " ".join(texts)
 
 
-def parse_blend(text: str, learned: dict, show_beta: bool) -> dict[str, tuple[float, float]]:
-    """``"blocks2.0:0.3:0.7,blocks2.1:0.9"`` (β only where it is free) as ``{block: (α, β)}``; ``ValueError`` if bad."""
-    blend = {}
-    for item in filter(None, text.split(",")):
-        block, *numbers = item.split(":")
-        if block not in learned:
-            raise ValueError(_("no blended block {block} in this model").format(block=repr(block)))
-        if len(numbers) != (2 if show_beta else 1):
-            raise ValueError(_("write block:α:β") if show_beta else _("write block:α (β = 1 − α)"))
-        try:
-            values = [round(float(n), 2) for n in numbers]
-        except ValueError:
-            raise ValueError(_("{item} is not block:number").format(item=repr(item))) from None
-        for value, learned_value in zip(values, learned[block]):
-            if not min(0.0, learned_value) - 0.01 <= value <= max(1.0, learned_value) + 0.01:  # the slider's range
-                raise ValueError(_("{value:g} is outside the slider's range").format(value=value))
-        blend[block] = (values[0], values[1] if show_beta else round(1.0 - values[0], 2))
-    return blend
-
-
-def blend_text(overrides: dict, show_beta: bool) -> str | None:
-    parts = [f"{block}:{a:g}:{b:g}" if show_beta else f"{block}:{a:g}" for block, (a, b) in overrides.items()]
-    return ",".join(parts) or None
+#: The core's BlendTextError sentences, marked here for the catalogue (the core stays English);
+#: tests/test_blend.py checks they are the same.
+BLEND_TEXT_ERRORS = (N_("no blended block {block} in this model"), N_("write block:α:β"),
+                     N_("write block:α (β = 1 − α)"), N_("{item} is not block:number"),
+                     N_("{value:g} is outside the slider's range"))
 
 
 def override_controls(ref_key: str, learned: dict, show_beta: bool, url: UrlState) -> dict:
@@ -82,8 +60,8 @@ def override_controls(ref_key: str, learned: dict, show_beta: bool, url: UrlStat
                 st.session_state[slider_key(ref_key, block, "alpha")] = alpha
                 if show_beta:
                     st.session_state[slider_key(ref_key, block, "beta")] = beta
-        except ValueError as error:
-            url.note("blend", raw, str(error))
+        except BlendTextError as error:
+            url.note("blend", raw, _(error.template).format(**error.fields))
 
     def reset() -> None:
         for block in learned:
@@ -96,15 +74,15 @@ def override_controls(ref_key: str, learned: dict, show_beta: bool, url: UrlStat
         default_a = round(alpha, 2)
         if show_beta:
             col_a, col_b = st.columns(2)
-            low_a, high_a = min(0.0, default_a), max(1.0, default_a)
-            a = col_a.slider(f"{block}: α", low_a, high_a, default_a, 0.01, key=slider_key(ref_key, block, "alpha"))
+            a = col_a.slider(f"{block}: α", *blend_range(alpha), default_a, BLEND_STEP,
+                             key=slider_key(ref_key, block, "alpha"))
             default_b = round(beta, 2)
-            low_b, high_b = min(0.0, default_b), max(1.0, default_b)
-            b = col_b.slider(f"{block}: β", low_b, high_b, default_b, 0.01, key=slider_key(ref_key, block, "beta"))
+            b = col_b.slider(f"{block}: β", *blend_range(beta), default_b, BLEND_STEP,
+                             key=slider_key(ref_key, block, "beta"))
             if a != default_a or b != default_b:
                 overrides[block] = (float(a), float(b))
         else:
-            a = st.slider(f"{block}: α = sigmoid(sa_weight)   (β = 1 − α)", 0.0, 1.0, default_a, 0.01,
+            a = st.slider(f"{block}: α = sigmoid(sa_weight)   (β = 1 − α)", 0.0, 1.0, default_a, BLEND_STEP,
                           key=slider_key(ref_key, block, "alpha"))
             if a != default_a:
                 overrides[block] = (float(a), 1.0 - float(a))
@@ -127,7 +105,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
             name=ref.name), icon=":material/info:")
         return
     kinds = blend_kinds(model)
-    show_beta = any(kind.blend == "alpha_beta" for kind in kinds)
+    show_beta = learns_beta(kinds)
     what = _("α and β, learned independently") if show_beta else "α = sigmoid(sa_weight), β = 1 − α"
     if ref.trained:
         bars_title = _("Learned blend per mixed block of {name}: {what}").format(name=ref.name, what=what)
@@ -167,7 +145,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
         col2.metric(_("Top class, your blend"), names[top_changed],
                     help=f"p = {100 * changed.probabilities[top_changed]:.1f}%")
         col2.caption(f"p = {100 * changed.probabilities[top_changed]:.1f}%")
-        shift = 0.5 * float(np.abs(base.probabilities - changed.probabilities).sum())
+        shift = probability_moved(base.probabilities, changed.probabilities)
         col3.metric(_("Probability moved"), f"{100 * shift:.1f}%", help=_(
             "Total variation distance between the two predicted distributions: half the sum of "
             "|p_learned − p_yours|."))

@@ -8,8 +8,9 @@ from app.i18n import _
 from app.lessons.parts.course import lesson_ref
 from app.page import PageContext, run_page
 from app.registry import weights_dir
-from app.zoo import (MIXED_STAGE, add_beta_lines, card_row, free_beta, is_sweep_model, normalise_history, session_row,
-                     shown_rows, stage_label, sweep_accuracy_figure, sweep_blend_figure, sweep_runs)
+from app.zoo import MIXED_STAGE, add_beta_lines, shown_rows, stage_label, sweep_accuracy_figure, sweep_blend_figure
+from container_edu.training.zoo_report import (card_row, free_beta, is_sweep_model, normalise_history, session_row,
+                                               sweep_runs)
 from container_edu import figures
 
 def _shown(path) -> str:

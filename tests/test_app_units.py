@@ -1,4 +1,4 @@
-"""The app's pure helpers (no Streamlit runtime): figures, explorer, inspection, registry, colours, samples."""
+"""The app's pure helpers (no Streamlit runtime): figures, inspection, registry, colours, samples."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from app.explorer import OPERATORS, ExplorerSpec, explore, head_choices
 from app.registry import build_random, load_checkpoint_model, model_refs, preprocess
 from app.samples import list_samples
 from app.widgets import decode_upload
@@ -73,57 +72,6 @@ def test_blend_bars_one_bar_per_block():
     fig = figures.blend_bars({"blocks2.0": (0.3, 0.7), "blocks2.1": (0.8, 0.2)}, "blend", show_beta=False)
     assert len(fig.data) == 1 and list(fig.data[0].x) == ["blocks2.0", "blocks2.1"]
     assert len(figures.blend_bars({"b": (1.2, -0.1)}, "blend", show_beta=True).data) == 2
-
-
-# --------------------------------------------------------------------------
-# explorer.py
-# --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("operator", list(OPERATORS))
-@pytest.mark.parametrize("grid", [(3, 3), (4, 7), (12, 5)])
-def test_explorer_explicit_affinity_reproduces_every_module(operator, grid):
-    result = explore(ExplorerSpec(operator=operator, height=grid[0], width=grid[1], channels=8, heads=2,
-                                  kernel_size=5, alpha=0.3, beta=0.9, seed=7))
-    assert result.passed, (result.max_abs_diff, result.max_abs_output)
-    n = grid[0] * grid[1]
-    assert result.matrices.shape[1:] == (n, n)
-    assert result.row(0, (grid[0] - 1, grid[1] - 1)).shape == grid
-
-
-@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
-def test_explorer_blends_container_light_with_override_blend_and_leaves_sa_weight_alone(alpha):
-    from app.explorer import build
-
-    spec = ExplorerSpec(operator="container_light", height=3, width=4, channels=8, heads=2, kernel_size=3,
-                        alpha=alpha, beta=0.123, seed=3)  # beta is 1 - alpha for Container-Light, whatever the spec says
-    result = explore(spec)
-    assert result.passed
-    module, qkv = build(spec)
-    assert module.sa_weight.item() == 0.0
-    with torch.no_grad():
-        attention = module.attn.affinity(qkv)[0]
-        conv = module.conv.affinity(qkv[:, 16:])
-    expected = alpha * attention + (1 - alpha) * conv.reshape(2, 4, 12, 12).mean(1)
-    np.testing.assert_allclose(result.matrices, expected.double().numpy(), atol=1e-6)
-    general = explore(ExplorerSpec(operator="container", height=3, width=4, channels=8, heads=2, alpha=alpha,
-                                   beta=0.4, seed=3))
-    module, qkv = build(general.spec)
-    with torch.no_grad():
-        expected = alpha * module.attn.affinity(qkv)[0] + 0.4 * module.static.affinity(qkv[:, 16:])
-    np.testing.assert_allclose(general.matrices, expected.double().numpy(), atol=1e-6)
-
-
-def test_explorer_attention_rows_sum_to_one_and_conv_rows_are_the_kernel():
-    attention = explore(ExplorerSpec(operator="attention", height=4, width=5))
-    np.testing.assert_allclose(attention.matrices.sum(-1), 1.0, atol=1e-6)
-    conv = explore(ExplorerSpec(operator="conv", height=4, width=5, channels=4, kernel_size=3))
-    from app.explorer import build
-
-    module, _ = build(conv.spec)
-    kernel = module.weight[0, 0].detach().double().numpy()
-    np.testing.assert_allclose(conv.row(0, (2, 2))[1:4, 1:4], kernel, atol=1e-7)
-    assert head_choices(12) == [1, 2, 3, 4, 6, 12]
 
 
 # --------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_operator_comparison_titles_and_scales_each_kind_as_the_registry_says():
     row_maps = [t for t in rows.data if isinstance(t, go.Heatmap)]
     for heat, matrix in zip(row_maps, matrices.values()):
         np.testing.assert_allclose(np.asarray(heat.z), matrix.detach().double().numpy()[9].reshape(height, width))
-    with pytest.raises(ValueError, match="outside the 3×4 grid"):
+    with pytest.raises(ValueError, match="outside the 3 x 4 token grid"):
         figures.operator_comparison(matrices, (height, width), query=(3, 0))
     with pytest.raises(ValueError, match="expected \\(12, 12\\)"):
         figures.operator_comparison({"attention": np.eye(5)}, (3, 4))

@@ -294,7 +294,7 @@ def test_every_lesson_shows_no_english_in_chinese(request, lesson, weights):
                                       "container_pam"])
 def test_the_explorer_shows_no_english_in_chinese_for_every_operator(no_weights, operator):
     """Each operator has its own description, formula, traits, matrix labels and blend sliders."""
-    from app.explorer import OPERATORS
+    from container_edu.analysis.explore import OPERATORS
 
     assert set(OPERATORS) == {"attention", "conv", "mixer", "multihead_mlp", "container", "container_light",
                               "container_pam"}, "a new operator: add it to the list above"

@@ -170,7 +170,7 @@ def test_errors_are_the_projects_own_and_say_what_to_pass(result):
         run("resnet50", SAMPLE)
     with pytest.raises(InspectError, match="blocks1.0, blocks2.0, blocks2.1"):
         result.figure("blocks4.0", (0, 0))
-    with pytest.raises(InspectError, match="7×7 grid: y runs from 0 to 6"):
+    with pytest.raises(InspectError, match="7 x 7 token grid of blocks2.0: y runs from 0 to 6"):
         result.figure("blocks2.0", (7, 2))
     with pytest.raises(InspectError, match="token index runs from 0 to 48"):
         result.figure("blocks2.0", 49)

@@ -77,7 +77,7 @@ def test_conv_against_attention_reads_the_intervals():
 
 def test_zoo_lesson_checks_the_data_size_prediction_against_the_sweep():
     from app.lessons.parts.data_size import PREDICTIONS, SMALLEST, conv_against_attention
-    from app.zoo import sweep_runs
+    from container_edu.training.zoo_report import sweep_runs
     from container_edu.training.sweep_report import summary
 
     measured = conv_against_attention(summary(sweep_runs()), SMALLEST)

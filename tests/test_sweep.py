@@ -7,6 +7,9 @@ import io
 import json
 import shutil
 import statistics
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +18,8 @@ from container_edu.training import sweep
 from container_edu.training import sweep_report
 from container_edu.__main__ import main
 from container_edu.training.train import TrainSettings, balanced_subset
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _fake_run(variant: str, size: int, seed: int, test: float, blend: dict | None = None) -> dict:
@@ -153,20 +158,73 @@ def test_finished_runs_are_skipped_without_touching_the_data(tmp_path):
     assert trained == 0 and results.read_text() == before
 
 
-def test_a_claimed_run_is_left_to_its_live_owner_and_taken_over_from_a_dead_one(tmp_path):
-    import os
-    import socket
-    import subprocess
+HOLD_A_CLAIM = """
+import sys
+from pathlib import Path
+from container_edu.training import sweep
+claim = sweep._claim(Path(sys.argv[1]), sweep.Job("conv", 20, 0, 3))
+print("held" if claim else "refused", flush=True)
+sys.stdin.read()
+"""
 
-    job = sweep.Job("conv", 20, 0, 3)
-    state = tmp_path / "state"
-    assert sweep._claim(state, job)
-    assert not sweep._claim(state, job)  # this (live) process holds it
-    dead = subprocess.Popen(["true"])
-    dead.wait()  # reaped: its pid names no live process
-    (state / f"{job.key}.claim").write_text(f"{socket.gethostname()} {dead.pid}")
-    assert sweep._claim(state, job)
-    assert (state / f"{job.key}.claim").read_text() == f"{socket.gethostname()} {os.getpid()}"
+
+def test_a_claimed_run_is_left_to_its_live_owner_and_taken_over_from_a_dead_one(tmp_path):
+    job, state = sweep.Job("conv", 20, 0, 3), tmp_path / "state"
+    owner = subprocess.Popen([sys.executable, "-c", HOLD_A_CLAIM, str(state)], cwd=REPO, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "held"
+        assert sweep._claim(state, job) is None  # another live process runs it
+        assert sweep._claim(state, sweep.Job("conv", 20, 1, 3)) is not None  # other runs stay free
+    finally:
+        owner.kill()  # a crash: the owner never gives its claim back itself
+        owner.wait(30)
+    claim = sweep._claim(state, job)
+    assert claim is not None
+    try:
+        assert sweep._claim(state, job) is None  # held by this process now, even against this process
+    finally:
+        claim.release()
+
+
+# Each fake run waits until two different runs are under way at once, so the test cannot pass unless the two
+# processes really work side by side; every run is then recorded through the shared results file.
+SHARE_THE_WORK = """
+import os, sys, time
+from pathlib import Path
+from container_edu.training import sweep
+
+results, state, marks = (Path(p) for p in sys.argv[1:4])
+
+def fake_run_job(job, *, results_path, **_):
+    (marks / f"{job.key}.{os.getpid()}").touch()
+    deadline = time.monotonic() + 60
+    while len({p.name.split(".")[0] for p in marks.iterdir()}) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sweep._append(results_path, "runs", {"key": job.key, "variant": job.variant, "train_size": job.train_size,
+                                         "seed": job.seed, "steps": 1})
+
+sweep.run_job = fake_run_job
+print(sweep.run_sweep(results_path=results, state_dir=state, weights_dir=state / "w", sizes=(20,), seeds=(0, 1),
+                      variants=("conv", "mixer", "attention"), min_steps=3))
+"""
+
+
+def test_two_processes_share_the_runs_and_train_each_once(tmp_path):
+    results, state, marks = tmp_path / "results.json", tmp_path / "state", tmp_path / "marks"
+    marks.mkdir()
+    workers = [subprocess.Popen([sys.executable, "-c", SHARE_THE_WORK, str(results), str(state), str(marks)],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], [err[-2000:] for _, err in outputs]
+    planned = {job.key for job in sweep.planned_jobs(3, sizes=(20,), seeds=(0, 1),
+                                                       variants=("conv", "mixer", "attention"))}
+    started = [mark.name.split(".") for mark in marks.iterdir()]
+    assert sorted(key for key, _ in started) == sorted(planned)  # each run started once, none twice
+    assert {pid for _, pid in started} == {str(worker.pid) for worker in workers}  # both worked
+    assert sum(int(out) for out, _ in outputs) == len(planned)
+    assert {r["key"] for r in sweep.load_results(results)["runs"]} == planned  # no write lost
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +269,12 @@ def test_tiny_sweep_end_to_end_on_the_real_data(tmp_path, monkeypatch, fashion_m
     assert cards["fmnist_container_n20"].test_accuracy == runs["container"]["test_accuracy"]
     assert {k: list(v) for k, v in cards["fmnist_container_n20"].final_blend.items()} == runs["container"]["blend"]
     load_pretrained("fmnist_container_n20", device="cpu", weights_dir=weights)
-    assert not list((tmp_path / "state").glob("*"))  # no claims or states left behind
+    left = list((tmp_path / "state").glob("*"))
+    assert all(path.suffix == ".claim" for path in left)  # no states left behind, only the (empty) lock files
+    claims = [sweep._claim(tmp_path / "state", sweep.Job(v, 20, 0, 3)) for v in ("conv", "container")]
+    assert all(claim is not None for claim in claims)  # and none is still held
+    for claim in claims:
+        claim.release()
 
     code, out = _cli(*argv)
     assert code == 0 and "trained 0 run(s)" in out
@@ -241,7 +304,8 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, fa
     resumed = tmp_path / "resumed.json"
     with pytest.raises(KeyboardInterrupt):
         sweep.run_sweep(results_path=resumed, **kwargs)
-    assert [p.name for p in (tmp_path / "state").glob("*")] == [f"{sweep.Job('mixer', 20, 0, 3).key}.state.pt"]
+    kept = [p.name for p in (tmp_path / "state").glob("*") if p.suffix != ".claim"]  # a lock file may stay
+    assert kept == [f"{sweep.Job('mixer', 20, 0, 3).key}.state.pt"]
     assert sweep.load_results(resumed)["runs"] == []
     monkeypatch.setattr(sweep, "train", real_train)
     assert sweep.run_sweep(results_path=resumed, **kwargs) == 1
@@ -334,7 +398,7 @@ def test_update_doc_rewrites_only_the_block_between_the_markers(tmp_path, capsys
 def test_zoo_rows_say_how_many_images_a_model_saw():
     import dataclasses
 
-    from app.zoo import card_row, is_sweep_model, training_images
+    from container_edu.training.zoo_report import card_row, is_sweep_model, training_images
     from container_edu.hub.cards import zoo_card
 
     full = zoo_card(training={"train_subset": None, "val_fraction": 0.1})
@@ -343,6 +407,17 @@ def test_zoo_rows_say_how_many_images_a_model_saw():
     assert training_images(small) == 1000 and is_sweep_model(small)
     assert training_images(dataclasses.replace(small, training=None)) is None
     assert card_row(small)["training images"] == 1000
+
+
+def test_zoo_table_columns_are_the_cores_and_all_marked_for_translation():
+    from app.zoo import COLUMNS
+    from container_edu.hub.bundled import list_pretrained
+    from container_edu.training.zoo_report import TABLE_COLUMNS, card_row, session_row
+
+    assert COLUMNS == TABLE_COLUMNS
+    card = next(iter(list_pretrained().values()))
+    assert tuple(card_row(card)) == TABLE_COLUMNS
+    assert set(session_row("mine", {"history": [], "settings": {}})) <= set(TABLE_COLUMNS)
 
 
 def test_remaining_estimate_counts_the_missing_steps_at_each_variants_measured_rate():

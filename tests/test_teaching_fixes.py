@@ -73,7 +73,8 @@ def test_inspector_titles_and_downloads_say_the_conv_kernels_are_averaged(no_wei
 
 
 def test_blend_history_adds_beta_for_free_beta_models_only():
-    from app.zoo import add_beta_lines, free_beta
+    from app.zoo import add_beta_lines
+    from container_edu.training.zoo_report import free_beta
     from container_edu import figures
 
     assert free_beta("container") and not free_beta("container_light") and not free_beta("conv")

@@ -59,10 +59,30 @@ def load_release(path: Path) -> dict:
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    """Every entry in ``folder`` (hidden ones too) with the checksum of its bytes."""
+    """Every entry in ``folder`` (hidden ones too) with the checksum of its bytes, but the empty install lock file."""
     if not folder.exists():
         return {}
-    return {p.name: (sha256(p) if p.is_file() else "<dir>") for p in folder.iterdir()}
+    return {p.name: (sha256(p) if p.is_file() else "<dir>") for p in folder.iterdir()
+            if not (p.name == store.INSTALL_LOCK_FILE and p.stat().st_size == 0)}
+
+
+HOLD_THE_INSTALL_LOCK = """
+import sys
+from filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.acquire(timeout=0)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def other_process_installing(folder: Path) -> subprocess.Popen:
+    """Another process (a second app server sharing the folder) holding the install lock until it is killed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_INSTALL_LOCK, str(folder / store.INSTALL_LOCK_FILE)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
 
 
 # --------------------------------------------------------------------------
@@ -214,21 +234,36 @@ def test_interrupted_download_leaves_nothing(server, tmp_path):
 
 
 def test_leftovers_of_a_killed_install_are_removed(release, tmp_path):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(gone.stdout)
     folder = tmp_path / "w"
-    leftover = folder / f".container_light.partial-{dead_pid}-abc123"
+    leftover = folder / ".container_light.partial-abc123"
     leftover.mkdir(parents=True)
     (leftover / "download.pth").write_bytes(b"half")
     store.import_checkpoint(release.checkpoint, folder)
     assert set(snapshot(folder)) == {"container_light.safetensors", "container_light.json"}
 
 
-def test_one_install_at_a_time(release, tmp_path):
-    with store._INSTALL_LOCK:
+def test_one_install_at_a_time_across_processes_and_a_killed_one_frees_the_folder(release, tmp_path):
+    folder = tmp_path / "w"
+    holder = other_process_installing(folder)
+    try:
         with pytest.raises(store.WeightsError, match="already being installed"):
-            store.import_checkpoint(release.checkpoint, tmp_path / "w")
-    assert snapshot(tmp_path / "w") == {}
+            store.import_checkpoint(release.checkpoint, folder)
+        assert snapshot(folder) == {}
+    finally:
+        holder.kill()  # as a crash would: the process never releases the lock itself
+        holder.wait(30)
+    store.import_checkpoint(release.checkpoint, folder)
+    assert set(snapshot(folder)) == {"container_light.safetensors", "container_light.json"}
+
+
+def test_installs_into_different_folders_do_not_wait_for_each_other(release, tmp_path):
+    holder = other_process_installing(tmp_path / "busy")
+    try:
+        store.import_checkpoint(release.checkpoint, tmp_path / "free")
+    finally:
+        holder.kill()
+        holder.wait(30)
+    assert store.installed_card(tmp_path / "free") is not None
 
 
 def test_missing_file_to_import(tmp_path):
@@ -296,7 +331,8 @@ def test_installed_size_counts_every_tensor(installed):
 
 
 def test_concurrent_fetches_give_one_clear_refusal(server, tmp_path):
-    """A second fetch while one is downloading (two app sessions clicking) is refused; the first completes."""
+    """A second fetch into the folder while one is downloading (two app sessions clicking) is refused; the first
+    completes."""
     errors: list[BaseException] = []
     downloading, second_tried = threading.Event(), threading.Event()
 
@@ -314,14 +350,15 @@ def test_concurrent_fetches_give_one_clear_refusal(server, tmp_path):
     thread.start()
     try:
         assert downloading.wait(60)
+        before = snapshot(tmp_path / "a")
         with pytest.raises(store.WeightsError, match="already being installed"):
-            store.fetch(server.url("/file/container_light.pth"), tmp_path / "b")
+            store.fetch(server.url("/file/container_light.pth"), tmp_path / "a")
+        assert snapshot(tmp_path / "a") == before  # the refused fetch touched nothing, the first one's work included
     finally:
         second_tried.set()
         thread.join(120)
     assert not errors
     assert store.installed_card(tmp_path / "a") is not None
-    assert snapshot(tmp_path / "b") == {}
 
 
 # --------------------------------------------------------------------------

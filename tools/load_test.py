@@ -42,12 +42,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import math
 import os
 import platform
-import random
 import re
 import signal
 import socket
@@ -59,16 +57,19 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+TOOLS = Path(__file__).resolve().parent
+REPO_ROOT = TOOLS.parent
+for folder in (str(TOOLS), str(REPO_ROOT)):
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+from learner_images import PERCENT_TOLERANCE, Expected, expected_images  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
 PREDICTION_TITLE = "Prediction p(class"
 MAPS_TITLE = re.compile(r"Block (\S+), head (\d+), query \((\d+), (\d+)\)")
-PERCENT_TOLERANCE = 0.15  # the chart shows percentages to 0.1; allow for rounding at a boundary
 IMAGES_PER_SESSION = 40   # at most this many distinct uploads per session, then it starts over (cached results)
 ACTION_KINDS = 3          # upload, query, head: one cycle
 
@@ -78,69 +79,11 @@ ACTION_KINDS = 3          # upload, query, head: one cycle
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Expected:
-    name: str
-    png: bytes
-    percents: dict[str, float]  # class name -> probability in percent (all classes)
-    top: list[str]              # the five labels the chart should show, most probable first
-
-
-def synthetic_png(session: int, number: int) -> bytes:
-    """A 96x96 picture: random shapes seeded by (session, number), with "S<session>" written in."""
-    from PIL import Image, ImageDraw
-
-    rng = random.Random(session * 100_003 + number)
-    image = Image.new("RGB", (96, 96), tuple(rng.randrange(0, 90) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(rng.randrange(2, 6)):
-        x0, y0 = rng.randrange(0, 70), rng.randrange(0, 70)
-        box = (x0, y0, x0 + rng.randrange(10, 40), y0 + rng.randrange(10, 40))
-        colour = tuple(rng.randrange(60, 256) for _ in range(3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
-    draw.text((4, 80), f"S{session}#{number}", fill=(255, 255, 255))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def expected_predictions(sessions: int, per_session: int) -> tuple[list[list[Expected]], str]:
-    """Every session's images and their offline predictions; the sessions' results are made distinguishable."""
-    import torch
-
+    """Every session's images and their offline predictions (made distinguishable), and the model's description."""
     from app import registry
-    from container_edu.record.inspection import run_inspection
-    from container_edu.data.images import load_image
-    from container_edu.hub.cards import card_for_model
 
-    torch.set_num_threads(1)
-    model, description = registry.default_model()
-    card = card_for_model(model)
-    names = card.class_names
-    pools: list[list[Expected]] = []
-    for session in range(sessions):
-        pool = []
-        number = 0
-        while len(pool) < per_session:
-            png = synthetic_png(session, number)
-            number += 1
-            x, _ = registry.preprocess(card, load_image(png))
-            probabilities = run_inspection(model, x).probabilities
-            percents = {names[i]: 100.0 * float(p) for i, p in enumerate(probabilities)}
-            top = sorted(percents, key=percents.get, reverse=True)[:5]
-            candidate = Expected(f"s{session}_{number - 1}.png", png, percents, top)
-            # Keep only images whose shown result could not be mistaken for another session's, nor for this
-            # session's other images (so a stale result is never taken for the new one).
-            if all(distinguishable(candidate, other) for other_pool in pools + [pool] for other in other_pool):
-                pool.append(candidate)
-            if number > per_session * 20:
-                raise SystemExit("could not generate distinguishable images; the model's predictions are too flat")
-        pools.append(pool)
-    return pools, description
-
-
-def distinguishable(a: Expected, b: Expected) -> bool:
-    return a.top != b.top or any(abs(a.percents[k] - b.percents[k]) > 4 * PERCENT_TOLERANCE for k in a.top)
+    return expected_images(sessions, per_session), registry.default_model()[1]
 
 
 def matches(shown: dict | None, expected: Expected) -> bool:
@@ -322,11 +265,6 @@ async def wait_for(page, predicate, timeout: float, what: str, stats: SessionSta
         await asyncio.sleep(0.2)
     raise ActionFailed(f"{what}: not visible within {timeout:.0f} s (last prediction shown: {state.get('prediction')}, "
                        f"maps title: {state.get('mapsTitle')!r})")
-
-
-async def slider_value(page, label: str) -> int:
-    text = await page.get_by_test_id("stSlider").filter(has_text=label).first.inner_text()
-    return int(text.split()[len(label.split())])
 
 
 async def thumb_target(thumb) -> tuple[int, str, int]:

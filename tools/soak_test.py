@@ -29,18 +29,20 @@ from __future__ import annotations
 
 import argparse
 import gc
-import io
 import json
 import os
 import platform
-import random
 import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+TOOLS = Path(__file__).resolve().parent
+REPO_ROOT = TOOLS.parent
+for folder in (str(TOOLS), str(REPO_ROOT)):
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+from learner_images import picture  # noqa: E402
 
 GOAL_MB = 50.0
 
@@ -56,23 +58,6 @@ def status_mb(field: str) -> float:
 def rss_mb() -> float:
     gc.collect()
     return status_mb("VmRSS")
-
-
-def synthetic_png(number: int) -> bytes:
-    """A different 120x96 picture for every ``number`` (random shapes, the number written in)."""
-    from PIL import Image, ImageDraw
-
-    rng = random.Random(number)
-    image = Image.new("RGB", (120, 96), tuple(rng.randrange(0, 256) for _ in range(3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(rng.randrange(2, 7)):
-        x0, y0 = rng.randrange(0, 100), rng.randrange(0, 80)
-        box = (x0, y0, x0 + rng.randrange(5, 50), y0 + rng.randrange(5, 50))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=tuple(rng.randrange(0, 256) for _ in range(3)))
-    draw.text((4, 82), f"#{number}", fill=(255, 255, 255))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def inspect_everything(inspection, number: int) -> int:
@@ -110,7 +95,7 @@ def run(iterations: int, warmup: int, imagenet_size: int | None, keep_results: b
     started = time.perf_counter()
     warm_started = started
     for number in range(iterations):
-        image = load_image(synthetic_png(number))
+        image = load_image(picture(0, number))
         x, _ = registry.preprocess(card_for_model(zoo), image)
         overrides = {mixed[number % len(mixed)]: (number % 11) / 10} if mixed and number % 2 else None
         inspection = run_inspection(zoo, x, overrides)

@@ -10,7 +10,7 @@ import torch
 
 from app.caching import TRAINED_MODELS_KEY
 from app.i18n import N_, _
-from app.zoo import is_sweep_model
+from container_edu.training.zoo_report import is_sweep_model
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
 from container_edu.record.trace import record_affinities
 

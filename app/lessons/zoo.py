@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from app.i18n import N_, _
-from app.zoo import is_sweep_model
+from container_edu.training.zoo_report import is_sweep_model
 
 from app.lessons.parts import figures
 from app.lessons.parts.data_size import data_size_panel

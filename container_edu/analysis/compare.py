@@ -45,13 +45,7 @@ def compare_rows(record_a: AggregationRecord, record_b: AggregationRecord, head:
         if getattr(record_a, field) != getattr(record_b, field):
             raise ValueError(f"the two records are of different blocks: {field} "
                              f"{getattr(record_a, field)!r} vs {getattr(record_b, field)!r}")
-    try:
-        index = checks.as_index(head)
-    except TypeError:
-        index = -1
-    if not 0 <= index < record_a.num_heads:
-        raise ValueError(f"head must be an integer in 0..{record_a.num_heads - 1}, got {head!r}")
-    head = index
+    head = checks.head_index(head, record_a.num_heads, where=record_a.name)
     rows = {
         "attention": (record_a.attention_row(query), record_b.attention_row(query), None, None),
         "static": (record_a.static_head_row(query), record_b.static_head_row(query),

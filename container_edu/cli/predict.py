@@ -287,6 +287,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     """Write the per-head affinity maps of one query token as PNG files."""
     import torch
 
+    from container_edu.checks import grid_query
     from container_edu.figures import colors
     from container_edu.record.trace import record_affinities
 
@@ -303,12 +304,8 @@ def run_inspect(args: argparse.Namespace) -> int:
         raise _InputError(f"no block named {block!r}; blocks of this model: {', '.join(recorder)}")
     record = recorder[block]
     height, width = record.grid
-    y, x = args.query if args.query is not None else (height // 2, width // 2)
-    if not (0 <= y < height and 0 <= x < width):
-        raise _InputError(
-            f"query ({y}, {x}) is outside the {height} x {width} token grid of {block}; "
-            f"use 0 <= Y < {height} and 0 <= X < {width}"
-        )
+    query = tuple(args.query) if args.query is not None else (height // 2, width // 2)
+    y, x = grid_query(query, height, width, where=block, error=_InputError)
     maps = _maps(record, (y, x))
 
     out = Path(args.out)

@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     run.add_argument("--data-dir", default=None)
     run.add_argument("--state-dir", type=Path, default=Path("runs/sweep"),
-                     help="resumable states and claim files (default runs/sweep)")
+                     help="resumable states and run claims (lock files; default runs/sweep)")
     run.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
     run.add_argument("--weights-dir", type=Path, default=WEIGHTS_DIR, help=argparse.SUPPRESS)
     run.add_argument("--min-steps", type=int, default=None, help=argparse.SUPPRESS)  # tests: skip the pilot

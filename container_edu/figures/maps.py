@@ -13,8 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
+from container_edu.checks import grid_query
 from container_edu.figures.charts import blend_bars
 from container_edu.figures.heatmaps import Panel, affinity_matrix, as_array, panels
+from container_edu.ops.affinity import token_index
 from container_edu.ops.kinds import KINDS, get_kind, part_kind, part_rows_are_probabilities
 from container_edu.record.block_maps import BlockMaps
 
@@ -194,9 +196,7 @@ def operator_comparison(matrices: Mapping[str, np.ndarray], grid: tuple[int, int
     """
     height, width = grid
     count = height * width
-    if query is not None and not (0 <= query[0] < height and 0 <= query[1] < width):
-        raise ValueError(f"query {tuple(query)} is outside the {height}×{width} grid")
-    token = None if query is None else query[0] * width + query[1]
+    token = None if query is None else token_index(*grid_query(query, height, width), width)
     items = []
     for key, matrix in matrices.items():
         kind = get_kind(key)

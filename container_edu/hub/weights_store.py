@@ -30,22 +30,22 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Final
 
 import torch
+from filelock import FileLock, Timeout
 from torch import Tensor, nn
 
 from container_edu.data.imagenet import imagenet_class_names
-from container_edu.files import pid_alive, sha256_file
+from container_edu.files import sha256_file
 from container_edu.hub.cards import CardError, ModelCard, imagenet_preprocessing, read_card, write_card
 from container_edu.hub.download import DownloadError, Progress, download_file
 
 __all__ = [
-    "DIR_ENV", "URL_ENV", "IMAGENET_MODEL", "DEFAULT_URL", "DRIVE_FILE_ID", "REPORTED_METRICS",
+    "DIR_ENV", "URL_ENV", "IMAGENET_MODEL", "INSTALL_LOCK_FILE", "DEFAULT_URL", "DRIVE_FILE_ID", "REPORTED_METRICS",
     "WeightsError", "StoredWeights", "weights_dir", "default_url", "fetch", "import_checkpoint",
     "install_checkpoint", "list_installed", "installed_card", "load_installed", "installed_size",
 ]
@@ -65,8 +65,8 @@ REPORTED_METRICS: Final[dict[str, float]] = {"acc1": 82.3, "acc5": 96.2}
 _WEIGHTS_FILE: Final[str] = f"{IMAGENET_MODEL}.safetensors"
 _CARD_FILE: Final[str] = f"{IMAGENET_MODEL}.json"
 _PARTIAL_PREFIX: Final[str] = f".{IMAGENET_MODEL}.partial-"
-# One install at a time per process (two app sessions clicking at once get a clear message, not a race).
-_INSTALL_LOCK = threading.Lock()
+#: Held during an install, by any process or thread using the folder (a classroom's server processes share one).
+INSTALL_LOCK_FILE: Final[str] = f".{IMAGENET_MODEL}.install.lock"
 
 Status = Callable[[str], None]
 
@@ -160,17 +160,29 @@ def install_checkpoint(path: str | os.PathLike[str], directory: str | os.PathLik
 
 @contextlib.contextmanager
 def _installing(folder: Path) -> Iterator[tuple[Path, Path]]:
-    """``(folder, work)``: a private temporary folder inside ``folder``, removed whatever happens."""
-    if not _INSTALL_LOCK.acquire(blocking=False):
-        raise WeightsError("The ImageNet weights are already being installed by another request; wait for it to finish.")
+    """``(folder, work)``: a private temporary folder inside ``folder``, removed whatever happens.
+
+    One install at a time per folder: a second one (another app session, another process sharing the folder)
+    gets a clear message instead of a race over the same two files.
+    """
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WeightsError(f"Cannot create the weights folder {folder}: {error.strerror or error}.") from None
+    lock = FileLock(folder / INSTALL_LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise WeightsError("The ImageNet weights are already being installed by another request; "
+                           "wait for it to finish.") from None
+    except OSError as error:
+        raise WeightsError(f"Cannot write into the weights folder {folder}: {error.strerror or error}.") from None
+    try:
+        # Holding the lock, no install is under way: any temporary folder left is one a killed install abandoned.
+        for leftover in folder.glob(f"{_PARTIAL_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise WeightsError(f"Cannot create the weights folder {folder}: {error.strerror or error}.") from None
-        _remove_abandoned(folder)
-        try:
-            work = Path(tempfile.mkdtemp(prefix=f"{_PARTIAL_PREFIX}{os.getpid()}-", dir=folder))
+            work = Path(tempfile.mkdtemp(prefix=_PARTIAL_PREFIX, dir=folder))
         except OSError as error:
             raise WeightsError(f"Cannot write into the weights folder {folder}: {error.strerror or error}.") from None
         try:
@@ -178,16 +190,7 @@ def _installing(folder: Path) -> Iterator[tuple[Path, Path]]:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     finally:
-        _INSTALL_LOCK.release()
-
-
-def _remove_abandoned(folder: Path) -> None:
-    """Remove temporary folders left by an install whose process was killed (its pid is in the name)."""
-    for leftover in folder.glob(f"{_PARTIAL_PREFIX}*"):
-        pid_text = leftover.name[len(_PARTIAL_PREFIX):].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
-            shutil.rmtree(leftover, ignore_errors=True)
-
+        lock.release()
 
 
 def _install(original: Path, folder: Path, work: Path, *, source: str, status: Status | None,

@@ -8,13 +8,14 @@ from torch import nn
 
 from container_edu.models.blocks import AggregationBlock, CBlock, MixBlock, PatchEmbed, blend_parameters
 from container_edu.models.container_light import ContainerLight, ContainerLightConfig, container_light
+from container_edu.models.version import weights_version
 from container_edu.models.zoo import MIXINGS, ZooConfig, ZooContainer
 
 __all__ = [
     "AggregationBlock", "CBlock", "MixBlock", "PatchEmbed", "blend_parameters",
     "ContainerLight", "ContainerLightConfig", "container_light",
     "MIXINGS", "ZooConfig", "ZooContainer",
-    "MODEL_NAMES", "ZOO_PREFIX", "create_model",
+    "MODEL_NAMES", "ZOO_PREFIX", "create_model", "weights_version",
 ]
 
 #: Zoo model names are ``fmnist_<mixing>``; ``container_light`` alone is the ImageNet architecture.

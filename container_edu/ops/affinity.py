@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from container_edu.checks import as_index, check_grid, check_heads
+from container_edu.checks import check_grid, check_heads, grid_query
 
 __all__ = [
     "attention",
@@ -189,21 +189,7 @@ def depthwise_conv_row(weight: Tensor, height: int, width: int, query: int | tup
     size = _check_depthwise_kernel(weight)
     check_grid(height, width)
     _check_size(f"a conv row (C, H, W) on a {height} x {width} grid", weight.shape[0] * height * width)
-    try:
-        if isinstance(query, tuple):
-            if len(query) != 2:
-                raise TypeError
-            qy, qx = (as_index(v) for v in query)
-        else:
-            query = as_index(query)
-    except TypeError:
-        raise ValueError(f"query must be a token index or a (y, x) pair of integers, got {query!r}") from None
-    if not isinstance(query, tuple):
-        if not 0 <= query < height * width:
-            raise ValueError(f"query token {query} is outside a {height} x {width} grid of {height * width} tokens")
-        qy, qx = divmod(query, width)
-    if not (0 <= qy < height and 0 <= qx < width):
-        raise ValueError(f"query ({qy}, {qx}) is outside a {height} x {width} grid")
+    qy, qx = grid_query(query, height, width)
     pad = size // 2
     row = weight.new_zeros(weight.shape[0], height, width)
     # Kernel tap (dy, dx) lands on key (qy + dy - p, qx + dx - p); keep the part inside the grid.

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from container_edu.checks import positive_int
 from container_edu.ops import affinity as aff
 from container_edu.record.trace import AggregationRecord, blend_override
 
@@ -42,12 +43,6 @@ __all__ = [
     "blended_explicit",
     "sigmoid_blend",
 ]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def _check_map(x: object, what: str = "the input", channels: int | None = None) -> Tensor:
@@ -123,7 +118,7 @@ class MultiHeadSelfAttention(Aggregation):
 
     def __init__(self, num_heads: int, scale: float | None = None) -> None:
         super().__init__()
-        _positive_int("num_heads", num_heads)
+        positive_int("num_heads", num_heads)
         if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Real)):
             raise ValueError(f"scale must be None or a number, got {scale!r}")
         self.num_heads = num_heads
@@ -173,7 +168,7 @@ class DepthwiseConvAggregation(nn.Conv2d):
     uses_query_key = False
 
     def __init__(self, dim: int, kernel_size: int = 5, bias: bool = True) -> None:
-        _positive_int("dim", dim)
+        positive_int("dim", dim)
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size % 2 == 0 or kernel_size < 1:
             raise ValueError(f"kernel_size must be odd and positive, got {kernel_size!r}")
         aff._check_size(f"a {dim}-channel {kernel_size} x {kernel_size} depthwise kernel", dim * kernel_size * kernel_size)
@@ -216,8 +211,8 @@ class _DenseStatic(Aggregation):
 
     def __init__(self, num_tokens: int, num_matrices: int) -> None:
         super().__init__()
-        _positive_int("num_tokens", num_tokens)
-        _positive_int("the number of heads (static matrices)", num_matrices)
+        positive_int("num_tokens", num_tokens)
+        positive_int("the number of heads (static matrices)", num_matrices)
         aff._check_size(f"{num_matrices} learned {num_tokens} x {num_tokens} matrices",
                         num_matrices * num_tokens * num_tokens)
         self.num_tokens = num_tokens
@@ -393,7 +388,7 @@ class ContainerLightMix(_BlendedMix):
 
     def __init__(self, dim: int, num_heads: int, kernel_size: int = 5) -> None:
         super().__init__()
-        _positive_int("dim", dim)
+        positive_int("dim", dim)
         aff._check_heads(dim, num_heads)
         self.attn = MultiHeadSelfAttention(num_heads)
         self.conv = DepthwiseConvAggregation(dim, kernel_size)

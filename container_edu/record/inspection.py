@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from container_edu.checks import grid_query, head_index
 from container_edu.ops.kinds import KINDS
 from container_edu.record.block_maps import BlockMaps, clamp_query
 from container_edu.record.trace import AggregationRecord, override_blend, record_affinities
@@ -123,28 +124,10 @@ class Inspection:
         return self.records[block]
 
     def _query(self, block: str, query: tuple[int, int] | int) -> tuple[int, int]:
-        height, width = self.record(block).grid
-        if isinstance(query, (int, np.integer)) and not isinstance(query, bool):
-            token = int(query)
-            if not 0 <= token < height * width:
-                raise InspectError(f"token {token} is outside block {block}'s {height}×{width} grid: a token index "
-                                   f"runs from 0 to {height * width - 1} (or pass (y, x))")
-            return divmod(token, width)
-        try:
-            y, x = (int(v) for v in query)
-        except (TypeError, ValueError):
-            raise InspectError(f"a query is a grid position (y, x) or a token index, got {query!r}") from None
-        if not (0 <= y < height and 0 <= x < width):
-            raise InspectError(f"query ({y}, {x}) is outside block {block}'s {height}×{width} grid: y runs from 0 "
-                               f"to {height - 1} and x from 0 to {width - 1}")
-        return y, x
+        return grid_query(query, *self.record(block).grid, where=block, error=InspectError)
 
     def _head(self, block: str, head: int) -> int:
-        count = self.record(block).num_heads
-        if isinstance(head, bool) or not isinstance(head, (int, np.integer)) or not 0 <= head < count:
-            raise InspectError(f"block {block} has {count} head(s): head must be an integer from 0 to {count - 1}, "
-                               f"got {head!r}")
-        return int(head)
+        return head_index(head, self.record(block).num_heads, where=block, error=InspectError)
 
     def maps(self, block: str, query: tuple[int, int] | int, head: int = 0) -> BlockMaps:
         """Every head's row ``i`` (the query) of each part of ``block``'s affinity; ``head`` is the one drawn alone."""

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from container_edu.checks import grid_query, head_index
 from container_edu.ops import affinity as aff
 
 __all__ = [
@@ -84,19 +85,8 @@ class AggregationRecord:
         return self.grid[0] * self.grid[1]
 
     def _query_index(self, query: int | tuple[int, int]) -> int:
-        height, width = self.grid
-        if isinstance(query, tuple):
-            if len(query) != 2 or not all(_is_index(v) for v in query):
-                raise ValueError(f"query must be a token index or a (y, x) pair of integers, got {query!r}")
-            y, x = (int(v) for v in query)
-            if not (0 <= y < height and 0 <= x < width):
-                raise ValueError(f"query ({y}, {x}) is outside the {height} x {width} grid of {self.name}")
-            return aff.token_index(y, x, width)
-        if not _is_index(query):
-            raise ValueError(f"query must be a token index or a (y, x) pair of integers, got {query!r}")
-        if not 0 <= query < self.num_tokens:
-            raise ValueError(f"query token {query} is outside the {self.num_tokens} tokens of {self.name}")
-        return int(query)
+        y, x = grid_query(query, *self.grid, where=self.name)
+        return aff.token_index(y, x, self.grid[1])
 
     def attention_row(self, query: int | tuple[int, int], batch_index: int = 0) -> Tensor | None:
         """Row ``i`` of each head's ``A_m(X)`` on the grid: ``(M, H, W)``, or ``None``."""
@@ -148,9 +138,7 @@ class AggregationRecord:
         return self.v.shape[-1]
 
     def _head(self, head: int) -> int:
-        if not _is_index(head) or not 0 <= head < self.num_heads:
-            raise ValueError(f"head must be an integer in [0, {self.num_heads}) for {self.name}, got {head!r}")
-        return int(head)
+        return head_index(head, self.num_heads, where=self.name)
 
     def attention_matrix(self, head: int, batch_index: int = 0) -> Tensor | None:
         """``A_m(X)`` of head ``head``: ``(N, N)``, or ``None`` when the block has no dynamic part."""
@@ -258,15 +246,6 @@ class AggregationRecord:
         if self.static_affinity is None:
             return None
         return self.beta * aff.aggregate(self.static_affinity, self._values())
-
-
-def _is_index(value: object) -> bool:
-    """An integer (Python, NumPy or 0-d integer tensor), not a bool or a float."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, torch.Tensor):
-        return value.dim() == 0 and not value.dtype.is_floating_point and value.dtype != torch.bool
-    return hasattr(value, "__index__")
 
 
 class AffinityRecorder(Mapping[str, AggregationRecord]):

@@ -19,26 +19,23 @@ the rule takes the smallest candidate whose validation accuracy is within
 Results are data in the package (``container_edu/data/sweep_results.json``),
 appended by the command after each finished run. ``sweep run`` skips finished
 runs; several ``sweep run`` processes may work at once (each claims a run with
-a claim file); an interrupted run resumes from its last saved state in
-``--state-dir`` when it is there and restarts cleanly when it is not.
+a file lock, which the system frees if its process dies); an interrupted run
+resumes from its last saved state in ``--state-dir`` when it is there and
+restarts cleanly when it is not.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import math
-import os
-import socket
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from container_edu.files import pid_alive
+from filelock import FileLock, Timeout
+
 from container_edu.hub.cards import read_card
 from container_edu.models import MIXINGS, ZOO_PREFIX
 from container_edu.training.train import (
@@ -113,21 +110,15 @@ def load_results(path: Path | None = None) -> dict:
     return data
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _results_lock(path: Path) -> FileLock:
     # The lock lives outside the package (no stray file beside committed data), one per results file.
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"container_edu_sweep_{digest}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return FileLock(Path(tempfile.gettempdir()) / f"container_edu_sweep_{digest}.lock")
 
 
 def _append(path: Path, section: str, record: dict) -> None:
-    with _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _results_lock(path):
         data = load_results(path)
         data[section] = [r for r in data[section] if r.get("key") != record["key"]] + [record]
         data[section].sort(key=lambda r: (r["train_size"], r["seed"], r["variant"], r.get("steps", 0)))
@@ -191,28 +182,19 @@ def import_bundled_runs(results_path: Path, min_steps: int, weights_dir: Path = 
 # ---------------------------------------------------------------- running
 
 
-def _claim(state_dir: Path, job: Job) -> bool:
-    """Take ``job`` for this process; a claim whose process is gone is taken over."""
-    path = state_dir / f"{job.key}.claim"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                host, pid = path.read_text().split()
-                alive = host != socket.gethostname() or pid_alive(int(pid))
-            except (OSError, ValueError):
-                alive = False  # half-written or unreadable: its writer died before finishing
-            if alive:
-                return False
-            path.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{socket.gethostname()} {os.getpid()}")
-        return True
-    return False
+def _claim(state_dir: Path, job: Job) -> FileLock | None:
+    """A lock on ``job`` held by this process, or ``None`` when another process is running it.
 
+    Release it when the run ends. The operating system drops the locks of a process that dies, so a
+    crashed run's job is free again at once.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    claim = FileLock(state_dir / f"{job.key}.claim")
+    try:
+        claim.acquire(timeout=0)
+    except Timeout:
+        return None
+    return claim
 
 
 def run_job(job: Job, *, results_path: Path, state_dir: Path, weights_dir: Path, data_dir: str | None,
@@ -270,22 +252,27 @@ def run_sweep(*, results_path: Path | None = None, state_dir: Path = Path("runs/
             break
         done = {r["key"] for r in data["pilot"]}
         todo = [job for job in pilot_jobs() if job.key not in done]
-        job = next((job for job in todo if _claim(state_dir, job)), None)
-        if job is None:  # every missing pilot run is being trained by another process
+        claimed = next(((job, claim) for job in todo if (claim := _claim(state_dir, job)) is not None), None)
+        if claimed is None:  # every missing pilot run is being trained by another process
             time.sleep(15)
             continue
+        job, claim = claimed
         try:
-            run_job(job, results_path=results_path, state_dir=state_dir, weights_dir=weights_dir,
-                    data_dir=data_dir, command=command, validations=validations)
+            if job.key not in {r["key"] for r in load_results(results_path)["pilot"]}:  # finished while claiming
+                run_job(job, results_path=results_path, state_dir=state_dir, weights_dir=weights_dir,
+                        data_dir=data_dir, command=command, validations=validations)
         finally:
-            (state_dir / f"{job.key}.claim").unlink(missing_ok=True)
+            claim.release()
     if FULL_SIZE in sizes and 0 in seeds:
         for name in import_bundled_runs(results_path, min_steps, weights_dir):
             print(f"counted the bundled {name} as the 54,000-image seed-0 run (same recipe)", flush=True)
     for job in planned_jobs(min_steps, sizes, seeds, variants):
         if max_runs is not None and trained >= max_runs:
             break
-        if job.key in {r["key"] for r in load_results(results_path)["runs"]} or not _claim(state_dir, job):
+        if job.key in {r["key"] for r in load_results(results_path)["runs"]}:
+            continue
+        claim = _claim(state_dir, job)
+        if claim is None:
             continue
         try:
             if job.key not in {r["key"] for r in load_results(results_path)["runs"]}:  # finished while claiming
@@ -293,5 +280,5 @@ def run_sweep(*, results_path: Path | None = None, state_dir: Path = Path("runs/
                         data_dir=data_dir, command=command, validations=validations)
                 trained += 1
         finally:
-            (state_dir / f"{job.key}.claim").unlink(missing_ok=True)
+            claim.release()
     return trained

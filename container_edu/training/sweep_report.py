@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import statistics
 from pathlib import Path
 
 from container_edu.models import MIXINGS
@@ -27,10 +27,8 @@ def report_rows(results_path=None) -> list[dict]:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float | None]:
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, None
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    """The mean and the sample standard deviation (``None`` for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
 
 
 def summary(runs: list[dict]) -> dict[tuple[str, int], dict]:

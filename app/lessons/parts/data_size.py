@@ -9,7 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app.i18n import N_, _
-from app.zoo import sweep_accuracy_figure, sweep_runs
+from app.zoo import sweep_accuracy_figure
+from container_edu.training.zoo_report import sweep_runs
 from container_edu.training.sweep_report import blend_summary, summary
 
 from app.lessons.parts.widgets import CheckResult, check_prediction, predict

@@ -24,7 +24,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app.explorer import RELATIVE_TOLERANCE  # the app's one tolerance for "equal": max |diff| <= 1e-5 max |ref|
+# The app's one tolerance for "equal": max |diff| <= 1e-5 max |ref|.
+from container_edu.analysis.explore import RELATIVE_TOLERANCE
 from app.i18n import _
 
 DONE_KEY = "lessons_done"
