@@ -25,6 +25,7 @@ __all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", 
 MODEL_KEY = "model_key"
 _PICKER_WIDGET = "_model_picker"
 _PATH_ERROR_KEY = "_checkpoint_path_error"  # (path, message) of the last failed "Load from path"
+_PATH_REQUEST_KEY = "_checkpoint_path_request"  # the path a "Load from path" click asked for, until it is handled
 PAPER_URL = "https://arxiv.org/abs/2106.01401"
 RELEASE_URL = "https://github.com/allenai/container"
 CHECKPOINT_UPLOAD_TYPES = ["pth", "pt", "bin", "safetensors"]
@@ -146,8 +147,14 @@ def _path_loader() -> None:
     # A form sends the typed path together with the click (or Enter): no rerun for the field alone can race it.
     with st.form("checkpoint_path_form", border=False):
         path = st.text_input(_("Checkpoint path"), key="checkpoint_path", placeholder="/path/to/container_light.pth")
-        submitted = st.form_submit_button(_("Load from path"), key="checkpoint_load")
-    if submitted:
+        # The click is kept as a request, not read from the button's return value: that value is True in one run
+        # only, and a rerun asked for while that run is still on its way to this line (another widget, a
+        # late-drawn element, a second click) starts over without it, so the click would be lost. The callback
+        # runs before any script line, and the request stays until a run has handled it.
+        st.form_submit_button(_("Load from path"), key="checkpoint_load", on_click=_request_path_load)
+    requested = st.session_state.get(_PATH_REQUEST_KEY)
+    if requested is not None:
+        path = requested
         st.session_state.pop(_PATH_ERROR_KEY, None)
         try:
             with st.spinner(_("Loading the checkpoint…")):
@@ -160,11 +167,17 @@ def _path_loader() -> None:
         else:
             st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
             st.session_state[MODEL_KEY] = entry["ref"].key
+            st.session_state.pop(_PATH_REQUEST_KEY, None)
             st.rerun()
+        st.session_state.pop(_PATH_REQUEST_KEY, None)
     # The error stays until another path is loaded, so that a rerun for any other widget does not hide it.
     failed = st.session_state.get(_PATH_ERROR_KEY)
     if failed is not None and failed[0] == path:
         st.error(translated_message(failed[1]))  # stored in English: shown in the language chosen now
+
+
+def _request_path_load() -> None:
+    st.session_state[_PATH_REQUEST_KEY] = st.session_state.get("checkpoint_path", "")
 
 
 def _checkpoint_uploader() -> None:

@@ -233,6 +233,61 @@ def test_bad_checkpoint_path_and_upload_show_errors(no_weights, tmp_path):
     figure_titled(at, r"Prediction p\(class \| image\)")  # the page still works
 
 
+def test_a_load_click_survives_a_rerun_that_overtakes_its_run(no_weights, tmp_path, monkeypatch):
+    """The browser test's lost click, made certain: another rerun starts before the click's run reaches the button.
+
+    A busy server or a second widget can do that to a learner too; the button's True lasts one run only.
+    """
+    import streamlit as st
+
+    from app import url_state
+
+    at = start(INSPECTOR)
+    at.sidebar.text_input(key="checkpoint_path").set_value(str(tmp_path / "missing.pth"))
+    publish_model = url_state.publish_model
+    overtaken = []
+
+    def publish_then_rerun_once(ref):  # the sidebar calls it above the loader, in every run
+        publish_model(ref)
+        if not overtaken:
+            overtaken.append(ref)
+            st.rerun()
+
+    monkeypatch.setattr(url_state, "publish_model", publish_then_rerun_once)
+    at.sidebar.button(key="checkpoint_load").click().run()
+    assert overtaken, "the click's run was not overtaken: this test checks nothing"
+    assert_clean(at)
+    assert "no file found" in texts(at.sidebar.error).lower()
+
+
+def test_a_good_checkpoint_path_is_loaded_once_and_picked(no_weights, tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    from app import caching, sidebar
+
+    torch.manual_seed(5)
+    model = ZooContainer(ZooConfig(mixing="conv"))
+    path = tmp_path / "zoo_conv.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    loads = []
+    load = caching.load_checkpoint_from_path
+
+    def counted_load(text):
+        loads.append(text)
+        return load(text)
+
+    monkeypatch.setattr(caching, "load_checkpoint_from_path", counted_load)
+    at = start(INSPECTOR)
+    at.sidebar.text_input(key="checkpoint_path").set_value(str(path))
+    at.sidebar.button(key="checkpoint_load").click().run()
+    assert_clean(at)
+    assert not at.sidebar.error, texts(at.sidebar.error)
+    assert at.session_state[sidebar.MODEL_KEY].startswith("checkpoint:")
+    assert at.sidebar.selectbox(key="_model_picker").value == at.session_state[sidebar.MODEL_KEY]
+    at.run()  # the handled request is gone: a later run does not load the file again
+    assert loads == [str(path)]
+
+
 def test_session_trained_models_are_offered_by_the_picker(no_weights):
     torch.manual_seed(1)
     model = ZooContainer(ZooConfig(mixing="container_light")).eval()
