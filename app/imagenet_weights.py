@@ -18,7 +18,7 @@ from container_edu.hub import weights_store
 
 from app import deployment
 from app.core_messages import translated_message
-from app.errors import friendly_message, logger
+from app.errors import friendly_message, logger, raise_if_unexpected_under_tests
 from app.i18n import N_, _
 
 __all__ = ["PANEL_TITLE", "FETCH_BUTTON", "weights_panel", "installed_note"]
@@ -106,6 +106,7 @@ def _fetch() -> None:
         logger.exception("fetching the ImageNet weights failed")
         bar.empty()
         st.error(friendly_message(error, _("installing the ImageNet weights")), icon=":material/error:")
+        raise_if_unexpected_under_tests(error)
         return
     from app import registry
     from app.sidebar import MODEL_KEY  # here, not at the top: the sidebar imports this module

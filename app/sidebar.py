@@ -16,7 +16,7 @@ from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES
 
 from app import caching, deployment, imagenet_weights, registry, url_state
 from app.core_messages import translated_message
-from app.errors import friendly_errors, friendly_message, logger
+from app.errors import friendly_errors, friendly_message, logger, raise_if_unexpected_under_tests
 from app.i18n import _, language_selector
 from app.registry import ModelRef
 
@@ -164,6 +164,7 @@ def _path_loader() -> None:
         except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
             logger.exception("loading checkpoint %r failed", path)
             st.session_state[_PATH_ERROR_KEY] = (path, friendly_message(error, _("loading the checkpoint")))
+            raise_if_unexpected_under_tests(error)
         else:
             st.session_state.setdefault(caching.LOADED_CHECKPOINTS_KEY, {})[entry["ref"].key] = entry
             st.session_state[MODEL_KEY] = entry["ref"].key
@@ -218,6 +219,7 @@ def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:
         message = friendly_message(error, _("loading the uploaded checkpoint"))
         caching.remember_failed_upload(st.session_state, digest, message)
         st.error(message)
+        raise_if_unexpected_under_tests(error)
         return None
     if newly_loaded:
         st.session_state[MODEL_KEY] = ref.key

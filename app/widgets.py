@@ -16,7 +16,7 @@ from container_edu.record.inspection import Inspection, clamp_query
 from container_edu.ops.kinds import KINDS
 
 from app.core_messages import translated_message
-from app.errors import logger
+from app.errors import logger, raise_if_unexpected_under_tests
 from app.i18n import N_, _
 from app.samples import list_samples
 from app.url_state import UrlState, choice, integer
@@ -148,8 +148,9 @@ def query_click_handler(chart_key: str, y_key: str, x_key: str):
                 if pair is not None:
                     st.session_state[y_key], st.session_state[x_key] = pair
                     return
-        except Exception:  # noqa: BLE001 - a click must never break the page
+        except Exception as error:  # noqa: BLE001 - a click must never break the page
             logger.exception("could not read the clicked point of %s", chart_key)
+            raise_if_unexpected_under_tests(error)
 
     return handle
 

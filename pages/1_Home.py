@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from app.caching import explore_cached
 from app.figure_text import localize
@@ -63,7 +64,7 @@ def body(ctx: PageContext) -> None:
         col_link, col_text = st.columns([1, 3])
         try:
             col_link.page_link(path, label=_(label), icon=icon)
-        except Exception:  # noqa: BLE001 - the page runs outside the navigation (e.g. on its own)
+        except StreamlitAPIException:  # the page runs outside the navigation (e.g. on its own)
             col_link.markdown(f"**{_(label)}**")
         col_text.markdown(_(text))
 

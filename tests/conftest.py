@@ -1,6 +1,13 @@
-"""Shared test setup."""
+"""Shared test setup and fixtures (AppTest helpers are in ``apptest_support.py``)."""
+
+import os
 
 import torch
+
+# A page that crashes must fail its test: the app draws an unexpected exception as a friendly message and,
+# with this setting, raises it again (app.errors.RAISE_UNEXPECTED_ENV). Set here, before any app module
+# or Streamlit server started by a test reads it.
+os.environ["CONTAINER_EDU_RAISE_UNEXPECTED"] = "1"
 
 # The test models are small: a second intra-op thread buys nothing, and on a busy
 # 2-core machine (CI runs the app server and a browser beside pytest) OpenMP's
@@ -37,7 +44,7 @@ def fake_weights_dir(tmp_path_factory) -> Path:
     Written by the core's own ``write_bundle``, so the app reads it exactly as
     it reads the shipped weights; no training needed.
     """
-    from container_edu.models import ZooConfig, ZooContainer
+    from container_edu.models import ZooConfig, ZooContainer, blend_parameters
     from container_edu.training.train import EpochLog, TrainResult, TrainSettings, write_bundle
 
     out = tmp_path_factory.mktemp("weights")
@@ -45,10 +52,13 @@ def fake_weights_dir(tmp_path_factory) -> Path:
         settings = TrainSettings(mixing=mixing, epochs=2, train_subset=100)
         torch.manual_seed(0)
         model = ZooContainer(ZooConfig(mixing=mixing)).eval()
-        blend = {"blocks2.0": [0.5, 0.5], "blocks2.1": [0.5, 0.5]} if mixing != "conv" else {}
+        # The last epoch's blend is the weights' own, as after real training (lesson 7 checks the card against
+        # the weights); the first epoch's is made up.
+        learned = blend_parameters(model)
         history = [
             EpochLog(epoch=e, train_loss=2.0 / e, train_accuracy=40.0 * e, val_accuracy=38.0 * e,
-                     test_accuracy=37.0 * e, blend={k: [v[0] + 0.1 * e, v[1] - 0.1 * e] for k, v in blend.items()},
+                     test_accuracy=37.0 * e,
+                     blend={k: [alpha - 0.1 * (2 - e), beta + 0.1 * (2 - e)] for k, (alpha, beta) in learned.items()},
                      seconds=1.0)
             for e in (1, 2)
         ]
@@ -74,3 +84,89 @@ def with_weights(monkeypatch, fake_weights_dir) -> Path:
 
     monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
     return fake_weights_dir
+
+
+# --------------------------------------------------------------------------
+# The authors' ImageNet release, served on 127.0.0.1 (tests/weights_server.py)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory):
+    """A stand-in of the authors' release (a DeiT-style checkpoint of a random Container-Light) on disk."""
+    from weights_server import write_release
+
+    return write_release(tmp_path_factory.mktemp("release"))
+
+
+@pytest.fixture(scope="module")
+def server(release):
+    """:func:`release` served over HTTP on 127.0.0.1, directly and behind a Drive-shaped warning page."""
+    from weights_server import ReleaseServer
+
+    with ReleaseServer(release) as running:
+        yield running
+
+
+# --------------------------------------------------------------------------
+# Models that look trained (for tests where an initial 0 / 1 statistic would make a check trivial)
+# --------------------------------------------------------------------------
+
+
+def trained_looking(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """``model`` in eval mode with random BatchNorm statistics and affine parameters and random blend weights
+    (``sa_weight``, ``alpha``, ``beta``), drawn from their own generator: the global seed is left alone."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.copy_(0.1 * torch.randn(module.num_features, generator=generator))
+                module.running_var.copy_(0.5 + torch.rand(module.num_features, generator=generator))
+                module.weight.copy_(1 + 0.1 * torch.randn(module.num_features, generator=generator))
+                module.bias.copy_(0.1 * torch.randn(module.num_features, generator=generator))
+        for name, parameter in model.named_parameters():
+            if name.endswith(("sa_weight", ".alpha", ".beta")):
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def make_trained_looking():
+    """:func:`trained_looking`, for tests that build their own models (``make_trained_looking(model, seed)``)."""
+    return trained_looking
+
+
+@pytest.fixture(scope="module")
+def trained_looking_container_light() -> torch.nn.Module:
+    """The ImageNet Container-Light (initial weights of seed 0) with trained-looking statistics; one per module."""
+    from container_edu.models import create_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return trained_looking(create_model("container_light"), seed=1)
+
+
+# --------------------------------------------------------------------------
+# Every AppTest run fails its test when the page raised
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def apptest_runs_fail_on_an_exception(monkeypatch):
+    """Fail at the first AppTest run (the first one, or one after a widget change) that ends with an exception.
+
+    With ``CONTAINER_EDU_RAISE_UNEXPECTED`` an unexpected exception in a page reaches ``at.exception``; a test
+    that only looks for what a page must not show (say, a path field) would pass on the crashed page unless
+    every run is checked, so every run is, here. Error boxes are the tests' own business (``assert_clean``).
+    """
+    from streamlit.testing.v1 import AppTest
+
+    run = AppTest._run
+
+    def checked_run(self, *args, **kwargs):
+        at = run(self, *args, **kwargs)
+        assert not at.exception, (f"the page raised; its error boxes say: {' | '.join(e.value for e in at.error)}",
+                                  [e.value for e in at.exception])
+        return at
+
+    monkeypatch.setattr(AppTest, "_run", checked_run)

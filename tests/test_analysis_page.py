@@ -6,7 +6,6 @@ fresh forward pass (the page goes through the app's caches and slim records).
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from pathlib import Path
@@ -16,58 +15,24 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import ANALYSIS, assert_clean, figure_titled, figures_of, heatmaps, values
+from apptest_support import start as start_app
 from app import registry
 from app.samples import list_samples
 from container_edu import analysis as an
 from container_edu import load_pretrained, record_affinities
 from container_edu.data.images import load_image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ENTRY = str(REPO_ROOT / "streamlit_app.py")
-PAGE = "pages/7_Analysis.py"
 TABS = ["Same query, two images", "Head gallery", "Rollout"]
-TIMEOUT = 120
 
 
 def start(tab: str | None = None, model: str | None = None, weights: Path | None = None) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
+    session = {}
     if model is not None:
-        at.session_state["model_key"] = registry.bundled_ref(model, registry.bundled_cards(weights)[model]).key
+        session["model_key"] = registry.bundled_ref(model, registry.bundled_cards(weights)[model]).key
     if tab is not None:
-        at.session_state["an_tab"] = tab
-    at.switch_page(PAGE)
-    at.run()
-    assert_clean(at)
-    return at
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def figures_of(at: AppTest) -> list[dict]:
-    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
-
-
-def figure_titled(at: AppTest, pattern: str) -> dict:
-    for figure in figures_of(at):
-        if re.search(pattern, figure.get("layout", {}).get("title", {}).get("text", "").replace("<br>", " ")):
-            return figure
-    titles = [f.get("layout", {}).get("title", {}).get("text") for f in figures_of(at)]
-    raise AssertionError(f"no figure titled like {pattern!r}; titles: {titles}")
-
-
-def values(data) -> np.ndarray:
-    if isinstance(data, dict) and "bdata" in data:
-        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
-        shape = [int(n) for n in str(data.get("shape", len(array))).split(",")]
-        return array.reshape(shape)
-    return np.asarray(data)
-
-
-def heatmaps(figure: dict) -> list[np.ndarray]:
-    return [values(trace["z"]) for trace in figure["data"] if trace["type"] == "heatmap"]
+        session["an_tab"] = tab
+    return start_app(ANALYSIS, session)
 
 
 def table_with(at: AppTest, column: str):
@@ -221,7 +186,7 @@ def test_open_in_inspector_shows_the_chosen_head_there(with_weights):
     at = start(TABS[1])
     at.selectbox(key="an_open_head").set_value("blocks2.0 · head 3").run()
     at.button(key="an_open").click().run()
-    assert not at.exception
+    assert_clean(at)
     assert [t.value for t in at.title] == ["Image inspector"]
     assert at.selectbox(key="insp_block").value == "blocks2.0"
     assert at.selectbox(key="insp_head").value == 3

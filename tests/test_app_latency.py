@@ -17,7 +17,6 @@ measured by ``python tools/app_latency.py``, not asserted here.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,28 +72,22 @@ def test_changing_head_block_or_query_only_slices(model_name):
 
 def maps_title(at) -> str:
     """The title of the inspector's maps figure ("Block ..., head m, query (y, x) ...")."""
-    for chart in at.get("plotly_chart"):
-        title = json.loads(chart.proto.spec).get("layout", {}).get("title", {})
-        text = title.get("text", "") if isinstance(title, dict) else str(title)
-        if text.startswith("Block "):
-            return text
-    raise AssertionError("the inspector drew no maps figure")
+    from apptest_support import figure_title, figure_titled
+
+    return figure_title(figure_titled(at, r"^Block "))
 
 
 def test_inspector_page_rerun_after_a_widget_change_does_not_run_the_model(monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
+    from apptest_support import INSPECTOR, assert_clean, start
 
     monkeypatch.setenv("CONTAINER_EDU_WEIGHTS_DIR", str(tmp_path))  # random stand-ins: deterministic
-    at = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=300)
-    at.switch_page("pages/3_Image_inspector.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = start(INSPECTOR)
     assert ", head 0, query (3, 3)" in maps_title(at)
     with counting_forwards() as calls:
         at.selectbox(key="insp_head").set_value(2).run()
-        assert not at.exception, [e.value for e in at.exception]
+        assert_clean(at)
         assert ", head 2, query (3, 3)" in maps_title(at)
         at.slider(key="insp_qx_7x7").set_value(5).run()
-        assert not at.exception, [e.value for e in at.exception]
+        assert_clean(at)
         assert ", head 2, query (3, 5)" in maps_title(at)
     assert calls == [], f"a widget change ran {len(calls)} module forward(s): {sorted(set(calls))}"

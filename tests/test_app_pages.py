@@ -9,11 +9,9 @@ bundles written by the core's ``write_bundle`` (see ``conftest.py``).
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,58 +19,8 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import BLEND, EXPLORER, INSPECTOR, ZOO, assert_clean, assert_errors, figure_titled, start, texts, values
 from container_edu.models import ZooConfig, ZooContainer, blend_parameters
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ENTRY = str(REPO_ROOT / "streamlit_app.py")
-EXPLORER = "pages/2_Affinity_explorer.py"
-INSPECTOR = "pages/3_Image_inspector.py"
-BLEND = "pages/4_Blend.py"
-ZOO = "pages/5_Model_zoo.py"
-TIMEOUT = 300  # seconds one AppTest run may take: a limit for a hung run, not a speed goal
-
-
-def start(page: str | None = None, session: dict | None = None) -> AppTest:
-    """The app opened directly on ``page`` (the entry point runs too: navigation and page config)."""
-    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
-    for key, value in (session or {}).items():
-        at.session_state[key] = value
-    if page:
-        at.switch_page(page)
-    at.run()
-    assert_clean(at)
-    return at
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def figures_of(at: AppTest) -> list[dict]:
-    """The Plotly figures on the page, as dicts."""
-    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
-
-
-def figure_titled(at: AppTest, pattern: str) -> dict:
-    for figure in figures_of(at):
-        title = figure.get("layout", {}).get("title", {}).get("text", "")
-        if re.search(pattern, title.replace("<br>", " ")):
-            return figure
-    titles = [f.get("layout", {}).get("title", {}).get("text") for f in figures_of(at)]
-    raise AssertionError(f"no figure titled like {pattern!r}; titles: {titles}")
-
-
-def values(data) -> np.ndarray:
-    """A Plotly array as NumPy: plain lists, or Plotly 6+'s typed arrays ``{"bdata", "dtype", "shape"}``."""
-    if isinstance(data, dict) and "bdata" in data:
-        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
-        shape = [int(n) for n in str(data.get("shape", len(array))).split(",")]
-        return array.reshape(shape)
-    return np.asarray(data)
-
-
-def texts(elements) -> str:
-    return " | ".join(str(e.value) for e in elements)
 
 
 # --------------------------------------------------------------------------
@@ -82,8 +30,7 @@ def texts(elements) -> str:
 
 @pytest.mark.parametrize("page", [None, EXPLORER, INSPECTOR, BLEND, ZOO])
 def test_every_page_runs_with_default_widgets(no_weights, page):
-    at = start(page)
-    assert not at.error, texts(at.error)
+    at = start(page)  # no exception, no error box
     assert at.title, "every page has a title"
     # The shared sidebar: the device readout on every page.
     assert "Device:" in texts(at.sidebar.markdown)
@@ -107,7 +54,6 @@ def test_home_shows_the_three_affinities_and_follows_the_seed(no_weights):
 
 
 def equivalence_text(at: AppTest) -> str:
-    assert not at.error, texts(at.error)
     return texts(at.success)
 
 
@@ -194,7 +140,6 @@ def test_inspector_upload_of_a_good_image_is_inspected(no_weights):
     at.radio(key="image_source").set_value("Upload an image").run()
     at.file_uploader(key="image_upload").set_value(("red.png", png_bytes(), "image/png")).run()
     assert_clean(at)
-    assert not at.error, texts(at.error)
     figure_titled(at, r"What the model sees \(28×28")
 
 
@@ -202,12 +147,10 @@ def test_inspector_bad_upload_shows_an_error_not_a_traceback(no_weights):
     at = start(INSPECTOR)
     at.radio(key="image_source").set_value("Upload an image").run()
     at.file_uploader(key="image_upload").set_value(("notes.png", b"just some text\n" * 10, "image/png")).run()
-    assert_clean(at)
-    assert "not an image" in texts(at.error).lower()
+    assert_errors(at, "not an image")
     # The app keeps working afterwards.
     at.radio(key="image_source").set_value("Sample gallery").run()
     assert_clean(at)
-    assert not at.error
     figure_titled(at, r"Prediction p\(class \| image\)")
 
 
@@ -223,13 +166,12 @@ def test_bad_checkpoint_path_and_upload_show_errors(no_weights, tmp_path):
     at = start(INSPECTOR)
     at.sidebar.text_input(key="checkpoint_path").set_value(str(tmp_path / "missing.pth"))  # in a form: sent on submit
     at.sidebar.button(key="checkpoint_load").click().run()
-    assert_clean(at)
-    assert "no file found" in texts(at.sidebar.error).lower()
+    assert_errors(at, "No file found")
+    assert "No file found" in texts(at.sidebar.error)
     at.run()  # a rerun for anything else keeps the error in view
-    assert "no file found" in texts(at.sidebar.error).lower()
+    assert_errors(at, "No file found")
     at.sidebar.file_uploader(key="checkpoint_upload").set_value(("broken.pth", b"\x80\x04garbage", "application/octet-stream")).run()
-    assert_clean(at)
-    assert len(at.sidebar.error) >= 1
+    assert_errors(at, "No file found", "is not a PyTorch checkpoint")
     figure_titled(at, r"Prediction p\(class \| image\)")  # the page still works
 
 

@@ -228,8 +228,25 @@ def test_bad_input_exits_2_with_one_line(files, capsys, tmp_path, case):
     assert "Traceback" not in err
 
 
+# The only tests that start the command line as a user does (``python -m container_edu``, a new interpreter);
+# every other command line test calls ``main(argv)`` in this process, which checks the same and costs no start-up.
+
+
+def real_process_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+
+
+def test_help_in_a_real_process(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "container_edu", "--help"], capture_output=True, text=True,
+                            env=real_process_env(), cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m container_edu")
+    for command in ("predict", "inspect", "weights", "sweep", "train"):
+        assert command in result.stdout
+
+
 def test_bad_input_in_a_real_process(files, tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = real_process_env()
     result = subprocess.run(
         [sys.executable, "-m", "container_edu", "predict", "--checkpoint", str(files["text"]), str(files["image"])],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,

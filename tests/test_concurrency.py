@@ -28,21 +28,11 @@ KINDS = ("plain", "override+record", "record", "override")
 
 
 @pytest.fixture(scope="module")
-def shared_model() -> nn.Module:
+def shared_model(make_trained_looking) -> nn.Module:
     """``fmnist_container_light`` in eval mode, with non-trivial BatchNorm statistics and blend weights."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = container_edu.create_model("fmnist_container_light")
-        generator = torch.Generator().manual_seed(1)
-        with torch.no_grad():
-            for module in model.modules():
-                if isinstance(module, nn.BatchNorm2d):
-                    module.running_mean.copy_(0.1 * torch.randn(module.num_features, generator=generator))
-                    module.running_var.copy_(0.5 + torch.rand(module.num_features, generator=generator))
-            for name, parameter in model.named_parameters():
-                if name.endswith("sa_weight"):
-                    parameter.copy_(torch.randn(parameter.shape, generator=generator))
-    return model.eval()
+        return make_trained_looking(container_edu.create_model("fmnist_container_light"), seed=1)
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:

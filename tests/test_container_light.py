@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from container_edu.models import (
     MIXINGS,
@@ -36,21 +35,9 @@ def model() -> ContainerLight:
 
 
 @pytest.fixture(scope="module")
-def trained_looking(model) -> ContainerLight:
-    """A copy with random BatchNorm statistics and blend weights, as after training."""
-    other = create_model("container_light")
-    other.load_state_dict(model.state_dict())
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for module in other.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.copy_(0.1 * torch.randn(module.num_features, generator=generator))
-                module.running_var.copy_(0.5 + torch.rand(module.num_features, generator=generator))
-                module.weight.copy_(1 + 0.1 * torch.randn(module.num_features, generator=generator))
-                module.bias.copy_(0.1 * torch.randn(module.num_features, generator=generator))
-            if isinstance(module, MixBlock):
-                module.sa_weight.copy_(torch.randn(1, generator=generator))
-    return other.eval()
+def trained_looking(trained_looking_container_light) -> ContainerLight:
+    """Random BatchNorm statistics and blend weights, as after training (see conftest.py)."""
+    return trained_looking_container_light
 
 
 def reference_state_dict_keys() -> set[str]:

@@ -19,19 +19,11 @@ import pytest
 from babel.messages.catalog import Catalog
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import (ANALYSIS, BLEND, EXPLORER, HOME, INSPECTOR, LESSONS_PAGE, ZOO, assert_clean,
+                             assert_no_exception, open_link, start, texts)
 from app import i18n, i18n_catalog
 from app.lessons import LESSON_KEYS
 from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
-from test_app_pages import ENTRY, TIMEOUT, assert_clean, texts
-from test_url_state import open_link
-
-HOME = "pages/1_Home.py"
-INSPECTOR = "pages/3_Image_inspector.py"
-BLEND = "pages/4_Blend.py"
-ZOO = "pages/5_Model_zoo.py"
-ANALYSIS = "pages/7_Analysis.py"
-LESSONS_PAGE = "pages/6_Lessons.py"
-EXPLORER = "pages/2_Affinity_explorer.py"
 
 #: (page, area) drawn in Chinese and checked for English; area is "sidebar" or "main". Extend as you translate.
 TRANSLATED: list[tuple[str, str]] = [
@@ -243,13 +235,7 @@ SHARED_WIDGETS = ("an_pair_block", "an_pair_head", "an_image_a", "an_image_b", "
 def test_every_analysis_tab_shows_no_english_in_chinese(with_weights, tab):
     from collections import Counter
 
-    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
-    at.query_params["lang"] = "zh"
-    at.session_state["an_tab"] = i18n.translations("zh").gettext(tab)
-    at.switch_page(ANALYSIS)
-    at.run()
-    assert_clean(at)
-    assert not at.error, texts(at.error)
+    at = start(ANALYSIS, session={"an_tab": i18n.translations("zh").gettext(tab)}, query={"lang": "zh"})
     shown = Counter(rendered_texts(at.main))
     for key in SHARED_WIDGETS:
         for widget in at.main.get("selectbox"):
@@ -576,6 +562,7 @@ def test_checkpoint_and_image_errors_are_shown_in_chinese(no_weights, tmp_path):
     at = open_app(INSPECTOR, {"lang": "zh"})
     at.sidebar.text_input(key="checkpoint_path").set_value(str(tmp_path / "missing.pth"))  # in a form: sent on submit
     at.sidebar.button(key="checkpoint_load").click().run()
+    assert_no_exception(at)
     errors = texts(at.sidebar.error)
     assert "missing.pth" in errors and not untranslated_english([errors]), errors
     at.sidebar.file_uploader(key="checkpoint_upload").set_value(("broken.pth", b"\x80\x04garbage", "x")).run()

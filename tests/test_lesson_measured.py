@@ -3,14 +3,11 @@ its Verify panel passes or fails with the learner's prediction of which rows dif
 
 from __future__ import annotations
 
-import json
-import re
-
 import numpy as np
 
+from apptest_support import assert_no_exception, figure_titled, values
 from app.lessons import measured
 from container_edu import analysis as an
-from test_app_pages import values
 from test_lessons import needs_data, open_lesson, verified
 
 KEY = measured.KEY
@@ -20,17 +17,9 @@ def not_verified(at) -> list[str]:
     return [e.value for e in at.error if e.value.startswith("Not verified")]
 
 
-def figure_titled(at, pattern: str) -> dict:
-    for element in at.get("plotly_chart"):
-        figure = json.loads(element.proto.spec)
-        if re.search(pattern, figure.get("layout", {}).get("title", {}).get("text", "")):
-            return figure
-    raise AssertionError(f"no figure titled like {pattern!r}")
-
-
 def predict(at, option: str) -> None:
     at.radio(key=measured.PREDICTION_KEY).set_value(option).run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert_no_exception(at)  # a wrong prediction is a "Not verified" error box
 
 
 def test_verify_follows_the_learners_prediction_of_which_rows_differ():

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from apptest_support import assert_clean, assert_no_exception  # noqa: E402
 from app.lessons import LESSON_KEYS, LESSONS  # noqa: E402
 from app.registry import BUNDLED_DIR_ENV  # noqa: E402
 from app.lessons.parts.widgets import PICKER_KEY, quiz_key  # noqa: E402
@@ -41,10 +42,9 @@ needs_data = pytest.mark.skipif(
 def open_lesson(key: str) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert_clean(at)
     at.selectbox(key=PICKER_KEY).set_value(key).run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]  # the app's frame turns exceptions into st.error
+    assert_clean(at)
     assert at.header[0].value.endswith(dict((m.KEY, m.TITLE) for m in LESSONS)[key])
     return at
 
@@ -63,13 +63,7 @@ def answer(at: AppTest, lesson: str, index: int, option: str) -> None:
     at.radio(key=quiz_key(lesson, index)).set_value(option)
     at.button(key=quiz_key(lesson, index) + "_button").click()
     at.run()
-    assert not at.exception, [e.value for e in at.exception]
-
-
-@pytest.fixture
-def no_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv(BUNDLED_DIR_ENV, str(tmp_path))
-    return tmp_path
+    assert_no_exception(at)  # a wrong answer is an error box
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +122,7 @@ def test_check_without_an_answer_asks_for_one_and_next_button_moves_on():
     assert any(w.value.startswith("Pick an answer first") for w in at.warning)
     at.button(key="lesson_next").click().run()
     assert at.selectbox(key=PICKER_KEY).value == LESSON_KEYS[1]
-    assert not at.exception
+    assert_clean(at)
 
 
 # ----------------------------------------------------------------------------- lesson specifics
@@ -171,7 +165,7 @@ def test_mixer_on_another_grid_gives_a_friendly_message():
     at = open_lesson("mixer")
     at.radio(key="mixer_prediction").set_value("no, it refuses")
     at.selectbox(key="mixer_grid").set_value("8 × 8").run()
-    assert not at.exception
+    assert_clean(at)
     messages = [w.value for w in at.warning if w.value.startswith("The Mixer refuses this grid")]
     assert messages and "tied to one grid size" in messages[0]
     assert_verified(at)
@@ -275,7 +269,7 @@ def _wait_for_run(at: AppTest, name: str, timeout: float = 480.0) -> dict:
     while time.monotonic() < deadline:
         time.sleep(0.5)
         at.run()
-        assert not at.exception, [e.value for e in at.exception]
+        assert_no_exception(at)
         runs = at.session_state["trained_models"] if "trained_models" in at.session_state else {}
         # The thread stores the run as it ends, perhaps after this script run drew the page; once the page has
         # collected the job, the run just drawn shows the result.
@@ -345,7 +339,7 @@ def test_every_lesson_runs_on_the_shipped_subset(lesson, no_full_data):
 def test_container_lesson_sweeps_accuracy_on_the_shipped_subset(no_full_data):
     at = open_lesson("container")
     at.radio(key="container_prediction").set_value(at.radio(key="container_prediction").options[0]).run()
-    assert not at.exception
+    assert_no_exception(at)  # the prediction may be wrong: "Not verified" is an error box
     assert at.metric[0].value.endswith("%") or "±" in at.metric[0].value
     assert any(c.value.startswith("Setting every block to α = 0") for c in at.caption)
 
@@ -369,7 +363,7 @@ def _wait_until_finished(at: AppTest, polls: int = 600) -> None:
     for _ in range(polls):
         time.sleep(0.5)
         at.run()
-        assert not at.exception, [e.value for e in at.exception]
+        assert_no_exception(at)
         job = at.session_state["train_job"]
         if job.finished and job.collected:
             at.run()  # the run that draws the collected job
@@ -442,7 +436,7 @@ def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
     outcomes = []
     for option in at.radio(key=key).options:
         at.radio(key=key).set_value(option).run()
-        assert not at.exception
+        assert_no_exception(at)
         failures = [e.value for e in at.error if e.value.startswith("Not verified")]
         outcomes.append(not failures)
         assert bool(verified(at)) == outcomes[-1]
@@ -510,7 +504,7 @@ def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_d
     at = open_lesson("container")
     at.slider(key="container_alpha_all mixed blocks").set_value(1.0).run()
     at.toggle(key="container_fresh_bn").set_value(True).run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert_clean(at)
     fresh = [m for m in at.metric if "re-estimated" in m.label]
     assert fresh and fresh[0].value.endswith("%") is False and "%" in fresh[0].value
     assert_verified(at)

@@ -20,32 +20,16 @@ CL_INPUT = (2, 3, 64, 96)  # total stride 32: stage grids 16x24, 8x12, 4x6, 2x3
 ZOO_INPUT = (3, 1, 28, 28)
 
 
-def perturb(model: nn.Module, seed: int) -> nn.Module:
-    """Trained-looking statistics: random BatchNorm running stats and blend weights, so that nothing is trivial."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.copy_(0.1 * torch.randn(module.num_features, generator=generator))
-                module.running_var.copy_(0.5 + torch.rand(module.num_features, generator=generator))
-                module.weight.copy_(1 + 0.1 * torch.randn(module.num_features, generator=generator))
-                module.bias.copy_(0.1 * torch.randn(module.num_features, generator=generator))
-        for name, parameter in model.named_parameters():
-            if name.endswith(("sa_weight", ".alpha", ".beta")):
-                parameter.copy_(torch.randn(parameter.shape, generator=generator))
-    return model.eval()
+@pytest.fixture(scope="module")
+def container_light(trained_looking_container_light) -> nn.Module:
+    return trained_looking_container_light
 
 
 @pytest.fixture(scope="module")
-def container_light() -> nn.Module:
-    torch.manual_seed(0)
-    return perturb(create_model("container_light"), seed=1)
-
-
-@pytest.fixture(scope="module")
-def zoo() -> dict[str, nn.Module]:
-    torch.manual_seed(0)
-    return {mixing: perturb(create_model("fmnist_" + mixing), seed=2) for mixing in MIXINGS}
+def zoo(make_trained_looking) -> dict[str, nn.Module]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return {mixing: make_trained_looking(create_model("fmnist_" + mixing), seed=2) for mixing in MIXINGS}
 
 
 def reproduce(record) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 import statistics
 import subprocess
@@ -317,23 +318,15 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, fa
 
 
 def _zoo_page():
-    from pathlib import Path
+    from apptest_support import ZOO, start
 
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=60)
-    at.switch_page("pages/5_Model_zoo.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return start(ZOO)
 
 
 def _figure(at, title_start: str) -> dict:
-    figures = [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
-    for figure in figures:
-        if figure["layout"]["title"]["text"].startswith(title_start):
-            return figure
-    raise AssertionError([f["layout"]["title"]["text"] for f in figures])
+    from apptest_support import figure_titled
+
+    return figure_titled(at, "^" + re.escape(title_start))
 
 
 def test_zoo_page_plots_the_sweep_from_the_results_file(tmp_path, monkeypatch):

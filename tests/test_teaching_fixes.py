@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from test_app_pages import BLEND, INSPECTOR, figure_titled, texts, values
-from test_url_state import open_link
+from apptest_support import BLEND, INSPECTOR, ZOO, figure_titled, open_link, start, texts, values
 
 AVERAGED = "conv kernels averaged over head"
 
@@ -94,8 +93,6 @@ def test_blend_history_adds_beta_for_free_beta_models_only():
 def test_zoo_page_plots_the_cards_beta_for_container(with_weights):
     import json
 
-    from test_app_pages import ZOO, start  # noqa: F401
-
     at = start(ZOO)
     card = json.loads((with_weights / "fmnist_container.json").read_text())
     blend = figure_titled(at, r"Learned blend of each mixed block per epoch: α.*β \(dotted\)")
@@ -120,8 +117,6 @@ def test_zoo_variant_mixer_is_called_a_multi_head_mlp():
 
 
 def test_zoo_page_names_the_mixed_stage_of_every_model(with_weights):
-    from test_app_pages import ZOO, start
-
     from app.zoo import stage_label
 
     at = start(ZOO)

@@ -202,24 +202,16 @@ def test_failed_upload_messages_are_bounded_too():
     assert isinstance(failed, OrderedDict) and next(iter(failed)) == "digest10"
 
 
-def test_the_sidebar_uploader_goes_through_the_bounded_in_memory_loader(checkpoints, monkeypatch, tmp_path):
+def test_the_sidebar_uploader_goes_through_the_bounded_in_memory_loader(checkpoints, no_weights):
     """The app path end to end (AppTest): more distinct uploads than the bound, through the sidebar widget."""
-    from streamlit.testing.v1 import AppTest
-
+    from apptest_support import BLEND, assert_clean, start
     from app import caching
-    from app.registry import BUNDLED_DIR_ENV
 
-    (tmp_path / "no_weights").mkdir()
-    monkeypatch.setenv(BUNDLED_DIR_ENV, str(tmp_path / "no_weights"))
-    at = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=300)
-    at.switch_page("pages/4_Blend.py")
-    at.run()
-    assert not at.exception
+    at = start(BLEND)
     for number, data in enumerate(checkpoints):
         at.sidebar.file_uploader(key="checkpoint_upload").set_value(
             (f"zoo{number}.pth", data, "application/octet-stream")).run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert not at.sidebar.error, [e.value for e in at.sidebar.error]
+        assert_clean(at)
         kept = at.session_state[caching.UPLOADED_MODELS_KEY]
         assert len(kept) == min(number + 1, caching.UPLOADED_MODELS_MAX)
         digest = hashlib.sha256(data).hexdigest()[:16]

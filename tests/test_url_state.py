@@ -11,19 +11,9 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from test_app_pages import BLEND, ENTRY, EXPLORER, INSPECTOR, TIMEOUT, assert_clean, figure_titled, texts
+from apptest_support import ANALYSIS, BLEND, EXPLORER, INSPECTOR, assert_clean, figure_titled, open_link, start, texts
 
 IGNORED = "were ignored"
-
-
-def open_link(page: str, params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
-    at.query_params.update(params)
-    at.switch_page(page)
-    at.run()
-    assert_clean(at)
-    assert not at.error, texts(at.error)
-    return at
 
 
 def query_of(at: AppTest, prefix: str) -> tuple[int, int]:
@@ -183,12 +173,8 @@ def test_blend_ignores_a_bad_blend_with_a_note(no_weights):
 
 
 def test_open_in_inspector_gives_an_address_that_restores_the_head(with_weights):
-    at = AppTest.from_file(ENTRY, default_timeout=TIMEOUT)
-    at.session_state["an_tab"] = "Head gallery"
-    at.query_params["model"] = "untrained:fmnist_container"  # a random stand-in, named as such in the link
-    at.switch_page("pages/7_Analysis.py")
-    at.run()
-    assert_clean(at)
+    at = start(ANALYSIS, session={"an_tab": "Head gallery"},
+               query={"model": "untrained:fmnist_container"})  # a random stand-in, named as such in the link
     at.selectbox(key="an_open_head").set_value("blocks2.0 · head 3").run()
     at.button(key="an_open").click().run()
     assert_clean(at)

@@ -25,7 +25,6 @@ from browser_support import (
     wait_until_idle,
 )
 from container_edu.hub import weights_store as store
-from weights_server import ReleaseServer, write_release
 
 # The title wraps to the chart's width: a line break may fall between its words.
 SEEN_224 = re.compile(r"What the model sees\s*\(224×224")
@@ -34,21 +33,15 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def release_server(tmp_path_factory):
-    with ReleaseServer(write_release(tmp_path_factory.mktemp("release"))) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def app(release_server, tmp_path_factory):
+def app(server, tmp_path_factory):
     require_browser()
     folder = tmp_path_factory.mktemp("weights")
-    env = {store.DIR_ENV: str(folder), store.URL_ENV: release_server.drive_url}
+    env = {store.DIR_ENV: str(folder), store.URL_ENV: server.drive_url}
     with streamlit_server(REPO_ROOT / "test-artifacts" / "streamlit-weights-server.log", env) as url:
         yield url, folder
 
 
-def test_the_button_fetches_installs_and_selects_the_imagenet_weights(app, release_server):
+def test_the_button_fetches_installs_and_selects_the_imagenet_weights(app, server):
     url, folder = app
     with chromium() as browser:
         try:
@@ -60,7 +53,7 @@ def test_the_button_fetches_installs_and_selects_the_imagenet_weights(app, relea
             wait_until_idle(page)
             sidebar = page.get_by_test_id("stSidebar")
             sidebar.get_by_text("Get the ImageNet weights").first.wait_for()
-            before = len(release_server.hits)
+            before = len(server.hits)
             sidebar.get_by_role("button", name="Download and install").click()
             try:
                 page.get_by_text("Installed the authors' ImageNet Container-Light").first.wait_for()
@@ -69,7 +62,7 @@ def test_the_button_fetches_installs_and_selects_the_imagenet_weights(app, relea
                 raise
             wait_until_idle(page)
             assert_no_exception(page, "after the download")
-            assert release_server.hits[before:][:1] == ["/drive/uc"]  # through the confirmation page
+            assert server.hits[before:][:1] == ["/drive/uc"]  # through the confirmation page
             assert store.installed_card(folder) is not None
             # The picker's caption and the prediction: the installed model is the chosen one.
             sidebar.get_by_text("with the authors' released ImageNet weights", exact=False).first.wait_for()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import subprocess
 import sys
 import threading
@@ -21,24 +20,13 @@ import torch
 from safetensors.torch import load_file
 
 from container_edu.hub import weights_store as store
+from container_edu.__main__ import main
 from container_edu.hub.cards import read_card
 from container_edu.hub.download import DownloadError, download_file, normalise_url
 from container_edu.data.imagenet import IMAGENET_MEAN, IMAGENET_STD, imagenet_class_names
 
-from weights_server import DRIVE_ID, Release, ReleaseServer, write_release
+from weights_server import DRIVE_ID
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def release(tmp_path_factory) -> Release:
-    return write_release(tmp_path_factory.mktemp("release"))
-
-
-@pytest.fixture(scope="module")
-def server(release):
-    with ReleaseServer(release) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +117,39 @@ def test_load_installed_predicts_like_the_checkpoint(installed, release):
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
     assert not model.training
+
+
+def test_every_block_of_the_installed_model_gives_its_maps_at_448(installed):
+    """What the Image inspector draws for a block, for all 18 blocks at the largest input size: the maps and their
+    figures (without the photo underneath, which costs most and is the same for every block). The app's own test
+    draws two of the blocks over the photo (tests/test_app_weights.py)."""
+    import numpy as np
+    from PIL import Image
+
+    from container_edu.figures.maps import heads_figure, query_maps_figure
+    from container_edu.data.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at, stage_grids
+    from container_edu.record.inspection import block_maps, run_inspection
+
+    model = store.load_installed("container_light", installed, device="cpu")
+    photo = Image.open(Path(store.__file__).parent / "samples" / "photo_shapes.jpg")
+    x, _ = center_crop_input(photo, preprocessing_at(imagenet_preprocessing(), 448))
+    with torch.no_grad():
+        inspection = run_inspection(model, x.unsqueeze(0))
+    assert list(inspection.records) == [f"blocks{stage}.{i}" for stage, depth in zip(range(1, 5), (3, 4, 8, 3))
+                                        for i in range(depth)]
+    for block in inspection.records:
+        grid = stage_grids(448)[int(block[len("blocks")]) - 1]
+        maps = block_maps(inspection, block, 0, (grid[0] // 2, grid[1] // 2))
+        assert maps.grid == grid, block
+        assert maps.parts == (["attention", "static", "blended"] if block.startswith("blocks4") else ["static"])
+        for part in maps.parts:
+            rows = getattr(maps, f"{part}_heads")
+            assert rows.shape[1:] == grid and np.isfinite(rows).all(), (block, part)
+            heads_figure(maps, part)
+        if maps.attention_heads is not None:
+            np.testing.assert_allclose(maps.attention_heads.sum(axis=(1, 2)), 1.0, rtol=1e-5)
+        title = query_maps_figure(maps).layout.title.text
+        assert f"Block {block}, head 0, query ({grid[0] // 2}, {grid[1] // 2}) on the {grid[0]}×{grid[1]} grid" in title
 
 
 def test_drive_confirmation_page_is_followed(server, release, tmp_path):
@@ -362,16 +383,31 @@ def test_concurrent_fetches_give_one_clear_refusal(server, tmp_path):
 
 
 # --------------------------------------------------------------------------
-# The command line (a real subprocess, as a user runs it)
+# The command line, in this process (tests/test_cli_predict.py runs it as a real process)
 # --------------------------------------------------------------------------
 
 
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "container_edu", "weights", *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """``python -m container_edu ARGS`` as ``main(ARGS)`` in this process, with ``env`` added to the environment."""
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        with monkeypatch.context() as patched:
+            for name, value in (env or {}).items():
+                patched.setenv(name, value)
+            capsys.readouterr()
+            code = main([str(arg) for arg in args])
+            captured = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+    return run
 
 
-def test_cli_fetch_then_list(server, tmp_path):
+@pytest.fixture
+def cli(run_cli):
+    """``python -m container_edu weights ARGS``."""
+    return lambda *args, env=None: run_cli("weights", *args, env=env)
+
+
+def test_cli_fetch_then_list(cli, server, tmp_path):
     folder = tmp_path / "w"
     done = cli("fetch", "--url", server.drive_url, "--dir", folder)
     assert done.returncode == 0, done.stderr
@@ -385,7 +421,7 @@ def test_cli_fetch_then_list(server, tmp_path):
     assert any(line.split()[:2] == ["fmnist_container_light", "bundled"] for line in listing.stdout.splitlines())
 
 
-def test_cli_failure_is_one_line_and_nonzero(server, tmp_path):
+def test_cli_failure_is_one_line_and_nonzero(cli, server, tmp_path):
     folder = tmp_path / "w"
     done = cli("fetch", "--url", server.url("/drive/quota?id=x"), "--dir", folder)
     assert done.returncode != 0
@@ -395,7 +431,7 @@ def test_cli_failure_is_one_line_and_nonzero(server, tmp_path):
     assert snapshot(folder) == {}
 
 
-def test_cli_import_refuses_code_and_env_names_the_folder(release, server, tmp_path):
+def test_cli_import_refuses_code_and_env_names_the_folder(cli, release, server, tmp_path):
     folder = tmp_path / "shared"
     done = cli("import", release.evil, env={store.DIR_ENV: str(folder)})
     assert done.returncode != 0 and "os.system" in done.stderr and "Traceback" not in done.stderr
@@ -406,7 +442,7 @@ def test_cli_import_refuses_code_and_env_names_the_folder(release, server, tmp_p
     assert cli("list", env={store.DIR_ENV: str(folder)}).stdout.startswith(f"weights folder: {folder}")
 
 
-def test_cli_list_without_weights_says_how_to_get_them(tmp_path):
+def test_cli_list_without_weights_says_how_to_get_them(cli, tmp_path):
     done = cli("list", "--dir", tmp_path / "none")
     assert done.returncode == 0
     assert "container_light (ImageNet, the authors' weights): not installed" in done.stdout
@@ -416,11 +452,6 @@ def test_cli_list_without_weights_says_how_to_get_them(tmp_path):
 # --------------------------------------------------------------------------
 # Found everywhere after: predict and inspect without --checkpoint
 # --------------------------------------------------------------------------
-
-
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "container_edu", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -435,7 +466,7 @@ def photo(tmp_path_factory) -> Path:
     return path
 
 
-def test_predict_finds_the_installed_weights(installed, photo):
+def test_predict_finds_the_installed_weights(run_cli, installed, photo):
     import json
 
     from PIL import Image
@@ -458,14 +489,14 @@ def test_predict_finds_the_installed_weights(installed, photo):
     assert by_env.returncode == 0 and json.loads(by_env.stdout) == rows
 
 
-def test_inspect_finds_the_installed_weights(installed, photo, tmp_path):
+def test_inspect_finds_the_installed_weights(run_cli, installed, photo, tmp_path):
     done = run_cli("inspect", "--model", "container_light", "--weights-dir", installed, photo, "--out", tmp_path,
                    "--block", "blocks1.0", "--device", "cpu")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "heads.png").is_file() and list(tmp_path.glob("blocks1.0_y28_x28_conv_head*.png"))
 
 
-def test_predict_without_installed_weights_says_how_to_get_them(photo, tmp_path):
+def test_predict_without_installed_weights_says_how_to_get_them(run_cli, photo, tmp_path):
     done = run_cli("predict", "--model", "container_light", "--weights-dir", tmp_path, photo)
     assert done.returncode == 2
     assert done.stderr.startswith("error: The ImageNet weights are not installed in") and "weights fetch" in done.stderr
