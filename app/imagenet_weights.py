@@ -20,6 +20,7 @@ from app import deployment
 from app.core_messages import translated_message
 from app.errors import friendly_message, logger
 from app.i18n import N_, _
+from app.session_keys import MODEL_KEY
 
 __all__ = ["PANEL_TITLE", "FETCH_BUTTON", "weights_panel", "installed_note"]
 
@@ -108,7 +109,6 @@ def _fetch() -> None:
         st.error(friendly_message(error, _("installing the ImageNet weights")), icon=":material/error:")
         return
     from app import registry
-    from app.sidebar import MODEL_KEY  # here, not at the top: the sidebar imports this module
 
     refs = registry.installed_refs()
     if refs:

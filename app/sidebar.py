@@ -19,10 +19,10 @@ from app.core_messages import translated_message
 from app.errors import friendly_errors, friendly_message, logger
 from app.i18n import _, language_selector
 from app.registry import ModelRef
+from app.session_keys import MODEL_KEY
 
 __all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
 
-MODEL_KEY = "model_key"
 _PICKER_WIDGET = "_model_picker"
 _PATH_ERROR_KEY = "_checkpoint_path_error"  # (path, message) of the last failed "Load from path"
 PAPER_URL = "https://arxiv.org/abs/2106.01401"

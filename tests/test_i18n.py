@@ -19,7 +19,8 @@ import pytest
 from babel.messages.catalog import Catalog
 from streamlit.testing.v1 import AppTest
 
-from app import i18n, i18n_catalog
+from app import i18n
+from app.i18n import catalog as i18n_catalog
 from app.lessons import LESSON_KEYS
 from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
 from test_app_pages import ENTRY, TIMEOUT, assert_clean, texts
