@@ -18,6 +18,7 @@ from torch import nn
 from container_edu.ops import affinity as aff
 from container_edu import override_blend
 from container_edu.ops.kinds import KINDS, AggregationKind
+from container_edu.text import Message
 
 from app.i18n import N_, _
 
@@ -122,7 +123,7 @@ class ExplorerResult:
     spec: ExplorerSpec
     operator: AggregationKind
     matrices: np.ndarray
-    matrix_labels: tuple[str, ...]
+    matrix_labels: tuple[Message, ...]
     max_abs_diff: float
     max_abs_output: float
     passed: bool
@@ -199,12 +200,13 @@ def explore(spec: ExplorerSpec) -> ExplorerResult:
     if op.affinity_per == "channel" and op.uses_heads:
         matrices = aff.head_mean(matrices, spec.heads)  # a per-channel blend, seen per head
     count = matrices.shape[0]
+    # Templates with fields: the result is cached for every session, and each draws them in its own language.
     if op.view_unit == "channel":
-        labels = tuple(f"channel {c}" for c in range(count))
+        labels = tuple(Message(N_("channel {c}"), {"c": c}) for c in range(count))
     elif op.view_unit == "shared":
-        labels = ("shared by all channels",)
+        labels = (Message(N_("shared by all channels")),)
     else:
-        labels = tuple(f"head {m}" for m in range(count))
+        labels = tuple(Message(N_("head {m}"), {"m": m}) for m in range(count))
     return ExplorerResult(
         spec=spec,
         operator=op,

@@ -17,7 +17,6 @@ import streamlit as st
 from container_edu.hub import weights_store
 
 from app import deployment
-from app.core_messages import translated_message
 from app.errors import friendly_message, logger
 from app.i18n import N_, _
 from app.session_keys import MODEL_KEY
@@ -101,7 +100,7 @@ def _fetch() -> None:
         card = weights_store.fetch(progress=progress, status=status)
     except weights_store.WeightsError as error:
         bar.empty()
-        st.error(translated_message(error), icon=":material/error:")
+        st.error(error.shown(_), icon=":material/error:")
         return
     except Exception as error:  # noqa: BLE001 - the app must keep working whatever the download does
         logger.exception("fetching the ImageNet weights failed")

@@ -10,13 +10,19 @@ import operator
 
 import torch
 
+from container_edu.errors import ContainerEduError
+from container_edu.text import N_
+
 __all__ = ["positive_int", "check_grid", "check_heads", "as_index"]
 
 
 def positive_int(name: str, value: object, error: type[Exception] = ValueError) -> int:
     """``value`` when it is an ``int`` of at least 1 (bools are not counts); else ``error``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise error(f"{name} must be a positive integer, got {value!r}")
+        template, fields = N_("{name} must be a positive integer, got {value}"), {"name": name, "value": repr(value)}
+        if issubclass(error, ContainerEduError):
+            raise error(template, **fields)
+        raise error(template.format(**fields))
     return value
 
 

@@ -29,6 +29,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from container_edu.text import set_translator
+
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "LANG_PARAM", "LANG_KEY", "LOCALE_DIR", "DOMAIN", "_", "N_", "ngettext",
            "current_language", "translations", "language_selector", "po_path", "Text"]
 
@@ -163,6 +165,9 @@ def language_selector() -> str:
 
     from app import address
 
+    # The core writes its figure text and error messages through this hook (a contextvar: this script run's
+    # thread only); ``_`` follows the session's language, so one hook serves every language.
+    set_translator(_)
     language = current_language()
     st.session_state[LANG_KEY] = language
     # The widget's own state is dropped on a page that does not draw it; it is set from the session's choice.

@@ -23,9 +23,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from container_edu.errors import ContainerEduError
 from container_edu.ops.kinds import KINDS
 from container_edu.record.block_maps import BlockMaps, clamp_query
 from container_edu.record.trace import AggregationRecord, override_blend, record_affinities
+from container_edu.text import N_, translate
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -50,7 +52,7 @@ MAX_EXPORT_TOKENS = 1024
 MAX_DRAW_TOKENS = 400
 
 
-class InspectError(ValueError):
+class InspectError(ContainerEduError, ValueError):
     """An inspection cannot be made or read as asked; the message says what to pass instead."""
 
 
@@ -119,7 +121,8 @@ class Inspection:
     def record(self, block: str) -> AggregationRecord:
         """The record of ``block``; :class:`InspectError` listing the recorded blocks otherwise."""
         if block not in self.records:
-            raise InspectError(f"no block {block!r} was recorded; the recorded blocks are: {', '.join(self.records)}")
+            raise InspectError(N_("no block {block} was recorded; the recorded blocks are: {blocks}"), block=repr(block),
+                               blocks=", ".join(self.records))
         return self.records[block]
 
     def _query(self, block: str, query: tuple[int, int] | int) -> tuple[int, int]:
@@ -127,23 +130,26 @@ class Inspection:
         if isinstance(query, (int, np.integer)) and not isinstance(query, bool):
             token = int(query)
             if not 0 <= token < height * width:
-                raise InspectError(f"token {token} is outside block {block}'s {height}×{width} grid: a token index "
-                                   f"runs from 0 to {height * width - 1} (or pass (y, x))")
+                raise InspectError(N_("token {token} is outside block {block}'s {h}×{w} grid: a token index runs from 0 "
+                                      "to {last} (or pass (y, x))"), token=token, block=block, h=height, w=width,
+                                   last=height * width - 1)
             return divmod(token, width)
         try:
             y, x = (int(v) for v in query)
         except (TypeError, ValueError):
-            raise InspectError(f"a query is a grid position (y, x) or a token index, got {query!r}") from None
+            raise InspectError(N_("a query is a grid position (y, x) or a token index, got {query}"),
+                               query=repr(query)) from None
         if not (0 <= y < height and 0 <= x < width):
-            raise InspectError(f"query ({y}, {x}) is outside block {block}'s {height}×{width} grid: y runs from 0 "
-                               f"to {height - 1} and x from 0 to {width - 1}")
+            raise InspectError(N_("query ({y}, {x}) is outside block {block}'s {h}×{w} grid: y runs from 0 to {last_y} "
+                                  "and x from 0 to {last_x}"), y=y, x=x, block=block, h=height, w=width,
+                               last_y=height - 1, last_x=width - 1)
         return y, x
 
     def _head(self, block: str, head: int) -> int:
         count = self.record(block).num_heads
         if isinstance(head, bool) or not isinstance(head, (int, np.integer)) or not 0 <= head < count:
-            raise InspectError(f"block {block} has {count} head(s): head must be an integer from 0 to {count - 1}, "
-                               f"got {head!r}")
+            raise InspectError(N_("block {block} has {count} head(s): head must be an integer from 0 to {last}, got "
+                                  "{head}"), block=block, count=count, last=count - 1, head=repr(head))
         return int(head)
 
     def maps(self, block: str, query: tuple[int, int] | int, head: int = 0) -> BlockMaps:
@@ -155,14 +161,15 @@ class Inspection:
         record = self.record(block)
         head = self._head(block, head)
         if part not in _PARTS:
-            raise InspectError(f"part must be one of {', '.join(_PARTS)}, got {part!r}")
+            raise InspectError(N_("part must be one of {parts}, got {part}"), parts=", ".join(_PARTS), part=repr(part))
         if record.num_tokens > MAX_EXPORT_TOKENS:
-            raise InspectError(f"block {block} has {record.num_tokens} tokens: its N×N matrices would hold "
-                               f"{record.num_tokens ** 2:,} entries; read rows with .maps(block, query) instead")
+            raise InspectError(N_("block {block} has {count} tokens: its N×N matrices would hold {entries} entries; read "
+                                  "rows with .maps(block, query) instead"), block=block, count=record.num_tokens,
+                               entries=f"{record.num_tokens ** 2:,}")
         matrix = head_matrix(self, block, head, part)
         if matrix is None:
-            raise InspectError(f"block {block} ({record.kind}) has no {part} part; it has: "
-                               f"{', '.join(block_maps(self, block, 0, (0, 0)).parts)}")
+            raise InspectError(N_("block {block} ({kind}) has no {part} part; it has: {parts}"), block=block,
+                               kind=record.kind, part=part, parts=", ".join(block_maps(self, block, 0, (0, 0)).parts))
         return matrix
 
     # ----------------------------------------------------------------------
@@ -185,12 +192,13 @@ class Inspection:
         image = self.seen if on_image else None
         if head is not None:
             if part is not None:
-                raise InspectError("part chooses among the heads' maps: pass it with head=None")
+                raise InspectError(N_("part chooses among the heads' maps: pass it with head=None"))
             fig = figures.query_maps_figure(maps, image, title_prefix=self._title_prefix(), opacity=opacity)
             return fig.update_layout(width=width or _WIDE)
         part = maps.parts[-1] if part is None else part
         if part not in maps.parts:
-            raise InspectError(f"block {block} ({maps.kind}) has no {part!r} part; it has: {', '.join(maps.parts)}")
+            raise InspectError(N_("block {block} ({kind}) has no {part} part; it has: {parts}"), block=block,
+                               kind=maps.kind, part=repr(part), parts=", ".join(maps.parts))
         return figures.heads_figure(maps, part, image, opacity=opacity).update_layout(width=width or _WIDE)
 
     def matrix_figure(self, block: str, part: str = "blended", head: int = 0,
@@ -208,13 +216,18 @@ class Inspection:
 
         blend = self.blend
         if not blend:
-            raise InspectError(f"{self.model_name or 'this model'} has no blended block (recorded: "
-                               f"{', '.join(f'{n} {r.kind}' for n, r in self.records.items())})")
+            raise InspectError(N_("{model} has no blended block (recorded: {blocks})"),
+                               model=self.model_name or "this model",
+                               blocks=", ".join(f"{n} {r.kind}" for n, r in self.records.items()))
         kinds = {self.records[name].kind for name in blend}
         kind = "container" if "container" in kinds else next(iter(kinds))
-        moved = f" (moved by a blend override: {', '.join(n for n, _, _ in self.overrides)})" if self.overrides else ""
-        fig = figures.blend_figure(blend, f"Blend (α, β) each mixed block of {self.model_name or 'the model'} used "
-                                   f"in this pass{moved}", kind=kind, title_width=80)
+        model = self.model_name or "the model"
+        if self.overrides:
+            title = translate("Blend (α, β) each mixed block of {model} used in this pass (moved by a blend override: "
+                              "{blocks})", model=model, blocks=", ".join(n for n, _, _ in self.overrides))
+        else:
+            title = translate("Blend (α, β) each mixed block of {model} used in this pass", model=model)
+        fig = figures.blend_figure(blend, title, kind=kind, title_width=80)
         return fig.update_layout(width=780)
 
     def _title_prefix(self) -> str:
