@@ -144,8 +144,10 @@ def _image_set(dataset: str, directory: str, preprocessing: Preprocessing) -> Im
     if dataset == registry.FASHION_MNIST:
         try:
             images = load_fashion_mnist("test", directory)[0][:GALLERY_TEST_IMAGES].numpy()
-        except (DatasetError, OSError) as error:
-            missing = str(error).split(".")[0]
+        except DatasetError as error:
+            missing = error.message  # drawn in each session's language (this set is cached for all of them)
+        except OSError as error:
+            missing = str(error)
         else:
             description = Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last}, "
                                   "from {directory})"),

@@ -71,6 +71,9 @@ class Message:
     def __str__(self) -> str:
         return fill(self.template, self.fields, _identity)
 
+    def __hash__(self) -> int:  # held by objects cached for every session (hashable like the template itself)
+        return hash((self.template, tuple(sorted((name, repr(value)) for name, value in self.fields.items()))))
+
     def shown(self, translate_template: Translator | None = None) -> str:
         return fill(self.template, self.fields, translate_template or current_translator())
 

@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from container_edu.text import set_translator
+from container_edu.text import Message, set_translator
 
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "LANG_PARAM", "LANG_KEY", "LOCALE_DIR", "DOMAIN", "_", "N_", "ngettext",
            "current_language", "translations", "language_selector", "po_path", "Text"]
@@ -148,7 +148,8 @@ class Text:
 
     def shown(self) -> str:
         """The text in the current session's language."""
-        args = {name: _(value) if name in self.translated_args and isinstance(value, str) else value
+        args = {name: value.shown(_) if isinstance(value, Message) else
+                _(value) if name in self.translated_args and isinstance(value, str) else value
                 for name, value in self.args}
         return _(self.template).format(**args)
 

@@ -103,11 +103,10 @@ _MAX_PAYLOAD = 1 << 31
 
 # What a learner can do on any machine; the hints name no system package manager because the message reaches
 # the app's pages, and most machines have none of Debian's packages.
-_FILES = (
-    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
-)
-_SOURCE = "the Fashion-MNIST project, github.com/zalandoresearch/fashion-mnist"
+_FILES = Message(N_("{first}, {second}, {third} and {fourth}"),
+                 {"first": "train-images-idx3-ubyte.gz", "second": "train-labels-idx1-ubyte.gz",
+                  "third": "t10k-images-idx3-ubyte.gz", "fourth": "t10k-labels-idx1-ubyte.gz"})
+_SOURCE = Message(N_("the Fashion-MNIST project, {address}"), {"address": "github.com/zalandoresearch/fashion-mnist"})
 _INSTALL_HINT = Message(N_(
     "The full set (60,000 training and 10,000 test images) is optional: where it is missing, the app's lessons "
     "use the small class-balanced subset shipped with the package. To use the full set, save its four files "
