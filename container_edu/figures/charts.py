@@ -30,7 +30,8 @@ def topk_bar(probabilities: np.ndarray, class_names: Sequence[str], title: str, 
         text=[f"{v:.1f}%" for v in values[::-1]], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:.2f}%<extra></extra>",
     ))
-    fig.update_xaxes(title_text=translate("probability p(class | image), %"), range=[0, max(100.0, float(values.max()) + 5)])
+    fig.update_xaxes(title_text=translate("probability p(class | image), %"),
+                     range=[0, max(100.0, float(values.max()) + 5)])
     fig = base_layout(fig, title, 70 + 42 * len(order) + 60, title_width=title_width)
     fig.update_layout(margin=dict(l=10, r=40, b=40))
     return fig
@@ -74,7 +75,8 @@ def blend_bars(blend: Mapping[str, tuple[float, float]], title: str, *, show_bet
                              hovertemplate="%{x}: β = %{y:.4f}<extra></extra>"))
     fig = go.Figure(traces)
     fig.add_hline(y=0.5, line=dict(color="#555", dash="dot"))
-    fig.add_annotation(xref="paper", x=1.0, xanchor="left", y=0.5, yref="y", text=translate("0.5: value at<br>initialisation"),
+    fig.add_annotation(xref="paper", x=1.0, xanchor="left", y=0.5, yref="y",
+                       text=translate("0.5: value at<br>initialisation"),
                        showarrow=False, font=dict(size=11, color="#555"), align="left")
     top = max([1.0] + [abs(v) for t in traces for v in t.y]) * 1.15
     bottom = min([0.0] + [v for t in traces for v in t.y]) * 1.15

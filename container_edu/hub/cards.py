@@ -218,7 +218,8 @@ class ModelCard:
         required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
         unknown, missing = set(data) - known, required - set(data)
         if unknown or missing:
-            raise CardError(N_("model card {name}: missing {missing}; unknown {unknown}"), name=repr(data.get("name", "?")),
+            raise CardError(N_("model card {name}: missing {missing}; unknown {unknown}"),
+                            name=repr(data.get("name", "?")),
                             missing=", ".join(sorted(missing)) or "none", unknown=", ".join(sorted(unknown)) or "none")
         values = dict(data)
         pre = values["preprocessing"]
@@ -234,7 +235,8 @@ class ModelCard:
         except CardError:
             raise
         except (TypeError, ValueError, AttributeError) as error:  # a field of the wrong kind (a list for a dict, ...)
-            raise CardError(N_("model card {name}: {error}"), name=repr(data.get("name", "?")), error=str(error)) from None
+            raise CardError(N_("model card {name}: {error}"), name=repr(data.get("name", "?")),
+                            error=str(error)) from None
 
 
 #: How a zoo card describes its data (``write_bundle`` stores it filled, in English, in the card's JSON).

@@ -199,7 +199,12 @@ def _install(original: Path, folder: Path, work: Path, *, source: str, status: S
              label: Message | None = None, original_name: str | None = None) -> ModelCard:
     from safetensors.torch import load_file, save_file
 
-    from container_edu.hub.checkpoints import CheckpointError, extract_state_dict, load_checkpoint_file, load_state_strictly
+    from container_edu.hub.checkpoints import (
+        CheckpointError,
+        extract_state_dict,
+        load_checkpoint_file,
+        load_state_strictly,
+    )
     from container_edu.models import create_model
 
     _say(status, "Checking the file (safe loader, every key and shape) …")

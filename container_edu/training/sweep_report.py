@@ -120,8 +120,8 @@ def report_markdown(results_path=None) -> str:
     for size in SIZES:
         pairs = separated_pairs(cells, size)
         text = "; ".join(f"{a} > {b}" for a, b in pairs) if pairs else translate("no two variants' intervals separate")
-        lines.append(translate("- {size} images, ranking where mean ± std intervals separate: {text}", size=format(size, ","),
-                               text=text))
+        lines.append(translate("- {size} images, ranking where mean ± std intervals separate: {text}",
+                               size=format(size, ","), text=text))
     finished = {(r["variant"], r["train_size"], r["seed"]) for r in runs}
     missing: dict[tuple[int, tuple[int, ...]], list[str]] = {}
     for size in SIZES:
