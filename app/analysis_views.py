@@ -30,7 +30,7 @@ from container_edu.models import weights_version
 
 from container_edu import figures
 
-from app import figure_text, registry
+from app import registry
 from app.i18n import N_, Text, _
 from app.registry import ModelRef
 from app.samples import list_samples
@@ -82,7 +82,7 @@ def export_format_picker() -> str:
 def show_figure(fig: go.Figure, key: str, filename: str, **kwargs):
     """``st.plotly_chart`` with the export settings of this page (the core's phrases in the session's language)."""
     fmt = EXPORT_FORMATS.get(st.session_state.get(EXPORT_FORMAT_KEY, "PNG"), "png")
-    return st.plotly_chart(figure_text.localize(fig), key=key, config=export_config(filename, fmt), **kwargs)
+    return st.plotly_chart(fig, key=key, config=export_config(filename, fmt), **kwargs)
 
 
 # --------------------------------------------------------------------------
@@ -145,8 +145,10 @@ def _image_set(dataset: str, directory: str, preprocessing: Preprocessing) -> Im
     if dataset == registry.FASHION_MNIST:
         try:
             images = load_fashion_mnist("test", directory)[0][:GALLERY_TEST_IMAGES].numpy()
-        except (DatasetError, OSError) as error:
-            missing = str(error).split(".")[0]
+        except DatasetError as error:
+            missing = error.message  # drawn in each session's language (this set is cached for all of them)
+        except OSError as error:
+            missing = str(error)
         else:
             description = Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last}, "
                                   "from {directory})"),
@@ -154,7 +156,8 @@ def _image_set(dataset: str, directory: str, preprocessing: Preprocessing) -> Im
             return ImageSet(f"fmnist-test-{len(images)}", description, to_model_input(images))
     samples = list_samples()
     if not samples:
-        raise DatasetError("No images to average over: the sample gallery is empty and Fashion-MNIST is not installed.")
+        raise DatasetError(N_("No images to average over: the sample gallery is empty and Fashion-MNIST is not "
+                              "installed."))
     pictures = [_sample(str(sample.path)) for sample in samples]
     x = torch.cat([registry.preprocess(preprocessing, picture.image)[0] for picture in pictures])
     key = f"samples-{dataset}-" + "-".join(picture.digest[:8] for picture in pictures)

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 import streamlit as st
 
+from container_edu.errors import ContainerEduError
 from container_edu.hub.checkpoints import CheckpointError
 from container_edu.data import DatasetError
 from container_edu.data.images import ImageError
 from container_edu.hub.bundled import PretrainedError
 from container_edu.hub.weights_store import WeightsError
 
-from app.core_messages import translated_message
 from app.i18n import _
 
 __all__ = ["EXPECTED_ERRORS", "RAISE_UNEXPECTED_ENV", "friendly_message", "friendly_errors", "logger",
@@ -34,8 +34,8 @@ RAISE_UNEXPECTED_ENV = "CONTAINER_EDU_RAISE_UNEXPECTED"
 
 def friendly_message(error: BaseException, what: str) -> str:
     """What to show for ``error`` raised while doing ``what`` (never a traceback; ``what`` comes translated)."""
-    if isinstance(error, EXPECTED_ERRORS):
-        return translated_message(error)  # the core's own sentence, translated when it is a known one
+    if isinstance(error, ContainerEduError):  # the core's own sentence, its template translated, then filled
+        return error.shown(_)
     if isinstance(error, MemoryError):
         return _("Not enough memory for {what}. Try a smaller grid, image or model.").format(what=what)
     return _(

@@ -17,9 +17,9 @@ import streamlit as st
 from container_edu.hub import weights_store
 
 from app import deployment
-from app.core_messages import translated_message
 from app.errors import friendly_message, logger, raise_if_unexpected_under_tests
 from app.i18n import N_, _
+from app.session_keys import MODEL_KEY
 
 __all__ = ["PANEL_TITLE", "FETCH_BUTTON", "weights_panel", "installed_note"]
 
@@ -100,7 +100,7 @@ def _fetch() -> None:
         card = weights_store.fetch(progress=progress, status=status)
     except weights_store.WeightsError as error:
         bar.empty()
-        st.error(translated_message(error), icon=":material/error:")
+        st.error(error.shown(_), icon=":material/error:")
         return
     except Exception as error:  # noqa: BLE001 - the app must keep working whatever the download does
         logger.exception("fetching the ImageNet weights failed")
@@ -109,7 +109,6 @@ def _fetch() -> None:
         raise_if_unexpected_under_tests(error)
         return
     from app import registry
-    from app.sidebar import MODEL_KEY  # here, not at the top: the sidebar imports this module
 
     refs = registry.installed_refs()
     if refs:

@@ -67,11 +67,6 @@ IMAGENET = "imagenet"
 BUNDLED_DIR_ENV = "CONTAINER_EDU_BUNDLED_DIR"
 DEFAULT_MODEL = ZOO_PREFIX + "container_light"
 RANDOM_LABEL = N_("untrained (random weights)")
-#: The names of the aggregation kinds (``container_edu.ops.kinds``, which stays English), marked here so that the
-#: model picker can draw them translated; tests/test_i18n.py checks that every kind's name is in the catalogue.
-KIND_LABELS = (N_("Self-attention"), N_("Depthwise convolution"), N_("MLP-Mixer token mixing"), N_("Multi-head MLP"),
-               N_("Container (attention + multi-head MLP)"), N_("Container-Light (attention + conv)"),
-               N_("Container-PAM (attention + learned N×N, added)"))
 RANDOM_SEED = 0
 
 @dataclass(frozen=True)

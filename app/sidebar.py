@@ -13,16 +13,16 @@ import torch
 from container_edu import default_device
 from container_edu.hub.checkpoints import CheckpointError
 from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES
+from container_edu.text import Message
 
 from app import caching, deployment, imagenet_weights, registry, url_state
-from app.core_messages import translated_message
 from app.errors import friendly_errors, friendly_message, logger, raise_if_unexpected_under_tests
 from app.i18n import _, language_selector
 from app.registry import ModelRef
+from app.session_keys import MODEL_KEY
 
 __all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
 
-MODEL_KEY = "model_key"
 _PICKER_WIDGET = "_model_picker"
 _PATH_ERROR_KEY = "_checkpoint_path_error"  # (path, message) of the last failed "Load from path"
 _PATH_REQUEST_KEY = "_checkpoint_path_request"  # the path a "Load from path" click asked for, until it is handled
@@ -160,7 +160,7 @@ def _path_loader() -> None:
             with st.spinner(_("Loading the checkpoint…")):
                 entry = caching.load_checkpoint_from_path(path)
         except CheckpointError as error:
-            st.session_state[_PATH_ERROR_KEY] = (path, str(error))
+            st.session_state[_PATH_ERROR_KEY] = (path, error.message)
         except Exception as error:  # noqa: BLE001 - a file can fail in many ways; the app must keep working
             logger.exception("loading checkpoint %r failed", path)
             st.session_state[_PATH_ERROR_KEY] = (path, friendly_message(error, _("loading the checkpoint")))
@@ -174,7 +174,8 @@ def _path_loader() -> None:
     # The error stays until another path is loaded, so that a rerun for any other widget does not hide it.
     failed = st.session_state.get(_PATH_ERROR_KEY)
     if failed is not None and failed[0] == path:
-        st.error(translated_message(failed[1]))  # stored in English: shown in the language chosen now
+        # Kept as a template and fields: shown in the language chosen now.
+        st.error(failed[1].shown(_) if isinstance(failed[1], Message) else failed[1])
 
 
 def _request_path_load() -> None:
@@ -211,8 +212,8 @@ def handle_checkpoint_upload(name: str, data: bytes) -> ModelRef | None:
         with st.spinner(_("Loading the uploaded checkpoint…")):
             ref, newly_loaded = caching.load_uploaded_model(st.session_state, name, data)
     except CheckpointError as error:
-        caching.remember_failed_upload(st.session_state, digest, str(error))
-        st.error(translated_message(error))
+        caching.remember_failed_upload(st.session_state, digest, error.shown(_))
+        st.error(error.shown(_))
         return None
     except Exception as error:  # noqa: BLE001
         logger.exception("loading uploaded checkpoint %r failed", name)

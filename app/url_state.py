@@ -32,6 +32,7 @@ from typing import Any
 
 import streamlit as st
 
+from app import address
 from app.i18n import _
 from app.registry import ModelRef
 
@@ -40,7 +41,6 @@ __all__ = ["UrlState", "Parser", "choice", "integer", "number", "MODEL_PARAM", "
 
 Parser = Callable[[str], Any]  # the widget's value from the address's text; ValueError with a short reason if bad
 
-_LAST_KEY = "_url_state_last"  # {page: {name: text last written or applied}}
 _MODEL_NOTES_KEY = "_url_state_model_notes"
 MODEL_PARAM = "model"
 _UNTRAINED = "untrained:"
@@ -90,16 +90,6 @@ def number(low: float, high: float, *, decimals: int = 2) -> Parser:
     return parse
 
 
-def _text(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _record(page: str) -> dict[str, str | None]:
-    return st.session_state.setdefault(_LAST_KEY, {}).setdefault(page, {})
-
-
 @dataclass
 class UrlState:
     """The address parameters of one page (``page`` names it, so two pages may both have a ``block``)."""
@@ -108,17 +98,8 @@ class UrlState:
     notes: list[str] = field(default_factory=list)
 
     def incoming(self, name: str) -> str | None:
-        """The address's text for ``name`` when it came from outside (not what this page wrote last), else ``None``.
-
-        Only a change of the address counts: a widget whose state is new (the query of another grid size, a
-        block's default after the model changed) keeps its own default rather than an old value of the address.
-        """
-        raw = st.query_params.get(name)
-        record = _record(self.page)
-        if raw is None or raw == record.get(name):
-            return None
-        record[name] = raw  # handled once: an ignored value is not noted again on the next run
-        return raw
+        """The address's text for ``name`` when it came from outside (not what this page wrote last), else ``None``."""
+        return address.incoming(self.page, name)
 
     def restore(self, name: str, key: str, parse: Parser) -> bool:
         """Before the widget with ``key`` exists: put the address's value of ``name`` in its state; ``True`` if set."""
@@ -140,13 +121,7 @@ class UrlState:
 
     def publish(self, name: str, value: object | None) -> None:
         """Make the address say ``name=value`` (``None``: drop ``name``); writing triggers no rerun."""
-        text = None if value is None else _text(value)
-        _record(self.page)[name] = text
-        if text is None:
-            if name in st.query_params:
-                del st.query_params[name]
-        elif st.query_params.get(name) != text:
-            st.query_params[name] = text
+        address.publish(self.page, name, value)
 
     def show_notes(self) -> None:
         """One short caption for the parameters of the address that were ignored in this run (nothing if none)."""

@@ -15,7 +15,6 @@ from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES, ImageError, imag
 from container_edu.record.inspection import Inspection, clamp_query
 from container_edu.ops.kinds import KINDS
 
-from app.core_messages import translated_message
 from app.errors import logger, raise_if_unexpected_under_tests
 from app.i18n import N_, _
 from app.samples import list_samples
@@ -63,7 +62,7 @@ def decode_upload(name: str, data: bytes) -> tuple[CurrentImage | None, str | No
     try:
         image = load_image(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
     except ImageError as error:
-        return None, _("Could not use {name!r}: {error}").format(name=name, error=translated_message(error))
+        return None, _("Could not use {name!r}: {error}").format(name=name, error=error.shown(_))
     except TypeError as error:  # not bytes at all: a programming error upstream, still no traceback for the user
         return None, _("Could not use {name!r}: {error}").format(name=name, error=error)
     return CurrentImage(image, image_digest(image), f"upload: {name}"), None

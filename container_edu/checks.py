@@ -10,14 +10,25 @@ import operator
 
 import torch
 
+from container_edu.errors import ContainerEduError
+from container_edu.text import N_
+
 __all__ = ["positive_int", "check_grid", "check_heads", "as_index", "grid_query", "head_index"]
 
 
 def positive_int(name: str, value: object, error: type[Exception] = ValueError) -> int:
     """``value`` when it is an ``int`` of at least 1 (bools are not counts); else ``error``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise error(f"{name} must be a positive integer, got {value!r}")
+        raise _error(error, N_("{name} must be a positive integer, got {value}"), name=name, value=repr(value))
     return value
+
+
+def _error(error: type[Exception], template: str, **fields: object) -> Exception:
+    """``error`` with the message ``template`` filled: the project's errors keep template and fields (translated where
+    shown), other exception types get the English sentence."""
+    if issubclass(error, ContainerEduError):
+        return error(template, **fields)
+    return error(template.format(**fields))
 
 
 def check_grid(height: object, width: object) -> tuple[int, int]:
@@ -55,15 +66,18 @@ def grid_query(query: object, height: int, width: int, *, where: str = "",
     Integers may be Python, NumPy or one-element tensor integers; bools and floats are refused.
     ``where`` names the grid in the message (``"blocks2.0"``); ``error`` is the caller's error class.
     """
-    grid = f"the {height} x {width} token grid" + (f" of {where}" if where else "")
+    grid = {"h": height, "w": width, "where": where}
     try:
         token = as_index(query)
     except TypeError:
         token = None
     if token is not None:
         if not 0 <= token < height * width:
-            raise error(f"query token {token} is outside {grid}: a token index runs from 0 to "
-                        f"{height * width - 1} (or pass (y, x))")
+            template = (N_("query token {token} is outside the {h} x {w} token grid of {where}: a token index runs "
+                           "from 0 to {last} (or pass (y, x))") if where else
+                        N_("query token {token} is outside the {h} x {w} token grid: a token index runs from 0 to "
+                           "{last} (or pass (y, x))"))
+            raise _error(error, template, token=token, last=height * width - 1, **grid)
         return divmod(token, width)
     try:
         pair = tuple(query)
@@ -71,9 +85,14 @@ def grid_query(query: object, height: int, width: int, *, where: str = "",
             raise TypeError
         y, x = (as_index(v) for v in pair)
     except TypeError:
-        raise error(f"query must be a token index or a (y, x) pair of integers, got {query!r}") from None
+        raise _error(error, N_("query must be a token index or a (y, x) pair of integers, got {query}"),
+                     query=repr(query)) from None
     if not (0 <= y < height and 0 <= x < width):
-        raise error(f"query ({y}, {x}) is outside {grid}: y runs from 0 to {height - 1} and x from 0 to {width - 1}")
+        template = (N_("query ({y}, {x}) is outside the {h} x {w} token grid of {where}: y runs from 0 to {last_y} "
+                       "and x from 0 to {last_x}") if where else
+                    N_("query ({y}, {x}) is outside the {h} x {w} token grid: y runs from 0 to {last_y} and x from 0 "
+                       "to {last_x}"))
+        raise _error(error, template, y=y, x=x, last_y=height - 1, last_x=width - 1, **grid)
     return y, x
 
 
@@ -84,7 +103,8 @@ def head_index(head: object, num_heads: int, *, where: str = "", error: type[Exc
     except TypeError:
         index = -1
     if not 0 <= index < num_heads:
-        owner = f"block {where}" if where else "the block"
-        raise error(f"{owner} has {num_heads} head(s): head must be an integer from 0 to {num_heads - 1}, "
-                    f"got {head!r}")
+        template = (N_("block {where} has {count} head(s): head must be an integer from 0 to {last}, got {head}")
+                    if where else
+                    N_("the block has {count} head(s): head must be an integer from 0 to {last}, got {head}"))
+        raise _error(error, template, where=where, count=num_heads, last=num_heads - 1, head=repr(head))
     return index

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Final
 
+from container_edu.text import N_
+
 __all__ = ["MB", "open_for_reading", "read_capped", "format_megabytes", "sha256_file"]
 
 MB: Final[int] = 1024 * 1024
@@ -20,22 +22,23 @@ MB: Final[int] = 1024 * 1024
 _CHUNK: Final[int] = 16 * MB
 
 
-def open_for_reading(path: str, error: Callable[[str], Exception], *, missing: str, folder: str) -> IO[bytes]:
-    """``open(path, "rb")``, each way it can fail turned into ``error(message)``.
+def open_for_reading(path: str, error: Callable[..., Exception], *, missing: str, folder: str) -> IO[bytes]:
+    """``open(path, "rb")``, each way it can fail turned into ``error(template, path=..., ...)``.
 
-    ``missing`` and ``folder`` are the messages for a path that does not exist
+    ``missing`` and ``folder`` are the templates (field ``{path}``) for a path that does not exist
     and for a folder; permission and other errors name the path and the cause.
     """
+    shown = repr(path)
     try:
         return open(path, "rb")
     except FileNotFoundError:
-        raise error(missing) from None
+        raise error(missing, path=shown) from None
     except IsADirectoryError:
-        raise error(folder) from None
+        raise error(folder, path=shown) from None
     except PermissionError:
-        raise error(f"Permission denied when reading {path!r}.") from None
+        raise error(N_("Permission denied when reading {path}."), path=shown) from None
     except OSError as failure:
-        raise error(f"Could not open {path!r}: {failure.strerror or failure}.") from None
+        raise error(N_("Could not open {path}: {reason}."), path=shown, reason=str(failure.strerror or failure)) from None
 
 
 def read_capped(stream: IO[bytes], max_bytes: int, too_big: Callable[[int | None], Exception]) -> bytes:

@@ -6,7 +6,6 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app.caching import explore_cached
-from app.figure_text import localize
 from app.i18n import N_, _
 from app.page import PageContext, run_page
 from container_edu import figures
@@ -35,11 +34,11 @@ def body(ctx: PageContext) -> None:
     n = side * side
     fig = figures.operator_comparison(
         {r.operator.key: r.matrices[0] for r in results}, (side, side),
-        labels={r.operator.key: r.matrix_labels[0] for r in results},
+        labels={r.operator.key: r.matrix_labels[0].shown() for r in results},
         title=_("Three affinity matrices A (N×N, N = {side}×{side} = {n} tokens) of the same input, "
                 "random weights").format(side=side, n=n),
     )
-    st.plotly_chart(localize(fig), key="home_affinities")
+    st.plotly_chart(fig, key="home_affinities")
     st.caption(_(
         "Row i of each matrix says how much each token j contributes to output token i. Attention rows are "
         "probabilities that depend on the input (change the seed); the conv matrix is a band of repeated kernel "

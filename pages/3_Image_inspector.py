@@ -4,8 +4,8 @@ from functools import partial
 
 import streamlit as st
 
-from app import figure_text, imagenet_weights, photo_notes, resolution, views
-from app.i18n import N_, _
+from app import imagenet_weights, photo_notes, resolution, views
+from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
@@ -20,17 +20,8 @@ from container_edu.record.inspection import (
 )
 
 PREFIX = "insp"
-#: What each part of a block's affinity is called (the core's ``figures.PART_TITLES``), translated where drawn.
-PART_NAMES = {"attention": N_("dynamic"), "static": N_("static"), "blended": N_("blended")}
-
-
-def matrix_title(maps, part: str, head: int) -> str:
-    """The N×N matrix's title as the core writes it (``figures.head_matrix_figure``), in the session's language."""
-    formula = figures.symbols(maps)[part].split("<br>")[0]
-    title = _("{part}: {formula}, head {head}").format(part=_(PART_NAMES[part]), formula=formula, head=head)
-    if part == "blended":
-        title += figures.averaged_note(maps, head)
-    return figure_text.translate_known(title, figure_text.MAP_PHRASES)
+#: What each part of a block's affinity is called (English, marked in the core), translated where drawn.
+PART_NAMES = figures.PART_TITLES
 
 
 def body(ctx: PageContext) -> None:
@@ -59,12 +50,10 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with col_seen:
         seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
             height=prepared.x.shape[-2], width=prepared.x.shape[-1])
-        st.plotly_chart(figure_text.localize(figures.image_figure(prepared.seen, seen_title, height=300,
-                                                                  title_width=28)), key="insp_seen")
+        st.plotly_chart(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28), key="insp_seen")
     with col_pred:
-        st.plotly_chart(figure_text.localize(
-            figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared), views.prediction_title(ref),
-                             title_width=50), figure_text.BLEND_PHRASES), key="insp_pred")
+        st.plotly_chart(figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared),
+                                         views.prediction_title(ref), title_width=50), key="insp_pred")
         if not ref.trained:
             st.warning(_("Untrained (random weights): the prediction is meaningless, but the maps still show how "
                          "each operator aggregates."), icon=":material/casino:")
@@ -85,13 +74,11 @@ def view(ctx: PageContext, url: UrlState) -> None:
                      "to the query's output. Click a cell to move the query. Attention is a probability (sums to "
                      "1); conv and blended maps are signed (blue negative, red positive)."))
     with tab_heads:
-        short = {p: figure_text.translate_known(symbol, figure_text.MAP_PHRASES)
-                 for p, symbol in figures.part_symbols(maps, head="m").items()}
+        short = figures.part_symbols(maps, head="m")
         labels = {p: f"{_(PART_NAMES[p])} {short[p]}" for p in maps.parts}
         part = st.radio(_("Map"), maps.parts, horizontal=True, key="insp_grid_part", format_func=labels.__getitem__)
-        st.plotly_chart(figure_text.localize(
-            figures.heads_figure(maps, part, prepared.seen, opacity=st.session_state.get("insp_opacity", 0.6)),
-            figure_text.MAP_PHRASES, title_width=115), key="insp_heads")
+        opacity = st.session_state.get("insp_opacity", 0.6)
+        st.plotly_chart(figures.heads_figure(maps, part, prepared.seen, opacity=opacity), key="insp_heads")
     with tab_matrix:
         record = inspection.records[block]
         if record.num_tokens > MAX_DRAW_TOKENS:
@@ -109,9 +96,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
                 if matrix is None:
                     col.caption(_("No {part} part in this block.").format(part=_(PART_NAMES[part])))
                     continue
-                col.plotly_chart(figure_text.localize(
-                    figures.head_matrix_figure(matrix, maps, part), figure_text.MAP_PHRASES,
-                    title=matrix_title(maps, part, head), title_width=40), key=f"insp_matrix_{part}")
+                col.plotly_chart(figures.head_matrix_figure(matrix, maps, part), key=f"insp_matrix_{part}")
     with tab_files:
         downloads(inspection, maps, prepared, block, head)
 
@@ -131,7 +116,7 @@ def downloads(inspection, maps, prepared, block, head) -> None:
     if averaged:
         st.caption(_("The static and blended files hold each head's view: {averaged} (one conv kernel per channel, "
                      "so no single channel's affinity); the attention files are the head's own.").format(
-            averaged=figure_text.translate_known(averaged.lstrip(", "), figure_text.MAP_PHRASES)))
+            averaged=figures.averaged_note(maps, head, alone=True)))
 
     def label(part: str, what: str) -> str:
         # Translators: {part} is dynamic, static or blended; {what} says which file, e.g. "map (PNG)".

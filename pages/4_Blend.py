@@ -3,8 +3,8 @@
 import numpy as np
 import streamlit as st
 
-from app import caching, figure_text, views
-from app.i18n import N_, _
+from app import caching, views
+from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
@@ -41,13 +41,6 @@ def reading_guide(kinds: list[AggregationKind], learned: dict) -> str:
     return " ".join(texts)
 
 
-#: The core's BlendTextError sentences, marked here for the catalogue (the core stays English);
-#: tests/test_blend.py checks they are the same.
-BLEND_TEXT_ERRORS = (N_("no blended block {block} in this model"), N_("write block:α:β"),
-                     N_("write block:α (β = 1 − α)"), N_("{item} is not block:number"),
-                     N_("{value:g} is outside the slider's range"))
-
-
 def override_controls(ref_key: str, learned: dict, show_beta: bool, url: UrlState) -> dict:
     """One slider per mixed block (two for Container's independent α, β); returns the changed blocks only.
 
@@ -61,7 +54,7 @@ def override_controls(ref_key: str, learned: dict, show_beta: bool, url: UrlStat
                 if show_beta:
                     st.session_state[slider_key(ref_key, block, "beta")] = beta
         except BlendTextError as error:
-            url.note("blend", raw, _(error.template).format(**error.fields))
+            url.note("blend", raw, error.shown(_))
 
     def reset() -> None:
         for block in learned:
@@ -113,9 +106,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
         bars_title = _("Learned blend per mixed block of {name}: {what} — untrained (random weights): still the "
                        "initial values").format(name=ref.name, what=what)
     col_bars, col_sliders = st.columns([1.6, 1], gap="large")
-    col_bars.plotly_chart(figure_text.localize(
-        figures.blend_bars(learned, bars_title, show_beta=show_beta, title_width=70), figure_text.BLEND_PHRASES),
-        key="blend_bars")
+    col_bars.plotly_chart(figures.blend_bars(learned, bars_title, show_beta=show_beta, title_width=70),
+                          key="blend_bars")
     col_bars.caption(reading_guide(kinds, learned))
     with col_sliders:
         st.markdown(_("**Your blend** — applied with `override_blend` to this image only; the shared model is "
@@ -133,8 +125,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
     changed = prepared.inspect(overrides) if overrides else base
     with left:
         seen_title = _("What the model sees")
-        st.plotly_chart(figure_text.localize(
-            figures.image_figure(prepared.seen, seen_title, height=260, title_width=30)), key="blend_seen")
+        st.plotly_chart(figures.image_figure(prepared.seen, seen_title, height=260, title_width=30), key="blend_seen")
     with right:
         names = views.shown_class_names(prepared)
         top_learned, top_changed = int(np.argmax(base.probabilities)), int(np.argmax(changed.probabilities))
@@ -151,16 +142,14 @@ def view(ctx: PageContext, url: UrlState) -> None:
             "|p_learned − p_yours|."))
         changed_text = ", ".join(f"{b}: α={a:.2f}, β={c:.2f}" for b, (a, c) in overrides.items()) or _("none yet")
         probs_title = _("p(class | image): learned blend vs yours (changed: {changed})").format(changed=changed_text)
-        st.plotly_chart(figure_text.localize(
-            figures.probability_comparison(base.probabilities, changed.probabilities, names, probs_title),
-            figure_text.BLEND_PHRASES), key="blend_probs")
+        st.plotly_chart(figures.probability_comparison(base.probabilities, changed.probabilities, names, probs_title),
+                        key="blend_probs")
 
     st.divider()
     block, head, query = block_head_query(base, PREFIX, scope=ref.key, blocks=list(learned), url=url)
     before = block_maps(base, block, head, query)
     after = block_maps(changed, block, head, query)
-    fig = figure_text.localize(figures.blend_change_figure(before, after, prepared.seen), figure_text.MAP_PHRASES,
-                               title_width=115)
+    fig = figures.blend_change_figure(before, after, prepared.seen)
     st.plotly_chart(fig, key="blend_maps")
     st.caption(_("Changing an earlier block's blend also changes the input of later blocks, so their attention "
                  "A(X) moves too, not only the mix."))

@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from app import caching, figure_text
-from app.figure_text import REPORT_PHRASES, ZOO_PHRASES, translate_known
+from app import caching
 from app.i18n import _
 from app.lessons.parts.course import lesson_ref
 from app.page import PageContext, run_page
@@ -12,6 +11,7 @@ from app.zoo import MIXED_STAGE, add_beta_lines, shown_rows, stage_label, sweep_
 from container_edu.training.zoo_report import (card_row, free_beta, is_sweep_model, normalise_history, session_row,
                                                sweep_runs)
 from container_edu import figures
+from container_edu.hub.cards import describe_dataset
 
 def _shown(path) -> str:
     """The folder relative to the working directory when it is inside it (shorter, and no server layout leaks)."""
@@ -49,8 +49,7 @@ def body(ctx: PageContext) -> None:
                      if not is_sweep_model(card)}
         col_acc, col_blend = st.columns(2)
         accuracy_title = _("Accuracy per epoch: test (solid) and validation (dotted)")
-        col_acc.plotly_chart(figure_text.localize(
-            figures.history_accuracy(histories, accuracy_title), figure_text.ZOO_PHRASES), key="zoo_accuracy")
+        col_acc.plotly_chart(figures.history_accuracy(histories, accuracy_title), key="zoo_accuracy")
         blended = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
         with_beta = [name for name in blended if free_beta(cards[name].variant)]
         if with_beta:
@@ -58,15 +57,14 @@ def body(ctx: PageContext) -> None:
                             "it is learned apart from α")
         else:
             blend_title = _("Learned blend of each mixed block per epoch: α (weight of A(X))")
-        col_blend.plotly_chart(figure_text.localize(
-            add_beta_lines(figures.history_blend(blended, blend_title), blended, with_beta), figure_text.ZOO_PHRASES),
-            key="zoo_blend")
+        col_blend.plotly_chart(add_beta_lines(figures.history_blend(blended, blend_title), blended, with_beta),
+                               key="zoo_blend")
         st.caption(_("All variants share one recipe (AdamW, warm-up + cosine, label smoothing, shifts and flips) "
                      "and differ only in how the mixed stage's affinity A is made; the test split is only measured."))
         for name, card in cards.items():
             with st.expander(_("Model card: {name}").format(name=name)):
                 pre = card.preprocessing
-                dataset = translate_known(card.dataset, ZOO_PHRASES)
+                dataset = describe_dataset(card)
                 st.markdown(_("**Dataset:** {dataset}  \n**Command:** `{command}`  \n**Input:** {channels} × {size} × "
                               "{size}, mean {mean}, std {std}  \n**Machine:** {machine}  \n**sha256:** `{sha256}`")
                             .format(dataset=dataset, command=card.source, channels=pre.in_chans,
@@ -92,16 +90,14 @@ def body(ctx: PageContext) -> None:
     if histories:
         col_acc, col_blend = st.columns(2)
         session_title = _("Session models: accuracy per epoch")
-        col_acc.plotly_chart(figure_text.localize(
-            figures.history_accuracy(histories, session_title), figure_text.ZOO_PHRASES), key="zoo_session_accuracy")
+        col_acc.plotly_chart(figures.history_accuracy(histories, session_title), key="zoo_session_accuracy")
         with_blend = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
         if with_blend:
             with_beta = [name for name in with_blend if free_beta(_session_variant(trained[name]))]
             session_blend = (_("Session models: blend α per epoch, β dotted") if with_beta
                              else _("Session models: blend α per epoch"))
-            col_blend.plotly_chart(figure_text.localize(
-                add_beta_lines(figures.history_blend(with_blend, session_blend), with_blend, with_beta),
-                figure_text.ZOO_PHRASES), key="zoo_session_blend")
+            col_blend.plotly_chart(add_beta_lines(figures.history_blend(with_blend, session_blend), with_blend, with_beta),
+                                   key="zoo_session_blend")
 
 
 def _with_stage(row: dict, variant: str) -> dict:
@@ -134,7 +130,7 @@ def _sweep_section() -> None:
         runs, _("Test accuracy against training-set size (mean ± std over seeds)")), key="sweep_accuracy")
     col_blend.plotly_chart(sweep_blend_figure(
         runs, _("Learned blend against training-set size: α (dynamic) and β (static)")), key="sweep_blend")
-    st.markdown(translate_known(report_markdown(), REPORT_PHRASES))
+    st.markdown(report_markdown())
     st.caption(_("Each variant trains on the same class-balanced subset for a given size and seed, with one recipe; "
                  "the number of steps per size was chosen on validation images only. One dataset, small models, "
                  "28 × 28 inputs: this says nothing about ImageNet-scale Containers."))

@@ -12,7 +12,7 @@ from torch.utils._pytree import tree_flatten
 
 from container_edu.ops import affinity as aff
 
-from tensor_checks import assert_close, gen, randn
+from tensor_checks import assert_close, randn
 
 HYPOTHESIS = settings(max_examples=40, deadline=None, derandomize=True)
 

@@ -21,7 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_support import (ANALYSIS, BLEND, EXPLORER, HOME, INSPECTOR, LESSONS_PAGE, ZOO, assert_clean,
                              assert_no_exception, open_link, start, texts)
-from app import i18n, i18n_catalog
+from app import i18n
+from app.i18n import catalog as i18n_catalog
 from app.lessons import LESSON_KEYS
 from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
 
@@ -231,10 +232,28 @@ ANALYSIS_TABS = ("Same query, two images", "Head gallery", "Rollout")
 SHARED_WIDGETS = ("an_pair_block", "an_pair_head", "an_image_a", "an_image_b", "an_roll_image")
 
 
+def _has_fashion_mnist() -> bool:
+    from container_edu.data import load_fashion_mnist
+
+    try:
+        load_fashion_mnist("test")
+    except Exception:  # noqa: BLE001 - missing or damaged: the data set is not there to use
+        return False
+    return True
+
+
+@pytest.mark.parametrize("data", ["with the data set", "without the data set"])
 @pytest.mark.parametrize("tab", ANALYSIS_TABS)
-def test_every_analysis_tab_shows_no_english_in_chinese(with_weights, tab):
+def test_every_analysis_tab_shows_no_english_in_chinese(with_weights, tab, data, monkeypatch, tmp_path):
+    """Both ways a learner meets the page: with Fashion-MNIST (the Debian package, or a folder the variable names)
+    and without it, where the gallery averages over the bundled samples and says why (a DatasetError's sentence)."""
     from collections import Counter
 
+    if data == "without the data set":
+        monkeypatch.setenv("CONTAINER_EDU_FASHION_MNIST", str(tmp_path / "no-fashion-mnist"))
+    elif not _has_fashion_mnist():
+        pytest.skip("Fashion-MNIST is not installed here (Debian's dataset-fashion-mnist, or "
+                    "CONTAINER_EDU_FASHION_MNIST): the case without it runs instead")
     at = start(ANALYSIS, session={"an_tab": i18n.translations("zh").gettext(tab)}, query={"lang": "zh"})
     shown = Counter(rendered_texts(at.main))
     for key in SHARED_WIDGETS:
@@ -337,13 +356,13 @@ def test_page_titles_are_translated_in_the_menu():
 
 
 def test_every_aggregation_kind_has_a_chinese_name():
-    """The model picker shows the kinds' names (``container_edu.ops.kinds``, English) through ``registry.KIND_LABELS``."""
-    from app.registry import KIND_LABELS
+    """The kinds' names (``container_edu.ops.kinds``, marked ``N_`` there) are in the catalogue, translated."""
     from container_edu.ops.kinds import KINDS
 
+    template = i18n_catalog.read_catalog(i18n_catalog.POT_PATH)
     catalog = i18n.translations("zh")
     for kind in KINDS.values():
-        assert kind.label in KIND_LABELS, f"add N_({kind.label!r}) to app.registry.KIND_LABELS"
+        assert template.get(kind.label) is not None, f"mark {kind.label!r} with N_ in container_edu/ops/kinds.py"
         assert catalog.gettext(kind.label) != kind.label
 
 
@@ -356,21 +375,24 @@ def test_model_labels_are_english_by_default_and_translated_when_drawn():
     assert zh.gettext(text.template).format(name="fmnist_conv") == "fmnist_conv · 未训练"
 
 
-def test_core_figure_phrases_are_translated_after_drawing(monkeypatch):
-    import plotly.graph_objects as go
+def test_core_figures_are_drawn_in_the_language_of_the_installed_translator():
+    """The core writes its figure text through ``container_edu.text``: English by default, Chinese under the app's hook."""
+    import numpy as np
 
-    from app import figure_text
+    from container_edu import figures
+    from container_edu.text import translator
 
-    fig = go.Figure(layout={"title": {"text": "Three matrices"}, "xaxis": {"title": {"text": "key token j"}},
-                            "annotations": [{"text": "Self-attention<br>A_0(X) (head 10)"},
-                                            {"text": "Multi-head MLP<br>A^mlp (shared by all channels)"}]})
-    assert figure_text.localize(fig) is fig  # English: untouched
-    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
-    monkeypatch.setattr(figure_text, "current_language", lambda: "zh")
-    layout = figure_text.localize(fig).layout
-    assert layout.xaxis.title.text == "键词元 j"
-    assert [a.text for a in layout.annotations] == ["自注意力<br>A_0(X) (头 10)", "多头的MLP<br>A^mlp (所有通道共享)"]
-    assert layout.title.text == "Three matrices"  # not a known phrase: the page translates its own titles
+    matrices = {"attention": np.eye(4) / 1.0, "multihead_mlp": np.ones((4, 4)) / 4}
+    draw = lambda: figures.operator_comparison(matrices, (2, 2), labels={"attention": "head 1"})  # noqa: E731
+    english = draw().layout
+    assert english.xaxis.title.text == "key token j"
+    assert english.annotations[0].text == "Self-attention<br>A_0(X) (head 1)"
+    with translator(i18n.translations("zh").gettext):
+        chinese = draw().layout
+    assert chinese.xaxis.title.text == "键词元 j"
+    assert [a.text for a in chinese.annotations][:2] == ["自注意力<br>A_0(X) (head 1)", "多头的MLP<br>A_0^mlp"]
+    assert chinese.title.text.startswith("2 个仿射矩阵") and "N = 2×2 = 4" in chinese.title.text
+    assert draw().layout.xaxis.title.text == "key token j"  # the hook is gone after the ``with``
 
 
 def _core_errors(weights_folder: Path) -> list[BaseException]:
@@ -418,26 +440,38 @@ def _core_errors(weights_folder: Path) -> list[BaseException]:
     ]
 
 
-def test_core_error_messages_are_recognised_and_translated(monkeypatch, tmp_path):
-    """The core stays English; the app shows its known messages in Chinese, with the same fields."""
-    from app import core_messages, errors
+def test_core_errors_carry_templates_that_the_app_translates(monkeypatch, tmp_path):
+    """Every error of the core is a ``ContainerEduError``: an English template (in the catalogue) and its fields.
 
+    ``str(error)`` is the English sentence; the app shows the translated template with the same fields.
+    """
+    from app import errors
+    from container_edu.errors import ContainerEduError
+
+    template_ids = {message.id for message in i18n_catalog.read_catalog(i18n_catalog.POT_PATH) if message.id}
     core_errors = _core_errors(tmp_path)
-    found = [core_messages.english_template(str(error)) for error in core_errors]
-    assert all(found), [str(error) for error, hit in zip(core_errors, found) if not hit]
-    assert core_messages.translated_message("Not a message of the core.") == "Not a message of the core."
+    for error in core_errors:
+        assert isinstance(error, ContainerEduError), repr(error)
+        assert error.template in template_ids, f"not extracted: {error.template!r}"
     error = core_errors[-1]
     assert errors.friendly_message(error, "x") == str(error)  # English outside a run
-    monkeypatch.setattr(core_messages, "current_language", lambda: "zh")
     monkeypatch.setattr(i18n, "current_language", lambda: "zh")
     for error in core_errors:
         shown = errors.friendly_message(error, "x")
-        fields = core_messages.english_template(str(error))[1]
         sentence = shown
-        for value in fields.values():  # paths, sizes, a library's own detail: kept as they are
+        for value in _field_texts(error.fields):  # paths, sizes, a library's own detail: kept as they are
             sentence = sentence.replace(value, " ")
         assert shown != str(error) and not untranslated_english([sentence]), shown
     assert "'no_such_model'" in errors.friendly_message(error, "x")  # the fields are kept
+
+
+def _field_texts(fields: dict) -> list[str]:
+    from container_edu.text import Message
+
+    texts = []
+    for value in fields.values():
+        texts += _field_texts(value.fields) if isinstance(value, Message) else [str(value)]
+    return sorted(texts, key=len, reverse=True)
 
 
 def _modules_importing_gettext() -> list[Path]:
@@ -533,17 +567,25 @@ def test_the_data_source_is_described_as_the_core_describes_it_in_english(tmp_pa
         assert source_label(source) == source.label
 
 
-def test_a_cards_dataset_is_recognised_as_the_core_writes_it(fake_weights_dir):
-    """The card's ``dataset`` (English, written by ``write_bundle``) is put in words again when drawn."""
-    from app.lessons.parts.evidence import card_dataset_label
+def test_a_cards_dataset_is_filled_again_from_its_recipe_and_translated(fake_weights_dir):
+    """The card's ``dataset`` (English, written by ``write_bundle``) is the template filled from the card's recipe."""
+    import dataclasses
+
     from container_edu.hub.bundled import list_pretrained
+    from container_edu.hub.cards import describe_dataset
+    from container_edu.text import translator
 
     cards = list_pretrained(fake_weights_dir)
     assert cards
+    zh = i18n.translations("zh").gettext
     for card in cards.values():
-        assert card_dataset_label(card.dataset) == card.dataset  # English: the same text
-        assert card_dataset_label(card.dataset) is not card.dataset  # recognised, i.e. rebuilt from the template
-    assert card_dataset_label("another dataset") == "another dataset"
+        assert describe_dataset(card) == card.dataset  # English: the same text
+        assert describe_dataset(card) is not card.dataset  # rebuilt from the template and the recipe
+        with translator(zh):
+            assert "训练图像" in describe_dataset(card)
+        other = dataclasses.replace(card, dataset="another dataset")
+        with translator(zh):
+            assert describe_dataset(other) == "another dataset"  # written otherwise: its own words
 
 
 def test_math_sentence_sets_the_words_in_text_and_the_fields_as_math():

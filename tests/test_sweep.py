@@ -18,7 +18,7 @@ import torch
 from container_edu.training import sweep
 from container_edu.training import sweep_report
 from container_edu.__main__ import main
-from container_edu.training.train import TrainSettings, balanced_subset
+from container_edu.training.train import balanced_subset
 
 REPO = Path(__file__).resolve().parents[1]
 

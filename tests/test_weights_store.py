@@ -195,7 +195,8 @@ REFUSALS = {
     "truncated file": ("/truncated.pth", r"The downloaded file is truncated or corrupt"),
     "connection cut": ("/cut.pth", r"connection to 127\.0\.0\.1:\d+ closed after \d+ MB of \d+ MB"),
     "code-running pickle": ("/evil.pth", r"asks Python to run code that is not allowed .*os\.system"),
-    "other architecture": ("/zoo.pth", r"another architecture, not the authors' ImageNet Container-Light"),
+    "other architecture": ("/zoo.pth", r"does not fit Container-Light: \d+ keys the model needs are missing .* "
+                                       r"saved from a different architecture"),
 }
 
 

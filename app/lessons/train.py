@@ -27,7 +27,7 @@ from container_edu.training.train import TrainSettings
 
 from app.lessons.parts import figures
 from app.lessons.parts.course import lesson_ref
-from app.lessons.parts.evidence import card_dataset_label
+from container_edu.hub.cards import describe_dataset
 from app.lessons.parts.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
 from container_edu.training.job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
 from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict,
@@ -225,7 +225,7 @@ def _bundled_time_lapse() -> None:
         images = (card.training or {}).get("train_subset") or _("all")
         st.caption(_("From the card: {epochs} epochs on {dataset}; training subset: {images}. Every point is read from "
                      "card.history, not measured here.").format(
-                         epochs=card.epochs, dataset=card_dataset_label(card.dataset), images=images))
+                         epochs=card.epochs, dataset=describe_dataset(card), images=images))
 
 
 def _verify_summary(job: TrainingJob | None, blend_plotted: bool) -> str:

@@ -16,7 +16,7 @@ from container_edu.record.trace import record_affinities
 
 from app.lessons.parts import figures
 from app.lessons.parts.course import lesson_ref
-from app.lessons.parts.evidence import card_dataset_label
+from container_edu.hub.cards import describe_dataset
 from app.lessons.parts.resources import (LessonModel, alpha_from_behaviour, bundled_cards, lesson_model, test_source,
                               train_command, try_test_batch)
 from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, goals, math_block, predict, quiz,
@@ -171,7 +171,7 @@ def _training_length(loaded: LessonModel) -> str:
         return _("{epochs} epochs on a {subset:,}-image subset of the training split").format(
             epochs=loaded.card.epochs, subset=subset)
     return _("{epochs} epochs on {dataset}").format(epochs=loaded.card.epochs,
-                                                   dataset=card_dataset_label(loaded.card.dataset))
+                                                   dataset=describe_dataset(loaded.card))
 
 
 def render() -> None:

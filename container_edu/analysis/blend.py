@@ -12,7 +12,9 @@ from collections.abc import Mapping
 import numpy as np
 from torch import nn
 
+from container_edu.errors import ContainerEduError
 from container_edu.ops.kinds import KINDS, AggregationKind
+from container_edu.text import N_
 
 __all__ = ["BLEND_STEP", "BlendTextError", "blend_kinds", "learns_beta", "blend_range", "parse_blend", "blend_text",
            "probability_moved"]
@@ -21,23 +23,20 @@ __all__ = ["BLEND_STEP", "BlendTextError", "blend_kinds", "learns_beta", "blend_
 BLEND_STEP = 0.01
 
 
-class BlendTextError(ValueError):
-    """A blend written as text that the model cannot take.
-
-    ``template`` and ``fields`` let the app say it in the learner's language; ``str()`` is the English sentence.
-    """
+class BlendTextError(ContainerEduError, ValueError):
+    """A blend written as text that the model cannot take (``reason``: a key of ``TEMPLATES``)."""
 
     TEMPLATES = {
-        "unknown_block": "no blended block {block} in this model",
-        "alpha_beta": "write block:α:β",
-        "alpha_only": "write block:α (β = 1 − α)",
-        "not_a_number": "{item} is not block:number",
-        "out_of_range": "{value:g} is outside the slider's range",
+        "unknown_block": N_("no blended block {block} in this model"),
+        "alpha_beta": N_("write block:α:β"),
+        "alpha_only": N_("write block:α (β = 1 − α)"),
+        "not_a_number": N_("{item} is not block:number"),
+        "out_of_range": N_("{value:g} is outside the slider's range"),
     }
 
-    def __init__(self, reason: str, **fields: object) -> None:
-        self.template, self.fields = self.TEMPLATES[reason], fields
-        super().__init__(self.template.format(**fields))
+    def __init__(self, reason: str, /, **fields: object) -> None:
+        # A pickled error is rebuilt from its template (ContainerEduError.__reduce__), not its reason.
+        super().__init__(self.TEMPLATES.get(reason, reason), **fields)
 
 
 def blend_kinds(model: nn.Module) -> list[AggregationKind]:

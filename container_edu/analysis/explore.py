@@ -17,6 +17,7 @@ from torch import nn
 from container_edu.ops import affinity as aff
 from container_edu.ops.kinds import KINDS, AggregationKind
 from container_edu.record.trace import override_blend
+from container_edu.text import N_, Message
 
 __all__ = [
     "OPERATORS",
@@ -78,7 +79,7 @@ class ExplorerResult:
     spec: ExplorerSpec
     operator: AggregationKind
     matrices: np.ndarray
-    matrix_labels: tuple[str, ...]
+    matrix_labels: tuple[Message, ...]
     max_abs_diff: float
     max_abs_output: float
     passed: bool
@@ -156,11 +157,11 @@ def explore(spec: ExplorerSpec) -> ExplorerResult:
         matrices = aff.head_mean(matrices, spec.heads)  # a per-channel blend, seen per head
     count = matrices.shape[0]
     if op.view_unit == "channel":
-        labels = tuple(f"channel {c}" for c in range(count))
+        labels = tuple(Message(N_("channel {c}"), {"c": c}) for c in range(count))
     elif op.view_unit == "shared":
-        labels = ("shared by all channels",)
+        labels = (Message(N_("shared by all channels")),)
     else:
-        labels = tuple(f"head {m}" for m in range(count))
+        labels = tuple(Message(N_("head {m}"), {"m": m}) for m in range(count))
     return ExplorerResult(
         spec=spec,
         operator=op,

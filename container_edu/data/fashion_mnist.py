@@ -33,6 +33,9 @@ from typing import BinaryIO, Literal
 import numpy as np
 import torch
 
+from container_edu.errors import ContainerEduError
+from container_edu.text import N_, Message
+
 __all__ = [
     "CLASS_NAMES",
     "DEFAULT_DATA_DIR",
@@ -100,34 +103,33 @@ _MAX_PAYLOAD = 1 << 31
 
 # What a learner can do on any machine; the hints name no system package manager because the message reaches
 # the app's pages, and most machines have none of Debian's packages.
-_FILES = (
-    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz"
-)
-_SOURCE = "the Fashion-MNIST project, github.com/zalandoresearch/fashion-mnist"
-_INSTALL_HINT = (
+_FILES = Message(N_("{first}, {second}, {third} and {fourth}"),
+                 {"first": "train-images-idx3-ubyte.gz", "second": "train-labels-idx1-ubyte.gz",
+                  "third": "t10k-images-idx3-ubyte.gz", "fourth": "t10k-labels-idx1-ubyte.gz"})
+_SOURCE = Message(N_("the Fashion-MNIST project, {address}"), {"address": "github.com/zalandoresearch/fashion-mnist"})
+_INSTALL_HINT = Message(N_(
     "The full set (60,000 training and 10,000 test images) is optional: where it is missing, the app's lessons "
     "use the small class-balanced subset shipped with the package. To use the full set, save its four files "
-    f"({_FILES}, from {_SOURCE}; uncompressed copies without .gz work too) in one folder and give that folder "
-    f"with --data-dir or the environment variable {ENV_VAR}."
-)
-_REINSTALL_HINT = (
-    "The file is damaged: replace it with an intact copy "
-    f"(the four files are {_FILES}, from {_SOURCE}), or give a folder holding intact copies with --data-dir "
-    f"or the environment variable {ENV_VAR}. A damaged full set is never replaced by the shipped subset "
-    "silently: to use the subset instead, move the damaged files away."
-)
+    "({files}, from {source}; uncompressed copies without .gz work too) in one folder and give that folder "
+    "with --data-dir or the environment variable {env}."), {"files": _FILES, "source": _SOURCE, "env": ENV_VAR})
+_REINSTALL_HINT = Message(N_(
+    "The file is damaged: replace it with an intact copy (the four files are {files}, from {source}), or give a "
+    "folder holding intact copies with --data-dir or the environment variable {env}. A damaged full set is never "
+    "replaced by the shipped subset silently: to use the subset instead, move the damaged files away."),
+    {"files": _FILES, "source": _SOURCE, "env": ENV_VAR})
 
 
-class DatasetError(RuntimeError):
+class DatasetError(ContainerEduError, RuntimeError):
     """The Fashion-MNIST files are missing or corrupt.
 
     The message always says what is wrong and how to fix it.
     """
 
 
-def _corrupt(path: Path, what: str) -> DatasetError:
-    return DatasetError(f"Corrupt IDX file {path}: {what}. {_REINSTALL_HINT}")
+def _corrupt(path: Path, problem: str, **fields: object) -> DatasetError:
+    """``problem``: a template (with ``fields``) saying what is wrong with the file."""
+    return DatasetError(N_("Corrupt IDX file {path}: {problem}. {hint}"), path=str(path),
+                        problem=Message(problem, fields), hint=_REINSTALL_HINT)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -161,23 +163,18 @@ def _read_at_most(f: BinaryIO, n: int) -> bytes:
 def _parse_stream(f: BinaryIO, path: Path) -> np.ndarray:
     head = _read_at_most(f, 4)
     if len(head) < 4:
-        raise _corrupt(path, f"only {len(head)} byte(s), too short for an IDX header")
+        raise _corrupt(path, N_("only {count} byte(s), too short for an IDX header"), count=len(head))
     if head[0] != 0 or head[1] != 0:
-        raise _corrupt(
-            path, f"bad magic {head[:2].hex()} (an IDX file starts with two zero bytes)"
-        )
+        raise _corrupt(path, N_("bad magic {magic} (an IDX file starts with two zero bytes)"), magic=head[:2].hex())
     code, ndim = head[2], head[3]
     if code not in IDX_DTYPES:
-        raise _corrupt(
-            path,
-            f"unknown IDX dtype code 0x{code:02X} "
-            f"(expected one of {', '.join(f'0x{c:02X}' for c in IDX_DTYPES)})",
-        )
+        raise _corrupt(path, N_("unknown IDX dtype code {code} (expected one of {codes})"), code=f"0x{code:02X}",
+                       codes=", ".join(f"0x{c:02X}" for c in IDX_DTYPES))
     if ndim == 0:
-        raise _corrupt(path, "header declares 0 dimensions")
+        raise _corrupt(path, N_("header declares 0 dimensions"))
     raw_dims = _read_at_most(f, 4 * ndim)
     if len(raw_dims) < 4 * ndim:
-        raise _corrupt(path, f"header truncated (expected {ndim} dimension sizes)")
+        raise _corrupt(path, N_("header truncated (expected {count} dimension sizes)"), count=ndim)
     dims = struct.unpack(f">{ndim}I", raw_dims)
     dtype = IDX_DTYPES[code]
     count = 1
@@ -185,20 +182,16 @@ def _parse_stream(f: BinaryIO, path: Path) -> np.ndarray:
         count *= d  # Python ints: no overflow
     needed = count * dtype.itemsize
     if needed > _MAX_PAYLOAD:
-        raise _corrupt(
-            path, f"header claims shape {dims}, {needed} bytes, which is implausibly large"
-        )
+        raise _corrupt(path, N_("header claims shape {shape}, {size} bytes, which is implausibly large"), shape=dims,
+                       size=needed)
     # Read exactly what the header promises plus one byte to detect trailing data.
     payload = _read_at_most(f, needed + 1)
     if len(payload) < needed:
-        raise _corrupt(
-            path,
-            f"truncated: shape {dims} needs {needed} payload bytes, found {len(payload)}",
-        )
+        raise _corrupt(path, N_("truncated: shape {shape} needs {size} payload bytes, found {found}"), shape=dims,
+                       size=needed, found=len(payload))
     if len(payload) > needed:
-        raise _corrupt(
-            path, f"trailing bytes after the {needed} payload bytes of shape {dims}"
-        )
+        raise _corrupt(path, N_("trailing bytes after the {size} payload bytes of shape {shape}"), size=needed,
+                       shape=dims)
     arr = np.frombuffer(bytearray(payload), dtype=dtype).reshape(dims)
     if dtype.itemsize > 1:
         arr = arr.astype(dtype.newbyteorder("="))
@@ -226,13 +219,12 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     except DatasetError:
         raise
     except FileNotFoundError as exc:
-        raise DatasetError(f"IDX file {path} not found. {_INSTALL_HINT}") from exc
+        raise DatasetError(N_("IDX file {path} not found. {hint}"), path=str(path), hint=_INSTALL_HINT) from exc
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise _corrupt(path, f"broken gzip stream ({exc})") from exc
+        raise _corrupt(path, N_("broken gzip stream ({error})"), error=str(exc)) from exc
     except OSError as exc:
-        raise DatasetError(
-            f"Cannot read IDX file {path}: {exc}. {_REINSTALL_HINT}"
-        ) from exc
+        raise DatasetError(N_("Cannot read IDX file {path}: {error}. {hint}"), path=str(path), error=str(exc),
+                           hint=_REINSTALL_HINT) from exc
 
 
 def _find_file(directory: Path, stem: str) -> Path:
@@ -240,10 +232,8 @@ def _find_file(directory: Path, stem: str) -> Path:
         candidate = directory / name
         if candidate.is_file():
             return candidate
-    raise DatasetError(
-        f"Fashion-MNIST not found in {directory}: neither {stem}.gz nor {stem} "
-        f"exists there. {_INSTALL_HINT}"
-    )
+    raise DatasetError(N_("Fashion-MNIST not found in {folder}: neither {stem}.gz nor {stem} exists there. {hint}"),
+                       folder=str(directory), stem=stem, hint=_INSTALL_HINT)
 
 
 def load_fashion_mnist(
@@ -261,9 +251,8 @@ def load_fashion_mnist(
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     directory = resolve_data_dir(data_dir)
     if not directory.is_dir():
-        raise DatasetError(
-            f"Fashion-MNIST not found in {directory} (no such directory). {_INSTALL_HINT}"
-        )
+        raise DatasetError(N_("Fashion-MNIST not found in {folder} (no such directory). {hint}"), folder=str(directory),
+                           hint=_INSTALL_HINT)
     img_stem, lbl_stem = SPLIT_FILES[split]
     img_path = _find_file(directory, img_stem)
     lbl_path = _find_file(directory, lbl_stem)
@@ -274,27 +263,20 @@ def load_fashion_mnist(
         IMAGE_SIZE,
         IMAGE_SIZE,
     ):
-        raise _corrupt(
-            img_path,
-            f"expected uint8 images of shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
-            f"got {images.dtype} {images.shape}",
-        )
+        raise _corrupt(img_path, N_("expected uint8 images of shape (N, {size}, {size}), got {dtype} {shape}"),
+                       size=IMAGE_SIZE, dtype=images.dtype, shape=images.shape)
     if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise _corrupt(
-            lbl_path, f"expected a 1-D uint8 label array, got {labels.dtype} {labels.shape}"
-        )
+        raise _corrupt(lbl_path, N_("expected a 1-D uint8 label array, got {dtype} {shape}"), dtype=labels.dtype,
+                       shape=labels.shape)
     if images.shape[0] != labels.shape[0]:
-        raise DatasetError(
-            f"Fashion-MNIST in {directory} is inconsistent: {img_path.name} holds "
-            f"{images.shape[0]} images but {lbl_path.name} holds {labels.shape[0]} "
-            f"labels. {_REINSTALL_HINT}"
-        )
+        raise DatasetError(N_("Fashion-MNIST in {folder} is inconsistent: {images_file} holds {images} images but "
+                              "{labels_file} holds {labels} labels. {hint}"), folder=str(directory),
+                           images_file=img_path.name, images=images.shape[0], labels_file=lbl_path.name,
+                           labels=labels.shape[0], hint=_REINSTALL_HINT)
     if labels.size and int(labels.max()) >= NUM_CLASSES:
         bad = int(np.count_nonzero(labels >= NUM_CLASSES))
-        raise _corrupt(
-            lbl_path,
-            f"{bad} label(s) outside 0..{NUM_CLASSES - 1} (max {int(labels.max())})",
-        )
+        raise _corrupt(lbl_path, N_("{count} label(s) outside 0..{last} (max {max})"), count=bad, last=NUM_CLASSES - 1,
+                       max=int(labels.max()))
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 

@@ -29,7 +29,9 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from container_edu.checks import positive_int
+from container_edu.errors import ContainerEduError
 from container_edu.files import format_megabytes, open_for_reading, read_capped
+from container_edu.text import N_
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -103,7 +105,7 @@ _U16_TO_U8: Final[np.ndarray] = (
 ).astype(np.uint8)
 
 
-class ImageError(ValueError):
+class ImageError(ContainerEduError, ValueError):
     """The input cannot be used as an image; the message says why and what to do."""
 
 
@@ -190,7 +192,7 @@ def _read_source(data: ImageSource, max_bytes: int) -> bytes:
     if isinstance(data, (bytes, bytearray, memoryview)):
         view = memoryview(data)
         if view.nbytes == 0:
-            raise ImageError("The file is empty (0 bytes). Please choose an image file.")
+            raise ImageError(_EMPTY)
         if view.nbytes > max_bytes:
             raise _too_big(max_bytes, view.nbytes)
         return data if isinstance(data, bytes) else view.tobytes()
@@ -209,8 +211,8 @@ def _read_source(data: ImageSource, max_bytes: int) -> bytes:
 
 def _read_path(path_like: str | os.PathLike[str], max_bytes: int) -> bytes:
     path = os.fspath(path_like)
-    handle = open_for_reading(path, ImageError, missing=f"No file found at {path!r}. Check the path.",
-                              folder=f"{path!r} is a folder, not an image file.")
+    handle = open_for_reading(path, ImageError, missing=N_("No file found at {path}. Check the path."),
+                              folder=N_("{path} is a folder, not an image file."))
     try:
         with handle:
             # fstat on the open handle: the size we check is the file we read.
@@ -219,9 +221,10 @@ def _read_path(path_like: str | os.PathLike[str], max_bytes: int) -> bytes:
                 raise _too_big(max_bytes, size)
             raw = read_capped(handle, max_bytes, lambda size: _too_big(max_bytes, size))
     except OSError as exc:
-        raise ImageError(f"Could not read {path!r}: {exc.strerror or exc}.") from exc
+        raise ImageError(N_("Could not read {path}: {reason}."), path=repr(path),
+                         reason=str(exc.strerror or exc)) from exc
     if not raw:
-        raise ImageError(f"The file {path!r} is empty (0 bytes). Please choose an image file.")
+        raise ImageError(N_("The file {path} is empty (0 bytes). Please choose an image file."), path=repr(path))
     return raw
 
 
@@ -231,19 +234,20 @@ def _empty_stream_message(stream: object) -> str:
     except (OSError, ValueError, AttributeError):
         at_end = False
     if at_end:
-        return (
-            "Nothing left to read: the file object has already been read to the end. "
-            "Call .seek(0) on it first, or pass its bytes (e.g. uploaded_file.getvalue())."
-        )
-    return "The file is empty (0 bytes). Please choose an image file."
+        return N_("Nothing left to read: the file object has already been read to the end. "
+                  "Call .seek(0) on it first, or pass its bytes (e.g. uploaded_file.getvalue()).")
+    return _EMPTY
+
+
+_EMPTY = N_("The file is empty (0 bytes). Please choose an image file.")
 
 
 def _too_big(max_bytes: int, actual: int | None) -> ImageError:
-    detail = f" ({format_megabytes(actual)})" if actual is not None else ""
-    return ImageError(
-        f"The file is too large{detail}; the limit is {format_megabytes(max_bytes)}. "
-        "Please resize or compress the image and try again."
-    )
+    if actual is None:
+        return ImageError(N_("The file is too large; the limit is {limit}. Please resize or compress the image and "
+                             "try again."), limit=format_megabytes(max_bytes))
+    return ImageError(N_("The file is too large ({size}); the limit is {limit}. Please resize or compress the image "
+                         "and try again."), size=format_megabytes(actual), limit=format_megabytes(max_bytes))
 
 
 # --------------------------------------------------------------------------
@@ -256,7 +260,7 @@ def _decode(raw: bytes, *, max_pixels: int, background: tuple[int, int, int]) ->
     try:
         with Image.open(io.BytesIO(raw), formats=_OPENER_FORMATS) as opened:
             if opened.format not in SUPPORTED_FORMATS:
-                raise ImageError(_not_an_image_message(raw))
+                raise ImageError(_not_an_image_message(raw), formats=_FORMATS_FOR_HUMANS)
             # Image.open only parses the header, so the pixel count is known
             # here and nothing has been allocated for the pixels yet.
             _check_dimensions(opened.size, max_pixels)
@@ -269,21 +273,18 @@ def _decode(raw: bytes, *, max_pixels: int, background: tuple[int, int, int]) ->
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(_not_an_image_message(raw)) from None
+        raise ImageError(_not_an_image_message(raw), formats=_FORMATS_FOR_HUMANS) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own global guard fired (it can only be stricter than ours
         # if max_pixels was raised above Pillow's limit).
-        raise ImageError(
-            "The image has far too many pixels to be opened safely. "
-            "Please resize it (e.g. to under 4000x4000) and try again."
-        ) from None
+        raise ImageError(N_("The image has far too many pixels to be opened safely. "
+                            "Please resize it (e.g. to under 4000x4000) and try again.")) from None
     except MemoryError:
-        raise ImageError(
-            "The image is too large to decode in the available memory. "
-            "Please resize it and try again."
-        ) from None
+        raise ImageError(N_("The image is too large to decode in the available memory. "
+                            "Please resize it and try again.")) from None
     except _DECODE_ERRORS as exc:
-        raise ImageError(_corrupt_message(stage, exc)) from exc
+        detail = str(exc).strip()
+        raise ImageError(_corrupt_message(stage, detail), details=detail, formats=_FORMATS_FOR_HUMANS) from exc
     result.info = {}
     return result
 
@@ -291,56 +292,49 @@ def _decode(raw: bytes, *, max_pixels: int, background: tuple[int, int, int]) ->
 def _check_dimensions(size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     if width <= 0 or height <= 0:
-        raise ImageError(
-            f"The image claims to be {width}x{height} pixels, so it has no pixels; "
-            "the file is probably corrupt."
-        )
+        raise ImageError(N_("The image claims to be {width}x{height} pixels, so it has no pixels; "
+                            "the file is probably corrupt."), width=width, height=height)
     pixels = width * height
     if pixels > max_pixels:
-        raise ImageError(
-            f"The image is {width}x{height} = {pixels / 1e6:.1f} megapixels, above the "
-            f"limit of {max_pixels / 1e6:g} megapixels. Please resize it and try again."
-        )
+        raise ImageError(N_("The image is {width}x{height} = {megapixels} megapixels, above the limit of {limit} "
+                            "megapixels. Please resize it and try again."),
+                         width=width, height=height, megapixels=f"{pixels / 1e6:.1f}", limit=f"{max_pixels / 1e6:g}")
 
 
 def _not_an_image_message(raw: bytes) -> str:
+    """The template (its field: ``formats``) that says what the file seems to be instead."""
     head = raw[:512].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        hint = (
-            " It looks like a web page (HTML): the link probably pointed at a page "
-            "rather than at the image itself. Try 'Save image as...' instead."
-        )
-    elif head.startswith(b"<?xml") or b"<svg" in head:
-        hint = " It looks like an SVG/XML file; export it as PNG first."
-    elif raw[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
-        hint = " It looks like a HEIC/AVIF photo; convert it to JPEG or PNG first."
-    elif raw.startswith(b"%PDF"):
-        hint = " It is a PDF document; export the page as PNG first."
-    else:
-        hint = ""
-    return (
-        f"This file is not an image in a supported format.{hint} "
-        f"Supported formats: {_FORMATS_FOR_HUMANS}."
-    )
+        return N_("This file is not an image in a supported format. It looks like a web page (HTML): the link "
+                  "probably pointed at a page rather than at the image itself. Try 'Save image as...' instead. "
+                  "Supported formats: {formats}.")
+    if head.startswith(b"<?xml") or b"<svg" in head:
+        return N_("This file is not an image in a supported format. It looks like an SVG/XML file; export it as PNG "
+                  "first. Supported formats: {formats}.")
+    if raw[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
+        return N_("This file is not an image in a supported format. It looks like a HEIC/AVIF photo; convert it to "
+                  "JPEG or PNG first. Supported formats: {formats}.")
+    if raw.startswith(b"%PDF"):
+        return N_("This file is not an image in a supported format. It is a PDF document; export the page as PNG "
+                  "first. Supported formats: {formats}.")
+    return N_("This file is not an image in a supported format. Supported formats: {formats}.")
 
 
-def _corrupt_message(stage: str, exc: BaseException) -> str:
-    detail = str(exc).strip()
+def _corrupt_message(stage: str, detail: str) -> str:
+    """The template (fields: ``details``, ``formats``) for a decoder's failure at ``stage``."""
     if stage == "load" and "truncated" in detail.lower():
-        return (
-            "The image file is truncated (it ends too early), probably an incomplete "
-            "download or upload. Please get a fresh copy and try again."
-        )
-    suffix = f" (details: {detail})" if detail else ""
+        return N_("The image file is truncated (it ends too early), probably an incomplete download or upload. "
+                  "Please get a fresh copy and try again.")
     if stage == "open":
-        return (
-            "The file looks like an image but its header is damaged or uses an "
-            f"unsupported variant{suffix}. Supported formats: {_FORMATS_FOR_HUMANS}."
-        )
-    return (
-        "The image data is corrupt or truncated and could not be decoded"
-        f"{suffix}. Please try another copy of the file."
-    )
+        if detail:
+            return N_("The file looks like an image but its header is damaged or uses an unsupported variant "
+                      "(details: {details}). Supported formats: {formats}.")
+        return N_("The file looks like an image but its header is damaged or uses an unsupported variant. "
+                  "Supported formats: {formats}.")
+    if detail:
+        return N_("The image data is corrupt or truncated and could not be decoded (details: {details}). Please try "
+                  "another copy of the file.")
+    return N_("The image data is corrupt or truncated and could not be decoded. Please try another copy of the file.")
 
 
 def _apply_exif_orientation(image: Image.Image) -> Image.Image:

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from container_edu.figures.heatmaps import base_layout
+from container_edu.text import N_, translate
 
 __all__ = ["topk_bar", "probability_comparison", "blend_bars", "history_accuracy", "history_blend"]
 
@@ -29,7 +30,8 @@ def topk_bar(probabilities: np.ndarray, class_names: Sequence[str], title: str, 
         text=[f"{v:.1f}%" for v in values[::-1]], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:.2f}%<extra></extra>",
     ))
-    fig.update_xaxes(title_text="probability p(class | image), %", range=[0, max(100.0, float(values.max()) + 5)])
+    fig.update_xaxes(title_text=translate("probability p(class | image), %"),
+                     range=[0, max(100.0, float(values.max()) + 5)])
     fig = base_layout(fig, title, 70 + 42 * len(order) + 60, title_width=title_width)
     fig.update_layout(margin=dict(l=10, r=40, b=40))
     return fig
@@ -44,14 +46,15 @@ def probability_comparison(
     changed = np.asarray(changed, dtype=np.float64)
     order = np.argsort(-np.maximum(learned, changed))[:k]
     labels = [class_names[i] for i in order]
+    learned_blend, your_blend, learned_word = translate("learned blend"), translate("your blend"), translate("learned")
     fig = go.Figure([
-        go.Bar(name="learned blend", x=labels, y=100 * learned[order], marker_color="#9fb7c4",
-               hovertemplate="%{x}: %{y:.2f}%<extra>learned</extra>"),
-        go.Bar(name="your blend", x=labels, y=100 * changed[order], marker_color="#2f6f8f",
-               hovertemplate="%{x}: %{y:.2f}%<extra>your blend</extra>"),
+        go.Bar(name=learned_blend, x=labels, y=100 * learned[order], marker_color="#9fb7c4",
+               hovertemplate=f"%{{x}}: %{{y:.2f}}%<extra>{learned_word}</extra>"),
+        go.Bar(name=your_blend, x=labels, y=100 * changed[order], marker_color="#2f6f8f",
+               hovertemplate=f"%{{x}}: %{{y:.2f}}%<extra>{your_blend}</extra>"),
     ])
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
-    fig.update_yaxes(title_text="p(class | image), %", rangemode="tozero")
+    fig.update_yaxes(title_text=translate("p(class | image), %"), rangemode="tozero")
     return base_layout(fig, title, 380, title_width=title_width)
 
 
@@ -60,24 +63,25 @@ def blend_bars(blend: Mapping[str, tuple[float, float]], title: str, *, show_bet
     """One bar per mixed block: ``α`` (and ``β`` when it is learned separately)."""
     names = list(blend)
     alphas = [float(blend[n][0]) for n in names]
-    traces = [go.Bar(name="α (dynamic: attention)", x=names, y=alphas, marker_color="#2f6f8f",
+    traces = [go.Bar(name=translate("α (dynamic: attention)"), x=names, y=alphas, marker_color="#2f6f8f",
                      text=[f"α = {a:.3f}" for a in alphas], textposition="inside", insidetextanchor="middle",
                      textfont=dict(color="white"),
                      hovertemplate="%{x}: α = %{y:.4f}<extra></extra>")]
     if show_beta:
         betas = [float(blend[n][1]) for n in names]
-        traces.append(go.Bar(name="β (static)", x=names, y=betas, marker_color="#d08c3c",
+        traces.append(go.Bar(name=translate("β (static)"), x=names, y=betas, marker_color="#d08c3c",
                              text=[f"β = {b:.3f}" for b in betas], textposition="inside", insidetextanchor="middle",
                              textfont=dict(color="white"),
                              hovertemplate="%{x}: β = %{y:.4f}<extra></extra>"))
     fig = go.Figure(traces)
     fig.add_hline(y=0.5, line=dict(color="#555", dash="dot"))
-    fig.add_annotation(xref="paper", x=1.0, xanchor="left", y=0.5, yref="y", text="0.5: value at<br>initialisation",
+    fig.add_annotation(xref="paper", x=1.0, xanchor="left", y=0.5, yref="y",
+                       text=translate("0.5: value at<br>initialisation"),
                        showarrow=False, font=dict(size=11, color="#555"), align="left")
     top = max([1.0] + [abs(v) for t in traces for v in t.y]) * 1.15
     bottom = min([0.0] + [v for t in traces for v in t.y]) * 1.15
-    fig.update_yaxes(title_text="blend weight", range=[bottom, top])
-    fig.update_xaxes(title_text="mixed block (module path)")
+    fig.update_yaxes(title_text=translate("blend weight"), range=[bottom, top])
+    fig.update_xaxes(title_text=translate("mixed block (module path)"))
     fig.update_layout(barmode="group", showlegend=show_beta, bargap=0.45,
                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
     fig = base_layout(fig, title, 380, title_width=title_width)
@@ -94,19 +98,22 @@ def history_accuracy(histories: Mapping[str, Sequence[Mapping]], title: str, tit
     """Test (solid) and validation (dotted) accuracy per epoch, one colour per model."""
     fig = go.Figure()
     palette = ["#2f6f8f", "#d08c3c", "#5a9e5a", "#b5495b", "#7a5fa6", "#4b4b4b", "#c7a100", "#1f9e9e"]
+    epoch = translate("epoch")
     for index, (name, history) in enumerate(histories.items()):
         colour = palette[index % len(palette)]
         epochs = [entry["epoch"] for entry in history]
-        for key, dash, label in (("test_accuracy", "solid", "test"), ("val_accuracy", "dot", "validation")):
+        for key, dash, label, legend in (("test_accuracy", "solid", N_("test"), N_("{name} (test)")),
+                                         ("val_accuracy", "dot", N_("validation"), N_("{name} (validation)"))):
             values = [entry.get(key) for entry in history]
             if all(v is None for v in values):
                 continue
             fig.add_trace(go.Scatter(
-                x=epochs, y=values, mode="lines+markers", name=f"{name} ({label})", legendgroup=name,
-                line=dict(color=colour, dash=dash), hovertemplate=f"{name}<br>epoch %{{x}}: {label} %{{y:.2f}}%<extra></extra>",
+                x=epochs, y=values, mode="lines+markers", name=translate(legend, name=name), legendgroup=name,
+                line=dict(color=colour, dash=dash),
+                hovertemplate=f"{name}<br>{epoch} %{{x}}: {translate(label)} %{{y:.2f}}%<extra></extra>",
             ))
-    fig.update_xaxes(title_text="epoch", dtick=1)
-    fig.update_yaxes(title_text="top-1 accuracy, %")
+    fig.update_xaxes(title_text=translate("epoch"), dtick=1)
+    fig.update_yaxes(title_text=translate("top-1 accuracy, %"))
     return base_layout(fig, title, 420, title_width=title_width)
 
 
@@ -115,6 +122,7 @@ def history_blend(histories: Mapping[str, Sequence[Mapping]], title: str, title_
     fig = go.Figure()
     palette = ["#2f6f8f", "#d08c3c", "#5a9e5a", "#b5495b", "#7a5fa6", "#4b4b4b"]
     dashes = ["solid", "dash", "dot", "dashdot"]
+    epoch = translate("epoch")
     for index, (name, history) in enumerate(histories.items()):
         blocks = sorted({block for entry in history for block in (entry.get("blend") or {})})
         for b_index, block in enumerate(blocks):
@@ -123,9 +131,9 @@ def history_blend(histories: Mapping[str, Sequence[Mapping]], title: str, title_
             fig.add_trace(go.Scatter(
                 x=epochs, y=alphas, mode="lines+markers", name=f"{name} · {block}", legendgroup=name,
                 line=dict(color=palette[index % len(palette)], dash=dashes[b_index % len(dashes)]),
-                hovertemplate=f"{name} {block}<br>epoch %{{x}}: α = %{{y:.4f}}<extra></extra>",
+                hovertemplate=f"{name} {block}<br>{epoch} %{{x}}: α = %{{y:.4f}}<extra></extra>",
             ))
     fig.add_hline(y=0.5, line=dict(color="#888", dash="dot"))
-    fig.update_xaxes(title_text="epoch", dtick=1)
-    fig.update_yaxes(title_text="α (weight of the dynamic affinity A(X))")
+    fig.update_xaxes(title_text=translate("epoch"), dtick=1)
+    fig.update_yaxes(title_text=translate("α (weight of the dynamic affinity A(X))"))
     return base_layout(fig, title, 420, title_width=title_width)

@@ -25,6 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL, is_signed
+from container_edu.text import N_, translate
 
 __all__ = [
     "SEQUENTIAL",
@@ -65,9 +66,13 @@ def _scale(values: np.ndarray, signed: bool | None) -> dict:
     return dict(colorscale=SEQUENTIAL, cmin=low, cmax=high if high > low else low + 1.0)
 
 
+def _is_wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in "WF"
+
+
 def _columns(text: str) -> int:
     """Display width: a wide (CJK) character takes two columns, as in a terminal."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return sum(2 if _is_wide(char) else 1 for char in text)
 
 
 # A word of Latin letters or digits, one wide character (a line may break between two), or a run of spaces.
@@ -98,11 +103,14 @@ def base_layout(fig: go.Figure, title: str, height: int, *, title_width: int = 1
     """Title (wrapped to ``title_width`` characters), size, fonts and margins shared by every figure."""
     wrapped = wrap_title(title, title_width)
     lines = wrapped.count("<br>") + 1
-    top = 30 + 21 * lines
+    # A line of Chinese stands taller than a Latin one: without 8 px more per line break, the first line of a
+    # translated title is cut off at the top of the chart.
+    taller = 8 * (lines - 1) if any(_is_wide(char) for char in wrapped) else 0
+    top = 30 + 21 * lines + taller
     fig.update_layout(
         title=dict(text=wrapped, x=0.0, xanchor="left", y=1.0, yanchor="top", yref="container",
-                   pad=dict(t=10, l=4), font=dict(size=15)),
-        height=height + 21 * (lines - 1),
+                   pad=dict(t=10 + taller, l=4), font=dict(size=15)),
+        height=height + 21 * (lines - 1) + taller,
         margin=dict(l=40, r=30, t=top + 10, b=40),
         font=FONT,
         paper_bgcolor="white",
@@ -148,6 +156,7 @@ def affinity_matrix(
         [np.broadcast_to(query_yx[:, None, :], (n, n, 2)), np.broadcast_to(query_yx[None, :, :], (n, n, 2))], axis=-1
     )
     scale = _scale(matrix, signed)
+    query_i, key_j, value = translate("query i"), translate("key j"), translate("value")
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
@@ -158,15 +167,16 @@ def affinity_matrix(
             zmin=scale["cmin"],
             zmax=scale["cmax"],
             colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=14),
-            hovertemplate="query i=%{y} (y=%{customdata[0]}, x=%{customdata[1]})<br>"
-            "key j=%{x} (y=%{customdata[2]}, x=%{customdata[3]})<br>value %{z:.4g}<extra></extra>",
+            # Plotly's own %{...} fields stay outside the translated words.
+            hovertemplate=f"{query_i}=%{{y}} (y=%{{customdata[0]}}, x=%{{customdata[1]}})<br>"
+            f"{key_j}=%{{x}} (y=%{{customdata[2]}}, x=%{{customdata[3]}})<br>{value} %{{z:.4g}}<extra></extra>",
         )
     )
     if query_token is not None:
         fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=query_token - 0.5, y1=query_token + 0.5,
                       line=dict(color=QUERY_COLOR, width=2))
-    fig.update_xaxes(title_text="key token j", constrain="domain", showgrid=False, zeroline=False)
-    fig.update_yaxes(title_text="query token i", autorange="reversed", scaleanchor="x", constrain="domain",
+    fig.update_xaxes(title_text=translate("key token j"), constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(title_text=translate("query token i"), autorange="reversed", scaleanchor="x", constrain="domain",
                      showgrid=False, zeroline=False)
     return base_layout(fig, title, height, title_width=title_width)
 
@@ -201,7 +211,7 @@ def panels(
     image: np.ndarray | None = None,
     opacity: float = 0.6,
     clickable: bool = False,
-    axis_titles: tuple[str, str] = ("x (token column)", "y (token row)"),
+    axis_titles: tuple[str, str] = (N_("x (token column)"), N_("y (token row)")),
     panel_height: int = 300,
     title_width: int = 115,
 ) -> go.Figure:
@@ -241,6 +251,7 @@ def panels(
     source = _data_uri(image) if image is not None else None
     traces: list[dict] = []
     layout: dict = {"annotations": [], "images": []}
+    key_token, value, click_query = translate("key token"), translate("value"), translate("click: query")
     if shared_scale:
         joint = np.concatenate([as_array(p.z).ravel() for p in items])
         signed_values = [p.signed for p in items if p.signed is not None]
@@ -277,8 +288,8 @@ def panels(
         axes = dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
         heat = dict(
             type="heatmap", z=z, x=centres_x, y=centres_y, customdata=_hover_cells(grid_h, grid_w),
-            hovertemplate="key token %{customdata[0]} (y=%{customdata[1]}, x=%{customdata[2]})"
-            "<br>value %{z:.4g}<extra></extra>",
+            hovertemplate=f"{key_token} %{{customdata[0]}} (y=%{{customdata[1]}}, x=%{{customdata[2]}})"
+            f"<br>{value} %{{z:.4g}}<extra></extra>",
             opacity=opacity if image is not None else 1.0, **axes,
         )
         if shared_scale:
@@ -304,7 +315,7 @@ def panels(
                 customdata=yx.tolist(), showlegend=False,  # plain lists: a click returns [y, x] as is
                 marker=dict(size=max(6, min(28, int(320 / max(grid_w, grid_h)))), symbol="square", opacity=0,
                             color="black"),
-                hovertemplate="click: query (y=%{customdata[0]}, x=%{customdata[1]})<extra></extra>", **axes,
+                hovertemplate=f"{click_query} (y=%{{customdata[0]}}, x=%{{customdata[1]}})<extra></extra>", **axes,
             ))
         if query is not None:
             qy, qx = query
@@ -313,12 +324,12 @@ def panels(
         layout[f"xaxis{suffix}"] = dict(
             domain=x_domain, anchor=f"y{suffix}", range=x_range, showgrid=False, zeroline=False, constrain="domain",
             showticklabels=image is None,
-            title=dict(text=axis_titles[0], standoff=4) if show_axis_titles else None,
+            title=dict(text=translate(axis_titles[0]), standoff=4) if show_axis_titles else None,
         )
         layout[f"yaxis{suffix}"] = dict(
             domain=y_domain, anchor=f"x{suffix}", range=y_range, showgrid=False, zeroline=False, constrain="domain",
             scaleanchor=f"x{suffix}", scaleratio=1, showticklabels=image is None,
-            title=dict(text=axis_titles[1], standoff=10) if show_axis_titles and col == 0 else None,
+            title=dict(text=translate(axis_titles[1]), standoff=10) if show_axis_titles and col == 0 else None,
         )
         if item.subtitle:
             layout["annotations"].append(dict(

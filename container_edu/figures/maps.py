@@ -19,6 +19,7 @@ from container_edu.figures.heatmaps import Panel, affinity_matrix, as_array, pan
 from container_edu.ops.affinity import token_index
 from container_edu.ops.kinds import KINDS, get_kind, part_kind, part_rows_are_probabilities
 from container_edu.record.block_maps import BlockMaps
+from container_edu.text import N_, Message, translate
 
 __all__ = [
     "PART_TITLES",
@@ -35,8 +36,12 @@ __all__ = [
     "operator_comparison",
 ]
 
-#: What each part of a block's affinity is called in titles.
-PART_TITLES = {"attention": "dynamic", "static": "static", "blended": "blended"}
+#: What each part of a block's affinity is called in titles (English; translated where drawn).
+PART_TITLES = {"attention": N_("dynamic"), "static": N_("static"), "blended": N_("blended")}
+#: The colour bar of every head's map of one part.
+_PART_WEIGHTS = {"attention": N_("attention weight"), "static": N_("static weight"), "blended": N_("blended weight")}
+#: The colour bar of one part's N×N matrix.
+_PART_ENTRIES = {"attention": N_("attention[i, j]"), "static": N_("static[i, j]"), "blended": N_("blended[i, j]")}
 
 
 def _static_symbols(maps: BlockMaps, m: int | str) -> tuple[str, str]:
@@ -48,8 +53,9 @@ def _static_symbols(maps: BlockMaps, m: int | str) -> tuple[str, str]:
     if static.affinity_per != "channel":
         return static.symbol_for(m), static.symbol_for(m)
     symbol = static.averaged_symbol(m if kind.uses_heads else None)
-    over = f"head {m}'s channels" if kind.uses_heads else "all channels"
-    return symbol, f"{symbol} (mean of {static.symbol} over {over})"
+    if kind.uses_heads:
+        return symbol, symbol + " " + translate("(mean of {symbol} over head {m}'s channels)", symbol=static.symbol, m=m)
+    return symbol, symbol + " " + translate("(mean of {symbol} over all channels)", symbol=static.symbol)
 
 
 def part_symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
@@ -71,21 +77,27 @@ def symbols(maps: BlockMaps, head: int | str | None = None) -> dict[str, str]:
         "attention": dynamic.formula_for(m),
         "static": static_text,
         "blended": f"A_{m} = {blended}<br>α = {maps.alpha:.3f}, β = {maps.beta:.3f}"
-                   + (f"<br>({averaged_note(maps, m).lstrip(', ')})" if averaged_note(maps, m) else ""),
+                   + (f"<br>({averaged_note(maps, m, alone=True)})" if averaged_note(maps, m) else ""),
     }
 
 
-def averaged_note(maps: BlockMaps, head: int | str = "m") -> str:
+def averaged_note(maps: BlockMaps, head: int | str = "m", *, alone: bool = False) -> str:
     """``", conv kernels averaged over head m's channels"`` when the static part is per channel, else ``""``.
 
+    ``alone``: the note as a phrase of its own, without the leading comma that joins it to a title.
     A per-channel blend (Container-Light) has one affinity per channel; its head view, drawn and exported,
     averages the conv kernels of the head's channels, so a blended map is not any one channel's affinity.
     """
     static = part_kind(maps.kind, "static")
     if static is None or static.affinity_per != "channel" or maps.attention_heads is None:
         return ""
-    return f", conv kernels averaged over head {head}'s channels" if get_kind(maps.kind).uses_heads else \
-        ", conv kernels averaged over all channels"
+    if get_kind(maps.kind).uses_heads:
+        if alone:
+            return translate("conv kernels averaged over head {m}'s channels", m=head)
+        return translate(", conv kernels averaged over head {m}'s channels", m=head)
+    if alone:
+        return translate("conv kernels averaged over all channels")
+    return translate(", conv kernels averaged over all channels")
 
 
 def part_is_signed(maps: BlockMaps, part: str) -> bool:
@@ -99,14 +111,17 @@ def map_panels(maps: BlockMaps, *, head: int | None = None) -> list[Panel]:
     items = []
     if maps.attention_heads is not None:
         items.append(Panel(maps.attention if head is None else maps.attention_heads[head],
-                           f"dynamic<br>{names['attention']}", "A(X)[i, j] (attention weight)",
+                           translate("dynamic<br>{formula}", formula=names["attention"]),
+                           translate("A(X)[i, j] (attention weight)"),
                            part_is_signed(maps, "attention")))
     if maps.static_heads is not None:
         items.append(Panel(maps.static if head is None else maps.static_heads[head],
-                           f"static<br>{names['static']}", "A_static[i, j]", part_is_signed(maps, "static")))
+                           translate("static<br>{formula}", formula=names["static"]), "A_static[i, j]",
+                           part_is_signed(maps, "static")))
     if maps.attention_heads is not None and maps.static_heads is not None:
         items.append(Panel(maps.blended if head is None else maps.blended_heads[head],
-                           f"blended: {names['blended']}", "α A(X) + β A_static", part_is_signed(maps, "blended")))
+                           translate("blended: {formula}", formula=names["blended"]), "α A(X) + β A_static",
+                           part_is_signed(maps, "blended")))
     return items
 
 
@@ -118,9 +133,13 @@ def query_maps_figure(maps: BlockMaps, image: np.ndarray | None = None, *, title
     """
     y, x = maps.query
     grid_h, grid_w = maps.grid
-    where = ", over the image the model sees" if image is not None else ""
-    title = (f"{title_prefix}Block {maps.block}, head {maps.head}, query ({y}, {x}) on the {grid_h}×{grid_w} grid: "
-             f"row i = {y * grid_w + x} of each affinity{where}")
+    fields = dict(block=maps.block, m=maps.head, y=y, x=x, h=grid_h, w=grid_w, i=y * grid_w + x)
+    if image is not None:
+        title = title_prefix + translate("Block {block}, head {m}, query ({y}, {x}) on the {h}×{w} grid: row i = {i} "
+                                         "of each affinity, over the image the model sees", **fields)
+    else:
+        title = title_prefix + translate("Block {block}, head {m}, query ({y}, {x}) on the {h}×{w} grid: row i = {i} "
+                                         "of each affinity", **fields)
     return panels(map_panels(maps), title, cols=3, query=maps.query, image=image, opacity=opacity,
                   clickable=clickable, panel_height=panel_height)
 
@@ -139,9 +158,11 @@ def heads_figure(maps: BlockMaps, part: str, image: np.ndarray | None = None, *,
     """Every head's row of ``part`` for the query, on one colour scale (over ``image`` when given)."""
     stack = _stack(maps, part)
     names = symbols(maps, head="m")
-    items = [Panel(stack[m], f"head {m}", f"{part} weight", part_is_signed(maps, part)) for m in range(len(stack))]
-    title = (f"All {len(stack)} head(s) m of block {maps.block}: {names[part].replace('<br>', '; ')}, row of query "
-             f"{maps.query}, one colour scale")
+    items = [Panel(stack[m], translate("head {m}", m=m), translate(_PART_WEIGHTS[part]), part_is_signed(maps, part))
+             for m in range(len(stack))]
+    y, x = maps.query
+    title = translate("All {n} head(s) m of block {block}: {formula}, row of query ({y}, {x}), one colour scale",
+                      n=len(stack), block=maps.block, formula=names[part].replace("<br>", "; "), y=y, x=x)
     return panels(items, title, cols=min(4, len(stack)), shared_scale=True, query=maps.query, image=image,
                   opacity=opacity, panel_height=panel_height)
 
@@ -151,10 +172,11 @@ def head_matrix_figure(matrix: np.ndarray, maps: BlockMaps, part: str, *, height
     """Head ``maps.head``'s full ``N x N`` matrix of ``part``, with the query's row outlined."""
     _stack(maps, part)
     grid_w = maps.grid[1]
+    title = translate("{part}: {formula}, head {head}", part=Message(PART_TITLES[part]),
+                      formula=symbols(maps)[part].split("<br>")[0], head=maps.head)
     return affinity_matrix(
-        matrix, f"{part}: {symbols(maps)[part].split('<br>')[0]}, head {maps.head}"
-        + (averaged_note(maps, maps.head) if part == "blended" else ""), grid=maps.grid,
-        colorbar_title=f"{part}[i, j]", signed=part_is_signed(maps, part),
+        matrix, title + (averaged_note(maps, maps.head) if part == "blended" else ""), grid=maps.grid,
+        colorbar_title=translate(_PART_ENTRIES[part]), signed=part_is_signed(maps, part),
         query_token=maps.query[0] * grid_w + maps.query[1], height=height, title_width=title_width,
     )
 
@@ -171,14 +193,17 @@ def blend_change_figure(before: BlockMaps, after: BlockMaps, image: np.ndarray |
     head, block = before.head, before.block
     bound = float(max(np.abs(before.blended).max(), np.abs(after.blended).max())) or None
     items = [
-        Panel(before.blended, f"learned: α={before.alpha:.2f}, β={before.beta:.2f}", "α A(X) + β A_static", True,
-              bound),
-        Panel(after.blended, f"yours: α={after.alpha:.2f}, β={after.beta:.2f}", "α A(X) + β A_static", True,
-              bound),
-        Panel(after.blended - before.blended, "yours − learned", "difference", True),
+        Panel(before.blended, translate("learned: α={alpha}, β={beta}", alpha=format(before.alpha, ".2f"),
+                                        beta=format(before.beta, ".2f")), "α A(X) + β A_static", True, bound),
+        Panel(after.blended, translate("yours: α={alpha}, β={beta}", alpha=format(after.alpha, ".2f"),
+                                       beta=format(after.beta, ".2f")), "α A(X) + β A_static", True, bound),
+        Panel(after.blended - before.blended, translate("yours − learned"), translate("difference"), True),
     ]
-    title = (f"Blended row A_{head} = α A_{head}(X) + β A_{head}^static of block {block}, head {head}, "
-             f"query {before.query}{averaged_note(before, head)}")
+    y, x = before.query
+    formula = f"A_{head} = α A_{head}(X) + β A_{head}^static"
+    title = translate("Blended row {formula} of block {block}, head {m}, query ({y}, {x})",
+                      formula=formula, block=block, m=head, y=y, x=x)
+    title += averaged_note(before, head)
     return panels(items, title, cols=3, query=before.query, image=image, panel_height=panel_height)
 
 
@@ -206,7 +231,7 @@ def operator_comparison(matrices: Mapping[str, np.ndarray], grid: tuple[int, int
                              f"for a {height}×{width} grid")
         symbol = kind.symbol_for(head)
         label = (labels or {}).get(key, "")
-        subtitle = f"{kind.label}<br>{symbol}" + (f" ({label})" if label else "")
+        subtitle = f"{translate(kind.label)}<br>{symbol}" + (f" ({label})" if label else "")
         signed = not kind.rows_are_probabilities
         if token is None:
             items.append(Panel(matrix, subtitle, f"{symbol}[i, j]", signed))
@@ -214,9 +239,10 @@ def operator_comparison(matrices: Mapping[str, np.ndarray], grid: tuple[int, int
             items.append(Panel(matrix[token].reshape(height, width), subtitle, f"{symbol}[{token}, j]", signed))
     cols = cols or min(3, len(items))
     if token is None:
-        title = title or (f"{len(items)} affinity matrices A (N×N, N = {height}×{width} = {count} tokens): "
-                          "row i = query, column j = key")
-        return panels(items, title, cols=cols, axis_titles=("key token j", "query token i"),
+        title = title or translate("{n} affinity matrices A (N×N, N = {h}×{w} = {count} tokens): row i = query, "
+                                   "column j = key", n=len(items), h=height, w=width, count=count)
+        return panels(items, title, cols=cols, axis_titles=(N_("key token j"), N_("query token i")),
                       panel_height=panel_height or 330)
-    title = title or f"Row of query {tuple(query)} per operator: A[i = {token}, :] on the {height}×{width} grid"
+    title = title or translate("Row of query ({y}, {x}) per operator: A[i = {i}, :] on the {h}×{w} grid",
+                               y=query[0], x=query[1], i=token, h=height, w=width)
     return panels(items, title, cols=cols, query=tuple(query), panel_height=panel_height or 260)

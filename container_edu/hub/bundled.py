@@ -16,9 +16,11 @@ import torch
 from torch import nn
 
 from container_edu.device import default_device
+from container_edu.errors import ContainerEduError
 from container_edu.files import sha256_file
 from container_edu.hub.cards import ModelCard, read_card
 from container_edu.models import ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
+from container_edu.text import N_
 
 __all__ = [
     "WEIGHTS_DIR",
@@ -32,7 +34,7 @@ __all__ = [
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 
-class PretrainedError(RuntimeError):
+class PretrainedError(ContainerEduError, RuntimeError):
     """A bundled model is missing, unknown or damaged."""
 
 
@@ -61,8 +63,11 @@ def list_pretrained(weights_dir: Path = WEIGHTS_DIR) -> dict[str, ModelCard]:
 def model_card(name: str, weights_dir: Path = WEIGHTS_DIR) -> ModelCard:
     cards = list_pretrained(weights_dir)
     if name not in cards:
-        known = ", ".join(cards) or "none (run `python -m container_edu train` to make one)"
-        raise PretrainedError(f"no bundled model named {name!r}; bundled: {known}")
+        if not cards:
+            raise PretrainedError(N_("no bundled model named {name}; bundled: none (run `python -m container_edu train` "
+                                     "to make one)"), name=repr(name))
+        raise PretrainedError(N_("no bundled model named {name}; bundled: {known}"), name=repr(name),
+                              known=", ".join(cards))
     return cards[name]
 
 
@@ -84,13 +89,13 @@ def load_pretrained(name: str, device: str | torch.device | None = None, weights
     card = model_card(name, weights_dir)
     weights_path = Path(weights_dir) / card.weights_file
     if not weights_path.is_file():
-        raise PretrainedError(f"the weights of {name!r} are missing: expected {weights_path}")
+        raise PretrainedError(N_("the weights of {name} are missing: expected {path}"), name=repr(name),
+                              path=str(weights_path))
     digest = sha256_file(weights_path)
     if digest != card.sha256:
-        raise PretrainedError(
-            f"the weights of {name!r} do not match their model card (sha256 {digest[:12]}... != "
-            f"{card.sha256[:12]}...): the file is damaged or was replaced; reinstall the package"
-        )
+        raise PretrainedError(N_("the weights of {name} do not match their model card (sha256 {digest}... != "
+                                 "{expected}...): the file is damaged or was replaced; reinstall the package"),
+                              name=repr(name), digest=digest[:12], expected=card.sha256[:12])
     model = model_from_card(card)
     model.load_state_dict(load_file(weights_path), strict=True)
     return model.eval().to(default_device(device))

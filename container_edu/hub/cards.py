@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from container_edu.checks import positive_int
+from container_edu.errors import ContainerEduError
 from container_edu.data.fashion_mnist import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from container_edu.data.imagenet import (
     IMAGENET_CROP,
@@ -39,6 +40,7 @@ from container_edu.data.imagenet import (
     imagenet_resize,
 )
 from container_edu.models import ZOO_PREFIX, ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
+from container_edu.text import N_, translate
 
 __all__ = [
     "ARCHITECTURES",
@@ -68,7 +70,7 @@ INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos")
 _MODE_CHANNELS = {"shorter_side_center_crop": 3, "fit_pad_gray": 1}
 
 
-class CardError(ValueError):
+class CardError(ContainerEduError, ValueError):
     """A model card is malformed: a field is missing, unknown or of the wrong kind."""
 
 
@@ -89,22 +91,26 @@ class Preprocessing:
 
     def __post_init__(self) -> None:
         if self.mode not in RESIZE_MODES:
-            raise CardError(f"preprocessing mode must be one of {', '.join(RESIZE_MODES)}, got {self.mode!r}")
+            raise CardError(N_("preprocessing mode must be one of {modes}, got {mode}"), modes=", ".join(RESIZE_MODES),
+                            mode=repr(self.mode))
         for label, value in (("input_size", self.input_size), ("in_chans", self.in_chans)):
             positive_int(f"preprocessing {label}", value, CardError)
         if self.in_chans != _MODE_CHANNELS[self.mode]:
-            raise CardError(f"preprocessing mode {self.mode} makes {_MODE_CHANNELS[self.mode]} channel(s), "
-                            f"but in_chans is {self.in_chans}")
+            raise CardError(N_("preprocessing mode {mode} makes {channels} channel(s), but in_chans is {in_chans}"),
+                            mode=self.mode, channels=_MODE_CHANNELS[self.mode], in_chans=self.in_chans)
         if self.interpolation not in INTERPOLATIONS:
-            raise CardError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}")
+            raise CardError(N_("interpolation must be one of {choices}, got {interpolation}"),
+                            choices=", ".join(INTERPOLATIONS), interpolation=repr(self.interpolation))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         if len(self.mean) != self.in_chans or len(self.std) != self.in_chans:
-            raise CardError(f"mean and std need one value per channel ({self.in_chans}), got {self.mean} and {self.std}")
+            raise CardError(N_("mean and std need one value per channel ({in_chans}), got {mean} and {std}"),
+                            in_chans=self.in_chans, mean=self.mean, std=self.std)
         if not all(math.isfinite(s) and s > 0 for s in self.std):
-            raise CardError(f"std must be positive, got {self.std}")
+            raise CardError(N_("std must be positive, got {std}"), std=self.std)
         if self.mode == "shorter_side_center_crop" and (self.resize is None or self.resize < self.input_size):
-            raise CardError(f"resize ({self.resize}) must be at least the crop ({self.input_size})")
+            raise CardError(N_("resize ({resize}) must be at least the crop ({crop})"), resize=self.resize,
+                            crop=self.input_size)
 
 
 @dataclass(frozen=True)
@@ -154,9 +160,10 @@ class ModelCard:
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
-            raise CardError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
+            raise CardError(N_("architecture must be one of {choices}, got {architecture}"),
+                            choices=", ".join(ARCHITECTURES), architecture=repr(self.architecture))
         if not isinstance(self.preprocessing, Preprocessing):
-            raise CardError("preprocessing must be a Preprocessing")
+            raise CardError(N_("preprocessing must be a Preprocessing"))
         # JSON has no tuples: lists in the config become tuples, so that a card survives a round trip unchanged.
         object.__setattr__(self, "config", {k: tuple(v) if isinstance(v, list) else v for k, v in self.config.items()})
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
@@ -164,7 +171,8 @@ class ModelCard:
         object.__setattr__(self, "final_blend", {k: (float(a), float(b)) for k, (a, b) in self.final_blend.items()})
         num_classes = self.config.get("num_classes")
         if num_classes is not None and num_classes != len(self.class_names):
-            raise CardError(f"{self.name}: config has {num_classes} classes but the card names {len(self.class_names)}")
+            raise CardError(N_("{name}: config has {classes} classes but the card names {names}"), name=self.name,
+                            classes=num_classes, names=len(self.class_names))
 
     @property
     def test_accuracy(self) -> float | None:
@@ -205,31 +213,60 @@ class ModelCard:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
         if not isinstance(data, dict):
-            raise CardError(f"a model card is a JSON object, got {type(data).__name__}")
+            raise CardError(N_("a model card is a JSON object, got {type}"), type=type(data).__name__)
         known = {f.name for f in fields(cls)}
         required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
         unknown, missing = set(data) - known, required - set(data)
         if unknown or missing:
-            problems = []
-            if missing:
-                problems.append("missing " + ", ".join(sorted(missing)))
-            if unknown:
-                problems.append("unknown " + ", ".join(sorted(unknown)))
-            raise CardError(f"model card {data.get('name', '?')!r}: " + "; ".join(problems))
+            raise CardError(N_("model card {name}: missing {missing}; unknown {unknown}"),
+                            name=repr(data.get("name", "?")),
+                            missing=", ".join(sorted(missing)) or "none", unknown=", ".join(sorted(unknown)) or "none")
         values = dict(data)
         pre = values["preprocessing"]
         if not isinstance(pre, dict):
-            raise CardError("preprocessing must be a JSON object")
+            raise CardError(N_("preprocessing must be a JSON object"))
         try:
             values["preprocessing"] = Preprocessing(**pre)
         except TypeError as error:
-            raise CardError(f"model card {data.get('name', '?')!r}: preprocessing: {error}") from None
+            raise CardError(N_("model card {name}: preprocessing: {error}"), name=repr(data.get("name", "?")),
+                            error=str(error)) from None
         try:
             return cls(**values)
         except CardError:
             raise
         except (TypeError, ValueError, AttributeError) as error:  # a field of the wrong kind (a list for a dict, ...)
-            raise CardError(f"model card {data.get('name', '?')!r}: {error}") from None
+            raise CardError(N_("model card {name}: {error}"), name=repr(data.get("name", "?")),
+                            error=str(error)) from None
+
+
+#: How a zoo card describes its data (``write_bundle`` stores it filled, in English, in the card's JSON).
+FASHION_MNIST_DATASET = N_("Fashion-MNIST (Debian package dataset-fashion-mnist): {count} training images ({share} of "
+                           "the training split held out for validation), 10,000 test images")
+_FASHION_MNIST_TRAIN_SPLIT = 60_000
+
+
+def dataset_fields(train_images: int, val_fraction: float) -> dict[str, str]:
+    """The fields of :data:`FASHION_MNIST_DATASET` for a run on ``train_images`` images."""
+    return {"count": f"{train_images:,}", "share": f"{val_fraction:.0%}"}
+
+
+def describe_dataset(card: ModelCard) -> str:
+    """``card.dataset`` in the installed translator's language.
+
+    The card stores the filled English sentence; its fields follow from the card's training recipe (the held-out
+    share, the subset size), so the template is filled again from them, and translated, only when that gives back
+    exactly the stored sentence. A card written otherwise keeps its own words.
+    """
+    training = card.training or {}
+    fraction = training.get("val_fraction")
+    if not isinstance(fraction, (int, float)):
+        return card.dataset
+    held_out = min(max(1, round(_FASHION_MNIST_TRAIN_SPLIT * fraction)), _FASHION_MNIST_TRAIN_SPLIT - 1)
+    count = training.get("train_subset") or _FASHION_MNIST_TRAIN_SPLIT - held_out
+    fields = dataset_fields(count, fraction)
+    if FASHION_MNIST_DATASET.format(**fields) != card.dataset:
+        return card.dataset
+    return translate(FASHION_MNIST_DATASET, **fields)
 
 
 def read_card(path: str | Path) -> ModelCard:
@@ -238,7 +275,7 @@ def read_card(path: str | Path) -> ModelCard:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CardError(f"cannot read the model card {path}: {error}") from None
+        raise CardError(N_("cannot read the model card {path}: {error}"), path=str(path), error=str(error)) from None
     return ModelCard.from_dict(data)
 
 

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from container_edu.checks import positive_int
 from container_edu.files import format_megabytes, open_for_reading, read_capped
 from container_edu.hub.safe_load import SAFE_CHECKPOINT_GLOBALS, CheckpointError, load_checkpoint_object
+from container_edu.text import N_, Message
 
 __all__ = [
     "CHECKPOINT_MAX_BYTES",
@@ -50,6 +51,7 @@ __all__ = [
     "load_checkpoint_state_dict",
     "load_model_checkpoint",
     "load_official_checkpoint",
+    "load_state_strictly",
     "load_uploaded_checkpoint",
     "state_dict_mismatch",
 ]
@@ -92,10 +94,10 @@ def load_checkpoint_state_dict(
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if not data:
-            raise CheckpointError("The checkpoint is empty (0 bytes). Choose the .pth file you downloaded.")
+            raise CheckpointError(N_("The checkpoint is empty (0 bytes). Choose the .pth file you downloaded."))
         if len(data) > max_bytes:
             raise _too_big(max_bytes, len(data))
-        return extract_state_dict(_load_from_buffer(data, "The checkpoint"))
+        return extract_state_dict(_load_from_buffer(data, Message(N_("The checkpoint"))))
     if isinstance(source, (str, os.PathLike)):
         return extract_state_dict(_load_from_path(os.fspath(source), max_bytes))
     if callable(getattr(source, "read", None)):
@@ -116,33 +118,33 @@ def load_uploaded_checkpoint(file_like: IO[bytes], max_bytes: int = CHECKPOINT_M
     positive_int("max_bytes", max_bytes)
     data = read_capped(file_like, max_bytes, lambda size: _too_big(max_bytes, size))
     if not data:
-        raise CheckpointError(
-            "The uploaded checkpoint is empty (0 bytes). If you passed a file object that was "
-            "already read, call .seek(0) first."
-        )
-    return extract_state_dict(_load_from_buffer(data, "The uploaded checkpoint"))
+        raise CheckpointError(N_("The uploaded checkpoint is empty (0 bytes). If you passed a file object that was "
+                                 "already read, call .seek(0) first."))
+    return extract_state_dict(_load_from_buffer(data, Message(N_("The uploaded checkpoint"))))
 
 
 def _too_big(max_bytes: int, actual: int | None) -> CheckpointError:
-    size = f" ({format_megabytes(actual)})" if actual is not None else ""
-    return CheckpointError(
-        f"The checkpoint is too large{size}; the limit is {format_megabytes(max_bytes)}. "
-        "Check that this is the right file (a Container-Light checkpoint is about 80-250 MB); "
-        "if it is, raise the limit (max_bytes)."
-    )
+    if actual is None:
+        return CheckpointError(N_("The checkpoint is too large; the limit is {limit}. Check that this is the right file "
+                                  "(a Container-Light checkpoint is about 80-250 MB); if it is, raise the limit "
+                                  "(max_bytes)."), limit=format_megabytes(max_bytes))
+    return CheckpointError(N_("The checkpoint is too large ({size}); the limit is {limit}. Check that this is the right "
+                              "file (a Container-Light checkpoint is about 80-250 MB); if it is, raise the limit "
+                              "(max_bytes)."), size=format_megabytes(actual), limit=format_megabytes(max_bytes))
 
 
 def _load_from_path(path: str, max_bytes: int) -> object:
-    what = f"The checkpoint {path!r}"
+    what = Message(N_("The checkpoint {path}"), {"path": repr(path)})
     handle = open_for_reading(
         path, CheckpointError,
-        missing=f"No checkpoint found at {path!r}. Check the path (and that the download finished).",
-        folder=f"{path!r} is a folder, not a checkpoint file. Point at the .pth file inside it.",
+        missing=N_("No checkpoint found at {path}. Check the path (and that the download finished)."),
+        folder=N_("{path} is a folder, not a checkpoint file. Point at the .pth file inside it."),
     )
     with handle:
         size = os.fstat(handle.fileno()).st_size  # the size of the file we actually read
         if size == 0:
-            raise CheckpointError(f"{what} is empty (0 bytes): the download or copy probably failed. Get the file again.")
+            raise CheckpointError(N_("The checkpoint {path} is empty (0 bytes): the download or copy probably failed. "
+                                     "Get the file again."), path=repr(path))
         if size > max_bytes:
             raise _too_big(max_bytes, size)
         head = handle.read(64)
@@ -150,7 +152,7 @@ def _load_from_path(path: str, max_bytes: int) -> object:
         return load_checkpoint_object(handle, head, what, raw=None)
 
 
-def _load_from_buffer(data: bytes, what: str) -> object:
+def _load_from_buffer(data: bytes, what: Message) -> object:
     return load_checkpoint_object(io.BytesIO(data), data[:64], what, raw=data)
 
 
@@ -162,17 +164,14 @@ def _load_from_buffer(data: bytes, what: str) -> object:
 def extract_state_dict(checkpoint: object) -> dict[str, Tensor]:
     """The model state dict inside a loaded checkpoint object (see the module docstring)."""
     if not isinstance(checkpoint, Mapping):
-        raise CheckpointError(
-            f"The checkpoint holds a {type(checkpoint).__name__}, not a dict of weights; "
-            "it is not a model checkpoint."
-        )
+        raise CheckpointError(N_("The checkpoint holds a {type}, not a dict of weights; it is not a model checkpoint."),
+                              type=type(checkpoint).__name__)
     state = _find_state(checkpoint, depth=0)
     if state is None:
         keys = ", ".join(map(str, list(checkpoint)[:_MAX_LISTED])) or "none"
-        raise CheckpointError(
-            f"The checkpoint holds no tensors (top-level keys: {keys}), so there are no weights in it. "
-            "It may be a training log or a config file rather than a model checkpoint."
-        )
+        raise CheckpointError(N_("The checkpoint holds no tensors (top-level keys: {keys}), so there are no weights in "
+                                 "it. It may be a training log or a config file rather than a model checkpoint."),
+                              keys=keys)
     tensors = {str(key): value for key, value in state.items() if isinstance(value, Tensor)}
     return _strip_prefixes(tensors)
 
@@ -187,10 +186,8 @@ def _find_state(checkpoint: Mapping, depth: int) -> Mapping | None:
         inner = checkpoint[key]
         found = _find_state(inner, depth + 1) if isinstance(inner, Mapping) and depth < 2 else None
         if found is None:
-            raise CheckpointError(
-                f"The checkpoint's {key!r} entry holds no tensors ({type(inner).__name__}), so there "
-                "are no weights in it."
-            )
+            raise CheckpointError(N_("The checkpoint's {key} entry holds no tensors ({type}), so there are no weights "
+                                     "in it."), key=repr(key), type=type(inner).__name__)
         return found
     return None
 
@@ -229,52 +226,50 @@ def state_dict_mismatch(model: nn.Module, state: Mapping[str, Tensor]) -> tuple[
 
 
 def _listing(keys: list[str]) -> str:
-    shown = ", ".join(keys[:_MAX_LISTED])
+    shown = ", ".join(keys[:_MAX_LISTED]) or "none"
     more = f", ... and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else ""
     return shown + more
 
 
-def _mismatch_message(model_name: str, missing: list[str], unexpected: list[str], shapes: list[str]) -> str:
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} keys the model needs are missing ({_listing(missing)})")
-    if unexpected:
-        parts.append(f"{len(unexpected)} keys in the checkpoint are not in the model ({_listing(unexpected)})")
-    if shapes:
-        parts.append(f"{len(shapes)} tensors have the wrong shape ({_listing(shapes)})")
-    return (
-        f"The checkpoint does not fit {model_name}: " + "; ".join(parts) + ". "
-        f"It was probably saved from a different architecture or configuration than {model_name}."
-    )
-
-
-def _head_message(model_name: str, state: Mapping[str, Tensor], model: nn.Module) -> str | None:
+def _head_error(model_name: str, state: Mapping[str, Tensor], model: nn.Module) -> CheckpointError | None:
     head = getattr(model, "head", None)
     weight = state.get("head.weight")
     if not isinstance(head, nn.Linear) or weight is None or weight.ndim != 2:
         return None
     if weight.shape[0] == head.out_features or weight.shape[1] != head.in_features:
         return None
-    return (
-        f"The checkpoint's classifier head has {weight.shape[0]} classes, but {model_name} here has "
-        f"{head.out_features} (head.weight: checkpoint {tuple(weight.shape)}, model "
-        f"{(head.out_features, head.in_features)}). It was fine-tuned for another dataset; "
-        "use an ImageNet-1k checkpoint (1000 classes)."
-    )
+    return CheckpointError(
+        N_("The checkpoint's classifier head has {classes} classes, but {model} here has {model_classes} (head.weight: "
+           "checkpoint {shape}, model {model_shape}). It was fine-tuned for another dataset; use an ImageNet-1k "
+           "checkpoint (1000 classes)."),
+        classes=weight.shape[0], model=model_name, model_classes=head.out_features, shape=tuple(weight.shape),
+        model_shape=(head.out_features, head.in_features))
 
 
-def _load_into(model: nn.Module, state: Mapping[str, Tensor], model_name: str) -> nn.Module:
+def load_state_strictly(model: nn.Module, state: Mapping[str, Tensor], model_name: str) -> nn.Module:
+    """Load ``state`` into ``model`` only if every key and every shape fits; else nothing is loaded.
+
+    The one strict loader of the project (checkpoints, the ImageNet weights store): a mismatch raises
+    :class:`CheckpointError` with one message naming the missing and unexpected keys and the wrong shapes.
+    """
     missing, unexpected, shapes = state_dict_mismatch(model, state)
     if shapes and not missing and not unexpected and all(s.startswith("head.") for s in shapes):
-        message = _head_message(model_name, state, model)
-        if message:
-            raise CheckpointError(message)
+        error = _head_error(model_name, state, model)
+        if error is not None:
+            raise error
     if missing or unexpected or shapes:
-        raise CheckpointError(_mismatch_message(model_name, missing, unexpected, shapes))
+        raise CheckpointError(
+            N_("The checkpoint does not fit {model}: {missing} keys the model needs are missing ({missing_keys}); "
+               "{unexpected} keys in the checkpoint are not in the model ({unexpected_keys}); {shapes} tensors have "
+               "the wrong shape ({shape_keys}). It was probably saved from a different architecture or configuration "
+               "than {model}."),
+            model=model_name, missing=len(missing), missing_keys=_listing(missing), unexpected=len(unexpected),
+            unexpected_keys=_listing(unexpected), shapes=len(shapes), shape_keys=_listing(shapes))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:  # e.g. a dtype that cannot be copied
-        raise CheckpointError(f"The checkpoint could not be loaded into {model_name}: {error}") from None
+        raise CheckpointError(N_("The checkpoint could not be loaded into {model}: {error}"), model=model_name,
+                              error=str(error)) from None
     return model
 
 
@@ -288,7 +283,7 @@ def load_model_checkpoint(
     shape mismatches.
     """
     state = load_checkpoint_state_dict(source, max_bytes=max_bytes)
-    return _load_into(model, state, type(model).__name__)
+    return load_state_strictly(model, state, type(model).__name__)
 
 
 def load_official_checkpoint(
@@ -309,7 +304,7 @@ def load_official_checkpoint(
     target = default_device(device)
     state = load_checkpoint_state_dict(path, max_bytes=max_bytes)
     model = create_model("container_light")
-    _load_into(model, state, "Container-Light")
+    load_state_strictly(model, state, "Container-Light")
     return model.eval().to(target)
 
 

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from container_edu.errors import ContainerEduError
+from container_edu.text import N_
+
 if TYPE_CHECKING:
     import requests
 
@@ -46,7 +49,7 @@ _MAX_PAGE_BYTES: Final[int] = 2 * 1024 * 1024  # an HTML page larger than this i
 _RETRIES: Final[int] = 2
 
 
-class DownloadError(RuntimeError):
+class DownloadError(ContainerEduError, RuntimeError):
     """The file could not be downloaded; the message is one line a user can act on."""
 
 
@@ -61,7 +64,8 @@ def normalise_url(url: str) -> str:
     url = url.strip()
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise DownloadError(f"{url!r} is not an http(s) address; give the full address, starting with https://")
+        raise DownloadError(N_("{url} is not an http(s) address; give the full address, starting with https://"),
+                            url=repr(url))
     file_id, _ = gdown.parse_url.parse_url(url)
     if file_id:  # ".../file/d/ID/view", "open?id=ID", "uc?id=ID": all the same file
         return f"https://drive.google.com/uc?id={file_id}&export=download"
@@ -121,16 +125,19 @@ def download_file(url: str, destination: Path, *, progress: Progress | None = No
             user_agent=_USER_AGENT,
         )
     except _TooLarge:
-        raise DownloadError(f"the file at {url} is larger than {_megabytes(max_bytes)}, far more than a "
-                            "Container-Light checkpoint; check the address") from None
+        raise DownloadError(N_("the file at {url} is larger than {size}, far more than a Container-Light checkpoint; "
+                               "check the address"), url=url, size=_megabytes(max_bytes)) from None
     except gdown.exceptions.FileURLRetrievalError as error:
-        raise DownloadError(_page_message(str(error), url)) from None
+        raise _page_error(str(error), url) from None
     except gdown.exceptions.DownloadError:
         # gdown's own wording speaks of the partial file it keeps for resuming; ours is removed, so say what happened.
         done, total = received
-        of = f" of {_megabytes(total)}" if total else ""
-        raise DownloadError(f"the connection to {host} closed after {_megabytes(done)}{of} and the transfer "
-                            "could not be resumed; try again") from None
+        if total:
+            raise DownloadError(N_("the connection to {host} closed after {done} of {total} and the transfer could not "
+                                   "be resumed; try again"), host=host, done=_megabytes(done),
+                                total=_megabytes(total)) from None
+        raise DownloadError(N_("the connection to {host} closed after {done} and the transfer could not be resumed; "
+                               "try again"), host=host, done=_megabytes(done)) from None
     except requests.RequestException as error:
         raise _request_error(error, host) from None
     finally:
@@ -152,19 +159,20 @@ def _resolve(session: requests.Session, url: str, max_bytes: int | None) -> tupl
                 try:
                     target = parse_confirmation(page)
                 except gdown.exceptions.FileURLRetrievalError as error:
-                    raise DownloadError(_page_message(str(error), url, response.status_code)) from None
+                    raise _page_error(str(error), url, response.status_code) from None
                 url = urllib.parse.urljoin(response.url, target)
                 continue
             if response.status_code >= 400:
-                raise DownloadError(f"{urllib.parse.urlparse(url).netloc} answered HTTP {response.status_code} "
-                                    f"{response.reason or ''} for {url}".rstrip())
+                raise DownloadError(N_("{host} answered HTTP {status} for {url}"), host=urllib.parse.urlparse(url).netloc,
+                                    status=f"{response.status_code} {response.reason or ''}".rstrip(), url=url)
             length = response.headers.get("Content-Length", "")
             if max_bytes is not None and length.isdigit() and int(length) > max_bytes:
-                raise DownloadError(f"the file at {url} is {_megabytes(int(length))}, more than the "
-                                    f"{_megabytes(max_bytes)} a Container-Light checkpoint can be; check the address")
+                raise DownloadError(N_("the file at {url} is {size}, more than the {limit} a Container-Light checkpoint "
+                                       "can be; check the address"), url=url, size=_megabytes(int(length)),
+                                    limit=_megabytes(max_bytes))
             return response.url, _filename(response)
-    raise DownloadError(f"{url} kept answering with web pages instead of the file; download it in a browser "
-                        "and use `python -m container_edu weights import PATH`")
+    raise DownloadError(N_("{url} kept answering with web pages instead of the file; download it in a browser "
+                           "and use `python -m container_edu weights import PATH`"), url=url)
 
 
 def _filename(response: requests.Response) -> str:
@@ -189,33 +197,35 @@ def _read_page(response: requests.Response) -> str:
     return data.decode(response.encoding or "utf-8", errors="replace")
 
 
-def _page_message(detail: str, url: str, status: int | None = None) -> str:
+def _page_error(detail: str, url: str, status: int | None = None) -> DownloadError:
     detail = " ".join(detail.split())
     code = f" (HTTP {status})" if status and status >= 400 else ""
     if detail.startswith(("Cannot retrieve the public link", "Failed to retrieve file url")):
-        return (f"the host answered with a web page{code}, not the checkpoint: {url} points at a page, or the file "
-                "is not shared publicly; download it in a browser and use `python -m container_edu weights import PATH`")
+        return DownloadError(N_("the host answered with a web page{code}, not the checkpoint: {url} points at a page, "
+                                "or the file is not shared publicly; download it in a browser and use "
+                                "`python -m container_edu weights import PATH`"), code=code, url=url)
     # Drive's own notice, e.g. "Too many users have viewed or downloaded this file recently..."
-    return (f"the host answered with a web page{code} instead of the checkpoint, saying: \"{detail}\"; try again "
-            "later, or download it in a browser and use `python -m container_edu weights import PATH`")
+    return DownloadError(N_("the host answered with a web page{code} instead of the checkpoint, saying: \"{detail}\"; "
+                            "try again later, or download it in a browser and use "
+                            "`python -m container_edu weights import PATH`"), code=code, detail=detail)
 
 
 def _request_error(error: requests.RequestException, host: str) -> DownloadError:
     import requests
 
     if isinstance(error, requests.exceptions.SSLError):
-        return DownloadError(f"the secure connection to {host} failed (certificate or TLS problem)")
+        return DownloadError(N_("the secure connection to {host} failed (certificate or TLS problem)"), host=host)
     if isinstance(error, requests.exceptions.ProxyError):
-        return DownloadError(f"the proxy refused the connection to {host}")
+        return DownloadError(N_("the proxy refused the connection to {host}"), host=host)
     if isinstance(error, requests.exceptions.ConnectionError):
-        return DownloadError(f"could not connect to {host}: no connection to it from this machine (no network, "
-                             "or the host is down); on a machine without internet use "
-                             "`python -m container_edu weights import PATH`")
+        return DownloadError(N_("could not connect to {host}: no connection to it from this machine (no network, or "
+                                "the host is down); on a machine without internet use "
+                                "`python -m container_edu weights import PATH`"), host=host)
     if isinstance(error, requests.exceptions.Timeout):
-        return DownloadError(f"{host} stopped answering (timed out); try again later")
+        return DownloadError(N_("{host} stopped answering (timed out); try again later"), host=host)
     if isinstance(error, requests.exceptions.TooManyRedirects):
-        return DownloadError(f"{host} redirected too many times; check the address")
-    return DownloadError(f"the download from {host} failed: {' '.join(str(error).split())}")
+        return DownloadError(N_("{host} redirected too many times; check the address"), host=host)
+    return DownloadError(N_("the download from {host} failed: {detail}"), host=host, detail=" ".join(str(error).split()))
 
 
 def _save_cookies(session: requests.Session, folder: Path) -> Path | None:

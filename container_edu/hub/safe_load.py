@@ -27,7 +27,9 @@ from typing import IO, Final
 import torch
 from torch import Tensor
 
+from container_edu.errors import ContainerEduError
 from container_edu.files import MB
+from container_edu.text import N_, Message
 
 __all__ = ["SAFE_CHECKPOINT_GLOBALS", "CheckpointError", "load_checkpoint_object"]
 
@@ -48,7 +50,7 @@ SAFE_CHECKPOINT_GLOBALS: Final[tuple[type, ...]] = (argparse.Namespace,)
 _LOAD_LOCK = threading.Lock()
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ContainerEduError, RuntimeError):
     """The weights could not be loaded; the message says why and what to do."""
 
 
@@ -59,17 +61,21 @@ _PICKLE_PROTO = b"\x80"
 _LEGACY_TORCH_MAGIC = b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
 
 
-def load_checkpoint_object(handle: IO[bytes], head: bytes, what: str, raw: bytes | None) -> object:
+def load_checkpoint_object(handle: IO[bytes], head: bytes, what: Message, raw: bytes | None) -> object:
     """The object stored in a checkpoint: ``head`` is its first 64 bytes, ``raw`` its bytes when in memory.
 
-    ``what`` names the file in error messages (``"The checkpoint 'x.pth'"``).
+    ``what`` names the file in error messages (``Message("The checkpoint {path}", {"path": "'x.pth'"})``).
     Raises :class:`CheckpointError` for anything that is not a checkpoint safe to load.
     """
     if _looks_like_safetensors(head):
         return _load_safetensors(handle, what)
     if not (head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_PROTO)):
-        raise CheckpointError(f"{what} is not a PyTorch checkpoint{_describe_foreign(head)}. "
-                              "Choose the .pth file of the model weights.")
+        foreign = _describe_foreign(head)
+        if foreign is None:
+            raise CheckpointError(N_("{what} is not a PyTorch checkpoint. Choose the .pth file of the model weights."),
+                                  what=what)
+        raise CheckpointError(N_("{what} is not a PyTorch checkpoint ({foreign}). Choose the .pth file of the model "
+                                 "weights."), what=what, foreign=Message(foreign))
     if head.startswith(_PICKLE_PROTO) and _LEGACY_TORCH_MAGIC not in head[:32]:
         # A plain pickle, not written by torch.save: never handed to an unpickler.
         raise _plain_pickle_error(handle, head, what, raw)
@@ -79,7 +85,7 @@ def load_checkpoint_object(handle: IO[bytes], head: bytes, what: str, raw: bytes
     except pickle.UnpicklingError as error:
         raise _unpickling_error(error, handle, head, what, raw) from None
     except MemoryError:
-        raise CheckpointError(f"{what} is too large to load in the available memory.") from None
+        raise CheckpointError(N_("{what} is too large to load in the available memory."), what=what) from None
     except Exception as error:  # noqa: BLE001 - any failure to decode untrusted bytes is "corrupt"
         # (torch raises RuntimeError, EOFError, struct.error, KeyError, ... depending on the damage)
         raise _corrupt_error(error, handle, head, what) from None
@@ -99,21 +105,18 @@ def _allow_checkpoint_globals() -> Iterator[None]:
             yield
 
 
-def _corrupt_error(error: BaseException, handle: IO[bytes], head: bytes, what: str) -> CheckpointError:
+def _corrupt_error(error: BaseException, handle: IO[bytes], head: bytes, what: Message) -> CheckpointError:
     text = str(error).strip()
     # The first sentence of the first line ("PytorchStreamReader failed reading zip archive: ...").
     detail = re.split(r"(?<=\w)\. ", text.splitlines()[0])[0].rstrip(".") if text else type(error).__name__
     if head.startswith(_ZIP_MAGIC) and _is_foreign_zip(handle):
-        return CheckpointError(
-            f"{what} is a zip archive, but not one written by torch.save (it has no data.pkl). "
-            "If the weights are inside it, extract them first."
-        )
+        return CheckpointError(N_("{what} is a zip archive, but not one written by torch.save (it has no data.pkl). "
+                                  "If the weights are inside it, extract them first."), what=what)
     # Only zip (torch >= 1.6) and legacy torch.save files reach torch.load, so a failure
     # here means a damaged file, almost always an incomplete download.
-    return CheckpointError(
-        f"{what} is truncated or corrupt (details: {detail[:200]}). It probably did not download "
-        "completely: download it again and compare its size with the one published."
-    )
+    return CheckpointError(N_("{what} is truncated or corrupt (details: {details}). It probably did not download "
+                              "completely: download it again and compare its size with the one published."),
+                           what=what, details=detail[:200])
 
 
 _GLOBAL_IN_MESSAGE = re.compile(r"GLOBAL ([A-Za-z_][\w.]*)")
@@ -121,7 +124,7 @@ _FRIENDLY_MODULES = {"posix": "os", "nt": "os", "__builtin__": "builtins"}
 
 
 def _unpickling_error(
-    error: pickle.UnpicklingError, handle: IO[bytes], head: bytes, what: str, raw: bytes | None
+    error: pickle.UnpicklingError, handle: IO[bytes], head: bytes, what: Message, raw: bytes | None
 ) -> CheckpointError:
     message = str(error)
     names = _disallowed_globals(handle, head, raw)
@@ -130,33 +133,28 @@ def _unpickling_error(
     if names:
         return _refused(what, names)
     if "truncated" in message.lower() or head.startswith(_ZIP_MAGIC):
-        return CheckpointError(
-            f"{what} is truncated or corrupt: its data could not be decoded. Download it again."
-        )
-    return CheckpointError(
-        f"{what} is not a PyTorch checkpoint that can be loaded safely: it is a pickle that uses "
-        "features plain weight files never need. Choose the .pth file of the model weights."
-    )
+        return CheckpointError(N_("{what} is truncated or corrupt: its data could not be decoded. Download it again."),
+                               what=what)
+    return CheckpointError(N_("{what} is not a PyTorch checkpoint that can be loaded safely: it is a pickle that uses "
+                              "features plain weight files never need. Choose the .pth file of the model weights."),
+                           what=what)
 
 
-def _plain_pickle_error(handle: IO[bytes], head: bytes, what: str, raw: bytes | None) -> CheckpointError:
+def _plain_pickle_error(handle: IO[bytes], head: bytes, what: Message, raw: bytes | None) -> CheckpointError:
     names = _disallowed_globals(handle, head, raw)
     if names:
         return _refused(what, names)
-    return CheckpointError(
-        f"{what} is not a PyTorch checkpoint: it is a plain Python pickle, not a file written by "
-        "torch.save. Choose the .pth file of the model weights (or re-save the weights with torch.save)."
-    )
+    return CheckpointError(N_("{what} is not a PyTorch checkpoint: it is a plain Python pickle, not a file written by "
+                              "torch.save. Choose the .pth file of the model weights (or re-save the weights with "
+                              "torch.save)."), what=what)
 
 
-def _refused(what: str, names: list[str]) -> CheckpointError:
+def _refused(what: Message, names: list[str]) -> CheckpointError:
     shown = ", ".join(dict.fromkeys(_friendly(name) for name in names))
-    return CheckpointError(
-        f"{what} was refused: it asks Python to run code that is not allowed when loading "
-        f"weights ({shown}). A checkpoint should hold only tensors and plain values; this one "
-        "could run commands on this computer, so nothing in it was executed. Use the official "
-        "checkpoint from a source you trust."
-    )
+    return CheckpointError(N_("{what} was refused: it asks Python to run code that is not allowed when loading "
+                              "weights ({names}). A checkpoint should hold only tensors and plain values; this one "
+                              "could run commands on this computer, so nothing in it was executed. Use the official "
+                              "checkpoint from a source you trust."), what=what, names=shown)
 
 
 def _disallowed_globals(handle: IO[bytes], head: bytes, raw: bytes | None) -> list[str]:
@@ -260,48 +258,48 @@ def _looks_like_safetensors(head: bytes) -> bool:
     return 2 <= header_len < 100 * MB and head[8:9] == b"{" and head[9:10] in (b'"', b"}")
 
 
-def _load_safetensors(handle: IO[bytes], what: str) -> dict[str, Tensor]:
+def _load_safetensors(handle: IO[bytes], what: Message) -> dict[str, Tensor]:
     try:
         from safetensors.torch import load as load_safetensors
     except ImportError:
-        raise CheckpointError(
-            f"{what} is a .safetensors file, but the 'safetensors' package is not installed "
-            "(pip install safetensors)."
-        ) from None
+        raise CheckpointError(N_("{what} is a .safetensors file, but the 'safetensors' package is not installed "
+                                 "(pip install safetensors)."), what=what) from None
     handle.seek(0)
     try:
         return load_safetensors(handle.read())
     except Exception as error:  # safetensors raises its own SafetensorError
-        raise CheckpointError(f"{what} is a damaged .safetensors file ({error}). Get the file again.") from None
+        raise CheckpointError(N_("{what} is a damaged .safetensors file ({error}). Get the file again."),
+                              what=what, error=str(error)) from None
 
 
-def _describe_foreign(head: bytes) -> str:
+def _describe_foreign(head: bytes) -> str | None:
+    """What the file is instead of a checkpoint (a template without fields), when its first bytes say so."""
     stripped = head.lstrip().lower()
     signatures = (
-        (b"\x89PNG", "it is a PNG image"),
-        (b"\xff\xd8\xff", "it is a JPEG image"),
-        (b"GIF8", "it is a GIF image"),
-        (b"%PDF", "it is a PDF document"),
-        (b"\x1f\x8b", "it is gzip-compressed (decompress it first)"),
-        (b"BZh", "it is bzip2-compressed (decompress it first)"),
-        (b"\xfd7zXZ", "it is xz-compressed (decompress it first)"),
-        (b"7z\xbc\xaf", "it is a 7-Zip archive (extract it first)"),
-        (b"\x93NUMPY", "it is a NumPy .npy array"),
-        (b"\x89HDF", "it is an HDF5 (Keras / TensorFlow) file"),
+        (b"\x89PNG", N_("it is a PNG image")),
+        (b"\xff\xd8\xff", N_("it is a JPEG image")),
+        (b"GIF8", N_("it is a GIF image")),
+        (b"%PDF", N_("it is a PDF document")),
+        (b"\x1f\x8b", N_("it is gzip-compressed (decompress it first)")),
+        (b"BZh", N_("it is bzip2-compressed (decompress it first)")),
+        (b"\xfd7zXZ", N_("it is xz-compressed (decompress it first)")),
+        (b"7z\xbc\xaf", N_("it is a 7-Zip archive (extract it first)")),
+        (b"\x93NUMPY", N_("it is a NumPy .npy array")),
+        (b"\x89HDF", N_("it is an HDF5 (Keras / TensorFlow) file")),
     )
     for magic, description in signatures:
         if head.startswith(magic):
-            return f" ({description})"
+            return description
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return " (it is a WebP image)"
+        return N_("it is a WebP image")
     if stripped.startswith(b"version https://git-lfs"):
-        return " (it is a Git LFS pointer, not the weights: run `git lfs pull` or download the file itself)"
+        return N_("it is a Git LFS pointer, not the weights: run `git lfs pull` or download the file itself")
     if stripped.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")):
-        return " (it is a web page: the download link probably pointed at a page, not at the file)"
+        return N_("it is a web page: the download link probably pointed at a page, not at the file")
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
-        return ""
+        return None
     if all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-        return " (it looks like a text file)"
-    return ""
+        return N_("it looks like a text file")
+    return None

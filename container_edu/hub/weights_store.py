@@ -40,9 +40,11 @@ from filelock import FileLock, Timeout
 from torch import Tensor, nn
 
 from container_edu.data.imagenet import imagenet_class_names
+from container_edu.errors import ContainerEduError
 from container_edu.files import sha256_file
 from container_edu.hub.cards import CardError, ModelCard, imagenet_preprocessing, read_card, write_card
 from container_edu.hub.download import DownloadError, Progress, download_file
+from container_edu.text import N_, Message
 
 __all__ = [
     "DIR_ENV", "URL_ENV", "IMAGENET_MODEL", "INSTALL_LOCK_FILE", "DEFAULT_URL", "DRIVE_FILE_ID", "REPORTED_METRICS",
@@ -71,7 +73,7 @@ INSTALL_LOCK_FILE: Final[str] = f".{IMAGENET_MODEL}.install.lock"
 Status = Callable[[str], None]
 
 
-class WeightsError(RuntimeError):
+class WeightsError(ContainerEduError, RuntimeError):
     """Fetching, importing or loading weights failed; the message is one line a user can act on."""
 
 
@@ -136,8 +138,8 @@ def fetch(url: str | None = None, directory: str | os.PathLike[str] | None = Non
         try:
             got = download_file(source, download, progress=progress, max_bytes=CHECKPOINT_MAX_BYTES)
         except DownloadError as error:
-            raise WeightsError(f"Download failed: {error}.") from None
-        return _install(download, folder, work, source=source, status=status, label="The downloaded file",
+            raise WeightsError(N_("Download failed: {reason}."), reason=error.message) from None
+        return _install(download, folder, work, source=source, status=status, label=Message(N_("The downloaded file")),
                         original_name=got.filename)
 
 
@@ -146,7 +148,7 @@ def import_checkpoint(path: str | os.PathLike[str], directory: str | os.PathLike
     """Install the authors' checkpoint from a file the user already has (it is read, never moved or changed)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise WeightsError(f"No file at {str(path)!r}: give the path of the downloaded .pth file.")
+        raise WeightsError(N_("No file at {path}: give the path of the downloaded .pth file."), path=repr(str(path)))
     with _installing(weights_dir(directory)) as (folder, work):
         return _install(path, folder, work, source=f"imported from the file {path.resolve()}", status=status)
 
@@ -168,15 +170,17 @@ def _installing(folder: Path) -> Iterator[tuple[Path, Path]]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise WeightsError(f"Cannot create the weights folder {folder}: {error.strerror or error}.") from None
+        raise WeightsError(N_("Cannot create the weights folder {folder}: {reason}."), folder=str(folder),
+                           reason=str(error.strerror or error)) from None
     lock = FileLock(folder / INSTALL_LOCK_FILE)
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise WeightsError("The ImageNet weights are already being installed by another request; "
-                           "wait for it to finish.") from None
+        raise WeightsError(N_("The ImageNet weights are already being installed by another request; wait for it to "
+                              "finish.")) from None
     except OSError as error:
-        raise WeightsError(f"Cannot write into the weights folder {folder}: {error.strerror or error}.") from None
+        raise WeightsError(N_("Cannot write into the weights folder {folder}: {reason}."), folder=str(folder),
+                           reason=str(error.strerror or error)) from None
     try:
         # Holding the lock, no install is under way: any temporary folder left is one a killed install abandoned.
         for leftover in folder.glob(f"{_PARTIAL_PREFIX}*"):
@@ -184,7 +188,8 @@ def _installing(folder: Path) -> Iterator[tuple[Path, Path]]:
         try:
             work = Path(tempfile.mkdtemp(prefix=_PARTIAL_PREFIX, dir=folder))
         except OSError as error:
-            raise WeightsError(f"Cannot write into the weights folder {folder}: {error.strerror or error}.") from None
+            raise WeightsError(N_("Cannot write into the weights folder {folder}: {reason}."), folder=str(folder),
+                               reason=str(error.strerror or error)) from None
         try:
             yield folder, work
         finally:
@@ -194,14 +199,14 @@ def _installing(folder: Path) -> Iterator[tuple[Path, Path]]:
 
 
 def _install(original: Path, folder: Path, work: Path, *, source: str, status: Status | None,
-             label: str | None = None, original_name: str | None = None) -> ModelCard:
+             label: Message | None = None, original_name: str | None = None) -> ModelCard:
     from safetensors.torch import load_file, save_file
 
     from container_edu.hub.checkpoints import (
         CheckpointError,
         extract_state_dict,
         load_checkpoint_file,
-        state_dict_mismatch,
+        load_state_strictly,
     )
     from container_edu.models import create_model
 
@@ -211,21 +216,22 @@ def _install(original: Path, folder: Path, work: Path, *, source: str, status: S
         checkpoint = load_checkpoint_file(original)
         state = extract_state_dict(checkpoint)
     except CheckpointError as error:
-        message = str(error)
-        if label:  # the temporary download's path means nothing to the user
-            message = message.replace(f"The checkpoint {str(original)!r}", label)
-        raise WeightsError(_one_line(message)) from None
+        fields = dict(error.fields)
+        if label and "what" in fields:  # the temporary download's path means nothing to the user
+            fields["what"] = label
+        raise WeightsError(error.template, **fields) from None
     entry, why = _entry_used(checkpoint)
     epoch = checkpoint.get("epoch") if isinstance(checkpoint, Mapping) else None
     del checkpoint  # the optimizer state and EMA copy can be several hundred MB
     model = create_model(IMAGENET_MODEL)
-    missing, unexpected, shapes = state_dict_mismatch(model, state)
-    if missing or unexpected or shapes:
-        raise WeightsError(_mismatch_line(missing, unexpected, shapes))
     bad = [key for key, value in state.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    try:
+        load_state_strictly(model, state, "Container-Light")
+    except CheckpointError as error:
+        raise WeightsError(error.template, **error.fields) from None
     if bad:
-        raise WeightsError(f"The checkpoint is damaged: {len(bad)} tensors hold NaN or infinite values ({bad[0]}, ...).")
-    model.load_state_dict(state, strict=True)
+        raise WeightsError(N_("The checkpoint is damaged: {count} tensors hold NaN or infinite values ({name}, ..."
+                              ")."), count=len(bad), name=bad[0])
     del state
 
     _say(status, "Converting to safetensors …")
@@ -234,7 +240,8 @@ def _install(original: Path, folder: Path, work: Path, *, source: str, status: S
     save_file(tensors, str(weights_tmp), metadata={"format": "pt", "source": source[:500]})
     reloaded = load_file(str(weights_tmp))
     if reloaded.keys() != tensors.keys() or any(not torch.equal(reloaded[k], tensors[k]) for k in tensors):
-        raise WeightsError(f"The converted weights did not read back identically from {weights_tmp}; is the disk full?")
+        raise WeightsError(N_("The converted weights did not read back identically from {path}; is the disk full?"),
+                           path=str(weights_tmp))
     card = _card(model, source=source, weights_sha256=sha256_file(weights_tmp), original_name=original_name or original.name,
                  original_sha256=original_sha256, original_size=original_size, entry=entry, why=why, epoch=epoch)
     card_tmp = work / _CARD_FILE
@@ -324,17 +331,19 @@ def load_installed(name: str = IMAGENET_MODEL, directory: str | os.PathLike[str]
     from container_edu.models import create_model
 
     if name != IMAGENET_MODEL:
-        raise WeightsError(f"No installed weights named {name!r}; the weights folder holds {IMAGENET_MODEL!r} only.")
+        raise WeightsError(N_("No installed weights named {name}; the weights folder holds {known} only."),
+                           name=repr(name), known=repr(IMAGENET_MODEL))
     folder = weights_dir(directory)
     card = installed_card(folder)
     if card is None:
-        raise WeightsError(f"The ImageNet weights are not installed in {folder}: run `python -m container_edu weights "
-                           "fetch` (or `weights import PATH` with a file you have).")
+        raise WeightsError(N_("The ImageNet weights are not installed in {folder}: run `python -m container_edu weights "
+                              "fetch` (or `weights import PATH` with a file you have)."), folder=str(folder))
     path = folder / card.weights_file
     digest = sha256_file(path)
     if digest != card.sha256:
-        raise WeightsError(f"{path} does not match its card (sha256 {digest[:12]}... != {card.sha256[:12]}...): "
-                           "the file is damaged or was replaced; run `python -m container_edu weights fetch` again.")
+        raise WeightsError(N_("{path} does not match its card (sha256 {digest}... != {expected}...): the file is damaged "
+                              "or was replaced; run `python -m container_edu weights fetch` again."),
+                           path=str(path), digest=digest[:12], expected=card.sha256[:12])
     model = create_model(IMAGENET_MODEL, **_config_overrides(card.config))
     model.load_state_dict(load_file(str(path)), strict=True)
     return model.eval().to(default_device(device))
@@ -388,23 +397,6 @@ def installed_size() -> int:
 
 def _config_overrides(config: Mapping) -> dict:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in config.items()}
-
-
-def _mismatch_line(missing: list[str], unexpected: list[str], shapes: list[str]) -> str:
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} keys it needs are missing (e.g. {missing[0]})")
-    if unexpected:
-        parts.append(f"{len(unexpected)} keys are not part of it (e.g. {unexpected[0]})")
-    if shapes:
-        parts.append(f"{len(shapes)} tensors have another shape (e.g. {shapes[0]})")
-    return ("The file holds weights of another architecture, not the authors' ImageNet Container-Light: "
-            + "; ".join(parts) + ".")
-
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _say(status: Status | None, text: str) -> None:

@@ -22,6 +22,8 @@ from typing import Literal
 
 from torch import nn
 
+from container_edu.text import N_
+
 from container_edu.ops.aggregation import (
     ContainerLightMix,
     ContainerMix,
@@ -190,7 +192,7 @@ KINDS: dict[str, AggregationKind] = {
     kind.key: kind
     for kind in (
         AggregationKind(
-            key="attention", label="Self-attention", symbol="A_m(X)", formula="A_m(X) = softmax(Q_m K_mᵀ s)",
+            key="attention", label=N_("Self-attention"), symbol="A_m(X)", formula="A_m(X) = softmax(Q_m K_mᵀ s)",
             latex=r"A_m(X) = \operatorname{softmax}\left(Q_m K_m^\top s\right)",
             description="Dynamic and dense: every row is a softmax over all N tokens and changes with the input.",
             dynamic=True, dense=True, rows_are_probabilities=True, affinity_per="head", uses_heads=True,
@@ -198,7 +200,7 @@ KINDS: dict[str, AggregationKind] = {
             builder=_attention,
         ),
         AggregationKind(
-            key="conv", label="Depthwise convolution", symbol="A_c^conv",
+            key="conv", label=N_("Depthwise convolution"), symbol="A_c^conv",
             formula="A_c^conv: the k×k kernel of channel c pasted at each query (a Toeplitz band)",
             latex=r"A^{\mathrm{conv}}_c[i, j] = w_c\left[y_j - y_i + \lfloor k/2 \rfloor,\ "
                   r"x_j - x_i + \lfloor k/2 \rfloor\right]",
@@ -208,7 +210,7 @@ KINDS: dict[str, AggregationKind] = {
             builder=_conv,
         ),
         AggregationKind(
-            key="mixer", label="MLP-Mixer token mixing", symbol="A^mix",
+            key="mixer", label=N_("MLP-Mixer token mixing"), symbol="A^mix",
             formula="A^mix: one learned N×N matrix, shared by all channels",
             latex=r"A^{\mathrm{mix}} \in \mathbb{R}^{N \times N}\ \text{(learned, shared by all channels)}",
             description="Static and dense: a single learned matrix that ties the model to one grid size.",
@@ -217,7 +219,7 @@ KINDS: dict[str, AggregationKind] = {
             builder=_mixer,
         ),
         AggregationKind(
-            key="multihead_mlp", label="Multi-head MLP", symbol="A_m^mlp",
+            key="multihead_mlp", label=N_("Multi-head MLP"), symbol="A_m^mlp",
             formula="A_m^mlp: one learned N×N matrix per head",
             latex=r"A^{\mathrm{mlp}}_m \in \mathbb{R}^{N \times N}\ \text{(learned, one per head)}",
             description="Static and dense, one learned matrix per head (the zoo's MLP-Mixer variant).",
@@ -226,7 +228,7 @@ KINDS: dict[str, AggregationKind] = {
             builder=_multihead_mlp,
         ),
         AggregationKind(
-            key="container", label="Container (attention + multi-head MLP)", symbol="A_m",
+            key="container", label=N_("Container (attention + multi-head MLP)"), symbol="A_m",
             formula="A_m = α A_m(X) + β A_m^mlp",
             latex=r"A_m = \alpha\, A_m(X) + \beta\, A^{\mathrm{mlp}}_m",
             description="The paper's general Container: a learnable mix of a dynamic and a static dense affinity.",
@@ -235,7 +237,7 @@ KINDS: dict[str, AggregationKind] = {
             zoo_variant="container", builder=_container,
         ),
         AggregationKind(
-            key="container_light", label="Container-Light (attention + conv)", symbol="A_c",
+            key="container_light", label=N_("Container-Light (attention + conv)"), symbol="A_c",
             formula="A_c = α A_m(X) + β A_c^conv",
             latex=r"A_c = \alpha\, A_m(X) + \beta\, A^{\mathrm{conv}}_c,\quad "
                   r"\alpha = \sigma(\mathtt{sa\_weight}),\ \beta = 1 - \alpha",
@@ -246,7 +248,7 @@ KINDS: dict[str, AggregationKind] = {
             zoo_variant="container_light", builder=_container_light,
         ),
         AggregationKind(
-            key="container_pam", label="Container-PAM (attention + learned N×N, added)", symbol="A_m",
+            key="container_pam", label=N_("Container-PAM (attention + learned N×N, added)"), symbol="A_m",
             formula="A_m = A_m(X) + P_m",
             latex=r"A_m = \operatorname{softmax}\left(Q_m K_m^\top s\right) + P_m,\quad "
                   r"P_m \in \mathbb{R}^{N \times N}\ \text{(learned, one per head)}",

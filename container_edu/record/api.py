@@ -31,6 +31,7 @@ from container_edu.data.transforms import preprocess
 from container_edu.hub.bundled import PretrainedError, list_pretrained, load_pretrained
 from container_edu.hub.cards import ModelCard, card_for_model
 from container_edu.record.inspection import InspectError, Inspection, run_inspection
+from container_edu.text import N_
 
 __all__ = ["inspect", "available_models", "WeightsNotInstalledError", "IMAGENET_MODEL", "FETCH_COMMAND"]
 
@@ -86,8 +87,9 @@ def inspect(
     if blend:
         unknown = sorted(set(blend) - set(result.blend))
         if unknown:
-            raise InspectError(f"no blended block named {', '.join(map(repr, unknown))} in {name}; the blocks that "
-                               f"blend are: {', '.join(result.blend) or 'none'}")
+            raise InspectError(N_("no blended block named {unknown} in {name}; the blocks that blend are: {blocks}"),
+                               unknown=", ".join(map(repr, unknown)), name=name,
+                               blocks=", ".join(result.blend) or "none")
     return replace(result, model_name=name, class_names=tuple(card.class_names), seen=np.asarray(seen))
 
 
@@ -102,24 +104,24 @@ def _resolve_model(model: str | nn.Module, device: str | torch.device | None) ->
             card = card_for_model(model)
         except TypeError:
             raise InspectError(
-                f"cannot tell what input a {type(model).__name__} expects: inspect() takes a ZooContainer or a "
-                f"ContainerLight, or a name ({', '.join(available_models())}); for another module, preprocess the "
-                "image yourself and call container_edu.record.inspection.run_inspection(model, x)"
-            ) from None
+                N_("cannot tell what input a {type} expects: inspect() takes a ZooContainer or a ContainerLight, or a "
+                   "name ({names}); for another module, preprocess the image yourself and call "
+                   "container_edu.record.inspection.run_inspection(model, x)"),
+                type=type(model).__name__, names=", ".join(available_models())) from None
         return model, card, f"a {type(model).__name__} ({card.name} architecture, your weights)"
     if not isinstance(model, str):
-        raise InspectError(f"model must be a name ({', '.join(available_models())}) or an nn.Module, "
-                           f"got {type(model).__name__}")
+        raise InspectError(N_("model must be a name ({names}) or an nn.Module, got {type}"),
+                           names=", ".join(available_models()), type=type(model).__name__)
     bundled = list_pretrained()
     if model in bundled:
         try:
             return load_pretrained(model, device), bundled[model], model
         except PretrainedError as error:
-            raise InspectError(str(error)) from None
+            raise InspectError(error.template, **error.fields) from None
     if model == IMAGENET_MODEL:
         return (*_load_imagenet(device), model)
-    raise InspectError(f"unknown model {model!r}; choose one of: {', '.join(available_models())} "
-                       "(or pass a ZooContainer / ContainerLight module)")
+    raise InspectError(N_("unknown model {model}; choose one of: {names} (or pass a ZooContainer / ContainerLight "
+                          "module)"), model=repr(model), names=", ".join(available_models()))
 
 
 def _load_imagenet(device: str | torch.device | None) -> tuple[nn.Module, ModelCard]:
@@ -127,15 +129,17 @@ def _load_imagenet(device: str | torch.device | None) -> tuple[nn.Module, ModelC
     try:
         from container_edu.hub import weights_store
     except ImportError:  # a package without the weights folder: nothing can be installed
-        raise WeightsNotInstalledError(f"the ImageNet weights are not installed: run {FETCH_COMMAND}") from None
+        raise WeightsNotInstalledError(N_("the ImageNet weights are not installed: run {command}"),
+                                       command=FETCH_COMMAND) from None
     card = weights_store.installed_card()
     if card is None:
-        raise WeightsNotInstalledError(f"the ImageNet weights are not installed (looked in "
-                                       f"{weights_store.weights_dir()}): run {FETCH_COMMAND}")
+        raise WeightsNotInstalledError(N_("the ImageNet weights are not installed (looked in {folder}): run {command}"),
+                                       folder=str(weights_store.weights_dir()), command=FETCH_COMMAND)
     try:
         return weights_store.load_installed(IMAGENET_MODEL, device=device), card
     except weights_store.WeightsError as error:
-        raise WeightsNotInstalledError(f"the installed ImageNet weights cannot be used: {error}") from None
+        raise WeightsNotInstalledError(N_("the installed ImageNet weights cannot be used: {error}"),
+                                       error=error.message) from None
 
 
 # --------------------------------------------------------------------------
@@ -149,16 +153,17 @@ def _to_picture(image: ImageInput) -> Image.Image:
     if isinstance(image, (str, os.PathLike)):
         path = Path(image).expanduser()
         if not path.is_file():
-            raise InspectError(f"no image file at {str(path)!r}")
+            raise InspectError(N_("no image file at {path}"), path=repr(str(path)))
         try:
             return load_image(path)
         except ImageError as error:
-            raise InspectError(f"cannot read {path.name}: {error}") from None
+            raise InspectError(N_("cannot read {name}: {error}"), name=path.name, error=error.message) from None
     if isinstance(image, torch.Tensor):
         image = image.detach().to("cpu").numpy()
     if isinstance(image, np.ndarray):
         return _array_to_picture(image)
-    raise InspectError(f"image must be a path, a PIL image or an array (H, W) / (H, W, 3), got {type(image).__name__}")
+    raise InspectError(N_("image must be a path, a PIL image or an array (H, W) / (H, W, 3), got {type}"),
+                       type=type(image).__name__)
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -174,26 +179,29 @@ def _array_to_picture(array: np.ndarray) -> Image.Image:
     if array.ndim == 3 and shape[-1] == 1:
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))):
-        hint = (": channels go last, e.g. array.transpose(1, 2, 0)" if array.ndim == 3 and shape[0] in (1, 3, 4)
-                else "")
-        raise InspectError(f"an image array is (H, W), (H, W, 3) or (H, W, 4), got shape {shape}{hint}")
+        if array.ndim == 3 and shape[0] in (1, 3, 4):
+            raise InspectError(N_("an image array is (H, W), (H, W, 3) or (H, W, 4), got shape {shape}: channels go "
+                                  "last, e.g. array.transpose(1, 2, 0)"), shape=shape)
+        raise InspectError(N_("an image array is (H, W), (H, W, 3) or (H, W, 4), got shape {shape}"), shape=shape)
     if array.size == 0:
-        raise InspectError(f"the image array is empty (shape {shape})")
+        raise InspectError(N_("the image array is empty (shape {shape})"), shape=shape)
     if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer)
                                        or np.issubdtype(array.dtype, np.floating)):
-        raise InspectError(f"an image array holds uint8 in [0, 255] or floats in [0, 1], got dtype {array.dtype}")
+        raise InspectError(N_("an image array holds uint8 in [0, 255] or floats in [0, 1], got dtype {dtype}"),
+                           dtype=array.dtype)
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
-            raise InspectError("the image array holds NaN or infinite values")
+            raise InspectError(N_("the image array holds NaN or infinite values"))
         low, high = float(array.min()), float(array.max())
         if low < 0 or high > 1:
-            raise InspectError(f"a float image array holds values in [0, 1], got [{low:.3g}, {high:.3g}]: "
-                               "divide by 255, or pass uint8")
+            raise InspectError(N_("a float image array holds values in [0, 1], got [{low}, {high}]: divide by 255, or "
+                                  "pass uint8"), low=f"{low:.3g}", high=f"{high:.3g}")
         pixels = np.rint(array * 255.0).astype(np.uint8)
     else:
         low, high = int(array.min()), int(array.max())
         if low < 0 or high > 255:
-            raise InspectError(f"an integer image array holds values in [0, 255], got [{low}, {high}]")
+            raise InspectError(N_("an integer image array holds values in [0, 255], got [{low}, {high}]"), low=low,
+                               high=high)
         pixels = array.astype(np.uint8)
     if pixels.ndim == 2:
         return Image.fromarray(pixels, "L")

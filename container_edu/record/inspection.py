@@ -24,9 +24,11 @@ import torch
 from torch import Tensor, nn
 
 from container_edu.checks import grid_query, head_index
+from container_edu.errors import ContainerEduError
 from container_edu.ops.kinds import KINDS
 from container_edu.record.block_maps import BlockMaps, clamp_query
 from container_edu.record.trace import AggregationRecord, override_blend, record_affinities
+from container_edu.text import N_, translate
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -51,7 +53,7 @@ MAX_EXPORT_TOKENS = 1024
 MAX_DRAW_TOKENS = 400
 
 
-class InspectError(ValueError):
+class InspectError(ContainerEduError, ValueError):
     """An inspection cannot be made or read as asked; the message says what to pass instead."""
 
 
@@ -120,7 +122,8 @@ class Inspection:
     def record(self, block: str) -> AggregationRecord:
         """The record of ``block``; :class:`InspectError` listing the recorded blocks otherwise."""
         if block not in self.records:
-            raise InspectError(f"no block {block!r} was recorded; the recorded blocks are: {', '.join(self.records)}")
+            raise InspectError(N_("no block {block} was recorded; the recorded blocks are: {blocks}"), block=repr(block),
+                               blocks=", ".join(self.records))
         return self.records[block]
 
     def _query(self, block: str, query: tuple[int, int] | int) -> tuple[int, int]:
@@ -138,14 +141,15 @@ class Inspection:
         record = self.record(block)
         head = self._head(block, head)
         if part not in _PARTS:
-            raise InspectError(f"part must be one of {', '.join(_PARTS)}, got {part!r}")
+            raise InspectError(N_("part must be one of {parts}, got {part}"), parts=", ".join(_PARTS), part=repr(part))
         if record.num_tokens > MAX_EXPORT_TOKENS:
-            raise InspectError(f"block {block} has {record.num_tokens} tokens: its N×N matrices would hold "
-                               f"{record.num_tokens ** 2:,} entries; read rows with .maps(block, query) instead")
+            raise InspectError(N_("block {block} has {count} tokens: its N×N matrices would hold {entries} entries; read "
+                                  "rows with .maps(block, query) instead"), block=block, count=record.num_tokens,
+                               entries=f"{record.num_tokens ** 2:,}")
         matrix = head_matrix(self, block, head, part)
         if matrix is None:
-            raise InspectError(f"block {block} ({record.kind}) has no {part} part; it has: "
-                               f"{', '.join(block_maps(self, block, 0, (0, 0)).parts)}")
+            raise InspectError(N_("block {block} ({kind}) has no {part} part; it has: {parts}"), block=block,
+                               kind=record.kind, part=part, parts=", ".join(block_maps(self, block, 0, (0, 0)).parts))
         return matrix
 
     # ----------------------------------------------------------------------
@@ -168,12 +172,13 @@ class Inspection:
         image = self.seen if on_image else None
         if head is not None:
             if part is not None:
-                raise InspectError("part chooses among the heads' maps: pass it with head=None")
+                raise InspectError(N_("part chooses among the heads' maps: pass it with head=None"))
             fig = figures.query_maps_figure(maps, image, title_prefix=self._title_prefix(), opacity=opacity)
             return fig.update_layout(width=width or _WIDE)
         part = maps.parts[-1] if part is None else part
         if part not in maps.parts:
-            raise InspectError(f"block {block} ({maps.kind}) has no {part!r} part; it has: {', '.join(maps.parts)}")
+            raise InspectError(N_("block {block} ({kind}) has no {part} part; it has: {parts}"), block=block,
+                               kind=maps.kind, part=repr(part), parts=", ".join(maps.parts))
         return figures.heads_figure(maps, part, image, opacity=opacity).update_layout(width=width or _WIDE)
 
     def matrix_figure(self, block: str, part: str = "blended", head: int = 0,
@@ -191,13 +196,18 @@ class Inspection:
 
         blend = self.blend
         if not blend:
-            raise InspectError(f"{self.model_name or 'this model'} has no blended block (recorded: "
-                               f"{', '.join(f'{n} {r.kind}' for n, r in self.records.items())})")
+            raise InspectError(N_("{model} has no blended block (recorded: {blocks})"),
+                               model=self.model_name or "this model",
+                               blocks=", ".join(f"{n} {r.kind}" for n, r in self.records.items()))
         kinds = {self.records[name].kind for name in blend}
         kind = "container" if "container" in kinds else next(iter(kinds))
-        moved = f" (moved by a blend override: {', '.join(n for n, _, _ in self.overrides)})" if self.overrides else ""
-        fig = figures.blend_figure(blend, f"Blend (α, β) each mixed block of {self.model_name or 'the model'} used "
-                                   f"in this pass{moved}", kind=kind, title_width=80)
+        model = self.model_name or "the model"
+        if self.overrides:
+            title = translate("Blend (α, β) each mixed block of {model} used in this pass (moved by a blend override: "
+                              "{blocks})", model=model, blocks=", ".join(n for n, _, _ in self.overrides))
+        else:
+            title = translate("Blend (α, β) each mixed block of {model} used in this pass", model=model)
+        fig = figures.blend_figure(blend, title, kind=kind, title_width=80)
         return fig.update_layout(width=780)
 
     def _title_prefix(self) -> str:

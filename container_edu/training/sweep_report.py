@@ -6,6 +6,7 @@ import statistics
 from pathlib import Path
 
 from container_edu.models import MIXINGS
+from container_edu.text import N_, translate
 from container_edu.training.sweep import (
     REPORT_KEYS,
     SEEDS,
@@ -107,15 +108,19 @@ def report_markdown(results_path=None) -> str:
     data = load_results(results_path)
     runs = data["runs"]
     cells = summary(runs)
-    lines = ["Test accuracy (%) on the 10,000 test images, mean ± sample std over seeds (n = seeds finished).", "",
-             "| variant | " + " | ".join(f"{n:,} images" for n in SIZES) + " |", "|---|" + "---|" * len(SIZES)]
+    # Each line a template with fields: the app shows the report in the session's language, the README in English.
+    lines = [translate("Test accuracy (%) on the 10,000 test images, mean ± sample std over seeds (n = seeds "
+                       "finished)."), "",
+             translate("| variant |") + " " + " ".join(translate("{size} images |", size=format(n, ",")) for n in SIZES),
+             "|---|" + "---|" * len(SIZES)]
     for variant in MIXINGS:
         lines.append(f"| {variant} | " + " | ".join(_cell_text(cells.get((variant, n))) for n in SIZES) + " |")
     lines.append("")
     for size in SIZES:
         pairs = separated_pairs(cells, size)
-        text = "; ".join(f"{a} > {b}" for a, b in pairs) if pairs else "no two variants' intervals separate"
-        lines.append(f"- {size:,} images, ranking where mean ± std intervals separate: {text}")
+        text = "; ".join(f"{a} > {b}" for a, b in pairs) if pairs else translate("no two variants' intervals separate")
+        lines.append(translate("- {size} images, ranking where mean ± std intervals separate: {text}",
+                               size=format(size, ","), text=text))
     finished = {(r["variant"], r["train_size"], r["seed"]) for r in runs}
     missing: dict[tuple[int, tuple[int, ...]], list[str]] = {}
     for size in SIZES:
@@ -125,19 +130,26 @@ def report_markdown(results_path=None) -> str:
                 missing.setdefault((size, seeds), []).append(variant)
     planned = len(SIZES) * len(SEEDS) * len(MIXINGS)
     done = sum(1 for key in finished if key[1] in SIZES and key[2] in SEEDS)
-    lines.append(f"- runs finished: {done} of {planned}" + ("; still to train: " + "; ".join(
-        f"{size:,} images, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}: {', '.join(variants)}"
-        for (size, seeds), variants in missing.items()) if missing else ""))
+    line = translate("- runs finished: {done} of {planned}", done=done, planned=planned)
+    if missing:
+        line += translate("; still to train: ") + "; ".join(
+            translate(N_("{size} images, seeds {seeds}: {variants}") if len(seeds) > 1 else
+                      N_("{size} images, seed {seeds}: {variants}"),
+                      size=format(size, ","), seeds=", ".join(map(str, seeds)), variants=", ".join(variants))
+            for (size, seeds), variants in missing.items())
+    lines.append(line)
     pilot_min = chosen_min_steps(data["pilot"])
     estimate = remaining_seconds(data, pilot_min)
     if estimate is not None and estimate[0]:
-        lines.append(f"- estimated rest: {estimate[0]:,} steps, about {estimate[1] / 3600:.1f} h of wall time with two "
-                     "runs at once, at the seconds per step measured so far on this machine (shared, so a rough figure)")
+        lines.append(translate("- estimated rest: {steps} steps, about {hours} h of wall time with two runs at once, at "
+                               "the seconds per step measured so far on this machine (shared, so a rough figure)",
+                               steps=format(estimate[0], ","), hours=format(estimate[1] / 3600, ".1f")))
     blends = blend_summary(runs)
     if blends:
-        lines += ["", "Final blend of each mixed block (α = weight of the dynamic A(X), β of the static part; "
-                  "container_light: α = σ(s), β = 1 - α), mean over seeds:", "",
-                  "| variant | block | " + " | ".join(f"{n:,}" for n in SIZES) + " |", "|---|---|" + "---|" * len(SIZES)]
+        lines += ["", translate("Final blend of each mixed block (α = weight of the dynamic A(X), β of the static part; "
+                                "container_light: α = σ(s), β = 1 - α), mean over seeds:"), "",
+                  translate("| variant | block |") + " " + " | ".join(f"{n:,}" for n in SIZES) + " |",
+                  "|---|---|" + "---|" * len(SIZES)]
         for variant in ("container", "container_light"):
             for block in sorted({b for (v, _, b) in blends if v == variant}):
                 cells_text = []
@@ -146,9 +158,11 @@ def report_markdown(results_path=None) -> str:
                     cells_text.append("—" if c is None else f"α {c['alpha']:.2f}, β {c['beta']:.2f} (n={c['n']})")
                 lines.append(f"| {variant} | {block} | " + " | ".join(cells_text) + " |")
     if pilot_min is not None:
-        pilot = ", ".join(f"{r['variant']} {r['min_steps']:,} steps: val {r['val_accuracy']:.2f}%" for r in data["pilot"])
-        lines += ["", f"Step rule: max(10 epochs, {pilot_min:,} steps) at batch 128, chosen by the validation-only "
-                  f"pilot ({pilot})."]
+        pilot = ", ".join(translate("{variant} {steps} steps: val {accuracy}", variant=r["variant"],
+                                    steps=format(r['min_steps'], ","), accuracy=format(r["val_accuracy"], ".2f") + "%")
+                          for r in data["pilot"])
+        lines += ["", translate("Step rule: max(10 epochs, {steps} steps) at batch 128, chosen by the validation-only "
+                                "pilot ({pilot}).", steps=format(pilot_min, ","), pilot=pilot)]
     return "\n".join(lines)
 
 

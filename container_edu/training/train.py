@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from container_edu.data.fashion_mnist import load_fashion_mnist, to_model_input, train_val_split
 from container_edu.files import sha256_file
-from container_edu.hub.cards import write_card, zoo_card
+from container_edu.hub.cards import FASHION_MNIST_DATASET, dataset_fields, write_card, zoo_card
 from container_edu.models import ZOO_PREFIX, ZooConfig, ZooContainer, blend_parameters
 
 __all__ = ["TrainSettings", "EpochLog", "TrainResult", "train", "evaluate", "balanced_subset", "write_bundle"]
@@ -341,8 +341,7 @@ def write_bundle(result: TrainResult, out_dir: Path, *, command: str, name: str 
     card = zoo_card(
         result.settings.model_config(),
         name=name,
-        dataset=f"Fashion-MNIST (Debian package dataset-fashion-mnist): {result.train_images:,} training images "
-        f"({result.settings.val_fraction:.0%} of the training split held out for validation), 10,000 test images",
+        dataset=FASHION_MNIST_DATASET.format(**dataset_fields(result.train_images, result.settings.val_fraction)),
         source=command,
         weights_file=weights_path.name,
         sha256=sha256_file(weights_path),

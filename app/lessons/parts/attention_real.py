@@ -12,7 +12,7 @@ from container_edu.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from container_edu.record.trace import record_affinities
 
 from app.lessons.parts import figures
-from app.lessons.parts.resources import CLASS_NAMES, class_name, lesson_model, source_label, test_source, train_command, try_test_batch
+from app.lessons.parts.resources import class_name, lesson_model, source_label, test_source, train_command, try_test_batch
 from app.lessons.parts.widgets import CheckResult, check_close, random_weights_warning
 
 MODEL = "fmnist_attention"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import streamlit as st
 import torch
@@ -23,21 +21,6 @@ REPORTED = (
     (N_("Container-Light as a detection backbone (paper)"), N_("COCO, against a ResNet-50 backbone"),
      N_("+6.6 / +7.3 / +6.9 box mAP with DETR / RetinaNet / Mask R-CNN; +6.6 mask mAP")),
 )
-
-
-# How ``container_edu.training.train.write_bundle`` describes the data on a card (English, stored in the card's JSON).
-_CARD_DATASET = re.compile(r"Fashion-MNIST \(Debian package dataset-fashion-mnist\): (?P<train>[\d,]+) training images "
-                           r"\((?P<held_out>\d+%) of the training split held out for validation\), "
-                           r"(?P<test>[\d,]+) test images")
-
-
-def card_dataset_label(dataset: str) -> str:
-    """A model card's ``dataset`` in the session's language (a description written otherwise stays as it is)."""
-    match = _CARD_DATASET.fullmatch(dataset)
-    if match is None:
-        return dataset
-    return _("Fashion-MNIST (Debian package dataset-fashion-mnist): {train} training images ({held_out} of the "
-             "training split held out for validation), {test} test images").format(**match.groupdict())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)  # the caller shows a spinner in the session's language

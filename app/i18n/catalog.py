@@ -34,7 +34,7 @@ __all__ = ["REPO_ROOT", "POT_PATH", "KEYWORDS", "extract", "update", "read_catal
 REPO_ROOT = LOCALE_DIR.parents[1]
 POT_PATH = LOCALE_DIR / f"{DOMAIN}.pot"
 MAPPING_FILE = REPO_ROOT / "babel.cfg"
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "translate": (1,)}
 COMMENT_TAGS = ("Translators:",)  # a comment `# Translators: ...` above a call reaches the .po
 _FIXED_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 _WRITE_OPTIONS = {"width": 0, "sort_by_file": True, "include_lineno": False, "ignore_obsolete": True}

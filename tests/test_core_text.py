@@ -1,9 +1,10 @@
-"""Every phrase the core's figures can draw comes out in Chinese through ``app.figure_text`` (and English stays as is).
+"""The core writes its text in the language of the installed translator (``container_edu.text``), English by default.
 
 Each figure function of ``container_edu.figures`` is drawn for the kinds that reach it (attention only, conv
-only, Container, Container-Light, every kind side by side), localized in Chinese, and its titles, axis titles,
-colour-bar titles, panel titles, notes and legend names are searched for English words; only symbols, code
-names and proper names may stay.
+only, Container, Container-Light, every kind side by side), once as it is and once with the Chinese catalogue
+installed as the translator (as the app installs it for a session), and the Chinese figure's titles, axis titles,
+colour-bar titles, panel titles, notes, legend names and hover texts are searched for English words; only
+symbols, code names and proper names may stay. The same for the sentences the core writes outside figures.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import plotly.graph_objects as go
 import pytest
 
 import container_edu as ce
-from app import figure_text, i18n
+from app import i18n
 from container_edu import figures
 from container_edu.ops.kinds import KINDS
+from container_edu.text import Message, N_, translate, translator
 from i18n_support import DEFAULT_ALLOW
 
 #: English that stays in every language: the formulas' function names, names, and the glossary's term in
@@ -108,17 +110,19 @@ def core_figures(inspections) -> dict[str, go.Figure]:
             out[f"blend_change_figure {name} no image"] = figures.blend_change_figure(maps, moved)
     grid = (3, 4)
     every_kind = {key: rng.random((12, 12)) for key in KINDS}
-    labels = {key: {"head": "head 0", "channel": "channel 0", "shared": "shared by all channels"}[kind.affinity_per]
-              for key, kind in KINDS.items()}
+    # The caller names each kind's matrix in the session's language (the explorer: a Message drawn with .shown()).
+    names = {"head": Message(N_("head {m}"), {"m": 0}), "channel": Message(N_("channel {c}"), {"c": 0}),
+             "shared": Message(N_("shared by all channels"))}
+    labels = {key: names[kind.affinity_per].shown() for key, kind in KINDS.items()}
     out["operator_comparison"] = figures.operator_comparison(every_kind, grid, labels=labels)
     out["operator_comparison query"] = figures.operator_comparison(every_kind, grid, labels=labels, query=(1, 2))
     return out
 
 
 @pytest.fixture
-def chinese(monkeypatch):
-    monkeypatch.setattr(i18n, "current_language", lambda: "zh")
-    monkeypatch.setattr(figure_text, "current_language", lambda: "zh")
+def chinese():
+    with translator(i18n.translations("zh").gettext):
+        yield
 
 
 def test_english_words_finds_words_and_spares_symbols_and_names():
@@ -126,93 +130,105 @@ def test_english_words_finds_words_and_spares_symbols_and_names():
         == ["Block", "value"]
 
 
-def test_every_core_figure_has_no_english_left_in_chinese(inspections, chinese):
-    drawn = core_figures(inspections)
-    assert len(drawn) > 30
+def test_every_core_figure_has_no_english_left_in_chinese(inspections):
+    english = core_figures(inspections)
+    with translator(i18n.translations("zh").gettext):
+        chinese = core_figures(inspections)
+    assert len(chinese) > 30 and chinese.keys() == english.keys()
     problems = {}
-    for name, fig in drawn.items():
-        english = english_words(figure_texts(fig))
-        localized = figure_text.localize(fig)
-        left = english_words(figure_texts(localized)) + english_words(hover_texts(localized))
+    for name, fig in chinese.items():
+        left = english_words(figure_texts(fig)) + english_words(hover_texts(fig))
         if left:
             problems[name] = left
         # every field (block names, heads, query, grid, α, β) comes through into the translation
-        assert sorted(_NUMBERS.findall(str(localized.layout.title.text))) == \
-            sorted(_NUMBERS.findall(str(fig.layout.title.text))), name
-        # the check can fail: every figure but the two titled only by the caller has English before localizing
-        assert english or name.startswith(("image_figure", "grid_row")), f"{name}: nothing English to translate?"
+        assert sorted(_NUMBERS.findall(str(fig.layout.title.text))) == \
+            sorted(_NUMBERS.findall(str(english[name].layout.title.text))), name
+        # the check can fail: every figure but the two titled only by the caller has English words without the hook
+        assert english_words(figure_texts(english[name])) or name.startswith(("image_figure", "grid_row")), \
+            f"{name}: nothing English to translate?"
     assert not problems, "\n".join(f"{name}: {sorted(set(words))}" for name, words in problems.items())
 
 
-def test_english_figures_are_untouched(inspections):
-    for fig in core_figures(inspections).values():
-        assert figure_text.localize(fig) is fig
+def test_without_a_translator_the_core_writes_english():
+    assert translate("head {m}", m=3) == "head 3"
+    with translator(lambda template: f"«{template}»"):
+        assert translate("head {m}", m=3) == "«head 3»"  # the template is translated, then filled
+        assert str(Message(N_("head {m}"), {"m": 3})) == "head 3"  # str() of a message is always English
+        assert Message(N_("head {m}"), {"m": 3}).shown() == "«head 3»"
+        nested = translate("Download failed: {reason}.", reason=Message(N_("{host} stopped answering"), {"host": "h"}))
+        assert nested == "«Download failed: «h stopped answering».»"  # a message inside a field: translated too
+    assert translate("head {m}", m=3) == "head 3"
+
+
+def test_a_translator_belongs_to_its_own_thread():
+    """Streamlit runs each session's script in its own thread: one session's language never reaches another."""
+    import threading
+
+    seen = []
+    ready, done = threading.Event(), threading.Event()
+
+    def other_session():
+        ready.wait()
+        seen.append(translate("epoch"))
+        done.set()
+
+    thread = threading.Thread(target=other_session)
+    thread.start()
+    with translator(i18n.translations("zh").gettext):
+        ready.set()
+        done.wait(30)
+        mine = translate("epoch")
+    thread.join()
+    assert seen == ["epoch"] and mine != "epoch"
 
 
 def _title_lines(fig: go.Figure) -> list[str]:
     return fig.layout.title.text.split("<br>")
 
 
-def test_a_translated_title_is_wrapped_again_to_the_cores_width_and_given_room(chinese):
+def test_a_chinese_title_is_wrapped_to_its_width_and_given_room(chinese):
     from container_edu.figures.heatmaps import _columns
 
-    english = ("Block blocks2.1, head 0, query (2, 3) on the 4×4 grid: row i = 11 of each affinity, over the image "
-               "the model sees")
-    fig = figures.image_figure(np.zeros((8, 8, 3), dtype=np.uint8), english, title_width=40)
-    assert len(_title_lines(fig)) > 1
-    for width in (40, None):  # given, or taken from the core's own lines
-        localized = figure_text.localize(fig, title_width=width)
-        lines = _title_lines(localized)
-        translated = figure_text.translate_known(english)
-        assert translated != english
-        assert "".join(lines).replace(" ", "") == translated.replace(" ", "")  # nothing lost, only line breaks
-        if width:
-            assert localized.layout.title.text == figures.wrap_title(translated, width)
-        assert max(map(_columns, lines)) <= 40
-        breaks = len(lines) - 1
-        grown = 21 * (breaks - (len(_title_lines(fig)) - 1)) + 8 * breaks
-        assert localized.layout.height == fig.layout.height + grown
-        assert localized.layout.margin.t == fig.layout.margin.t + grown
-        assert localized.layout.title.pad.t == fig.layout.title.pad.t + 8 * breaks
-
-
-def test_a_page_title_replaces_the_cores_and_a_chinese_title_keeps_the_cores_wrapping(chinese):
-    picture = np.zeros((8, 8, 3), dtype=np.uint8)
-    fig = figures.image_figure(picture, "What the model sees, after preprocessing", title_width=30)
-    title = "模型看到的图像：预处理（缩放、归一化）之后的输入，共 28×28 个像素"
-    localized = figure_text.localize(fig, title=title, title_width=30)
-    assert localized.layout.title.text == figures.wrap_title(title, 30)
-
-    drawn = figures.image_figure(picture, title, title_width=30)  # the page passes its own title to the core
-    kept = figure_text.localize(drawn)
-    assert kept.layout.title.text == drawn.layout.title.text
-    breaks = drawn.layout.title.text.count("<br>")
-    assert breaks and kept.layout.title.pad.t == drawn.layout.title.pad.t + 8 * breaks  # taller Chinese lines
+    title = translate("Block {block}, head {m}, query ({y}, {x}) on the {h}×{w} grid: row i = {i} of each affinity, "
+                      "over the image the model sees", block="blocks2.1", m=0, y=2, x=3, h=4, w=4, i=11)
+    assert not english_words([title])
+    one_line = figures.image_figure(np.zeros((8, 8, 3), dtype=np.uint8), title, title_width=200)
+    fig = figures.image_figure(np.zeros((8, 8, 3), dtype=np.uint8), title, title_width=40)
+    lines = _title_lines(fig)
+    assert len(lines) > 1 and max(map(_columns, lines)) <= 40
+    assert "".join(lines) == title.replace(" ", "") or "".join(lines).replace(" ", "") == title.replace(" ", "")
+    breaks = len(lines) - 1
+    # a Chinese line stands taller than a Latin one: 8 px more per line break, besides the line's own 21 px
+    assert fig.layout.title.pad.t == one_line.layout.title.pad.t + 8 * breaks
+    assert fig.layout.height == one_line.layout.height + (21 + 8) * breaks
+    assert fig.layout.margin.t == one_line.layout.margin.t + (21 + 8) * breaks
 
 
 def test_sentences_outside_figures_come_out_in_chinese(chinese):
-    """The data-size sweep's report and a card's dataset sentence (``translate_known``): only code names stay."""
+    """The data-size sweep's report and a card's dataset sentence: only code names stay."""
     from container_edu.training.sweep_report import report_markdown
 
-    report = report_markdown()
-    shown = figure_text.translate_known(report, figure_text.REPORT_PHRASES)
+    shown = report_markdown()
+    with translator(str):
+        report = report_markdown()
     code_names = {"attention", "conv", "mixer", "container", "container_light"}
     assert english_words(report.splitlines())  # the check can fail
     assert set(english_words(shown.splitlines())) <= code_names
     assert sorted(re.findall(r"\d+", shown)) == sorted(re.findall(r"\d+", report))  # every field kept
-    card = ("Fashion-MNIST (Debian package dataset-fashion-mnist): 54,000 training images (10% of the training split "
-            "held out for validation), 10,000 test images")
-    dataset = figure_text.translate_known(card, figure_text.ZOO_PHRASES)
-    assert set(english_words([dataset.replace("dataset-fashion-mnist", "")])) == {"Debian"}  # a name
-    assert "54,000" in dataset and "10%" in dataset
 
 
-def test_a_chinese_title_with_a_glossary_term_is_not_translated_again(chinese):
-    title = "每轮（epoch）的准确率"  # the page's title, passed through the core; "epoch" is one of PHRASES
-    assert figure_text.translate_known(title) == title
-    assert figure_text.translate_known("epoch") != "epoch"
+def test_every_core_error_template_is_in_the_catalogue():
+    """``N_`` and ``translate`` of the core are extraction keywords: every template reaches the translators."""
+    import ast
 
+    from app.i18n import catalog
 
-def test_english_sentences_are_untouched():
-    text = "- runs finished: 3 of 45"
-    assert figure_text.translate_known(text, figure_text.REPORT_PHRASES) is text
+    template_ids = {message.id for message in catalog.read_catalog(catalog.POT_PATH) if message.id}
+    found = []
+    for path in sorted((catalog.REPO_ROOT / "container_edu").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("N_", "translate") and node.args \
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                found.append(node.args[0].value)
+    assert len(found) > 150
+    assert not [text for text in found if text not in template_ids]

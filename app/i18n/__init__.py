@@ -29,6 +29,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from container_edu.text import Message, set_translator
+
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "LANG_PARAM", "LANG_KEY", "LOCALE_DIR", "DOMAIN", "_", "N_", "ngettext",
            "current_language", "translations", "language_selector", "po_path", "Text"]
 
@@ -40,7 +42,7 @@ LANG_KEY = "language"  # the session's choice, in st.session_state
 _WIDGET_KEY = "_language_selector"
 _ADDRESS_PAGE = "*"  # the language is one choice for the whole session, as the model is (see app.url_state)
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 DOMAIN = "messages"
 
 _compiled: dict[str, tuple[float, gettext.GNUTranslations]] = {}  # language -> (.po mtime, catalogue)
@@ -100,16 +102,16 @@ def current_language() -> str:
     """``"en"`` or ``"zh"``: the session's language (English outside a Streamlit run).
 
     A ``?lang=`` that came from outside (a shared link, an edited address) is applied first, following
-    :class:`app.url_state.UrlState`: only a value that differs from what the app last wrote counts, so the
+    :mod:`app.address`: only a value that differs from what the app last wrote counts, so the
     selector's own choice wins otherwise.
     """
     if not _in_streamlit_run():
         return DEFAULT_LANGUAGE
     import streamlit as st
 
-    from app.url_state import UrlState
+    from app import address
 
-    raw = UrlState(_ADDRESS_PAGE).incoming(LANG_PARAM)
+    raw = address.incoming(_ADDRESS_PAGE, LANG_PARAM)
     if raw is not None:
         st.session_state[LANG_KEY] = _parse_language(raw)
     return _parse_language(st.session_state.get(LANG_KEY))
@@ -146,7 +148,8 @@ class Text:
 
     def shown(self) -> str:
         """The text in the current session's language."""
-        args = {name: _(value) if name in self.translated_args and isinstance(value, str) else value
+        args = {name: value.shown(_) if isinstance(value, Message) else
+                _(value) if name in self.translated_args and isinstance(value, str) else value
                 for name, value in self.args}
         return _(self.template).format(**args)
 
@@ -161,8 +164,11 @@ def language_selector() -> str:
     """
     import streamlit as st
 
-    from app.url_state import UrlState
+    from app import address
 
+    # The core writes its figure text and error messages through this hook (a contextvar: this script run's
+    # thread only); ``_`` follows the session's language, so one hook serves every language.
+    set_translator(_)
     language = current_language()
     st.session_state[LANG_KEY] = language
     # The widget's own state is dropped on a page that does not draw it; it is set from the session's choice.
@@ -173,13 +179,5 @@ def language_selector() -> str:
 
     st.radio("Language / 语言", options=list(LANGUAGES), format_func=LANGUAGES.__getitem__, key=_WIDGET_KEY,
              horizontal=True, on_change=remember, label_visibility="collapsed")
-    UrlState(_ADDRESS_PAGE).publish(LANG_PARAM, None if language == DEFAULT_LANGUAGE else language)
+    address.publish(_ADDRESS_PAGE, LANG_PARAM, None if language == DEFAULT_LANGUAGE else language)
     return language
-
-
-if __name__ == "__main__":
-    import sys
-
-    from app.i18n_catalog import main
-
-    sys.exit(main(sys.argv[1:]))
