@@ -56,7 +56,7 @@ def test_each_head_is_shown_by_its_own_matrix_and_a_conv_head_by_its_first_chann
     attention = explore(ExplorerSpec(operator="attention", height=3, width=3, channels=8, heads=4))
     assert [matrix_for_head(attention, m) for m in range(4)] == [0, 1, 2, 3]
     conv = explore(ExplorerSpec(operator="conv", height=3, width=3, channels=8, heads=4))
-    assert conv.matrix_labels[0] == "channel 0" and [matrix_for_head(conv, m) for m in range(4)] == [0, 2, 4, 6]
+    assert str(conv.matrix_labels[0]) == "channel 0" and [matrix_for_head(conv, m) for m in range(4)] == [0, 2, 4, 6]
     mixer = explore(ExplorerSpec(operator="mixer", height=3, width=3, channels=8, heads=4))
     assert mixer.matrices.shape[0] == 1 and matrix_for_head(mixer, 3) == 0
 
