@@ -1,0 +1,287 @@
+"""A visitor's worst inputs to a shared server (issue 25), each pinned so it cannot return.
+
+Zip bombs: a torch.save-like zip whose record is gigabytes of deflated zeros
+is refused from every entry point (the sidebar upload, a path, ``weights
+import``) before anything is inflated: the peak memory of a process doing the
+load stays near that of loading a small genuine checkpoint.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from container_edu.hub.checkpoints import CheckpointError, load_checkpoint_state_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+GiB = 1024**3
+MB = 1024**2
+_CHUNK = 16 * MB
+
+# --------------------------------------------------------------------------
+# Building the bombs (streamed: the test itself never holds or writes gigabytes)
+# --------------------------------------------------------------------------
+
+
+def _zeros(total: int):
+    zeros = bytes(_CHUNK)
+    for start in range(0, total, _CHUNK):
+        yield zeros[: min(_CHUNK, total - start)]
+
+
+def _genuine_members(state: dict) -> list[tuple[str, bytes]]:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
+        return [(info.filename, archive.read(info)) for info in archive.infolist()]
+
+
+def _torch_like_zip(path: Path, bomb_member: str, bomb_bytes: int) -> None:
+    """A genuine torch.save zip of ``{"w": zeros}``, with ``bomb_member`` replaced by deflated zeros."""
+    members = _genuine_members({"w": torch.zeros(4)})
+    names = [name for name, _ in members]
+    assert any(name.endswith(bomb_member) for name in names), names
+    # Level 1: about 230:1 on zeros, so 3 GiB fit in ~14 MB, under the 20 MB upload cap, in seconds.
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, data in members:
+            if name.endswith(bomb_member):
+                with archive.open(name, "w", force_zip64=bomb_bytes > 2 * GiB - 1) as member:
+                    for chunk in _zeros(bomb_bytes):
+                        member.write(chunk)
+            else:
+                archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+
+
+def _with_zip64_end(data: bytes, count: int | None = None) -> bytes:
+    """``data`` rewritten to end in zip64 end records whose member count the plain end record defers to.
+
+    ``count`` replaces the member count the zip64 record declares. (torch.save
+    already writes a zip64 record, but with the count also in the plain one.)
+    """
+    end = data[-22:]
+    assert end.startswith(b"PK\x05\x06")
+    entries, cd_size, cd_offset = struct.unpack("<HII", end[10:20])
+    body = data[:-22]
+    if body[-20:].startswith(b"PK\x06\x07"):  # drop the zip64 record and locator torch.save wrote
+        body = body[:-76]
+    count = entries if count is None else count
+    record = b"PK\x06\x06" + struct.pack("<QHHIIQQQQ", 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
+    locator = b"PK\x06\x07" + struct.pack("<IQI", 0, len(body), 1)
+    new_end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return body + record + locator + new_end
+
+
+def _nested(path: Path, inner: Path, compression: int) -> None:
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        archive.write(inner, "weights/model.pth")
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("bombs")
+    made = {}
+    made["data0"] = folder / "data0_bomb.pth"
+    _torch_like_zip(made["data0"], "data/0", 3 * GiB)
+    made["pickle"] = folder / "pickle_bomb.pth"
+    _torch_like_zip(made["pickle"], "data.pkl", GiB)
+    made["zip64"] = folder / "zip64_bomb.pth"
+    made["zip64"].write_bytes(_with_zip64_end(made["data0"].read_bytes()))
+    made["nested_stored"] = folder / "nested_stored.zip"
+    _nested(made["nested_stored"], made["data0"], zipfile.ZIP_STORED)
+    made["nested_deflated"] = folder / "nested_deflated.zip"
+    _nested(made["nested_deflated"], made["data0"], zipfile.ZIP_DEFLATED)
+    return made
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("small") / "small.pth"
+    torch.save({"w": torch.zeros(4)}, path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# Refused, with one clear line
+# --------------------------------------------------------------------------
+
+
+def test_the_bomb_is_what_it_claims(bombs):
+    with zipfile.ZipFile(bombs["data0"]) as archive:
+        declared = sum(info.file_size for info in archive.infolist())
+        methods = {info.compress_type for info in archive.infolist()}
+    assert declared > 3 * GiB and zipfile.ZIP_DEFLATED in methods
+    assert bombs["data0"].stat().st_size < 20 * MB  # under the upload cap: it reaches the loader
+
+
+@pytest.mark.parametrize(
+    ("variant", "reason"),
+    [
+        ("data0", "is compressed"),
+        ("pickle", "is compressed"),
+        ("zip64", "is compressed"),
+        ("nested_deflated", "is compressed"),
+        ("nested_stored", "not one written by torch.save"),
+    ],
+)
+def test_bomb_family_is_refused_in_one_line(bombs, variant, reason):
+    data = bombs[variant].read_bytes()
+    for source in (bombs[variant], data):
+        with pytest.raises(CheckpointError, match=reason) as info:
+            load_checkpoint_state_dict(source)
+        message = str(info.value)
+        assert "\n" not in message and len(message) < 400
+
+
+def _central_entries(data: bytes) -> tuple[int, list[bytearray]]:
+    """The central directory's offset and its raw entries (read from the plain end record)."""
+    count, _, offset = struct.unpack("<HII", data[-12:-2])
+    entries, position = [], offset
+    for _ in range(count):
+        name_length, extra, comment = struct.unpack("<HHH", data[position + 28 : position + 34])
+        size = 46 + name_length + extra + comment
+        entries.append(bytearray(data[position : position + size]))
+        position += size
+    return offset, entries
+
+
+def _entry_name(entry: bytes) -> str:
+    return entry[46 : 46 + struct.unpack("<H", entry[28:30])[0]].decode()
+
+
+def _with_central_entries(data: bytes, offset: int, entries: list[bytes]) -> bytes:
+    directory = b"".join(entries)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, len(entries), len(entries), len(directory), offset, 0)
+    return data[:offset] + directory + end
+
+
+def _renamed(entry: bytes, name: str) -> bytes:
+    old_length = struct.unpack("<H", entry[28:30])[0]
+    encoded = name.encode()
+    return entry[:28] + struct.pack("<H", len(encoded)) + entry[30:46] + encoded + entry[46 + old_length :]
+
+
+def test_a_stored_member_declaring_more_than_the_file_is_refused(small_checkpoint):
+    data = small_checkpoint.read_bytes()
+    offset, entries = _central_entries(data)
+    for entry in entries:
+        if _entry_name(entry).endswith("data/0"):
+            entry[20:28] = struct.pack("<II", 3 * GiB, 3 * GiB)  # compressed and uncompressed size
+    with pytest.raises(CheckpointError, match="more than the file holds"):
+        load_checkpoint_state_dict(_with_central_entries(data, offset, entries))
+
+
+def test_overlapping_members_declaring_more_than_the_cap_are_refused(tmp_path):
+    # One 1 MB record listed 200 times: each entry points at the same bytes, so
+    # the sizes are each true, but together they would load 200 MB from 1 MB.
+    path = tmp_path / "overlap.pth"
+    torch.save({"w": torch.zeros(MB // 4)}, path)
+    data = path.read_bytes()
+    offset, entries = _central_entries(data)
+    record = next(entry for entry in entries if _entry_name(entry).endswith("data/0"))
+    copies = [_renamed(record, f"{_entry_name(record)}_{index}") for index in range(200)]
+    overlapping = _with_central_entries(data, offset, entries + copies)
+    assert len(overlapping) < 2 * MB
+    with pytest.raises(CheckpointError, match="members declare .* bytes in all"):
+        load_checkpoint_state_dict(overlapping, max_bytes=20 * MB)
+    assert load_checkpoint_state_dict(data, max_bytes=20 * MB)["w"].numel() == MB // 4
+
+
+def test_a_zip64_directory_of_millions_of_members_is_refused_before_it_is_read(small_checkpoint):
+    data = _with_zip64_end(small_checkpoint.read_bytes(), count=10_000_000)
+    with pytest.raises(CheckpointError, match="10,000,000 members"):
+        load_checkpoint_state_dict(data)
+
+
+def test_genuine_zip64_checkpoint_still_loads(small_checkpoint):
+    data = _with_zip64_end(small_checkpoint.read_bytes())
+    assert load_checkpoint_state_dict(data)["w"].shape == (4,)
+
+
+@pytest.mark.parametrize("tail", [bytes(30), b"PK\x05\x06" + bytes(18)])
+def test_bytes_after_the_directory_are_refused(small_checkpoint, tail):
+    # Another reader could pick another end record, so another directory than the one checked.
+    data = small_checkpoint.read_bytes() + tail
+    with pytest.raises(CheckpointError, match="truncated or corrupt|not one written by torch.save"):
+        load_checkpoint_state_dict(data)
+
+
+# --------------------------------------------------------------------------
+# ... and cheaply, from every entry point
+# --------------------------------------------------------------------------
+
+_PROBE = textwrap.dedent(
+    """
+    import json, resource, sys
+    from pathlib import Path
+    entry, folder, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+    messages = []
+    for name in files:
+        try:
+            if entry == "upload":  # what the sidebar's "...or upload a checkpoint" box calls
+                from app import caching
+                caching.load_uploaded_model({}, Path(name).name, Path(name).read_bytes())
+            elif entry == "path":
+                from app import caching
+                caching.load_checkpoint_from_path(name)
+            else:  # the store behind `weights import` and `weights fetch`
+                from container_edu.hub import weights_store
+                weights_store.import_checkpoint(name, folder)
+            messages.append("loaded")
+        except Exception as error:
+            messages.append(f"{type(error).__name__}: {error}")
+    print(json.dumps({"messages": messages,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    """
+)
+
+
+def _probe(entry: str, folder: Path, files: list[Path]) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, entry, str(folder), *map(str, files)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("entry", ["upload", "path", "store"])
+def test_bombs_cost_no_more_memory_than_a_small_checkpoint(bombs, small_checkpoint, entry, tmp_path):
+    folder = tmp_path / "weights"
+    normal = _probe(entry, folder, [small_checkpoint])
+    attacked = _probe(entry, folder, [bombs[name] for name in ("data0", "pickle", "zip64", "nested_deflated")])
+    for message in attacked["messages"]:
+        assert "is compressed" in message and "\n" not in message, message
+    print(f"{entry}: peak RSS {normal['peak_mb']:.0f} MB for a small checkpoint, "
+          f"{attacked['peak_mb']:.0f} MB for four bombs")
+    assert attacked["peak_mb"] < normal["peak_mb"] + 200
+    if entry == "store":
+        assert not any(folder.iterdir())  # refused: nothing left in the weights folder
+
+
+def test_the_cli_refuses_the_bomb_in_one_line(bombs, tmp_path):
+    folder = tmp_path / "weights"
+    wrapper = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); sys.exit(done.returncode)")
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, sys.executable, "-m", "container_edu", "weights", "import",
+         str(bombs["data0"]), "--dir", str(folder)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "is compressed" in errors[0], done.stderr
+    peak_mb = float(done.stdout.strip().splitlines()[-1])
+    print(f"weights import of the 3 GiB bomb: peak RSS {peak_mb:.0f} MB")
+    assert peak_mb < 1024  # the unguarded load peaked at 3.3 GB
+    assert not any(folder.iterdir())
