@@ -29,7 +29,7 @@ from container_edu.record.trace import AggregationRecord
 
 from container_edu import figures
 
-from app import figure_text, registry
+from app import deployment, figure_text, registry
 from app.i18n import N_, Text, _
 from app.registry import ModelRef
 from app.samples import list_samples
@@ -135,21 +135,26 @@ def gallery_image_set(card: ModelCard) -> ImageSet:
     """The first :data:`GALLERY_TEST_IMAGES` Fashion-MNIST test images, or the sample gallery when they are missing
     (and always for an ImageNet model), preprocessed as ``card`` says."""
     with st.spinner(_("Preparing the images…")):
-        return _image_set(registry.dataset_label(card), str(resolve_data_dir()), card.preprocessing)
+        return _image_set(registry.dataset_label(card), str(resolve_data_dir()), card.preprocessing,
+                          deployment.shared_mode())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _image_set(dataset: str, directory: str, preprocessing: Preprocessing) -> ImageSet:
+def _image_set(dataset: str, directory: str, preprocessing: Preprocessing, shared: bool) -> ImageSet:
+    """``shared``: on a shared server the sentences leave out the folder (it would show the server's layout)."""
     missing = None
     if dataset == registry.FASHION_MNIST:
         try:
             images = load_fashion_mnist("test", directory)[0][:GALLERY_TEST_IMAGES].numpy()
         except (DatasetError, OSError) as error:
-            missing = str(error).split(".")[0]
+            missing = "not installed on this server" if shared else str(error).split(".")[0]
         else:
-            description = Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last}, "
-                                  "from {directory})"),
-                               (("count", len(images)), ("last", len(images) - 1), ("directory", directory)))
+            counts = (("count", len(images)), ("last", len(images) - 1))
+            description = (
+                Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last})"), counts)
+                if shared else
+                Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last}, "
+                        "from {directory})"), counts + (("directory", directory),)))
             return ImageSet(f"fmnist-test-{len(images)}", description, to_model_input(images))
     samples = list_samples()
     if not samples:

@@ -153,7 +153,9 @@ def english_template(message: str) -> tuple[str, dict[str, str]] | None:
 
 def translated_message(error: BaseException | str) -> str:
     """The error's message in the session's language (unchanged in English, or when it is not a known message)."""
-    message = str(error)
+    from app.deployment import without_server_folders  # here: deployment imports the core, which is slow to import
+
+    message = without_server_folders(str(error))
     if current_language() == DEFAULT_LANGUAGE:
         return message
     found = english_template(message)

@@ -285,3 +285,138 @@ def test_the_cli_refuses_the_bomb_in_one_line(bombs, tmp_path):
     print(f"weights import of the 3 GiB bomb: peak RSS {peak_mb:.0f} MB")
     assert peak_mb < 1024  # the unguarded load peaked at 3.3 GB
     assert not any(folder.iterdir())
+
+
+# --------------------------------------------------------------------------
+# No server folder in anything a shared server draws
+# --------------------------------------------------------------------------
+
+WEIGHTS_HOME = "home-of-qzxaccount"  # distinctive: found in a drawn page only if a folder leaked
+DATA_HOME = "srv-data-vkjfolder"
+APP_ENTRY = str(ROOT / "streamlit_app.py")
+APP_PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("[0-9]*.py"))
+ANALYSIS_TABS = ["Same query, two images", "Head gallery", "Rollout"]
+
+
+@pytest.fixture(scope="module")
+def server_folders(tmp_path_factory) -> tuple[Path, Path]:
+    """The authors' (fake) ImageNet weights installed under one home folder, Fashion-MNIST under another."""
+    import shutil
+
+    from container_edu.data.subset import SUBSET_DIR
+    from container_edu.hub import weights_store
+    from weights_server import write_release
+
+    base = tmp_path_factory.mktemp("server")
+    weights = base / WEIGHTS_HOME / ".local" / "share" / "container_edu" / "weights"
+    weights_store.import_checkpoint(write_release(base / "release").checkpoint, weights)
+    data = base / DATA_HOME / "fashion-mnist"
+    shutil.copytree(SUBSET_DIR, data)  # the subset's four files, named as the full set's
+    return weights, data
+
+
+def _drawn(at) -> str:
+    """Everything the page sent to the browser, as text (every element's message, markdown to chart specs)."""
+    texts: list[str] = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            texts.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(texts)
+
+
+def _leaks(at) -> list[str]:
+    drawn = _drawn(at)
+    return [name for name in (WEIGHTS_HOME, DATA_HOME) if name in drawn]
+
+
+@pytest.fixture
+def shared_server(monkeypatch, server_folders, fake_weights_dir):
+    from app.registry import BUNDLED_DIR_ENV
+    from container_edu.data.fashion_mnist import ENV_VAR
+    from container_edu.hub import weights_store
+
+    weights, data = server_folders
+    monkeypatch.setenv("CONTAINER_EDU_SHARED", "1")
+    monkeypatch.setenv(weights_store.DIR_ENV, str(weights))
+    monkeypatch.setenv(ENV_VAR, str(data))
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(fake_weights_dir))
+    return server_folders
+
+
+def _app(page: str, session: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP_ENTRY, default_timeout=180)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_folder_detector_sees_the_folders_on_a_private_server(shared_server, fake_weights_dir, monkeypatch):
+    """The control: with shared mode off, the same pages do name both folders, so silence below means something."""
+    from app import registry
+    from app.lessons.widgets import PICKER_KEY
+
+    monkeypatch.setenv("CONTAINER_EDU_SHARED", "0")
+    assert WEIGHTS_HOME in _leaks(_app("pages/1_Home.py"))
+    assert DATA_HOME in _leaks(_app("pages/6_Lessons.py", {PICKER_KEY: "train"}))
+    zoo = registry.bundled_ref("fmnist_container_light", registry.bundled_cards(fake_weights_dir)["fmnist_container_light"])
+    assert DATA_HOME in _leaks(_app("pages/7_Analysis.py", {"model_key": zoo.key, "an_tab": "Head gallery"}))
+
+
+@pytest.mark.parametrize("page", APP_PAGES)
+def test_no_shared_page_names_a_server_folder(shared_server, page):
+    at = _app(page)
+    assert _leaks(at) == [], page
+
+
+def test_no_shared_lesson_names_a_server_folder(shared_server):
+    from app.lessons import LESSON_KEYS
+    from app.lessons.widgets import PICKER_KEY
+
+    at = _app("pages/6_Lessons.py")
+    for key in LESSON_KEYS:
+        at.selectbox(key=PICKER_KEY).set_value(key).run()
+        assert not at.exception, (key, [e.value for e in at.exception])
+        assert _leaks(at) == [], key
+
+
+@pytest.mark.parametrize("model", [None, "fmnist_container_light"])
+def test_no_shared_analysis_tab_names_a_server_folder(shared_server, fake_weights_dir, model):
+    from app import registry
+
+    session = {}
+    if model is not None:  # a Fashion-MNIST model: its gallery reads the data set's folder
+        session["model_key"] = registry.bundled_ref(model, registry.bundled_cards(fake_weights_dir)[model]).key
+    for tab in ANALYSIS_TABS:
+        at = _app("pages/7_Analysis.py", {**session, "an_tab": tab})
+        assert _leaks(at) == [], (model, tab)
+
+
+def test_core_errors_naming_a_server_folder_are_shown_without_it(server_folders, tmp_path, monkeypatch):
+    import shutil
+
+    from app.core_messages import translated_message
+    from container_edu.hub import weights_store
+
+    damaged = tmp_path / WEIGHTS_HOME / "weights"
+    shutil.copytree(server_folders[0], damaged)
+    for weights_file in damaged.glob("*.safetensors"):
+        weights_file.write_bytes(weights_file.read_bytes()[:1000])
+    monkeypatch.setenv(weights_store.DIR_ENV, str(damaged))
+    with pytest.raises(weights_store.WeightsError) as caught:
+        weights_store.load_installed()
+    monkeypatch.setenv("CONTAINER_EDU_SHARED", "0")
+    assert WEIGHTS_HOME in translated_message(caught.value)  # the control: the core's message names the folder
+    monkeypatch.setenv("CONTAINER_EDU_SHARED", "1")
+    shown = translated_message(caught.value)
+    assert WEIGHTS_HOME not in shown and "a folder on the server" in shown

@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from app import caching, registry
+from app import caching, deployment, registry
 from app.i18n import N_, _
 from app.registry import bundled_cards
 from container_edu.hub import bundled as pretrained
@@ -45,6 +45,8 @@ def source_label(source: DataSource) -> str:
         train, test = (SUBSET_PER_CLASS[split] * NUM_CLASSES for split in ("train", "test"))
         return _("the bundled Fashion-MNIST subset ({train:,} training and {test:,} test images, class-balanced; "
                  "the full set was not found)").format(train=train, test=test)
+    if deployment.shared_mode():  # the folder would show the server's layout to every visitor
+        return _("the full Fashion-MNIST set (installed on this server)")
     return _("the full Fashion-MNIST set in {directory}").format(directory=source.directory)
 
 
