@@ -420,3 +420,86 @@ def test_core_errors_naming_a_server_folder_are_shown_without_it(server_folders,
     monkeypatch.setenv("CONTAINER_EDU_SHARED", "1")
     shown = translated_message(caught.value)
     assert WEIGHTS_HOME not in shown and "a folder on the server" in shown
+
+
+# --------------------------------------------------------------------------
+# Bounded cost per upload
+# --------------------------------------------------------------------------
+
+
+def _upload_cost():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import upload_cost
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    return upload_cost
+
+
+def _encoded(image, fmt: str, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def test_the_largest_accepted_upload_adds_at_most_150_mb(tmp_path):
+    upload_cost = _upload_cost()
+    results = upload_cost.upload_memory(upload_cost.largest_pictures(tmp_path))
+    for name, row in results.items():
+        print(f"{name}: {row['bytes'] / MB:.1f} MB file, +{row['added_mb']:.0f} MB at peak, kept {row['kept']}")
+    for name, row in results.items():
+        assert row["message"] is None, (name, row["message"])  # the largest accepted: accepted
+        assert max(row["kept"]) <= 2048, (name, row["kept"])
+        assert row["added_mb"] <= 150, (name, row)
+
+
+def test_a_shared_server_lowers_the_pixel_cap_and_every_server_refuses_strips(monkeypatch):
+    from PIL import Image
+
+    from app.widgets import decode_upload
+
+    over_cap = _encoded(Image.new("1", (4100, 3000)), "PNG")  # 12.3 MP
+    wide_webp = _encoded(Image.new("RGB", (3100, 2000)), "WEBP")  # 6.2 MP
+    strip = _encoded(Image.new("L", (4200, 200)), "PNG")  # 21:1
+    long_photo = _encoded(Image.new("L", (4000, 200)), "PNG")  # 20:1
+    monkeypatch.setenv("CONTAINER_EDU_SHARED", "1")
+    for data in (over_cap, wide_webp):
+        image, message = decode_upload("big", data, {})
+        assert image is None and "megapixels" in message
+    image, message = decode_upload("strip.png", strip, {})
+    assert image is None and "20 times the other" in message
+    assert decode_upload("long.png", long_photo, {})[0].image.size == (2048, 102)
+    monkeypatch.setenv("CONTAINER_EDU_SHARED", "0")
+    for data in (over_cap, wide_webp):
+        image, message = decode_upload("big", data, {})
+        assert message is None and max(image.image.size) == 2048  # the control: the cap is the shared one
+    assert decode_upload("strip.png", strip, {})[0] is None
+
+
+def test_an_upload_is_decoded_once_however_many_widgets_move(monkeypatch):
+    from PIL import Image
+    from streamlit.testing.v1 import AppTest
+
+    import app.widgets
+
+    decodes: list[int] = []
+    real_load_image = app.widgets.load_image
+
+    def counting_load_image(data, **kwargs):
+        decodes.append(len(data))
+        return real_load_image(data, **kwargs)
+
+    monkeypatch.setattr(app.widgets, "load_image", counting_load_image)
+    monkeypatch.setenv("CONTAINER_EDU_SHARED", "1")
+    photo = _encoded(Image.new("RGB", (4000, 3000), (90, 140, 200)), "JPEG")
+    at = AppTest.from_file(APP_ENTRY, default_timeout=180)
+    at.session_state["image_source"] = "Upload an image"
+    at.switch_page("pages/3_Image_inspector.py")
+    at.run()
+    at.file_uploader(key="image_upload").set_value(("photo.jpg", photo, "image/jpeg")).run()
+    for opacity in (0.3, 0.4, 0.5):
+        at.slider(key="insp_opacity").set_value(opacity).run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert decodes == [len(photo)]
+    kept = at.session_state["current_image"].image
+    assert max(kept.size) <= 2048
