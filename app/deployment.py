@@ -38,6 +38,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -56,6 +57,7 @@ __all__ = [
     "shared_mode_note",
     "notice_new_server_session",
     "without_server_folders",
+    "session_owner",
 ]
 
 logger = logging.getLogger("container_edu.app")
@@ -153,6 +155,19 @@ def _server_folders() -> list[str]:
         folders.add(str(Path(folder).resolve()))
     # Longest first, so a folder inside the home folder goes whole, not as "<...>/.local/...".
     return sorted((f for f in folders if len(f) > 1), key=len, reverse=True)
+
+
+def session_owner() -> tuple[str | None, Callable[[], bool] | None]:
+    """``(id, alive)`` of the session running this script: ``alive()`` says, from any thread, whether its browser
+    tab is still connected. ``(None, None)`` outside a Streamlit server (a bare script, ``AppTest``)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is None or not Runtime.exists():
+        return (None if context is None else context.session_id), None
+    runtime, session_id = Runtime.instance(), context.session_id
+    return session_id, lambda: runtime.is_active_session(session_id)
 
 
 def shared_mode_note() -> str:

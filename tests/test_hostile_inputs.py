@@ -503,3 +503,93 @@ def test_an_upload_is_decoded_once_however_many_widgets_move(monkeypatch):
     assert decodes == [len(photo)]
     kept = at.session_state["current_image"].image
     assert max(kept.size) <= 2048
+
+
+# --------------------------------------------------------------------------
+# Abandoned training runs leave the queue
+# --------------------------------------------------------------------------
+
+
+class _Holder:
+    """Someone else's run, holding the only slot."""
+
+    def __init__(self) -> None:
+        self.stop = False
+
+
+class _Session:
+    """Whether a learner's tab is still connected, as the run sees it; counts the checks."""
+
+    def __init__(self, alive: bool = True) -> None:
+        self.alive = alive
+        self.checks = 0
+
+    def __call__(self) -> bool:
+        self.checks += 1
+        return self.alive
+
+
+def _subset_dir() -> str:
+    from container_edu.data.subset import SUBSET_DIR
+
+    return str(SUBSET_DIR)
+
+
+def test_a_queued_run_whose_session_has_gone_leaves_the_line_and_the_next_moves_up():
+    from app.lessons.training_job import ORPHAN_CHECKS, TrainingJob, TrainingQueue
+    from container_edu.training.train import TrainSettings
+
+    queue = TrainingQueue(slots=1, max_waiting=4)
+    holder = _Holder()
+    assert queue.enqueue(holder) and queue.wait_turn(holder, lambda: holder.stop, timeout=10)
+    gone, present = _Session(alive=False), _Session()
+    settings = TrainSettings(mixing="conv", epochs=1, train_subset=100)
+    abandoned = TrainingJob.start("closed_tab", settings, queue=queue, data_dir=_subset_dir(), owner="tab-1",
+                                  owner_alive=gone, check_seconds=0)
+    waiting = TrainingJob.start("open_tab", settings, queue=queue, data_dir=_subset_dir(), owner="tab-2",
+                                owner_alive=present, check_seconds=0)
+    try:
+        assert abandoned.wait(60) and abandoned.status == "cancelled" and abandoned.abandoned
+        assert gone.checks == ORPHAN_CHECKS  # a bounded number of checks, and no more
+        assert queue.position(abandoned) is None and waiting.queue_position() == 1
+    finally:
+        waiting.request_stop()
+        waiting.wait(60)
+        queue.done(holder)
+
+
+def test_a_running_run_whose_session_has_gone_stops(tmp_path):
+    from app.lessons.training_job import ORPHAN_CHECKS, TrainingJob, TrainingQueue
+    from container_edu.training.train import TrainSettings
+
+    queue = TrainingQueue(slots=1, max_waiting=4)
+    session = _Session()
+    settings = TrainSettings(mixing="conv", epochs=50, train_subset=200, batch_size=8)
+    job = TrainingJob.start("closed_later", settings, queue=queue, data_dir=_subset_dir(), owner="tab",
+                            owner_alive=session, check_seconds=0)
+    try:
+        while job.snapshot().status == "queued" or not job.snapshot().steps:
+            assert not job.wait(0.05), job.error
+        session.alive = False
+        checks_when_closed = session.checks
+        assert job.wait(120) and job.status == "stopped" and job.abandoned
+        assert session.checks - checks_when_closed <= ORPHAN_CHECKS
+        assert len(job.snapshot().steps) < job.snapshot().total_steps
+        assert queue.snapshot() == (0, 0)
+    finally:
+        job.request_stop()
+        job.wait(60)
+
+
+def test_one_run_per_session_and_a_bounded_line():
+    from app.lessons.training_job import MAX_WAITING_RUNS, TrainingQueue
+
+    queue = TrainingQueue(slots=1, max_waiting=3)
+    first, second = object(), object()
+    assert queue.enqueue(first, owner="tab-1")
+    assert not queue.enqueue(second, owner="tab-1"), "one run per session"
+    assert queue.enqueue(second, owner="tab-2")
+    assert queue.enqueue(object(), owner="tab-3") and not queue.enqueue(object(), owner="tab-4"), "the line is full"
+    queue.cancel(first)
+    assert queue.enqueue(object(), owner="tab-1")  # its run left the line, so the session may queue again
+    assert MAX_WAITING_RUNS <= 20

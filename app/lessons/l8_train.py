@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app import deployment
 from app.caching import TRAINED_MODELS_KEY
 from app.i18n import N_, _, ngettext
 from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source
@@ -28,7 +29,8 @@ from container_edu.training.train import TrainSettings
 from app.lessons import figures
 from app.lessons.evidence import card_dataset_label
 from app.lessons.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
-from app.lessons.training_job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
+from app.lessons.training_job import (MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TRAINING_QUEUE, TrainingJob,
+                                     keep_trained)
 from app.lessons.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
                       tex_words, verify_panel)
 
@@ -107,10 +109,12 @@ def _subsets(source: DataSource) -> tuple[int, ...]:
 
 def _start() -> None:
     name, settings = _settings_from_widgets()
+    owner, owner_alive = deployment.session_owner()
     job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_MODELS_KEY, {}),
-                            data_dir=data_source().directory)
+                            data_dir=data_source().directory, owner=owner, owner_alive=owner_alive)
     if job is None:
-        st.session_state["l8_busy"] = True
+        # "own": this session has a run waiting or training already (one per session); else the line is full.
+        st.session_state["l8_busy"] = "own" if owner is not None and TRAINING_QUEUE.owner_busy(owner) else True
     else:
         st.session_state["l8_busy"] = False
         st.session_state[JOB_KEY] = job
@@ -302,7 +306,10 @@ def render() -> None:
     b1.button(_("▶ Start training"), key="l8_start", on_click=_start, disabled=running, type="primary",
               width="stretch")
     b2.button(_("■ Stop"), key="l8_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
-    if st.session_state.get("l8_busy"):
+    if st.session_state.get("l8_busy") == "own":
+        st.warning(_("Your earlier run is still waiting or training: a session trains one run at a time. Stop it, "
+                     "or wait for it to finish."))
+    elif st.session_state.get("l8_busy"):
         st.warning(_("The training queue of this server is full ({count} runs are waiting); try again in a few "
                      "minutes.").format(count=MAX_WAITING_RUNS))
 
