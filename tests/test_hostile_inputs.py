@@ -593,3 +593,131 @@ def test_one_run_per_session_and_a_bounded_line():
     queue.cancel(first)
     assert queue.enqueue(object(), owner="tab-1")  # its run left the line, so the session may queue again
     assert MAX_WAITING_RUNS <= 20
+
+
+# --------------------------------------------------------------------------
+# The deployment: what the proxy lets through, the session TTL, the weights' mode
+# --------------------------------------------------------------------------
+
+
+def test_sessions_of_closed_tabs_are_kept_briefly():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["disconnectedSessionTTL"] <= 30
+
+
+def test_installed_weights_are_readable_by_any_user_whatever_the_umask(server_folders, tmp_path):
+    import stat
+
+    from container_edu.hub import weights_store
+    from weights_server import write_release
+
+    release = write_release(tmp_path / "release")
+    folder = tmp_path / "weights"
+    previous = os.umask(0o077)
+    try:
+        weights_store.import_checkpoint(release.checkpoint, folder)
+    finally:
+        os.umask(previous)
+    for installed in folder.iterdir():
+        assert stat.S_IMODE(installed.stat().st_mode) == 0o644, installed
+    assert stat.S_IMODE(folder.stat().st_mode) & 0o055 == 0o055
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads files of any mode")
+def test_unreadable_weights_say_what_to_fix(server_folders, tmp_path, monkeypatch):
+    import shutil
+
+    from container_edu.hub import weights_store
+
+    folder = tmp_path / "weights"
+    shutil.copytree(server_folders[0], folder)
+    weights = next(folder.glob("*.safetensors"))
+    weights.chmod(0o600)
+    weights.chmod(0o000)
+    with pytest.raises(weights_store.WeightsError, match=r"chmod 644"):
+        weights_store.load_installed(directory=folder)
+
+
+@pytest.fixture(scope="module")
+def proxied_replica(tmp_path_factory):
+    """One real shared-mode replica behind HAProxy configured from deploy/haproxy.cfg, as tools/classroom.py runs it."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from replicas import AppServer, Proxy, haproxy_binary
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    if haproxy_binary() is None:
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    work = tmp_path_factory.mktemp("proxy")
+    replica = AppServer("app1", work / "app1.log")
+    proxy = Proxy([replica], work)
+    try:
+        replica.start()
+        replica.wait_ready(180)
+        proxy.start(60)
+        yield replica, proxy
+    finally:
+        proxy.stop()
+        replica.stop()
+
+
+def _status(url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_proxy_hides_the_metrics_endpoint(proxied_replica):
+    replica, proxy = proxied_replica
+    assert _status(f"{replica.url}/_stcore/metrics") == 200  # the control: the replica itself serves it
+    for path in ("/_stcore/metrics", "//_stcore//metrics/", "/_stcore/%6detrics", "/_STCORE/Metrics"):
+        assert _status(f"{proxy.url}{path}") == 404, path
+    assert _status(f"{proxy.url}/_stcore/health") == 200
+
+
+def test_the_proxy_limits_uploads_per_session(proxied_replica):
+    _replica, proxy = proxied_replica
+    session = "0f0e0d0c-aaaa-bbbb-cccc-000000000001"
+    statuses = [_status(f"{proxy.url}/_stcore/upload_file/{session}/file{index}", "PUT", b"x" * 100,
+                        {"Content-Type": "application/octet-stream"}) for index in range(8)]
+    assert 429 not in statuses[:6] and statuses[6:] == [429, 429], statuses
+    other = _status(f"{proxy.url}/_stcore/upload_file/0f0e0d0c-aaaa-bbbb-cccc-000000000002/file0", "PUT", b"x",
+                    {"Content-Type": "application/octet-stream"})
+    assert other != 429  # another session is not held back by the first one's uploads
+    too_big = _status(f"{proxy.url}/_stcore/upload_file/{session}x/big", "PUT", b"",
+                      {"Content-Length": str(30 * MB)})
+    assert too_big == 413
+
+
+def test_the_proxy_limits_connections_per_address(proxied_replica):
+    import socket
+
+    _replica, proxy = proxied_replica
+    port = int(proxy.url.rsplit(":", 1)[1])
+
+    def answered(connection: socket.socket) -> bool:
+        try:
+            connection.sendall(b"GET /_stcore/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return connection.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:  # reset by the proxy
+            return False
+
+    held = []
+    try:
+        for _ in range(200):
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=30))
+        extra = socket.create_connection(("127.0.0.1", port), timeout=30)
+        held.append(extra)
+        assert not answered(extra), "a 201st connection from one address is refused"
+        assert answered(held[0]), "the first 200 are served"
+    finally:
+        for connection in held:
+            connection.close()
