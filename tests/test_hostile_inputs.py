@@ -712,12 +712,11 @@ def test_the_proxy_limits_connections_per_address(proxied_replica):
 
     held = []
     try:
-        for _ in range(200):
+        for _ in range(201):
             held.append(socket.create_connection(("127.0.0.1", port), timeout=30))
-        extra = socket.create_connection(("127.0.0.1", port), timeout=30)
-        held.append(extra)
-        assert not answered(extra), "a 201st connection from one address is refused"
-        assert answered(held[0]), "the first 200 are served"
+        # The proxy's threads accept in no fixed order, so which one is refused is not known: exactly one is.
+        served = [answered(connection) for connection in held]
+        assert served.count(False) == 1, f"{served.count(False)} of 201 connections from one address refused"
     finally:
         for connection in held:
             connection.close()
