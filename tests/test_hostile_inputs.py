@@ -215,6 +215,23 @@ def test_bytes_after_the_directory_are_refused(small_checkpoint, tail):
         load_checkpoint_state_dict(data)
 
 
+def test_a_legacy_checkpoint_declaring_a_huge_storage_is_refused_without_allocating_it():
+    # The pre-zip torch.save format: each storage's element count precedes its bytes; this one claims 3 GiB.
+    buffer = io.BytesIO()
+    torch.save({"w": torch.zeros(4)}, buffer, _use_new_zipfile_serialization=False)
+    data = bytearray(buffer.getvalue())
+    assert struct.unpack("<q", data[-24:-16])[0] == 4
+    data[-24:-16] = struct.pack("<q", 3 * GiB // 4)
+    probe = ("import resource, sys; from container_edu.hub.checkpoints import load_checkpoint_state_dict as load\n"
+             "try:\n    load(sys.stdin.buffer.read())\nexcept Exception as error:\n    print(error)\n"
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    done = subprocess.run([sys.executable, "-c", probe], input=bytes(data), capture_output=True, cwd=ROOT,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    message, peak_mb = done.stdout.decode().strip().splitlines()[-2:]
+    assert "truncated or corrupt" in message
+    assert float(peak_mb) < 1024
+
+
 # --------------------------------------------------------------------------
 # ... and cheaply, from every entry point
 # --------------------------------------------------------------------------
