@@ -709,6 +709,8 @@ def test_the_proxy_limits_uploads_per_session(proxied_replica):
     other = _status(f"{proxy.url}/_stcore/upload_file/0f0e0d0c-aaaa-bbbb-cccc-000000000002/file0", "PUT", b"x",
                     {"Content-Type": "application/octet-stream"})
     assert other != 429  # another session is not held back by the first one's uploads
+    removal = _status(f"{proxy.url}/_stcore/upload_file/{session}/file0", "DELETE")
+    assert removal != 429  # removing a file frees memory: never held back
     too_big = _status(f"{proxy.url}/_stcore/upload_file/{session}x/big", "PUT", b"",
                       {"Content-Length": str(30 * MB)})
     assert too_big == 413
