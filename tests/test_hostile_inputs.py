@@ -419,6 +419,30 @@ def test_no_shared_analysis_tab_names_a_server_folder(shared_server, fake_weight
         assert _leaks(at) == [], (model, tab)
 
 
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_damaged_data_set_is_reported_without_its_folder(shared_server, tmp_path, monkeypatch, shared):
+    import shutil
+
+    from app.lessons.widgets import PICKER_KEY
+    from container_edu.data.fashion_mnist import ENV_VAR
+
+    damaged = tmp_path / DATA_HOME / "fashion-mnist"
+    shutil.copytree(shared_server[1], damaged)
+    for images in damaged.glob("t10k-images*"):
+        images.write_bytes(images.read_bytes()[:100])  # the test split's images file cut short
+    monkeypatch.setenv(ENV_VAR, str(damaged))
+    monkeypatch.setenv("CONTAINER_EDU_SHARED", "1" if shared else "0")
+    drawn = []
+    for lesson in ("container", "trained"):
+        at = _app("pages/6_Lessons.py", {PICKER_KEY: lesson})
+        drawn.append(_drawn(at))
+    assert any("could not be read" in text for text in drawn)  # the damage is reported
+    if shared:
+        assert not any(DATA_HOME in text for text in drawn)
+    else:  # the control: a private server's lessons do name the damaged files' folder
+        assert any(DATA_HOME in text for text in drawn)
+
+
 def test_core_errors_naming_a_server_folder_are_shown_without_it(server_folders, tmp_path, monkeypatch):
     import shutil
 

@@ -160,7 +160,7 @@ def _progress_view() -> None:
         name=job.name, status=label, done=done, total=snap.total_steps or "?", seconds=snap.elapsed))
     if snap.error:
         # The error itself is Python's exception message, shown as it was raised.
-        st.error(_("Training failed: {error}").format(error=snap.error))
+        st.error(_("Training failed: {error}").format(error=deployment.without_server_folders(snap.error)))
     if not snap.steps:
         st.caption(_("Loading Fashion-MNIST and building the model…"))
         return

@@ -95,7 +95,7 @@ def lesson_model(name: str) -> LessonModel:
     try:
         return LessonModel(name, caching.get_model(ref, st.session_state), card, ref.key)
     except (pretrained.PretrainedError, OSError, RuntimeError, KeyError) as error:
-        return _random(name, f"the bundled {name} could not be loaded: {error}")
+        return _random(name, f"the bundled {name} could not be loaded: {deployment.without_server_folders(str(error))}")
 
 
 # The spinners are drawn by the callers: a cached function runs for every session, whatever its language.
@@ -137,7 +137,7 @@ def try_test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Ten
         return test_batch(size)
     except DatasetError as error:
         st.warning(_("The Fashion-MNIST test images could not be read, so this part is skipped: {error}").format(
-            error=error))
+            error=deployment.without_server_folders(str(error))))
         return None
 
 
