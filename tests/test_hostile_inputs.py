@@ -226,7 +226,7 @@ def test_a_legacy_checkpoint_declaring_a_huge_storage_is_refused_without_allocat
              "try:\n    load(sys.stdin.buffer.read())\nexcept Exception as error:\n    print(error)\n"
              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
     done = subprocess.run([sys.executable, "-c", probe], input=bytes(data), capture_output=True, cwd=ROOT,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          timeout=300, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
     message, peak_mb = done.stdout.decode().strip().splitlines()[-2:]
     assert "truncated or corrupt" in message
     assert float(peak_mb) < 1024
@@ -265,7 +265,7 @@ _PROBE = textwrap.dedent(
 def _probe(entry: str, folder: Path, files: list[Path]) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, entry, str(folder), *map(str, files)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -293,7 +293,7 @@ def test_the_cli_refuses_the_bomb_in_one_line(bombs, tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", wrapper, sys.executable, "-m", "container_edu", "weights", "import",
          str(bombs["data0"]), "--dir", str(folder)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
@@ -320,9 +320,10 @@ def server_folders(tmp_path_factory) -> tuple[Path, Path]:
     """The authors' (fake) ImageNet weights installed under one home folder, Fashion-MNIST under another."""
     import shutil
 
+    from weights_server import write_release
+
     from container_edu.data.subset import SUBSET_DIR
     from container_edu.hub import weights_store
-    from weights_server import write_release
 
     base = tmp_path_factory.mktemp("server")
     weights = base / WEIGHTS_HOME / ".local" / "share" / "container_edu" / "weights"
@@ -651,8 +652,9 @@ def test_sessions_of_closed_tabs_are_kept_briefly():
 def test_installed_weights_are_readable_by_any_user_whatever_the_umask(server_folders, tmp_path):
     import stat
 
-    from container_edu.hub import weights_store
     from weights_server import write_release
+
+    from container_edu.hub import weights_store
 
     release = write_release(tmp_path / "release")
     folder = tmp_path / "weights"
