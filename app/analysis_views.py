@@ -27,10 +27,11 @@ from container_edu.data import DatasetError, load_fashion_mnist, resolve_data_di
 from container_edu.data.images import image_digest, load_image
 from container_edu.record.trace import AggregationRecord
 from container_edu.models import weights_version
+from container_edu.text import Message
 
 from container_edu import figures
 
-from app import registry
+from app import deployment, registry
 from app.i18n import N_, Text, _
 from app.registry import ModelRef
 from app.samples import list_samples
@@ -136,23 +137,30 @@ def gallery_image_set(card: ModelCard) -> ImageSet:
     """The first :data:`GALLERY_TEST_IMAGES` Fashion-MNIST test images, or the sample gallery when they are missing
     (and always for an ImageNet model), preprocessed as ``card`` says."""
     with st.spinner(_("Preparing the images…")):
-        return _image_set(registry.dataset_label(card), str(resolve_data_dir()), card.preprocessing)
+        return _image_set(registry.dataset_label(card), str(resolve_data_dir()), card.preprocessing,
+                          deployment.shared_mode())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _image_set(dataset: str, directory: str, preprocessing: Preprocessing) -> ImageSet:
+def _image_set(dataset: str, directory: str, preprocessing: Preprocessing, shared: bool) -> ImageSet:
+    """``shared``: on a shared server the sentences leave out the folder (it would show the server's layout)."""
     missing = None
     if dataset == registry.FASHION_MNIST:
         try:
             images = load_fashion_mnist("test", directory)[0][:GALLERY_TEST_IMAGES].numpy()
-        except DatasetError as error:
-            missing = error.message  # drawn in each session's language (this set is cached for all of them)
-        except OSError as error:
-            missing = str(error)
+        except (DatasetError, OSError) as error:
+            # Drawn in each session's language (this set is cached for all of them); a shared server names no folder.
+            if shared:
+                missing = Message(N_("not installed on this server"))
+            else:
+                missing = error.message if isinstance(error, DatasetError) else str(error)
         else:
-            description = Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last}, "
-                                  "from {directory})"),
-                               (("count", len(images)), ("last", len(images) - 1), ("directory", directory)))
+            counts = (("count", len(images)), ("last", len(images) - 1))
+            description = (
+                Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last})"), counts)
+                if shared else
+                Text(N_("the first {count} images of the Fashion-MNIST test split (indices 0–{last}, "
+                        "from {directory})"), counts + (("directory", directory),)))
             return ImageSet(f"fmnist-test-{len(images)}", description, to_model_input(images))
     samples = list_samples()
     if not samples:

@@ -38,6 +38,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -55,6 +56,8 @@ __all__ = [
     "SERVER_PATHS_REFUSED",
     "shared_mode_note",
     "notice_new_server_session",
+    "without_server_folders",
+    "session_owner",
 ]
 
 logger = logging.getLogger("container_edu.app")
@@ -117,6 +120,54 @@ def refuse_server_paths() -> None:
     """Raise :class:`ServerPathRefused` in shared mode: call it before touching a path a visitor gave."""
     if shared_mode():
         raise ServerPathRefused(_(SERVER_PATHS_REFUSED))
+
+
+#: What a server folder reads as in a shared server's messages.
+SERVER_FOLDER = N_("<a folder on the server>")
+
+
+def without_server_folders(text: str) -> str:
+    """``text`` with the server's folders left out, in shared mode (unchanged on a private server).
+
+    The pages' own sentences have shared-mode forms without folders; this is
+    the net under the messages that come from the core (an error naming the
+    weights folder, a data-set file, the home folder), which are written for
+    a command line where the folder is the user's own.
+    """
+    if not shared_mode() or not text:
+        return text
+    for folder in _server_folders():
+        text = text.replace(folder, _(SERVER_FOLDER))
+    return text
+
+
+def _server_folders() -> list[str]:
+    from pathlib import Path
+
+    from container_edu.data.fashion_mnist import resolve_data_dir
+    from container_edu.hub import weights_store
+
+    from app import registry
+
+    folders = {str(weights_store.weights_dir()), str(registry.weights_dir()), str(resolve_data_dir()),
+               str(Path(__file__).resolve().parents[1]), str(Path.home())}
+    for folder in list(folders):
+        folders.add(str(Path(folder).resolve()))
+    # Longest first, so a folder inside the home folder goes whole, not as "<...>/.local/...".
+    return sorted((f for f in folders if len(f) > 1), key=len, reverse=True)
+
+
+def session_owner() -> tuple[str | None, Callable[[], bool] | None]:
+    """``(id, alive)`` of the session running this script: ``alive()`` says, from any thread, whether its browser
+    tab is still connected. ``(None, None)`` outside a Streamlit server (a bare script, ``AppTest``)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is None or not Runtime.exists():
+        return (None if context is None else context.session_id), None
+    runtime, session_id = Runtime.instance(), context.session_id
+    return session_id, lambda: runtime.is_active_session(session_id)
 
 
 def shared_mode_note() -> str:

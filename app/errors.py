@@ -10,11 +10,6 @@ from collections.abc import Iterator
 import streamlit as st
 
 from container_edu.errors import ContainerEduError
-from container_edu.hub.checkpoints import CheckpointError
-from container_edu.data import DatasetError
-from container_edu.data.images import ImageError
-from container_edu.hub.bundled import PretrainedError
-from container_edu.hub.weights_store import WeightsError
 
 from app.i18n import _
 
@@ -23,9 +18,8 @@ __all__ = ["EXPECTED_ERRORS", "RAISE_UNEXPECTED_ENV", "friendly_message", "frien
 
 logger = logging.getLogger("container_edu.app")
 
-#: The project's own error types: their messages are written for the user and shown as they are.
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ImageError, CheckpointError, PretrainedError, DatasetError,
-                                                    WeightsError)
+#: The project's own errors (one base class): their messages are written for the user and shown translated.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ContainerEduError,)
 
 #: Set to 1 by the test suite (tests/conftest.py) so that a page that crashes fails its test: an unexpected
 #: exception is still drawn as a friendly message, then raised again for Streamlit (and AppTest) to see.
@@ -35,7 +29,9 @@ RAISE_UNEXPECTED_ENV = "CONTAINER_EDU_RAISE_UNEXPECTED"
 def friendly_message(error: BaseException, what: str) -> str:
     """What to show for ``error`` raised while doing ``what`` (never a traceback; ``what`` comes translated)."""
     if isinstance(error, ContainerEduError):  # the core's own sentence, its template translated, then filled
-        return error.shown(_)
+        from app.deployment import without_server_folders  # here: deployment imports the registry, which imports this
+
+        return without_server_folders(error.shown(_))
     if isinstance(error, MemoryError):
         return _("Not enough memory for {what}. Try a smaller grid, image or model.").format(what=what)
     return _(

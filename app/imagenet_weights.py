@@ -34,6 +34,9 @@ def installed_note() -> str | None:
     card = weights_store.installed_card()
     if card is None:
         return None
+    if deployment.shared_mode():  # the folder would name the server's account
+        return _("ImageNet weights: the authors' Container-Light is installed (sha256 `{sha}…`).").format(
+            sha=card.sha256[:12])
     return _("ImageNet weights: the authors' Container-Light is installed (sha256 `{sha}…`, in `{folder}`).").format(
         sha=card.sha256[:12], folder=weights_store.weights_dir())
 

@@ -311,10 +311,9 @@ def load_checkpoint_model(source, device: torch.device | str | None = None, *, m
                 return model.eval().to(default_device(device))
         if any(key.startswith("blocks2.") for key in state) and not any(k.startswith("blocks4.") for k in state):
             raise CheckpointError(
-                "This looks like a zoo checkpoint, but its keys or shapes fit none of the zoo variants with the "
-                "default configuration (" + ", ".join(MIXINGS) + "). Zoo weights trained with "
-                "`python -m container_edu train` load directly; others need their model card."
-            )
+                N_("This looks like a zoo checkpoint, but its keys or shapes fit none of the zoo variants with the "
+                   "default configuration ({variants}). Zoo weights trained with `python -m container_edu train` load "
+                   "directly; others need their model card."), variants=", ".join(MIXINGS))
     model = create_model("container_light")
     missing, unexpected, shapes = state_dict_mismatch(model, state)
     if not (missing or unexpected or shapes):

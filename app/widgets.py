@@ -6,15 +6,29 @@ Image inspector and the Blend page work on the same picture.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 
 import streamlit as st
 from PIL import Image
 
-from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES, ImageError, image_digest, load_image
+from container_edu.data.images import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    SHARED_FORMAT_MAX_PIXELS,
+    SHARED_MAX_PIXELS,
+    UPLOAD_MAX_ASPECT,
+    UPLOAD_MAX_SIDE,
+    ImageError,
+    image_digest,
+    load_image,
+)
 from container_edu.record.inspection import Inspection, clamp_query
 from container_edu.ops.kinds import KINDS
 
+from app import deployment
 from app.errors import logger, raise_if_unexpected_under_tests
 from app.i18n import N_, _
 from app.samples import list_samples
@@ -57,15 +71,53 @@ class CurrentImage:
         return self.label
 
 
-def decode_upload(name: str, data: bytes) -> tuple[CurrentImage | None, str | None]:
-    """Decode uploaded bytes safely: ``(image, None)`` or ``(None, message for the user)``."""
+#: session_state: (content sha256, name) -> CurrentImage or the ImageError of an upload, most recent last.
+DECODED_UPLOADS_KEY = "_decoded_uploads"
+#: Decoded uploads one session keeps: the current one and the one before (two pickers on the Analysis page).
+DECODED_UPLOADS_MAX = 2
+
+
+def decode_upload(name: str, data: bytes,
+                  session_state: MutableMapping | None = None) -> tuple[CurrentImage | None, str | None]:
+    """Decode uploaded bytes safely: ``(image, None)`` or ``(None, message for the user)``.
+
+    Each upload is decoded once: the result (or the refusal) is kept in the
+    session by the bytes' hash, so a rerun (any widget change) costs a hash,
+    not a decode. Only a copy shrunk to :data:`UPLOAD_MAX_SIDE` is kept, and
+    a shared server decodes at most :data:`SHARED_MAX_PIXELS`.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        # not bytes at all: a programming error upstream, still no traceback for the user
+        return None, _("Could not use {name!r}: {error}").format(
+            name=name, error=f"expected the file's bytes, got {type(data).__name__}")
+    state = st.session_state if session_state is None else session_state
+    key = (hashlib.sha256(data).hexdigest(), name)
+    decoded = state.get(DECODED_UPLOADS_KEY)
+    if decoded is None:
+        decoded = state[DECODED_UPLOADS_KEY] = OrderedDict()
+    if key in decoded:
+        decoded.move_to_end(key)
+        outcome = decoded[key]
+    else:
+        outcome = _decoded(name, data)
+        decoded[key] = outcome
+        while len(decoded) > DECODED_UPLOADS_MAX:
+            decoded.popitem(last=False)
+    if isinstance(outcome, ImageError):
+        return None, _("Could not use {name!r}: {error}").format(name=name, error=deployment.without_server_folders(outcome.shown(_)))
+    return outcome, None
+
+
+def _decoded(name: str, data: bytes) -> CurrentImage | ImageError:
+    shared = deployment.shared_mode()
     try:
-        image = load_image(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
+        image = load_image(data, max_bytes=DEFAULT_MAX_UPLOAD_BYTES,
+                           max_pixels=SHARED_MAX_PIXELS if shared else DEFAULT_MAX_PIXELS,
+                           format_max_pixels=SHARED_FORMAT_MAX_PIXELS if shared else None,
+                           max_side=UPLOAD_MAX_SIDE, max_aspect=UPLOAD_MAX_ASPECT)
     except ImageError as error:
-        return None, _("Could not use {name!r}: {error}").format(name=name, error=error.shown(_))
-    except TypeError as error:  # not bytes at all: a programming error upstream, still no traceback for the user
-        return None, _("Could not use {name!r}: {error}").format(name=name, error=error)
-    return CurrentImage(image, image_digest(image), f"upload: {name}"), None
+        return error
+    return CurrentImage(image, image_digest(image), f"upload: {name}")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

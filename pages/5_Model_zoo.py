@@ -17,6 +17,11 @@ def _shown(path) -> str:
     """The folder relative to the working directory when it is inside it (shorter, and no server layout leaks)."""
     from pathlib import Path
 
+    from app import deployment
+
+    if deployment.shared_mode():
+        return _("the server's weights folder")
+
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:

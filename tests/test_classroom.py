@@ -86,7 +86,10 @@ def test_the_proxy_config_is_the_deployed_one_with_local_addresses():
     kept = [line for line in template.splitlines() if not line.strip().startswith(("server ", "bind "))]
     assert [line for line in rendered.splitlines() if not line.strip().startswith(("server ", "bind "))] == kept
     for rule in ("cookie CONTAINER_EDU_REPLICA insert", "http-check send meth GET uri /_stcore/health",
-                 "timeout tunnel", "option redispatch"):
+                 "timeout tunnel", "option redispatch",
+                 # issue 25: the metrics endpoint stays behind the proxy; per-client limits
+                 "http-request deny deny_status 404 if { path,url_dec -m reg -i _stcore/+metrics }",
+                 "tcp-request connection reject if", "http-request deny deny_status 429 if upload_path put"):
         assert any(line.startswith(rule) for line in lines), rule
     haproxy = replicas.haproxy_binary()
     if haproxy:  # and HAProxy itself accepts it

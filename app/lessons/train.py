@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app import deployment
 from app.caching import TRAINED_MODELS_KEY
 from app.i18n import N_, _, ngettext
 from container_edu.data import NUM_CLASSES, SUBSET_PER_CLASS, DataSource, data_source
@@ -29,7 +30,8 @@ from app.lessons.parts import figures
 from app.lessons.parts.course import lesson_ref
 from container_edu.hub.cards import describe_dataset
 from app.lessons.parts.resources import alpha_from_behaviour, bundled_cards, source_label, try_test_batch
-from container_edu.training.job import MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TrainingJob, keep_trained
+from container_edu.training.job import (MAX_CONCURRENT_RUNS, MAX_WAITING_RUNS, TRAINING_QUEUE, TrainingJob,
+                                         keep_trained)
 from app.lessons.parts.widgets import (Question, check_abs, check_close, check_prediction, check_true, goals, math_block, predict,
                             quiz, tex_words, verify_panel)
 from app.lessons.trained import NEAR_START
@@ -109,10 +111,12 @@ def _subsets(source: DataSource) -> tuple[int, ...]:
 
 def _start() -> None:
     name, settings = _settings_from_widgets()
+    owner, owner_alive = deployment.session_owner()
     job = TrainingJob.start(name, settings, destination=st.session_state.setdefault(TRAINED_MODELS_KEY, {}),
-                            data_dir=data_source().directory)
+                            data_dir=data_source().directory, owner=owner, owner_alive=owner_alive)
     if job is None:
-        st.session_state["train_busy"] = True
+        # "own": this session has a run waiting or training already (one per session); else the line is full.
+        st.session_state["train_busy"] = "own" if owner is not None and TRAINING_QUEUE.owner_busy(owner) else True
     else:
         st.session_state["train_busy"] = False
         st.session_state[JOB_KEY] = job
@@ -158,7 +162,7 @@ def _progress_view() -> None:
         name=job.name, status=label, done=done, total=snap.total_steps or "?", seconds=snap.elapsed))
     if snap.error:
         # The error itself is Python's exception message, shown as it was raised.
-        st.error(_("Training failed: {error}").format(error=snap.error))
+        st.error(_("Training failed: {error}").format(error=deployment.without_server_folders(snap.error)))
     if not snap.steps:
         st.caption(_("Loading Fashion-MNIST and building the model…"))
         return
@@ -303,9 +307,11 @@ def render() -> None:
     b1, b2, _spacer = st.columns([1, 1, 3])
     b1.button(_("▶ Start training"), key="train_start", on_click=_start, disabled=running, type="primary",
               width="stretch")
-    b2.button(_("■ Stop"), key="train_stop", on_click=_stop, disabled=not running or job.stop_requested,
-              width="stretch")
-    if st.session_state.get("train_busy"):
+    b2.button(_("■ Stop"), key="train_stop", on_click=_stop, disabled=not running or job.stop_requested, width="stretch")
+    if st.session_state.get("train_busy") == "own":
+        st.warning(_("Your earlier run is still waiting or training: a session trains one run at a time. Stop it, "
+                     "or wait for it to finish."))
+    elif st.session_state.get("train_busy"):
         st.warning(_("The training queue of this server is full ({count} runs are waiting); try again in a few "
                      "minutes.").format(count=MAX_WAITING_RUNS))
 

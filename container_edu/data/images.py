@@ -23,6 +23,8 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import IO, Final, TypeAlias, Union
 
 import numpy as np
@@ -36,6 +38,10 @@ from container_edu.text import N_
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_UPLOAD_BYTES",
+    "SHARED_FORMAT_MAX_PIXELS",
+    "SHARED_MAX_PIXELS",
+    "UPLOAD_MAX_ASPECT",
+    "UPLOAD_MAX_SIDE",
     "SUPPORTED_FORMATS",
     "ImageError",
     "ImageSource",
@@ -46,6 +52,20 @@ __all__ = [
 
 DEFAULT_MAX_UPLOAD_BYTES: Final[int] = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS: Final[int] = 40_000_000
+#: The pixel cap for uploads to a server shared by a class (a phone's 12 MP
+#: photo passes): some decoders hold the picture as RGBA two or three times
+#: over before it can be shrunk (WebP), so one 40 MP upload took 380-990 MB;
+#: at 12 MP each format adds under 150 MB (measured by tools/upload_cost.py).
+SHARED_MAX_PIXELS: Final[int] = 12_000_000
+#: Per-format caps below that on a shared server: Pillow's WebP decoder holds
+#: the whole frame two to three times over (12 MP: +186 MB), so half the pixels.
+SHARED_FORMAT_MAX_PIXELS: Final[Mapping[str, int]] = MappingProxyType({"WEBP": 6_000_000})
+#: Longest side kept of an uploaded picture: every model's input (at most 448
+#: px, after a resize to 512 on the shorter side) is made from far fewer pixels.
+UPLOAD_MAX_SIDE: Final[int] = 2048
+#: Widest accepted ratio of the long side to the short side of an upload: a
+#: 40,000 x 1 strip passes a pixel cap but is no picture a model can use.
+UPLOAD_MAX_ASPECT: Final[float] = 20.0
 
 #: Pillow format identifiers accepted by :func:`load_image`. MPO is the
 #: multi-picture JPEG variant many phone cameras write.
@@ -115,6 +135,9 @@ def load_image(
     max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     background: tuple[int, int, int] = (255, 255, 255),
+    max_side: int | None = None,
+    max_aspect: float | None = None,
+    format_max_pixels: Mapping[str, int] | None = None,
 ) -> Image.Image:
     """Read, validate and fully decode an image into a standalone RGB image.
 
@@ -128,6 +151,15 @@ def load_image(
         max_pixels: Largest accepted ``width * height``, checked from the
             header before any pixel memory is allocated.
         background: RGB colour that transparent pixels are composited onto.
+        max_side: When given, the result is shrunk so its longer side is at
+            most this; the shrinking starts while decoding (a JPEG is decoded
+            at 1/2, 1/4 or 1/8 scale, other formats are reduced before the
+            conversion to RGB), so a large picture never exists in full as RGB.
+        max_aspect: When given, refuse an image whose longer side is more than
+            this many times its shorter side (checked from the header).
+        format_max_pixels: Lower pixel caps for some formats (Pillow's format
+            names, e.g. ``{"WEBP": 6_000_000}``), for decoders that need more
+            memory per pixel than the others.
 
     Returns:
         A new ``"RGB"`` image with EXIF orientation applied, transparency
@@ -143,9 +175,14 @@ def load_image(
     """
     positive_int("max_bytes", max_bytes)
     positive_int("max_pixels", max_pixels)
+    if max_side is not None:
+        positive_int("max_side", max_side)
+    if max_aspect is not None and not max_aspect >= 1:
+        raise ValueError(f"max_aspect must be at least 1, got {max_aspect!r}")
     background = _check_background(background)
     raw = _read_source(data, max_bytes)
-    return _decode(raw, max_pixels=max_pixels, background=background)
+    return _decode(raw, max_pixels=max_pixels, background=background, max_side=max_side, max_aspect=max_aspect,
+                   format_max_pixels=format_max_pixels or {})
 
 
 def image_digest(image: Image.Image) -> str:
@@ -255,7 +292,8 @@ def _too_big(max_bytes: int, actual: int | None) -> ImageError:
 # --------------------------------------------------------------------------
 
 
-def _decode(raw: bytes, *, max_pixels: int, background: tuple[int, int, int]) -> Image.Image:
+def _decode(raw: bytes, *, max_pixels: int, background: tuple[int, int, int], max_side: int | None = None,
+            max_aspect: float | None = None, format_max_pixels: Mapping[str, int] | None = None) -> Image.Image:
     stage = "open"
     try:
         with Image.open(io.BytesIO(raw), formats=_OPENER_FORMATS) as opened:
@@ -263,13 +301,23 @@ def _decode(raw: bytes, *, max_pixels: int, background: tuple[int, int, int]) ->
                 raise ImageError(_not_an_image_message(raw), formats=_FORMATS_FOR_HUMANS)
             # Image.open only parses the header, so the pixel count is known
             # here and nothing has been allocated for the pixels yet.
-            _check_dimensions(opened.size, max_pixels)
+            _check_dimensions(opened.size, min(max_pixels, (format_max_pixels or {}).get(opened.format, max_pixels)))
+            if max_aspect is not None:
+                _check_aspect(opened.size, max_aspect)
+            if max_side is not None and opened.format == "JPEG" and max(opened.size) > max_side:
+                # Decoded at the smallest 1/2^k scale whose longer side is still at least max_side / 2.
+                opened.draft(opened.mode, (max_side // 2, max_side // 2))
             stage = "load"
             opened.load()
             stage = "convert"
-            oriented = _apply_exif_orientation(opened)
-            # Always a new image, detached from the (about to be closed) file.
-            result = _to_rgb(oriented, background)
+            if max_side is not None and max(opened.size) > max_side:
+                result = _to_rgb(_shrunk_upright(opened, max_side), background)
+                if max(result.size) > max_side:  # a mode shrunk only after its conversion
+                    result = fit_within(result, max_side)
+            else:
+                oriented = _apply_exif_orientation(opened)
+                # Always a new image, detached from the (about to be closed) file.
+                result = _to_rgb(oriented, background)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -299,6 +347,38 @@ def _check_dimensions(size: tuple[int, int], max_pixels: int) -> None:
         raise ImageError(N_("The image is {width}x{height} = {megapixels} megapixels, above the limit of {limit} "
                             "megapixels. Please resize it and try again."),
                          width=width, height=height, megapixels=f"{pixels / 1e6:.1f}", limit=f"{max_pixels / 1e6:g}")
+
+
+def _check_aspect(size: tuple[int, int], max_aspect: float) -> None:
+    width, height = size
+    if max(width, height) > max_aspect * min(width, height):
+        raise ImageError(N_("The image is {width}x{height} pixels: one side is more than {ratio:g} times the other, "
+                            "which no model here can use. Please crop it and try again."),
+                         width=width, height=height, ratio=max_aspect)
+
+
+def _shrunk_upright(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` shrunk to a longer side of ``max_side`` in its own mode, then turned upright.
+
+    Shrunk before the conversion to RGB where Pillow can resample the mode (a
+    1-byte-a-pixel picture stays 1 byte a pixel), so no full-size RGB copy is made.
+    """
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except _DECODE_ERRORS:
+        orientation = 1  # unreadable EXIF: a damaged tag should not reject a good photo
+    mode = image.mode
+    if mode == "1":
+        image = image.convert("L")
+    elif image.info.get("transparency") is not None and mode in ("P", "L", "RGB"):
+        image = image.convert("RGBA")  # a transparent colour would be blurred into others
+    elif mode == "P":
+        image = image.convert("RGB")  # palette indices cannot be averaged
+    elif mode not in ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F"):
+        return _apply_exif_orientation(image)  # I;16, La, YCbCr...: rare, shrunk after the conversion
+    shrunk = fit_within(image, max_side)
+    method = _ORIENTATION_TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return shrunk.transpose(method) if method is not None else shrunk
 
 
 def _not_an_image_message(raw: bytes) -> str:

@@ -97,7 +97,7 @@ def load_checkpoint_state_dict(
             raise CheckpointError(N_("The checkpoint is empty (0 bytes). Choose the .pth file you downloaded."))
         if len(data) > max_bytes:
             raise _too_big(max_bytes, len(data))
-        return extract_state_dict(_load_from_buffer(data, Message(N_("The checkpoint"))))
+        return extract_state_dict(_load_from_buffer(data, Message(N_("The checkpoint")), max_bytes))
     if isinstance(source, (str, os.PathLike)):
         return extract_state_dict(_load_from_path(os.fspath(source), max_bytes))
     if callable(getattr(source, "read", None)):
@@ -120,7 +120,7 @@ def load_uploaded_checkpoint(file_like: IO[bytes], max_bytes: int = CHECKPOINT_M
     if not data:
         raise CheckpointError(N_("The uploaded checkpoint is empty (0 bytes). If you passed a file object that was "
                                  "already read, call .seek(0) first."))
-    return extract_state_dict(_load_from_buffer(data, Message(N_("The uploaded checkpoint"))))
+    return extract_state_dict(_load_from_buffer(data, Message(N_("The uploaded checkpoint")), max_bytes))
 
 
 def _too_big(max_bytes: int, actual: int | None) -> CheckpointError:
@@ -149,11 +149,11 @@ def _load_from_path(path: str, max_bytes: int) -> object:
             raise _too_big(max_bytes, size)
         head = handle.read(64)
         handle.seek(0)
-        return load_checkpoint_object(handle, head, what, raw=None)
+        return load_checkpoint_object(handle, head, what, raw=None, max_unpacked=max_bytes)
 
 
-def _load_from_buffer(data: bytes, what: Message) -> object:
-    return load_checkpoint_object(io.BytesIO(data), data[:64], what, raw=data)
+def _load_from_buffer(data: bytes, what: Message, max_bytes: int) -> object:
+    return load_checkpoint_object(io.BytesIO(data), data[:64], what, raw=data, max_unpacked=max_bytes)
 
 
 # --------------------------------------------------------------------------

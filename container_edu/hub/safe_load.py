@@ -7,6 +7,13 @@ Python values, plus the classes in :data:`SAFE_CHECKPOINT_GLOBALS`; a plain
 pickle (not written by ``torch.save``) never reaches an unpickler at all.
 ``.safetensors`` files are read with ``safetensors`` (no pickle).
 
+Before ``torch.load`` sees a zip (the format of every ``torch.save`` since
+torch 1.6), its central directory is read and the archive is refused unless
+every member is stored uncompressed and the sizes it declares add up to no
+more than the size cap: ``torch.save`` never compresses a record, so a
+compressed member can only be a decompression bomb (3 GiB of zeros deflate to
+3 MB, and ``torch.load`` would inflate all of it into memory).
+
 When loading fails, the pickle's opcodes are read (never executed) to name
 the code it asked for, so the error says what was refused and why.
 """
@@ -19,6 +26,7 @@ import io
 import pickle
 import pickletools
 import re
+import struct
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -61,10 +69,19 @@ _PICKLE_PROTO = b"\x80"
 _LEGACY_TORCH_MAGIC = b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
 
 
-def load_checkpoint_object(handle: IO[bytes], head: bytes, what: Message, raw: bytes | None) -> object:
+#: Most members a checkpoint zip may list: torch.save writes one per storage (a
+#: full DeiT training checkpoint, with optimizer state and EMA copy, has about
+#: 1,500); reading a central directory of millions would itself cost memory.
+MAX_ZIP_MEMBERS: Final[int] = 50_000
+
+
+def load_checkpoint_object(handle: IO[bytes], head: bytes, what: Message, raw: bytes | None, *,
+                           max_unpacked: int) -> object:
     """The object stored in a checkpoint: ``head`` is its first 64 bytes, ``raw`` its bytes when in memory.
 
-    ``what`` names the file in error messages (``Message("The checkpoint {path}", {"path": "'x.pth'"})``).
+    ``what`` names the file in error messages (``Message("The checkpoint {path}", {"path": "'x.pth'"})``);
+    ``max_unpacked`` is the most bytes a zip checkpoint may declare in all its
+    members together (the size cap of the file itself: they are stored uncompressed).
     Raises :class:`CheckpointError` for anything that is not a checkpoint safe to load.
     """
     if _looks_like_safetensors(head):
@@ -79,6 +96,9 @@ def load_checkpoint_object(handle: IO[bytes], head: bytes, what: Message, raw: b
     if head.startswith(_PICKLE_PROTO) and _LEGACY_TORCH_MAGIC not in head[:32]:
         # A plain pickle, not written by torch.save: never handed to an unpickler.
         raise _plain_pickle_error(handle, head, what, raw)
+    if head.startswith(_ZIP_MAGIC):
+        _check_archive(handle, what, max_unpacked)
+        handle.seek(0)
     try:
         with _allow_checkpoint_globals():
             return torch.load(handle, map_location="cpu", weights_only=True)
@@ -103,6 +123,85 @@ def _allow_checkpoint_globals() -> Iterator[None]:
         extra = [cls for cls in SAFE_CHECKPOINT_GLOBALS if cls not in already]
         with torch.serialization.safe_globals(extra):
             yield
+
+
+_EOCD = b"PK\x05\x06"
+_EOCD_SIZE = 22
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP64_LOCATOR_SIZE = 20
+_ZIP64_EOCD = b"PK\x06\x06"
+
+
+def _check_archive(handle: IO[bytes], what: Message, max_unpacked: int) -> None:
+    """Refuse a zip that ``torch.load`` would inflate, or that declares more than ``max_unpacked`` bytes.
+
+    Only the directory is read, never a member's data. torch's reader (miniz)
+    takes each member's method and sizes from the central directory, the same
+    one read here: the end record must be the file's last 22 bytes (torch.save
+    writes no archive comment), so both readers find the same directory.
+    """
+    handle.seek(0, io.SEEK_END)
+    size = handle.tell()
+    members = _declared_member_count(handle, size)
+    if members is None:
+        raise CheckpointError(N_("{what} is truncated or corrupt (details: {details}). It probably did not download "
+                                 "completely: download it again and compare its size with the one published."),
+                              what=what, details="the zip archive has no end record")
+    if members > MAX_ZIP_MEMBERS:
+        raise CheckpointError(N_("{what} was refused: its zip archive lists {members:,} members, more than the "
+                                 "{limit:,} any checkpoint has."), what=what, members=members, limit=MAX_ZIP_MEMBERS)
+    handle.seek(0)
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            infos = archive.infolist()
+    except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile) as error:
+        raise CheckpointError(N_("{what} is truncated or corrupt (details: {details}). It probably did not download "
+                                 "completely: download it again and compare its size with the one published."),
+                              what=what, details=str(error)[:200] or type(error).__name__) from None
+    declared = 0
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(N_("{what} was refused: its member {member} is compressed, which torch.save never "
+                                     "does; a compressed member can unpack to far more memory than the file's size, so "
+                                     "nothing was loaded."), what=what, member=repr(info.filename[:80]))
+        if info.compress_size != info.file_size or info.header_offset + info.compress_size > size:
+            raise CheckpointError(N_("{what} was refused: its member {member} declares {size:,} bytes, more than the "
+                                     "file holds; nothing was loaded."), what=what, member=repr(info.filename[:80]),
+                                  size=info.file_size)
+        declared += info.file_size
+    if declared > max_unpacked:
+        raise CheckpointError(N_("{what} was refused: its members declare {declared:,} bytes in all, more than the "
+                                 "limit of {limit:,}; nothing was loaded."), what=what, declared=declared,
+                              limit=max_unpacked)
+
+
+def _declared_member_count(handle: IO[bytes], size: int) -> int | None:
+    """The member count in the zip end record, which must end the file; ``None`` when there is none."""
+    if size < _EOCD_SIZE:
+        return None
+    handle.seek(size - _EOCD_SIZE)
+    end = handle.read(_EOCD_SIZE)
+    # A second signature inside the last 22 bytes would let another reader pick another directory.
+    if not end.startswith(_EOCD) or end.find(_EOCD, 1) != -1:
+        return None
+    count = struct.unpack("<H", end[10:12])[0]
+    if count != 0xFFFF:
+        return count
+    # Zip64: the real count is in the zip64 end record, found through the locator just before.
+    if size < _EOCD_SIZE + _ZIP64_LOCATOR_SIZE:
+        return None
+    handle.seek(size - _EOCD_SIZE - _ZIP64_LOCATOR_SIZE)
+    locator = handle.read(_ZIP64_LOCATOR_SIZE)
+    if not locator.startswith(_ZIP64_LOCATOR):
+        return None
+    record_offset = struct.unpack("<Q", locator[8:16])[0]
+    if record_offset + 56 > size:
+        return None
+    handle.seek(record_offset)
+    record = handle.read(56)
+    if not record.startswith(_ZIP64_EOCD):
+        return None
+    return struct.unpack("<Q", record[32:40])[0]
 
 
 def _corrupt_error(error: BaseException, handle: IO[bytes], head: bytes, what: Message) -> CheckpointError:

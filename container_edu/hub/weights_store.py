@@ -29,6 +29,7 @@ import functools
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -65,6 +66,8 @@ RELEASE_PAGE: Final[str] = "https://github.com/allenai/container"
 REPORTED_METRICS: Final[dict[str, float]] = {"acc1": 82.3, "acc5": 96.2}
 
 _WEIGHTS_FILE: Final[str] = f"{IMAGENET_MODEL}.safetensors"
+#: Mode of the installed weights and card: readable by the server whatever account it runs as.
+_INSTALLED_MODE: Final[int] = 0o644
 _CARD_FILE: Final[str] = f"{IMAGENET_MODEL}.json"
 _PARTIAL_PREFIX: Final[str] = f".{IMAGENET_MODEL}.partial-"
 #: Held during an install, by any process or thread using the folder (a classroom's server processes share one).
@@ -249,6 +252,12 @@ def _install(original: Path, folder: Path, work: Path, *, source: str, status: S
     read_card(card_tmp)  # the card we wrote must read back through the same contract
 
     _say(status, "Installing …")
+    # Readable by every user: a class's server often runs as another account than the one that installed the
+    # weights (the temporary folder is private, and a umask of 077 would make the files private too).
+    for installed in (weights_tmp, card_tmp):
+        os.chmod(installed, _INSTALLED_MODE)
+    with contextlib.suppress(OSError):  # a folder we may not change (another owner) is left as it is
+        os.chmod(folder, folder.stat().st_mode | 0o755)
     final_card = folder / _CARD_FILE
     final_card.unlink(missing_ok=True)  # from here until the card lands, the folder reads "not installed"
     os.replace(weights_tmp, folder / _WEIGHTS_FILE)
@@ -339,6 +348,11 @@ def load_installed(name: str = IMAGENET_MODEL, directory: str | os.PathLike[str]
         raise WeightsError(N_("The ImageNet weights are not installed in {folder}: run `python -m container_edu weights "
                               "fetch` (or `weights import PATH` with a file you have)."), folder=str(folder))
     path = folder / card.weights_file
+    if not os.access(path, os.R_OK):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        raise WeightsError(N_("{path} (mode {mode}) is not readable by the user this runs as ({user}): run `chmod 644 "
+                              "{path}` as its owner (installs by this version are made 644)."),
+                           path=str(path), mode=f"{mode:o}", user=_user_name())
     digest = sha256_file(path)
     if digest != card.sha256:
         raise WeightsError(N_("{path} does not match its card (sha256 {digest}... != {expected}...): the file is damaged "
@@ -397,6 +411,19 @@ def installed_size() -> int:
 
 def _config_overrides(config: Mapping) -> dict:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in config.items()}
+
+
+def _user_name() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return str(getattr(os, "getuid", lambda: "?")())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _say(status: Status | None, text: str) -> None:

@@ -20,6 +20,11 @@ the cores keeps the pages responsive for everyone else; the environment
 variable ``CONTAINER_EDU_TRAINING_SLOTS`` overrides it), and at most
 :data:`MAX_WAITING_RUNS` wait behind them. A waiting job knows its place in
 the line (:meth:`TrainingJob.queue_position`), which the lesson shows.
+
+A run belongs to a session (its ``owner``): one session has at most one run
+waiting or training, and a run whose session has gone (the tab was closed)
+leaves the line, or stops training, after :data:`ORPHAN_CHECKS` checks in a
+row find its session gone, so abandoned runs do not make the living wait.
 """
 
 from __future__ import annotations
@@ -50,8 +55,13 @@ def _slots_from_environment() -> int:
 
 #: At most this many live training runs at once in this process (all sessions together).
 MAX_CONCURRENT_RUNS = _slots_from_environment()
-#: At most this many runs wait for a slot; a session that asks beyond it is told the queue is full.
-MAX_WAITING_RUNS = 50
+#: At most this many runs wait for a slot; a session that asks beyond it is told the queue is full. (A run of the
+#: lesson's defaults trains in about a minute, so the last in a full line waits about 16 / slots minutes.)
+MAX_WAITING_RUNS = 16
+#: Checks in a row that must find a run's session gone before the run is cancelled (one check a second at most:
+#: a tab whose connection drops and comes back within a few seconds keeps its run).
+ORPHAN_CHECKS = 5
+ORPHAN_CHECK_SECONDS = 1.0
 #: Models a session keeps from live training; the oldest goes first (each holds its weights in memory).
 MAX_KEPT_MODELS = 3
 
@@ -76,14 +86,29 @@ class TrainingQueue:
         self.max_waiting = max_waiting
         self._waiting: deque = deque()
         self._running: set = set()
-        self._changed = threading.Condition()
+        self._owners: dict = {}  # job -> owner, for the jobs waiting or running that have one
+        self._changed = threading.Condition(threading.RLock())
 
-    def enqueue(self, job) -> bool:
+    def enqueue(self, job, owner: object = None) -> bool:
+        """Put ``job`` at the back of the line; ``False`` when the line is full or ``owner`` has a run already.
+
+        ``owner`` (any hashable, e.g. a session id; ``None``: nobody in particular) may have one job waiting or
+        running at a time.
+        """
         with self._changed:
             if len(self._waiting) >= self.max_waiting:
                 return False
+            if owner is not None and self.owner_busy(owner):
+                return False
             self._waiting.append(job)
+            if owner is not None:
+                self._owners[job] = owner
             return True
+
+    def owner_busy(self, owner: object) -> bool:
+        """Whether ``owner`` has a job waiting or running."""
+        with self._changed:
+            return any(self._owners.get(job) == owner for job in (*self._waiting, *self._running))
 
     def wait_turn(self, job, should_stop: Callable[[], bool], timeout: float | None = None) -> bool:
         """Block until ``job`` may run (then it holds a slot: ``True``), or ``should_stop()`` (``False``, and the job
@@ -108,6 +133,7 @@ class TrainingQueue:
     def done(self, job) -> None:
         with self._changed:
             self._running.discard(job)
+            self._owners.pop(job, None)
             self._changed.notify_all()
 
     def cancel(self, job) -> None:
@@ -117,6 +143,7 @@ class TrainingQueue:
     def _remove(self, job) -> None:
         if job in self._waiting:
             self._waiting.remove(job)
+            self._owners.pop(job, None)
             self._changed.notify_all()
 
     def position(self, job) -> int | None:
@@ -179,23 +206,63 @@ class TrainingJob:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
     _queue: TrainingQueue | None = None
+    #: Whether the session that started the run is still there (``None``: not tied to a session).
+    owner_alive: Callable[[], bool] | None = None
+    #: The least time between two checks of ``owner_alive``.
+    check_seconds: float = ORPHAN_CHECK_SECONDS
+    #: Set when the run was cancelled or stopped because its session had gone.
+    abandoned: bool = False
+    _owner_gone_checks: int = 0
+    _last_check: float | None = None
 
     @classmethod
     def start(cls, name: str, settings: TrainSettings, destination: dict | None = None,
-              queue: TrainingQueue | None = None, data_dir: str | None = None) -> "TrainingJob | None":
-        """Queue a run (it starts when a slot is free), or return ``None`` when the queue is full."""
+              queue: TrainingQueue | None = None, data_dir: str | None = None, *, owner: object = None,
+              owner_alive: Callable[[], bool] | None = None,
+              check_seconds: float = ORPHAN_CHECK_SECONDS) -> "TrainingJob | None":
+        """Queue a run (it starts when a slot is free), or return ``None`` when the queue is full or ``owner``
+        (the session) has a run waiting or training already.
+
+        ``owner_alive`` says whether that session is still there; see :data:`ORPHAN_CHECKS`.
+        """
         queue = TRAINING_QUEUE if queue is None else queue
         job = cls(name, settings, destination, None if data_dir is None else str(data_dir))
         job._queue = queue
-        if not queue.enqueue(job):
+        job.owner_alive = owner_alive
+        job.check_seconds = check_seconds
+        if not queue.enqueue(job, owner):
             return None
         job._started = time.perf_counter()
         job._thread = threading.Thread(target=job._run, name=f"lesson-training-{name}", daemon=True)
         job._thread.start()
         return job
 
+    def _should_stop(self) -> bool:
+        return self._stop.is_set() or self._owner_gone()
+
+    def _owner_gone(self) -> bool:
+        """Whether :data:`ORPHAN_CHECKS` checks in a row found the owner gone (then the run stops)."""
+        if self.owner_alive is None:
+            return False
+        now = time.monotonic()
+        if self._last_check is not None and now - self._last_check < self.check_seconds:
+            return False
+        self._last_check = now
+        try:
+            alive = bool(self.owner_alive())
+        except Exception:  # noqa: BLE001 - a failing check must not kill the run; it counts as "still there"
+            logger.exception("checking whether the session of training run %r is alive failed", self.name)
+            alive = True
+        self._owner_gone_checks = 0 if alive else self._owner_gone_checks + 1
+        if self._owner_gone_checks >= ORPHAN_CHECKS:
+            logger.info("training run %r: its session has gone, so it stops", self.name)
+            self.abandoned = True
+            self._stop.set()
+            return True
+        return False
+
     def _run(self) -> None:
-        if not self._queue.wait_turn(self, self._stop.is_set):
+        if not self._queue.wait_turn(self, self._should_stop):
             with self._lock:
                 self.status = "cancelled"
                 self._finished = time.perf_counter()
@@ -205,7 +272,7 @@ class TrainingJob:
                 self.status = "running"
                 self._started = time.perf_counter()  # the time shown is training time, not time in the queue
             result = train(self.settings, data_dir=self.data_dir, evaluate_test=False, on_step=self._on_step,
-                           should_stop=self._stop.is_set)
+                           should_stop=self._should_stop)
             with self._lock:
                 self.result = result
                 if self.destination is not None:

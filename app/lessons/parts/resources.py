@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from app import caching, registry
+from app import caching, deployment, registry
 from app.i18n import N_, _
 from app.registry import bundled_cards
 from container_edu.hub import bundled as pretrained
@@ -45,6 +45,8 @@ def source_label(source: DataSource) -> str:
         train, test = (SUBSET_PER_CLASS[split] * NUM_CLASSES for split in ("train", "test"))
         return _("the bundled Fashion-MNIST subset ({train:,} training and {test:,} test images, class-balanced; "
                  "the full set was not found)").format(train=train, test=test)
+    if deployment.shared_mode():  # the folder would show the server's layout to every visitor
+        return _("the full Fashion-MNIST set (installed on this server)")
     return _("the full Fashion-MNIST set in {directory}").format(directory=source.directory)
 
 
@@ -93,7 +95,7 @@ def lesson_model(name: str) -> LessonModel:
     try:
         return LessonModel(name, caching.get_model(ref, st.session_state), card, ref.key)
     except (pretrained.PretrainedError, OSError, RuntimeError, KeyError) as error:
-        return _random(name, f"the bundled {name} could not be loaded: {error}")
+        return _random(name, f"the bundled {name} could not be loaded: {deployment.without_server_folders(str(error))}")
 
 
 # The spinners are drawn by the callers: a cached function runs for every session, whatever its language.
@@ -135,7 +137,7 @@ def try_test_batch(size: int = TEST_BATCH_SIZE) -> tuple[torch.Tensor, torch.Ten
         return test_batch(size)
     except DatasetError as error:
         st.warning(_("The Fashion-MNIST test images could not be read, so this part is skipped: {error}").format(
-            error=error))
+            error=deployment.without_server_folders(str(error))))
         return None
 
 
