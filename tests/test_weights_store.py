@@ -127,7 +127,8 @@ def test_every_block_of_the_installed_model_gives_its_maps_at_448(installed):
     from PIL import Image
 
     from container_edu.figures.maps import heads_figure, query_maps_figure
-    from container_edu.data.input_size import center_crop_input, imagenet_preprocessing, preprocessing_at, stage_grids
+    from container_edu.data.input_size import center_crop_input, preprocessing_at, stage_grids
+    from container_edu.hub.cards import imagenet_preprocessing
     from container_edu.record.inspection import block_maps, run_inspection
 
     model = store.load_installed("container_light", installed, device="cpu")
