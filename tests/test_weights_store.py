@@ -132,7 +132,7 @@ def test_every_block_of_the_installed_model_gives_its_maps_at_448(installed):
     from container_edu.record.inspection import block_maps, run_inspection
 
     model = store.load_installed("container_light", installed, device="cpu")
-    photo = Image.open(Path(store.__file__).parent / "samples" / "photo_shapes.jpg")
+    photo = Image.open(Path(store.__file__).parents[1] / "samples" / "photo_shapes.jpg")
     x, _ = center_crop_input(photo, preprocessing_at(imagenet_preprocessing(), 448))
     with torch.no_grad():
         inspection = run_inspection(model, x.unsqueeze(0))
