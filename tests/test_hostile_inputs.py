@@ -222,11 +222,15 @@ def test_a_legacy_checkpoint_declaring_a_huge_storage_is_refused_without_allocat
     data = bytearray(buffer.getvalue())
     assert struct.unpack("<q", data[-24:-16])[0] == 4
     data[-24:-16] = struct.pack("<q", 3 * GiB // 4)
-    probe = ("import resource, sys; from container_edu.hub.checkpoints import load_checkpoint_state_dict as load\n"
-             "try:\n    load(sys.stdin.buffer.read())\nexcept Exception as error:\n    print(error)\n"
-             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
-    done = subprocess.run([sys.executable, "-c", probe], input=bytes(data), capture_output=True, cwd=ROOT,
-                          timeout=300, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    probe = ("import sys; from container_edu.hub.checkpoints import load_checkpoint_state_dict as load\n"
+             "try:\n    load(sys.stdin.buffer.read())\nexcept Exception as error:\n    print(error)\n")
+    # The probe runs as the child of a small wrapper: a process forked from this (large) test process would
+    # report the test process's own peak as its ru_maxrss.
+    wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=False); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)")
+    done = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-c", probe], input=bytes(data),
+                          capture_output=True, cwd=ROOT, timeout=300, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     message, peak_mb = done.stdout.decode().strip().splitlines()[-2:]
     assert "truncated or corrupt" in message
     assert float(peak_mb) < 1024
@@ -262,14 +266,26 @@ _PROBE = textwrap.dedent(
 )
 
 
+#: Runs the probe as its child and sends its output on: the probe's ru_maxrss then counts from this small process,
+#: not from the (large) test process a direct child is forked from.
+_WRAPPER = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:], check=False).returncode)"
+
+
 def _probe(entry: str, folder: Path, files: list[Path]) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, entry, str(folder), *map(str, files)],
+        [sys.executable, "-c", _WRAPPER, sys.executable, "-c", _PROBE, entry, str(folder), *map(str, files)],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _left_in(folder: Path) -> list[Path]:
+    """What an install left in ``folder``, besides the (empty) lock file every install takes."""
+    from container_edu.hub.weights_store import INSTALL_LOCK_FILE
+
+    return [path for path in folder.iterdir() if path.name != INSTALL_LOCK_FILE] if folder.exists() else []
 
 
 @pytest.mark.parametrize("entry", ["upload", "path", "store"])
@@ -283,7 +299,7 @@ def test_bombs_cost_no_more_memory_than_a_small_checkpoint(bombs, small_checkpoi
           f"{attacked['peak_mb']:.0f} MB for four bombs")
     assert attacked["peak_mb"] < normal["peak_mb"] + 200
     if entry == "store":
-        assert not any(folder.iterdir())  # refused: nothing left in the weights folder
+        assert not _left_in(folder)  # refused: nothing left in the weights folder
 
 
 def test_the_cli_refuses_the_bomb_in_one_line(bombs, tmp_path):
@@ -301,7 +317,7 @@ def test_the_cli_refuses_the_bomb_in_one_line(bombs, tmp_path):
     peak_mb = float(done.stdout.strip().splitlines()[-1])
     print(f"weights import of the 3 GiB bomb: peak RSS {peak_mb:.0f} MB")
     assert peak_mb < 1024  # the unguarded load peaked at 3.3 GB
-    assert not any(folder.iterdir())
+    assert not _left_in(folder)
 
 
 # --------------------------------------------------------------------------
@@ -382,7 +398,7 @@ def _app(page: str, session: dict | None = None):
 def test_the_folder_detector_sees_the_folders_on_a_private_server(shared_server, fake_weights_dir, monkeypatch):
     """The control: with shared mode off, the same pages do name both folders, so silence below means something."""
     from app import registry
-    from app.lessons.widgets import PICKER_KEY
+    from app.lessons.parts.widgets import PICKER_KEY
 
     monkeypatch.setenv("CONTAINER_EDU_SHARED", "0")
     assert WEIGHTS_HOME in _leaks(_app("pages/1_Home.py"))
@@ -399,7 +415,7 @@ def test_no_shared_page_names_a_server_folder(shared_server, page):
 
 def test_no_shared_lesson_names_a_server_folder(shared_server):
     from app.lessons import LESSON_KEYS
-    from app.lessons.widgets import PICKER_KEY
+    from app.lessons.parts.widgets import PICKER_KEY
 
     at = _app("pages/6_Lessons.py")
     for key in LESSON_KEYS:
@@ -424,7 +440,7 @@ def test_no_shared_analysis_tab_names_a_server_folder(shared_server, fake_weight
 def test_a_damaged_data_set_is_reported_without_its_folder(shared_server, tmp_path, monkeypatch, shared):
     import shutil
 
-    from app.lessons.widgets import PICKER_KEY
+    from app.lessons.parts.widgets import PICKER_KEY
     from container_edu.data.fashion_mnist import ENV_VAR
 
     damaged = tmp_path / DATA_HOME / "fashion-mnist"
@@ -578,7 +594,7 @@ def _subset_dir() -> str:
 
 
 def test_a_queued_run_whose_session_has_gone_leaves_the_line_and_the_next_moves_up():
-    from app.lessons.training_job import ORPHAN_CHECKS, TrainingJob, TrainingQueue
+    from container_edu.training.job import ORPHAN_CHECKS, TrainingJob, TrainingQueue
     from container_edu.training.train import TrainSettings
 
     queue = TrainingQueue(slots=1, max_waiting=4)
@@ -601,7 +617,7 @@ def test_a_queued_run_whose_session_has_gone_leaves_the_line_and_the_next_moves_
 
 
 def test_a_running_run_whose_session_has_gone_stops(tmp_path):
-    from app.lessons.training_job import ORPHAN_CHECKS, TrainingJob, TrainingQueue
+    from container_edu.training.job import ORPHAN_CHECKS, TrainingJob, TrainingQueue
     from container_edu.training.train import TrainSettings
 
     queue = TrainingQueue(slots=1, max_waiting=4)
@@ -624,7 +640,7 @@ def test_a_running_run_whose_session_has_gone_stops(tmp_path):
 
 
 def test_one_run_per_session_and_a_bounded_line():
-    from app.lessons.training_job import MAX_WAITING_RUNS, TrainingQueue
+    from container_edu.training.job import MAX_WAITING_RUNS, TrainingQueue
 
     queue = TrainingQueue(slots=1, max_waiting=3)
     first, second = object(), object()
@@ -663,7 +679,8 @@ def test_installed_weights_are_readable_by_any_user_whatever_the_umask(server_fo
         weights_store.import_checkpoint(release.checkpoint, folder)
     finally:
         os.umask(previous)
-    for installed in folder.iterdir():
+    assert {path.suffix for path in _left_in(folder)} == {".safetensors", ".json"}
+    for installed in _left_in(folder):  # the weights and their card (the lock file holds nothing)
         assert stat.S_IMODE(installed.stat().st_mode) == 0o644, installed
     assert stat.S_IMODE(folder.stat().st_mode) & 0o055 == 0o055
 

@@ -7,10 +7,6 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from container_edu.data.images import _to_rgb, fit_within, load_image
-
 from image_corpus import (
     animated_gif,
     animated_webp,
@@ -20,7 +16,10 @@ from image_corpus import (
     small_rgb,
     with_orientation,
 )
+from PIL import Image
 
+from container_edu.data.images import fit_within, load_image
+from container_edu.data.pixels import to_rgb
 
 # ---------------------------------------------------------------------------
 # Orientation, transparency, modes
@@ -120,7 +119,7 @@ def test_alpha_modes_pillow_cannot_write_are_flattened(mode):
         image.putpixel((1, 0), (255, 255))
     else:
         image = image.convert("RGBa")
-    result = _to_rgb(image, (0, 255, 0))
+    result = to_rgb(image, (0, 255, 0))
     assert result.mode == "RGB"
     assert result.getpixel((0, 0)) == (0, 255, 0)
     assert result.getpixel((1, 0)) in {(255, 0, 0), (255, 255, 255)}

@@ -30,7 +30,6 @@ from typing import Any
 import torch
 
 from container_edu.checks import positive_int
-from container_edu.errors import ContainerEduError
 from container_edu.data.fashion_mnist import CLASS_NAMES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from container_edu.data.imagenet import (
     IMAGENET_CROP,
@@ -39,6 +38,7 @@ from container_edu.data.imagenet import (
     imagenet_class_names,
     imagenet_resize,
 )
+from container_edu.errors import ContainerEduError
 from container_edu.models import ZOO_PREFIX, ContainerLight, ContainerLightConfig, ZooConfig, ZooContainer
 from container_edu.text import N_, translate
 

@@ -22,8 +22,6 @@ from typing import Literal
 
 from torch import nn
 
-from container_edu.text import N_
-
 from container_edu.ops.aggregation import (
     ContainerLightMix,
     ContainerMix,
@@ -33,6 +31,7 @@ from container_edu.ops.aggregation import (
     MultiHeadSelfAttention,
     TokenMixing,
 )
+from container_edu.text import N_
 
 __all__ = [
     "AggregationKind",
