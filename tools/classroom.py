@@ -188,9 +188,22 @@ class Session:
             await file_input.wait_for(state="attached")
         return file_input
 
-    async def put_file(self, image: Expected) -> None:
-        await (await self.choose_upload()).set_input_files(
-            files=[{"name": image.name, "mimeType": "image/png", "buffer": image.png}])
+    async def put_file(self, image: Expected, attempts: int = 4) -> None:
+        """Give ``image`` to the file input. The page may redraw between finding the input and using it (a session
+        that moved to another replica falls back to the sample gallery, which removes the uploader): then look
+        again, as a learner would, a bounded number of times."""
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        for attempt in range(attempts):
+            file_input = await self.choose_upload()
+            try:
+                await file_input.set_input_files(
+                    files=[{"name": image.name, "mimeType": "image/png", "buffer": image.png}],
+                    timeout=self.timeout * 1000 / attempts)
+                return
+            except PlaywrightTimeout:
+                if attempt + 1 == attempts:
+                    raise
 
     async def upload(self, image: Expected) -> dict:
         """Upload ``image`` and wait until the page shows its prediction."""
