@@ -21,13 +21,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from apptest_support import assert_clean, assert_no_exception  # noqa: E402
+from lesson_support import (PAGE, REQUIRED_STEPS, TIMEOUT, answer, assert_verified, go_to_step,  # noqa: E402
+                            make_right_prediction, not_verified, open_lesson, open_revealed, step_ids,
+                            verified)
 from app.lessons import LESSON_KEYS, LESSONS  # noqa: E402
 from app.registry import BUNDLED_DIR_ENV  # noqa: E402
 from app.lessons.parts.widgets import PICKER_KEY, quiz_key  # noqa: E402
 from container_edu.data.fashion_mnist import DatasetError, load_fashion_mnist  # noqa: E402
-
-PAGE = str(ROOT / "pages" / "6_Lessons.py")
-TIMEOUT = 300  # seconds one AppTest run may take: a limit for a hung run, not a speed goal
 
 try:
     load_fashion_mnist("test")
@@ -37,33 +37,6 @@ except DatasetError:
 needs_data = pytest.mark.skipif(
     not HAVE_DATA, reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or set "
     "CONTAINER_EDU_FASHION_MNIST)")
-
-
-def open_lesson(key: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    at.run()
-    assert_clean(at)
-    at.selectbox(key=PICKER_KEY).set_value(key).run()
-    assert_clean(at)
-    assert at.header[0].value.endswith(dict((m.KEY, m.TITLE) for m in LESSONS)[key])
-    return at
-
-
-def verified(at: AppTest) -> list[str]:
-    return [s.value for s in at.success if s.value.startswith("Verified:")]
-
-
-def assert_verified(at: AppTest) -> None:
-    failures = [e.value for e in at.error if e.value.startswith("Not verified")]
-    assert not failures, failures
-    assert len(verified(at)) == 1, [s.value for s in at.success]
-
-
-def answer(at: AppTest, lesson: str, index: int, option: str) -> None:
-    at.radio(key=quiz_key(lesson, index)).set_value(option)
-    at.button(key=quiz_key(lesson, index) + "_button").click()
-    at.run()
-    assert_no_exception(at)  # a wrong answer is an error box
 
 
 @pytest.fixture(scope="session")
@@ -89,10 +62,18 @@ def tiny_weights(tiny_weights_dir, monkeypatch):
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_KEYS)
-def test_lesson_runs_verifies_and_gives_quiz_feedback(lesson):
-    at = open_lesson(lesson.KEY)
+def test_lesson_hides_its_answer_until_predicted_then_verifies_and_completes(lesson):
+    ids = step_ids(lesson.KEY)
+    assert [step for step in ids if step in REQUIRED_STEPS] == list(REQUIRED_STEPS), ids
+    at = open_lesson(lesson.KEY, "predict")
+    assert not verified(at) and not not_verified(at), "the Verify panel is hidden before the prediction"
+    assert any("Make your prediction" in info.value for info in at.info)
+    figures_before = len(at.get("plotly_chart"))
+    make_right_prediction(at, lesson.KEY)
     assert_verified(at)
-    assert at.latex, "the lesson renders its math"
+    assert len(at.get("plotly_chart")) >= figures_before
+    go_to_step(at, lesson.KEY, "check")
+    assert lesson.KEY not in at.session_state["lessons_done"]
     for index, question in enumerate(lesson.QUESTIONS):
         wrong = next(option for option in question.options if option != question.right_option)
         answer(at, lesson.KEY, index, wrong)
@@ -103,8 +84,19 @@ def test_lesson_runs_verifies_and_gives_quiz_feedback(lesson):
         assert "Correct. " + question.feedback(question.right_option) in correct
         assert not [e.value for e in at.error if e.value.startswith("Not quite.")]
     assert lesson.KEY in at.session_state["lessons_done"]
+    record = at.session_state["learner_progress"].lesson(lesson.KEY)
+    assert record.predicted_before_reveal
+    assert [record.first_attempt_correct(i) for i in range(len(lesson.QUESTIONS))] == [False] * len(lesson.QUESTIONS)
     assert at.selectbox(key=PICKER_KEY).options[LESSON_KEYS.index(lesson.KEY)].startswith("✓")
-    assert_verified(at)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_KEYS)
+def test_answering_the_questions_alone_does_not_complete_a_lesson(lesson):
+    at = open_lesson(lesson.KEY, "check")
+    for index, question in enumerate(lesson.QUESTIONS):
+        answer(at, lesson.KEY, index, question.right_option)
+    assert lesson.KEY not in at.session_state["lessons_done"]
+    assert any("To complete the lesson" in info.value for info in at.info)
 
 
 def test_lessons_have_goals_two_or_three_questions_and_a_single_right_answer():
@@ -117,7 +109,7 @@ def test_lessons_have_goals_two_or_three_questions_and_a_single_right_answer():
 
 
 def test_check_without_an_answer_asks_for_one_and_next_button_moves_on():
-    at = open_lesson("matrix")
+    at = open_lesson("matrix", "check")
     at.button(key=quiz_key("matrix", 0) + "_button").click().run()
     assert any(w.value.startswith("Pick an answer first") for w in at.warning)
     at.button(key="lesson_next").click().run()
@@ -128,8 +120,8 @@ def test_check_without_an_answer_asks_for_one_and_next_button_moves_on():
 # ----------------------------------------------------------------------------- lesson specifics
 
 
-def test_editing_a_changes_y_and_stays_verified():
-    at = open_lesson("matrix")
+def test_editing_a_changes_y():
+    at = open_lesson("matrix", "try")
     before = next(latex.value for latex in at.latex if "Y_{0} =" in latex.value)
     assert "V_{0}" in before and "V_{1}" not in before
     # Row t0 of the identity gets a second weight on t1: Y_0 now mixes V_0 and V_1.
@@ -137,7 +129,7 @@ def test_editing_a_changes_y_and_stays_verified():
     at.run()
     row_formula = next(latex.value for latex in at.latex if "Y_{0} =" in latex.value)
     assert "+0.50\\,V_{1}" in row_formula
-    assert_verified(at)
+    assert_clean(at)
 
 
 def test_attention_without_perturbation_keeps_a():
@@ -329,7 +321,7 @@ def no_full_data(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_KEYS)
 def test_every_lesson_runs_on_the_shipped_subset(lesson, no_full_data):
-    at = open_lesson(lesson.KEY)
+    at = open_revealed(lesson.KEY)
     assert_verified(at)
     assert not [w.value for w in at.warning if "Fashion-MNIST" in w.value], "no lesson degrades without the full set"
     if lesson.KEY in ("container", "train"):
@@ -426,18 +418,15 @@ def test_the_right_option_is_not_given_away_by_its_length():
     assert shortest <= len(questions) / 2, f"{shortest} of {len(questions)} right options are the shortest"
 
 
-@pytest.mark.parametrize("lesson, key", [("attention", "attention_prediction"), ("conv", "conv_row_prediction"),
-                                         ("shift", "shift_prediction"), ("mixer", "mixer_prediction"),
-                                         ("cost", "cost_prediction"), ("reach", "reach_prediction"),
-                                         ("trained", "trained_lean_prediction")])
-def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
-    at = open_lesson(lesson)
-    assert_verified(at)  # no prediction yet: the panel checks the lesson's claims only
+@pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_KEYS)
+def test_a_wrong_prediction_fails_the_verify_panel(lesson):
+    at = open_lesson(lesson.KEY, "predict")
+    key = lesson.PREDICTION_KEY
     outcomes = []
     for option in at.radio(key=key).options:
         at.radio(key=key).set_value(option).run()
         assert_no_exception(at)
-        failures = [e.value for e in at.error if e.value.startswith("Not verified")]
+        failures = not_verified(at)
         outcomes.append(not failures)
         assert bool(verified(at)) == outcomes[-1]
         if failures:
@@ -446,7 +435,7 @@ def test_a_wrong_prediction_fails_the_verify_panel(lesson, key):
 
 
 def test_matrix_challenge_checks_the_learners_edit():
-    at = open_lesson("matrix")
+    at = open_lesson("matrix", "try")
     at.toggle(key="matrix_challenge").set_value(True).run()
     assert any(e.value.startswith("Not verified: your edit") for e in at.error)
     at.session_state["matrix_A_0"] = {"edited_rows": {0: {"t0": 0.0, "t1": 0.5, "t2": 0.5, "t3": 0.0}},
@@ -555,3 +544,28 @@ def test_live_training_checks_the_learners_prediction_of_alpha(no_full_data):
     assert "your prediction: above 0.5 (towards attention)" in claims
     assert bool(verified(at)) == above
     assert any("α measured from the trained block's outputs" in claim for claim in claims)
+
+
+def test_steps_follow_back_and_continue_and_the_address():
+    at = open_lesson("matrix")
+    ids = step_ids("matrix")
+    assert at.query_params["step"] == "1"
+    for number in range(2, len(ids) + 1):
+        at.button(key="matrix_step_next").click().run()
+        assert_clean(at)
+        assert at.query_params["step"] == str(number)
+    assert not [b for b in at.button if b.key == "matrix_step_next"]
+    at.button(key="matrix_step_back").click().run()
+    assert at.query_params["step"] == str(len(ids) - 1)
+    at.button(key="lesson_next").click().run()
+    assert at.query_params["step"] == "1", "a new lesson opens at its first step"
+
+
+def test_a_link_opens_a_lesson_at_its_step():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params["lesson"] = "matrix"
+    at.query_params["step"] = "3"
+    at.run()
+    assert_clean(at)
+    assert at.subheader[0].value.startswith("Step 3 of")
+    assert at.radio(key="matrix_prediction").value is None

@@ -18,6 +18,7 @@ from app.i18n import N_, _
 
 from app.lessons import attention, container, conv, cost, matrix, measured, mixer, reach, shift, train, trained, zoo
 from app.lessons.parts import course
+from app.lessons.parts.steps import STEP_PARAM, render_steps
 from app.lessons.parts.widgets import DONE_KEY, PICKER_KEY, done_lessons
 
 _BY_KEY: dict[str, ModuleType] = {lesson.KEY: lesson for lesson in (
@@ -42,6 +43,12 @@ def lesson_label(key: str) -> str:
 
 def _go_to(key: str) -> None:
     st.session_state[PICKER_KEY] = key
+    _forget_step()
+
+
+def _forget_step() -> None:
+    # The address's step belongs to the lesson it was written for: a new lesson opens at its own first step.
+    st.query_params.pop(STEP_PARAM, None)
 
 
 # The page draws these two: translate them there, _(TITLE) and _(INTRO).
@@ -61,7 +68,8 @@ def render_lessons() -> None:
     picker_col, progress_col = st.columns([3, 2], vertical_alignment="bottom")
     with picker_col:
         labels = {lesson_key: lesson_label(lesson_key) for lesson_key in order}  # built in the run: rule 6
-        key = st.selectbox(_("Lesson"), order, format_func=labels.__getitem__, key=PICKER_KEY)
+        key = st.selectbox(_("Lesson"), order, format_func=labels.__getitem__, key=PICKER_KEY,
+                           on_change=_forget_step)
     with progress_col:
         done = len(done_lessons() & set(order))
         st.progress(done / len(order), text=_("{done} of {total} lessons complete").format(done=done,
@@ -72,7 +80,7 @@ def render_lessons() -> None:
     index = order.index(key)
     lesson = _BY_KEY[key]
     st.header(f"{index + 1}. {_(lesson.TITLE)}")
-    lesson.render()
+    render_steps(lesson)
 
     st.divider()
     previous_col, _spacer, next_col = st.columns([1, 2, 1])

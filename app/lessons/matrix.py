@@ -11,7 +11,9 @@ from container_edu.ops import affinity as aff
 
 from app.lessons.parts import figures
 from app.lessons.parts.network import show_block
-from app.lessons.parts.widgets import Question, check_close, goals, math_block, quiz, verify_panel
+from app.lessons.parts.steps import Step
+from app.lessons.parts.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz,
+                                      revealed, verify_panel)
 
 KEY = "matrix"
 TITLE = N_("Aggregation as a matrix")
@@ -98,8 +100,27 @@ QUESTIONS = (
 )
 
 
-def render() -> None:
+PREDICTION_KEY = "matrix_prediction"
+SHIFT_PRESET = N_("left neighbour (a shift)")
+PREDICTION_OPTIONS = (
+    N_("V_0: the value of its left neighbour"),
+    N_("V_1: its own value"),
+    N_("0: the top row has nothing to its left"),
+    N_("the average of V_0 and V_1"),
+)
+
+
+def _why() -> None:
+    st.markdown(_(
+        "A vision Transformer, a ConvNet and an MLP-Mixer look like three different machines. The Container paper "
+        "shows that the part of each that mixes information *between* positions is one and the same operation: "
+        "every output token is a weighted sum of value tokens, and only the table of weights (the affinity A) "
+        "changes. Once you can read A, you can compare the three families on one page, and see what Container "
+        "gains by blending two of them."))
     goals(GOALS)
+
+
+def _idea() -> None:
     math_block(
         r"Y = A\,V,\qquad Y_i = \sum_{j=0}^{N-1} A_{ij}\, V_j \qquad (A \in \mathbb{R}^{N\times N},\; V \in \mathbb{R}^{N\times C})",
         r"Y = \operatorname{concat}(A_0 V_0, \dots, A_{M-1} V_{M-1})\, W_o",
@@ -109,7 +130,60 @@ def render() -> None:
                   "each mixed by its own A_m; W_o then mixes channels. Every operator in these lessons is this "
                   "formula with a different A."),
     )
+    with st.expander(_("Where Y = A V sits in the network: the Container block")):
+        show_block("matrix_block_diagram")
 
+
+def _aby_figures(matrix: torch.Tensor, v: torch.Tensor, y: torch.Tensor, prefix: str) -> None:
+    col_a, col_v, col_y = st.columns([1.15, 1, 1])
+    with col_a:
+        st.plotly_chart(figures.heatmap(
+            matrix, _("Affinity A (N × N)"), "A[i, j]",
+            x_title=_("input token j"), y_title=_("output token i"), x_labels=SHORT_LABELS, y_labels=SHORT_LABELS,
+            diverging=True, show_values=True), key=f"{prefix}_fig_a")
+    with col_v:
+        st.plotly_chart(figures.heatmap(
+            v, _("Values V (N × C)"), "V[j, c]", x_title=_("channel c"), y_title=_("token j"),
+            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key=f"{prefix}_fig_v")
+    with col_y:
+        st.plotly_chart(figures.heatmap(
+            y, _("Output Y = A V (N × C)"), "Y[i, c]", x_title=_("channel c"), y_title=_("output token i"),
+            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key=f"{prefix}_fig_y")
+
+
+def measured_answer(y: torch.Tensor, v: torch.Tensor) -> str:
+    """The prediction option that the shift's output token Y_1 matches, read off the computed Y."""
+    candidates = {PREDICTION_OPTIONS[0]: v[0], PREDICTION_OPTIONS[1]: v[1],
+                  PREDICTION_OPTIONS[2]: torch.zeros_like(v[0]), PREDICTION_OPTIONS[3]: (v[0] + v[1]) / 2}
+    return min(candidates, key=lambda option: float((candidates[option] - y[1]).abs().max()))
+
+
+def _predict_and_reveal() -> None:
+    st.markdown(_("Take A = the **left neighbour** shift on a {rows} × {columns} grid of four tokens: row i of A "
+                  "holds a single 1, on the token to the left of token i, if there is one.").format(
+        rows=GRID[0], columns=GRID[1]))
+    choice = predict(PREDICTION_KEY, N_("What is output token Y_1 (top row, right column)?"), PREDICTION_OPTIONS,
+                     lesson=KEY)
+    if not revealed(KEY, choice):
+        return
+    matrix = presets()[SHIFT_PRESET]
+    v = values()
+    y = aff.aggregate(matrix[None], v[None])[0]
+    _aby_figures(matrix, v, y, "matrix_reveal")
+    st.caption(_("Row t1 of A has its 1 in column t0, so Y_1 = V_0; row t0 is all zeros (t0 has no left "
+                 "neighbour, as with zero padding), so Y_0 = 0."))
+    by_hand = torch.stack([sum(matrix[i, j] * v[j] for j in range(NUM_TOKENS)) for i in range(NUM_TOKENS)])
+    per_channel = torch.stack([matrix @ v[:, c] for c in range(CHANNELS)], dim=1)
+    verify_panel(
+        [check_prediction(choice, measured_answer(y, v)),
+         check_close(_("aggregate(A, V) equals Σ_j A_ij V_j written out per token"), y, by_hand),
+         check_close(_("each channel c is mixed by the same A: Y[:, c] = A V[:, c]"), y, per_channel)],
+        _("Y = A V is exactly 'output token i = weighted sum of the value rows, weights from row i of A'"),
+        lesson=KEY,
+    )
+
+
+def _try_it() -> None:
     st.markdown(_("**Try it.** Four tokens on a {rows} × {columns} grid, {channels} channels each. "
                   "Pick a starting A, then edit its cells: Y follows.").format(rows=GRID[0], columns=GRID[1],
                                                                                channels=CHANNELS))
@@ -127,21 +201,7 @@ def render() -> None:
     matrix = torch.tensor(edited.to_numpy(dtype=float), dtype=torch.float64)
     v = values()
     y = aff.aggregate(matrix[None], v[None])[0]  # (N, C): the core's concat(A_m V_m) with M = 1
-
-    col_a, col_v, col_y = st.columns([1.15, 1, 1])
-    with col_a:
-        st.plotly_chart(figures.heatmap(
-            matrix, _("Affinity A (N × N)"), "A[i, j]",
-            x_title=_("input token j"), y_title=_("output token i"), x_labels=SHORT_LABELS, y_labels=SHORT_LABELS,
-            diverging=True, show_values=True), key="matrix_fig_a")
-    with col_v:
-        st.plotly_chart(figures.heatmap(
-            v, _("Values V (N × C)"), "V[j, c]", x_title=_("channel c"), y_title=_("token j"),
-            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="matrix_fig_v")
-    with col_y:
-        st.plotly_chart(figures.heatmap(
-            y, _("Output Y = A V (N × C)"), "Y[i, c]", x_title=_("channel c"), y_title=_("output token i"),
-            x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key="matrix_fig_y")
+    _aby_figures(matrix, v, y, "matrix")
 
     challenge = st.toggle(_("Challenge: edit row t0 of A so that Y_0 is the average of V_1 and V_2 "
                             "(the Verify panel checks your edit)"), key="matrix_challenge")
@@ -153,23 +213,33 @@ def render() -> None:
     terms = [rf"{float(w):+.2f}\,V_{{{j}}}" for j, w in enumerate(weights) if abs(float(w)) > 0]
     vector = ", ".join(f"{float(value):.2f}" for value in y[row])
     st.latex(rf"Y_{{{row}}} = " + (" ".join(terms) if terms else "0") + rf" = ({vector})")
-    st.caption(_("Row {row} of A sums to {total:.2f}; its largest weight is on token t{largest}.").format(
-        row=row, total=float(weights.sum()), largest=int(weights.abs().argmax())))
+    if float(weights.abs().max()) == 0:
+        st.caption(_("Row {row} of A is all zeros: no token contributes, so Y_{row} = 0.").format(row=row))
+    else:
+        st.caption(_("Row {row} of A sums to {total:.2f}; its largest weight is on token t{largest}.").format(
+            row=row, total=float(weights.sum()), largest=int(weights.abs().argmax())))
 
-    with st.expander(_("Where Y = A V sits in the network: the Container block")):
-        show_block("matrix_block_diagram")
+    if challenge:
+        verify_panel([check_close(_("your edit: Y_0 = (V_1 + V_2) / 2, computed from V alone"), y[0],
+                                  (v[1] + v[2]) / 2)],
+                     _("your row t0 averages V_1 and V_2"))
 
-    # Verify: the core's aggregate equals the sum written out by hand, token by token.
-    by_hand = torch.stack([sum(matrix[i, j] * v[j] for j in range(NUM_TOKENS)) for i in range(NUM_TOKENS)])
-    per_channel = torch.stack([matrix @ v[:, c] for c in range(CHANNELS)], dim=1)
-    challenge_checks = [check_close(_("your edit: Y_0 = (V_1 + V_2) / 2, computed from V alone"), y[0],
-                                    (v[1] + v[2]) / 2)] if challenge else []
-    verify_panel(
-        challenge_checks + [
-            check_close(_("aggregate(A, V) equals Σ_j A_ij V_j written out per token"), y, by_hand),
-            check_close(_("each channel c is mixed by the same A: Y[:, c] = A V[:, c]"), y, per_channel),
-            check_close(_("row {row}: Y_{row} = Σ_j A_{row}j V_j").format(row=row), y[row], by_hand[row]),
-        ],
-        _("Y = A V is exactly 'output token i = weighted sum of the value rows, weights from row i of A'"),
-    )
+
+def _check() -> None:
     quiz(KEY, QUESTIONS)
+
+
+STEPS = (
+    Step("why", N_("Why it matters"), _why),
+    Step("idea", N_("The idea and the math"), _idea),
+    Step("predict", N_("Predict, then see"), _predict_and_reveal),
+    Step("try", N_("Try it"), _try_it),
+    Step("check", N_("Check your understanding"), _check),
+)
+KEPT = ("matrix_preset", "matrix_challenge", "matrix_row")
+
+
+def render() -> None:
+    """Every step, one after another (the notebook and the worksheet; the page shows one step at a time)."""
+    for step in STEPS:
+        step.draw()

@@ -1,8 +1,10 @@
 """Shared lesson widgets: learning goals, rendered math, the "verify it" panel, check questions, progress.
 
-Progress lives in ``st.session_state`` only (per browser session):
+Progress is written through the progress store (:mod:`app.lessons.parts.progress`): the prediction and when it
+was made, the reveal, the Verify panel's run, every answer checked. A lesson is complete when its prediction came
+before its reveal, its Verify panel ran with it, and every question was answered right. In ``st.session_state``:
 
-- ``lessons_done``: the set of lesson keys whose check questions were all answered correctly;
+- ``lessons_done``: the set of complete lessons, as of the last run (kept for the picker and for tests);
 - ``lesson_picker``: the lesson shown (the picker's widget key; "next lesson" buttons set it in a callback);
 - ``quiz_<lesson>_<i>``: the radio of question ``i``; ``quiz_<lesson>_<i>_checked`` the answer last checked.
 
@@ -27,6 +29,7 @@ import torch
 # The app's one tolerance for "equal": max |diff| <= 1e-5 max |ref|.
 from container_edu.analysis.explore import RELATIVE_TOLERANCE
 from app.i18n import _
+from app.lessons.parts.progress import session_store
 
 DONE_KEY = "lessons_done"
 PICKER_KEY = "lesson_picker"
@@ -41,8 +44,14 @@ def done_lessons() -> set[str]:
     return st.session_state.setdefault(DONE_KEY, set())
 
 
-def mark_done(lesson_key: str) -> None:
-    done_lessons().add(lesson_key)
+def update_done(lesson_key: str, questions: int, has_prediction: bool) -> bool:
+    """Recompute whether ``lesson_key`` is complete from the store; keep ``lessons_done`` in step with it."""
+    complete = session_store().lesson(lesson_key).complete(questions, has_prediction)
+    if complete:
+        done_lessons().add(lesson_key)
+    else:
+        done_lessons().discard(lesson_key)
+    return complete
 
 
 # ----------------------------------------------------------------------------- text blocks
@@ -136,8 +145,10 @@ def _format(value: float | None) -> str:
     return f"{value:.2e}"
 
 
-def verify_panel(checks: list[CheckResult], summary: str) -> bool:
+def verify_panel(checks: list[CheckResult], summary: str, lesson: str | None = None) -> bool:
     """The "Verify it" box: a table of checks, then one success (all pass) or error element.
+
+    With ``lesson`` (its ``KEY``), the run is recorded in the progress store: completion needs it.
 
     The success text starts with ``Verified:`` (in English) so that tests and learners can find it. Claims,
     criteria and the summary are translated here (see the module's docstring).
@@ -169,6 +180,8 @@ def verify_panel(checks: list[CheckResult], summary: str) -> bool:
         else:
             st.success(_("Verified: {summary} ({passed} of {total} checks pass).").format(
                 summary=_(summary), passed=len(checks), total=len(checks)))
+    if lesson is not None:
+        session_store().record_verify(lesson, not failed)
     return not failed
 
 
@@ -235,22 +248,20 @@ def quiz_key(lesson_key: str, index: int) -> str:
     return f"quiz_{lesson_key}_{index}"
 
 
-def _on_check(lesson_key: str, index: int, questions: tuple[Question, ...]) -> None:
+def _on_check(lesson_key: str, index: int, questions: tuple[Question, ...], has_prediction: bool) -> None:
     # A callback runs before the script, so the picker's checkmark is right in the same rerun.
     key = quiz_key(lesson_key, index)
-    st.session_state[key + "_checked"] = st.session_state.get(key)
-    correct = [
-        st.session_state.get(quiz_key(lesson_key, i) + "_checked") == q.right_option for i, q in enumerate(questions)
-    ]
-    for i, ok in enumerate(correct):
-        if ok:
-            st.session_state[quiz_key(lesson_key, i) + "_solved"] = True
-    if all(st.session_state.get(quiz_key(lesson_key, i) + "_solved") for i in range(len(questions))):
-        mark_done(lesson_key)
+    choice = st.session_state.get(key)
+    st.session_state[key + "_checked"] = choice
+    if choice is not None:
+        session_store().record_answer(lesson_key, index, choice, choice == questions[index].right_option)
+    update_done(lesson_key, len(questions), has_prediction)
 
 
-def quiz(lesson_key: str, questions: tuple[Question, ...]) -> None:
+def quiz(lesson_key: str, questions: tuple[Question, ...], has_prediction: bool = True) -> None:
     """Each question: a radio (no default), a Check button, and feedback for the answer checked.
+
+    Every check is recorded in the progress store (first-attempt correctness is kept apart from eventual).
 
     The radio's values are the English options (what is checked and stored); only their labels are translated,
     built in the run (a ``format_func`` may be called outside it, where the language is English).
@@ -262,7 +273,8 @@ def quiz(lesson_key: str, questions: tuple[Question, ...]) -> None:
             labels = {option: question.shown(option) for option in question.options}
             choice = st.radio(question.shown(question.english_prompt), question.options, index=None, key=key,
                               format_func=labels.__getitem__)
-            st.button(_("Check"), key=key + "_button", on_click=_on_check, args=(lesson_key, index, questions))
+            st.button(_("Check"), key=key + "_button", on_click=_on_check,
+                      args=(lesson_key, index, questions, has_prediction))
             checked = st.session_state.get(key + "_checked", _NOT_CHECKED)
             if checked == _NOT_CHECKED or checked != choice:
                 continue  # nothing checked yet, or the learner picked another answer since
@@ -272,23 +284,52 @@ def quiz(lesson_key: str, questions: tuple[Question, ...]) -> None:
                 st.success(_("Correct. {feedback}").format(feedback=question.shown(question.feedback(choice))))
             else:
                 st.error(_("Not quite. {feedback}").format(feedback=question.shown(question.feedback(choice))))
-    if lesson_key in done_lessons():
-        st.success(_("Lesson complete: every check question answered correctly."), icon=":material/task_alt:")
+    record = session_store().lesson(lesson_key)
+    if update_done(lesson_key, len(questions), has_prediction):
+        st.success(_("Lesson complete: prediction made before the reveal, Verify panel run, every check question "
+                     "answered correctly."), icon=":material/task_alt:")
+    elif all(record.eventually_correct(i) for i in range(len(questions))):
+        st.info(_("Every question answered correctly. To complete the lesson, make its prediction before the "
+                  "reveal and run its Verify panel."), icon=":material/pending:")
 
 
 # ----------------------------------------------------------------------------- predict, then reveal
 
 
-def predict(key: str, prompt: str, options: tuple[str, ...]) -> str | None:
+def _on_predict(lesson_key: str, key: str) -> None:
+    session_store().record_prediction(lesson_key, st.session_state.get(key))
+
+
+def predict(key: str, prompt: str, options: tuple[str, ...], lesson: str | None = None) -> str | None:
     """A radio with no default: the learner commits to an answer before the figure that settles it is shown.
 
     ``options`` are the values returned and compared with what is measured (:func:`check_prediction`): mark them
     with ``N_`` (English); they are shown translated. The prompt may be ``N_``-marked or already translated.
+    The choice is recorded in the progress store under ``lesson`` (default: ``key`` up to its first "_").
+    Draw what answers it only after :func:`revealed` says so.
     """
+    lesson_key = lesson or key.split("_", 1)[0]
     with st.container(border=True):
         st.markdown(_("**:material/psychology: Your prediction**"))
         labels = {option: _(option) for option in options}
-        return st.radio(_(prompt), options, index=None, key=key, format_func=labels.__getitem__)
+        return st.radio(_(prompt), options, index=None, key=key, format_func=labels.__getitem__,
+                        on_change=_on_predict, args=(lesson_key, key))
+
+
+def revealed(lesson: str, prediction: str | None) -> bool:
+    """True once the learner has predicted (the reveal is recorded then); else a note to predict first.
+
+    Use as ``if not revealed(KEY, choice): return`` before the figure or number that answers the prediction.
+    """
+    if prediction is None:
+        st.info(_("Make your prediction above: the figure and the numbers that settle it appear once you have."),
+                icon=":material/lock:")
+        return False
+    store = session_store()
+    if store.lesson(lesson).prediction != prediction:  # set by a link or a test, not by the radio's callback
+        store.record_prediction(lesson, prediction)
+    store.record_reveal(lesson)
+    return True
 
 
 def check_prediction(prediction: str, measured: str) -> CheckResult:
