@@ -65,7 +65,7 @@ def answer(at: AppTest, lesson: str, index: int, option: str) -> None:
 
 def make_right_prediction(at: AppTest, key: str) -> str:
     """On the predict step: try each option until the Verify panel passes; returns the right one."""
-    prediction_key = BY_KEY[key].PREDICTION_KEY
+    prediction_key = BY_KEY[key].PREDICTION.key
     for option in at.radio(key=prediction_key).options:
         at.radio(key=prediction_key).set_value(option).run()
         assert_no_exception(at)

@@ -421,7 +421,7 @@ def test_the_right_option_is_not_given_away_by_its_length():
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_KEYS)
 def test_a_wrong_prediction_fails_the_verify_panel(lesson):
     at = open_lesson(lesson.KEY, "predict")
-    key = lesson.PREDICTION_KEY
+    key = lesson.PREDICTION.key
     outcomes = []
     for option in at.radio(key=key).options:
         at.radio(key=key).set_value(option).run()

@@ -12,8 +12,8 @@ from container_edu.ops import affinity as aff
 from app.lessons.parts import figures
 from app.lessons.parts.network import show_block
 from app.lessons.parts.steps import Step
-from app.lessons.parts.widgets import (Question, check_close, check_prediction, goals, math_block, predict, quiz,
-                                      revealed, verify_panel)
+from app.lessons.parts.widgets import (Prediction, Question, check_close, check_prediction, goals, math_block,
+                                      quiz, revealed, verify_panel)
 
 KEY = "matrix"
 TITLE = N_("Aggregation as a matrix")
@@ -100,14 +100,14 @@ QUESTIONS = (
 )
 
 
-PREDICTION_KEY = "matrix_prediction"
 SHIFT_PRESET = N_("left neighbour (a shift)")
-PREDICTION_OPTIONS = (
-    N_("V_0: the value of its left neighbour"),
-    N_("V_1: its own value"),
-    N_("0: the top row has nothing to its left"),
-    N_("the average of V_0 and V_1"),
+PREDICTION = Prediction(
+    "matrix_prediction",
+    N_("What is output token Y_1 (top row, right column)?"),
+    (N_("V_0: the value of its left neighbour"), N_("V_1: its own value"),
+     N_("0: the top row has nothing to its left"), N_("the average of V_0 and V_1")),
 )
+PREDICTION_OPTIONS = PREDICTION.options
 
 
 def _why() -> None:
@@ -162,8 +162,7 @@ def _predict_and_reveal() -> None:
     st.markdown(_("Take A = the **left neighbour** shift on a {rows} × {columns} grid of four tokens: row i of A "
                   "holds a single 1, on the token to the left of token i, if there is one.").format(
         rows=GRID[0], columns=GRID[1]))
-    choice = predict(PREDICTION_KEY, N_("What is output token Y_1 (top row, right column)?"), PREDICTION_OPTIONS,
-                     lesson=KEY)
+    choice = PREDICTION.ask(KEY)
     if not revealed(KEY, choice):
         return
     matrix = presets()[SHIFT_PRESET]

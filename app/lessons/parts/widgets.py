@@ -296,11 +296,31 @@ def quiz(lesson_key: str, questions: tuple[Question, ...], has_prediction: bool 
 # ----------------------------------------------------------------------------- predict, then reveal
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """A lesson's prediction, declared at module level as ``PREDICTION`` (the worksheet and tests read it).
+
+    ``prompt`` and ``options`` are English marked with ``N_``; ``fields`` fill their named placeholders after
+    translation. Which option is right is measured when the lesson runs, never stored here.
+    """
+
+    key: str
+    prompt: str
+    options: tuple[str, ...]
+    fields: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+
+    def ask(self, lesson: str) -> str | None:
+        """Draw the prediction radio (see :func:`predict`); the chosen English option, or None."""
+        prompt = _(self.prompt).format(**self.fields) if self.fields else self.prompt
+        return predict(self.key, prompt, self.options, lesson=lesson, fields=self.fields)
+
+
 def _on_predict(lesson_key: str, key: str) -> None:
     session_store().record_prediction(lesson_key, st.session_state.get(key))
 
 
-def predict(key: str, prompt: str, options: tuple[str, ...], lesson: str | None = None) -> str | None:
+def predict(key: str, prompt: str, options: tuple[str, ...], lesson: str | None = None,
+            fields: dict[str, object] | None = None) -> str | None:
     """A radio with no default: the learner commits to an answer before the figure that settles it is shown.
 
     ``options`` are the values returned and compared with what is measured (:func:`check_prediction`): mark them
@@ -311,7 +331,7 @@ def predict(key: str, prompt: str, options: tuple[str, ...], lesson: str | None 
     lesson_key = lesson or key.split("_", 1)[0]
     with st.container(border=True):
         st.markdown(_("**:material/psychology: Your prediction**"))
-        labels = {option: _(option) for option in options}
+        labels = {option: _(option).format(**fields) if fields else _(option) for option in options}
         return st.radio(_(prompt), options, index=None, key=key, format_func=labels.__getitem__,
                         on_change=_on_predict, args=(lesson_key, key))
 
