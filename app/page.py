@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
+from app import deployment
 from app.errors import friendly_errors
+from app.session_keys import holds_work
 from app.i18n import _
 from app.navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
 from app.registry import ModelRef
@@ -58,3 +60,4 @@ def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | No
         return
     with friendly_errors(_("showing the {title} page").format(title=title)):
         body(PageContext(model_ref=ref))
+    deployment.keep_session_token(holds_work(st.session_state))

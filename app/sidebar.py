@@ -19,7 +19,7 @@ from app import caching, deployment, imagenet_weights, registry, url_state
 from app.errors import friendly_errors, friendly_message, logger, raise_if_unexpected_under_tests
 from app.i18n import _, language_selector
 from app.registry import ModelRef
-from app.session_keys import MODEL_KEY
+from app.session_keys import MODEL_KEY, holds_work
 
 __all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
 
@@ -53,7 +53,7 @@ def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
     """Draw the shared sidebar; returns the chosen model when the page asked for the picker."""
     chosen = None
     with friendly_errors(_("checking this browser's session")):
-        deployment.notice_new_server_session()
+        deployment.notice_new_server_session(holds_work(st.session_state))
     with st.sidebar:
         language_selector()  # first: everything below is drawn in the language chosen here
         st.markdown("### " + _("Container, explained"))
