@@ -154,7 +154,7 @@ def downloads(inspection, maps, prepared, block, head) -> None:
 
 
 run_page(
-    _("Image inspector"), body, model_picker=True,
+    _("Image inspector"), body, model_picker=True, weights_offer_in_page=True,
     intro=_("Choose a picture and a model (sidebar). The model runs **once** with every block recording its "
              "affinities; then pick a block, a head and a query token to see where that token gathers its context "
              "from."),

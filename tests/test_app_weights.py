@@ -40,14 +40,17 @@ def fetch_buttons(at: AppTest) -> dict[str, object]:
     return {button.key: button for button in at.button if button.label == FETCH_BUTTON}
 
 
-def test_without_weights_sidebar_and_inspector_offer_them(folder):
+def test_without_weights_the_inspector_offers_them_once(folder):
     at = start()
-    assert set(fetch_buttons(at)) == {"sidebar_fetch_imagenet_weights", "inspector_fetch_imagenet_weights"}
-    assert PANEL_TITLE in texts(at.sidebar.markdown) and PANEL_TITLE in texts(at.main.markdown)
-    offer = texts(at.sidebar.caption)
+    assert set(fetch_buttons(at)) == {"inspector_fetch_imagenet_weights"}, "one offer per page"
+    assert PANEL_TITLE not in texts(at.sidebar.markdown) and PANEL_TITLE in texts(at.main.markdown)
+    offer = texts(at.main.caption)
     assert f"About {store.installed_size() / 2**20:.0f} MB once installed" in offer
     assert str(folder) in offer
     assert "python -m container_edu weights import PATH" in texts(at.code)
+    assert all(code.proto.wrap_lines for code in at.code if "container_edu" in code.value), "the command shown whole"
+    uploader_help = " ".join(u.proto.help for u in at.sidebar.get("file_uploader"))
+    assert "about 80 MB" in uploader_help and "weights import PATH" in uploader_help, "no 20 MB upload for 80 MB"
     expected_device = "GPU" if torch.cuda.is_available() else "CPU"
     assert f"their inspections run on the {expected_device}" in texts(at.sidebar.caption)
     assert "The Lessons run on the CPU on purpose" in texts(at.sidebar.caption)
@@ -72,7 +75,7 @@ def test_the_button_installs_the_weights_and_makes_them_the_model(folder, server
 def test_a_failed_download_is_one_sentence_and_installs_nothing(folder, server, monkeypatch):
     monkeypatch.setenv(store.URL_ENV, server.url("/drive/quota?id=x"))
     at = start()
-    fetch_buttons(at)["sidebar_fetch_imagenet_weights"].click().run()
+    fetch_buttons(at)["inspector_fetch_imagenet_weights"].click().run()
     assert_errors(at, "Too many users have viewed or downloaded this file recently")
     assert len(at.error) == 1
     assert "\n" not in at.error[0].value and "Traceback" not in at.error[0].value
