@@ -51,6 +51,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
         seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
             height=prepared.x.shape[-2], width=prepared.x.shape[-1])
         st.plotly_chart(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28), key="insp_seen")
+        if (dark := photo_notes.dark_view_note(ref, current.image, prepared.seen)) is not None:
+            st.caption(dark)
     with col_pred:
         st.plotly_chart(figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared),
                                          views.prediction_title(ref), title_width=50), key="insp_pred")

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import INSPECTOR, assert_clean, assert_errors, figure_title, figures_of, texts
 from apptest_support import start as start_app
 from app.imagenet_weights import FETCH_BUTTON, PANEL_TITLE
 from app.registry import BUNDLED_DIR_ENV, INSTALLED_LABEL
+from container_edu.data.transforms import fashion_mnist_prepare
 from container_edu.hub import weights_store as store
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -105,6 +110,16 @@ def test_fashion_mnist_model_on_a_colour_photo_says_so(folder):
 def test_fashion_mnist_model_on_a_fashion_mnist_picture_has_no_note(folder):
     at = start(sample="fmnist_test0000_ankle_boot.png")
     assert "only knows Fashion-MNIST" not in texts(at.info)
+    assert "Why so dark?" not in texts(at.caption)
+
+
+def test_the_dark_28x28_view_of_a_photo_is_explained_with_its_share_of_black_pixels(folder):
+    at = start(sample="photo_boot.png")
+    note = next(c.value for c in at.caption if "Why so dark?" in c.value)
+    picture = Image.open(REPO_ROOT / "container_edu" / "samples" / "photo_boot.png").convert("RGB")
+    view, inverted = fashion_mnist_prepare(picture)
+    assert inverted and "inverted" in note
+    assert f"{100 * float((np.asarray(view) == 0).mean()):.0f}% of the 28×28 pixels" in note
 
 
 # --------------------------------------------------------------------------
