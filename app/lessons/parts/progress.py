@@ -11,16 +11,12 @@ from __future__ import annotations
 from container_edu.progress.records import (Attempt, InventoryRecord, LessonRecord, MemoryStore, ProgressStore,
                                             normalised_gain)
 
+from app.learner import STORE_KEY, progress_store
+
 __all__ = ["Attempt", "LessonRecord", "InventoryRecord", "ProgressStore", "MemoryStore", "normalised_gain",
            "session_store", "STORE_KEY"]
 
-STORE_KEY = "learner_progress"
-
 
 def session_store() -> ProgressStore:
-    """The running session's store (a :class:`MemoryStore` kept in ``st.session_state``)."""
-    import streamlit as st  # here, so that the records above stay importable without Streamlit
-
-    if STORE_KEY not in st.session_state:
-        st.session_state[STORE_KEY] = MemoryStore()
-    return st.session_state[STORE_KEY]
+    """The running session's store: the learner's record in the database (see :mod:`app.learner`), else memory."""
+    return progress_store()
