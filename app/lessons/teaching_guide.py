@@ -104,10 +104,10 @@ def generated_blocks(language: str) -> dict[str, str]:
 
 
 def _replace(text: str, name: str, content: str) -> str:
-    pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(\n<!-- /generated:{name} -->)", re.DOTALL)
+    pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.DOTALL)
     if not pattern.search(text):
         raise ValueError(f"the guide has no <!-- generated:{name} --> ... <!-- /generated:{name} --> block")
-    return pattern.sub(lambda match: match.group(1) + content + match.group(2), text)
+    return pattern.sub(lambda match: match.group(1) + content + "\n" + match.group(2), text)
 
 
 def update_guide(path: Path, language: str, write: bool = True) -> bool:
