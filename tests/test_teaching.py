@@ -159,3 +159,23 @@ def test_the_guides_links_resolve_and_their_commands_parse(language, monkeypatch
 def test_the_readme_links_both_guides():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "(docs/teaching/README.md)" in readme and "(docs/teaching/README_zh.md)" in readme
+
+
+def test_the_guide_command_rewrites_stale_blocks_once_and_check_reports_them(tmp_path, monkeypatch, capsys):
+    from app.lessons import teaching_guide
+    from app.lessons.__main__ import main
+
+    copies = {}
+    for language, path in GUIDES.items():
+        stale = re.sub(r"(<!-- generated:times -->\n).*?(<!-- /generated:times -->)", r"\1\2", TEXTS[language],
+                       flags=re.DOTALL)
+        copies[language] = tmp_path / path.name
+        copies[language].write_text(stale, encoding="utf-8")
+    monkeypatch.setattr(teaching_guide, "GUIDES", copies)
+    assert main(["guide", "--check"]) == 1
+    assert all("generated:times -->\n<!--" in path.read_text(encoding="utf-8") for path in copies.values())
+    assert main(["guide"]) == 0
+    assert main(["guide", "--check"]) == 0
+    assert "out of date" in capsys.readouterr().out
+    for language, path in copies.items():
+        assert generated_blocks(language)["times"] in path.read_text(encoding="utf-8")
