@@ -26,7 +26,7 @@ from types import ModuleType
 from app.lessons.parts.steps import lesson_steps
 
 __all__ = ["READING_WORDS_PER_MINUTE", "MINUTES_PER_STEP", "MINUTES_PER_CONTROL", "MINUTES_PER_PREDICTION",
-           "MINUTES_PER_QUESTION", "PRIORITY", "StepEstimate", "LessonEstimate", "estimate_lesson",
+           "MINUTES_PER_QUESTION", "PRIORITY", "PREREQUISITES", "StepEstimate", "LessonEstimate", "estimate_lesson",
            "estimate_course", "inventory_questions", "inventory_minutes", "course_path", "word_count"]
 
 #: Silent reading of technical prose with symbols: slower than the ~240 words a minute of general non-fiction.
@@ -39,7 +39,13 @@ MINUTES_PER_QUESTION = 0.5  # choose and press Check (reading the prompt, option
 #: The order in which a timed path takes lessons: the unification first (matrix, the three operators, Container),
 #: then the closing synthesis, then what deepens it. A lesson missing here (a new one) comes last.
 PRIORITY: tuple[str, ...] = ("matrix", "conv", "attention", "container", "paper", "mixer", "shift", "trained",
-                             "reach", "cost", "measured", "zoo", "train")
+                             "cost", "reach", "measured", "zoo", "train")
+#: What a lesson builds on: a path takes it only after these (a synthesis without Container would be hollow).
+PREREQUISITES: dict[str, tuple[str, ...]] = {
+    "conv": ("matrix",), "shift": ("conv",), "mixer": ("matrix",), "attention": ("matrix",), "cost": ("attention",),
+    "reach": ("cost",), "container": ("conv", "attention"), "trained": ("container",), "zoo": ("container",),
+    "train": ("container",), "measured": ("conv", "attention"), "paper": ("container",),
+}
 
 _CONTROLS = frozenset({"radio", "slider", "select_slider", "selectbox", "multiselect", "toggle", "checkbox",
                        "number_input", "text_input", "data_editor", "segmented_control", "pills", "button",
@@ -203,13 +209,15 @@ def inventory_minutes() -> int:
 
 def course_path(budget: int, estimates: tuple[LessonEstimate, ...], with_inventory: bool = False
                 ) -> tuple[LessonEstimate, ...]:
-    """The lessons that fit ``budget`` minutes, taken by :data:`PRIORITY` (one that does not fit is skipped, the
-    next tried), in course order. ``with_inventory``: the inventory's two sittings come out of the budget first."""
+    """The lessons that fit ``budget`` minutes, taken by :data:`PRIORITY` once their :data:`PREREQUISITES` are
+    taken (one that does not fit, or is not ready, is skipped and the next tried), in course order. ``with_inventory``: the inventory's two sittings come out of the budget first."""
     left = budget - (2 * inventory_minutes() if with_inventory else 0)
     rank = {key: index for index, key in enumerate(PRIORITY)}
     chosen = []
     for estimate in sorted(estimates, key=lambda e: (rank.get(e.key, len(rank)), e.number)):
-        if estimate.minutes <= left:
+        needed = set(PREREQUISITES.get(estimate.key, ())) & {e.key for e in estimates}  # those in this course
+        ready = needed <= {e.key for e in chosen}
+        if ready and estimate.minutes <= left:
             chosen.append(estimate)
             left -= estimate.minutes
     return tuple(sorted(chosen, key=lambda e: e.number))
