@@ -8,7 +8,8 @@ Nothing here was measured with students. Per lesson:
 ``words``: the English words a step's drawing code hands to ``_()`` or ``N_()`` (read from its source, following
 the calls it makes into the lesson's own module and ``app/lessons/parts``), plus its goals, prediction and
 questions (prompt, options and the right option's feedback) where the step draws them. ``controls``: widgets and
-charts its code draws (a slider, a radio, a chart, a table). A live training run's own wall time is not counted.
+charts its code draws (a slider, a radio, a chart, a table). Every text the code can show is counted, also one
+shown only in some cases (a warning), so the estimate leans high. A live training run's wall time is not counted.
 :func:`course_path` picks the lessons of a timed path by a fixed priority, so a path always fits its budget as
 estimated now; ``python -m app.lessons times`` prints the table.
 """
@@ -210,7 +211,8 @@ def inventory_minutes() -> int:
 def course_path(budget: int, estimates: tuple[LessonEstimate, ...], with_inventory: bool = False
                 ) -> tuple[LessonEstimate, ...]:
     """The lessons that fit ``budget`` minutes, taken by :data:`PRIORITY` once their :data:`PREREQUISITES` are
-    taken (one that does not fit, or is not ready, is skipped and the next tried), in course order. ``with_inventory``: the inventory's two sittings come out of the budget first."""
+    taken (one that does not fit, or is not ready, is skipped and the next tried), in course order.
+    ``with_inventory``: the inventory's two sittings come out of the budget first."""
     left = budget - (2 * inventory_minutes() if with_inventory else 0)
     rank = {key: index for index, key in enumerate(PRIORITY)}
     chosen = []
