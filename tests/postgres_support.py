@@ -1,82 +1,38 @@
-"""A real PostgreSQL server for the tests, started from the installed Debian binaries in a temporary folder.
+"""A real PostgreSQL server for the tests (tools/postgres.py), or a skip that says why there is none.
 
-PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` account the Debian package makes
-(or ``nobody``), in a folder handed to it. ``CONTAINER_EDU_TEST_DATABASE_URL`` points the tests at a server that
-is already running instead. Without either, the tests that need one skip and say why.
+``CONTAINER_EDU_TEST_DATABASE_URL`` points the tests at a server that is already running instead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+if str(TOOLS) not in sys.path:
+    sys.path.insert(0, str(TOOLS))
+
+from postgres import PostgresUnavailable, postgres_server as _server  # noqa: E402
+
 TEST_URL_ENV = "CONTAINER_EDU_TEST_DATABASE_URL"
-
-
-def _bindir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _as_server_user(command: list[str], user: str | None) -> list[str]:
-    return command if user is None else ["runuser", "-u", user, "--", *command]
 
 
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
-    """A running server's URL (a fresh one, stopped and removed afterwards), or a skip with the reason."""
     if os.environ.get(TEST_URL_ENV):
         yield os.environ[TEST_URL_ENV]
         return
-    bindir = _bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql), and "
-                    f"{TEST_URL_ENV} names no server")
-    user = None
-    if os.geteuid() == 0:
-        user = next((name for name in ("postgres", "nobody") if _has_user(name)), None)
-        if user is None or shutil.which("runuser") is None:
-            pytest.skip("running as root with no account to run PostgreSQL as")
-    folder = Path(tempfile.mkdtemp(prefix="ce-postgres-"))
-    data, port = folder / "data", _free_port()
-    if user is not None:
-        shutil.chown(folder, user)
     try:
-        subprocess.run(_as_server_user([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "ce",
-                                        "--no-sync", "-E", "UTF8"], user),
-                       check=True, capture_output=True, timeout=300)
-        subprocess.run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w",
-                                        "-t", "300", "-o", f"-k {folder} -h 127.0.0.1 -p {port} -F", "start"], user),
-                       check=True, capture_output=True, timeout=320)
-        yield f"postgresql://ce@127.0.0.1:{port}/postgres"
+        server = _server()
+        url = server.__enter__()
+    except PostgresUnavailable as reason:
+        pytest.skip(f"{reason}, and {TEST_URL_ENV} names no server")
+    try:
+        yield url
     finally:
-        subprocess.run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                                       user), capture_output=True, timeout=120)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
+        server.__exit__(None, None, None)
