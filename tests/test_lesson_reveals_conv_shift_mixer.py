@@ -1,0 +1,90 @@
+"""Lessons ``conv``, ``shift`` and ``mixer``: the figure or number that answers each prediction is absent before the
+prediction and drawn after it (issue 21: lesson 2's answer could be read off a figure above its question)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from apptest_support import assert_clean, figure_title, figures_of  # noqa: E402
+from lesson_support import (assert_verified, go_to_step, make_right_prediction, not_verified, open_lesson,  # noqa: E402
+                            verified)
+
+
+def chart_keys(at) -> set[str]:
+    return {chart.key for chart in at.get("plotly_chart")}
+
+
+def captions(at) -> str:
+    return "\n".join(caption.value for caption in at.caption)
+
+
+def test_conv_row_and_its_count_appear_only_after_the_prediction():
+    at = open_lesson("conv", "predict")
+    at.slider(key="conv_size").set_value(7).run()
+    answers = {"conv_fig_row", "conv_fig_kernel"}
+    assert not answers & chart_keys(at)
+    assert "non-zero entries out of" not in captions(at)
+    assert not verified(at) and not not_verified(at)
+    make_right_prediction(at, "conv")
+    assert answers <= chart_keys(at)
+    # The default query (row 1, column 0) sits on the border: a 3 × 3 kernel keeps 2 × 3 of its 9 elements.
+    assert re.search(r"Row t7 has 6 non-zero entries out of 49; a full kernel has 9", captions(at))
+    assert at.radio(key="conv_row_prediction").value == "fewer than k² (elements cut at the border)"
+
+
+def test_conv_whole_matrix_waits_for_the_prediction_and_keeps_the_chosen_grid():
+    at = open_lesson("conv", "matrix")
+    assert "conv_fig_matrix" not in chart_keys(at)
+    assert any("Make the prediction of the previous step first" in info.value for info in at.info)
+    go_to_step(at, "conv", "predict")
+    at.slider(key="conv_size").set_value(7).run()
+    make_right_prediction(at, "conv")
+    go_to_step(at, "conv", "matrix")
+    assert_clean(at)
+    assert "conv_fig_matrix" in chart_keys(at)
+    assert any(figure_title(figure).startswith("Affinity A_0 (N × N = 49 × 49)") for figure in figures_of(at))
+    go_to_step(at, "conv", "predict")
+    assert at.slider(key="conv_size").value == 7, "the grid chosen in the predict step is kept"
+    assert_verified(at)
+
+
+def test_shift_gap_maps_appear_only_after_the_prediction():
+    at = open_lesson("shift", "predict")
+    answers = {"shift_fig_conv_eq", "shift_fig_mix_eq"}
+    assert not answers & chart_keys(at)
+    assert "largest gap" not in captions(at)
+    assert not verified(at) and not not_verified(at)
+    right = make_right_prediction(at, "shift")
+    assert right == "the conv's only"
+    assert answers <= chart_keys(at)
+    assert "Inside the dashed interior the conv's largest gap" in captions(at)
+
+
+def test_mixer_outcome_on_another_grid_appears_only_after_the_prediction():
+    at = open_lesson("mixer", "predict")
+    at.selectbox(key="mixer_grid").set_value("8 × 8").run()
+    assert not [w for w in at.warning if w.value.startswith("The Mixer cannot run")]
+    assert not [s for s in at.success if s.value.startswith("Runs:")]
+    assert not verified(at) and not not_verified(at)
+    assert make_right_prediction(at, "mixer") == "no, it stops with an error"
+    assert [w for w in at.warning if w.value.startswith("The Mixer cannot run on this grid")]
+    at.selectbox(key="mixer_grid").set_value("7 × 7 (the grid it was built for)").run()
+    assert [s for s in at.success if s.value.startswith("Runs:")]
+    assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
+
+
+def test_mixer_learned_matrix_is_titled_by_its_block_not_its_module_path():
+    at = open_lesson("mixer", "learned")
+    titles = [figure_title(figure) for figure in figures_of(at)]
+    matrix = next(title for title in titles if title.startswith("Learned affinity A_0"))
+    assert matrix.startswith("Learned affinity A_0 of mixed block 1 (49 × 49)"), matrix
+    assert ".mix" not in matrix
+    at.selectbox(key="mixer_block").set_value("blocks2.1.mix").run()
+    go_to_step(at, "mixer", "predict")
+    assert any("mixed block 2 (blocks2.1)" in m.value for m in at.markdown), "the block picked is the one run"
