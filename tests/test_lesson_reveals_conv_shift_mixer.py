@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -88,3 +90,29 @@ def test_mixer_learned_matrix_is_titled_by_its_block_not_its_module_path():
     at.selectbox(key="mixer_block").set_value("blocks2.1.mix").run()
     go_to_step(at, "mixer", "predict")
     assert any("mixed block 2 (blocks2.1)" in m.value for m in at.markdown), "the block picked is the one run"
+
+
+# The right prediction at each lesson's default settings (conv: the query at y = 1, x = 0 touches the border;
+# mixer: the grid it was built for).
+RIGHT_AT_DEFAULTS = {"conv": "fewer than k² (elements cut at the border)", "shift": "the conv's only",
+                     "mixer": "yes, it runs"}
+
+
+@pytest.mark.parametrize("key", sorted(RIGHT_AT_DEFAULTS))
+def test_every_step_shows_no_english_in_chinese_with_the_answer_revealed(key):
+    from apptest_support import LESSONS_PAGE, open_link
+    from i18n_support import rendered_texts, untranslated_english
+    from app.lessons import LESSONS
+    from app.lessons.parts.steps import lesson_steps, step_key
+
+    lesson = next(lesson for lesson in LESSONS if lesson.KEY == key)
+    at = open_link(LESSONS_PAGE, {"lesson": key, "lang": "zh"})
+    for step in lesson_steps(lesson):
+        at.segmented_control(key=step_key(key)).set_value(step.id).run()
+        if step.id == "predict":
+            at.radio(key=lesson.PREDICTION.key).set_value(RIGHT_AT_DEFAULTS[key]).run()
+            assert any(s.value.startswith("已验证：") for s in at.success), "the right prediction verifies"
+        assert_clean(at)
+        shown = rendered_texts(at.main)
+        english = untranslated_english(shown)
+        assert not english, f"untranslated English in step {step.id!r} of lesson {key!r}: {english}"

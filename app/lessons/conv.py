@@ -139,7 +139,7 @@ def _predict_and_reveal() -> None:
     qy = q1.slider(_("query token row y"), 0, size - 1, _DEFAULTS["conv_qy"], key="conv_qy")
     qx = q2.slider(_("query token column x"), 0, size - 1, _DEFAULTS["conv_qx"], key="conv_qx")
     pad = kernel_size // 2
-    st.markdown(_("The query sits at row {y}, column {x} of a {side} × {side} grid; the {k} × {k} kernel reaches "
+    st.markdown(_("The query sits at y = {y}, x = {x} on a {side} × {side} grid; the {k} × {k} kernel reaches "
                   "p = {pad} tokens each way.").format(y=qy, x=qx, side=size, k=kernel_size, pad=pad))
     choice = PREDICTION.ask(KEY)
     if not revealed(KEY, choice):
