@@ -142,7 +142,8 @@ def _learned_matrix() -> None:
     model = loaded.model
     blocks = _blocks(loaded)
     c1, c2, c3, c4 = st.columns(4)
-    block = c1.selectbox(_("block"), blocks, key="mixer_block", format_func=lambda name: _block_label(blocks, name))
+    labels = {name: _block_label(blocks, name) for name in blocks}  # translated in the run, not in format_func
+    block = c1.selectbox(_("block"), blocks, key="mixer_block", format_func=labels.__getitem__)
     mix: MultiHeadMLP = model.get_submodule(block)
     height, width = model.config.mixed_grid
     head = c2.radio(_("head m"), list(range(mix.num_heads)), horizontal=True, key="mixer_head")
