@@ -131,11 +131,10 @@ def measured_answer(nonzero: int, kernel_size: int, num_tokens: int) -> str:
 
 
 def _predict_and_reveal() -> None:
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, q1, q2 = st.columns([1.1, 0.8, 1.4, 1, 1])  # one row: the prediction stays near the top
     size = c1.slider(_("grid side n_y = n_x"), 7, 12, _DEFAULTS["conv_size"], key="conv_size")
     kernel_size = c2.radio(_("kernel k"), [3, 5], horizontal=True, key="conv_k")
     channel = c3.radio(_("channel c"), list(range(CHANNELS)), horizontal=True, key="conv_channel")
-    q1, q2 = st.columns(2)
     qy = q1.slider(_("query token row y"), 0, size - 1, _DEFAULTS["conv_qy"], key="conv_qy")
     qx = q2.slider(_("query token column x"), 0, size - 1, _DEFAULTS["conv_qx"], key="conv_qx")
     pad = kernel_size // 2
@@ -153,12 +152,12 @@ def _predict_and_reveal() -> None:
             conv.weight[channel, 0], _("Kernel w_{channel} ({k} × {k}), by offset").format(channel=channel,
                                                                                             k=kernel_size),
             f"w_{channel}[dy, dx]", x_title="x_j − x_i", y_title="y_j − y_i", x_labels=offsets, y_labels=offsets,
-            diverging=True, show_values=True, height=360), key="conv_fig_kernel")
+            diverging=True, show_values=True, height=300), key="conv_fig_kernel")
     with right:
         show_figure(figures.grid_map(
             row_on_grid[channel], _("Row i = t{query} of A_{channel} on the grid: the kernel pasted at the query")
             .format(query=query, channel=channel),
-            f"A_{channel}[i, j]", query=(qy, qx), diverging=True, height=360), key="conv_fig_row")
+            f"A_{channel}[i, j]", query=(qy, qx), diverging=True, height=300), key="conv_fig_row")
     nonzero = int((matrices[channel][query] != 0).sum())
     st.caption(_("Row t{query} has {nonzero} non-zero entries out of {n}; a full kernel has {taps}. Kernel elements "
                  "that fall outside the grid are cut.").format(query=query, nonzero=nonzero, n=num_tokens,

@@ -108,6 +108,7 @@ def _idea() -> None:
                   "a multi-head MLP: M = 4 one-layer N × N matrices, one per head of C/M channels. All three are "
                   "static and dense, have N² parameters per matrix, and are tied to the N they were trained on."),
     )
+    meet_the_network(expanded=True)  # the first lesson that shows a trained zoo model
 
 
 def _model() -> LessonModel:
@@ -137,7 +138,6 @@ def _chosen(loaded: LessonModel) -> tuple[str, MultiHeadMLP, int]:
 
 
 def _learned_matrix() -> None:
-    meet_the_network(expanded=True)  # the first lesson that shows a trained zoo model
     loaded = _model()
     model = loaded.model
     blocks = _blocks(loaded)
