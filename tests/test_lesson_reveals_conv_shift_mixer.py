@@ -116,3 +116,21 @@ def test_every_step_shows_no_english_in_chinese_with_the_answer_revealed(key):
         shown = rendered_texts(at.main)
         english = untranslated_english(shown)
         assert not english, f"untranslated English in step {step.id!r} of lesson {key!r}: {english}"
+
+
+def test_no_option_of_these_lessons_is_given_away_by_a_leading_word_only_some_options_share():
+    """Issue 21: lesson 3's wrong options alone began with "Because" (因为), and lesson 2's Chinese question said 最多
+    (at most), which only its right option echoed. A leading word is now on every option of a question or on none."""
+    from app import i18n
+    from app.lessons import LESSONS
+
+    for language in ("en", "zh"):
+        gettext = i18n.translations(language).gettext
+        for lesson in (lesson for lesson in LESSONS if lesson.KEY in ("conv", "shift", "mixer")):
+            for question in lesson.QUESTIONS:
+                options = [gettext(text).format(**question.fields) for text, _feedback in question.choices]
+                for marker in ("Because", "因为", "At most", "Up to", "最多"):
+                    leading = [option.startswith(marker) for option in options]
+                    assert all(leading) or not any(leading), (language, lesson.KEY, marker, options)
+    conv_question = next(lesson for lesson in LESSONS if lesson.KEY == "conv").QUESTIONS[0]
+    assert "最多" not in i18n.translations("zh").gettext(conv_question.prompt)
