@@ -36,6 +36,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
 DATABASE_URL_ENV = "CONTAINER_EDU_DATABASE_URL"
 LESSONS = ("matrix", "conv")  # phase 1, then phase 2
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def _questions(key: str):
@@ -78,12 +79,27 @@ class Learner:
         if self.code is None:
             raise RuntimeError(f"learner {self.index}: the address never named a learner code")
 
-    async def answer(self, key: str, index: int, option: str, feedback: str) -> None:
-        """Choose ``option`` in question ``index`` and press Check; sent once the page shows its feedback."""
-        await self.page.locator(f".st-key-quiz_{key}_{index}").get_by_text(option, exact=True).click()
-        await self.page.locator(f".st-key-quiz_{key}_{index}_button button").click()
-        await self.page.get_by_text(feedback, exact=False).first.wait_for(timeout=self.timeout * 1000)
-        self.sent += 1
+    async def answer(self, key: str, index: int, option: str, feedback: str, attempts: int = 3) -> None:
+        """Choose ``option`` in question ``index`` and press Check; sent once the page shows its feedback.
+
+        A Check pressed while the choice's own rerun is still on its way checks the previous choice (or none): a
+        learner would press it again, and so does this, a bounded number of times.
+        """
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        for attempt in range(attempts):
+            await self.page.locator(f".st-key-quiz_{key}_{index}").get_by_text(option, exact=True).click()
+            await self.page.locator(IDLE).wait_for()
+            await self.page.locator(f".st-key-quiz_{key}_{index}_button button").click()
+            try:
+                await self.page.get_by_text(feedback, exact=False).first.wait_for(
+                    timeout=self.timeout * 1000 / attempts)
+            except PlaywrightTimeout:
+                if attempt + 1 == attempts:
+                    raise
+                continue
+            self.sent += 1
+            return
 
     async def answer_lesson(self, key: str, only: int | None = None) -> None:
         questions, _step = _questions(key)
@@ -107,10 +123,11 @@ async def _wait_reconnected(learner: Learner) -> None:
 
 
 async def _guarded(learner: Learner, step) -> None:
+    """Run ``step()`` (a coroutine function) unless the learner already failed; record a failure."""
     if learner.errors:
         return
     try:
-        await step
+        await step()
     except Exception as error:  # noqa: BLE001 - one learner's failure is a result, not a crash of the tool
         learner.errors.append(f"learner {learner.index}: {type(error).__name__}: {str(error)[:300]}")
 
@@ -128,20 +145,20 @@ async def drive(servers: list[AppServer], proxy: Proxy, learners: int, kill_one:
                 learner.context = await browser.new_context(viewport={"width": 1400, "height": 1000})
                 learner.page = await learner.context.new_page()
                 learner.page.set_default_timeout(timeout * 1000)
-                await _guarded(learner, learner.open_lesson(proxy.url, LESSONS[0]))
+                await _guarded(learner, lambda: learner.open_lesson(proxy.url, LESSONS[0]))
                 learner.replica = learner.final_replica = await learner.replica_cookie()
-            await asyncio.gather(*(_guarded(p, p.answer_lesson(LESSONS[0])) for p in people))
+            await asyncio.gather(*(_guarded(p, lambda: p.answer_lesson(LESSONS[0])) for p in people))
             if kill_one:
                 killed = next((p.replica for p in people if p.replica), servers[0].name)
                 victim = next(server for server in servers if server.name == killed)
                 victim.kill()
                 moved = [p for p in people if p.replica == killed]
-                await asyncio.gather(*(_guarded(p, _wait_reconnected(p)) for p in moved))
+                await asyncio.gather(*(_guarded(p, lambda: _wait_reconnected(p)) for p in moved))
                 # On the same page, in the new session: answering again must land in the same learner's record.
-                await asyncio.gather(*(_guarded(p, p.answer_lesson(LESSONS[0], only=0)) for p in moved))
+                await asyncio.gather(*(_guarded(p, lambda: p.answer_lesson(LESSONS[0], only=0)) for p in moved))
             for learner in people:
-                await _guarded(learner, learner.open_lesson(proxy.url, LESSONS[1]))
-            await asyncio.gather(*(_guarded(p, p.answer_lesson(LESSONS[1])) for p in people))
+                await _guarded(learner, lambda: learner.open_lesson(proxy.url, LESSONS[1]))
+            await asyncio.gather(*(_guarded(p, lambda: p.answer_lesson(LESSONS[1])) for p in people))
             for learner in people:
                 with contextlib.suppress(Exception):
                     learner.final_replica = await learner.replica_cookie()
