@@ -163,12 +163,22 @@ def test_mixer_on_another_grid_gives_a_friendly_message():
     assert_verified(at)
 
 
-def test_cost_lesson_measures_live():
-    at = open_lesson("cost")
+def test_cost_lesson_measures_live_only_once_the_prediction_is_made():
+    from app.lessons.cost import measured_answer, time_growth
+
+    at = open_lesson("cost", "predict")
+    assert "cost_costs" not in at.session_state and not at.get("plotly_chart")
+    assert not [c for c in at.caption if c.value.startswith("Measured in")]
+    right = make_right_prediction(at, "cost")
     rows, seconds = at.session_state["cost_costs"]
     assert [row.side for row in rows] == [7, 14, 28, 56]
     assert seconds > 0  # how long it takes is printed by tools/app_latency.py (the lesson aims at < 3 s)
     assert all(row.attention_ms > 0 and row.conv_ms > 0 and row.mixer_ms > 0 for row in rows)
+    assert right == measured_answer(time_growth(rows))
+    assert len(at.get("plotly_chart")) == 2
+    assert [c for c in at.caption if c.value.startswith("Measured in")]
+    table = next(frame.value for frame in at.dataframe if "claim" in frame.value.columns)
+    assert any("affinity built for one image" in claim for claim in table["claim"])
 
 
 def test_lessons_without_weights_say_so_and_still_verify(no_weights):
