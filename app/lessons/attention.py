@@ -181,10 +181,12 @@ def _predict_and_reveal() -> None:
             "A_0[i, j]", x_title="x", y_title="y", grid=True, query=query, height=320),
             key="attention_fig_predict_rows")
     with right:
+        # On a log scale: the normalisation's changes are orders of magnitude below t5's, yet none is zero.
+        magnitude = row_change.abs().clamp_min(CHANGED / 1e3).log10()
         show_figure(figures.heatmaps_side_by_side(
-            [(row_change[m].reshape(HEIGHT, WIDTH), _("head {m}").format(m=m)) for m in range(HEADS)],
-            _("Change of row i = t{query}, every head").format(query=PREDICT_QUERY), "ΔA[i, j]",
-            x_title="x", y_title="y", diverging=True, grid=True, query=query, height=320),
+            [(magnitude[m].reshape(HEIGHT, WIDTH), _("head {m}").format(m=m)) for m in range(HEADS)],
+            _("Size of the change of row i = t{query}, every head (log scale)").format(query=PREDICT_QUERY),
+            "log₁₀ |ΔA[i, j]|", x_title="x", y_title="y", grid=True, query=query, height=320),
             key="attention_fig_predict_change")
     size = row_change.abs()
     others = torch.cat([size[:, :MOVED_TOKEN], size[:, MOVED_TOKEN + 1:]], dim=1)
@@ -220,7 +222,7 @@ def _predict_and_reveal() -> None:
 
 def _explore() -> None:
     st.markdown(_("**Try it.** Change X, or move one token, and watch A change."))
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5, c6 = st.columns([1, 1.4, 1.2, 0.8, 1, 1])
     seed = c1.number_input(_("input X: seed"), 0, 999, 0, key="attention_seed")
     epsilon = c2.slider(_("perturbation ε of X' = X + εΔ"), 0.0, 2.0, 0.5, 0.1, key="attention_eps")
     # The options stay English (the widget's value, shared links and tests use them); only what is shown changes.
@@ -231,16 +233,15 @@ def _explore() -> None:
                                 key="attention_target")
     head = c4.radio(_("head m"), list(range(HEADS)), horizontal=True, key="attention_head")
     target = None if target_label == "every token" else int(target_label.split("t")[-1])
-    q1, q2 = st.columns(2)
-    qy = q1.slider(_("query token row y"), 0, HEIGHT - 1, 1, key="attention_qy")
-    qx = q2.slider(_("query token column x"), 0, WIDTH - 1, 2, key="attention_qx")
+    qy = c5.slider(_("query token row y"), 0, HEIGHT - 1, 1, key="attention_qy")
+    qx = c6.slider(_("query token column x"), 0, WIDTH - 1, 2, key="attention_qx")
     query = aff.token_index(qy, qx, WIDTH)
     _attention, _qkv, a_x, a_xp = affinities(int(seed), float(epsilon), target)
 
     show_figure(figures.heatmaps_side_by_side(
         [(a_x[head], f"A_{head}(X)"), (a_xp[head], f"A_{head}(X'), ε = {epsilon:.1f}")],
         _("Attention affinity of head {head}: rows = output token i, columns = input token j").format(head=head),
-        f"A_{head}[i, j]", x_title=_("input token j"), y_title=_("output token i"), height=340),
+        f"A_{head}[i, j]", x_title=_("input token j"), y_title=_("output token i"), height=320),
         key="attention_fig_a")
     left, right = st.columns(2)
     with left:
@@ -249,11 +250,11 @@ def _explore() -> None:
              (a_xp[head, query].reshape(HEIGHT, WIDTH), _("row i of A(X')"))],
             _("Row i = t{query} of A_{head} on the {height} × {width} grid").format(
                 query=query, head=head, height=HEIGHT, width=WIDTH), f"A_{head}[i, j]",
-            x_title="x", y_title="y", grid=True, query=(qy, qx), height=300), key="attention_fig_rows")
+            x_title="x", y_title="y", grid=True, query=(qy, qx), height=280), key="attention_fig_rows")
     with right:
         show_figure(figures.heatmap(
             a_xp[head] - a_x[head], _("Change A_{head}(X') − A_{head}(X)").format(head=head), "ΔA[i, j]",
-            x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=300),
+            x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=280),
             key="attention_fig_diff")
     row_sums = a_xp.sum(-1)
     change = (a_xp - a_x).abs()
