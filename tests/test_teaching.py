@@ -1,7 +1,7 @@
 """The instructor guides (docs/teaching/) name every lesson in both languages, and their timed paths hold.
 
 The time table's step counts are the lessons' own, and each path's lessons fit its budget as the estimator
-(:mod:`app.lessons.timing`) computes it from the lessons' steps, words, controls and questions now. After a lesson
+(:mod:`app.lessons.materials.timing`) computes it from the lessons' steps, words, controls and questions now. After a lesson
 changes, ``python -m app.lessons guide`` rewrites the generated parts.
 """
 
@@ -19,9 +19,9 @@ from app import i18n
 from app.i18n import _
 from app.lessons import LESSON_KEYS, LESSONS
 from app.lessons.__main__ import build_parser
-from app.lessons import timing
+from app.lessons.materials import timing
 from app.lessons.parts.steps import lesson_steps
-from app.lessons.teaching_guide import GUIDES, PATHS, generated_blocks
+from app.lessons.materials.teaching_guide import GUIDES, PATHS, generated_blocks
 from tests.test_docs import fenced_blocks, links
 
 ROOT = Path(__file__).resolve().parents[1]

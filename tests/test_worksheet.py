@@ -19,8 +19,8 @@ from app import i18n
 from app.i18n import _
 from app.lessons import LESSONS
 from app.lessons.__main__ import main
-from app.lessons.timing import inventory_questions
-from app.lessons.worksheet import PdfUnavailable, build_worksheet, chromium_path, lesson_goals, write_pdf
+from app.lessons.materials.timing import inventory_questions
+from app.lessons.materials.worksheet import PdfUnavailable, build_worksheet, chromium_path, lesson_goals, write_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGES = ("en", "zh")

@@ -1,8 +1,8 @@
 """``python -m app.lessons worksheet|times|guide``: material for teaching with the lessons.
 
 - ``worksheet --lang en|zh [--answers] --out FILE.html [--pdf]``: the printable worksheet or answer key
-  (:mod:`app.lessons.worksheet`); ``--pdf`` prints it to ``FILE.pdf`` too with the headless Chromium, if installed.
-- ``times``: each lesson's estimated minutes and how they add up (:mod:`app.lessons.timing`), and the timed paths.
+  (:mod:`app.lessons.materials.worksheet`); ``--pdf`` prints it to ``FILE.pdf`` too with the headless Chromium, if installed.
+- ``times``: each lesson's estimated minutes and how they add up (:mod:`app.lessons.materials.timing`), and the timed paths.
 - ``guide [--check]``: rewrite the generated parts of docs/teaching/README.md and README_zh.md (``--check``: only
   say whether they are up to date; exit 1 when not).
 
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _worksheet(args: argparse.Namespace) -> int:
-    from app.lessons.worksheet import PdfUnavailable, build_worksheet, write_pdf
+    from app.lessons.materials.worksheet import PdfUnavailable, build_worksheet, write_pdf
 
     args.out.write_text(build_worksheet(args.lang, answers=args.answers), encoding="utf-8")
     print(f"wrote {args.out}")
@@ -63,14 +63,14 @@ def _worksheet(args: argparse.Namespace) -> int:
 
 
 def _times() -> int:
-    from app.lessons.teaching_guide import times_report
+    from app.lessons.materials.teaching_guide import times_report
 
     print(times_report())
     return 0
 
 
 def _guide(check: bool) -> int:
-    from app.lessons.teaching_guide import GUIDES, update_guide
+    from app.lessons.materials.teaching_guide import GUIDES, update_guide
 
     stale = [path for language, path in GUIDES.items() if update_guide(path, language, write=not check)]
     for path in stale:

@@ -201,7 +201,7 @@ def inventory_questions() -> tuple:
 
 
 def inventory_minutes() -> int:
-    """One sitting of the concept inventory (it is taken twice: before lesson 1 and after the last lesson)."""
+    """One sitting of the concept inventory (it is taken twice: before the first lesson and after the last one)."""
     questions = inventory_questions()
     exact = (sum(_question_words(q) for q in questions) / READING_WORDS_PER_MINUTE
              + len(questions) * MINUTES_PER_QUESTION)

@@ -2,7 +2,7 @@
 
 A guide keeps its hand-written text; what the code knows is written between ``<!-- generated:NAME -->`` and
 ``<!-- /generated:NAME -->``: the learning objectives (each lesson's ``GOALS``), the time table
-(:mod:`app.lessons.timing`) and the 45- and 90-minute paths. ``python -m app.lessons guide`` rewrites them after
+(:mod:`app.lessons.materials.timing`) and the 45- and 90-minute paths. ``python -m app.lessons guide`` rewrites them after
 a lesson changes; ``--check`` says whether they are stale. Each path also lists its lesson keys in an HTML comment
 (``<!-- path:90 matrix conv ... -->``) so that a test can check its claim against the estimator.
 """
@@ -14,12 +14,12 @@ from pathlib import Path
 
 from app import i18n
 from app.i18n import _
-from app.lessons import timing
-from app.lessons.worksheet import lesson_goals
+from app.lessons.materials import timing
+from app.lessons.materials.worksheet import lesson_goals
 
 __all__ = ["GUIDES", "PATHS", "generated_blocks", "update_guide", "times_report"]
 
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[3]
 GUIDES: dict[str, Path] = {"en": _ROOT / "docs" / "teaching" / "README.md",
                            "zh": _ROOT / "docs" / "teaching" / "README_zh.md"}
 #: (budget in minutes, whether the concept inventory's two sittings come out of it): neither, because a lab that

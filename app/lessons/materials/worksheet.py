@@ -20,7 +20,7 @@ from types import ModuleType
 from app import i18n
 from app.i18n import N_, _
 from app.lessons.parts.course import lesson_refs
-from app.lessons.timing import inventory_questions
+from app.lessons.materials.timing import inventory_questions
 
 __all__ = ["build_worksheet", "write_pdf", "chromium_path", "PdfUnavailable", "lesson_goals"]
 
@@ -137,7 +137,7 @@ def _inventory(answers: bool) -> str:
     if not questions:
         note = _("The concept inventory is not part of this version of the course.")
         return f'<section class="inventory">{heading}' + _element("p", note, "note") + "</section>"
-    intro = _("Answer these before lesson 1 and again after the last lesson; compare the two scores.")
+    intro = _("Answer these before the first lesson and again after the last one; compare the two scores.")
     return (f'<section class="inventory">{heading}' + _element("p", intro, "meta")
             + _questions(questions, answers) + "</section>")
 
