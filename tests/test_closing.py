@@ -130,7 +130,7 @@ def test_every_measured_column_agrees_with_the_registry():
 
 def test_the_table_on_the_page_has_one_row_per_kind_with_the_registrys_cells(no_weights):
     at = open_lesson("paper", "idea")
-    [table] = [frame.value for frame in at.dataframe if "dynamic?" in frame.value.columns]
+    [table] = [frame.value for frame in at.table if "dynamic?" in frame.value.columns]
     assert list(table["operator"]) == [kind.label for kind in KINDS.values()]
     for (_index, row), kind in zip(table.iterrows(), KINDS.values()):
         claims = registry_claims(kind)
@@ -164,7 +164,7 @@ def test_the_papers_figures_are_written_once_and_labelled_as_reported(no_weights
     for number in ("38.9", "43.8", "45.1", "41.3"):
         assert number in texts["light_detection"]
     at = open_lesson("paper", "evidence")
-    [table] = [frame.value for frame in at.dataframe if "reported by the authors" in frame.value.columns]
+    [table] = [frame.value for frame in at.table if "reported by the authors" in frame.value.columns]
     assert list(table["reported by the authors"]) == list(texts.values())
     assert list(table["reproduced here?"][2:]) == ["not tested here", "not tested here"]
     # The zoo lesson reads the same source.

@@ -11,6 +11,8 @@ above the lesson picker, the ``post`` check is the closing lesson's last step.
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from app.i18n import N_, _
@@ -181,14 +183,33 @@ def _on_submit(phase: str) -> None:
     st.session_state[_just_submitted_key(phase)] = True
 
 
+def _balanced_split() -> int:
+    """How many questions go in the left column, in order, so that both columns are about as tall.
+
+    Height is counted in lines of a half-width column (about 55 characters of a prompt, 45 of an option) and one
+    line of spacing per question.
+    """
+    sizes = [1 + math.ceil(len(question.english_prompt) / 55) + sum(math.ceil(len(option) / 45)
+                                                                    for option in question.options)
+             for question in QUESTIONS]
+    return min(range(1, len(sizes)), key=lambda split: abs(sum(sizes[:split]) - sum(sizes[split:])))
+
+
 def _form(phase: str) -> None:
-    with st.form(f"inventory_{phase}_form"):
-        for index, question in enumerate(QUESTIONS):
-            labels = {option: question.shown(option) for option in question.options}  # built in the run: rule 6
-            st.radio(f"{index + 1}. " + question.shown(question.english_prompt), question.options, index=None,
-                     key=answer_key(phase, index), format_func=labels.__getitem__)
+    if phase == "post":
+        st.caption(_("The same check as before the course. No feedback before you submit, and one submission only; a "
+                     "question left blank counts as wrong. Then your score, and your gain since the first check."))
+    else:
         st.caption(_("No feedback before you submit, and one submission only; a question left blank counts as "
                      "wrong."))
+    with st.form(f"inventory_{phase}_form"):
+        columns = st.columns(2, gap="large")  # two columns of questions: the form stays about one screen tall
+        split = _balanced_split()
+        for index, question in enumerate(QUESTIONS):
+            labels = {option: question.shown(option) for option in question.options}  # built in the run: rule 6
+            columns[0 if index < split else 1].radio(f"{index + 1}. " + question.shown(question.english_prompt),
+                                         question.options, index=None, key=answer_key(phase, index),
+                                         format_func=labels.__getitem__)
         st.form_submit_button(_("Submit my answers"), on_click=_on_submit, args=(phase,), type="primary",
                               key=submit_key(phase))
 

@@ -15,7 +15,7 @@ from app.i18n import N_, _
 from app.explorer import shown_formula
 from app.figure_view import show_figure
 from app.zoo import sweep_accuracy_figure
-from container_edu.analysis.properties import SIDE, measure_all, registry_claims
+from container_edu.analysis.properties import CHANNELS, HEADS, KERNEL, SIDE, measure_all, registry_claims
 from container_edu.ops.kinds import KINDS
 from container_edu.reported import REPORTED, reported
 from container_edu.training.sweep_report import summary
@@ -140,17 +140,14 @@ def table_checks(rows: list[dict]) -> list:
     """Verify rows: for each property column, the registry's claim equals the measurement for every operator."""
     checks = []
     for column, claim_key, claim in (
-            ("dynamic?", "dynamic", N_("dynamic?: A changes between two random inputs exactly where the registry "
-                                       "says dynamic")),
-            ("dense?", "dense", N_("dense?: A is non-zero outside the kernel's reach exactly where the registry "
-                                   "says dense")),
-            ("cost in N", "cost", N_("cost in N: A's non-zero entries grow 16× (N²) for dense kinds and about 4× "
-                                     "(N·k²) for the conv, as the side doubles")),
-            ("tied to the grid?", "tied_to_grid", N_("tied to the grid?: a module refuses another grid exactly when "
-                                                     "its static part is a learned N × N matrix")),
-            ("shift-equivariant?", "shift_equivariant", N_("shift-equivariant?: a one-column shift of the input "
-                                                           "shifts the output (interior) exactly where no learned "
-                                                           "N × N matrix is used"))):
+            ("dynamic?", "dynamic", N_("dynamic?: A changes with the input exactly where the registry says so")),
+            ("dense?", "dense", N_("dense?: A is non-zero beyond the kernel exactly where the registry says so")),
+            ("cost in N", "cost", N_("cost in N: A's non-zero entries grow 16× (dense) or about 4× (conv) as the "
+                                     "side doubles")),
+            ("tied to the grid?", "tied_to_grid", N_("tied to the grid?: refuses another grid exactly when its static "
+                                                     "part is a learned N × N matrix")),
+            ("shift-equivariant?", "shift_equivariant", N_("shift-equivariant?: a shifted input shifts the output "
+                                                           "exactly where no learned N × N matrix is used"))):
         disagree = [row["key"] for row in rows if registry_claims(KINDS[row["key"]])[claim_key] != row[column]]
         detail = (_("all {count} operators agree").format(count=len(rows)) if not disagree
                   else _("disagree: {kinds}").format(kinds=", ".join(disagree)))
@@ -181,15 +178,18 @@ def _why() -> None:
 
 def _idea() -> None:
     math_block(r"Y = \operatorname{concat}(A_1 V_1, \dots, A_M V_M)\, W_o,\qquad "
-               r"A_m = \alpha\, A_m(X) + \beta\, A_m^{\mathrm{static}}",
-               caption=_("Every operator of the course is a row below: the registry names it and says how A is "
-                         "made; the other columns are measured now on small random modules."))
+               r"A_m = \alpha\, A_m(X) + \beta\, A_m^{\mathrm{static}}")
     rows = synthesis_rows()
-    st.dataframe(_shown_table(rows), hide_index=True, width="stretch")
-    st.caption(_("Measured in float64 with C = 8 channels, M = 2 heads, k = 3. Parameters are the aggregation's "
-                 "own: attention's W_q, W_k, W_v sit in the 1 × 1 conv before it (3C², whatever the grid). Cost in "
-                 "N: how A's non-zero entries grow when the grid's side doubles (N × 4). Tied to the grid: a module "
-                 "built for {small} × {small} refuses {other} × {other}.").format(small=SIDE, other=SIDE + 1))
+    st.table(_shown_table(rows), hide_index=True)  # a static table: its formulas wrap instead of being cut
+    st.caption(_("Every operator of the course is a row: the registry names it and says how A is made; the other "
+                 "columns are measured now on small random modules, in float64 with C = {channels} channels, "
+                 "M = {heads} heads, k = {kernel}. Parameters are the aggregation's own: attention's W_q, W_k, W_v "
+                 "sit in the 1 × 1 conv before it (3C², whatever the grid). Cost in N: how A's non-zero entries grow "
+                 "when the grid's side doubles (N × 4). Tied to the grid: a module built for {small} × {small} "
+                 "refuses {other} × {other}.").format(channels=CHANNELS, heads=HEADS, kernel=KERNEL, small=SIDE,
+                                                      other=SIDE + 1))
+    # Checked here, beside the table; the predict step's panel (the one the lesson records) repeats the verdict.
+    verify_panel(table_checks(rows), _("every column the registry claims matches what the modules do"))
 
 
 def _predict_and_reveal() -> None:
@@ -203,8 +203,9 @@ def _predict_and_reveal() -> None:
     cells = summary(runs)
     measured = hybrid_against_baseline(cells, SMALLEST)
     if runs:
-        show_figure(sweep_accuracy_figure(runs, _("Test accuracy against training-set size (mean ± std over seeds)")),
-                    key="paper_fig_sweep")
+        figure = sweep_accuracy_figure(runs, _("Test accuracy against training-set size (mean ± std over seeds)"))
+        figure.update_layout(height=320)  # the step, Verify panel included, stays within one screen and a half
+        show_figure(figure, key="paper_fig_sweep")
     checks = []
     if measured is None:
         st.info(_("The data-size sweep has not finished enough runs yet (`python -m container_edu sweep run`)."))
@@ -215,8 +216,12 @@ def _predict_and_reveal() -> None:
             small=SMALLEST, hybrid=hybrid["mean"], hybrid_std=hybrid["std"], baseline=baseline["mean"],
             baseline_std=baseline["std"], n=min(hybrid["n"], baseline["n"])))
         checks.append(check_prediction(choice, measured))
-    verify_panel(checks + table_checks(synthesis_rows()),
-                 _("the sweep answers the prediction, and every column of the table matches its measurement"),
+    table = table_checks(synthesis_rows())
+    failed = [check.claim for check in table if not check.passed]
+    checks.append(check_true(_("the synthesis table's columns match their measurements (step 2)"), not failed,
+                             _("all {count} columns agree").format(count=len(table)) if not failed
+                             else _("disagree: {kinds}").format(kinds=", ".join(failed))))
+    verify_panel(checks, _("the sweep answers the prediction, and every column of the table matches its measurement"),
                  lesson=KEY)
 
 
@@ -271,13 +276,11 @@ def _evidence() -> None:
     st.markdown(_("**The paper's evidence, as the authors report it**, beside what this project's zoo and sweep "
                   "say. Nothing in the third column was measured here."))
     rows = evidence_rows()
-    st.dataframe(pd.DataFrame([[_(row["model"]), _(row["task"]), row["reported by the authors"].text(_),
-                                row["this project"], row["reproduced?"]] for row in rows],
-                              columns=[_("model"), _("task"), _("reported by the authors"), _("this project"),
-                                       _("reproduced here?")]),
-                 hide_index=True, width="stretch",
-                 column_config={_("reported by the authors"): st.column_config.TextColumn(width="large"),
-                                _("this project"): st.column_config.TextColumn(width="large")})
+    # A static table: the cells are sentences, which it wraps (a data grid would cut them).
+    st.table(pd.DataFrame([[_(row["model"]), _(row["task"]), row["reported by the authors"].text(_),
+                            row["this project"], row["reproduced?"]] for row in rows],
+                          columns=[_("model"), _("task"), _("reported by the authors"), _("this project"),
+                                   _("reproduced here?")]), hide_index=True)
     cards = [card for card in bundled_cards().values() if not is_sweep_model(card)]
     sizes = [card.parameter_count for card in cards]
     scale = (_("{smallest:.2f}–{largest:.2f} M parameters").format(smallest=min(sizes) / 1e6,
@@ -298,8 +301,6 @@ def _check() -> None:
 
 
 def _inventory() -> None:
-    st.markdown(_("The same concept check as before the course. Submit once; your score, and your gain since the "
-                  "first check, appear after."))
     render_inventory("post")
 
 
