@@ -32,8 +32,21 @@ LESSON_NUMBER = re.compile(r"[Ll]essons?\s*\d|第\s*\d[\d\s\-–]*课")
 NUMBERED_KEY = re.compile(r"^l\d+b?_")
 TITLES = {lesson.KEY: lesson.TITLE for lesson in LESSONS}
 BY_KEY = {lesson.KEY: lesson for lesson in LESSONS}
-#: The course backwards: every lesson gets a new number (12 lessons, so none stays in place).
-REVERSED = tuple(reversed(course.ORDER))
+
+
+def _moved(order: tuple[str, ...]) -> tuple[str, ...]:
+    """The course backwards, with the middle lesson of an odd count swapped with its neighbour: none stays in place."""
+    moved = list(reversed(order))
+    for index, key in enumerate(moved):
+        if key == order[index]:
+            other = index + 1 if index + 1 < len(moved) else index - 1
+            moved[index], moved[other] = moved[other], moved[index]
+    return tuple(moved)
+
+
+#: The course backwards (every lesson gets a new number).
+REVERSED = _moved(course.ORDER)
+assert all(a != b for a, b in zip(REVERSED, course.ORDER)), REVERSED
 
 
 def numbered_literals(source: str) -> list[tuple[int, str]]:
@@ -92,9 +105,16 @@ def test_every_lesson_named_in_code_is_in_the_course():
 def test_the_helpers_number_the_lessons_by_the_order(monkeypatch):
     assert [course.lesson_number(key) for key in course.ORDER] == list(range(1, len(course.ORDER) + 1))
     monkeypatch.setattr(course, "ORDER", REVERSED)
-    assert course.lesson_ref("measured") == "lesson 1" and course.lesson_ref("matrix") == "lesson 12"
-    assert course.lesson_span("conv", "attention") == "lessons 8-11"  # the lower number first
-    assert course.lesson_refs()["trained_lesson"] == "lesson 4"
+
+    def moved(key: str) -> int:
+        return REVERSED.index(key) + 1
+
+    assert course.lesson_ref(REVERSED[0]) == "lesson 1"
+    assert course.lesson_ref("matrix") == f"lesson {len(REVERSED)}"
+    assert moved("attention") < moved("conv")
+    # the lower number first
+    assert course.lesson_span("conv", "attention") == f"lessons {moved('attention')}-{moved('conv')}"
+    assert course.lesson_refs()["trained_lesson"] == f"lesson {moved('trained')}"
 
 
 def test_the_block_diagram_and_the_recap_follow_the_order(monkeypatch):

@@ -16,13 +16,15 @@ import streamlit as st
 
 from app.i18n import N_, _
 
-from app.lessons import attention, container, conv, cost, matrix, measured, mixer, reach, shift, train, trained, zoo
+from app.lessons import (attention, container, conv, cost, matrix, measured, mixer, paper, reach, shift, train, trained,
+                         zoo)
+from app.lessons.inventory import render_pre_check
 from app.lessons.parts import course
 from app.lessons.parts.steps import STEP_PARAM, render_steps
 from app.lessons.parts.widgets import DONE_KEY, PICKER_KEY, done_lessons, update_done
 
 _BY_KEY: dict[str, ModuleType] = {lesson.KEY: lesson for lesson in (
-    matrix, conv, shift, mixer, attention, cost, reach, container, trained, zoo, train, measured)}
+    matrix, conv, shift, mixer, attention, cost, reach, container, trained, zoo, train, measured, paper)}
 if sorted(_BY_KEY) != sorted(course.ORDER):
     raise ImportError(f"the course order {course.ORDER} must name every lesson module {sorted(_BY_KEY)} once")
 
@@ -55,8 +57,10 @@ def _forget_step() -> None:
 # The page draws these two: translate them there, _(TITLE) and _(INTRO).
 TITLE = N_("Lessons: one operation, three affinities")
 INTRO = N_("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₀V₀, …, A₍M−1₎V₍M−1₎) W_o; they "
-         "differ only in how the affinity A is made, and Container blends them. Twelve short lessons, each with the "
-         "math, a live figure, a numerical check and questions; answer a lesson's questions to tick it off.")
+         "differ only in how the affinity A is made, and Container blends them. A course of short lessons, each with "
+         "the math, a live figure, a numerical check and questions; a lesson is ticked off once its prediction, its "
+         "Verify panel and its questions are done. An optional concept check comes before the first lesson and "
+         "after the last.")
 
 
 def _load_done() -> None:
@@ -72,6 +76,7 @@ def render_lessons() -> None:
     """The picker, the progress, the chosen lesson and previous/next buttons (the page draws title and intro)."""
     _load_done()
     order = course.ORDER
+    render_pre_check()
     if st.session_state.get(PICKER_KEY) not in order:
         # First visit in this session: a link may name the lesson (?lesson=conv).
         linked = st.query_params.get(QUERY_PARAM)

@@ -14,9 +14,10 @@ from app.i18n import _
 __all__ = ["ORDER", "lesson_number", "lesson_ref", "lesson_span", "lesson_refs"]
 
 #: The arc: conv, then mixer, then attention each relax one constraint; cost comes before Container uses it.
-#: A lesson that taught two things is two lessons (``shift`` after ``conv``, ``reach`` after ``cost``).
+#: A lesson that taught two things is two lessons (``shift`` after ``conv``, ``reach`` after ``cost``); ``paper``
+#: closes the course with the synthesis and the paper's evidence.
 ORDER: tuple[str, ...] = ("matrix", "conv", "shift", "mixer", "attention", "cost", "reach", "container", "trained",
-                          "zoo", "train", "measured")
+                          "zoo", "train", "measured", "paper")
 
 
 def lesson_number(key: str) -> int:

@@ -6,21 +6,14 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app.i18n import N_, _
+from app.i18n import _
 from container_edu.analysis.stats import McNemarResult, mcnemar
+from container_edu.reported import REPORTED  # quoted, never measured: labelled so wherever shown
 
 from app.lessons.parts.resources import lesson_model, source_label, test_batch, test_source
 
 #: Images the paired test scores (the full test set's first ones, or all of the shipped subset's).
 PAIRED_IMAGES = 2000
-
-#: Quoted from the paper and the authors' release; never measured here, and labelled so wherever shown.
-REPORTED = (
-    (N_("Container (paper)"), N_("ImageNet-1k top-1"), N_("82.7 % with 22 M parameters: +2.8 points over DeiT-S")),
-    (N_("Container-Light (authors' released weights)"), N_("ImageNet-1k top-1"), "82.3 %"),
-    (N_("Container-Light as a detection backbone (paper)"), N_("COCO, against a ResNet-50 backbone"),
-     N_("+6.6 / +7.3 / +6.9 box mAP with DETR / RetinaNet / Mask R-CNN; +6.6 mask mAP")),
-)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)  # the caller shows a spinner in the session's language
@@ -35,7 +28,7 @@ def correct_per_image(model_key: str, data_key: str, name: str) -> torch.Tensor:
 
 def reported_panel(cards: dict) -> None:
     st.markdown(_("**What the paper reports** (quoted, not measured here):"))
-    reported = [[_(cell) for cell in row] for row in REPORTED]
+    reported = [[_(figure.model), _(figure.task), figure.text(_)] for figure in REPORTED]
     st.dataframe(pd.DataFrame(reported, columns=[_("model"), _("task"), _("reported")]), hide_index=True,
                  width="stretch")
     sizes = [card.parameter_count for card in cards.values()]
