@@ -52,6 +52,13 @@ def tiny_weights_dir(tmp_path_factory):
     return out
 
 
+def lesson_is_untrained(name: str) -> bool:
+    """Whether the machine lacks the bundled ``name`` (tests of measured teaching claims need the trained one)."""
+    from app.registry import bundled_cards
+
+    return name not in bundled_cards()
+
+
 @pytest.fixture
 def tiny_weights(tiny_weights_dir, monkeypatch):
     monkeypatch.setenv(BUNDLED_DIR_ENV, str(tiny_weights_dir))
@@ -180,7 +187,7 @@ def test_lessons_without_weights_say_so_and_still_verify(no_weights):
 
 @needs_data
 def test_container_blend_with_a_trained_model(tiny_weights):
-    at = open_lesson("container")
+    at = open_lesson("container", "try")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
     learned = at.metric[0].value
     # Before the slider moves, nothing is overridden: the "moved" accuracy is the learned one.
@@ -201,10 +208,11 @@ def test_container_slider_starts_at_each_targets_own_learned_alpha():
     learned = {"blocks2.0": (0.2, 0.8), "blocks2.1": (0.7, 0.3)}
     assert slider_start(ALL_BLOCKS, learned) == pytest.approx(0.45)
     assert (slider_start("blocks2.0", learned), slider_start("blocks2.1", learned)) == (0.2, 0.7)
-    at = open_lesson("container")
+    at = open_lesson("container", "predict")
     line = next(m.value for m in at.markdown if m.value.startswith("Learned blend of"))
     alphas = {name: float(a) for name, a in re.findall(r"`(blocks[\d.]+)` α = ([\d.]+)", line)}
     assert len(alphas) >= 2
+    go_to_step(at, "container", "try")
     everything = at.slider(key=f"container_alpha_{ALL_BLOCKS}")
     # The page prints α to 3 decimals and the slider rounds to 2: they agree to within one slider step.
     assert everything.value == pytest.approx(sum(alphas.values()) / len(alphas), abs=0.0051)
@@ -218,7 +226,7 @@ def test_container_slider_starts_at_each_targets_own_learned_alpha():
 def test_container_lesson_shows_pam_rows_that_are_not_probability_rows():
     import re
 
-    at = open_lesson("container")
+    at = open_lesson("container", "pam")
     caption = next(c.value for c in at.caption if c.value.startswith("Row sums: attention"))
     attention, static, pam = (float(v) for v in re.findall(r"attention ([-+\d.]+).*P ([-+\d.]+), PAM ([-+\d.]+)",
                                                            caption)[0])
@@ -228,7 +236,7 @@ def test_container_lesson_shows_pam_rows_that_are_not_probability_rows():
 
 
 def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
-    at = open_lesson("container")
+    at = open_lesson("container", "predict")
     options = at.radio(key="container_prediction").options
     outcomes = []
     for option in options:
@@ -237,6 +245,37 @@ def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
         failures = [e.value for e in at.error if e.value.startswith("Not verified")]
         assert bool(failures) != outcomes[-1]
     assert sorted(outcomes) == [False, True], "exactly one prediction holds, the other fails the panel"
+
+
+def test_container_question_3_premise_is_what_the_sweep_measures():
+    """Both extremes score far below the learned blend, and α = 0 lowest: as question 3 and its options say."""
+    import re
+
+    from app.lessons import container
+
+    if lesson_is_untrained("fmnist_container_light"):
+        pytest.skip("needs the bundled fmnist_container_light")
+    at = open_revealed("container")
+    caption = next(c.value for c in at.caption if c.value.startswith("Every block at α = 0"))
+    conv_only, attention_only, learned = (float(v) for v in re.search(
+        r"α = 0 \(conv only\): ([\d.]+)%; at α = 1 \(attention only\): ([\d.]+)%.*learned blend: ([\d.]+)%",
+        caption).groups())
+    assert conv_only < attention_only < learned - 10, caption  # "far below", and "α = 1 scores higher"
+    question = container.QUESTIONS[2]
+    assert "both score far below the learned blend" in question.english_prompt
+    assert "collapses" not in question.english_prompt and "relies on" not in question.right_option
+
+
+def test_container_blend_moved_in_one_step_is_kept_in_the_next():
+    at = open_lesson("container", "try")
+    at.slider(key="container_alpha_all mixed blocks").set_value(1.0).run()
+    assert_verified(at)
+    go_to_step(at, "container", "rows")
+    assert any("α = 1.00 on all mixed blocks" in m.value for m in at.markdown)
+    figure = next(c for c in at.get("plotly_chart") if c.key == "container_fig_rows")
+    assert figure is not None
+    go_to_step(at, "container", "try")
+    assert at.slider(key="container_alpha_all mixed blocks").value == 1.0
 
 
 @needs_data
@@ -329,11 +368,12 @@ def test_every_lesson_runs_on_the_shipped_subset(lesson, no_full_data):
 
 
 def test_container_lesson_sweeps_accuracy_on_the_shipped_subset(no_full_data):
-    at = open_lesson("container")
+    at = open_lesson("container", "predict")
     at.radio(key="container_prediction").set_value(at.radio(key="container_prediction").options[0]).run()
     assert_no_exception(at)  # the prediction may be wrong: "Not verified" is an error box
+    assert any(c.value.startswith("Every block at α = 0") for c in at.caption)
+    go_to_step(at, "container", "try")
     assert at.metric[0].value.endswith("%") or "±" in at.metric[0].value
-    assert any(c.value.startswith("Setting every block to α = 0") for c in at.caption)
 
 
 def test_live_training_runs_on_the_shipped_subset(no_full_data):
@@ -490,7 +530,7 @@ def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
 
 
 def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_data):
-    at = open_lesson("container")
+    at = open_lesson("container", "try")
     at.slider(key="container_alpha_all mixed blocks").set_value(1.0).run()
     at.toggle(key="container_fresh_bn").set_value(True).run()
     assert_clean(at)
