@@ -179,10 +179,45 @@ def test_cost_lesson_measures_live():
 
 
 def test_lessons_without_weights_say_so_and_still_verify(no_weights):
-    for key in ("mixer", "trained", "zoo"):
+    for key in ("mixer",):
         at = open_lesson(key)
         assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
         assert_verified(at)
+
+
+def test_trained_and_zoo_without_weights_say_so_and_still_verify(no_weights):
+    at = open_lesson("trained", "predict")
+    assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
+    make_right_prediction(at, "trained")
+    assert_verified(at)
+    at = open_lesson("zoo", "predict")
+    assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
+    assert at.get("radio") == [] or "zoo_gap_prediction" not in [r.key for r in at.radio]
+    assert_verified(at)  # the noise check needs no trained model
+
+
+def test_trained_lesson_shows_every_seed_in_the_results_file():
+    """Lesson 9 reads the sweep's Container-Light seeds on the full training split, α per block, and their spread."""
+    from app.lessons import trained
+    from container_edu.training import sweep
+
+    runs = sorted((run for run in sweep.load_results()["runs"] if run["variant"] == "container_light"
+                   and run["train_size"] == sweep.FULL_SIZE and run.get("blend")), key=lambda run: run["seed"])
+    if len(runs) < 2:
+        pytest.skip("the results file holds fewer than two Container-Light seeds on the full training split")
+    at = open_lesson("trained", "seeds")
+    table = at.dataframe[0].value
+    assert list(table["seed"]) == [run["seed"] for run in runs]
+    blocks = sorted(runs[0]["blend"])
+    for block in blocks:
+        alphas = [run["blend"][block][0] for run in runs]
+        assert list(table[f"α {block}"]) == pytest.approx(alphas, abs=5e-4)
+        line = next(m.value for m in at.markdown if m.value.startswith(f"- `{block}`"))
+        assert " / ".join(f"{alpha:.3f}" for alpha in alphas) in line
+        assert f"a spread of {max(alphas) - min(alphas):.3f}" in line
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"{len(runs)} seeds" in shown and "no spread" not in shown
+    assert "one seed (no spread)" not in Path(trained.__file__).read_text()
 
 
 @needs_data
@@ -280,7 +315,7 @@ def test_container_blend_moved_in_one_step_is_kept_in_the_next():
 
 @needs_data
 def test_trained_lesson_reads_the_cards_history(tiny_weights):
-    at = open_lesson("trained")
+    at = open_revealed("trained")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
     claims = list(at.dataframe[-1].value["claim"])
     assert any("the card's final_blend" in claim for claim in claims)
