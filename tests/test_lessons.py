@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,7 +193,7 @@ def test_trained_and_zoo_without_weights_say_so_and_still_verify(no_weights):
     assert_verified(at)
     at = open_lesson("zoo", "predict")
     assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
-    assert at.get("radio") == [] or "zoo_gap_prediction" not in [r.key for r in at.radio]
+    assert "zoo_gap_prediction" not in [r.key for r in at.radio]
     assert_verified(at)  # the noise check needs no trained model
 
 
@@ -320,9 +321,9 @@ def test_trained_lesson_reads_the_cards_history(tiny_weights):
     claims = list(at.dataframe[-1].value["claim"])
     assert any("the card's final_blend" in claim for claim in claims)
     assert_verified(at)
-    at = open_lesson("zoo")
-    at.radio(key="zoo_prediction").set_value("fmnist_container_light").run()
-    assert_verified(at)  # the only model is the best one: the prediction holds
+    at = open_lesson("zoo", "predict")
+    assert any("needs two trained zoo variants" in info.value for info in at.info)  # one model: no gap to predict
+    assert_verified(at)  # the noise check still runs
     table = at.dataframe[0].value
     assert list(table["model"]) == ["fmnist_container_light"]
 
@@ -534,34 +535,86 @@ def test_training_lesson_claims_nothing_was_watched_before_a_run():
     assert any("can move α by at most about" in c.value for c in at.caption)
 
 
-def test_trained_lesson_prediction_is_checked_against_the_cards():
+def _zoo_scored_cards() -> dict:
     from app.registry import bundled_cards
+    from container_edu.training.zoo_report import is_sweep_model
 
-    cards = {name: card for name, card in bundled_cards().items() if card.test_accuracy is not None}
+    return {name: card for name, card in bundled_cards().items()
+            if card.test_accuracy is not None and not is_sweep_model(card)}
+
+
+def test_zoo_gap_prediction_is_measured_by_a_paired_test_of_best_and_lowest():
+    """Lesson 10 asks whether the best–lowest gap is beyond noise; McNemar on the same images decides, computed here
+    apart from the lesson (its own model loading and data)."""
+    from app.lessons import zoo
+    from app.lessons.parts.evidence import PAIRED_IMAGES
+    from container_edu.analysis.stats import mcnemar
+    from container_edu.data import data_source, load_fashion_mnist, to_model_input
+    from container_edu.hub.bundled import load_pretrained
+
+    cards = _zoo_scored_cards()
     if len(cards) < 2:
-        pytest.skip("needs at least two bundled models with a test accuracy")
+        pytest.skip("needs at least two bundled zoo models with a test accuracy")
     best = max(cards, key=lambda name: cards[name].test_accuracy)
-    at = open_lesson("zoo")
-    at.radio(key="zoo_prediction").set_value(best).run()
+    worst = min(cards, key=lambda name: cards[name].test_accuracy)
+    images, labels = load_fashion_mnist("test", str(data_source().directory))
+    images, labels = to_model_input(images[:PAIRED_IMAGES]), labels[:PAIRED_IMAGES]
+    right = {}
+    for name in (best, worst):
+        with torch.no_grad():
+            right[name] = load_pretrained(name, device="cpu").eval()(images).argmax(dim=1) == labels
+    expected = zoo.GAP_BEYOND if mcnemar(right[best], right[worst]).p_value < 0.05 else zoo.GAP_WITHIN
+    at = open_lesson("zoo", "predict")
+    gap = cards[best].test_accuracy - cards[worst].test_accuracy
+    assert any(f"a gap of {gap:.2f} points" in m.value for m in at.markdown)
+    assert not [c for c in at.get("plotly_chart") if c.key == "zoo_fig_accuracy"]  # hidden before the prediction
+    at.radio(key="zoo_gap_prediction").set_value(expected).run()
     assert_verified(at)
-    other = next(name for name in at.radio(key="zoo_prediction").options if name != best)
-    at.radio(key="zoo_prediction").set_value(other).run()
+    assert [c for c in at.get("plotly_chart") if c.key == "zoo_fig_accuracy"]
+    assert any(f"McNemar's test of {best} against {worst}" in c.value for c in at.caption)
+    other = next(option for option in zoo.PREDICTION.options if option != expected)
+    at.radio(key="zoo_gap_prediction").set_value(other).run()
     assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
+    assert not any("which zoo variant scored highest" in m.value for m in at.markdown)
 
 
 def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
-    from app.registry import bundled_cards
-
-    if sum(card.test_accuracy is not None for card in bundled_cards().values()) < 2:
+    if len(_zoo_scored_cards()) < 2:
         pytest.skip("needs at least two bundled models with a test accuracy")
-    at = open_lesson("zoo")
-    frames = [frame.value for frame in at.dataframe]
-    assert any("reported" in frame.columns for frame in frames)
-    paired = next(frame for frame in frames if "McNemar p (exact, two-sided)" in frame.columns)
+    at = open_lesson("zoo", "paper")
+    assert any("reported" in frame.value.columns for frame in at.dataframe)
+    go_to_step(at, "zoo", "paired")
+    paired = next(frame.value for frame in at.dataframe if "McNemar p (exact, two-sided)" in frame.value.columns)
     row = paired.iloc[0]
     counts = [int(row[column]) for column in paired.columns if "right" in column or "wrong" in column]
     assert sum(counts) == int(row["images"])
     assert_verified(at)
+
+
+def test_zoo_paper_step_says_what_the_sweep_shows():
+    """The old caption ('on small, easy data a conv's prior may be enough') is gone; the sentence is read off the
+    sweep's results, and each of its three verdicts is worded for what it says."""
+    from app.lessons.parts.data_size import SMALLEST
+    from app.lessons.parts.evidence import sweep_finding
+    from container_edu.training.sweep_report import summary
+    from container_edu.training.zoo_report import sweep_runs
+
+    def cells(conv, attention, other=85.0):
+        return {("conv", SMALLEST): {"mean": conv, "std": 0.2, "n": 3},
+                ("attention", SMALLEST): {"mean": attention, "std": 0.2, "n": 3},
+                ("mixer", 6000): {"mean": other, "std": 0.2, "n": 3}}
+
+    assert "the conv is ahead of attention" in sweep_finding(cells(84.0, 83.0))
+    assert "attention (83.00%) is ahead of the conv (82.00%)" in sweep_finding(cells(82.0, 83.0))
+    assert "within their spread over seeds" in sweep_finding(cells(83.1, 83.0))
+    assert "within 1.0 points" in sweep_finding(cells(84.0, 83.0))  # the widest best–lowest gap of any one size
+    expected = sweep_finding(summary(sweep_runs()))
+    at = open_lesson("zoo", "paper")
+    captions = [c.value for c in at.caption]
+    assert not any("may be enough" in caption for caption in captions)
+    if expected is None:
+        pytest.skip("the sweep has fewer than two seeds of conv and attention at its smallest size")
+    assert expected in captions
 
 
 def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_data):
