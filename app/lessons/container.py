@@ -272,8 +272,10 @@ def _try_it() -> None:
     learned = blend_parameters(loaded.model)
     blocks = list(learned)
     c1, c2 = st.columns([1, 2])
-    # The options stay English (the value names the slider's key); ALL_BLOCKS is shown translated.
-    target = c1.selectbox(_("move the blend of"), [ALL_BLOCKS] + blocks, format_func=_target_label,
+    # The options stay English (the value names the slider's key); ALL_BLOCKS is shown translated, with labels
+    # built in the run (a format_func may be called outside it, where the language is English).
+    target_labels = {target: _target_label(target) for target in [ALL_BLOCKS] + blocks}
+    target = c1.selectbox(_("move the blend of"), [ALL_BLOCKS] + blocks, format_func=target_labels.__getitem__,
                           key="container_target")
     # One slider per target, starting at that block's learned α (all blocks: their mean); until it moves,
     # nothing is overridden.

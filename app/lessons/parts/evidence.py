@@ -76,9 +76,10 @@ def sweep_finding(cells: dict) -> str | None:
         first = _("The data-size sweep (previous step) shows no conv prior winning on small data: at {small:,} images "
                   "the conv ({conv:.2f}%) and attention ({attention:.2f}%) are within their spread over "
                   "seeds.").format(**fields)
-    return first + " " + _("At every training-set size ({sizes}) the variants' mean accuracies lie within {spread:.1f} "
-                           "points of each other.").format(sizes=" / ".join(f"{size:,}" for size in sizes),
-                                                           spread=spread)
+    second = _("At every training-set size ({sizes}) the variants' mean accuracies lie within {spread:.1f} points of "
+               "each other.").format(sizes=" / ".join(f"{size:,}" for size in sizes), spread=spread)
+    # Two sentences joined as the language joins them (no space after a Chinese full stop).
+    return _("{finding} {spread_sentence}").format(finding=first, spread_sentence=second)
 
 
 def paired_table(result: McNemarResult, first: str, second: str) -> pd.DataFrame:
