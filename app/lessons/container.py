@@ -204,7 +204,7 @@ def _sweep(loaded: LessonModel, learned: dict[str, tuple[float, float]], data: t
     fig = figures.lines([(_target_label(name), SWEEP, values) for name, values in sweeps.items()],
                         _("Accuracy vs α on {count} Fashion-MNIST test images ({model})").format(
                             count=count, model=loaded.label),
-                        _("α (attention weight; β = 1 − α)"), _("top-1 accuracy (%)"))
+                        _("α (attention weight; β = 1 − α)"), _("top-1 accuracy (%)"), height=320)
     for number, (name, (a, _beta)) in enumerate(learned.items()):
         fig.add_vline(x=a, line_dash="dot", annotation_text=_("learned α {block}").format(block=name),
                       annotation_position="top" if number % 2 == 0 else "bottom")
@@ -217,8 +217,8 @@ def _sweep(loaded: LessonModel, learned: dict[str, tuple[float, float]], data: t
     st.caption(_(
         "Every block at α = 0 (conv only): {conv_only:.1f}%; at α = 1 (attention only): {attention_only:.1f}%; best "
         "sweep point α = {best_alpha:.1f}: {best:.1f}%; learned blend: {learned:.1f}% (each ± about {error:.1f}; "
-        "{source}). The rest of the network was trained around the learned α: this measures what each branch is "
-        "worth to this network, not what a network trained at that α would reach.").format(
+        "{source}). This measures what each branch is worth to this network, trained around its learned α, not "
+        "what a network trained at that α would reach.").format(
             conv_only=sweeps[ALL_BLOCKS][0], attention_only=sweeps[ALL_BLOCKS][-1], best_alpha=SWEEP[best],
             best=sweeps[ALL_BLOCKS][best], learned=learned_accuracy, error=standard_error(learned_accuracy, count),
             source=source_label(test_source())))

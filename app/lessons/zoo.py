@@ -149,6 +149,7 @@ def measured_gap_answer(result: McNemarResult) -> str:
 
 
 def _accuracy_table(cards: dict) -> None:
+    """Every variant's card: accuracies, size, epochs and training time (the paired step's models to choose from)."""
     rows = [{
         N_("model"): name, N_("mixing"): card.variant, N_("test accuracy %"): card.test_accuracy,
         N_("val accuracy %"): None if card.val_accuracy is None else round(card.val_accuracy, 2),
@@ -157,11 +158,13 @@ def _accuracy_table(cards: dict) -> None:
     } for name, card in sorted(cards.items(), key=lambda item: -(item[1].test_accuracy or 0))]
     # The rows keep English keys (read here); only the shown column headers are translated.
     st.dataframe(pd.DataFrame(rows).rename(columns=lambda column: _(column)), hide_index=True, width="stretch")
-    ranked = [r for r in rows if r["test accuracy %"] is not None]
-    if ranked:
-        show_figure(figures.bars([r["model"] for r in ranked], [r["test accuracy %"] for r in ranked],
-                                 _("Test accuracy of each zoo variant (10,000 Fashion-MNIST test images)"),
-                                 _("test accuracy (%)")), key="zoo_fig_accuracy")
+
+
+def _accuracy_bars(cards: dict) -> None:
+    scored = _scored(cards)
+    show_figure(figures.bars([card.name for card in scored], [card.test_accuracy for card in scored],
+                             _("Test accuracy of each zoo variant (10,000 Fashion-MNIST test images)"),
+                             _("test accuracy (%)"), height=250), key="zoo_fig_accuracy")
 
 
 def _predict_and_reveal() -> None:
@@ -189,20 +192,19 @@ def _predict_and_reveal() -> None:
     choice = PREDICTION.ask(KEY)
     if not revealed(KEY, choice):
         return
-    _accuracy_table(cards)
+    _accuracy_bars(cards)
     error = _standard_error(best.test_accuracy)
     threshold = 2 * math.sqrt(2) * error
     verdict = (_("the gap is above it") if gap > threshold + 0.05 else _("the gap is within it")
                if gap < threshold - 0.05 else _("the gap is right at its edge"))
-    st.caption(_("Unpaired, each accuracy has a standard error of about {standard_error:.2f} points, and the 95% line "
-                 "for a difference is 2√2 times that, {threshold:.2f} points: {verdict}. But both models are scored "
-                 "on the same images, so their errors are correlated: the paired test is the right one.").format(
+    st.caption(_("Unpaired, each accuracy has a standard error of about {standard_error:.2f} points; the 95% line for "
+                 "a difference is 2√2 times that, {threshold:.2f} points: {verdict}. But both models saw the same "
+                 "images, so the paired test is the right one:").format(
         standard_error=error, threshold=threshold, verdict=verdict))
     first, second, right_1, right_2, result = best_and_worst_paired(cards)
     st.dataframe(paired_table(result, first, second), hide_index=True, width="stretch")
     st.caption(_("McNemar's test of {best} against {worst} on the first {images:,} test images of {source}: p = "
-                 "{p:.3g}. It covers the test sample's noise only; how much a gap moves between seeds, one run per "
-                 "variant cannot say.").format(best=first, worst=second, images=result.images,
+                 "{p:.3g}. It covers the test sample's noise, not how a gap moves between seeds.").format(best=first, worst=second, images=result.images,
                                                source=source_label(test_source()), p=result.p_value))
     checks = [_noise_check(best.test_accuracy), *_paired_checks(right_1, right_2, result),
               check_prediction(choice, measured_gap_answer(result))]
@@ -211,7 +213,10 @@ def _predict_and_reveal() -> None:
 
 
 def _paired() -> None:
-    paired = paired_panel(zoo_cards())
+    cards = zoo_cards()
+    if cards:
+        _accuracy_table(cards)
+    paired = paired_panel(cards)
     if paired is None:
         st.info(_("The paired test needs two trained zoo variants with a test accuracy."))
         return
