@@ -16,7 +16,7 @@ from container_edu.training.zoo_report import is_sweep_model
 
 from app.lessons.parts import figures
 from app.lessons.parts.data_size import data_size_panel
-from app.lessons.parts.evidence import PAIRED_IMAGES, correct_per_image, paired_panel, paired_table, reported_panel
+from app.lessons.parts.evidence import correct_per_image, paired_panel, paired_table, reported_panel
 from app.lessons.parts.math_text import math_sentence
 from app.lessons.parts.resources import bundled_cards, lesson_model, source_label, test_source, train_command
 from app.lessons.parts.steps import Step
