@@ -440,6 +440,7 @@ def test_no_shared_analysis_tab_names_a_server_folder(shared_server, fake_weight
 def test_a_damaged_data_set_is_reported_without_its_folder(shared_server, tmp_path, monkeypatch, shared):
     import shutil
 
+    from app.lessons.parts.steps import step_key
     from app.lessons.parts.widgets import PICKER_KEY
     from container_edu.data.fashion_mnist import ENV_VAR
 
@@ -450,8 +451,9 @@ def test_a_damaged_data_set_is_reported_without_its_folder(shared_server, tmp_pa
     monkeypatch.setenv(ENV_VAR, str(damaged))
     monkeypatch.setenv("CONTAINER_EDU_SHARED", "1" if shared else "0")
     drawn = []
-    for lesson in ("container", "trained"):
-        at = _app("pages/6_Lessons.py", {PICKER_KEY: lesson})
+    # The steps that read the test images (a lesson shows one step at a time).
+    for lesson, step in (("container", "try"), ("trained", "share")):
+        at = _app("pages/6_Lessons.py", {PICKER_KEY: lesson, step_key(lesson): step})
         drawn.append(_drawn(at))
     assert any("could not be read" in text for text in drawn)  # the damage is reported
     if shared:

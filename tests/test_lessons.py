@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,13 @@ def tiny_weights_dir(tmp_path_factory):
     result = train(TrainSettings(mixing="container_light", epochs=2, train_subset=256), evaluate_test=False)
     write_bundle(result, out, command="tests/test_lessons.py tiny_weights_dir")
     return out
+
+
+def lesson_is_untrained(name: str) -> bool:
+    """Whether the machine lacks the bundled ``name`` (tests of measured teaching claims need the trained one)."""
+    from app.registry import bundled_cards
+
+    return name not in bundled_cards()
 
 
 @pytest.fixture
@@ -185,15 +193,46 @@ def test_lessons_without_weights_say_so_and_still_verify(no_weights):
     at = open_revealed("mixer")  # its learned matrix is used (and the warning shown) once the prediction is made
     assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
     assert_verified(at)
-    for key in ("trained", "zoo"):
-        at = open_lesson(key)
-        assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
-        assert_verified(at)
+
+
+def test_trained_and_zoo_without_weights_say_so_and_still_verify(no_weights):
+    at = open_lesson("trained", "predict")
+    assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
+    make_right_prediction(at, "trained")
+    assert_verified(at)
+    at = open_lesson("zoo", "predict")
+    assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
+    assert "zoo_gap_prediction" not in [r.key for r in at.radio]
+    assert_verified(at)  # the noise check needs no trained model
+
+
+def test_trained_lesson_shows_every_seed_in_the_results_file():
+    """Lesson 9 reads the sweep's Container-Light seeds on the full training split, α per block, and their spread."""
+    from app.lessons import trained
+    from container_edu.training import sweep
+
+    runs = sorted((run for run in sweep.load_results()["runs"] if run["variant"] == "container_light"
+                   and run["train_size"] == sweep.FULL_SIZE and run.get("blend")), key=lambda run: run["seed"])
+    if len(runs) < 2:
+        pytest.skip("the results file holds fewer than two Container-Light seeds on the full training split")
+    at = open_lesson("trained", "seeds")
+    table = at.dataframe[0].value
+    assert list(table["seed"]) == [run["seed"] for run in runs]
+    blocks = sorted(runs[0]["blend"])
+    for block in blocks:
+        alphas = [run["blend"][block][0] for run in runs]
+        assert list(table[f"α {block}"]) == pytest.approx(alphas, abs=5e-4)
+        line = next(m.value for m in at.markdown if m.value.startswith(f"- `{block}`"))
+        assert " / ".join(f"{alpha:.3f}" for alpha in alphas) in line
+        assert f"a spread of {max(alphas) - min(alphas):.3f}" in line
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"{len(runs)} seeds" in shown and "no spread" not in shown
+    assert "one seed (no spread)" not in Path(trained.__file__).read_text()
 
 
 @needs_data
 def test_container_blend_with_a_trained_model(tiny_weights):
-    at = open_lesson("container")
+    at = open_lesson("container", "try")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
     learned = at.metric[0].value
     # Before the slider moves, nothing is overridden: the "moved" accuracy is the learned one.
@@ -214,10 +253,11 @@ def test_container_slider_starts_at_each_targets_own_learned_alpha():
     learned = {"blocks2.0": (0.2, 0.8), "blocks2.1": (0.7, 0.3)}
     assert slider_start(ALL_BLOCKS, learned) == pytest.approx(0.45)
     assert (slider_start("blocks2.0", learned), slider_start("blocks2.1", learned)) == (0.2, 0.7)
-    at = open_lesson("container")
+    at = open_lesson("container", "predict")
     line = next(m.value for m in at.markdown if m.value.startswith("Learned blend of"))
     alphas = {name: float(a) for name, a in re.findall(r"`(blocks[\d.]+)` α = ([\d.]+)", line)}
     assert len(alphas) >= 2
+    go_to_step(at, "container", "try")
     everything = at.slider(key=f"container_alpha_{ALL_BLOCKS}")
     # The page prints α to 3 decimals and the slider rounds to 2: they agree to within one slider step.
     assert everything.value == pytest.approx(sum(alphas.values()) / len(alphas), abs=0.0051)
@@ -231,7 +271,7 @@ def test_container_slider_starts_at_each_targets_own_learned_alpha():
 def test_container_lesson_shows_pam_rows_that_are_not_probability_rows():
     import re
 
-    at = open_lesson("container")
+    at = open_lesson("container", "pam")
     caption = next(c.value for c in at.caption if c.value.startswith("Row sums: attention"))
     attention, static, pam = (float(v) for v in re.findall(r"attention ([-+\d.]+).*P ([-+\d.]+), PAM ([-+\d.]+)",
                                                            caption)[0])
@@ -241,7 +281,7 @@ def test_container_lesson_shows_pam_rows_that_are_not_probability_rows():
 
 
 def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
-    at = open_lesson("container")
+    at = open_lesson("container", "predict")
     options = at.radio(key="container_prediction").options
     outcomes = []
     for option in options:
@@ -252,16 +292,47 @@ def test_container_prediction_fails_the_verify_panel_when_wrong(no_full_data):
     assert sorted(outcomes) == [False, True], "exactly one prediction holds, the other fails the panel"
 
 
+def test_container_question_3_premise_is_what_the_sweep_measures():
+    """Both extremes score far below the learned blend, and α = 0 lowest: as question 3 and its options say."""
+    import re
+
+    from app.lessons import container
+
+    if lesson_is_untrained("fmnist_container_light"):
+        pytest.skip("needs the bundled fmnist_container_light")
+    at = open_revealed("container")
+    caption = next(c.value for c in at.caption if c.value.startswith("Every block at α = 0"))
+    conv_only, attention_only, learned = (float(v) for v in re.search(
+        r"α = 0 \(conv only\): ([\d.]+)%; at α = 1 \(attention only\): ([\d.]+)%.*learned blend: ([\d.]+)%",
+        caption).groups())
+    assert conv_only < attention_only < learned - 10, caption  # "far below", and "α = 1 scores higher"
+    question = container.QUESTIONS[2]
+    assert "both score far below the learned blend" in question.english_prompt
+    assert "collapses" not in question.english_prompt and "relies on" not in question.right_option
+
+
+def test_container_blend_moved_in_one_step_is_kept_in_the_next():
+    at = open_lesson("container", "try")
+    at.slider(key="container_alpha_all mixed blocks").set_value(1.0).run()
+    assert_verified(at)
+    go_to_step(at, "container", "rows")
+    assert any("α = 1.00 on all mixed blocks" in m.value for m in at.markdown)
+    figure = next(c for c in at.get("plotly_chart") if c.key == "container_fig_rows")
+    assert figure is not None
+    go_to_step(at, "container", "try")
+    assert at.slider(key="container_alpha_all mixed blocks").value == 1.0
+
+
 @needs_data
 def test_trained_lesson_reads_the_cards_history(tiny_weights):
-    at = open_lesson("trained")
+    at = open_revealed("trained")
     assert not any(w.value.startswith("bundled weights not found") for w in at.warning)
     claims = list(at.dataframe[-1].value["claim"])
     assert any("the card's final_blend" in claim for claim in claims)
     assert_verified(at)
-    at = open_lesson("zoo")
-    at.radio(key="zoo_prediction").set_value("fmnist_container_light").run()
-    assert_verified(at)  # the only model is the best one: the prediction holds
+    at = open_lesson("zoo", "predict")
+    assert any("needs two trained zoo variants" in info.value for info in at.info)  # one model: no gap to predict
+    assert_verified(at)  # the noise check still runs
     table = at.dataframe[0].value
     assert list(table["model"]) == ["fmnist_container_light"]
 
@@ -342,11 +413,12 @@ def test_every_lesson_runs_on_the_shipped_subset(lesson, no_full_data):
 
 
 def test_container_lesson_sweeps_accuracy_on_the_shipped_subset(no_full_data):
-    at = open_lesson("container")
+    at = open_lesson("container", "predict")
     at.radio(key="container_prediction").set_value(at.radio(key="container_prediction").options[0]).run()
     assert_no_exception(at)  # the prediction may be wrong: "Not verified" is an error box
+    assert any(c.value.startswith("Every block at α = 0") for c in at.caption)
+    go_to_step(at, "container", "try")
     assert at.metric[0].value.endswith("%") or "±" in at.metric[0].value
-    assert any(c.value.startswith("Setting every block to α = 0") for c in at.caption)
 
 
 def test_live_training_runs_on_the_shipped_subset(no_full_data):
@@ -472,38 +544,90 @@ def test_training_lesson_claims_nothing_was_watched_before_a_run():
     assert any("can move α by at most about" in c.value for c in at.caption)
 
 
-def test_trained_lesson_prediction_is_checked_against_the_cards():
+def _zoo_scored_cards() -> dict:
     from app.registry import bundled_cards
+    from container_edu.training.zoo_report import is_sweep_model
 
-    cards = {name: card for name, card in bundled_cards().items() if card.test_accuracy is not None}
+    return {name: card for name, card in bundled_cards().items()
+            if card.test_accuracy is not None and not is_sweep_model(card)}
+
+
+def test_zoo_gap_prediction_is_measured_by_a_paired_test_of_best_and_lowest():
+    """Lesson 10 asks whether the best–lowest gap is beyond noise; McNemar on the same images decides, computed here
+    apart from the lesson (its own model loading and data)."""
+    from app.lessons import zoo
+    from app.lessons.parts.evidence import PAIRED_IMAGES
+    from container_edu.analysis.stats import mcnemar
+    from container_edu.data import data_source, load_fashion_mnist, to_model_input
+    from container_edu.hub.bundled import load_pretrained
+
+    cards = _zoo_scored_cards()
     if len(cards) < 2:
-        pytest.skip("needs at least two bundled models with a test accuracy")
+        pytest.skip("needs at least two bundled zoo models with a test accuracy")
     best = max(cards, key=lambda name: cards[name].test_accuracy)
-    at = open_lesson("zoo")
-    at.radio(key="zoo_prediction").set_value(best).run()
+    worst = min(cards, key=lambda name: cards[name].test_accuracy)
+    images, labels = load_fashion_mnist("test", str(data_source().directory))
+    images, labels = to_model_input(images[:PAIRED_IMAGES]), labels[:PAIRED_IMAGES]
+    right = {}
+    for name in (best, worst):
+        with torch.no_grad():
+            right[name] = load_pretrained(name, device="cpu").eval()(images).argmax(dim=1) == labels
+    expected = zoo.GAP_BEYOND if mcnemar(right[best], right[worst]).p_value < 0.05 else zoo.GAP_WITHIN
+    at = open_lesson("zoo", "predict")
+    gap = cards[best].test_accuracy - cards[worst].test_accuracy
+    assert any(f"a gap of {gap:.2f} points" in m.value for m in at.markdown)
+    assert not [c for c in at.get("plotly_chart") if c.key == "zoo_fig_accuracy"]  # hidden before the prediction
+    at.radio(key="zoo_gap_prediction").set_value(expected).run()
     assert_verified(at)
-    other = next(name for name in at.radio(key="zoo_prediction").options if name != best)
-    at.radio(key="zoo_prediction").set_value(other).run()
+    assert [c for c in at.get("plotly_chart") if c.key == "zoo_fig_accuracy"]
+    assert any(f"McNemar's test of {best} against {worst}" in c.value for c in at.caption)
+    other = next(option for option in zoo.PREDICTION.options if option != expected)
+    at.radio(key="zoo_gap_prediction").set_value(other).run()
     assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
+    assert not any("which zoo variant scored highest" in m.value for m in at.markdown)
 
 
 def test_trained_lesson_shows_reported_numbers_and_a_paired_test():
-    from app.registry import bundled_cards
-
-    if sum(card.test_accuracy is not None for card in bundled_cards().values()) < 2:
+    if len(_zoo_scored_cards()) < 2:
         pytest.skip("needs at least two bundled models with a test accuracy")
-    at = open_lesson("zoo")
-    frames = [frame.value for frame in at.dataframe]
-    assert any("reported" in frame.columns for frame in frames)
-    paired = next(frame for frame in frames if "McNemar p (exact, two-sided)" in frame.columns)
+    at = open_lesson("zoo", "paper")
+    assert any("reported" in frame.value.columns for frame in at.dataframe)
+    go_to_step(at, "zoo", "paired")
+    paired = next(frame.value for frame in at.dataframe if "McNemar p (exact, two-sided)" in frame.value.columns)
     row = paired.iloc[0]
     counts = [int(row[column]) for column in paired.columns if "right" in column or "wrong" in column]
     assert sum(counts) == int(row["images"])
     assert_verified(at)
 
 
+def test_zoo_paper_step_says_what_the_sweep_shows():
+    """The old caption ('on small, easy data a conv's prior may be enough') is gone; the sentence is read off the
+    sweep's results, and each of its three verdicts is worded for what it says."""
+    from app.lessons.parts.data_size import SMALLEST
+    from app.lessons.parts.evidence import sweep_finding
+    from container_edu.training.sweep_report import summary
+    from container_edu.training.zoo_report import sweep_runs
+
+    def cells(conv, attention, other=85.0):
+        return {("conv", SMALLEST): {"mean": conv, "std": 0.2, "n": 3},
+                ("attention", SMALLEST): {"mean": attention, "std": 0.2, "n": 3},
+                ("mixer", 6000): {"mean": other, "std": 0.2, "n": 3}}
+
+    assert "the conv is ahead of attention" in sweep_finding(cells(84.0, 83.0))
+    assert "attention (83.00%) is ahead of the conv (82.00%)" in sweep_finding(cells(82.0, 83.0))
+    assert "within their spread over seeds" in sweep_finding(cells(83.1, 83.0))
+    assert "within 1.0 points" in sweep_finding(cells(84.0, 83.0))  # the widest best–lowest gap of any one size
+    expected = sweep_finding(summary(sweep_runs()))
+    at = open_lesson("zoo", "paper")
+    captions = [c.value for c in at.caption]
+    assert not any("may be enough" in caption for caption in captions)
+    if expected is None:
+        pytest.skip("the sweep has fewer than two seeds of conv and attention at its smallest size")
+    assert expected in captions
+
+
 def test_container_lesson_can_re_estimate_batchnorm_at_the_moved_alpha(no_full_data):
-    at = open_lesson("container")
+    at = open_lesson("container", "try")
     at.slider(key="container_alpha_all mixed blocks").set_value(1.0).run()
     at.toggle(key="container_fresh_bn").set_value(True).run()
     assert_clean(at)

@@ -100,7 +100,7 @@ def test_zoo_lesson_checks_the_data_size_prediction_against_the_sweep():
     measured = conv_against_attention(summary(sweep_runs()), SMALLEST)
     if measured is None:
         pytest.skip("the sweep has fewer than two seeds of conv and attention at 1,000 images")
-    at = open_lesson("zoo")
+    at = open_lesson("zoo", "sweep")
     assert not [c for c in at.get("plotly_chart") if c.key == "zoo_fig_sweep"]  # no figure before the prediction
     at.radio(key="zoo_data_prediction").set_value(measured).run()
     assert [c for c in at.get("plotly_chart") if c.key == "zoo_fig_sweep"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.figure_view import show_figure
 from app.i18n import N_, _
 from app.zoo import sweep_accuracy_figure
 from container_edu.training.zoo_report import sweep_runs
@@ -24,6 +25,8 @@ CONV_AHEAD, OVERLAP, ATTENTION_AHEAD = (
     N_("attention ahead: the intervals do not overlap"),
 )
 PREDICTIONS = (CONV_AHEAD, OVERLAP, ATTENTION_AHEAD)
+#: The progress record this second prediction is kept under: the lesson's own record holds its main prediction.
+DATA_PREDICTION_RECORD = "zoo_data_size"
 
 
 def conv_against_attention(cells: dict, size: int) -> str | None:
@@ -53,12 +56,12 @@ def data_size_panel() -> CheckResult | None:
                                                                                            large=LARGEST))
     prediction = predict("zoo_data_prediction", _("Predict before the figure: with only {small:,} training images, how "
                                                   "do conv and attention compare?").format(small=SMALLEST),
-                         PREDICTIONS)
+                         PREDICTIONS, lesson=DATA_PREDICTION_RECORD)
     if prediction is None:
         st.info(_("Make your prediction to see the sweep; the Verify panel below then checks it."))
         return None
-    st.plotly_chart(sweep_accuracy_figure(runs, _("Test accuracy against training-set size (mean ± std over seeds)")),
-                    key="zoo_fig_sweep")
+    show_figure(sweep_accuracy_figure(runs, _("Test accuracy against training-set size (mean ± std over seeds)")),
+                key="zoo_fig_sweep")
     conv, attention = cells[("conv", SMALLEST)], cells[("attention", SMALLEST)]
     st.caption(_("At {small:,} images: conv {conv:.2f} ± {conv_std:.2f}%, attention {attention:.2f} ± "
                  "{attention_std:.2f}% (mean ± std over {n} seeds).").format(

@@ -14,6 +14,7 @@ import streamlit as st
 import torch
 from torch import Tensor, nn
 
+from app.figure_view import show_figure
 from app.i18n import _
 from container_edu.ops import affinity as aff
 from container_edu.ops.aggregation import ContainerPAMMix
@@ -56,7 +57,7 @@ def pam_view(general: LessonModel, block: str, image: Tensor, head: int, query: 
     panels = [(attention.view(height, width), _("A_{head}(X) (softmax row)").format(head=head)),
               (static.view(height, width), _("P_{head} (learned, static)").format(head=head)),
               (row.view(height, width), f"A_{head}(X) + P_{head} (PAM)")]
-    st.plotly_chart(figures.heatmaps_side_by_side(
+    show_figure(figures.heatmaps_side_by_side(
         panels, _("Container-PAM, row i = t{query} of {block}, head {head}: {model}").format(
             query=query, block=block, head=head, model=general.label), _("weight on token j"),
         diverging=True, grid=True, query=divmod(query, width), height=340), key="container_fig_pam")
