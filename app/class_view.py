@@ -180,7 +180,9 @@ def _predictions(data: ClassData) -> None:
     prompt = _(lesson.PREDICTION.prompt).format(**lesson.PREDICTION.fields) if lesson.PREDICTION.fields \
         else _(lesson.PREDICTION.prompt)
     figure.update_layout(title=_("{prompt} ({count} predictions)").format(prompt=prompt, count=total),
-                         yaxis={"autorange": "reversed"}, xaxis={"title": _("learners"), "rangemode": "tozero"},
+                         yaxis={"autorange": "reversed"},
+                         xaxis={"title": _("learners"), "rangemode": "tozero", "tick0": 0,  # whole learners only
+                                "dtick": max(1, -(-max(total, 1) // 5))},
                          height=120 + 45 * len(rows), margin={"l": 10, "r": 10, "t": 60, "b": 40})
     show_figure(figure, key=f"cv_predictions_{key}")
     st.caption(_("Counts: {counts}").format(counts=_("; ").join(
