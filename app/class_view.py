@@ -168,7 +168,8 @@ def _predictions(data: ClassData) -> None:
     if not with_prediction:
         return
     keys = [lesson.KEY for lesson in with_prediction]
-    key = st.selectbox(_("Lesson"), keys, format_func=_title, key=LESSON_KEY)
+    titles = {key: _title(key) for key in keys}  # built in the run: a format_func may be called outside it
+    key = st.selectbox(_("Lesson"), keys, format_func=titles.__getitem__, key=LESSON_KEY)
     lesson = with_prediction[keys.index(key)]
     rows = _prediction_rows(data, lesson)
     total = sum(count for _option, count in rows)

@@ -186,3 +186,17 @@ def test_a_learner_joins_from_the_address_or_the_panel_and_an_unknown_class_is_r
     learner = store.primary.export()["learner"]
     assert (learner["class_code"], learner["nickname"]) == (code, "Ada")
     assert any("You joined the class" in s.value for s in unknown.success)
+
+
+def test_the_class_view_in_chinese_shows_no_english(lab):
+    from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
+
+    code, key = lab
+    refused = start(CLASS_VIEW, query={"class": code, "key": "wrong", "lang": "zh"}, clean=False)
+    assert len(refused.error) == 1 and not untranslated_english([refused.error[0].value])
+    at = start(CLASS_VIEW, query={"class": code, "key": key, "lang": "zh"})
+    at.button(key="cv_reveal_matrix").click().run()
+    shown = rendered_texts(at.main)
+    english = untranslated_english(shown, DEFAULT_ALLOW + ("Lab 3 secret name",))
+    assert not english, english
+    assert any("测得的正确答案" in s.value for s in at.success)
