@@ -81,6 +81,16 @@ def test_the_lecturer_sees_the_class_predictions_arrive_without_reloading(classr
     wait_for_condition(lecturer, HAS_TEXT, "the three predictions on the lecturer's page (live refresh)", counts)
     wait_for_condition(lecturer, HAS_TEXT, "the class size updated", "3 learners in the class")
     assert "Right answer" not in lecturer.locator(MAIN).inner_text()
+
+    # Reveal: the answer the learners' own Verify panels measured, with how many of them passed with it.
+    from lesson_support import make_right_prediction, open_lesson
+
+    right = make_right_prediction(open_lesson("matrix", "predict"), "matrix")  # what the lesson measures
+    lecturer.locator(MAIN).get_by_role("button", name="Reveal the right answer").click()
+    passed = {left: 2, own: 1}.get(right, 0)
+    expected = (f"Right answer, as measured: {right}. The lesson measures it when it runs; it is the option with "
+                f"which {passed} learners' Verify panels passed." if passed else "No learner's Verify panel has passed")
+    wait_for_condition(lecturer, HAS_TEXT, "the measured answer after Reveal", expected)
     assert_no_exception(lecturer, "class view")
     screenshot(lecturer, "class_view")
     lecturer_context.close()
