@@ -16,19 +16,24 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from container_edu.errors import ContainerEduError
 from container_edu.progress import InventoryRecord, LessonRecord, MemoryStore, ProgressStore
-from container_edu.progress.codes import LEARNER_CODE_LENGTH, CodeError, normalise_code
-from container_edu.progress.database import SqlStore, default_url, new_learner, open_database
+from container_edu.progress.codes import CLASS_CODE_LENGTH, LEARNER_CODE_LENGTH, CodeError, normalise_code
+from container_edu.progress.database import SqlStore, default_url, join_class, new_learner, open_database
 
 from app.i18n import N_, _
 
-__all__ = ["LEARNER_PARAM", "STORE_KEY", "progress_store", "learner_panel", "DatabaseUnavailable"]
+__all__ = ["LEARNER_PARAM", "CLASS_PARAM", "STORE_KEY", "DATABASE_ERRORS", "progress_store", "learner_panel",
+           "database_engine", "DatabaseUnavailable"]
 
 logger = logging.getLogger(__name__)
 
 LEARNER_PARAM = "learner"
+#: ``?class=CODE`` on the Lessons page: a new learner made from this address joins that class.
+CLASS_PARAM = "class"
 STORE_KEY = "learner_progress"
 _NOTICE_KEY = "_learner_store_notice"
 _DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+DATABASE_ERRORS = _DATABASE_ERRORS
+_CLASS_ERROR_KEY = "_learner_class_error"
 
 
 class DatabaseUnavailable(ContainerEduError, RuntimeError):
@@ -38,6 +43,11 @@ class DatabaseUnavailable(ContainerEduError, RuntimeError):
 @st.cache_resource(show_spinner=False)
 def _engine(url: str):
     return open_database(url)
+
+
+def database_engine():
+    """The progress database's engine, one per server process (its connection pool is shared by the sessions)."""
+    return _engine(default_url())
 
 
 class FallbackStore:
@@ -105,7 +115,20 @@ def _open_learner(code: str | None) -> FallbackStore:
         store = SqlStore(engine, code)
         if store.exists():
             return FallbackStore(store)
-    return FallbackStore(SqlStore(engine, new_learner(engine)))
+    return FallbackStore(SqlStore(engine, _new_learner(engine)))
+
+
+def _new_learner(engine) -> str:
+    """A new learner, in the class the address names (``?class=``) if there is one; else in none, and why."""
+    raw = st.query_params.get(CLASS_PARAM)
+    if raw:
+        try:
+            return new_learner(engine, class_code=raw)
+        except CodeError as error:
+            st.session_state[_CLASS_ERROR_KEY] = error
+        finally:
+            st.query_params.pop(CLASS_PARAM, None)  # joined or refused once; the address keeps the learner code
+    return new_learner(engine)
 
 
 def progress_store() -> ProgressStore:
@@ -158,6 +181,36 @@ def _switch_learner() -> None:
     st.query_params[LEARNER_PARAM] = code
 
 
+def _join_class() -> None:
+    store = st.session_state.get(STORE_KEY)
+    if not isinstance(store, FallbackStore) or store.primary is None:
+        return
+    try:
+        join_class(store.primary.engine, store.learner, st.session_state.get("learner_class_input", ""),
+                   st.session_state.get("learner_nickname_input", ""))
+    except CodeError as error:
+        st.session_state[_CLASS_ERROR_KEY] = error
+    except _DATABASE_ERRORS:
+        logger.exception("progress database unavailable while joining a class")
+        st.session_state[_NOTICE_KEY] = True
+    else:
+        st.session_state["_learner_joined"] = True
+
+
+def _class_part(store: FallbackStore) -> None:
+    """The class this learner is in, or a form to join one with its class code (and an optional nickname)."""
+    learner = store.primary.export()["learner"] or {}
+    if learner.get("class_code"):
+        st.markdown(_("You are in the class **{code}**: your lecturer sees the class's answers together, not who "
+                      "gave them.").format(code=learner["class_code"]))
+    with st.form("learner_join", border=False, enter_to_submit=True):
+        left, right = st.columns(2)
+        left.text_input(_("Join a class: class code"), key="learner_class_input", max_chars=4 * CLASS_CODE_LENGTH,
+                        placeholder="ABC234")
+        right.text_input(_("Nickname (optional)"), key="learner_nickname_input", max_chars=40)
+        st.form_submit_button(_("Join a class"), on_click=_join_class, icon=":material/group_add:")
+
+
 def _delete_record() -> None:
     store = st.session_state.get(STORE_KEY)
     if isinstance(store, FallbackStore) and store.primary is not None:
@@ -181,6 +234,11 @@ def learner_panel() -> None:
                      "only in this browser tab until it is closed."), icon=":material/cloud_off:")
     if st.session_state.pop("_learner_deleted", False):
         st.success(_("Your record was deleted. A new, empty one starts now."), icon=":material/delete:")
+    class_error = st.session_state.pop(_CLASS_ERROR_KEY, None)
+    if class_error is not None:  # outside the expander: a refused class code must be seen
+        st.error(class_error.shown(_), icon=":material/group_off:")
+    if st.session_state.pop("_learner_joined", None):
+        st.success(_("You joined the class."), icon=":material/group:")
     saved = isinstance(store, FallbackStore) and store.saved
     title = (_("Progress saved · learner code {code}").format(code=_spaced(store.learner)) if saved
              else _("Progress kept in this tab only"))
@@ -195,6 +253,7 @@ def learner_panel() -> None:
         if error is not None:
             st.error(error.shown(_))
         if saved:
+            _class_part(store)
             record = json.dumps(store.primary.export(), indent=2, ensure_ascii=False)
             left, right = st.columns(2)
             left.download_button(_("Download my record (JSON)"), record, file_name=f"learner_{store.learner}.json",

@@ -57,6 +57,7 @@ PAGE_SPECS: tuple[PageSpec, ...] = (
     PageSpec("5_Model_zoo.py", N_("Model zoo"), ":material/inventory_2:", "Model_zoo"),
     PageSpec("6_Lessons.py", N_("Lessons"), ":material/school:", "Lessons"),
     PageSpec("7_Analysis.py", N_("Analysis"), ":material/query_stats:", "Analysis"),
+    PageSpec("8_Class_view.py", N_("Class view"), ":material/groups:", "Class_view"),
 )
 
 

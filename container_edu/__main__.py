@@ -8,7 +8,7 @@ import sys
 
 # Each command lives in its own module of container_edu.cli, which provides add_parser(subparsers);
 # the parser's ``run`` default is called with the parsed arguments.
-COMMAND_MODULES = ("bench", "train", "predict", "zoo", "weights", "sweep")
+COMMAND_MODULES = ("bench", "train", "predict", "zoo", "weights", "sweep", "classes")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ from container_edu.progress.records import INVENTORY_PHASES, Attempt, InventoryR
 from container_edu.text import N_
 
 __all__ = ["DATABASE_URL_ENV", "default_url", "open_database", "SqlStore", "create_class", "new_learner",
-           "class_of", "teacher_key_matches", "METADATA"]
+           "class_of", "join_class", "teacher_key_matches", "METADATA"]
 
 DATABASE_URL_ENV = "CONTAINER_EDU_DATABASE_URL"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -182,6 +182,23 @@ def create_class(engine: Engine, name: str, clock: Callable[[], float] = time.ti
 def class_of(connection: Connection, class_code: str) -> dict | None:
     row = connection.execute(sa.select(CLASSES).where(CLASSES.c.code == class_code)).mappings().first()
     return dict(row) if row else None
+
+
+def join_class(engine: Engine, learner_code: str, class_code: str, nickname: str | None = None) -> None:
+    """Put learner ``learner_code`` in class ``class_code`` (optionally with a nickname of at most 40 characters).
+
+    :class:`CodeError` for a code that is not well formed, an unknown class or an unknown learner.
+    """
+    learner = normalise_code(learner_code, LEARNER_CODE_LENGTH)
+    code = normalise_code(class_code, CLASS_CODE_LENGTH)
+    nickname = (nickname or "").strip()[:40] or None
+    with engine.begin() as connection:
+        if class_of(connection, code) is None:
+            raise CodeError(N_("No class has that code."))
+        changed = connection.execute(LEARNERS.update().where(LEARNERS.c.code == learner)
+                                     .values(class_code=code, nickname=nickname)).rowcount
+        if changed != 1:
+            raise CodeError(N_("No learner has that code here: check it, or keep the one shown."))
 
 
 def teacher_key_matches(engine: Engine, class_code: str, key: str) -> bool:
