@@ -5,6 +5,7 @@ from functools import partial
 import streamlit as st
 
 from app import imagenet_weights, photo_notes, resolution, views
+from app.figure_view import show_figure
 from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
@@ -50,10 +51,10 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with col_seen:
         seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
             height=prepared.x.shape[-2], width=prepared.x.shape[-1])
-        st.plotly_chart(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28), key="insp_seen")
+        show_figure(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28), "insp_seen")
     with col_pred:
-        st.plotly_chart(figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared),
-                                         views.prediction_title(ref), title_width=50), key="insp_pred")
+        show_figure(figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared),
+                                     views.prediction_title(ref), title_width=50), "insp_pred")
         if not ref.trained:
             st.warning(_("Untrained (random weights): the prediction is meaningless, but the maps still show how "
                          "each operator aggregates."), icon=":material/casino:")
@@ -78,7 +79,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
         labels = {p: f"{_(PART_NAMES[p])} {short[p]}" for p in maps.parts}
         part = st.radio(_("Map"), maps.parts, horizontal=True, key="insp_grid_part", format_func=labels.__getitem__)
         opacity = st.session_state.get("insp_opacity", 0.6)
-        st.plotly_chart(figures.heads_figure(maps, part, prepared.seen, opacity=opacity), key="insp_heads")
+        show_figure(figures.heads_figure(maps, part, prepared.seen, opacity=opacity), "insp_heads")
     with tab_matrix:
         record = inspection.records[block]
         if record.num_tokens > MAX_DRAW_TOKENS:
@@ -96,7 +97,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
                 if matrix is None:
                     col.caption(_("No {part} part in this block.").format(part=_(PART_NAMES[part])))
                     continue
-                col.plotly_chart(figures.head_matrix_figure(matrix, maps, part), key=f"insp_matrix_{part}")
+                with col:
+                    show_figure(figures.head_matrix_figure(matrix, maps, part), f"insp_matrix_{part}")
     with tab_files:
         downloads(inspection, maps, prepared, block, head)
 

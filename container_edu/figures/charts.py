@@ -1,4 +1,9 @@
-"""Bar and line charts: predictions, blend weights, training histories (no Streamlit)."""
+"""Bar and line charts: predictions, blend weights, training histories (no Streamlit).
+
+Their text alternative (:func:`container_edu.figures.describe.describe`) is read from the bars and lines
+themselves, so that a line added to a chart afterwards (the app's β lines) is described too; the prediction
+bars attach their own, which ranks the classes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from container_edu.figures.describe import FigureText, attach, number, plain
 from container_edu.figures.heatmaps import base_layout
 from container_edu.text import N_, translate
 
@@ -34,7 +40,11 @@ def topk_bar(probabilities: np.ndarray, class_names: Sequence[str], title: str, 
                      range=[0, max(100.0, float(values.max()) + 5)])
     fig = base_layout(fig, title, 70 + 42 * len(order) + 60, title_width=title_width)
     fig.update_layout(margin=dict(l=10, r=40, b=40))
-    return fig
+    ranked = translate("; ").join(f"{label} {value:.1f}%" for label, value in zip(labels, values, strict=True))
+    sentence = translate("{title}: the {k} most probable classes, from the most probable: {ranked}.",
+                         title=plain(title), k=len(labels), ranked=ranked)
+    rows = tuple((rank + 1, label, number(value)) for rank, (label, value) in enumerate(zip(labels, values, strict=True)))
+    return attach(fig, FigureText(sentence, (translate("rank"), translate("class"), translate("probability, %")), rows))
 
 
 def probability_comparison(

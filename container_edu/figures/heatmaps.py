@@ -25,6 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL, is_signed
+from container_edu.figures.describe import FigureText, attach, heatmap_text, number, plain, top_entries
 from container_edu.text import N_, translate
 
 __all__ = [
@@ -178,7 +179,20 @@ def affinity_matrix(
     fig.update_xaxes(title_text=translate("key token j"), constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(title_text=translate("query token i"), autorange="reversed", scaleanchor="x", constrain="domain",
                      showgrid=False, zeroline=False)
-    return base_layout(fig, title, height, title_width=title_width)
+    fig = base_layout(fig, title, height, title_width=title_width)
+    return attach(fig, _matrix_text(matrix, title, colorbar_title, scale["colorscale"] == DIVERGING, query_token))
+
+
+def _matrix_text(matrix: np.ndarray, title: str, name: str, signed: bool, query_token: int | None) -> FigureText:
+    """The matrix's largest entries, and those of the query's row when one is outlined."""
+    text = heatmap_text([(name, matrix, signed)], title, cell_names=(N_("query token i"), N_("key token j")))
+    if query_token is None:
+        return text
+    row = top_entries(matrix[query_token][None, :], 3, signed=signed)
+    keys = translate("; ").join(f"{column} ({number(value)})" for _, column, value in row)
+    sentence = translate("Row i = {i} (the query, outlined): its largest entries are at key tokens {keys}.",
+                         i=query_token, keys=keys)
+    return FigureText(f"{text.sentence} {sentence}", text.columns, text.rows)
 
 
 # --------------------------------------------------------------------------
@@ -344,7 +358,9 @@ def panels(
         margin=dict(l=64 if show_axis_titles else 20, r=30 if not shared_scale else 90, t=top, b=below_px + 12),
         clickmode="event+select" if clickable else None, dragmode=False,
     )
-    return fig
+    described = [(item.subtitle or item.colorbar_title, as_array(item.z),
+                  is_signed(as_array(item.z)) if item.signed is None else item.signed) for item in items]
+    return attach(fig, heatmap_text(described, title, query=query, cell_names=(axis_titles[1], axis_titles[0])))
 
 
 def grid_row(
@@ -387,4 +403,6 @@ def image_figure(image: np.ndarray, title: str, height: int = 320, title_width: 
     fig.update_yaxes(showticklabels=False, showgrid=False, scaleanchor="x")
     fig = base_layout(fig, title, height, title_width=title_width)
     fig.update_layout(margin=dict(l=10, r=10, b=10))
-    return fig
+    height_px, width_px = np.asarray(image).shape[:2]
+    return attach(fig, FigureText(translate("{title}: the picture, {w}×{h} pixels.", title=plain(title), w=width_px,
+                                            h=height_px)))
