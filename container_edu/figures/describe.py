@@ -22,7 +22,7 @@ import numpy as np
 from container_edu.text import N_, translate
 
 __all__ = ["FigureText", "attach", "describe", "describe_figure", "plain", "heatmap_text", "top_entries",
-           "number"]
+           "number", "join_sentences"]
 
 _META_KEY = "container_edu_text"
 #: How many entries of a map the sentence names, and how many rows a map's table lists per panel.
@@ -80,6 +80,14 @@ _TAGS = re.compile(r"<[^>]+>")
 def plain(text: object) -> str:
     """A figure's title or label without its markup: line breaks become spaces."""
     return re.sub(r"\s+", " ", _TAGS.sub(" ", str(text or ""))).strip()
+
+
+def join_sentences(*sentences: str) -> str:
+    """Sentences one after the other: a space after a Latin full stop, none after a Chinese one (。 is wide)."""
+    text = ""
+    for sentence in filter(None, sentences):
+        text += sentence if not text or text.endswith(("。", "！", "？")) else " " + sentence
+    return text
 
 
 def number(value: float) -> str:
@@ -142,7 +150,7 @@ def heatmap_text(maps: Sequence[tuple[str, np.ndarray, bool]], title: str, *, qu
         rows += [(label, rank + 1, r, c, number(v)) for rank, (r, c, v) in enumerate(entries)]
     columns = (translate("map"), translate("rank"), translate(cell_names[0]), translate(cell_names[1]),
                translate("value"))
-    return FigureText(" ".join(parts), columns, tuple(rows))
+    return FigureText(join_sentences(*parts), columns, tuple(rows))
 
 
 # --------------------------------------------------------------------------
@@ -182,7 +190,7 @@ def _series_rows(trace, index: int) -> list[tuple[object, ...]]:
     xs = _values(trace.x) or list(range(len(ys)))
     if getattr(trace, "orientation", None) == "h":
         xs, ys = ys, xs
-    return [(name, plain(x), number(y) if isinstance(y, (int, float, np.number)) else plain(y))
+    return [(name, _cell(x), _cell(y))
             for x, y in zip(xs, ys, strict=False) if y is not None]
 
 
@@ -213,8 +221,8 @@ def describe_figure(figure) -> FigureText:
                          x=x_title or "–", y=y_title or "–")
     if values:
         low, high = min(values), max(values)
-        sentence += " " + translate("Values from {low} to {high}; the largest at {x} ({series}).",
-                                    low=number(low[0]), high=number(high[0]), x=high[2], series=high[1])
+        sentence = join_sentences(sentence, translate("Values from {low} to {high}; the largest at {x} ({series}).",
+                                    low=number(low[0]), high=number(high[0]), x=high[2], series=high[1]))
     columns = (translate("series"), x_title or "x", y_title or "y")
     return FigureText(sentence, columns if rows else (), tuple(rows[:TABLE_ROWS]))
 
@@ -231,6 +239,10 @@ def _diagram_text(figure, title: str) -> FigureText:
         return FigureText(translate("{title}: a drawing without data.", title=title))
     return FigureText(translate("{title}: a diagram labelled {labels}.", title=title,
                                 labels=translate("; ").join(labels)))
+
+
+def _cell(value: object) -> str:
+    return number(value) if isinstance(value, (int, float, np.number)) and not isinstance(value, bool) else plain(value)
 
 
 def _is_number(text: object) -> bool:

@@ -25,7 +25,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL, is_signed
-from container_edu.figures.describe import FigureText, attach, heatmap_text, number, plain, top_entries
+from container_edu.figures.describe import (
+    FigureText,
+    attach,
+    heatmap_text,
+    join_sentences,
+    number,
+    plain,
+    top_entries,
+)
 from container_edu.text import N_, translate
 
 __all__ = [
@@ -192,7 +200,7 @@ def _matrix_text(matrix: np.ndarray, title: str, name: str, signed: bool, query_
     keys = translate("; ").join(f"{column} ({number(value)})" for _, column, value in row)
     sentence = translate("Row i = {i} (the query, outlined): its largest entries are at key tokens {keys}.",
                          i=query_token, keys=keys)
-    return FigureText(f"{text.sentence} {sentence}", text.columns, text.rows)
+    return FigureText(join_sentences(text.sentence, sentence), text.columns, text.rows)
 
 
 # --------------------------------------------------------------------------
