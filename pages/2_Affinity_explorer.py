@@ -150,8 +150,8 @@ def view(url: UrlState) -> None:
                 "ex_row_fig", on_select=query_click_handler("ex_row_fig", "ex_qy", "ex_qx"),
                 selection_mode="points",
             )
-        st.caption(_("Click a cell of the grid (or use the sliders) to choose the query token; the red cross "
-                     "marks it."))
+        st.caption(_("Click a cell of the grid (or use the sliders) to choose the query token; the white cross "
+                     "edged in black marks it."))
 
         shown = min(count, MAX_SMALL_MULTIPLES)
         show_figure(figures.panels(

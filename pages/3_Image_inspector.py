@@ -71,7 +71,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with tab_maps:
         opacity = st.slider(_("Map opacity"), 0.2, 1.0, 0.6, 0.05, key="insp_opacity")
         views.maps_figure(maps, prepared.seen, PREFIX, opacity=opacity)
-        st.caption(_("Each map is row i (the query, red cross) of an affinity: how much every token j contributes "
+        st.caption(_("Each map is row i (the query, white cross edged in black) of an affinity: how much every token j contributes "
                      "to the query's output. Click a cell to move the query. Attention is a probability (sums to "
                      "1); conv and blended maps are signed (blue negative, red positive)."))
     with tab_heads:

@@ -30,7 +30,7 @@ heat map over the image the model saw:
 Colours are the app's (``container_edu.figures.colors``): attention rows, which are
 probabilities, use viridis from 0 (dark purple) to the map's own maximum
 (yellow); conv, static and blended maps, which are signed, use red-white-blue
-symmetric around 0 (white); the query token is a red cross. Each map is
+symmetric around 0 (white); the query token is a white cross edged in black. Each map is
 scaled on its own, so compare shapes, not brightness, across tiles.
 
 Bad input (unreadable image or checkpoint, unknown block, query outside the

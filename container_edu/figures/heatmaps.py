@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL, is_signed
+from container_edu.figures.colors import DIVERGING, QUERY_FILL, QUERY_HALO, SEQUENTIAL, is_signed
 from container_edu.figures.describe import (
     FigureText,
     attach,
@@ -52,7 +52,9 @@ __all__ = [
 ]
 
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
-QUERY_MARKER = dict(symbol="x-thin", size=14, color=QUERY_COLOR, line=dict(width=3, color=QUERY_COLOR))
+#: The query's cross: a black one under a narrower white one, so that it reads on any colour of any scale.
+QUERY_MARKERS = (dict(symbol="x-thin", size=16, color=QUERY_HALO, line=dict(width=6, color=QUERY_HALO)),
+                 dict(symbol="x-thin", size=14, color=QUERY_FILL, line=dict(width=3, color=QUERY_FILL)))
 
 
 def as_array(values: object) -> np.ndarray:
@@ -182,8 +184,9 @@ def affinity_matrix(
         )
     )
     if query_token is not None:
-        fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=query_token - 0.5, y1=query_token + 0.5,
-                      line=dict(color=QUERY_COLOR, width=2))
+        for colour, width in ((QUERY_HALO, 4), (QUERY_FILL, 2)):
+            fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=query_token - 0.5, y1=query_token + 0.5,
+                          line=dict(color=colour, width=width))
     fig.update_xaxes(title_text=translate("key token j"), constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(title_text=translate("query token i"), autorange="reversed", scaleanchor="x", constrain="domain",
                      showgrid=False, zeroline=False)
@@ -245,7 +248,7 @@ def panels(
 
     ``image`` (``(H_img, W_img, 3)`` uint8) draws each map over the picture
     the model saw, stretched to cover it, with ``opacity``. ``query`` marks
-    the query cell (grid coordinates) with a red cross. ``clickable`` adds an
+    the query cell (grid coordinates) with a white cross edged in black. ``clickable`` adds an
     invisible point on every cell (``customdata = [y, x]``), so that a click
     can select a query with Streamlit's ``on_select``.
 
@@ -341,8 +344,8 @@ def panels(
             ))
         if query is not None:
             qy, qx = query
-            traces.append(dict(type="scatter", x=[x0 + cell_w * qx], y=[y0 + cell_h * qy], mode="markers",
-                               marker=QUERY_MARKER, showlegend=False, hoverinfo="skip", **axes))
+            traces += [dict(type="scatter", x=[x0 + cell_w * qx], y=[y0 + cell_h * qy], mode="markers",
+                            marker=marker, showlegend=False, hoverinfo="skip", **axes) for marker in QUERY_MARKERS]
         layout[f"xaxis{suffix}"] = dict(
             domain=x_domain, anchor=f"y{suffix}", range=x_range, showgrid=False, zeroline=False, constrain="domain",
             showticklabels=image is None,
