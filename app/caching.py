@@ -32,7 +32,7 @@ from container_edu.hub.bundled import PretrainedError, load_pretrained
 from container_edu.analysis.explore import ExplorerResult, ExplorerSpec, explore
 from container_edu.models import weights_version
 
-from app import deployment, registry
+from app import deployment, registry, session_keys
 from app.i18n import N_, Text, _
 from app.registry import ModelRef, bundled_cards  # re-exported: pages read the cards through caching
 
@@ -56,12 +56,12 @@ __all__ = [
 logger = logging.getLogger("container_edu.app")
 
 #: session_state key the lessons' live training writes to: name -> {"model", "history", "settings"}.
-TRAINED_MODELS_KEY = "trained_models"
+TRAINED_MODELS_KEY = session_keys.TRAINED_MODELS_KEY
 #: session_state: ModelRef.key -> {"ref", "path", "mtime_ns", "size"} of checkpoints loaded from a server path
 #: (the model itself is in the shared resource cache).
 LOADED_CHECKPOINTS_KEY = "loaded_checkpoints"
 #: session_state: ModelRef.key -> {"ref": ModelRef, "model": nn.Module} for uploaded checkpoints (per user).
-UPLOADED_MODELS_KEY = "uploaded_models"
+UPLOADED_MODELS_KEY = session_keys.UPLOADED_MODELS_KEY
 #: Most uploaded checkpoints one session keeps loaded; the least recently used is dropped first.
 UPLOADED_MODELS_MAX = 3
 #: session_state: checkpoint digest -> error message of an upload that failed (so it is not retried every rerun).

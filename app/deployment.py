@@ -56,6 +56,7 @@ __all__ = [
     "SERVER_PATHS_REFUSED",
     "shared_mode_note",
     "notice_new_server_session",
+    "keep_session_token",
     "without_server_folders",
     "session_owner",
 ]
@@ -194,7 +195,7 @@ NEW_SESSION_MESSAGE = N_(
 )
 
 
-def notice_new_server_session() -> None:
+def notice_new_server_session(holds_work: bool) -> None:
     """Tell a learner whose page outlived its server session that this session is new, until they acknowledge it.
 
     Streamlit keeps each session in one server process. When that process
@@ -202,9 +203,12 @@ def notice_new_server_session() -> None:
     a load balancer, to another replica) and keeps showing the old page; the
     next run of the script is the first of a *new* session: its session state
     is empty and uploaded files are gone, although the upload box still lists
-    them. Every session therefore writes a random token into the address
+    them. A session that holds such work (``holds_work``: an upload, a model
+    trained in it) therefore writes a random token into the address
     (``?session=...``); a run that finds a token in the address but none in its
-    session state belongs to a page that outlived its session.
+    session state belongs to a page that outlived its session. A session that
+    holds nothing to lose keeps the address clean, so that a link copied from it
+    opens without the notice and without a stranger's token.
     """
     state = st.session_state
     token = state.get(_TOKEN_KEY)
@@ -212,10 +216,19 @@ def notice_new_server_session() -> None:
         if st.query_params.get(SESSION_QUERY_PARAM):
             state[_NOTICE_KEY] = True
         token = state[_TOKEN_KEY] = secrets.token_urlsafe(9)
-    if st.query_params.get(SESSION_QUERY_PARAM) != token:
+    if not holds_work:
+        st.query_params.pop(SESSION_QUERY_PARAM, None)
+    elif st.query_params.get(SESSION_QUERY_PARAM) != token:
         st.query_params[SESSION_QUERY_PARAM] = token  # page switches drop the query string; put it back
     if state.get(_NOTICE_KEY):
         st.warning(_(NEW_SESSION_MESSAGE), icon=":material/restart_alt:")
         if st.button(_("Got it"), key="_deployment_new_session_ok"):
             state[_NOTICE_KEY] = False
             st.rerun()
+
+
+def keep_session_token(holds_work: bool) -> None:
+    """At the end of a run: put the token into the address once the run has given the session work to lose."""
+    token = st.session_state.get(_TOKEN_KEY)
+    if holds_work and token is not None and st.query_params.get(SESSION_QUERY_PARAM) != token:
+        st.query_params[SESSION_QUERY_PARAM] = token

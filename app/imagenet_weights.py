@@ -72,7 +72,7 @@ def weights_panel(where: str) -> bool:
             _fetch()
         st.caption(_("No internet on this machine? Download the checkpoint elsewhere "
                      "([the authors' release](https://github.com/allenai/container)), then run:"))
-        st.code("python -m container_edu weights import PATH", language="bash")
+        st.code("python -m container_edu weights import PATH", language="bash", wrap_lines=True)
     return True
 
 

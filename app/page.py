@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
+from app import deployment
 from app.errors import friendly_errors
+from app.session_keys import holds_work
 from app.i18n import _
 from app.navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
 from app.registry import ModelRef
@@ -45,11 +47,14 @@ class PageContext:
 
 
 def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | None = None,
-             model_picker: bool = False) -> None:
-    """Draw the shared frame and run ``body``; any exception becomes a friendly ``st.error``."""
+             model_picker: bool = False, weights_offer_in_page: bool = False) -> None:
+    """Draw the shared frame and run ``body``; any exception becomes a friendly ``st.error``.
+
+    ``weights_offer_in_page``: the body draws the ImageNet-weights offer, so the sidebar leaves it out.
+    """
     if hand_over_legacy_run():  # the page was drawn through the navigation, see app.navigation
         return
-    ref = render_sidebar(with_model_picker=model_picker)
+    ref = render_sidebar(with_model_picker=model_picker, weights_offer_in_page=weights_offer_in_page)
     st.title(title)
     if intro:
         st.markdown(intro)
@@ -58,3 +63,4 @@ def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | No
         return
     with friendly_errors(_("showing the {title} page").format(title=title)):
         body(PageContext(model_ref=ref))
+    deployment.keep_session_token(holds_work(st.session_state))

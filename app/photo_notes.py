@@ -13,11 +13,12 @@ import numpy as np
 from PIL import Image
 
 from container_edu.data import CLASS_NAMES
+from container_edu.data.transforms import fashion_mnist_prepare
 
 from app.i18n import _
 from app.registry import FASHION_MNIST, ModelRef
 
-__all__ = ["unlike_fashion_mnist", "fashion_mnist_note"]
+__all__ = ["unlike_fashion_mnist", "fashion_mnist_note", "dark_view_note"]
 
 #: Mean per-pixel channel spread (max - min over R, G, B, in 0..1) above which a picture counts as colour.
 #: Grey pictures saved as RGB, and JPEG noise on them, stay well below it.
@@ -66,3 +67,25 @@ def fashion_mnist_note(ref: ModelRef, image: Image.Image, *, imagenet_installed:
              "({classes}). Your image is {unlike}; the model sees only the 28×28 grey version shown under *What "
              "the model sees*, and must answer with one of those 10 classes whatever the image shows. For photos, "
              "{how}.").format(classes=classes, unlike=unlike, how=how)
+
+
+def dark_view_note(ref: ModelRef, image: Image.Image, seen: np.ndarray) -> str | None:
+    """Why a Fashion-MNIST model's 28×28 view of a picture looks so dark (``seen``: that view), else ``None``.
+
+    The preprocessing makes the picture's border black on purpose (Fashion-MNIST's background is exactly 0):
+    most of a photo's background, and everything darker than it, becomes 0.
+    """
+    if ref.dataset != FASHION_MNIST or not unlike_fashion_mnist(image):
+        return None
+    view = np.asarray(seen)
+    gray = view if view.ndim == 2 else view[..., 0]
+    black = float((gray == 0).mean())
+    inverted = fashion_mnist_prepare(image)[1]
+    if inverted:
+        how = _("Your picture's border is light, so it was inverted (a dark object on a light background becomes "
+                "a bright one on black), then its levels stretched so that the border's typical grey is black.")
+    else:
+        how = _("Its levels were stretched so that the border's typical grey is black.")
+    return _("**Why so dark?** Fashion-MNIST shows a bright garment on a black background whose pixels are exactly 0, "
+             "and the model was trained on nothing else. {how} {percent:.0f}% of the 28×28 pixels the model sees "
+             "are exactly 0.").format(how=how, percent=100 * black)

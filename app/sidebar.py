@@ -19,7 +19,7 @@ from app import caching, deployment, imagenet_weights, registry, url_state
 from app.errors import friendly_errors, friendly_message, logger, raise_if_unexpected_under_tests
 from app.i18n import _, language_selector
 from app.registry import ModelRef
-from app.session_keys import MODEL_KEY
+from app.session_keys import MODEL_KEY, holds_work
 
 __all__ = ["MODEL_KEY", "device_description", "device_parts", "render_sidebar", "model_picker"]
 
@@ -49,11 +49,14 @@ def device_parts() -> str:
         where=where)
 
 
-def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
-    """Draw the shared sidebar; returns the chosen model when the page asked for the picker."""
+def render_sidebar(*, with_model_picker: bool = False, weights_offer_in_page: bool = False) -> ModelRef | None:
+    """Draw the shared sidebar; returns the chosen model when the page asked for the picker.
+
+    ``weights_offer_in_page``: the page draws the ImageNet-weights offer itself, so the sidebar does not repeat it.
+    """
     chosen = None
     with friendly_errors(_("checking this browser's session")):
-        deployment.notice_new_server_session()
+        deployment.notice_new_server_session(holds_work(st.session_state))
     with st.sidebar:
         language_selector()  # first: everything below is drawn in the language chosen here
         st.markdown("### " + _("Container, explained"))
@@ -64,11 +67,15 @@ def render_sidebar(*, with_model_picker: bool = False) -> ModelRef | None:
                 chosen = model_picker()
             _status()
         with friendly_errors(_("offering the ImageNet weights")):
-            _imagenet_weights()
+            _imagenet_weights(offer=not weights_offer_in_page)
     return chosen
 
 
-def _imagenet_weights() -> None:
+def _imagenet_weights(offer: bool) -> None:
+    if not offer:
+        if (note := imagenet_weights.installed_note()) is not None:
+            st.caption(note)
+        return
     if not imagenet_weights.weights_panel("sidebar"):  # installed: the panel only showed a fresh install's notice
         st.caption(imagenet_weights.installed_note() or "")
 
@@ -124,14 +131,12 @@ def model_picker() -> ModelRef:
 
 def _checkpoint_loader() -> None:
     # Keyed: the panel stays open across reruns whatever else the sidebar draws, so its error stays in view.
-    with st.expander(_("Load ImageNet weights (Container-Light)"), key="checkpoint_expander"):
+    with st.expander(_("Load a checkpoint"), key="checkpoint_expander"):
         if deployment.shared_mode():
             # No server path on a shared server: the field would let any visitor probe the server's files.
-            st.caption(_(
-                "The ImageNet weights of Container-Light are **not bundled**. On this shared server they appear in "
-                "the model list once the administrator has installed them (`python -m container_edu weights "
-                "fetch`); you can also upload a checkpoint below, for your session only."
-            ))
+            st.caption(_("Upload a small checkpoint below (a zoo model from `python -m container_edu train`), for "
+                         "your session only. The ImageNet weights appear in the model list once the administrator "
+                         "has installed them."))
         else:
             _path_loader()
         _checkpoint_uploader()
@@ -140,9 +145,9 @@ def _checkpoint_loader() -> None:
 def _path_loader() -> None:
     """The "Checkpoint path" field: a file on the machine that runs the app (never offered in shared mode)."""
     st.caption(_(
-        "The ImageNet weights of Container-Light are **not bundled** (they are ~80 MB and not ours to "
-        "redistribute). Download the checkpoint from the [paper's release]({url}) and give its path "
-        "on the machine that runs this app. Files are loaded safely (`weights_only`), never as arbitrary pickles."
+        "A checkpoint file on the machine that runs this app: a zoo model, or the authors' ImageNet checkpoint "
+        "downloaded from the [paper's release]({url}) (about 80 MB, too large to upload). Files are loaded safely "
+        "(`weights_only`), never as arbitrary pickles."
     ).format(url=RELEASE_URL))
     # A form sends the typed path together with the click (or Enter): no rerun for the field alone can race it.
     with st.form("checkpoint_path_form", border=False):
@@ -185,11 +190,12 @@ def _request_path_load() -> None:
 def _checkpoint_uploader() -> None:
     limit_mb = DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)
     upload = st.file_uploader(
-        _("…or upload a checkpoint (up to {limit} MB)").format(limit=limit_mb), type=CHECKPOINT_UPLOAD_TYPES,
+        _("…or upload a zoo checkpoint (up to {limit} MB)").format(limit=limit_mb), type=CHECKPOINT_UPLOAD_TYPES,
         key="checkpoint_upload",
-        help=_("Uploads are limited to {limit} MB (`server.maxUploadSize`), so the full ImageNet checkpoint "
-               "must be given as a path; small zoo checkpoints (.safetensors from `python -m container_edu train`) "
-               "fit.").format(limit=limit_mb),
+        help=_("Uploads are limited to {limit} MB (`server.maxUploadSize`): small zoo checkpoints (.safetensors "
+               "from `python -m container_edu train`) fit. The ImageNet checkpoint (about 80 MB) does not: give "
+               "its path above, or install it once with `python -m container_edu weights import PATH`.").format(
+            limit=limit_mb),
     )
     if upload is not None:
         handle_checkpoint_upload(upload.name, upload.getvalue())

@@ -28,7 +28,7 @@ from container_edu.data.images import (
 from container_edu.record.inspection import Inspection, clamp_query
 from container_edu.ops.kinds import KINDS
 
-from app import deployment
+from app import deployment, session_keys
 from app.errors import logger, raise_if_unexpected_under_tests
 from app.i18n import N_, _
 from app.samples import list_samples
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
-CURRENT_IMAGE_KEY = "current_image"
+CURRENT_IMAGE_KEY = session_keys.CURRENT_IMAGE_KEY
 _SOURCE_KEY = "image_source"
 _SAMPLE_KEY = "image_sample"
 _UPLOAD_KEY = "image_upload"

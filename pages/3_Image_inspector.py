@@ -52,6 +52,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
         seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
             height=prepared.x.shape[-2], width=prepared.x.shape[-1])
         show_figure(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28), "insp_seen")
+        if (dark := photo_notes.dark_view_note(ref, current.image, prepared.seen)) is not None:
+            st.caption(dark)
     with col_pred:
         show_figure(figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared),
                                      views.prediction_title(ref), title_width=50), "insp_pred")
@@ -91,14 +93,18 @@ def view(ctx: PageContext, url: UrlState) -> None:
                              "many to draw. Its rows are on the other tabs.")
             st.info(too_many.format(count=record.num_tokens, entries=record.num_tokens ** 2))
         else:
-            cols = st.columns(3)
-            for col, part in zip(cols, maps.parts):
-                matrix = head_matrix(inspection, block, head, part)
-                if matrix is None:
-                    col.caption(_("No {part} part in this block.").format(part=_(PART_NAMES[part])))
-                    continue
-                with col:
-                    show_figure(figures.head_matrix_figure(matrix, maps, part), f"insp_matrix_{part}")
+            # One matrix at a time, at full width: three side by side were too cramped to read, titles misaligned.
+            drawn = [part for part in maps.parts if head_matrix(inspection, block, head, part) is not None]
+            labels = {part: _(PART_NAMES[part]) for part in drawn}
+            part = st.radio(_("Matrix"), drawn, horizontal=True, key="insp_matrix_part",
+                            format_func=labels.__getitem__)
+            missing = [p for p in maps.parts if p not in drawn]
+            if missing:
+                st.caption(_("No {part} part in this block.").format(
+                    part=_(", ").join(_(PART_NAMES[p]) for p in missing)))
+            if part is not None:
+                show_figure(figures.head_matrix_figure(head_matrix(inspection, block, head, part), maps, part,
+                                                       height=560, title_width=90), key=f"insp_matrix_{part}")
     with tab_files:
         downloads(inspection, maps, prepared, block, head)
 
@@ -156,7 +162,7 @@ def downloads(inspection, maps, prepared, block, head) -> None:
 
 
 run_page(
-    _("Image inspector"), body, model_picker=True,
+    _("Image inspector"), body, model_picker=True, weights_offer_in_page=True,
     intro=_("Choose a picture and a model (sidebar). The model runs **once** with every block recording its "
              "affinities; then pick a block, a head and a query token to see where that token gathers its context "
              "from."),

@@ -308,3 +308,17 @@ def test_zoo_shows_cards_side_by_side_with_histories(with_weights):
     # β only where it is learned apart from α (Container), one per mixed block; Container-Light's is 1 − α
     assert sorted(t["name"] for t in blend["data"] if t["name"].endswith("· β")) == [
         "fmnist_container · blocks2.0 · β", "fmnist_container · blocks2.1 · β"]
+
+
+def test_the_inspectors_matrix_tab_draws_one_matrix_at_full_width_and_switches():
+    at = start(INSPECTOR)
+    picker = at.radio(key="insp_matrix_part")
+    keys = [chart.key for chart in at.get("plotly_chart") if (chart.key or "").startswith("insp_matrix_")]
+    assert keys == [f"insp_matrix_{picker.value}"], keys
+    parts = [part for part in ("attention", "static", "blended") if part != picker.value][:len(picker.options) - 1]
+    assert parts
+    for part in parts:
+        at.radio(key="insp_matrix_part").set_value(part).run()
+        assert_clean(at)
+        keys = [chart.key for chart in at.get("plotly_chart") if (chart.key or "").startswith("insp_matrix_")]
+        assert keys == [f"insp_matrix_{part}"]

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import INSPECTOR, assert_clean, assert_errors, figure_title, figures_of, texts
 from apptest_support import start as start_app
 from app.imagenet_weights import FETCH_BUTTON, PANEL_TITLE
 from app.registry import BUNDLED_DIR_ENV, INSTALLED_LABEL
+from container_edu.data.transforms import fashion_mnist_prepare
 from container_edu.hub import weights_store as store
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -40,14 +45,17 @@ def fetch_buttons(at: AppTest) -> dict[str, object]:
     return {button.key: button for button in at.button if button.label == FETCH_BUTTON}
 
 
-def test_without_weights_sidebar_and_inspector_offer_them(folder):
+def test_without_weights_the_inspector_offers_them_once(folder):
     at = start()
-    assert set(fetch_buttons(at)) == {"sidebar_fetch_imagenet_weights", "inspector_fetch_imagenet_weights"}
-    assert PANEL_TITLE in texts(at.sidebar.markdown) and PANEL_TITLE in texts(at.main.markdown)
-    offer = texts(at.sidebar.caption)
+    assert set(fetch_buttons(at)) == {"inspector_fetch_imagenet_weights"}, "one offer per page"
+    assert PANEL_TITLE not in texts(at.sidebar.markdown) and PANEL_TITLE in texts(at.main.markdown)
+    offer = texts(at.main.caption)
     assert f"About {store.installed_size() / 2**20:.0f} MB once installed" in offer
     assert str(folder) in offer
     assert "python -m container_edu weights import PATH" in texts(at.code)
+    assert all(code.proto.wrap_lines for code in at.code if "container_edu" in code.value), "the command shown whole"
+    uploader_help = " ".join(u.proto.help for u in at.sidebar.get("file_uploader"))
+    assert "about 80 MB" in uploader_help and "weights import PATH" in uploader_help, "no 20 MB upload for 80 MB"
     expected_device = "GPU" if torch.cuda.is_available() else "CPU"
     assert f"their inspections run on the {expected_device}" in texts(at.sidebar.caption)
     assert "The Lessons run on the CPU on purpose" in texts(at.sidebar.caption)
@@ -72,7 +80,7 @@ def test_the_button_installs_the_weights_and_makes_them_the_model(folder, server
 def test_a_failed_download_is_one_sentence_and_installs_nothing(folder, server, monkeypatch):
     monkeypatch.setenv(store.URL_ENV, server.url("/drive/quota?id=x"))
     at = start()
-    fetch_buttons(at)["sidebar_fetch_imagenet_weights"].click().run()
+    fetch_buttons(at)["inspector_fetch_imagenet_weights"].click().run()
     assert_errors(at, "Too many users have viewed or downloaded this file recently")
     assert len(at.error) == 1
     assert "\n" not in at.error[0].value and "Traceback" not in at.error[0].value
@@ -102,6 +110,16 @@ def test_fashion_mnist_model_on_a_colour_photo_says_so(folder):
 def test_fashion_mnist_model_on_a_fashion_mnist_picture_has_no_note(folder):
     at = start(sample="fmnist_test0000_ankle_boot.png")
     assert "only knows Fashion-MNIST" not in texts(at.info)
+    assert "Why so dark?" not in texts(at.caption)
+
+
+def test_the_dark_28x28_view_of_a_photo_is_explained_with_its_share_of_black_pixels(folder):
+    at = start(sample="photo_boot.png")
+    note = next(c.value for c in at.caption if "Why so dark?" in c.value)
+    picture = Image.open(REPO_ROOT / "container_edu" / "samples" / "photo_boot.png").convert("RGB")
+    view, inverted = fashion_mnist_prepare(picture)
+    assert inverted and "inverted" in note
+    assert f"{100 * float((np.asarray(view) == 0).mean()):.0f}% of the 28×28 pixels" in note
 
 
 # --------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def test_bad_checkpoint_path_shows_an_error(browser_page, app_url):
     page = browser_page
     open_page(page, app_url, "Blend", "Blend")
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Load ImageNet weights (Container-Light)").click()
+    sidebar.get_by_text("Load a checkpoint").click()
     path_input = sidebar.get_by_label("Checkpoint path")
     path_input.fill("/nonexistent/container_light.pth")
     # One click: the app keeps it as a request until a run has handled it, so a rerun that overtakes the click's

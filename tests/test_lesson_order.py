@@ -95,11 +95,13 @@ def test_the_helpers_number_the_lessons_by_the_order(monkeypatch):
 
 
 def test_the_block_diagram_and_the_recap_follow_the_order(monkeypatch):
-    from app.lessons.parts.figures import BLOCK_PARTS, block_diagram
+    import re
+
+    from app.lessons.parts.figures import BLOCK_PARTS, block_diagram_html
     from app.lessons.parts.symmetry import RECAP, _translated_frame
 
     def drawn() -> tuple[list[str], str]:
-        captions = [a.text for a in block_diagram().layout.annotations if a.text.startswith("<i>")]
+        captions = [f"<i>{text}</i>" for text in re.findall(r'class="ce-block-lesson">([^<]*)<', block_diagram_html())]
         return captions, " ".join(str(cell) for cell in _translated_frame(RECAP).to_numpy().ravel())
 
     for order in (course.ORDER, REVERSED):

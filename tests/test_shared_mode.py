@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import re
 import threading
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import INSPECTOR, LESSONS_PAGE, assert_clean
 from apptest_support import start as run_app
-from app import caching, deployment
+from app import caching, deployment, session_keys
+from app.widgets import CurrentImage
+from container_edu.data.images import image_digest
 from app.lessons import LESSON_KEYS
 from container_edu.training.job import TrainingQueue
 from app.lessons.parts.widgets import PICKER_KEY
@@ -190,21 +194,36 @@ def test_the_path_loader_works_when_the_server_is_private(private, zoo_checkpoin
 # --------------------------------------------------------------------------- a page that outlived its session
 
 
-def test_a_fresh_visit_gets_a_session_token_and_no_notice(private):
+def test_a_fresh_visit_keeps_a_clean_address_until_it_holds_an_upload(private):
     at = run_app(None)
+    assert at.query_params.get(deployment.SESSION_QUERY_PARAM) is None, "a copied link carries no session"
+    assert not [w for w in at.warning if "new session" in w.value]
+    at.run()
+    assert at.query_params.get(deployment.SESSION_QUERY_PARAM) is None
+    # An uploaded image is work a new session would not have: from now on the address names the session.
+    picture = Image.new("RGB", (8, 8))
+    at.session_state[session_keys.CURRENT_IMAGE_KEY] = CurrentImage(picture, image_digest(picture), "upload: cat.png")
+    at.run()
     token = at.query_params.get(deployment.SESSION_QUERY_PARAM)
     assert isinstance(token, str) and len(token) >= 8
-    assert not [w for w in at.warning if "new session" in w.value]
     at.run()  # a rerun of the same session keeps its token and says nothing
     assert at.query_params.get(deployment.SESSION_QUERY_PARAM) == token
     assert not [w for w in at.warning if "new session" in w.value]
+
+
+def test_session_holds_work_only_with_an_upload_or_a_trained_model():
+    assert not session_keys.holds_work({})
+    assert not session_keys.holds_work({session_keys.CURRENT_IMAGE_KEY: SimpleNamespace(label="sample: cat.png")})
+    assert session_keys.holds_work({session_keys.CURRENT_IMAGE_KEY: SimpleNamespace(label="upload: cat.png")})
+    assert session_keys.holds_work({session_keys.TRAINED_MODELS_KEY: {"run": object()}})
+    assert session_keys.holds_work({session_keys.UPLOADED_MODELS_KEY: {"ckpt": object()}})
 
 
 def test_a_page_from_an_ended_session_is_told_until_acknowledged(private):
     at = run_app(INSPECTOR, query={deployment.SESSION_QUERY_PARAM: "token-of-a-session-on-another-server"})
     notices = [w.value for w in at.warning if "new session" in w.value]
     assert notices == [deployment.NEW_SESSION_MESSAGE]
-    assert at.query_params.get(deployment.SESSION_QUERY_PARAM) not in (None, "token-of-a-session-on-another-server")
+    assert at.query_params.get(deployment.SESSION_QUERY_PARAM) != "token-of-a-session-on-another-server"
     at.run()
     assert [w.value for w in at.warning if "new session" in w.value] == notices  # stays until acknowledged
     at.button(key="_deployment_new_session_ok").click().run()

@@ -61,6 +61,24 @@ def test_inspector_widget_changes_update_the_address(with_weights):
     assert "cannot travel in a link" in texts(at.caption)
 
 
+def test_quick_key_presses_are_not_undone_by_an_address_the_browser_has_not_updated_yet(with_weights):
+    at = open_link(INSPECTOR, {})
+    slider = next(s.key for s in at.slider if s.key.startswith("insp_qx_"))
+    start = at.slider(key=slider).value
+    at.slider(key=slider).set_value(start + 1).run()
+    assert at.query_params["qx"] == str(start + 1)
+    # The second press's rerun starts from the address as it was before the first press's run rewrote it.
+    at.query_params["qx"] = str(start)
+    at.slider(key=slider).set_value(start + 2).run()
+    assert_clean(at)
+    assert at.slider(key=slider).value == start + 2
+    assert at.query_params["qx"] == str(start + 2), "the address follows the final widget state"
+    # A value the session never wrote is a link's: it still applies.
+    at.query_params["qx"] = str(start - 1)
+    at.run()
+    assert at.slider(key=slider).value == start - 1
+
+
 def test_inspector_ignores_bad_and_stale_parameters_with_a_note(with_weights):
     at = open_link(INSPECTOR, {"model": "no_such_model", "sample": "../../etc/passwd", "block": "blocks9.9",
                                "head": "two", "qy": "99", "qx": "-1"})

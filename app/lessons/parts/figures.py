@@ -11,6 +11,8 @@ Titles and labels passed in come translated from the lesson; the texts made here
 
 from __future__ import annotations
 
+import html
+
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -261,39 +263,35 @@ BLOCK_PARTS: tuple[BlockPart, ...] = (
 )
 
 
-def block_diagram(height: int = 230) -> go.Figure:
-    """The Container block drawn once: one box per part, arrows in data order, each part naming its lesson."""
-    fig = go.Figure()
-    width, gap = 1.0, 0.35
-    insets = [0.3 if part.name == "+" else 0.0 for part in BLOCK_PARTS]
+def block_diagram_html() -> str:
+    """The Container block as HTML: one box per part in data order, each naming the lesson that explains it.
+
+    HTML, not a chart: the boxes wrap onto more lines on a narrow screen instead of their text spilling out, and a
+    screen reader reads the parts as an ordered list.
+    """
+    title = html.escape(_("One Container block, input to output"))
+    items = []
     for index, part in enumerate(BLOCK_PARTS):
-        name, what, explained_in = part.name, part.what, part.explained_in()
-        x0 = index * (width + gap)
-        inset = insets[index]
-        fig.add_shape(type="circle" if inset else "rect", x0=x0 + inset, x1=x0 + width - inset,
-                      y0=inset, y1=1 - inset,
-                      line=dict(color="#555"), fillcolor="#fff3cd" if name == "aggregate" else "#eef3fb")
-        label = "+" if inset else f"<b>{name}</b><br>{_(what)}"
-        fig.add_annotation(x=x0 + width / 2, y=0.5, text=label, showarrow=False, font=dict(size=11))
-        if explained_in:
-            fig.add_annotation(x=x0 + width / 2, y=-0.15, text=f"<i>{explained_in}</i>", showarrow=False,
-                               font=dict(size=10, color="#1f5fa8"))
-        if index:
-            start = x0 - gap - insets[index - 1]
-            fig.add_annotation(x=x0 + inset, y=0.5, ax=start, ay=0.5, xref="x", yref="y", axref="x", ayref="y",
-                               showarrow=True, arrowhead=2, text="")
-    # The skip connections branch off before norm1 and before norm2 and join at the two sums.
-    sums = [i for i, part in enumerate(BLOCK_PARTS) if part[0] == "+"]
-    branches = [i for i, part in enumerate(BLOCK_PARTS) if part[0] in ("norm1", "norm2")]
-    for level, (branch, join) in enumerate(zip(branches, sums)):
-        xs = branch * (width + gap) - gap / 2
-        xe = join * (width + gap) + width / 2
-        top = 1.3 + 0.1 * level
-        fig.add_shape(type="path", path=f"M {xs},0.5 L {xs},{top} L {xe},{top} L {xe},0.7",
-                      line=dict(color="#999", dash="dot"))
-    total = len(BLOCK_PARTS) * (width + gap)
-    fig.update_xaxes(visible=False, range=[-0.2, total])
-    fig.update_yaxes(visible=False, range=[-0.35, 1.5])
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=40, b=5), showlegend=False, plot_bgcolor="white",
-                      title=_("One Container block: x → pos_embed → norm1 → conv1 → A V → conv2 → + → norm2 → MLP → +"))
-    return fig
+        what = "<br>".join(html.escape(line) for line in _(part.what).split("<br>"))
+        explained_in = part.explained_in()
+        highlight = " ce-block-aggregate" if part.name == "aggregate" else ""
+        caption = f'<span class="ce-block-lesson">{html.escape(explained_in)}</span>' if explained_in else ""
+        arrow = '<span class="ce-block-arrow" aria-hidden="true">→</span>' if index else ""
+        items.append(f'<li>{arrow}<span class="ce-block-part{highlight}"><b>{html.escape(part.name)}</b>'
+                     f"<br>{what}{caption}</span></li>")
+    residual = html.escape(_("Each + adds back what entered the branch before it (a residual connection): the first "
+                             "sum the input of norm1, the second the input of norm2."))
+    return (
+        "<style>"
+        ".ce-block ol{display:flex;flex-wrap:wrap;gap:.4rem 0;list-style:none;padding:0;margin:.3rem 0;}"
+        ".ce-block li{display:flex;align-items:center;}"
+        ".ce-block-part{display:inline-block;border:1px solid #555;border-radius:.3rem;padding:.3rem .5rem;"
+        "background:#eef3fb;color:#1b1b1b;font-size:.85rem;line-height:1.25;text-align:center;min-width:6.5rem;}"
+        ".ce-block-aggregate{background:#fff3cd;}"
+        ".ce-block-lesson{display:block;font-style:italic;color:#1a4f8c;font-size:.8rem;margin-top:.15rem;}"
+        ".ce-block-arrow{padding:0 .35rem;color:#333;}"
+        ".ce-block p{font-size:.85rem;color:#333;margin:.2rem 0;}"
+        "</style>"
+        f'<figure class="ce-block" aria-label="{title}"><figcaption><b>{title}</b></figcaption>'
+        f"<ol>{''.join(items)}</ol><p>{residual}</p></figure>"
+    )

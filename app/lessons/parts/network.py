@@ -13,7 +13,8 @@ from app.lessons.parts import figures
 
 def show_block(key: str) -> None:
     """The Container block, drawn once in the course's notation (each part names the lesson that explains it)."""
-    st.plotly_chart(figures.block_diagram(), key=key)
+    with st.container(key=key):
+        st.html(figures.block_diagram_html())
     st.caption(_("Stage-1 blocks skip Q and K (conv1 makes only V, the aggregation is a depthwise conv). In the mixed "
                  "stage conv1's output is cut in three thirds, Q | K | V, and A blends attention with a conv "
                  "(Container-Light) or with a learned matrix (Container)."))
