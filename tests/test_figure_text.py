@@ -72,6 +72,16 @@ def test_a_figure_built_by_hand_gets_a_sentence_from_its_own_traces():
     assert "largest at (1, 0) 0.7" in describe(heat).sentence
 
 
+def test_a_hand_built_grid_of_heatmaps_names_each_by_its_subplot_title():
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(1, 2, subplot_titles=["before<br>training", "after"])
+    fig.add_trace(go.Heatmap(z=[[1.0, 2.0]]), 1, 1)
+    fig.add_trace(go.Heatmap(z=[[3.0, -4.0]]), 1, 2)
+    sentence = describe(fig).sentence
+    assert "before training: largest at (0, 1) 2" in sentence and "after: largest at (0, 1) -4" in sentence
+
+
 def test_a_builders_text_survives_the_figure_going_through_json():
     fig = figures.panels([figures.Panel(np.eye(3), "x", "w")], "T", query=(0, 0))
     again = go.Figure(json.loads(fig.to_json()))

@@ -200,10 +200,14 @@ def describe_figure(figure) -> FigureText:
     traces = [trace for trace in figure.data if _shown(trace)]
     heatmaps = [t for t in traces if t.type == "heatmap" and t.z is not None]
     if heatmaps and len(heatmaps) == len([t for t in traces if t.type != "scatter"]):
+        # Subplots titled by annotations, one per panel (make_subplots' subplot_titles): the panels' names.
+        titles = [plain(a.text) for a in (figure.layout.annotations or ())]
+        titles = titles if len(titles) == len(heatmaps) else [""] * len(heatmaps)
         maps = []
         for index, trace in enumerate(heatmaps):
             z = np.asarray(_values(trace.z), dtype=np.float64)
-            maps.append((plain(trace.name) or translate("map {n}", n=index + 1), z, bool(np.nanmin(z) < 0)))
+            name = plain(trace.name) or titles[index] or translate("map {n}", n=index + 1)
+            maps.append((name, z, bool(np.nanmin(z) < 0)))
         return heatmap_text(maps, title, cell_names=(N_("row"), N_("column")))
     if not any(_has_data(t) for t in traces):
         return _diagram_text(figure, title)
@@ -216,7 +220,7 @@ def describe_figure(figure) -> FigureText:
         rows += series
         values += [(float(v), name, x) for name, x, v in series if _is_number(v)]
     x_title, y_title = _axis_title(figure, "xaxis"), _axis_title(figure, "yaxis")
-    kinds = ", ".join(sorted({translate(_TRACE_KINDS.get(t.type, N_("chart"))) for t in traces}))
+    kinds = translate(", ").join(sorted({translate(_TRACE_KINDS.get(t.type, N_("chart"))) for t in traces}))
     sentence = translate("{title}: {kinds}; x axis: {x}; y axis: {y}.", title=title, kinds=kinds or translate("chart"),
                          x=x_title or "–", y=y_title or "–")
     if values:
