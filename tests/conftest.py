@@ -9,6 +9,13 @@ import torch
 # or Streamlit server started by a test reads it.
 os.environ["CONTAINER_EDU_RAISE_UNEXPECTED"] = "1"
 
+# Learner progress goes to a database of the test run's own (never the user's data folder); a run pointed at a
+# PostgreSQL server (CI's second configuration) keeps that one.
+import tempfile  # noqa: E402
+
+os.environ.setdefault("CONTAINER_EDU_DATABASE_URL",
+                      f"sqlite:///{tempfile.mkdtemp(prefix='ce-progress-')}/progress.sqlite3")
+
 # The test models are small: a second intra-op thread buys nothing, and on a busy
 # 2-core machine (CI runs the app server and a browser beside pytest) OpenMP's
 # spinning threads slow small ops down by an order of magnitude.

@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:
 from app import i18n  # noqa: E402
 from app.lessons import LESSONS, QUERY_PARAM  # noqa: E402
 from app.lessons.parts import course  # noqa: E402
+from app.lessons.parts.steps import lesson_steps, step_key  # noqa: E402
 from app.lessons.parts.widgets import PICKER_KEY  # noqa: E402
 
 ENTRY = str(ROOT / "streamlit_app.py")
@@ -30,6 +31,7 @@ LESSON_NUMBER = re.compile(r"[Ll]essons?\s*\d|第\s*\d[\d\s\-–]*课")
 #: A widget or session key named after a lesson's old number ("l5_moved", "l3b_size").
 NUMBERED_KEY = re.compile(r"^l\d+b?_")
 TITLES = {lesson.KEY: lesson.TITLE for lesson in LESSONS}
+BY_KEY = {lesson.KEY: lesson for lesson in LESSONS}
 #: The course backwards: every lesson gets a new number (12 lessons, so none stays in place).
 REVERSED = tuple(reversed(course.ORDER))
 
@@ -140,6 +142,17 @@ def shown_texts(at: AppTest) -> str:
     return "\n".join(str(part) for part in parts)
 
 
+def shown_texts_of_every_step(at: AppTest, key: str) -> str:
+    """What the lesson shows, step after step (a lesson drawn in steps names its references in several of them)."""
+    steps = [step.id for step in lesson_steps(BY_KEY[key])]
+    shown = [shown_texts(at)]
+    for step in steps[1:]:
+        at.segmented_control(key=step_key(key)).set_value(step).run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown.append(shown_texts(at))
+    return "\n".join(shown)
+
+
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_moving_lessons_renumbers_the_frame_and_the_references_inside_the_lessons(monkeypatch, language):
     """With the course reversed, the frame and the texts of ``shift``, ``cost`` and ``reach`` name every lesson by its
@@ -164,7 +177,7 @@ def test_moving_lessons_renumbers_the_frame_and_the_references_inside_the_lesson
         next_label = catalogue.gettext("Next lesson: {number}. {title} →").format(number=number + 1,
                                                                                    title=title(REVERSED[number]))
         assert next_label in labels, labels
-        shown = shown_texts(at)
+        shown = shown_texts_of_every_step(at, key)
         for other in referenced:
             assert ref(other) in shown, (key, other, ref(other))
         shown_numbers = {english or chinese for english, chinese in re.findall(r"lesson (\d+)|第 (\d+) 课", shown)}

@@ -143,7 +143,7 @@ def test_attention_without_perturbation_keeps_a():
 
 
 def test_conv_is_equivariant_for_every_shift_and_the_mixer_is_not():
-    at = open_lesson("shift")
+    at = open_revealed("shift")
     for direction in ("right (+x)", "left (−x)", "down (+y)", "up (−y)"):
         at.selectbox(key="shift_direction").set_value(direction).run()
         assert_verified(at)
@@ -154,11 +154,11 @@ def test_conv_is_equivariant_for_every_shift_and_the_mixer_is_not():
 
 
 def test_mixer_on_another_grid_gives_a_friendly_message():
-    at = open_lesson("mixer")
-    at.radio(key="mixer_prediction").set_value("no, it refuses")
+    at = open_lesson("mixer", "predict")
+    at.radio(key="mixer_prediction").set_value("no, it stops with an error")
     at.selectbox(key="mixer_grid").set_value("8 × 8").run()
     assert_clean(at)
-    messages = [w.value for w in at.warning if w.value.startswith("The Mixer refuses this grid")]
+    messages = [w.value for w in at.warning if w.value.startswith("The Mixer cannot run on this grid")]
     assert messages and "tied to one grid size" in messages[0]
     assert_verified(at)
 
@@ -172,7 +172,10 @@ def test_cost_lesson_measures_live():
 
 
 def test_lessons_without_weights_say_so_and_still_verify(no_weights):
-    for key in ("mixer", "trained", "zoo"):
+    at = open_revealed("mixer")  # its learned matrix is used (and the warning shown) once the prediction is made
+    assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
+    assert_verified(at)
+    for key in ("trained", "zoo"):
         at = open_lesson(key)
         assert any(w.value.startswith("bundled weights not found — run") for w in at.warning)
         assert_verified(at)

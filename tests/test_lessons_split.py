@@ -16,10 +16,10 @@ from test_lessons import assert_verified, open_lesson  # noqa: E402
 
 
 def test_conv_row_prediction_follows_the_query():
-    at = open_lesson("conv")
-    at.radio(key="conv_row_prediction").set_value("all k² kernel taps")
+    at = open_lesson("conv", "predict")
     at.slider(key="conv_qy").set_value(4)
     at.slider(key="conv_qx").set_value(4)
+    at.radio(key="conv_row_prediction").set_value("all k² kernel elements")
     at.run()
     assert_verified(at)  # an interior query keeps every tap
     at.slider(key="conv_qx").set_value(0).run()

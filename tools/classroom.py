@@ -3,6 +3,10 @@
 
     python tools/classroom.py --replicas 2 --sessions 4
     python tools/classroom.py --replicas 2 --sessions 4 --kill-one
+    python tools/classroom.py --replicas 2 --learners 6 --kill-one --database sqlite|postgresql
+
+With ``--learners`` the learners answer lessons instead of uploading images, and the run counts the answers the
+database kept (tools/lesson_classroom.py). Without it:
 
 Starts N ``streamlit run streamlit_app.py`` servers (shared mode) on free
 127.0.0.1 ports and Debian's ``haproxy`` in front of them, configured from
@@ -381,7 +385,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--action-timeout", type=float, default=180.0, help="seconds one action may take")
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "test-artifacts" / "classroom",
                         help="logs and the generated haproxy.cfg (default test-artifacts/classroom)")
+    parser.add_argument("--learners", type=int, default=0,
+                        help="learners who answer lessons (tools/lesson_classroom.py) instead of image sessions")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="with --learners: one SQLite file for every replica, or a PostgreSQL server")
+    parser.add_argument("--database-url", default=None,
+                        help="with --learners: a running database instead of a throw-away one")
     args = parser.parse_args(argv)
+    if args.learners < 0:
+        parser.error("--learners must be at least 1")
     if args.replicas < 1 or args.sessions < 1 or args.uploads < 1:
         parser.error("--replicas, --sessions and --uploads must be at least 1")
     if args.kill_one and args.replicas < 2:
@@ -395,6 +407,17 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         log("missing: " + "; ".join(missing))
         return 2
+
+    if args.learners:
+        import lesson_classroom
+
+        hard_limit = 2 * args.startup_timeout + 24 * args.action_timeout + 120
+        signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError(f"ran past {hard_limit:.0f} s")))
+        signal.alarm(int(hard_limit))
+        try:
+            return lesson_classroom.run(args, log)
+        finally:
+            signal.alarm(0)
 
     hard_limit = 2 * args.startup_timeout + (args.uploads + 3) * args.action_timeout + 120
     signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError(f"ran past {hard_limit:.0f} s")))

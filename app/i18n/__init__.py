@@ -17,22 +17,26 @@ The Chinese source is ``app/locale/zh/LC_MESSAGES/messages.po`` (in the
 repository). It is compiled here, in memory, the first time a process needs
 it and again whenever the file changes, so ``streamlit run streamlit_app.py``
 needs no build step. Outside a Streamlit run (tests, the core, the command
-line) everything is English. How to extract, update and check the
+line) everything is English, unless a block says otherwise with
+``with outside_streamlit_in("zh"):`` (``python -m app.lessons worksheet``). How to extract, update and check the
 catalogue: ``docs/translating.md`` (``python -m app.i18n extract|update|check``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import gettext
 import io
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from container_edu.text import Message, set_translator
+from container_edu.text import Message, set_translator, translator
 
 __all__ = ["LANGUAGES", "DEFAULT_LANGUAGE", "LANG_PARAM", "LANG_KEY", "LOCALE_DIR", "DOMAIN", "_", "N_", "ngettext",
-           "current_language", "translations", "language_selector", "po_path", "Text"]
+           "current_language", "translations", "language_selector", "po_path", "Text", "outside_streamlit_in"]
 
 #: The languages the app offers, in the selector's order, with the name each one has in itself.
 LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}
@@ -47,6 +51,8 @@ DOMAIN = "messages"
 
 _compiled: dict[str, tuple[float, gettext.GNUTranslations]] = {}  # language -> (.po mtime, catalogue)
 _compile_lock = threading.Lock()  # sessions run in threads: one compiles, the others wait and reuse it
+# The language of text made outside a Streamlit run (a command that writes a worksheet): English unless set.
+_OUTSIDE_STREAMLIT: contextvars.ContextVar[str] = contextvars.ContextVar("app_i18n_language", default=DEFAULT_LANGUAGE)
 
 
 def po_path(language: str) -> Path:
@@ -106,7 +112,7 @@ def current_language() -> str:
     selector's own choice wins otherwise.
     """
     if not _in_streamlit_run():
-        return DEFAULT_LANGUAGE
+        return _OUTSIDE_STREAMLIT.get()
     import streamlit as st
 
     from app import address
@@ -115,6 +121,21 @@ def current_language() -> str:
     if raw is not None:
         st.session_state[LANG_KEY] = _parse_language(raw)
     return _parse_language(st.session_state.get(LANG_KEY))
+
+
+@contextlib.contextmanager
+def outside_streamlit_in(language: str) -> Iterator[None]:
+    """Make text in ``language`` outside a Streamlit run (a command line, a test): ``_``, ``ngettext``, every
+    lesson constant's ``shown()`` and the core's messages follow it until the block ends. A Streamlit run keeps
+    its session's language."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}: one of {', '.join(LANGUAGES)}")
+    token = _OUTSIDE_STREAMLIT.set(language)
+    try:
+        with translator(translations(language).gettext):
+            yield
+    finally:
+        _OUTSIDE_STREAMLIT.reset(token)
 
 
 def _(message: str) -> str:

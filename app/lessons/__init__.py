@@ -19,7 +19,7 @@ from app.i18n import N_, _
 from app.lessons import attention, container, conv, cost, matrix, measured, mixer, reach, shift, train, trained, zoo
 from app.lessons.parts import course
 from app.lessons.parts.steps import STEP_PARAM, render_steps
-from app.lessons.parts.widgets import DONE_KEY, PICKER_KEY, done_lessons
+from app.lessons.parts.widgets import DONE_KEY, PICKER_KEY, done_lessons, update_done
 
 _BY_KEY: dict[str, ModuleType] = {lesson.KEY: lesson for lesson in (
     matrix, conv, shift, mixer, attention, cost, reach, container, trained, zoo, train, measured)}
@@ -30,6 +30,7 @@ if sorted(_BY_KEY) != sorted(course.ORDER):
 LESSON_KEYS: tuple[str, ...] = course.ORDER
 LESSONS: tuple[ModuleType, ...] = tuple(_BY_KEY[key] for key in LESSON_KEYS)
 QUERY_PARAM = "lesson"
+_DONE_LOADED_KEY = "_lessons_done_loaded"
 
 __all__ = ["LESSONS", "LESSON_KEYS", "DONE_KEY", "PICKER_KEY", "TITLE", "INTRO", "lesson_label", "render_lessons"]
 
@@ -58,8 +59,18 @@ INTRO = N_("Self-attention, depthwise convolution and MLP-Mixer all compute Y = 
          "math, a live figure, a numerical check and questions; answer a lesson's questions to tick it off.")
 
 
+def _load_done() -> None:
+    """Once per session: tick the lessons the learner's stored record completes (after a reload, on a new device)."""
+    if st.session_state.get(_DONE_LOADED_KEY):
+        return
+    for key, lesson in _BY_KEY.items():
+        update_done(key, len(lesson.QUESTIONS), getattr(lesson, "PREDICTION", None) is not None)
+    st.session_state[_DONE_LOADED_KEY] = True
+
+
 def render_lessons() -> None:
     """The picker, the progress, the chosen lesson and previous/next buttons (the page draws title and intro)."""
+    _load_done()
     order = course.ORDER
     if st.session_state.get(PICKER_KEY) not in order:
         # First visit in this session: a link may name the lesson (?lesson=conv).
