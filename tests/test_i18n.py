@@ -23,7 +23,7 @@ from apptest_support import (ANALYSIS, BLEND, EXPLORER, HOME, INSPECTOR, LESSONS
                              assert_no_exception, open_link, start, texts)
 from app import i18n
 from app.i18n import catalog as i18n_catalog
-from app.lessons import LESSON_KEYS
+from app.lessons import LESSON_KEYS, LESSONS
 from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
 
 #: (page, area) drawn in Chinese and checked for English; area is "sidebar" or "main". Extend as you translate.
@@ -293,6 +293,24 @@ def test_every_lesson_shows_no_english_in_chinese(request, lesson, weights):
     assert len(shown) >= 10, shown  # the lesson was drawn
     english = untranslated_english(shown)
     assert not english, f"untranslated English in lesson {lesson!r}: {english}"
+
+
+@pytest.mark.parametrize("lesson", [lesson.KEY for lesson in LESSONS if hasattr(lesson, "PREDICTION")])
+def test_every_step_of_a_lesson_shows_no_english_in_chinese(no_weights, lesson):
+    """A lesson in steps shows one step at a time: walk them all, with a prediction made (what it reveals too)."""
+    from app.lessons.parts.steps import lesson_steps, step_key
+
+    module = next(module for module in LESSONS if module.KEY == lesson)
+    at = open_app(LESSONS_PAGE, {"lesson": lesson, "lang": "zh"})
+    for step in lesson_steps(module):
+        at.segmented_control(key=step_key(lesson)).set_value(step.id).run()
+        if step.id == "predict":
+            prediction = at.radio(key=module.PREDICTION.key)
+            prediction.set_value(prediction.options[0]).run()
+        assert_no_exception(at)
+        shown = rendered_texts(at.main)
+        english = untranslated_english(shown)
+        assert not english, f"untranslated English in step {step.id!r} of lesson {lesson!r}: {english}"
 
 
 @pytest.mark.parametrize("operator", ["attention", "conv", "mixer", "multihead_mlp", "container", "container_light",

@@ -133,7 +133,7 @@ def test_editing_a_changes_y():
 
 
 def test_attention_without_perturbation_keeps_a():
-    at = open_lesson("attention")
+    at = open_lesson("attention", "try")
     at.slider(key="attention_eps").set_value(0.0)
     at.selectbox(key="attention_target").set_value("only token t5")
     at.run()
@@ -163,12 +163,22 @@ def test_mixer_on_another_grid_gives_a_friendly_message():
     assert_verified(at)
 
 
-def test_cost_lesson_measures_live():
-    at = open_lesson("cost")
+def test_cost_lesson_measures_live_only_once_the_prediction_is_made():
+    from app.lessons.cost import measured_answer, time_growth
+
+    at = open_lesson("cost", "predict")
+    assert "cost_costs" not in at.session_state and not at.get("plotly_chart")
+    assert not [c for c in at.caption if c.value.startswith("Measured in")]
+    right = make_right_prediction(at, "cost")
     rows, seconds = at.session_state["cost_costs"]
     assert [row.side for row in rows] == [7, 14, 28, 56]
     assert seconds > 0  # how long it takes is printed by tools/app_latency.py (the lesson aims at < 3 s)
     assert all(row.attention_ms > 0 and row.conv_ms > 0 and row.mixer_ms > 0 for row in rows)
+    assert right == measured_answer(time_growth(rows))
+    assert len(at.get("plotly_chart")) == 2
+    assert [c for c in at.caption if c.value.startswith("Measured in")]
+    table = next(frame.value for frame in at.dataframe if "claim" in frame.value.columns)
+    assert any("affinity built for one image" in claim for claim in table["claim"])
 
 
 def test_lessons_without_weights_say_so_and_still_verify(no_weights):
@@ -515,14 +525,29 @@ def test_symmetry_panel_measures_what_each_operator_commutes_with():
 
 
 def test_attention_lesson_recap_asks_for_the_empty_cell():
-    at = open_lesson("attention")
+    at = open_lesson("attention", "recap")
     at.radio(key="recap_empty_cell").set_value(at.radio(key="recap_empty_cell").options[1]).run()
     assert any(e.value.startswith("Not quite: a conv kernel") for e in at.error)
-    assert_verified(at)
+    at.radio(key="recap_empty_cell").set_value(at.radio(key="recap_empty_cell").options[0]).run()
+    assert_clean(at)
+
+
+def test_attention_row_change_is_hidden_until_predicted_then_every_entry_of_the_row_changed():
+    from app.lessons.attention import EVERY_ENTRY, HEADS, NUM_TOKENS
+
+    at = open_lesson("attention", "predict")
+    assert not at.get("plotly_chart")
+    assert not [c for c in at.caption if c.value.startswith("Entries of row i that changed")]
+    at.radio(key="attention_prediction").set_value("only A[i, t5], the entry in column t5").run()
+    assert any(e.value.startswith("Not verified: your prediction") for e in at.error)
+    assert make_right_prediction(at, "attention") == EVERY_ENTRY
+    assert len(at.get("plotly_chart")) == 2
+    caption = next(c.value for c in at.caption if c.value.startswith("Entries of row i that changed"))
+    assert f"{HEADS * NUM_TOKENS} of {HEADS * NUM_TOKENS}" in caption and "in column t5" in caption
 
 
 def test_attention_lesson_shows_every_head_on_a_real_image(no_full_data):
-    at = open_lesson("attention")
+    at = open_lesson("attention", "real")
     claims = [claim for frame in at.dataframe if "claim" in frame.value.columns for claim in frame.value["claim"]]
     assert any("every head's row on this image sums to 1" in claim for claim in claims)
     assert any("fused kernel's logits" in claim for claim in claims)

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from test_lessons import assert_verified, open_lesson  # noqa: E402
+from test_lessons import assert_verified, go_to_step, make_right_prediction, open_lesson, open_revealed  # noqa: E402
 
 
 def test_conv_row_prediction_follows_the_query():
@@ -31,11 +31,28 @@ def test_reach_lesson_measures_the_receptive_field():
 
     assert reach_per_layer(9, 3, (4, 4), 2) == [9, 25]  # the window grows by k − 1 per layer, away from the border
     assert layers_to_see_everything(14, 3) == 13 and layers_to_see_everything(56, 5) == 28
-    at = open_lesson("reach")
+    at = open_revealed("reach")
     at.select_slider(key="reach_side").set_value(28).run()
     assert_verified(at)
     claims = list(at.dataframe[-1].value["claim"])
     assert any("every entry of A(X) > 0" in claim for claim in claims)
+
+
+def test_reach_hides_the_layer_count_and_the_stage_table_until_predicted():
+    from app.lessons.reach import PREDICT_KERNEL, PREDICT_SIDE, layers_to_see_everything
+
+    at = open_lesson("reach", "predict")
+    assert not at.get("plotly_chart") and not at.dataframe
+    go_to_step(at, "reach", "stages")
+    assert not at.dataframe and any(i.value.startswith("Make the prediction first") for i in at.info)
+    go_to_step(at, "reach", "predict")
+    right = make_right_prediction(at, "reach")
+    assert right.split(",")[0] == str(layers_to_see_everything(PREDICT_SIDE, PREDICT_KERNEL))
+    assert len(at.get("plotly_chart")) == 1
+    assert any(c.value.startswith("The centre token sees the whole grid") for c in at.caption)
+    go_to_step(at, "reach", "stages")
+    stages = at.dataframe[0].value
+    assert list(stages.iloc[:, 0]) == [1, 2, 3, 4]
 
 
 def test_cost_counts_like_with_like_and_the_detection_grid():

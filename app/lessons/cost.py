@@ -19,14 +19,16 @@ from container_edu.ops.aggregation import DepthwiseConvAggregation, MultiHeadSel
 from container_edu.models import CBlock, ContainerLight, ContainerLightConfig, MixBlock
 from container_edu.record.trace import record_affinities
 
+from app.figure_view import show_figure
 from app.lessons.parts import figures
 from app.lessons.parts.cost_compare import DETECTION_INPUT, detection_stage1_grid, like_with_like
 from app.lessons.parts.course import lesson_ref
 from app.lessons.parts.math_text import math_sentence
-from app.lessons.parts.widgets import Question, check_close, check_prediction, predict, goals, math_block, quiz, verify_panel
+from app.lessons.parts.steps import Step
+from app.lessons.parts.widgets import (Prediction, Question, check_close, check_prediction, goals, math_block, quiz,
+                                      revealed, verify_panel)
 
 KEY = "cost"
-GROWTH_PREDICTIONS = ("4 ×", "16 ×", "64 ×", "256 ×")
 TITLE = N_("What each affinity costs, like with like")
 
 SIDES = (7, 14, 28, 56)
@@ -111,13 +113,15 @@ def _measure(sides: tuple[int, ...]) -> list[CostRow]:
             attention = MultiHeadSelfAttention(HEADS)
             conv = DepthwiseConvAggregation(CHANNELS, KERNEL)
             mixer = TokenMixing(tokens)
-            repeats = 1 if tokens > 1000 else 3
+            # Best of three against a busy machine; attention's largest grid once (it alone takes most of a second).
+            repeats = 3
             affinity = attention.affinity(qkv)
             output = conv(v)
             rows.append(CostRow(
                 side=side,
                 tokens=tokens,
-                attention_ms=_best_time(lambda: aff.aggregate(attention.affinity(qkv), attention.values(qkv)), repeats),
+                attention_ms=_best_time(lambda: aff.aggregate(attention.affinity(qkv), attention.values(qkv)),
+                                        1 if tokens > 1000 else repeats),
                 conv_ms=_best_time(lambda: conv(v), repeats),
                 mixer_ms=_best_time(lambda: mixer(v), repeats),
                 attention_bytes=affinity.numel() * affinity.element_size(),
@@ -177,8 +181,49 @@ def megabytes(count: int) -> str:
     return f"{count / 2**20:,.2f} MiB" if count >= 2**20 else f"{count / 2**10:,.1f} KiB"
 
 
-def render() -> None:
+
+#: The prediction compares the smallest-but-one and the largest grid: N grows 16×, N² 256×.
+PREDICT_SIDES = (14, 56)
+#: A time "grows like N²" when it grew more than this: the geometric middle of N's 16× and N²'s 256×.
+N_SQUARED_GROWTH = math.sqrt((56**2 / 14**2) * (56**4 / 14**4))
+BOTH_QUADRATIC = N_("attention and the mixer: both do N²·C work per image")
+PREDICTION = Prediction(
+    "cost_prediction",
+    N_("The grid grows from {small} × {small} to {big} × {big} tokens: N grows {growth}×, N² {squared}×. Whose "
+       "measured time grows far faster than N?"),
+    (N_("only attention: its softmax is what costs"), BOTH_QUADRATIC, N_("all three, the conv included"),
+     N_("none: all three grow about like N")),
+    fields={"small": PREDICT_SIDES[0], "big": PREDICT_SIDES[1], "growth": _GROWTH, "squared": _GROWTH ** 2},
+)
+_OTHER_PATTERN = N_("another pattern (see the table)")
+
+
+def time_growth(rows: list[CostRow]) -> dict[str, float]:
+    """How many times each operator's measured time grew between the prediction's two grids."""
+    by_side = {row.side: row for row in rows}
+    small, big = by_side[PREDICT_SIDES[0]], by_side[PREDICT_SIDES[1]]
+    return {"attention": big.attention_ms / small.attention_ms, "conv": big.conv_ms / small.conv_ms,
+            "mixer": big.mixer_ms / small.mixer_ms}
+
+
+def measured_answer(growth: dict[str, float]) -> str:
+    """The option that the measured growth matches: which operators grew more than :data:`N_SQUARED_GROWTH`×."""
+    fast = {name for name, times in growth.items() if times > N_SQUARED_GROWTH}
+    options = PREDICTION.options
+    return {frozenset({"attention"}): options[0], frozenset({"attention", "mixer"}): options[1],
+            frozenset({"attention", "conv", "mixer"}): options[2], frozenset(): options[3]}.get(frozenset(fast),
+                                                                                              _OTHER_PATTERN)
+
+
+def _why() -> None:
+    st.markdown(_(
+        "Attention's dynamic, global affinity is not free: it is an N × N matrix, built again for every image. "
+        "Before asking where a network can afford it, measure what each of the three operators costs in time and "
+        "memory as the grid grows, counted the same way for each."))
     goals(GOALS)
+
+
+def _idea() -> None:
     math_block(
         math_sentence(_("attention: {entries} affinity entries built per image, {time} time"),
                       entries=r"M \cdot N^2", time="O(N^2 C)"),
@@ -186,25 +231,25 @@ def render() -> None:
                       weights="C k^2", affinity="A", time="O(N k^2 C)"),
         math_sentence(_("mixer: {parameters} parameters per matrix, {time} time"), parameters="N^2", time="O(N^2 C)")
         + r";\qquad " + math_sentence(_("every operator: {outputs} output activations"), outputs=r"C \cdot N"),
-        caption=_("Measured here with C = {channels} channels, M = {heads} heads ({per_head} channels each), a "
-                  "{kernel} × {kernel} conv, batch 1, float32, on one CPU thread. Attention is timed as its explicit "
-                  "affinity plus A V; the conv as conv2d (which computes A V without building A); the mixer as its "
-                  "matrix product.").format(channels=CHANNELS, heads=HEADS, per_head=CHANNELS // HEADS,
-                                            kernel=KERNEL),
+        caption=_("Measured with C = {channels} channels, M = {heads} heads, a {kernel} × {kernel} conv, batch 1, "
+                  "float32, one CPU thread. Attention is timed as its explicit affinity plus A V; the conv as conv2d "
+                  "(A V without building A); the mixer as its matrix product.").format(
+            channels=CHANNELS, heads=HEADS, kernel=KERNEL),
     )
 
-    prediction = predict("cost_prediction", _("Predict before reading the plots: from 14 × 14 to 56 × 56 tokens, "
-                                              "attention's affinity memory per image grows by"), GROWTH_PREDICTIONS)
+
+def _measured_rows() -> tuple[list[CostRow], float]:
     remeasure = st.button(_("Measure again"), key="cost_remeasure")
     stored = st.session_state.get("cost_costs")
     if stored is None or remeasure:
         with st.spinner(_("Timing the three operators on this machine…")):
             stored = measure_costs()
         st.session_state["cost_costs"] = stored
-    rows, seconds = stored
-    stages = container_light_stages()
-    stage_of = {stage["tokens N"]: stage for stage in stages}
+    return stored
 
+
+def _cost_figures(rows: list[CostRow]) -> None:
+    stages = container_light_stages()
     tokens = [row.tokens for row in rows]
     time_fig = figures.lines(
         [(_("attention (A(X), then A V)"), tokens, [r.attention_ms for r in rows]),
@@ -226,9 +271,11 @@ def render() -> None:
         figures.add_vertical_markers(fig, [stage["tokens N"] for stage in stages],
                                      [_("stage {stage}").format(stage=stage["stage"]) for stage in stages])
     left, right = st.columns(2)
-    left.plotly_chart(time_fig, key="cost_fig_time")
-    right.plotly_chart(memory_fig, key="cost_fig_memory")
-
+    with left:
+        show_figure(time_fig, key="cost_fig_time")
+    with right:
+        show_figure(memory_fig, key="cost_fig_memory")
+    stage_of = {stage["tokens N"]: stage for stage in stages}
     st.dataframe(pd.DataFrame([
         {
             _("Container-Light stage"): stage_of[r.tokens]["stage"] if r.tokens in stage_of else "—",
@@ -241,57 +288,84 @@ def render() -> None:
         }
         for r in rows
     ]), hide_index=True, width="stretch")
-    big, small = rows[-1], rows[0]
-    growth = big.tokens // small.tokens
-    conv_growth = big.conv_ms / small.conv_ms
-    growth_text = _("Measured in {seconds:.2f} s. From {small}×{small} to {big}×{big}, N grows {growth}×: "
-                    "attention's time grew {attention_time:,.0f}× and its affinity {attention_memory:,}×; the conv's "
-                    "time grew {conv_time:,.0f}×.").format(
-        seconds=seconds, small=small.side, big=big.side, growth=growth,
-        attention_time=big.attention_ms / small.attention_ms,
-        attention_memory=big.attention_bytes // small.attention_bytes, conv_time=conv_growth)
-    if conv_growth < growth / 2:
-        growth_text += " " + _("The conv's work grows {growth}× too (O(N k² C)); it measured only {conv_time:,.0f}× "
-                               "because fixed per-call costs dominate the small grids.").format(
-            growth=growth, conv_time=conv_growth)
-    st.caption(growth_text + " " + _(
-        "At {big}×{big} one image's attention affinity takes {affinity} for just {heads} heads, against {output} for "
-        "the output itself; the conv stores {kernel} on any grid, and a mixer would need {parameters:,} parameters "
-        "per matrix.").format(big=big.side, affinity=megabytes(big.attention_bytes), heads=HEADS,
-                              output=megabytes(big.output_bytes), kernel=megabytes(big.conv_bytes),
-                              parameters=big.mixer_bytes // FLOAT_BYTES))
-    st.markdown(_("**Like with like.** The three operators on the same grid (the largest measured, N = {tokens:,}), "
-                  "counted the same way for each:").format(tokens=big.tokens))
-    st.dataframe(pd.DataFrame(like_with_like(big.tokens, CHANNELS, HEADS, KERNEL, translate=_)), hide_index=True,
+
+
+def _predict_and_reveal() -> None:
+    choice = PREDICTION.ask(KEY)
+    if not revealed(KEY, choice):
+        return
+    rows, seconds = _measured_rows()
+    _cost_figures(rows)
+    growth = time_growth(rows)
+    big = rows[-1]
+    text = _("Measured in {seconds:.2f} s. From {small}×{small} to {big}×{big} (N × {tokens}, N² × {squared}), "
+             "attention's time grew {attention:,.0f}×, the mixer's {mixer:,.0f}×, the conv's {conv:,.0f}×.").format(
+        seconds=seconds, small=PREDICT_SIDES[0], big=PREDICT_SIDES[1], tokens=_GROWTH, squared=_GROWTH ** 2,
+        attention=growth["attention"], mixer=growth["mixer"], conv=growth["conv"])
+    if growth["conv"] < _GROWTH / 2:
+        text += " " + _("The conv's work grows {growth}× (O(N k² C)); fixed per-call costs hide it on small "
+                        "grids.").format(growth=_GROWTH)
+    st.caption(text + " " + _("At {big}×{big} one image's affinity takes {affinity} for {heads} heads, its output "
+                              "{output}; the conv's kernel stays {kernel} on any grid.").format(
+        big=big.side, affinity=megabytes(big.attention_bytes), heads=HEADS, output=megabytes(big.output_bytes),
+        kernel=megabytes(big.conv_bytes)))
+
+    # Verify: the learner's prediction against the measured times; what each operator stores, counted from the
+    # modules and tensors actually built.
+    small_sides = [s for s in SIDES if s <= 28]
+    verify_panel(
+        [check_prediction(choice, measured_answer(growth)),
+         check_close(_("attention: bytes of the affinity built for one image = M·N²·4"),
+                     [r.attention_bytes for r in rows], [HEADS * r.tokens**2 * FLOAT_BYTES for r in rows]),
+         check_close(_("conv: bytes of its kernel = C·k²·4 on every grid (no N in it)"),
+                     [r.conv_bytes for r in rows], [CHANNELS * KERNEL**2 * FLOAT_BYTES] * len(rows)),
+         check_close(_("mixer: parameters of TokenMixing(N) = N²"),
+                     [count_parameters(TokenMixing(s * s)) for s in small_sides], [(s * s) ** 2 for s in small_sides]),
+         check_close(_("output of each operator: bytes = C·N·4"),
+                     [r.output_bytes for r in rows], [CHANNELS * r.tokens * FLOAT_BYTES for r in rows])],
+        _("attention's and the mixer's time grow with N², the conv's with N. Per image, only attention's activation "
+          "memory grows with N² (its M·N² affinity); the conv keeps C·k² weights on any grid, and the mixer's N² "
+          "per matrix are parameters, the same for every image"),
+        lesson=KEY,
+    )
+
+
+def _like_with_like() -> None:
+    side = SIDES[-1]
+    tokens = side * side
+    st.markdown(_("**Like with like.** The three operators on one grid ({side} × {side}, N = {tokens:,}), counted "
+                  "the same way for each:").format(side=side, tokens=tokens))
+    st.dataframe(pd.DataFrame(like_with_like(tokens, CHANNELS, HEADS, KERNEL, translate=_)), hide_index=True,
                  width="stretch")
     det_h, det_w = detection_stage1_grid(ContainerLightConfig())
     det_tokens = det_h * det_w
-    st.caption(_(
+    st.markdown(_(
         "Only attention holds an N × N affinity per image: the conv computes A V straight from its kernel, and the "
         "mixer's matrices are its parameters. At detection size, {image_h} × {image_w} pixels, Container-Light's "
         "stage 1 has a {grid_h} × {grid_w} grid: {tokens:,} tokens, so one head's affinity would hold {entries:,} "
         "entries ({gigabytes:,.1f} GB in float32) per image, and a mixer could not run at all on a grid other than "
-        "the one it was trained on. What attention buys for its cost is the subject of {reach_lesson}.").format(
+        "the one it was trained on.").format(
         image_h=DETECTION_INPUT[0], image_w=DETECTION_INPUT[1], grid_h=det_h, grid_w=det_w, tokens=det_tokens,
-        entries=det_tokens ** 2, gigabytes=det_tokens ** 2 * FLOAT_BYTES / 1e9, reach_lesson=lesson_ref("reach")))
+        entries=det_tokens ** 2, gigabytes=det_tokens ** 2 * FLOAT_BYTES / 1e9))
+    st.markdown(_("What attention buys for this cost is the subject of {reach_lesson}.").format(
+        reach_lesson=lesson_ref("reach")))
 
-    # Verify: what each operator stores, counted from the modules and tensors actually built.
-    small_sides = [s for s in SIDES if s <= 28]
-    by_side = {r.side: r for r in rows}
-    growth_measured = by_side[56].attention_bytes / by_side[14].attention_bytes
-    measured = min(GROWTH_PREDICTIONS, key=lambda option: abs(float(option.split(" ")[0]) - growth_measured))
-    verify_panel(
-        ([check_prediction(prediction, measured)] if prediction is not None else []) + [
-            check_close(_("attention: bytes of the affinity actually built = M·N²·4"),
-                        [r.attention_bytes for r in rows], [HEADS * r.tokens**2 * FLOAT_BYTES for r in rows]),
-            check_close(_("conv: bytes of its kernel = C·k²·4 on every grid (no N in it)"),
-                        [r.conv_bytes for r in rows], [CHANNELS * KERNEL**2 * FLOAT_BYTES] * len(rows)),
-            check_close(_("mixer: parameters of TokenMixing(N) = N²"),
-                        [count_parameters(TokenMixing(s * s)) for s in small_sides], [(s * s) ** 2 for s in small_sides]),
-            check_close(_("output of each operator: bytes = C·N·4"),
-                        [r.output_bytes for r in rows], [CHANNELS * r.tokens * FLOAT_BYTES for r in rows]),
-        ],
-        _("only attention's memory grows with N², the conv stores C·k² weights on any grid, and the mixer N² per "
-          "matrix"),
-    )
+
+def _check() -> None:
     quiz(KEY, QUESTIONS)
+
+
+STEPS = (
+    Step("why", N_("Why it matters"), _why),
+    Step("idea", N_("The idea and the math"), _idea),
+    Step("predict", N_("Predict, then measure"), _predict_and_reveal),
+    Step("scale", N_("Like with like, at detection size"), _like_with_like),
+    Step("check", N_("Check your understanding"), _check),
+)
+KEPT = ()
+
+
+def render() -> None:
+    """Every step, one after another (the notebook and the worksheet; the page shows one step at a time)."""
+    for step in STEPS:
+        step.draw()

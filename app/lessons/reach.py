@@ -16,12 +16,15 @@ from container_edu.figures import colors
 from container_edu.ops.aggregation import MultiHeadSelfAttention
 from container_edu.models import ContainerLightConfig
 
+from app.figure_view import show_figure
 from app.lessons.cost import FLOAT_BYTES, container_light_stages, megabytes
 from app.lessons.parts import figures
 from app.lessons.parts.course import lesson_ref
 from app.lessons.parts.math_text import math_sentence
-from app.lessons.parts.widgets import (Question, check_close, check_prediction, check_true, goals, math_block, predict, quiz,
-                            verify_panel)
+from app.lessons.parts.progress import session_store
+from app.lessons.parts.steps import Step, go_to_step
+from app.lessons.parts.widgets import (Prediction, Question, check_close, check_prediction, check_true, goals,
+                                      math_block, quiz, revealed, verify_panel)
 
 KEY = "reach"
 TITLE = N_("Why static early, dynamic late")
@@ -31,7 +34,14 @@ _STAGE_SIDES = [_REFERENCE.img_size // math.prod(_REFERENCE.patch_sizes[:k]) for
 SIDES = (7, 14, 28, 56)
 #: The prediction's fixed case (stage 3's grid at 224 input, 3 × 3 convs), so its options never change.
 PREDICT_SIDE, PREDICT_KERNEL = 14, 3
-LAYER_PREDICTIONS = (N_("1, as for attention"), "7", "13", N_("196, one per token"))
+PREDICTION = Prediction(
+    "reach_prediction",
+    N_("On a {side} × {side} grid, how many stacked {kernel} × {kernel} convs until every token sees every other "
+       "token?"),
+    (N_("1, as for attention"), "7", "13", N_("196, one per token")),
+    fields={"side": PREDICT_SIDE, "kernel": PREDICT_KERNEL},
+)
+LAYER_PREDICTIONS = PREDICTION.options
 
 GOALS = [
     N_("Measure how far a token sees after L layers of k × k convs, and after one attention layer."),
@@ -94,22 +104,38 @@ def layers_to_see_everything(side: int, kernel: int) -> int:
     return counts.index(side * side) + 1
 
 
-def render() -> None:
+def _why() -> None:
+    st.markdown(_(
+        "One attention layer costs N² per image. What does it buy? Reach: every token can draw on every other at "
+        "once, while a stack of convs widens its window by a few tokens per layer. Weighing that reach against the "
+        "cost, stage by stage, explains Container-Light's layout: convs early, attention late."))
     goals([_(goal).format(**GOAL_FIELDS, cost_lesson=lesson_ref("cost")) for goal in GOALS])
+
+
+def _idea() -> None:
     math_block(
         math_sentence(_("after {layers} layers of {kernel} convs: a {window} window of tokens"), layers="L",
                       kernel=r"k \times k", window=r"(1 + L(k - 1)) \times (1 + L(k - 1))"),
         math_sentence(_("after one attention layer: all {tokens} tokens"), tokens="N"),
-        caption=_("The cost of {cost_lesson} buys this: one attention layer lets every token draw on every other, "
-                  "chosen by content; a conv stack must grow its window layer by layer. The paper adds a second "
+        caption=_("The cost measured in {cost_lesson} buys this: one attention layer lets every token draw on every "
+                  "other, chosen by content; a conv stack grows its window layer by layer. The paper adds a second "
                   "argument for convs early: their locality is a prior that speeds up training.").format(
             cost_lesson=lesson_ref("cost")),
     )
-    prediction = predict("reach_prediction", _("Predict: on a {side} × {side} grid, how many stacked {kernel} × "
-                                               "{kernel} convs until every token sees every other token?").format(
-                         side=PREDICT_SIDE, kernel=PREDICT_KERNEL), LAYER_PREDICTIONS)
+
+
+def _measured_layers() -> str:
+    """The prediction's answer, measured by propagating a token through the stacked convs."""
+    needed = str(layers_to_see_everything(PREDICT_SIDE, PREDICT_KERNEL))
+    return next((option for option in LAYER_PREDICTIONS if option.split(",")[0] == needed), needed)
+
+
+def _predict_and_reveal() -> None:
+    choice = PREDICTION.ask(KEY)
+    if not revealed(KEY, choice):
+        return
     c1, c2 = st.columns(2)
-    side = c1.select_slider(_("grid side n_y = n_x"), SIDES, value=14, key="reach_side")
+    side = c1.select_slider(_("grid side n_y = n_x"), SIDES, value=PREDICT_SIDE, key="reach_side")
     kernel = c2.radio(_("conv kernel k"), [3, 5], horizontal=True, key="reach_k")
     needed = layers_to_see_everything(side, kernel)
     layers = list(range(1, needed + 1))
@@ -124,28 +150,10 @@ def render() -> None:
             side=side, kernel=kernel),
         _("layers L"), _("tokens seen (% of N)"), y_range=(0, 105),
         colors=[colors.OPERATOR_COLORS["conv"], "#6baed6", colors.OPERATOR_COLORS["attention"]])
-    st.plotly_chart(fig, key="reach_fig_reach")
+    show_figure(fig, key="reach_fig_reach")
     st.caption(_("The centre token sees the whole grid after {centre} layers, the corner token after {corner}: that "
                  "many {kernel} × {kernel} convs for what one attention layer does.").format(
         centre=centre.index(tokens) + 1, corner=needed, kernel=kernel))
-
-    st.markdown(_("**Cost against reach, stage by stage** (Container-Light at 224 × 224; a stage's blocks, and the "
-                  "downsampling between stages, both widen the receptive field):"))
-    stages = container_light_stages()
-    st.dataframe(pd.DataFrame([{
-        _("stage"): s["stage"], _("grid"): s["grid"], _("tokens N"): s["tokens N"], _("its block"): _(s["block"]),
-        _("{kernel}×{kernel} convs to see the whole grid").format(kernel=_REFERENCE.kernel_size):
-            layers_to_see_everything(s["side"], _REFERENCE.kernel_size),
-        _("one head's attention affinity (per image)"): megabytes(s["tokens N"] ** 2 * FLOAT_BYTES),
-    } for s in stages]), hide_index=True, width="stretch")
-    first, last = stages[0], stages[-1]
-    st.caption(_(
-        "At {first_grid} one head's affinity takes {first_size} per image ({cost_lesson}: far more at detection size), "
-        "a price a conv does not pay. At {last_grid} it takes {last_size}, and one attention layer sees all {tokens} "
-        "tokens: there the dynamic, global context is cheap, so Container-Light blends it with the conv in its last "
-        "stage only.").format(first_grid=first["grid"], first_size=megabytes(first["tokens N"] ** 2 * FLOAT_BYTES),
-                              last_grid=last["grid"], last_size=megabytes(last["tokens N"] ** 2 * FLOAT_BYTES),
-                              tokens=last["tokens N"], cost_lesson=lesson_ref("cost")))
 
     # Verify: the propagation against the built matrices, attention's density, and the learner's prediction.
     check_side, check_kernel = 7, kernel
@@ -156,14 +164,8 @@ def render() -> None:
     for _power in range(3):
         power = power @ ones
         from_matrix.append(int((power[0] != 0).sum()))
-    attention = None
-    if side <= 28:  # at 56 × 56 the float64 affinity alone would take 150 MB
-        qkv = torch.randn(1, 3 * 8, side, side, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-        attention = MultiHeadSelfAttention(2).affinity(qkv)
-    predicted_case = str(layers_to_see_everything(PREDICT_SIDE, PREDICT_KERNEL))
-    measured = next((option for option in LAYER_PREDICTIONS if option.split(",")[0] == predicted_case), predicted_case)
-    checks = [check_prediction(prediction, measured)] if prediction is not None else []
-    checks += [
+    checks = [
+        check_prediction(choice, _measured_layers()),
         check_close(_("reach after 1-3 layers = non-zeros of row t0 of A¹, A², A³ (built, {side} × {side})").format(
                     side=check_side),
                     reach_per_layer(check_side, check_kernel, (0, 0), 3), from_matrix),
@@ -171,9 +173,54 @@ def render() -> None:
                     side=side, p=kernel // 2),
                     [needed], [math.ceil((side - 1) / (kernel // 2))]),
     ]
-    if attention is not None:
+    if side <= 28:  # at 56 × 56 the float64 affinity alone would take 150 MB
+        qkv = torch.randn(1, 3 * 8, side, side, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        attention = MultiHeadSelfAttention(2).affinity(qkv)
         checks.append(check_true(_("attention, {side} × {side}: every entry of A(X) > 0 (sees all N)").format(
             side=side), bool((attention > 0).all()), "softmax > 0"))
     verify_panel(checks, _("a conv stack's receptive field grows by k − 1 per layer, while one attention layer sees "
-                           "every token"))
+                           "every token"), lesson=KEY)
+
+
+def _stages() -> None:
+    if session_store().lesson(KEY).prediction is None:  # the table's conv counts would answer the prediction
+        st.info(_("Make the prediction first: this table would answer it."), icon=":material/lock:")
+        st.button(_("Go to the prediction"), key="reach_to_prediction", on_click=go_to_step, args=(KEY, "predict"))
+        return
+    st.markdown(_("**Cost against reach, stage by stage** (Container-Light at 224 × 224; a stage's blocks, and the "
+                  "downsampling between stages, both widen the receptive field):"))
+    stages = container_light_stages()
+    st.dataframe(pd.DataFrame([{
+        _("stage"): s["stage"], _("grid"): s["grid"], _("tokens N"): s["tokens N"], _("its block"): _(s["block"]),
+        _("{kernel}×{kernel} convs to see the whole grid").format(kernel=_REFERENCE.kernel_size):
+            layers_to_see_everything(s["side"], _REFERENCE.kernel_size),
+        _("one head's attention affinity (per image)"): megabytes(s["tokens N"] ** 2 * FLOAT_BYTES),
+    } for s in stages]), hide_index=True, width="stretch")
+    first, last = stages[0], stages[-1]
+    st.markdown(_(
+        "At {first_grid} one head's affinity takes {first_size} per image ({cost_lesson}: far more at detection size), "
+        "a price a conv does not pay. At {last_grid} it takes {last_size}, and one attention layer sees all {tokens} "
+        "tokens: there the dynamic, global context is cheap, so Container-Light blends it with the conv in its last "
+        "stage only.").format(first_grid=first["grid"], first_size=megabytes(first["tokens N"] ** 2 * FLOAT_BYTES),
+                              last_grid=last["grid"], last_size=megabytes(last["tokens N"] ** 2 * FLOAT_BYTES),
+                              tokens=last["tokens N"], cost_lesson=lesson_ref("cost")))
+
+
+def _check() -> None:
     quiz(KEY, QUESTIONS)
+
+
+STEPS = (
+    Step("why", N_("Why it matters"), _why),
+    Step("idea", N_("The idea and the math"), _idea),
+    Step("predict", N_("Predict, then see"), _predict_and_reveal),
+    Step("stages", N_("Cost against reach, stage by stage"), _stages),
+    Step("check", N_("Check your understanding"), _check),
+)
+KEPT = ("reach_side", "reach_k")
+
+
+def render() -> None:
+    """Every step, one after another (the notebook and the worksheet; the page shows one step at a time)."""
+    for step in STEPS:
+        step.draw()

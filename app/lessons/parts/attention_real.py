@@ -11,6 +11,7 @@ from container_edu.ops import affinity as aff
 from container_edu.data import FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from container_edu.record.trace import record_affinities
 
+from app.figure_view import show_figure
 from app.lessons.parts import figures
 from app.lessons.parts.resources import class_name, lesson_model, source_label, test_source, train_command, try_test_batch
 from app.lessons.parts.widgets import CheckResult, check_close, random_weights_warning
@@ -47,16 +48,17 @@ def render_real_input() -> list[CheckResult]:
     left, right = st.columns([1, 4])
     left.image(pixels.numpy(), caption=_("{label} (predicted: {predicted})").format(
         label=class_name(int(labels[int(index)])), predicted=class_name(int(logits.argmax()))), width=140, clamp=True)
-    right.plotly_chart(figures.heatmaps_side_by_side(
-        [(rows[m].reshape(height, width), _("head {m}").format(m=m)) for m in range(rows.shape[0])],
-        _("Row i = t{query} of each head's A_m in {block} ({model})").format(query=query, block=block,
-                                                                           model=loaded.label),
-        "A_m[i, j]", grid=True,
-        query=divmod(query, width), height=300), key="attention_fig_real_heads")
+    with right:
+        show_figure(figures.heatmaps_side_by_side(
+            [(rows[m].reshape(height, width), _("head {m}").format(m=m)) for m in range(rows.shape[0])],
+            _("Row i = t{query} of each head's A_m in {block} ({model})").format(query=query, block=block,
+                                                                               model=loaded.label),
+            "A_m[i, j]", grid=True,
+            query=divmod(query, width), height=300), key="attention_fig_real_heads")
     st.caption(_("Image {index} of {source}. A query is what token i looks for, a key what token j offers; their dot "
-                 "product, scaled by s = (C/M)^−1/2 so that its spread does not grow with the head width, decides "
-                 "the weight. Heads that look at different places let one layer gather several kinds of context at "
-                 "once.").format(index=int(index), source=source_label(test_source())))
+                 "product, scaled by s = (C/M)^−1/2 so that its variance does not grow with the head dimension, "
+                 "decides the weight. Heads that look at different places let one layer gather several kinds of "
+                 "context at once.").format(index=int(index), source=source_label(test_source())))
     checks = [check_close(_("{block}: every head's row on this image sums to 1").format(block=block), rows.sum(-1),
                           torch.ones(rows.shape[0]))]
     with torch.no_grad():
