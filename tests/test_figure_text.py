@@ -169,3 +169,10 @@ def test_every_chart_of_every_lesson_step_has_its_text_alternative(lesson, lang)
     for number in range(1, len(lesson_steps(module)) + 1):
         at = start(LESSONS_PAGE, query={"lesson": lesson, "step": str(number), "lang": lang})
         assert_every_chart_speaks(at, lang)
+
+
+@pytest.mark.parametrize("lesson", [lesson.KEY for lesson in LESSONS if hasattr(lesson, "PREDICTION")])
+def test_the_figures_a_prediction_reveals_have_their_text_alternative(lesson):
+    from lesson_support import open_revealed
+
+    assert_every_chart_speaks(open_revealed(lesson), "en")
