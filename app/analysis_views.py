@@ -31,7 +31,7 @@ from container_edu.text import Message
 
 from container_edu import figures
 
-from app import deployment, registry
+from app import deployment, figure_view, registry
 from app.i18n import N_, Text, _
 from app.registry import ModelRef
 from app.samples import list_samples
@@ -83,7 +83,7 @@ def export_format_picker() -> str:
 def show_figure(fig: go.Figure, key: str, filename: str, **kwargs):
     """``st.plotly_chart`` with the export settings of this page (the core's phrases in the session's language)."""
     fmt = EXPORT_FORMATS.get(st.session_state.get(EXPORT_FORMAT_KEY, "PNG"), "png")
-    return st.plotly_chart(fig, key=key, config=export_config(filename, fmt), **kwargs)
+    return figure_view.show_figure(fig, key, config=export_config(filename, fmt), **kwargs)
 
 
 # --------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from container_edu.figures.maps import part_is_signed, query_maps_figure
 from container_edu.record.inspection import BlockMaps, Inspection
 
 from app import caching, registry
+from app.figure_view import show_figure
 from app.i18n import _
 from app.registry import ModelRef
 from app.widgets import CurrentImage, query_click_handler, query_keys
@@ -56,7 +57,7 @@ def maps_figure(maps: BlockMaps, seen: np.ndarray, prefix: str, *, title_prefix:
     fig = query_maps_figure(maps, seen, title_prefix=title_prefix, opacity=opacity, clickable=True)
     y_key, x_key = query_keys(prefix, maps.grid)
     chart_key = f"{prefix}_maps_{maps.grid[0]}x{maps.grid[1]}"
-    st.plotly_chart(fig, key=chart_key, on_select=query_click_handler(chart_key, y_key, x_key), selection_mode="points")
+    show_figure(fig, chart_key, on_select=query_click_handler(chart_key, y_key, x_key), selection_mode="points")
     return fig
 
 

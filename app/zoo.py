@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from container_edu.figures.colors import CATEGORICAL, MARKERS
 from container_edu.training.zoo_report import accuracy_series, blend_series
 
 from app.i18n import N_, _
@@ -77,8 +78,10 @@ def shown_rows(rows: Sequence[Mapping]) -> list[dict]:
 
 # ---------------------------------------------------------------- the data-size sweep
 
-SWEEP_PALETTE = {"attention": "#b5495b", "conv": "#2f6f8f", "mixer": "#5a9e5a", "container": "#d08c3c",
-                 "container_light": "#7a5fa6"}
+# The core's palette for colour-blind readers, plus one marker shape per variant (not colour alone).
+SWEEP_PALETTE = {"attention": CATEGORICAL[1], "conv": CATEGORICAL[0], "mixer": CATEGORICAL[2],
+                 "container": CATEGORICAL[3], "container_light": CATEGORICAL[4]}
+SWEEP_MARKERS = dict(zip(SWEEP_PALETTE, MARKERS, strict=False))
 
 
 def _sweep_layout(fig, title: str, y_title: str):
@@ -99,7 +102,7 @@ def sweep_accuracy_figure(runs: Sequence[Mapping], title: str):
         fig.add_trace(go.Scatter(
             x=entry["sizes"], y=entry["mean"], name=variant, mode="lines+markers",
             error_y=dict(type="data", array=entry["std"], visible=True), customdata=entry["n"],
-            line=dict(color=SWEEP_PALETTE.get(variant)),
+            line=dict(color=SWEEP_PALETTE.get(variant)), marker=dict(symbol=SWEEP_MARKERS.get(variant, "circle")),
             hovertemplate=f"{variant}<br>%{{x:,}} images: %{{y:.2f}}% ± %{{error_y.array:.2f}} "
                           "(n=%{customdata} seeds)<extra></extra>",
         ))
@@ -125,6 +128,7 @@ def sweep_blend_figure(runs: Sequence[Mapping], title: str):
                 x=entry["sizes"], y=entry[key], name=f"{variant} · {block} · {symbol}", mode="lines+markers",
                 error_y=dict(type="data", array=entry[f"{key}_std"], visible=True), customdata=entry["n"],
                 line=dict(color=SWEEP_PALETTE.get(variant), dash=dash[key]),
+                marker=dict(symbol=SWEEP_MARKERS.get(variant, "circle")),
                 hovertemplate=f"{variant} {block}<br>%{{x:,}} images: {symbol} = %{{y:.3f}} "
                               "(n=%{customdata} seeds)<extra></extra>",
             ))

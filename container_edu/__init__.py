@@ -49,7 +49,7 @@ from container_edu.ops.aggregation import (
     MultiHeadSelfAttention,
     TokenMixing,
 )
-from container_edu.record.api import WeightsNotInstalledError, available_models, inspect
+from container_edu.record.api import WeightsNotInstalledError, available_models, describe, inspect
 from container_edu.record.inspection import InspectError, Inspection
 from container_edu.record.trace import AggregationRecord, override_blend, record_affinities
 
@@ -63,7 +63,7 @@ __all__ = [
     "PretrainedError", "list_pretrained", "load_pretrained",
     "MODEL_NAMES", "create_model",
     "AggregationRecord", "override_blend", "record_affinities",
-    "inspect", "available_models", "Inspection", "InspectError", "WeightsNotInstalledError",
+    "inspect", "describe", "available_models", "Inspection", "InspectError", "WeightsNotInstalledError",
     "figures",
 ]
 __version__ = "0.1.0"

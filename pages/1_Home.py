@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app.caching import explore_cached
+from app.figure_view import show_figure
 from app.i18n import N_, _
 from app.page import PageContext, run_page
 from container_edu import figures
@@ -38,7 +39,7 @@ def body(ctx: PageContext) -> None:
         title=_("Three affinity matrices A (N×N, N = {side}×{side} = {n} tokens) of the same input, "
                 "random weights").format(side=side, n=n),
     )
-    st.plotly_chart(fig, key="home_affinities")
+    show_figure(fig, "home_affinities")
     st.caption(_(
         "Row i of each matrix says how much each token j contributes to output token i. Attention rows are "
         "probabilities that depend on the input (change the seed); the conv matrix is a band of repeated kernel "

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app.caching import explore_cached
 from app.explorer import shown_description, shown_formula, shown_traits
+from app.figure_view import show_figure
 from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState, choice, integer, number
@@ -129,34 +130,36 @@ def view(url: UrlState) -> None:
         symbol = op.symbol
         signed = not op.rows_are_probabilities  # probabilities on a scale from 0, everything else centred on 0
         col_matrix, col_row = st.columns([1.15, 1])
-        col_matrix.plotly_chart(figures.affinity_matrix(
-            result.matrices[matrix],
-            _("{symbol}, {matrix} — N×N, query row {token} outlined").format(
-                symbol=symbol, matrix=matrix_labels[matrix], token=query_token),
-            grid=(spec.height, spec.width), colorbar_title=f"{symbol}[i, j]", signed=signed,
-            query_token=query_token, title_width=55,
-        ), key="ex_matrix_fig")
-        col_row.plotly_chart(
-            figures.grid_row(
-                result.row(matrix, (qy, qx)),
-                _("Row i = {token} on the n_y×n_x grid: {symbol}, {matrix}, query ({qy}, {qx})").format(
-                    token=query_token, symbol=symbol, matrix=matrix_labels[matrix], qy=qy, qx=qx),
-                colorbar_title=f"{symbol}[{query_token}, j]", query=(qy, qx), signed=signed, clickable=True,
-                title_width=46,
-            ),
-            key="ex_row_fig", on_select=query_click_handler("ex_row_fig", "ex_qy", "ex_qx"),
-            selection_mode="points",
-        )
-        st.caption(_("Click a cell of the grid (or use the sliders) to choose the query token; the red cross "
-                     "marks it."))
+        with col_matrix:
+            show_figure(figures.affinity_matrix(
+                result.matrices[matrix],
+                _("{symbol}, {matrix} — N×N, query row {token} outlined").format(
+                    symbol=symbol, matrix=matrix_labels[matrix], token=query_token),
+                grid=(spec.height, spec.width), colorbar_title=f"{symbol}[i, j]", signed=signed,
+                query_token=query_token, title_width=55,
+            ), "ex_matrix_fig")
+        with col_row:
+            show_figure(
+                figures.grid_row(
+                    result.row(matrix, (qy, qx)),
+                    _("Row i = {token} on the n_y×n_x grid: {symbol}, {matrix}, query ({qy}, {qx})").format(
+                        token=query_token, symbol=symbol, matrix=matrix_labels[matrix], qy=qy, qx=qx),
+                    colorbar_title=f"{symbol}[{query_token}, j]", query=(qy, qx), signed=signed, clickable=True,
+                    title_width=46,
+                ),
+                "ex_row_fig", on_select=query_click_handler("ex_row_fig", "ex_qy", "ex_qx"),
+                selection_mode="points",
+            )
+        st.caption(_("Click a cell of the grid (or use the sliders) to choose the query token; the white cross "
+                     "edged in black marks it."))
 
         shown = min(count, MAX_SMALL_MULTIPLES)
-        st.plotly_chart(figures.panels(
+        show_figure(figures.panels(
             [figures.Panel(result.matrices[k], matrix_labels[k], f"{symbol}[i, j]", signed)
              for k in range(shown)],
             small_multiples_title(op.view_unit, symbol, shown, count),
             cols=4, shared_scale=True, axis_titles=(_("key j"), _("query i")), panel_height=230,
-        ), key="ex_all_heads")
+        ), "ex_all_heads")
 
     st.subheader(_("All operators on the same input"))
     head = matrix if op.uses_heads else 0
@@ -166,16 +169,16 @@ def view(url: UrlState) -> None:
     chosen = {key: matrix_for_head(other, head) for key, other in comparison.items()}
     matrices = {key: other.matrices[chosen[key]] for key, other in comparison.items()}
     labels = {key: other.matrix_labels[chosen[key]].shown() for key, other in comparison.items()}
-    st.plotly_chart(figures.operator_comparison(
+    show_figure(figures.operator_comparison(
         matrices, (spec.height, spec.width), labels=labels, head=head, query=(qy, qx),
         title=_("Row of query ({qy}, {qx}) on the grid, per operator: A[i = {token}, :] reshaped to n_y×n_x").format(
             qy=qy, qx=qx, token=query_token),
-    ), key="ex_compare_rows")
+    ), "ex_compare_rows")
     with st.expander(_("The full N×N matrices side by side")):
-        st.plotly_chart(figures.operator_comparison(
+        show_figure(figures.operator_comparison(
             matrices, (spec.height, spec.width), labels=labels, head=head, panel_height=280,
             title=_("N×N affinity A per operator (rows: query i, columns: key j)"),
-        ), key="ex_compare_matrices")
+        ), "ex_compare_matrices")
     # Translators: the separator between the items of a list
     separator = _(", ")
     checks = separator.join(_("{operator}: {diff:.1e}").format(operator=_(OPERATORS[k].label), diff=r.max_abs_diff)

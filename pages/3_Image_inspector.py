@@ -5,8 +5,8 @@ from functools import partial
 import streamlit as st
 
 from app import imagenet_weights, photo_notes, resolution, views
-from app.i18n import _
 from app.figure_view import show_figure
+from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
@@ -51,12 +51,12 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with col_seen:
         seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
             height=prepared.x.shape[-2], width=prepared.x.shape[-1])
-        st.plotly_chart(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28), key="insp_seen")
+        show_figure(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28), "insp_seen")
         if (dark := photo_notes.dark_view_note(ref, current.image, prepared.seen)) is not None:
             st.caption(dark)
     with col_pred:
-        st.plotly_chart(figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared),
-                                         views.prediction_title(ref), title_width=50), key="insp_pred")
+        show_figure(figures.topk_bar(inspection.probabilities, views.shown_class_names(prepared),
+                                     views.prediction_title(ref), title_width=50), "insp_pred")
         if not ref.trained:
             st.warning(_("Untrained (random weights): the prediction is meaningless, but the maps still show how "
                          "each operator aggregates."), icon=":material/casino:")
@@ -73,7 +73,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with tab_maps:
         opacity = st.slider(_("Map opacity"), 0.2, 1.0, 0.6, 0.05, key="insp_opacity")
         views.maps_figure(maps, prepared.seen, PREFIX, opacity=opacity)
-        st.caption(_("Each map is row i (the query, red cross) of an affinity: how much every token j contributes "
+        st.caption(_("Each map is row i (the query, white cross edged in black) of an affinity: how much every token j contributes "
                      "to the query's output. Click a cell to move the query. Attention is a probability (sums to "
                      "1); conv and blended maps are signed (blue negative, red positive)."))
     with tab_heads:
@@ -81,7 +81,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
         labels = {p: f"{_(PART_NAMES[p])} {short[p]}" for p in maps.parts}
         part = st.radio(_("Map"), maps.parts, horizontal=True, key="insp_grid_part", format_func=labels.__getitem__)
         opacity = st.session_state.get("insp_opacity", 0.6)
-        st.plotly_chart(figures.heads_figure(maps, part, prepared.seen, opacity=opacity), key="insp_heads")
+        show_figure(figures.heads_figure(maps, part, prepared.seen, opacity=opacity), "insp_heads")
     with tab_matrix:
         record = inspection.records[block]
         if record.num_tokens > MAX_DRAW_TOKENS:

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from app import caching, views
+from app.figure_view import show_figure
 from app.i18n import _
 from app.page import PageContext, run_page
 from app.url_state import UrlState
@@ -106,9 +107,9 @@ def view(ctx: PageContext, url: UrlState) -> None:
         bars_title = _("Learned blend per mixed block of {name}: {what} — untrained (random weights): still the "
                        "initial values").format(name=ref.name, what=what)
     col_bars, col_sliders = st.columns([1.6, 1], gap="large")
-    col_bars.plotly_chart(figures.blend_bars(learned, bars_title, show_beta=show_beta, title_width=70),
-                          key="blend_bars")
-    col_bars.caption(reading_guide(kinds, learned))
+    with col_bars:
+        show_figure(figures.blend_bars(learned, bars_title, show_beta=show_beta, title_width=70), "blend_bars")
+        st.caption(reading_guide(kinds, learned))
     with col_sliders:
         st.markdown(_("**Your blend** — applied with `override_blend` to this image only; the shared model is "
                       "untouched."))
@@ -125,7 +126,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
     changed = prepared.inspect(overrides) if overrides else base
     with left:
         seen_title = _("What the model sees")
-        st.plotly_chart(figures.image_figure(prepared.seen, seen_title, height=260, title_width=30), key="blend_seen")
+        show_figure(figures.image_figure(prepared.seen, seen_title, height=260, title_width=30), "blend_seen")
     with right:
         names = views.shown_class_names(prepared)
         top_learned, top_changed = int(np.argmax(base.probabilities)), int(np.argmax(changed.probabilities))
@@ -142,15 +143,15 @@ def view(ctx: PageContext, url: UrlState) -> None:
             "|p_learned − p_yours|."))
         changed_text = ", ".join(f"{b}: α={a:.2f}, β={c:.2f}" for b, (a, c) in overrides.items()) or _("none yet")
         probs_title = _("p(class | image): learned blend vs yours (changed: {changed})").format(changed=changed_text)
-        st.plotly_chart(figures.probability_comparison(base.probabilities, changed.probabilities, names, probs_title),
-                        key="blend_probs")
+        show_figure(figures.probability_comparison(base.probabilities, changed.probabilities, names, probs_title),
+                    "blend_probs")
 
     st.divider()
     block, head, query = block_head_query(base, PREFIX, scope=ref.key, blocks=list(learned), url=url)
     before = block_maps(base, block, head, query)
     after = block_maps(changed, block, head, query)
     fig = figures.blend_change_figure(before, after, prepared.seen)
-    st.plotly_chart(fig, key="blend_maps")
+    show_figure(fig, "blend_maps")
     st.caption(_("Changing an earlier block's blend also changes the input of later blocks, so their attention "
                  "A(X) moves too, not only the mix."))
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app import caching
+from app.figure_view import show_figure
 from app.i18n import _
 from app.lessons.parts.course import lesson_ref
 from app.page import PageContext, run_page
@@ -54,7 +55,8 @@ def body(ctx: PageContext) -> None:
                      if not is_sweep_model(card)}
         col_acc, col_blend = st.columns(2)
         accuracy_title = _("Accuracy per epoch: test (solid) and validation (dotted)")
-        col_acc.plotly_chart(figures.history_accuracy(histories, accuracy_title), key="zoo_accuracy")
+        with col_acc:
+            show_figure(figures.history_accuracy(histories, accuracy_title), "zoo_accuracy")
         blended = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
         with_beta = [name for name in blended if free_beta(cards[name].variant)]
         if with_beta:
@@ -62,8 +64,8 @@ def body(ctx: PageContext) -> None:
                             "it is learned apart from α")
         else:
             blend_title = _("Learned blend of each mixed block per epoch: α (weight of A(X))")
-        col_blend.plotly_chart(add_beta_lines(figures.history_blend(blended, blend_title), blended, with_beta),
-                               key="zoo_blend")
+        with col_blend:
+            show_figure(add_beta_lines(figures.history_blend(blended, blend_title), blended, with_beta), "zoo_blend")
         st.caption(_("All variants share one recipe (AdamW, warm-up + cosine, label smoothing, shifts and flips) "
                      "and differ only in how the mixed stage's affinity A is made; the test split is only measured."))
         for name, card in cards.items():
@@ -95,14 +97,16 @@ def body(ctx: PageContext) -> None:
     if histories:
         col_acc, col_blend = st.columns(2)
         session_title = _("Session models: accuracy per epoch")
-        col_acc.plotly_chart(figures.history_accuracy(histories, session_title), key="zoo_session_accuracy")
+        with col_acc:
+            show_figure(figures.history_accuracy(histories, session_title), "zoo_session_accuracy")
         with_blend = {n: h for n, h in histories.items() if any(e.get("blend") for e in h)}
         if with_blend:
             with_beta = [name for name in with_blend if free_beta(_session_variant(trained[name]))]
             session_blend = (_("Session models: blend α per epoch, β dotted") if with_beta
                              else _("Session models: blend α per epoch"))
-            col_blend.plotly_chart(add_beta_lines(figures.history_blend(with_blend, session_blend), with_blend, with_beta),
-                                   key="zoo_session_blend")
+            with col_blend:
+                show_figure(add_beta_lines(figures.history_blend(with_blend, session_blend), with_blend, with_beta),
+                            "zoo_session_blend")
 
 
 def _with_stage(row: dict, variant: str) -> dict:
@@ -131,10 +135,12 @@ def _sweep_section() -> None:
                 icon=":material/hourglass_top:")
         return
     col_acc, col_blend = st.columns(2)
-    col_acc.plotly_chart(sweep_accuracy_figure(
-        runs, _("Test accuracy against training-set size (mean ± std over seeds)")), key="sweep_accuracy")
-    col_blend.plotly_chart(sweep_blend_figure(
-        runs, _("Learned blend against training-set size: α (dynamic) and β (static)")), key="sweep_blend")
+    with col_acc:
+        show_figure(sweep_accuracy_figure(
+            runs, _("Test accuracy against training-set size (mean ± std over seeds)")), "sweep_accuracy")
+    with col_blend:
+        show_figure(sweep_blend_figure(
+            runs, _("Learned blend against training-set size: α (dynamic) and β (static)")), "sweep_blend")
     st.markdown(report_markdown())
     st.caption(_("Each variant trains on the same class-balanced subset for a given size and seed, with one recipe; "
                  "the number of steps per size was chosen on validation images only. One dataset, small models, "

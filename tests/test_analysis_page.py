@@ -22,6 +22,7 @@ from app.samples import list_samples
 from container_edu import analysis as an
 from container_edu import load_pretrained, record_affinities
 from container_edu.data.images import load_image
+from container_edu.figures import colors
 
 TABS = ["Same query, two images", "Head gallery", "Rollout"]
 
@@ -245,4 +246,4 @@ def test_every_figure_saves_as_png_or_svg_with_a_named_file(with_weights, tab):
     if tab != "Head gallery":  # maps: the file name carries the query, and the figure marks it
         assert all(re.search(r"_q\d+-\d+", c["toImageButtonOptions"]["filename"]) for c in configs)
         for figure in figures_of(at):
-            assert any(t.get("marker", {}).get("color") == "#ff2d2d" for t in figure["data"] if t["type"] == "scatter")
+            assert any(t.get("marker", {}).get("color") == colors.QUERY_FILL for t in figure["data"] if t["type"] == "scatter")

@@ -40,7 +40,9 @@ def test_blend_reading_guide_for_container_compares_alpha_with_beta(no_weights):
     # The guide describes the learned blend (the bars), not the sliders.
     at.slider(key=f"blend_beta_random:fmnist_container:0_{blocks[0]}").set_value(
         float(np.clip(alphas[0] + 0.3, 0, 1))).run()
-    assert captions(at).count(f"{blocks[0]}: α") == 1
+    # (the guide's captions: the figures' text alternatives below them quote the slider values in their titles)
+    guide = " | ".join(c.value for c in at.caption if "compare α with β" in c.value)
+    assert guide.count(f"{blocks[0]}: α") == 1
 
 
 def test_blended_maps_say_the_conv_kernels_are_averaged_per_head(no_weights):

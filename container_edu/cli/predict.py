@@ -30,7 +30,7 @@ heat map over the image the model saw:
 Colours are the app's (``container_edu.figures.colors``): attention rows, which are
 probabilities, use viridis from 0 (dark purple) to the map's own maximum
 (yellow); conv, static and blended maps, which are signed, use red-white-blue
-symmetric around 0 (white); the query token is a red cross. Each map is
+symmetric around 0 (white); the query token is a white cross edged in black. Each map is
 scaled on its own, so compare shapes, not brightness, across tiles.
 
 Bad input (unreadable image or checkpoint, unknown block, query outside the
@@ -166,12 +166,15 @@ def _input_error_types() -> tuple[type[BaseException], ...]:
 class _Loaded:
     """A model ready for one image: the model, its input and what to call its classes."""
 
-    def __init__(self, model, x, display, class_names: Sequence[str], device) -> None:
+    def __init__(self, model, x, display, class_names: Sequence[str], device, *, image=None,
+                 fashion_mnist: bool = False) -> None:
         self.model = model
         self.x = x  # (1, C, H, W) on device
         self.display = display  # RGB PIL image, _DISPLAY_SIZE square
         self.class_names = class_names
         self.device = device
+        self.image = image  # the picture as loaded, before preprocessing
+        self.fashion_mnist = fashion_mnist  # a zoo model: it knows 28×28 grey clothing and nothing else
 
 
 def _load(args: argparse.Namespace) -> _Loaded:
@@ -206,7 +209,8 @@ def _load(args: argparse.Namespace) -> _Loaded:
             model = load_installed("container_light", getattr(args, "weights_dir", None), device=device)
         card = card_for_model(model)
     x, display = preprocess(card, image, display_size=_DISPLAY_SIZE)
-    return _Loaded(model, x.to(device), display, card.class_names, device)
+    return _Loaded(model, x.to(device), display, card.class_names, device, image=image,
+                   fashion_mnist=name.startswith(ZOO_PREFIX))
 
 
 def _load_zoo(name: str, checkpoint: str | None, device):
@@ -262,11 +266,32 @@ def run_predict(args: argparse.Namespace) -> int:
         {"rank": rank, "index": int(index), "label": loaded.class_names[int(index)], "probability": float(value)}
         for rank, (value, index) in enumerate(zip(values.tolist(), indices.tolist()), start=1)
     ]
+    note = photo_note(loaded)
     if args.json:
         print(json.dumps(rows, indent=2))
+        if note:  # stderr: the JSON on stdout stays one document a program can read
+            print(f"note: {note}", file=sys.stderr)
     else:
         print(format_table(rows))
+        if note:
+            print(f"\nnote: {note}")
     return 0
+
+
+#: How to get a model for photos, said at the end of the note (the app says where its own button is).
+_PHOTO_MODEL = ("get the authors' ImageNet weights with `python -m container_edu weights fetch`, then use "
+                "`--model container_light`")
+
+
+def photo_note(loaded: _Loaded) -> str | None:
+    """The app's "This model only knows Fashion-MNIST" note, in the same words, for an image unlike its data;
+    Markdown emphasis dropped for the terminal (code spans kept as plain text)."""
+    if not loaded.fashion_mnist or loaded.image is None:
+        return None
+    from container_edu.data.photo_notes import fashion_mnist_note
+
+    note = fashion_mnist_note(loaded.image, how=_PHOTO_MODEL)
+    return None if note is None else note.replace("**", "").replace("`", "")
 
 
 def format_table(rows: Sequence[dict]) -> str:

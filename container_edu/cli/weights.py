@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from container_edu.cli.table import aligned_table
+
 __all__ = ["add_parser", "run_fetch", "run_import", "run_list"]
 
 _EXIT_FAILED = 1
@@ -129,8 +131,8 @@ def run_list(args: argparse.Namespace) -> int:
     if store.installed_card(folder) is None:
         print(f"  {store.IMAGENET_MODEL} (ImageNet, the authors' weights): not installed; "
               "run `python -m container_edu weights fetch` (or `weights import PATH`)")
-    print(f"{'name':<24} {'kind':<9} {'size':>9}  {'sha256':<64}  path")
-    for item in stored:
-        state = "" if item.intact else "  DAMAGED: does not match its card"
-        print(f"{item.name:<24} {item.kind:<9} {item.size / 2**20:>7.1f}MB  {item.sha256}  {item.weights_path}{state}")
+    rows = [(item.name, item.kind, f"{item.size / 2**20:.1f} MB", item.sha256,
+              f"{item.weights_path}" + ("" if item.intact else "  DAMAGED: does not match its card"))
+             for item in stored]
+    print(aligned_table(("name", "kind", "size", "sha256", "path"), rows, right={"size"}))
     return 0 if all(item.intact for item in stored) else _EXIT_FAILED

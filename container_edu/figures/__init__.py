@@ -11,6 +11,8 @@ the optional ``kaleido`` package and a Chrome or Chromium on the machine:
   multiples of maps on the token grid, optionally over the picture the model
   saw (:class:`Panel`, :func:`panels`, :func:`grid_row`), the picture itself.
 - :mod:`.charts`: top-k predictions, learned blends, training histories.
+- :mod:`.describe`: each figure's text alternative, a sentence and its data as
+  a table (``describe(fig)``; the app draws them under every chart).
 - :mod:`.maps`: one recorded block's rows for a query (one head's parts, or
   every head), its ``N x N`` matrix, the blend of every mixed block, a moved
   blend against the learned one, and several kinds' affinities side by side,
@@ -20,6 +22,7 @@ the optional ``kaleido`` package and a Chrome or Chromium on the machine:
 """
 
 from container_edu.figures.charts import blend_bars, history_accuracy, history_blend, probability_comparison, topk_bar
+from container_edu.figures.describe import FigureText, describe, describe_figure
 from container_edu.figures.heatmaps import (
     DIVERGING,
     FONT,
@@ -55,4 +58,5 @@ __all__ = [
     "topk_bar", "probability_comparison", "blend_bars", "history_accuracy", "history_blend",
     "PART_TITLES", "part_symbols", "symbols", "averaged_note", "part_is_signed", "map_panels", "query_maps_figure", "heads_figure",
     "head_matrix_figure", "blend_figure", "blend_change_figure", "operator_comparison",
+    "FigureText", "describe", "describe_figure",
 ]

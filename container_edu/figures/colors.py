@@ -9,7 +9,10 @@ same wherever it is drawn:
 - signed maps (conv kernels, learned mixer matrices, blends) use
   :data:`DIVERGING` (red-white-blue, reversed so that positive is red),
   symmetric around 0, so that white always means "no contribution";
-- the query token is marked with a cross of :data:`QUERY_COLOR`.
+- the query token is marked with a white cross edged in black (:data:`QUERY_FILL` over :data:`QUERY_HALO`),
+  readable on every colour of every scale, since one of the two always stands out (tests/test_palettes.py);
+- series of a chart take :data:`CATEGORICAL` (Okabe and Ito's colours, told apart under protanopia,
+  deuteranopia and tritanopia), and never by colour alone: each also has its own dash, marker or label.
 
 Plotly takes the scales by name (``SEQUENTIAL``, ``DIVERGING``,
 ``MAGNITUDE``); the same scales are written out below as colour stops
@@ -31,6 +34,10 @@ __all__ = [
     "DIVERGING",
     "MAGNITUDE",
     "QUERY_COLOR",
+    "QUERY_FILL",
+    "QUERY_HALO",
+    "CATEGORICAL",
+    "MARKERS",
     "OPERATOR_COLORS",
     "is_signed",
     "lookup_table",
@@ -44,10 +51,20 @@ __all__ = [
 SEQUENTIAL = "Viridis"
 DIVERGING = "RdBu_r"
 MAGNITUDE = "Reds"
-#: The query token's cross, in figures and pictures alike.
+#: The query token's cross, in figures and pictures alike: a white cross over a wider black one. White stands out
+#: on the dark ends of the scales and black on the light ones, whatever a reader's colour vision.
+QUERY_FILL = "#ffffff"
+QUERY_HALO = "#000000"
+#: A single colour for a cross drawn without its black edge (kept for figures built by hand); prefer the pair.
 QUERY_COLOR = "#ff2d2d"
-#: One colour per operator family, the same in every lesson.
-OPERATOR_COLORS = {"attention": "#d62728", "conv": "#1f77b4", "mixer": "#2ca02c"}
+#: Series of a chart, in order: Okabe & Ito's palette for colour-blind readers (blue, vermillion, bluish green,
+#: reddish purple, black), each at least 3:1 against the white plot (WCAG 1.4.11) and, simulated under
+#: protanopia, deuteranopia and tritanopia, at least 10 apart in CAM02-UCS (tests/test_palettes.py).
+CATEGORICAL = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000")
+#: Marker shapes that go with the colours, so that a series is told apart without colour too.
+MARKERS = ("circle", "square", "diamond", "triangle-up", "x", "star")
+#: One colour per operator family, the same in every lesson (from :data:`CATEGORICAL`).
+OPERATOR_COLORS = {"attention": CATEGORICAL[1], "conv": CATEGORICAL[0], "mixer": CATEGORICAL[2]}
 
 # Evenly spaced colour stops of each scale, as Plotly defines them (plotly.colors.sequential.Viridis,
 # plotly.colors.diverging.RdBu, plotly.colors.sequential.Reds); tests hold them equal to Plotly's.
@@ -111,14 +128,16 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 
 def mark_query(image: Image.Image, query: tuple[int, int], grid: tuple[int, int]) -> Image.Image:
-    """Draw the query token ``(y, x)`` of an ``H x W`` token grid on ``image`` as a cross (in place; returned)."""
+    """Draw the query token ``(y, x)`` of an ``H x W`` token grid on ``image`` as a white cross edged in black
+    (in place; returned)."""
     (y, x), (grid_h, grid_w) = query, grid
     cell_w, cell_h = image.width / grid_w, image.height / grid_h
     cx, cy, r = (x + 0.5) * cell_w, (y + 0.5) * cell_h, max(2.0, min(cell_w, cell_h) * 0.35)
     draw = ImageDraw.Draw(image)
     width = max(1, int(r / 3))
-    draw.line((cx - r, cy - r, cx + r, cy + r), fill=_rgb(QUERY_COLOR), width=width)
-    draw.line((cx - r, cy + r, cx + r, cy - r), fill=_rgb(QUERY_COLOR), width=width)
+    for colour, extra in ((QUERY_HALO, 2), (QUERY_FILL, 0)):
+        draw.line((cx - r, cy - r, cx + r, cy + r), fill=_rgb(colour), width=width + extra)
+        draw.line((cx - r, cy + r, cx + r, cy - r), fill=_rgb(colour), width=width + extra)
     return image
 
 

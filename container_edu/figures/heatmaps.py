@@ -24,7 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL, is_signed
+from container_edu.figures.colors import DIVERGING, QUERY_FILL, QUERY_HALO, SEQUENTIAL, is_signed
+from container_edu.figures.describe import (
+    FigureText,
+    attach,
+    heatmap_text,
+    join_sentences,
+    number,
+    plain,
+    top_entries,
+)
 from container_edu.text import N_, translate
 
 __all__ = [
@@ -43,7 +52,9 @@ __all__ = [
 ]
 
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
-QUERY_MARKER = dict(symbol="x-thin", size=14, color=QUERY_COLOR, line=dict(width=3, color=QUERY_COLOR))
+#: The query's cross: a black one under a narrower white one, so that it reads on any colour of any scale.
+QUERY_MARKERS = (dict(symbol="x-thin", size=16, color=QUERY_HALO, line=dict(width=6, color=QUERY_HALO)),
+                 dict(symbol="x-thin", size=14, color=QUERY_FILL, line=dict(width=3, color=QUERY_FILL)))
 
 
 def as_array(values: object) -> np.ndarray:
@@ -173,12 +184,26 @@ def affinity_matrix(
         )
     )
     if query_token is not None:
-        fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=query_token - 0.5, y1=query_token + 0.5,
-                      line=dict(color=QUERY_COLOR, width=2))
+        for colour, width in ((QUERY_HALO, 4), (QUERY_FILL, 2)):
+            fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=query_token - 0.5, y1=query_token + 0.5,
+                          line=dict(color=colour, width=width))
     fig.update_xaxes(title_text=translate("key token j"), constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(title_text=translate("query token i"), autorange="reversed", scaleanchor="x", constrain="domain",
                      showgrid=False, zeroline=False)
-    return base_layout(fig, title, height, title_width=title_width)
+    fig = base_layout(fig, title, height, title_width=title_width)
+    return attach(fig, _matrix_text(matrix, title, colorbar_title, scale["colorscale"] == DIVERGING, query_token))
+
+
+def _matrix_text(matrix: np.ndarray, title: str, name: str, signed: bool, query_token: int | None) -> FigureText:
+    """The matrix's largest entries, and those of the query's row when one is outlined."""
+    text = heatmap_text([(name, matrix, signed)], title, cell_names=(N_("query token i"), N_("key token j")))
+    if query_token is None:
+        return text
+    row = top_entries(matrix[query_token][None, :], 3, signed=signed)
+    keys = translate("; ").join(f"{column} ({number(value)})" for _, column, value in row)
+    sentence = translate("Row i = {i} (the query, outlined): its largest entries are at key tokens {keys}.",
+                         i=query_token, keys=keys)
+    return FigureText(join_sentences(text.sentence, sentence), text.columns, text.rows)
 
 
 # --------------------------------------------------------------------------
@@ -223,7 +248,7 @@ def panels(
 
     ``image`` (``(H_img, W_img, 3)`` uint8) draws each map over the picture
     the model saw, stretched to cover it, with ``opacity``. ``query`` marks
-    the query cell (grid coordinates) with a red cross. ``clickable`` adds an
+    the query cell (grid coordinates) with a white cross edged in black. ``clickable`` adds an
     invisible point on every cell (``customdata = [y, x]``), so that a click
     can select a query with Streamlit's ``on_select``.
 
@@ -319,8 +344,8 @@ def panels(
             ))
         if query is not None:
             qy, qx = query
-            traces.append(dict(type="scatter", x=[x0 + cell_w * qx], y=[y0 + cell_h * qy], mode="markers",
-                               marker=QUERY_MARKER, showlegend=False, hoverinfo="skip", **axes))
+            traces += [dict(type="scatter", x=[x0 + cell_w * qx], y=[y0 + cell_h * qy], mode="markers",
+                            marker=marker, showlegend=False, hoverinfo="skip", **axes) for marker in QUERY_MARKERS]
         layout[f"xaxis{suffix}"] = dict(
             domain=x_domain, anchor=f"y{suffix}", range=x_range, showgrid=False, zeroline=False, constrain="domain",
             showticklabels=image is None,
@@ -344,7 +369,9 @@ def panels(
         margin=dict(l=64 if show_axis_titles else 20, r=30 if not shared_scale else 90, t=top, b=below_px + 12),
         clickmode="event+select" if clickable else None, dragmode=False,
     )
-    return fig
+    described = [(item.subtitle or item.colorbar_title, as_array(item.z),
+                  is_signed(as_array(item.z)) if item.signed is None else item.signed) for item in items]
+    return attach(fig, heatmap_text(described, title, query=query, cell_names=(axis_titles[1], axis_titles[0])))
 
 
 def grid_row(
@@ -387,4 +414,6 @@ def image_figure(image: np.ndarray, title: str, height: int = 320, title_width: 
     fig.update_yaxes(showticklabels=False, showgrid=False, scaleanchor="x")
     fig = base_layout(fig, title, height, title_width=title_width)
     fig.update_layout(margin=dict(l=10, r=10, b=10))
-    return fig
+    height_px, width_px = np.asarray(image).shape[:2]
+    return attach(fig, FigureText(translate("{title}: the picture, {w}×{h} pixels.", title=plain(title), w=width_px,
+                                            h=height_px)))

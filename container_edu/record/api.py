@@ -33,7 +33,7 @@ from container_edu.hub.cards import ModelCard, card_for_model
 from container_edu.record.inspection import InspectError, Inspection, run_inspection
 from container_edu.text import N_
 
-__all__ = ["inspect", "available_models", "WeightsNotInstalledError", "IMAGENET_MODEL", "FETCH_COMMAND"]
+__all__ = ["inspect", "available_models", "describe", "WeightsNotInstalledError", "IMAGENET_MODEL", "FETCH_COMMAND"]
 
 #: The paper's ImageNet Container-Light: not bundled, installed once by :data:`FETCH_COMMAND`.
 IMAGENET_MODEL = "container_light"
@@ -44,6 +44,15 @@ ImageInput = str | os.PathLike | Image.Image | np.ndarray
 
 class WeightsNotInstalledError(InspectError):
     """The ImageNet weights were asked for but are not installed here (or the installed file is damaged)."""
+
+
+def describe(figure):
+    """Any figure's text alternative, a :class:`~container_edu.figures.describe.FigureText`: one sentence (what is
+    shown, the query, where the weight concentrates, the largest entries) and the data as a table; the app shows
+    the same under each chart. Imported on use: ``import container_edu`` does not pay for Plotly."""
+    from container_edu.figures.describe import describe as describe_figure_text
+
+    return describe_figure_text(figure)
 
 
 def available_models() -> list[str]:

@@ -68,6 +68,7 @@ def zoo_rows(verify: bool = False, data_dir: str | None = None) -> list[dict]:
             "blend": _blend_text(card.final_blend, card.variant),
             "epochs": card.epochs,
             "train_minutes": card.wall_time_seconds / 60,
+            "training_images": training_images(card),
         }
         if verify:
             row["measured_accuracy"] = evaluate(model, x_test, labels)
