@@ -55,6 +55,7 @@ def test_blended_maps_say_the_conv_kernels_are_averaged_per_head(no_weights):
 
 def test_inspector_titles_and_downloads_say_the_conv_kernels_are_averaged(no_weights):
     at = open_link(INSPECTOR, {"model": "untrained:fmnist_container_light", "head": "1"})
+    at.radio(key="insp_matrix_part").set_value("blended").run()  # the N×N tab draws one matrix at a time
     figure_titled(at, r"blended: .*conv kernels averaged over head 1's channels")  # the N×N matrix
     maps = figure_titled(at, r"Block blocks2\.1, head 1")
     subtitles = " ".join(a.get("text", "") for a in maps["layout"].get("annotations", []))

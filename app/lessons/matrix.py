@@ -9,6 +9,7 @@ import torch
 from app.i18n import N_, _
 from container_edu.ops import affinity as aff
 
+from app.figure_view import show_figure
 from app.lessons.parts import figures
 from app.lessons.parts.network import show_block
 from app.lessons.parts.steps import Step
@@ -137,16 +138,16 @@ def _idea() -> None:
 def _aby_figures(matrix: torch.Tensor, v: torch.Tensor, y: torch.Tensor, prefix: str) -> None:
     col_a, col_v, col_y = st.columns([1.15, 1, 1])
     with col_a:
-        st.plotly_chart(figures.heatmap(
+        show_figure(figures.heatmap(
             matrix, _("Affinity A (N × N)"), "A[i, j]",
             x_title=_("input token j"), y_title=_("output token i"), x_labels=SHORT_LABELS, y_labels=SHORT_LABELS,
             diverging=True, show_values=True), key=f"{prefix}_fig_a")
     with col_v:
-        st.plotly_chart(figures.heatmap(
+        show_figure(figures.heatmap(
             v, _("Values V (N × C)"), "V[j, c]", x_title=_("channel c"), y_title=_("token j"),
             x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key=f"{prefix}_fig_v")
     with col_y:
-        st.plotly_chart(figures.heatmap(
+        show_figure(figures.heatmap(
             y, _("Output Y = A V (N × C)"), "Y[i, c]", x_title=_("channel c"), y_title=_("output token i"),
             x_labels=CHANNEL_LABELS, y_labels=SHORT_LABELS, diverging=True, show_values=True), key=f"{prefix}_fig_y")
 

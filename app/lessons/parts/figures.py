@@ -22,7 +22,8 @@ import torch
 from plotly.subplots import make_subplots
 
 from app.i18n import N_, _
-from container_edu.figures.colors import DIVERGING, QUERY_COLOR, SEQUENTIAL
+from container_edu.figures.colors import DIVERGING, SEQUENTIAL
+from container_edu.figures.heatmaps import QUERY_MARKERS
 
 from app.lessons.parts.course import lesson_ref, lesson_span
 
@@ -110,11 +111,11 @@ def grid_map(
         diverging=diverging, colorscale=colorscale, zmin=zmin, zmax=zmax, height=height, value_format=".3f",
     )
     if query is not None:
-        fig.add_trace(go.Scatter(
-            x=[query[1]], y=[query[0]], mode="markers", name=_("query token i"),
-            marker=dict(symbol="x-thin", size=16, line=dict(width=3, color=QUERY_COLOR)),
-            hovertemplate=_("query token i") + "<extra></extra>",
-        ))
+        for marker in QUERY_MARKERS:  # a white cross edged in black: readable on every colour map
+            fig.add_trace(go.Scatter(
+                x=[query[1]], y=[query[0]], mode="markers", name=_("query token i"), showlegend=False,
+                marker=marker, hovertemplate=_("query token i") + "<extra></extra>",
+            ))
     if box is not None:
         y0, y1, x0, x1 = box
         fig.add_shape(type="rect", x0=x0 - 0.5, x1=x1 + 0.5, y0=y0 - 0.5, y1=y1 + 0.5,
@@ -170,11 +171,11 @@ def heatmaps_side_by_side(
             fig.update_yaxes(scaleanchor=f"x{col if col > 1 else ''}", constrain="domain", row=1, col=col)
             fig.update_xaxes(constrain="domain", row=1, col=col)
         if query is not None:
-            fig.add_trace(go.Scatter(
-                x=[query[1]], y=[query[0]], mode="markers", showlegend=False,
-                marker=dict(symbol="x-thin", size=14, line=dict(width=3, color=QUERY_COLOR)),
-                hovertemplate=_("query token i") + "<extra></extra>",
-            ), row=1, col=col)
+            for marker in QUERY_MARKERS:
+                fig.add_trace(go.Scatter(
+                    x=[query[1]], y=[query[0]], mode="markers", showlegend=False, marker=marker,
+                    hovertemplate=_("query token i") + "<extra></extra>",
+                ), row=1, col=col)
     fig.update_layout(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=80, b=10))
     return fig
 
