@@ -176,7 +176,7 @@ def write_pdf(html_file: Path, pdf_file: Path, timeout_s: float = 180) -> None:
     """Print ``html_file`` to ``pdf_file`` with the headless Chromium, offline (the page loads nothing else)."""
     chromium = chromium_path()
     if chromium is None:
-        raise PdfUnavailable("no PDF: chromium is not installed (apt-get install chromium); the HTML prints too")
+        raise PdfUnavailable("no PDF: chromium is not installed (Debian's package chromium); the HTML prints too")
     with tempfile.TemporaryDirectory(prefix="worksheet-chromium-") as profile:
         command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                    f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf_file.resolve()}",
