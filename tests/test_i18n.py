@@ -548,14 +548,12 @@ def test_a_finished_training_run_is_shown_in_chinese():
 
 def test_lesson_constants_that_repeat_numbers_match_them():
     """Options marked whole with N_ spell out numbers the code uses; they must stay in step with it."""
-    from app.lessons import measured, trained
-    from container_edu.analysis import gallery
+    from app.lessons import trained
 
     band = trained.NEAR_START
     assert trained.LEAN_PREDICTIONS == (f"towards attention (α above {0.5 + band})",
                                         f"towards the conv (α below {0.5 - band})",
                                         f"nowhere clear (within {band} of 0.5)")
-    assert set(measured.HEAD_LABELS) == {gallery.LOCAL, gallery.GLOBAL, gallery.KERNEL}
 
 
 def test_the_data_source_is_described_as_the_core_describes_it_in_english(tmp_path):
