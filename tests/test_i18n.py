@@ -528,6 +528,9 @@ def test_a_finished_training_run_is_shown_in_chinese():
     if not HAVE_DATA:
         pytest.skip("Fashion-MNIST is not installed")
     at = _lesson_in_chinese("train")
+    at.segmented_control(key="train_step").set_value("predict").run()
+    at.radio(key="train_prediction").set_value(at.radio(key="train_prediction").options[0]).run()
+    at.segmented_control(key="train_step").set_value("run").run()
     at.select_slider(key="train_subset").set_value(256)
     at.slider(key="train_epochs").set_value(1)
     at.text_input(key="train_name").set_value("zh_run")

@@ -84,3 +84,24 @@ def test_one_epoch_is_singular():
     assert "× 1 epoch at batch" in shown and "1 epochs" not in shown
     at.slider(key="train_epochs").set_value(2).run()
     assert "× 2 epochs at batch" in " ".join(str(element.value) for element in [*at.info, *at.caption])
+
+
+@pytest.mark.parametrize("key", ["train", "measured"])
+def test_every_step_shows_no_english_in_chinese(key):
+    """Every step of the lesson in Chinese, its prediction made (so the reveal is drawn), figure titles included."""
+    from apptest_support import figure_title, figures_of
+    from i18n_support import rendered_texts, untranslated_english
+    from lesson_support import BY_KEY
+
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params.update({"lesson": key, "lang": "zh"})
+    at.run()
+    for step in step_ids(key):
+        at.segmented_control(key=f"{key}_step").set_value(step).run()
+        if step == "predict":
+            prediction = at.radio(key=BY_KEY[key].PREDICTION.key)
+            prediction.set_value(prediction.options[0]).run()
+        assert_no_exception(at)
+        shown = rendered_texts(at.main) + [figure_title(figure) for figure in figures_of(at)]
+        english = untranslated_english(shown)
+        assert not english, (step, english)
