@@ -70,11 +70,11 @@ QUESTIONS = (
              N_("The distance is an average over queries and pictures. The head's rows are still a softmax of this "
                 "picture's queries and keys; the same reach does not make them a fixed kernel.")),
             (N_("Yes: the same reach means the same operator"),
-             N_("Reach is one number; a conv has the same row at every query on every picture, which the first part "
-                "of this lesson shows attention does not.")),
+             N_("Reach is one number; a conv has the same row at every query on every picture, which the two-image "
+                "rows of this lesson show attention does not.")),
             (N_("Only if its entropy is also as low as the kernel's"),
-             N_("Even equal distance and entropy are averages; the row still depends on the picture (measure it in the "
-                "first part).")),
+             N_("Even equal distance and entropy are averages; the row still depends on the picture (compare its rows on "
+                "two images).")),
         ),
         0,
     ),
