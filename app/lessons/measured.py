@@ -11,6 +11,7 @@ import torch
 from app.figure_view import show_figure
 from app.i18n import N_, _
 from container_edu import analysis as an
+from container_edu.figures import wrap_title
 from container_edu.ops import affinity as aff
 from container_edu.record.trace import record_affinities
 
@@ -122,6 +123,16 @@ def _name(labels: torch.Tensor | None, index: int) -> str:
     return _("test image {index} ({name})").format(index=index, name=class_name(int(labels[index])))
 
 
+def _titled(fig, title: str, width: int):
+    """``fig`` with ``title`` wrapped to ``width`` columns (a figure in a column is narrow; Plotly does not wrap)."""
+    wrapped = wrap_title(title, width)
+    lines = wrapped.count("<br>") + 1
+    # Room for the title's lines and for two-line panel titles under it.
+    fig.update_layout(title=dict(text=wrapped, y=1.0, yref="container", yanchor="top", pad=dict(t=12)), height=fig.layout.height + 20 * lines,
+                      margin=dict(t=70 + 20 * lines))
+    return fig
+
+
 def _model() -> LessonModel:
     loaded = lesson_model(MODEL)
     if loaded.is_random:
@@ -182,19 +193,22 @@ def _predict_and_reveal() -> None:
     compared = {c.kind: c for c in an.compare_rows(records_a[block], records_b[block], head, query)}
     attention, static = compared["attention"], compared["static"]
     yx = divmod(query, width)
-    show_figure(figures.heatmaps_side_by_side(
-        [(attention.row_a, f"A_{head}(X), {_name(labels, int(index_a))}"),
-         (attention.row_b, f"A_{head}(X), {_name(labels, int(index_b))}")],
-        _("Attention row i = t{query} of {block}, head {head}, on two images").format(query=query, block=block,
-                                                                                       head=head),
-        _("attention weight"), grid=True, query=yx, height=300), key="measured_fig_attention")
-    show_figure(figures.heatmaps_side_by_side(
-        [(static.row_a, _("A_{head}^conv, image A").format(head=head)),
-         (static.row_b, _("A_{head}^conv, image B").format(head=head)),
-         (static.row_a - static.row_b, _("image A − image B"))],
-        _("Conv row i = t{query} of {block} (head {head}'s kernels averaged over its channels), on the same two "
-          "images").format(query=query, block=block, head=head),
-        _("conv weight"), diverging=True, grid=True, query=yx, height=300), key="measured_fig_static")
+    left, right = st.columns([1, 1.2])
+    with left:
+        show_figure(_titled(figures.heatmaps_side_by_side(
+            [(attention.row_a, f"A_{head}(X)<br>" + _("image A")), (attention.row_b, f"A_{head}(X)<br>" + _("image B"))],
+            "", _("attention weight"), grid=True, query=yx, height=320),
+            _("Attention row i = t{query} of {block}, head {head}. Image A: {image_a}; image B: {image_b}").format(
+                query=query, block=block, head=head, image_a=_name(labels, int(index_a)),
+                image_b=_name(labels, int(index_b))), 50), key="measured_fig_attention")
+    with right:
+        show_figure(_titled(figures.heatmaps_side_by_side(
+            [(static.row_a, f"A_{head}^conv<br>" + _("image A")),
+             (static.row_b, f"A_{head}^conv<br>" + _("image B")),
+             (static.row_a - static.row_b, _("image A − image B"))],
+            "", _("conv weight"), diverging=True, grid=True, query=yx, height=320),
+            _("Conv row i = t{query} of {block} (head {head}'s kernels averaged over its channels), on the same two "
+              "images").format(query=query, block=block, head=head), 60), key="measured_fig_static")
     conv_same = check_close(_("every channel's conv row is the same on both images (static)"),
                             records_a[block].static_row(query), records_b[block].static_row(query))
     attention_same = check_close(_("attention rows"), attention.row_a, attention.row_b)

@@ -289,7 +289,7 @@ def _time_lapse(card) -> None:
     series = [(f"{block}: α", epochs[:upto], ([0.5] + [float(e["blend"][block][0]) for e in card.history])[:upto])
               for block in sorted(card.final_blend)]
     show_figure(figures.lines(series, _("{name}: α after each epoch (epoch 0 = initialisation)").format(
-        name=BUNDLED_RUN), _("epoch"), "α", y_range=(0, 1), height=340), key="train_fig_replay")
+        name=BUNDLED_RUN), _("epoch"), "α", y_range=(0, 1), height=300), key="train_fig_replay")
     images = (card.training or {}).get("train_subset") or _("all")
     st.caption(_("From the card: trained for {epochs} (data: {dataset}); training subset: {images}. Every point is "
                  "read from card.history, not measured here.").format(

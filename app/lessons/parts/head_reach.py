@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from app.i18n import _
 from container_edu import analysis as an
+from container_edu.figures import wrap_title
 
 __all__ = ["attention_heads", "head_name", "distance_figure", "entropy_figure", "uniform_reference"]
 
@@ -32,9 +33,18 @@ def uniform_reference(gallery: an.Gallery) -> tuple[tuple[int, int], float, floa
     return grid, distance, entropy
 
 
-def _layout(fig: go.Figure, title: str, y_title: str) -> None:
-    fig.update_layout(title=dict(text=title), height=380, yaxis_title=y_title, margin=dict(l=10, r=10, t=70, b=10),
-                      legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0))
+def _layout(fig: go.Figure, title: str, y_title: str, top: float) -> None:
+    """A wrapped title (the figure sits in half the page), the legend inside the plot above the bars."""
+    wrapped = wrap_title(title, 54)
+    lines = wrapped.count("<br>") + 1
+    fig.update_layout(title=dict(text=wrapped, y=1.0, yref="container", yanchor="top", pad=dict(t=12)), height=380 + 20 * lines, yaxis_title=y_title,
+                      yaxis_range=[0, top * 1.45], margin=dict(l=10, r=10, t=40 + 22 * lines, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=1.0, xanchor="left", x=0,
+                                  bgcolor="rgba(255,255,255,0.85)"))
+    fig.update_xaxes(tickangle=-40)
+
+
+_LABEL = {"bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 11}}
 
 
 def distance_figure(gallery: an.Gallery, source: str) -> go.Figure:
@@ -50,13 +60,14 @@ def distance_figure(gallery: an.Gallery, source: str) -> go.Figure:
     fig.add_hline(y=gallery.local_threshold, line=dict(color=FLAT_COLOUR, dash="dot"),
                   annotation_text=_("flat {k}×{k} kernel: {distance:.2f} tokens").format(
                       k=gallery.threshold_kernel, distance=gallery.local_threshold),
-                  annotation_position="bottom right")
+                  annotation_position="bottom right", annotation=_LABEL)
     fig.add_hline(y=uniform_distance, line=dict(color=UNIFORM_COLOUR, dash="dash"),
                   annotation_text=_("uniform attention on {height}×{width}: {distance:.2f} tokens").format(
                       height=grid[0], width=grid[1], distance=uniform_distance),
-                  annotation_position="top left")
+                  annotation_position="top right", annotation=_LABEL)
+    top = max([uniform_distance] + [h.attention_distance + h.attention_distance_std for h in heads])
     _layout(fig, _("Mean attention distance per head over {count} {source} (bars: sd over the images)").format(
-        count=gallery.num_images, source=source), _("mean distance (tokens)"))
+        count=gallery.num_images, source=source), _("mean distance (tokens)"), top)
     return fig
 
 
@@ -73,7 +84,7 @@ def entropy_figure(gallery: an.Gallery) -> go.Figure:
     fig.add_hline(y=log_n, line=dict(color=UNIFORM_COLOUR, dash="dash"),
                   annotation_text=_("uniform attention: log {count} = {entropy:.2f} nats").format(
                       count=grid[0] * grid[1], entropy=log_n),
-                  annotation_position="bottom right")
+                  annotation_position="top right", annotation=_LABEL)
     _layout(fig, _("Mean row entropy per head over the same images, against a uniform row"),
-            _("mean row entropy (nats)"))
+            _("mean row entropy (nats)"), log_n)
     return fig
