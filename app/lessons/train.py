@@ -174,8 +174,9 @@ def _progress_view() -> None:
              "cancelled": _("cancelled before it started")}[snap.status]
     if job.stop_requested and snap.status == "running":
         label = _("stopping after this step…")
-    st.progress(min(done / total, 1.0), text=_("{name}: {status} — step {done} of {total}, {seconds:.0f} s").format(
-        name=job.name, status=label, done=done, total=snap.total_steps or "?", seconds=snap.elapsed))
+    if not (job.collected and job.result is not None):  # a finished run's own message below says where it is
+        st.progress(min(done / total, 1.0), text=_("{name}: {status} — step {done} of {total}, {seconds:.0f} s").format(
+            name=job.name, status=label, done=done, total=snap.total_steps or "?", seconds=snap.elapsed))
     if snap.error:
         # The error itself is Python's exception message, shown as it was raised.
         st.error(_("Training failed: {error}").format(error=deployment.without_server_folders(snap.error)))
@@ -191,7 +192,7 @@ def _progress_view() -> None:
             [(_("loss per step"), snap.steps, snap.losses),
              (_("mean of the last {count} steps").format(count=window), snap.steps, smoothed)],
             _("Training loss L per step ({mixing})").format(mixing=job.settings.mixing), _("step"),
-            _("loss (cross-entropy)"), markers=False), key="train_fig_loss")
+            _("loss (cross-entropy)"), markers=False, height=260), key="train_fig_loss")
     blocks = sorted(snap.blends[-1]) if snap.blends and snap.blends[-1] else []
     if blocks:
         series = [(f"{block}: α", snap.steps, [b[block][0] for b in snap.blends]) for block in blocks]
@@ -203,8 +204,8 @@ def _progress_view() -> None:
         # At least 0.4..0.6, so that the first tiny moves of α are not blown up to the full height.
         y_range = (min(0.4, min(values) - 0.02), max(0.6, max(values) + 0.02))
         with right:
-            show_figure(figures.lines(series, title, _("step"), _("blend weight"), markers=False, y_range=y_range),
-                        key="train_fig_blend")
+            show_figure(figures.lines(series, title, _("step"), _("blend weight"), markers=False, y_range=y_range,
+                                      height=260), key="train_fig_blend")
     else:
         right.info(_("The {mixing} variant has no blend parameter: its mixed stage uses one affinity type.").format(
             mixing=job.settings.mixing))
@@ -366,11 +367,11 @@ def _settings_panel(running: bool) -> TrainSettings:
                    steps=steps, lr=settings.lr, reach=reach, idea_step=_step_number("idea"),
                    predict_step=_step_number("predict"))
     if reach < VISIBLE_MOVE:
-        st.info(_("**This is a short run, and its α line will look flat.** {images:,} images × {epochs} at batch "
-                  "{batch} = {steps} steps at learning rate ≤ {lr:g}: by the AdamW bound (step {idea_step}) it can move "
-                  "α by at most about {reach:.3f}, less than the {visible} that {trained_lesson} calls a clear lean. "
-                  "It shows the loss falling and α starting to move; the time-lapse of step {predict_step} is the "
-                  "long run.").format(visible=VISIBLE_MOVE, trained_lesson=lesson_ref("trained"), **numbers),
+        st.info(_("**A short run: its α line will look flat.** {images:,} images × {epochs} at batch {batch} = "
+                  "{steps} steps at learning rate ≤ {lr:g}: by the AdamW bound (step {idea_step}) it can move α by "
+                  "at most about {reach:.3f}, less than the {visible} that {trained_lesson} calls a clear lean; the "
+                  "time-lapse of step {predict_step} is the long run.").format(
+                      visible=VISIBLE_MOVE, trained_lesson=lesson_ref("trained"), **numbers),
                 icon=":material/schedule:")
     else:
         st.caption(_("{images:,} images × {epochs} at batch {batch} = {steps} steps at learning rate ≤ {lr:g}: by the "
@@ -411,13 +412,14 @@ def _run() -> None:
              _("seconds"): round(log.seconds, 1)}
             for log in result.history
         ])
-        st.dataframe(history, hide_index=True, width="stretch")
+        with st.expander(_("The run's log, epoch by epoch")):
+            st.dataframe(history, hide_index=True, width="stretch")
         place = f"{TRAINED_MODELS_KEY}['{job.name}']"
         st.success((_("Run stopped early: {place} holds the model, its history and settings. Pick it on the Inspector "
                       "and Blend pages.") if result.stopped_early else
                     _("Run finished: {place} holds the model, its history and settings. Pick it on the Inspector and "
                       "Blend pages.")).format(place=place))
-    if trained:
+    if len(trained) > 1:  # one run is named by the message above
         st.caption(_("Your runs in this session: {names}").format(names=", ".join(f"`{name}`" for name in trained)))
     _verify_run(job, settings, trained)
 
