@@ -395,6 +395,18 @@ def _app(page: str, session: dict | None = None):
     return at
 
 
+def _train_run_session() -> dict:
+    """The train lesson at its live-run step (which names the data folder), its prediction made as the step asks."""
+    from app.lessons import train
+    from app.lessons.parts.progress import STORE_KEY, MemoryStore
+    from app.lessons.parts.steps import step_key
+    from app.lessons.parts.widgets import PICKER_KEY
+
+    store = MemoryStore()
+    store.record_prediction(train.KEY, train.PREDICTION.options[0])
+    return {PICKER_KEY: train.KEY, step_key(train.KEY): "run", STORE_KEY: store}
+
+
 def test_the_folder_detector_sees_the_folders_on_a_private_server(shared_server, fake_weights_dir, monkeypatch):
     """The control: with shared mode off, the same pages do name both folders, so silence below means something."""
     from app import registry
@@ -402,7 +414,7 @@ def test_the_folder_detector_sees_the_folders_on_a_private_server(shared_server,
 
     monkeypatch.setenv("CONTAINER_EDU_SHARED", "0")
     assert WEIGHTS_HOME in _leaks(_app("pages/1_Home.py"))
-    assert DATA_HOME in _leaks(_app("pages/6_Lessons.py", {PICKER_KEY: "train"}))
+    assert DATA_HOME in _leaks(_app("pages/6_Lessons.py", _train_run_session()))
     zoo = registry.bundled_ref("fmnist_container_light", registry.bundled_cards(fake_weights_dir)["fmnist_container_light"])
     assert DATA_HOME in _leaks(_app("pages/7_Analysis.py", {"model_key": zoo.key, "an_tab": "Head gallery"}))
 
@@ -422,6 +434,7 @@ def test_no_shared_lesson_names_a_server_folder(shared_server):
         at.selectbox(key=PICKER_KEY).set_value(key).run()
         assert not at.exception, (key, [e.value for e in at.exception])
         assert _leaks(at) == [], key
+    assert _leaks(_app("pages/6_Lessons.py", _train_run_session())) == [], "train, live-run step"
 
 
 @pytest.mark.parametrize("model", [None, "fmnist_container_light"])

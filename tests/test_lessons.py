@@ -340,6 +340,15 @@ def test_trained_lesson_reads_the_cards_history(tiny_weights):
 # ----------------------------------------------------------------------------- live training
 
 
+def open_training(prediction: int = 0) -> AppTest:
+    """The train lesson at its live-run step, its prediction made first (the run is offered only after it)."""
+    at = open_lesson("train", "predict")
+    at.radio(key="train_prediction").set_value(at.radio(key="train_prediction").options[prediction]).run()
+    assert_no_exception(at)
+    go_to_step(at, "train", "run")
+    return at
+
+
 def _wait_for_run(at: AppTest, name: str, timeout: float = 480.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -356,7 +365,7 @@ def _wait_for_run(at: AppTest, name: str, timeout: float = 480.0) -> dict:
 
 @needs_data
 def test_live_training_stores_the_model_for_the_other_pages():
-    at = open_lesson("train")
+    at = open_training()
     at.select_slider(key="train_subset").set_value(256)
     at.slider(key="train_epochs").set_value(1)
     at.text_input(key="train_name").set_value("tiny")
@@ -373,7 +382,7 @@ def test_live_training_stores_the_model_for_the_other_pages():
 
 @needs_data
 def test_live_training_can_be_stopped():
-    at = open_lesson("train")
+    at = open_training()
     at.select_slider(key="train_subset").set_value(5000)
     at.slider(key="train_epochs").set_value(1)
     at.text_input(key="train_name").set_value("stopped")
@@ -408,6 +417,8 @@ def test_every_lesson_runs_on_the_shipped_subset(lesson, no_full_data):
     at = open_revealed(lesson.KEY)
     assert_verified(at)
     assert not [w.value for w in at.warning if "Fashion-MNIST" in w.value], "no lesson degrades without the full set"
+    if lesson.KEY == "train":
+        go_to_step(at, "train", "run")
     if lesson.KEY in ("container", "train"):
         assert any("bundled Fashion-MNIST subset" in c.value for c in at.caption), "the figure says which data it used"
 
@@ -422,7 +433,7 @@ def test_container_lesson_sweeps_accuracy_on_the_shipped_subset(no_full_data):
 
 
 def test_live_training_runs_on_the_shipped_subset(no_full_data):
-    at = open_lesson("train")
+    at = open_training()
     assert not at.button(key="train_start").disabled
     at.select_slider(key="train_subset").set_value(256)
     at.slider(key="train_epochs").set_value(1)
@@ -449,7 +460,7 @@ def _wait_until_finished(at: AppTest, polls: int = 600) -> None:
 
 
 def test_live_training_claims_no_watched_blend_before_any_run(no_full_data):
-    at = open_lesson("train")
+    at = open_training()
     assert not at.button(key="train_start").disabled, "the shipped subset makes Start available"
     [summary] = verified(at)
     assert "watched" not in summary and "no run has finished" in summary
@@ -462,7 +473,7 @@ def test_a_failed_run_claims_no_watched_blend(no_full_data, monkeypatch):
         raise RuntimeError("out of memory while building the model")
 
     monkeypatch.setattr(training_job, "train", fails)
-    at = open_lesson("train")
+    at = open_training()
     at.button(key="train_start").click().run()
     _wait_until_finished(at)
     assert at.session_state["train_job"].status == "failed"
@@ -472,7 +483,7 @@ def test_a_failed_run_claims_no_watched_blend(no_full_data, monkeypatch):
 
 
 def test_a_run_without_a_blend_claims_no_watched_blend(no_full_data):
-    at = open_lesson("train")
+    at = open_training()
     at.selectbox(key="train_mixing").set_value("conv")
     at.select_slider(key="train_subset").set_value(256)
     at.slider(key="train_epochs").set_value(1)
@@ -530,13 +541,13 @@ def test_matrix_challenge_checks_the_learners_edit():
 
 
 def test_training_lesson_claims_nothing_was_watched_before_a_run():
-    at = open_lesson("train")
+    at = open_training()
     assert not any("you watched" in text for text in verified(at))
     # The default run is short: the page says so before Start, with its ceiling on α's move, and points to the
     # time-lapse of the bundled run.
     [short] = [i.value for i in at.info if "short run" in i.value]
-    assert "can move α by at most about" in short and "time-lapse" in short
-    assert any("Time-lapse" in e.label for e in at.expander)
+    assert "can move α by at most about" in short
+    assert f"time-lapse of step {step_ids('train').index('predict') + 1}" in short
     # A run long enough to move α past the trained lesson's band is not called short.
     at.select_slider(key="train_subset").set_value(at.select_slider(key="train_subset").options[-1])
     at.slider(key="train_epochs").set_value(5).run()
@@ -679,23 +690,49 @@ def test_attention_lesson_shows_every_head_on_a_real_image(no_full_data):
     assert_verified(at)
 
 
-def test_live_training_checks_the_learners_prediction_of_alpha(no_full_data):
+def test_live_training_checks_alphas_move_against_the_adamw_bound(no_full_data):
+    from app.lessons.parts.adam_reach import alpha_ceiling
     from container_edu.models import blend_parameters
 
-    at = open_lesson("train")
+    at = open_training()
     at.select_slider(key="train_subset").set_value(256)
     at.slider(key="train_epochs").set_value(1)
-    at.text_input(key="train_name").set_value("predicted")
-    at.radio(key="train_prediction").set_value("above 0.5 (towards attention)")
+    at.text_input(key="train_name").set_value("bounded")
     at.run()
     at.button(key="train_start").click().run()
-    entry = _wait_for_run(at, "predicted")
+    entry = _wait_for_run(at, "bounded")
     at.run()
-    above = blend_parameters(entry["model"])["blocks2.0"][0] > 0.5
+    move = abs(blend_parameters(entry["model"])["blocks2.0"][0] - 0.5)
+    steps = len(at.session_state["train_job"].snapshot().steps)
     claims = [claim for frame in at.dataframe if "claim" in frame.value.columns for claim in frame.value["claim"]]
-    assert "your prediction: above 0.5 (towards attention)" in claims
-    assert bool(verified(at)) == above
+    assert f"blocks2.0: α moved {move:.4f} from 0.5, within the AdamW bound for {steps} steps" in claims
+    assert move <= alpha_ceiling(steps, entry["settings"]["lr"])
     assert any("α measured from the trained block's outputs" in claim for claim in claims)
+    assert_verified(at)
+
+
+def test_live_training_waits_for_the_prediction():
+    at = open_lesson("train", "run")
+    assert not [b for b in at.button if b.key == "train_start"], "no run before the prediction"
+    assert any("Make your prediction first" in info.value for info in at.info)
+    at.button(key="train_to_prediction").click().run()
+    assert at.radio(key="train_prediction").value is None
+
+
+def test_train_prediction_is_settled_by_the_bundled_runs_first_epoch():
+    from app.lessons import train
+    from app.registry import bundled_cards
+
+    card = bundled_cards().get(train.BUNDLED_RUN)
+    if card is None or not card.history:
+        pytest.skip("needs the bundled Container-Light run with its history")
+    share = train.first_epoch_share(card, "blocks2.0")
+    first = card.history[0]["blend"]["blocks2.0"][0]
+    assert share == pytest.approx((first - 0.5) / (card.final_blend["blocks2.0"][0] - 0.5))
+    at = open_revealed("train")
+    right = train.FIRST_EPOCH_SHARES[0 if share < 0.5 else 1]
+    assert at.radio(key="train_prediction").value == right
+    assert any(f"{share:.0%} of its whole move" in c.value for c in at.caption)
 
 
 def test_steps_follow_back_and_continue_and_the_address():

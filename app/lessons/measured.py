@@ -1,40 +1,50 @@
-"""The ``measured`` lesson: dynamic or static, measured: one query on two images,
-how far each head looks, and rollout."""
+"""The ``measured`` lesson: dynamic or static, measured: one query on two images, how far and how selectively
+each head looks, and rollout."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+import math
+
 import streamlit as st
 import torch
 
+from app.figure_view import show_figure
 from app.i18n import N_, _
 from container_edu import analysis as an
+from container_edu.figures import wrap_title
 from container_edu.ops import affinity as aff
 from container_edu.record.trace import record_affinities
 
 from app.lessons.parts import figures
-from app.lessons.parts.resources import CLASS_NAMES, LessonModel, lesson_model, train_command, try_test_batch
-from app.lessons.parts.widgets import (Question, check_close, check_true, goals, math_block, quiz, random_weights_warning,
-                            tex_words, verify_panel)
+from app.lessons.parts import head_reach
+from app.lessons.parts.resources import LessonModel, class_name, lesson_model, train_command, try_test_batch
+from app.lessons.parts.steps import Step
+from app.lessons.parts.widgets import (Prediction, Question, check_close, check_prediction, goals, math_block, quiz,
+                                      random_weights_warning, revealed, tex_words, verify_panel)
 
 KEY = "measured"
 TITLE = N_("Dynamic or static, measured")
 MODEL = "fmnist_container_light"
 GALLERY_IMAGES = 100
-PREDICTION_KEY = "measured_prediction"
-#: The learner's prediction -> which rows differ between the two images (attention, conv).
+#: The prediction's options -> which rows differ between the two images (attention, conv).
 PREDICTIONS = {
     N_("only the attention rows"): (True, False),
     N_("only the conv rows"): (False, True),
     N_("both"): (True, True),
     N_("neither"): (False, False),
 }
-#: The head gallery's labels (``container_edu.analysis``, English), to be translated where drawn.
-HEAD_LABELS = (N_("local (conv-like)"), N_("global"), N_("local by construction (k×k kernel)"))
+PREDICTION = Prediction(
+    "measured_prediction",
+    N_("Two different test images go through the same block. For one query, which of its rows will differ between "
+       "image A and image B?"),
+    tuple(PREDICTIONS),
+)
+PREDICTION_KEY = PREDICTION.key
 
 GOALS = [
     N_("Check on two pictures that a static affinity (conv) has the same rows for every image and attention does not."),
-    N_("Compare how far each attention head looks with how far a conv kernel reaches, on one axis (tokens)."),
+    N_("Compare how far each attention head looks with a conv kernel and with uniform attention (in tokens), and "
+       "tell from its entropy whether it is selective."),
     N_("Read a rollout row as where a query's values were gathered from across a stage, and not as an explanation."),
 ]
 
@@ -61,11 +71,11 @@ QUESTIONS = (
              N_("The distance is an average over queries and pictures. The head's rows are still a softmax of this "
                 "picture's queries and keys; the same reach does not make them a fixed kernel.")),
             (N_("Yes: the same reach means the same operator"),
-             N_("Reach is one number; a conv has the same row at every query on every picture, which the first part "
-                "of this lesson shows attention does not.")),
+             N_("Reach is one number; a conv has the same row at every query on every picture, which the two-image "
+                "rows of this lesson show attention does not.")),
             (N_("Only if its entropy is also as low as the kernel's"),
-             N_("Even equal distance and entropy are averages; the row still depends on the picture (measure it in the "
-                "first part).")),
+             N_("Even equal distance and entropy are averages; the row still depends on the picture (compare its rows on "
+                "two images).")),
         ),
         0,
     ),
@@ -83,6 +93,8 @@ QUESTIONS = (
         0,
     ),
 )
+
+
 
 
 def _records(loaded: LessonModel, image: torch.Tensor):
@@ -108,33 +120,67 @@ def _pictures() -> tuple[torch.Tensor, torch.Tensor | None, str]:
 def _name(labels: torch.Tensor | None, index: int) -> str:
     if labels is None:
         return _("test image {index}").format(index=index)
-    return _("test image {index} ({name})").format(index=index, name=CLASS_NAMES[int(labels[index])])
+    return _("test image {index} ({name})").format(index=index, name=class_name(int(labels[index])))
 
 
-def render() -> None:
+def _titled(fig, title: str, width: int):
+    """``fig`` with ``title`` wrapped to ``width`` columns (a figure in a column is narrow; Plotly does not wrap)."""
+    wrapped = wrap_title(title, width)
+    lines = wrapped.count("<br>") + 1
+    # Room for the title's lines and for two-line panel titles under it.
+    fig.update_layout(title=dict(text=wrapped, y=1.0, yref="container", yanchor="top", pad=dict(t=12)), height=fig.layout.height + 20 * lines,
+                      margin=dict(t=70 + 20 * lines))
+    return fig
+
+
+def _model() -> LessonModel:
+    loaded = lesson_model(MODEL)
+    if loaded.is_random:
+        random_weights_warning(_("the {name} zoo model").format(name=MODEL), train_command("container_light"))
+    return loaded
+
+
+def _chosen(loaded: LessonModel, images: torch.Tensor) -> tuple[int, int, str, int, int]:
+    """Image A, image B, block, head and query: the widgets of the predict step, kept for the later steps."""
+    height, width = loaded.model.config.mixed_grid
+    blocks = an.stage_blocks(_records(loaded, images[:1]))
+    state = st.session_state
+    block = state.get("measured_block")
+    head = state.get("measured_head", 0)
+    return (int(state.get("measured_image_a", 0)), int(state.get("measured_image_b", 1)),
+            block if block in blocks else blocks[0], int(head),
+            int(state.get("measured_query", aff.token_index(height // 2, width // 2, width))))
+
+
+def _why() -> None:
+    st.markdown(_(
+        "The earlier lessons built each affinity by hand. Here a trained Container-Light shows what they do on real "
+        "pictures: when the picture changes, which of their rows change? How far does each "
+        "head look, and is it picking a few tokens or spreading its weight over all of them? Each answer is a "
+        "measurement, with its limits stated."))
     goals(GOALS)
+
+
+def _idea() -> None:
     math_block(
         tex_words(_("dynamic: ")) + r"A_m(X) = \operatorname{softmax}\big(Q_m(X) K_m(X)^\top s\big)"
         r"\qquad " + tex_words(_("static: ")) + r"A^{\mathrm{conv}}_c[i, j] = w_c[p_j - p_i]",
         r"d_m = \frac{1}{N}\sum_i \sum_j A_m[i, j]\, \lVert p_i - p_j \rVert"
-        r"\qquad H_m = -\frac{1}{N}\sum_i \sum_j A_m[i, j] \log A_m[i, j]",
+        r"\qquad H_m = -\frac{1}{N}\sum_i \sum_j A_m[i, j] \log A_m[i, j] \;\le\; \log N",
         caption=_("X enters attention through Q and K; the conv's affinity is built from the kernel w alone. d_m is "
-                  "how far head m looks on average (in tokens, p the grid position), H_m how spread its rows are (in "
-                  "nats). For a kernel the same distance is taken over |w|, normalised to sum to 1."),
+                  "how far head m looks on average (in tokens, p the grid position); H_m how spread its rows are (in "
+                  "nats): log N for a row spread evenly over all N tokens, 0 for a row on one token."),
     )
-    loaded = lesson_model(MODEL)
-    if loaded.is_random:
-        random_weights_warning(_("the {name} zoo model").format(name=MODEL), train_command("container_light"))
-    images, labels, source = _pictures()
+
+
+def _predict_and_reveal() -> None:
+    choice = PREDICTION.ask(KEY)
+    if not revealed(KEY, choice):
+        return
+    loaded = _model()
+    images, labels, _source = _pictures()
     height, width = loaded.model.config.mixed_grid
     blocks = an.stage_blocks(_records(loaded, images[:1]))
-
-    st.subheader(_("1. One query, two images"))
-    # The options stay English (the keys of PREDICTIONS); the labels are made in this run (see docs/translating.md).
-    prediction_labels = {option: _(option) for option in PREDICTIONS}
-    st.radio(_("Before you look: which rows of this block will differ between image A and image B?"),
-             list(PREDICTIONS), index=None, key=PREDICTION_KEY, horizontal=True,
-             format_func=prediction_labels.__getitem__)
     c1, c2, c3, c4, c5 = st.columns(5)
     index_a = c1.number_input(_("image A"), 0, len(images) - 1, 0, key="measured_image_a")
     index_b = c2.number_input(_("image B"), 0, len(images) - 1, 1, key="measured_image_b")
@@ -147,103 +193,127 @@ def render() -> None:
     compared = {c.kind: c for c in an.compare_rows(records_a[block], records_b[block], head, query)}
     attention, static = compared["attention"], compared["static"]
     yx = divmod(query, width)
-    st.plotly_chart(figures.heatmaps_side_by_side(
-        [(attention.row_a, f"A_{head}(X), {_name(labels, int(index_a))}"),
-         (attention.row_b, f"A_{head}(X), {_name(labels, int(index_b))}")],
-        _("Attention row i = t{query} of {block}, head {head}, on two images").format(query=query, block=block,
-                                                                                       head=head),
-        _("attention weight"), grid=True,
-        query=yx, height=320), key="measured_fig_attention")
-    st.plotly_chart(figures.heatmaps_side_by_side(
-        [(static.row_a, _("A_{head}^conv, image A").format(head=head)),
-         (static.row_b, _("A_{head}^conv, image B").format(head=head)),
-         (static.row_a - static.row_b, _("image A − image B"))],
-        _("Conv row i = t{query} of {block} (head {head}'s kernels averaged over its channels), on the same two "
-          "images").format(query=query, block=block, head=head),
-        _("conv weight"), diverging=True, grid=True, query=yx, height=320), key="measured_fig_static")
-    st.caption(_("Measured: max |A − B| of the attention row {attention:.3g} (its largest entry {scale:.3g}); of the "
-                 "conv row {conv:.3g}, and over every channel's kernel {conv_all:.3g}.").format(
-                     attention=attention.max_abs_diff, scale=attention.scale, conv=static.max_abs_diff,
-                     conv_all=static.max_abs_diff_all))
-
-    st.subheader(_("2. How far each head looks, over {count} images").format(count=GALLERY_IMAGES))
-    with st.spinner(_("Measuring every head over the test images…")):
-        stats = gallery(loaded.cache_key, GALLERY_IMAGES, loaded, images)
-    heads = [h for h in stats.heads if h.attention_distance is not None]
-
-    def head_name(h) -> str:
-        return _("{block} · head {head}").format(block=h.block, head=h.head)
-
-    fig = go.Figure(go.Bar(x=[head_name(h) for h in heads], y=[h.attention_distance for h in heads],
-                           error_y=dict(type="data", array=[h.attention_distance_std for h in heads]),
-                           name=_("attention distance d_m"), marker_color="#2f6f8f",
-                           text=[_(h.label) for h in heads], textposition="outside"))
-    kernels = [h for h in stats.heads if h.static_distance is not None]
-    fig.add_trace(go.Scatter(x=[head_name(h) for h in kernels], y=[h.static_distance for h in kernels],
-                             mode="markers", name=_("that head's conv kernel (|w|)"), marker=dict(symbol="diamond",
-                                                                                                 size=12,
-                                                                                                 color="#d08c3c")))
-    fig.add_hline(y=stats.local_threshold, line=dict(color="#555", dash="dot"),
-                  annotation_text=_("flat {k}×{k} kernel: {distance:.2f} tokens").format(
-                      k=stats.threshold_kernel, distance=stats.local_threshold))
-    fig.update_layout(title=dict(text=_("Mean attention distance per head over {count} {source} (bars: sd over the "
-                                        "images), next to each head's conv kernel").format(count=stats.num_images,
-                                                                                           source=source)),
-                      height=400, yaxis_title=_("mean distance (tokens)"), margin=dict(l=10, r=10, t=70, b=10))
-    st.plotly_chart(fig, key="measured_fig_gallery")
-    st.caption(_("A head at or below the dotted line ({distance:.2f} tokens) is labelled local (conv-like), above it "
-                 "global. The kernel's distance does not depend on the images; the bars do.").format(
-                     distance=stats.local_threshold))
-
-    st.subheader(_("3. Rollout through the stage"))
-    stage = an.stage_blocks(records_a)
-    blended = an.stage_rollout(records_a, query, "blended")
-    attention_only = an.stage_rollout(records_a, query, "attention")
-    single = an.block_rollout_matrix(records_a[block], "blended")[query]
-    st.plotly_chart(figures.heatmaps_side_by_side(
-        [(blended.reshape(height, width), _("rollout, α A(X) + β |A^conv|")),
-         (attention_only.reshape(height, width), _("rollout, attention only")),
-         (single.reshape(height, width), _("{block} alone").format(block=block))],
-        _("Where query t{query} of image A gathers from: through {count} blocks ({blocks}), heads averaged, "
-          "0.5 A + 0.5 I per block").format(query=query, count=len(stage), blocks=", ".join(stage)),
-        _("weight"), grid=True, query=yx, height=330), key="measured_fig_rollout")
-    st.caption(_("Rollout leaves out the MLPs, W_o, normalisation and the earlier stages; signed conv weights count by "
-                 "magnitude. It says where values travelled, not what the prediction depends on."))
-
-    _verify(records_a, records_b, block, head, query, attention, blended)
-    quiz(KEY, QUESTIONS)
-
-
-def _verify(records_a, records_b, block, head, query, attention, blended) -> None:
-    record = records_a[block]
-    grid = record.grid
-    # The head's distance on image A by hand: every weight times its token's Euclidean distance from the query.
-    positions = torch.tensor([divmod(j, grid[1]) for j in range(record.num_tokens)], dtype=torch.float64)
-    by_hand = (record.attention[0, head].double() * torch.cdist(positions, positions)).sum(-1).mean()
+    left, right = st.columns([1, 1.2])
+    with left:
+        show_figure(_titled(figures.heatmaps_side_by_side(
+            [(attention.row_a, f"A_{head}(X)<br>" + _("image A")), (attention.row_b, f"A_{head}(X)<br>" + _("image B"))],
+            "", _("attention weight"), grid=True, query=yx, height=320),
+            _("Attention row i = t{query} of {block}, head {head}. Image A: {image_a}; image B: {image_b}").format(
+                query=query, block=block, head=head, image_a=_name(labels, int(index_a)),
+                image_b=_name(labels, int(index_b))), 50), key="measured_fig_attention")
+    with right:
+        show_figure(_titled(figures.heatmaps_side_by_side(
+            [(static.row_a, f"A_{head}^conv<br>" + _("image A")),
+             (static.row_b, f"A_{head}^conv<br>" + _("image B")),
+             (static.row_a - static.row_b, _("image A − image B"))],
+            "", _("conv weight"), diverging=True, grid=True, query=yx, height=320),
+            _("Conv row i = t{query} of {block} (head {head}'s kernels averaged over its channels), on the same two "
+              "images").format(query=query, block=block, head=head), 60), key="measured_fig_static")
     conv_same = check_close(_("every channel's conv row is the same on both images (static)"),
                             records_a[block].static_row(query), records_b[block].static_row(query))
     attention_same = check_close(_("attention rows"), attention.row_a, attention.row_b)
     # What was measured, as the prediction's options name it: a row "differs" when it fails the equality check.
     measured = (not attention_same.passed, not conv_same.passed)
     truth = next(name for name, kinds in PREDICTIONS.items() if kinds == measured)
-    checks = [
-        conv_same,
-        check_close(_("d_{head} of {block} on image A = Σ_j A[i, j]·‖p_i − p_j‖ averaged over queries").format(
+    st.caption(_("Measured: max |A − B| of the attention row {attention:.3g} (its largest entry {scale:.3g}); of the "
+                 "conv row {conv:.3g}, and over every channel's kernel {conv_all:.3g}. Equal means ≤ 1e-05 "
+                 "relative.").format(attention=attention.max_abs_diff, scale=attention.scale,
+                                     conv=static.max_abs_diff, conv_all=static.max_abs_diff_all))
+    verify_panel([check_prediction(choice, truth), conv_same],
+                 _("a conv row is the same on every picture, and your prediction of which rows differ holds"),
+                 lesson=KEY)
+
+
+def _reach() -> None:
+    loaded = _model()
+    images, _labels, source = _pictures()
+    with st.spinner(_("Measuring every head over the test images…")):
+        stats = gallery(loaded.cache_key, GALLERY_IMAGES, loaded, images)
+    heads = head_reach.attention_heads(stats)
+    grid, uniform_distance, log_n = head_reach.uniform_reference(stats)
+    distances = [h.attention_distance for h in heads]
+    entropies = [h.attention_entropy for h in heads]
+    left, right = st.columns(2)
+    with left:
+        show_figure(head_reach.distance_figure(stats, source), key="measured_fig_gallery")
+    with right:
+        show_figure(head_reach.entropy_figure(stats), key="measured_fig_entropy")
+    st.caption(_("Every head reaches {low:.2f}–{high:.2f} tokens: farther than a flat {k}×{k} kernel ({flat:.2f}), "
+                 "and about as far as uniform attention on the {height}×{width} grid ({uniform:.2f}). Distance alone "
+                 "cannot tell a head that picks a few far tokens from one that averages them all: a uniform row is "
+                 "far-reaching but not selective.").format(
+                     low=min(distances), high=max(distances), k=stats.threshold_kernel, flat=stats.local_threshold,
+                     height=grid[0], width=grid[1], uniform=uniform_distance))
+    st.caption(_("The entropy tells them apart: the heads measure H_m = {low:.2f}–{high:.2f} nats, below log {count} "
+                 "= {log_n:.2f} of a uniform row. Entropy below log N is the evidence that the heads are selective: "
+                 "each query puts its weight on part of the grid, and, as the prediction showed, on a different "
+                 "part for every picture.").format(low=min(entropies), high=max(entropies), count=grid[0] * grid[1], log_n=log_n))
+    _verify_reach(loaded, images, grid, uniform_distance, log_n)
+
+
+def _verify_reach(loaded: LessonModel, images: torch.Tensor, grid, uniform_distance: float, log_n: float) -> None:
+    _a, _b, block, head, _query = _chosen(loaded, images)
+    record = _records(loaded, images[:1])[block]
+    # The head's distance and entropy on image A by hand: every weight times its token's distance from the query.
+    positions = torch.tensor([divmod(j, record.grid[1]) for j in range(record.num_tokens)], dtype=torch.float64)
+    distances = torch.cdist(positions, positions)
+    rows = record.attention[0, head].double()
+    by_hand = (rows * distances).sum(-1).mean()
+    entropy_by_hand = -(rows * rows.clamp_min(1e-300).log()).sum(-1).mean()
+    tokens = grid[0] * grid[1]
+    uniform_positions = torch.tensor([divmod(j, grid[1]) for j in range(tokens)], dtype=torch.float64)
+    verify_panel([
+        check_close(_("d_{head} of {block} on image 0 = Σ_j A[i, j]·‖p_i − p_j‖ averaged over queries").format(
                         head=head, block=block),
-                    an.attention_distance(record.attention[:1], grid)[0, head], by_hand),
-        check_close(_("the rollout row is a distribution (sums to 1)"), blended.sum(), torch.tensor(1.0)),
-    ]
-    prediction = st.session_state.get(PREDICTION_KEY)
-    if prediction is not None:
-        checks.append(check_true(_("your prediction: {prediction} differ").format(prediction=_(prediction)),
-                                 prediction == truth,
-                                 _("measured: {truth} (attention max |A − B| {difference:.2e}, relative "
-                                   "{relative:.1e}; equal means ≤ 1e-05 relative)").format(
-                                       truth=_(truth), difference=attention.max_abs_diff,
-                                       relative=attention_same.relative)))
-    else:
-        st.caption(_("Pick a prediction at the top of part 1 to add it to the checks below."))
-    verify_panel(checks, _("a conv row is the same on every picture, and the distances and rollout are what their "
-                           "formulas say, and so is your prediction") if prediction is not None else
-                 _("a conv row is the same on every picture, and the distances and rollout are what their formulas "
-                   "say"))
+                    an.attention_distance(record.attention[:1], record.grid)[0, head], by_hand),
+        check_close(_("H_{head} of {block} on image 0 = −Σ_j A[i, j] log A[i, j] averaged over queries").format(
+                        head=head, block=block),
+                    an.attention_entropy(record.attention[:1])[0, head], entropy_by_hand),
+        check_close(_("uniform attention: its distance is the mean distance between two tokens of the grid"),
+                    [uniform_distance], [float(torch.cdist(uniform_positions, uniform_positions).mean())]),
+        check_close(_("uniform attention: its entropy is log N"), [log_n], [math.log(tokens)]),
+    ], _("the distances and entropies are what their formulas say"))
+
+
+def _rollout() -> None:
+    loaded = _model()
+    images, _labels, _source = _pictures()
+    height, width = loaded.model.config.mixed_grid
+    index_a, _b, block, _head, query = _chosen(loaded, images)
+    records_a = _records(loaded, images[index_a:index_a + 1])
+    stage = an.stage_blocks(records_a)
+    blended = an.stage_rollout(records_a, query, "blended")
+    attention_only = an.stage_rollout(records_a, query, "attention")
+    single = an.block_rollout_matrix(records_a[block], "blended")[query]
+    show_figure(figures.heatmaps_side_by_side(
+        [(blended.reshape(height, width), _("rollout, α A(X) + β |A^conv|")),
+         (attention_only.reshape(height, width), _("rollout, attention only")),
+         (single.reshape(height, width), _("{block} alone").format(block=block))],
+        _("Where query t{query} of image A gathers from: through {count} blocks ({blocks}), heads averaged, "
+          "0.5 A + 0.5 I per block").format(query=query, count=len(stage), blocks=", ".join(stage)),
+        _("weight"), grid=True, query=divmod(query, width), height=330), key="measured_fig_rollout")
+    st.caption(_("Rollout leaves out the MLPs, W_o, normalisation and the earlier stages; signed conv weights count by "
+                 "magnitude. It says where values travelled, not what the prediction depends on."))
+    verify_panel([check_close(_("the rollout row is a distribution (sums to 1)"), blended.sum(), torch.tensor(1.0))],
+                 _("the rollout row is a distribution over the tokens"))
+
+
+def _check() -> None:
+    quiz(KEY, QUESTIONS)
+
+
+STEPS = (
+    Step("why", N_("Why it matters"), _why),
+    Step("idea", N_("The idea and the math"), _idea),
+    Step("predict", N_("Predict, then see"), _predict_and_reveal),
+    Step("reach", N_("How far, and how selectively, each head looks"), _reach),
+    Step("rollout", N_("Rollout through the stage"), _rollout),
+    Step("check", N_("Check your understanding"), _check),
+)
+KEPT = ("measured_image_a", "measured_image_b", "measured_block", "measured_head", "measured_query")
+
+
+def render() -> None:
+    """Every step, one after another (the notebook and the worksheet; the page shows one step at a time)."""
+    for step in STEPS:
+        step.draw()
