@@ -79,3 +79,19 @@ def open_revealed(key: str) -> AppTest:
     at = open_lesson(key, "predict")
     make_right_prediction(at, key)
     return at
+
+
+def walk_steps(at: AppTest, key: str):
+    """Show every step of lesson ``key`` in turn (the prediction made on its predict step); yields each step's id."""
+    from app.lessons.parts.steps import lesson_steps, step_key
+
+    lesson = BY_KEY[key]
+    at.selectbox(key=PICKER_KEY).set_value(key).run()
+    for step in lesson_steps(lesson):
+        if len(lesson_steps(lesson)) > 1:
+            at.segmented_control(key=step_key(key)).set_value(step.id).run()
+        if step.id == "predict" and getattr(lesson, "PREDICTION", None) is not None:
+            radios = [radio for radio in at.radio if radio.key == lesson.PREDICTION.key]
+            if radios:  # a lesson may offer no prediction without its weights (the zoo needs two models)
+                radios[0].set_value(radios[0].options[0]).run()
+        yield step.id

@@ -168,7 +168,7 @@ def test_the_papers_figures_are_written_once_and_labelled_as_reported(no_weights
     assert list(table["reported by the authors"]) == list(texts.values())
     assert list(table["reproduced here?"][2:]) == ["not tested here", "not tested here"]
     # The zoo lesson reads the same source.
-    at = open_lesson("zoo")
+    at = open_lesson("zoo", "paper")
     zoo_tables = [frame.value for frame in at.dataframe if "reported" in frame.value.columns]
     assert zoo_tables and list(zoo_tables[0]["reported"]) == list(texts.values())
 

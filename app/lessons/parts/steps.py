@@ -75,7 +75,9 @@ def keep_widgets(keys) -> None:
 def render_steps(lesson: ModuleType, kept: tuple[str, ...] = ()) -> None:
     """The step picker, the chosen step, and Back/Continue; the address names the step shown."""
     steps = lesson_steps(lesson)
-    keep_widgets(tuple(getattr(lesson, "KEPT", ())) + kept)
+    prediction = getattr(lesson, "PREDICTION", None)
+    # The prediction radio is kept too: back on its step, the learner finds the choice they made.
+    keep_widgets(tuple(getattr(lesson, "KEPT", ())) + kept + ((prediction.key,) if prediction is not None else ()))
     index = current_step(lesson)
     key = step_key(lesson.KEY)
     if len(steps) > 1:

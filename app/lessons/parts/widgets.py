@@ -28,7 +28,7 @@ import torch
 
 # The app's one tolerance for "equal": max |diff| <= 1e-5 max |ref|.
 from container_edu.analysis.explore import RELATIVE_TOLERANCE
-from app.i18n import _
+from app.i18n import _, ngettext
 from app.lessons.parts.progress import session_store
 
 DONE_KEY = "lessons_done"
@@ -178,7 +178,8 @@ def verify_panel(checks: list[CheckResult], summary: str, lesson: str | None = N
         if failed:
             st.error(_("Not verified: {claims}").format(claims=_("; ").join(failed)))
         else:
-            st.success(_("Verified: {summary} ({passed} of {total} checks pass).").format(
+            st.success(ngettext("Verified: {summary} ({passed} of {total} check passes).",
+                                "Verified: {summary} ({passed} of {total} checks pass).", len(checks)).format(
                 summary=_(summary), passed=len(checks), total=len(checks)))
     if lesson is not None:
         session_store().record_verify(lesson, not failed)
