@@ -3,7 +3,6 @@
 import streamlit as st
 
 from app.i18n import _
-from app.learner import learner_panel
 from app.lessons import INTRO, TITLE, render_lessons
 
 try:  # the app's shared frame (sidebar, friendly errors) when it is there; the lessons also stand alone
@@ -17,8 +16,4 @@ if run_page is None:
     st.caption(_(INTRO))
     render_lessons()
 else:
-    def body(ctx) -> None:
-        learner_panel()
-        render_lessons()
-
-    run_page(_(TITLE), body, intro=_(INTRO))
+    run_page(_(TITLE), lambda ctx: render_lessons(), intro=_(INTRO))

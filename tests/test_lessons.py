@@ -744,8 +744,11 @@ def test_steps_follow_back_and_continue_and_the_address():
         assert_clean(at)
         assert at.query_params["step"] == str(number)
     assert not [b for b in at.button if b.key == "matrix_step_next"]
+    assert [b for b in at.button if b.key == "lesson_next"], "the last step leads to the next lesson"
     at.button(key="matrix_step_back").click().run()
     assert at.query_params["step"] == str(len(ids) - 1)
+    assert not [b for b in at.button if b.key == "lesson_next"], "before it, Continue does"
+    at.button(key="matrix_step_next").click().run()
     at.button(key="lesson_next").click().run()
     assert at.query_params["step"] == "1", "a new lesson opens at its first step"
 

@@ -18,6 +18,7 @@ from app.i18n import N_, _
 
 from app.lessons import (attention, container, conv, cost, matrix, measured, mixer, paper, reach, shift, train, trained,
                          zoo)
+from app.learner import learner_panel
 from app.lessons.inventory import render_pre_check
 from app.lessons.parts import course
 from app.lessons.parts.steps import STEP_PARAM, render_steps
@@ -56,11 +57,9 @@ def _forget_step() -> None:
 
 # The page draws these two: translate them there, _(TITLE) and _(INTRO).
 TITLE = N_("Lessons: one operation, three affinities")
-INTRO = N_("Self-attention, depthwise convolution and MLP-Mixer all compute Y = concat(A₀V₀, …, A₍M−1₎V₍M−1₎) W_o; they "
-         "differ only in how the affinity A is made, and Container blends them. A course of short lessons, each with "
-         "the math, a live figure, a numerical check and questions; a lesson is ticked off once its prediction, its "
-         "Verify panel and its questions are done. An optional concept check comes before the first lesson and "
-         "after the last.")
+INTRO = N_("Self-attention, depthwise convolution and MLP-Mixer all compute "
+         "$Y = \\operatorname{concat}(A_0V_0, \\dots, A_{M-1}V_{M-1})\\,W_o$ and differ only in how the affinity A is "
+         "made; Container blends them. In each lesson: predict, see, verify, answer.")
 
 
 def _load_done() -> None:
@@ -76,7 +75,12 @@ def render_lessons() -> None:
     """The picker, the progress, the chosen lesson and previous/next buttons (the page draws title and intro)."""
     _load_done()
     order = course.ORDER
-    render_pre_check()
+    # Side by side, so that every step keeps its screen: where progress is kept, and the optional concept check.
+    learner_col, check_col = st.columns(2)
+    with learner_col:
+        learner_panel()
+    with check_col:
+        render_pre_check()
     if st.session_state.get(PICKER_KEY) not in order:
         # First visit in this session: a link may name the lesson (?lesson=conv).
         linked = st.query_params.get(QUERY_PARAM)
@@ -96,7 +100,9 @@ def render_lessons() -> None:
     index = order.index(key)
     lesson = _BY_KEY[key]
     st.header(f"{index + 1}. {_(lesson.TITLE)}")
-    render_steps(lesson)
+    step, steps = render_steps(lesson)
+    if step + 1 < steps:
+        return  # the lesson's own Continue leads on; the way to the next lesson is on its last step
 
     st.divider()
     previous_col, _spacer, next_col = st.columns([1, 2, 1])

@@ -72,8 +72,11 @@ def keep_widgets(keys) -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def render_steps(lesson: ModuleType, kept: tuple[str, ...] = ()) -> None:
-    """The step picker, the chosen step, and Back/Continue; the address names the step shown."""
+def render_steps(lesson: ModuleType, kept: tuple[str, ...] = ()) -> tuple[int, int]:
+    """The step picker, the chosen step, and Back/Continue; the address names the step shown.
+
+    Returns the index of the step shown (from 0) and the number of steps.
+    """
     steps = lesson_steps(lesson)
     prediction = getattr(lesson, "PREDICTION", None)
     # The prediction radio is kept too: back on its step, the learner finds the choice they made.
@@ -102,3 +105,4 @@ def render_steps(lesson: ModuleType, kept: tuple[str, ...] = ()) -> None:
         if index + 1 < len(steps):
             next_col.button(_("Continue →"), key=f"{lesson.KEY}_step_next", on_click=go_to_step,
                             args=(lesson.KEY, steps[index + 1].id), type="primary", width="stretch")
+    return index, len(steps)
