@@ -26,6 +26,7 @@ from app.i18n import _
 from app.navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
 from app.registry import ModelRef
 from app.sidebar import render_sidebar
+from app.style import apply_style
 
 __all__ = ["PageContext", "run_page", "PAGE_TITLE", "PAGE_ICON"]
 
@@ -49,6 +50,7 @@ def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | No
     """Draw the shared frame and run ``body``; any exception becomes a friendly ``st.error``."""
     if hand_over_legacy_run():  # the page was drawn through the navigation, see app.navigation
         return
+    apply_style()
     ref = render_sidebar(with_model_picker=model_picker)
     st.title(title)
     if intro:

@@ -1,0 +1,79 @@
+"""The app's few style rules on top of Streamlit's theme (.streamlit/config.toml), for WCAG 2.2 AA (issue 23).
+
+The theme sets the colours (text, links, code) and the font stack; what the theme cannot say is here, drawn once
+per run by :func:`apply_style` from the frame of every page (``app.page.run_page``). docs/accessibility.md says
+which axe-core rule each rule answers; tests/test_accessibility.py checks them in the browser.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+__all__ = ["CSS", "apply_style"]
+
+# No "<" anywhere in it: Streamlit's HTML sanitiser (DOMPurify) drops a style element whose text holds one before a
+# letter (tests/test_accessibility.py checks).
+CSS = """
+/* scrollable-region-focusable: a code block that scrolls sideways cannot be reached by keyboard (Streamlit's
+   pre element takes no focus), so long commands and paths wrap instead. */
+[data-testid="stCode"] pre, [data-testid="stCode"] pre code {
+  white-space: pre-wrap !important;
+  overflow-wrap: anywhere;
+  overflow-x: hidden !important;
+}
+/* The same for display formulas: KaTeX may break a formula after a relation or an operator, as it does inline,
+   rather than scroll a box the keyboard cannot reach (at 200 % zoom most of the lessons' formulas are wider
+   than the column). */
+.katex-display {
+  overflow-x: hidden !important;
+}
+.katex-display > .katex {
+  white-space: normal !important;
+  max-width: 100%;
+}
+/* color-contrast: Streamlit greys a disabled widget's label to 40 % of the text colour (2.5:1); a learner still
+   needs to read what the control is, so it keeps the caption's colour (4.5:1 or more with the theme's text
+   colour). The control itself stays greyed. */
+[data-testid="stWidgetLabel"][disabled] p {
+  color: rgba(11, 19, 23, 0.62) !important;
+}
+/* color-contrast: Streamlit's syntax colours are not themeable and reach 2.2:1 to 3.6:1 on the code background;
+   tokens take the code's text colour, keywords and commands a darker blue, strings and constants a dark green. */
+[data-testid="stCode"] .token {
+  color: inherit !important;
+}
+[data-testid="stCode"] .token.function, [data-testid="stCode"] .token.keyword,
+[data-testid="stCode"] .token.builtin {
+  color: #1d5673 !important;
+}
+[data-testid="stCode"] .token.string, [data-testid="stCode"] .token.constant,
+[data-testid="stCode"] .token.number {
+  color: #1f5a45 !important;
+}
+/* color-contrast: a caption is drawn at 60 % opacity, which fades its links and code too (2.9:1); the caption's
+   text keeps the same grey as a colour instead, and its links and code their own theme colours. */
+[data-testid="stCaptionContainer"] {
+  opacity: 1 !important;
+  color: rgba(11, 19, 23, 0.62) !important;
+}
+/* Focus visible (WCAG 2.4.7, 2.4.11): a clear ring on whatever has keyboard focus, links and tabs included. */
+:focus-visible {
+  outline: 2px solid #1d5673 !important;
+  outline-offset: 2px;
+}
+/* prefers-reduced-motion (WCAG 2.3.3): no transitions, animations or smooth scrolling for whoever asked for
+   none (Streamlit's expanders, tabs and skeletons animate). */
+@media (prefers-reduced-motion: reduce) {
+  *, *::before, *::after {
+    animation-duration: 0.01ms !important;
+    animation-iteration-count: 1 !important;
+    transition-duration: 0.01ms !important;
+    scroll-behavior: auto !important;
+  }
+}
+"""
+
+
+def apply_style() -> None:
+    """Add the app's style rules to the page (a ``<style>`` element only: it takes no space)."""
+    st.html(f"<style>{CSS}</style>")
