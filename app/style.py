@@ -7,9 +7,14 @@ which axe-core rule each rule answers; tests/test_accessibility.py checks them i
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
-__all__ = ["CSS", "apply_style"]
+from app.i18n import DEFAULT_LANGUAGE, _, current_language
+from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES
+
+__all__ = ["CSS", "apply_style", "uploader_css"]
 
 # No "<" anywhere in it: Streamlit's HTML sanitiser (DOMPurify) drops a style element whose text holds one before a
 # letter (tests/test_accessibility.py checks).
@@ -74,6 +79,32 @@ CSS = """
 """
 
 
+def _css_string(text: str) -> str:
+    # A CSS string takes JSON's escapes for quotes and backslashes; "<" is spelled out for the sanitiser (above).
+    return json.dumps(text, ensure_ascii=False).replace("<", "\\3c ")
+
+
+def uploader_css() -> str:
+    """Streamlit's file uploader in the session's language: its "Upload" button and its size line.
+
+    Streamlit offers no setting for these two strings (st.file_uploader translates only its label and help), so
+    in a language other than English the English text is hidden and the translation drawn in its place as
+    generated content, which browsers also give to screen readers as the button's name. The label above each
+    uploader already names the formats and the size, translated.
+    """
+    upload = _css_string(_("Upload"))
+    limit = _css_string(_("Up to {size} MB per file").format(size=DEFAULT_MAX_UPLOAD_BYTES // (1024 * 1024)))
+    return f"""
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p,
+[data-testid="stFileUploaderDropzoneInstructions"] span {{
+  visibility: hidden; font-size: 0 !important; line-height: 0;
+}}
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {{ content: {upload}; }}
+[data-testid="stFileUploaderDropzoneInstructions"] > div::after {{ content: {limit}; }}
+"""
+
+
 def apply_style() -> None:
     """Add the app's style rules to the page (a ``<style>`` element only: it takes no space)."""
-    st.html(f"<style>{CSS}</style>")
+    css = CSS if current_language() == DEFAULT_LANGUAGE else CSS + uploader_css()
+    st.html(f"<style>{css}</style>")
