@@ -61,6 +61,12 @@ CSS = """
   opacity: 1 !important;
   color: rgba(11, 19, 23, 0.62) !important;
 }
+/* Keyboard (2.1.1): Streamlit shows the sidebar's collapse button only while the mouse is over the sidebar, and a
+   hidden button cannot take focus; it stays visible. */
+[data-testid="stSidebarCollapseButton"] {
+  visibility: visible !important;
+  display: block !important;
+}
 /* Focus visible (WCAG 2.4.7, 2.4.11): a clear ring on whatever has keyboard focus, links and tabs included. */
 :focus-visible {
   outline: 2px solid #1d5673 !important;
