@@ -249,3 +249,19 @@ def test_reduced_motion_stops_the_apps_transitions(browser):
         assert moving, "without the preference Streamlit animates: the check above would prove nothing"
     finally:
         tab.close()
+
+
+@pytest.mark.browser
+def test_streamlits_uploader_strings_are_chinese_on_a_chinese_page(page):
+    tab, url = page
+    open_view(tab, url, View("zh:Image_inspector", "Image_inspector?lang=zh"))
+    main = tab.locator('[data-testid="stMain"]')
+    main.get_by_text("上传图像", exact=True).click()  # the image source: upload
+    main.locator('[data-testid="stFileUploaderDropzone"]').wait_for()
+    wait_until_settled(tab)
+    dropzone = main.locator('[data-testid="stFileUploaderDropzone"]')
+    assert dropzone.get_by_role("button", name="上传", exact=True).count() == 1  # its accessible name, too
+    drawn = dropzone.evaluate("""zone => [...zone.querySelectorAll('*')]
+        .filter(e => getComputedStyle(e).visibility !== 'hidden' && parseFloat(getComputedStyle(e).fontSize) > 0)
+        .map(e => getComputedStyle(e, '::after').content).filter(c => c && c !== 'none')""")
+    assert '"上传"' in drawn and any("每个文件最大" in text for text in drawn), drawn
