@@ -61,6 +61,13 @@ CSS = """
   opacity: 1 !important;
   color: rgba(11, 19, 23, 0.62) !important;
 }
+/* Reflow (1.4.10): at 200 % zoom a metric's value and label were cut to "Ankle …"; they wrap instead. */
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] *,
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  white-space: normal !important;
+  overflow: visible !important;
+  text-overflow: clip !important;
+}
 /* Keyboard (2.1.1): Streamlit shows the sidebar's collapse button only while the mouse is over the sidebar, and a
    hidden button cannot take focus; it stays visible. */
 [data-testid="stSidebarCollapseButton"] {
