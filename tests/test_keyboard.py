@@ -106,8 +106,9 @@ def test_the_image_inspector_by_keyboard(page):
     chooser = open_file_chooser(tab)
     chooser.set_files(str(REPO_ROOT / "container_edu" / "samples" / "fmnist_test0000_ankle_boot.png"))
     main = tab.locator('[data-testid="stMain"]')
-    main.get_by_text("fmnist_test0000_ankle_boot.png").first.wait_for()  # the uploaded file, listed
+    # The upload's view: the prompt to upload is gone and the model's view of the picture is drawn.
     main.get_by_text("Upload a picture, or switch to the sample gallery.").wait_for(state="detached")
+    main.get_by_text("What the model sees").first.wait_for()
     wait_until_settled(tab)
 
     block = tab_to(tab, in_widget("stSelectbox", "Block"), "the block")
