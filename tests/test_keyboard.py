@@ -62,7 +62,10 @@ def tab_to(tab, wanted, what: str, backwards: bool = False) -> dict:
         state = focus(tab)
         if state is None:
             continue  # focus left the page content (the address bar's turn): the next Tab comes back
-        assert state["ring"], f"no visible focus on {state['id']} ({state['testid']}) while looking for {what}"
+        # Streamlit's own exception (docs/accessibility.md): once the file dialog closes, focus is on the uploader's
+        # hidden file input, which shows nothing, until the next key press moves it on.
+        if state["type"] != "file":
+            assert state["ring"], f"no visible focus on {state['id']} ({state['testid']}) while looking for {what}"
         stuck = stuck + 1 if previous == state["id"] else 0
         assert stuck < 3, f"keyboard trap: Tab stays on {state['id']} ({state['testid']})"
         previous = state["id"]
@@ -111,21 +114,21 @@ def test_the_image_inspector_by_keyboard(page):
     main.get_by_text("What the model sees").first.wait_for()
     wait_until_settled(tab)
 
-    block = tab_to(tab, in_widget("stSelectbox", "Block"), "the block")
-    before = tab.locator('[data-testid="stSelectbox"]').filter(has_text="Block").inner_text()
+    # The address follows the inspector's block, head and query (app/url_state.py): what changed is read there.
+    tab_to(tab, in_widget("stSelectbox", "Block"), "the block")
+    before = tab.url
     tab.keyboard.press("ArrowDown")  # opens the list
     tab.keyboard.press("ArrowUp")
     tab.keyboard.press("Enter")
+    tab.wait_for_function("(old) => location.href !== old && location.search.includes('block=')", arg=before)
     wait_until_settled(tab)
-    after = tab.locator('[data-testid="stSelectbox"]').filter(has_text="Block").inner_text()
-    assert after != before, f"the block did not change by keyboard ({block['text']!r})"
 
     tab_to(tab, in_widget("stSelectbox", "Head m"), "the head")
     tab.keyboard.press("ArrowDown")
     tab.keyboard.press("ArrowDown")
     tab.keyboard.press("Enter")
+    tab.wait_for_function("() => location.search.includes('head=1')")
     wait_until_settled(tab)
-    assert "1" in tab.locator('[data-testid="stSelectbox"]').filter(has_text="Head m").inner_text()
 
     slider = tab_to(tab, lambda s: s["type"] == "range" and "Query column x" in s["text"], "the query column")
     value = int(tab.evaluate("() => document.activeElement.value"))
