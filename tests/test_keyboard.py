@@ -67,7 +67,10 @@ def tab_to(tab, wanted, what: str, backwards: bool = False) -> dict:
         if state["type"] != "file":
             assert state["ring"], f"no visible focus on {state['id']} ({state['testid']}) while looking for {what}"
         stuck = stuck + 1 if previous == state["id"] else 0
-        assert stuck < 3, f"keyboard trap: Tab stays on {state['id']} ({state['testid']})"
+        # A data grid (st.dataframe) keeps focus on its canvas while Tab walks its cells; a trap is focus that never
+        # leaves, so a grid gets as many presses as it could have cells in view.
+        assert stuck < (60 if state["testid"] == "stDataFrame" else 3), \
+            f"keyboard trap: Tab stays on {state['id']} ({state['testid']})"
         previous = state["id"]
         if wanted(state):
             return state
@@ -127,7 +130,7 @@ def test_the_image_inspector_by_keyboard(page):
     tab.keyboard.press("ArrowDown")
     tab.keyboard.press("ArrowDown")
     tab.keyboard.press("Enter")
-    tab.wait_for_function("() => location.search.includes('head=1')")
+    tab.wait_for_function("() => /[?&]head=[1-9]/.test(location.search)")  # another head than the first
     wait_until_settled(tab)
 
     slider = tab_to(tab, lambda s: s["type"] == "range" and "Query column x" in s["text"], "the query column")
