@@ -69,7 +69,7 @@ def pages() -> list[st.Page]:
 
 
 def set_page_config() -> None:
-    st.set_page_config(page_title=_(PAGE_TITLE), page_icon=PAGE_ICON, layout="wide", initial_sidebar_state="expanded")
+    st.set_page_config(page_title=_(PAGE_TITLE), page_icon=PAGE_ICON, layout="wide", initial_sidebar_state="auto")
 
 
 def hand_over_legacy_run() -> bool:

@@ -28,6 +28,7 @@ from app.i18n import _
 from app.navigation import PAGE_ICON, PAGE_TITLE, hand_over_legacy_run
 from app.registry import ModelRef
 from app.sidebar import render_sidebar
+from app.style import apply_style
 
 __all__ = ["PageContext", "run_page", "PAGE_TITLE", "PAGE_ICON"]
 
@@ -54,6 +55,7 @@ def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | No
     """
     if hand_over_legacy_run():  # the page was drawn through the navigation, see app.navigation
         return
+    apply_style()
     ref = render_sidebar(with_model_picker=model_picker, weights_offer_in_page=weights_offer_in_page)
     st.title(title)
     if intro:

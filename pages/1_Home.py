@@ -25,7 +25,7 @@ def body(ctx: PageContext) -> None:
         "conv alone in early, high-resolution stages and the blend in the last one, and the learned "
         "`α = sigmoid(sa_weight)` tells how much each block relies on dynamic context."
     ))
-    st.subheader(_("The three affinities of one random input"))
+    st.header(_("The three affinities of one random input"))
     col_seed, col_grid, _spacer = st.columns([1, 1, 3])
     seed = int(col_seed.number_input(_("Random input (seed)"), 0, 10_000, 0, step=1, key="home_seed"))
     side = int(col_grid.select_slider(_("Grid n_y = n_x"), options=[3, 4, 5, 6, 7], value=5, key="home_grid"))
@@ -47,7 +47,7 @@ def body(ctx: PageContext) -> None:
         "equals its own output: max difference here {diff:.1e}."
     ).format(diff=max(r.max_abs_diff for r in results)))
 
-    st.subheader(_("Where to go next"))
+    st.header(_("Where to go next"))
     links = [
         ("pages/2_Affinity_explorer.py", N_("Affinity explorer"), ":material/grid_on:",
          N_("build any operator's affinity on a small grid, per head, and check that it is exact")),

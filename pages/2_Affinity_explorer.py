@@ -161,7 +161,7 @@ def view(url: UrlState) -> None:
             cols=4, shared_scale=True, axis_titles=(_("key j"), _("query i")), panel_height=230,
         ), "ex_all_heads")
 
-    st.subheader(_("All operators on the same input"))
+    st.header(_("All operators on the same input"))
     head = matrix if op.uses_heads else 0
     st.caption(_("Same grid, channels, heads, kernel, blend and seed; head {head} (the conv shows that head's "
                  "first channel, the mixer its single matrix). Each panel has its own colour scale.").format(head=head))

@@ -34,7 +34,7 @@ TRAIN_COMMAND = "python -m container_edu train --variant container_light --out c
 
 def body(ctx: PageContext) -> None:
     cards = caching.bundled_cards()
-    st.subheader(_("Bundled models (Fashion-MNIST)"))
+    st.header(_("Bundled models (Fashion-MNIST)"))
     if not cards:
         st.info(
             _("No bundled weights were found in `{folder}` yet. Until they are there, the other pages use each model "
@@ -84,7 +84,7 @@ def body(ctx: PageContext) -> None:
 
     _sweep_section()
 
-    st.subheader(_("Trained in this session"))
+    st.header(_("Trained in this session"))
     trained = st.session_state.get(caching.TRAINED_MODELS_KEY) or {}
     if not trained:
         st.caption(_("Models you train on the Lessons page appear here, and in the model picker of the Image "
@@ -127,7 +127,7 @@ def _session_variant(entry) -> str | None:
 def _sweep_section() -> None:
     from container_edu.training.sweep_report import report_markdown, summary
 
-    st.subheader(_("Does a static affinity pay off when data is scarce? (data-size sweep)"))
+    st.header(_("Does a static affinity pay off when data is scarce? (data-size sweep)"))
     runs = sweep_runs()
     if not runs:
         st.info(_("No sweep results yet. `python -m container_edu sweep run` trains them (hours on 2 CPU cores, "

@@ -46,8 +46,9 @@ def render_real_input() -> list[CheckResult]:
     rows = record.attention_row(query).flatten(1)  # (M, N): one row per head
     pixels = (image[0, 0].cpu() * FASHION_MNIST_STD + FASHION_MNIST_MEAN).clamp(0, 1)
     left, right = st.columns([1, 4])
-    left.image(pixels.numpy(), caption=_("{label} (predicted: {predicted})").format(
-        label=class_name(int(labels[int(index)])), predicted=class_name(int(logits.argmax()))), width=140, clamp=True)
+    caption = _("{label} (predicted: {predicted})").format(label=class_name(int(labels[int(index)])),
+                                                          predicted=class_name(int(logits.argmax())))
+    left.image(pixels.numpy(), caption=caption, alt=caption, width=140, clamp=True)  # alt: read by screen readers
     with right:
         show_figure(figures.heatmaps_side_by_side(
             [(rows[m].reshape(height, width), _("head {m}").format(m=m)) for m in range(rows.shape[0])],

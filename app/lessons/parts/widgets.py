@@ -154,7 +154,7 @@ def verify_panel(checks: list[CheckResult], summary: str, lesson: str | None = N
     criteria and the summary are translated here (see the module's docstring).
     """
     with st.container(border=True):
-        st.markdown(_("#### :material/science: Verify it"))
+        st.markdown(_("### :material/science: Verify it"))
         claims = [_(c.claim) for c in checks]
         # The frame's columns keep English names (stable identifiers); their headers are translated below.
         table = pd.DataFrame(
@@ -267,7 +267,7 @@ def quiz(lesson_key: str, questions: tuple[Question, ...], has_prediction: bool 
     The radio's values are the English options (what is checked and stored); only their labels are translated,
     built in the run (a ``format_func`` may be called outside it, where the language is English).
     """
-    st.markdown(_("#### :material/quiz: Check your understanding"))
+    st.markdown(_("### :material/quiz: Check your understanding"))
     for index, question in enumerate(questions):
         key = quiz_key(lesson_key, index)
         with st.container(border=True):
