@@ -22,10 +22,10 @@ from accessibility_support import (
     View,
     analysis_tab_views,
     axe,
-    lesson_views,
     open_view,
     page_views,
     wait_until_settled,
+    with_language,
 )
 from browser_support import ACTION_TIMEOUT_S, REPO_ROOT, chromium, require_browser, screenshot, streamlit_server
 
@@ -161,11 +161,53 @@ def test_axe_every_page(page, language):
     audit(*page, page_views(language))
 
 
+#: The tallest a lesson step may be at 1400 × 1000, page frame included (issue 21: a step fits about two screens).
+MAX_STEP_HEIGHT_PX = 2000
+STEP_HEIGHTS: dict[str, int] = {}
+MAIN_HEIGHT = "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("lesson", _lesson_keys())
-def test_axe_every_lesson_step(page, lesson, language):
-    audit(*page, [view for view in lesson_views(language) if f"lesson {lesson} step" in view.name])
+def test_axe_and_the_height_of_every_lesson_step(page, lesson, language):
+    """Walk the lesson by its Continue button in one session, the prediction made on its predict step (so what it
+    reveals is audited too); each step is audited and measured."""
+    from app.lessons import LESSONS
+    from app.lessons.parts.steps import lesson_steps
+
+    tab, url = page
+    module = next(m for m in LESSONS if m.KEY == lesson)
+    engine = axe()
+    problems, heights = [], {}
+    for number, step in enumerate(lesson_steps(module), start=1):
+        view = View(f"{language}:lesson {lesson} step {number} ({step.id})",
+                    with_language(f"Lessons?lesson={lesson}&step=1", language))
+        if number == 1:
+            open_view(tab, url, view)
+        else:
+            tab.locator(f".st-key-{lesson}_step_next button").click()
+            tab.wait_for_function(f"() => new URLSearchParams(location.search).get('step') === '{number}'",
+                                  timeout=ACTION_TIMEOUT_S * 1000)
+            wait_until_settled(tab)
+        if step.id == "predict":
+            options = tab.locator(f".st-key-{module.PREDICTION.key} label")  # the first label is the question's
+            if options.count() > 1:
+                options.nth(1).click()
+                tab.wait_for_timeout(300)
+                wait_until_settled(tab)
+        heights[step.id] = tab.evaluate(MAIN_HEIGHT)
+        STEP_HEIGHTS[view.name] = heights[step.id]
+        violations = engine.run(tab).response["violations"]
+        REPORT.add(view, violations)
+        for violation in violations:
+            if (violation["impact"] in FAILING_IMPACTS) or violation["id"] not in ALLOWED_MODERATE:
+                nodes = [(node["target"], node["html"][:160]) for node in violation["nodes"][:3]]
+                problems.append(f"{view.name}: {violation['id']} ({violation['impact']}), "
+                                f"{len(violation['nodes'])} nodes, e.g. {nodes}")
+    assert not problems, "axe-core violations:\n" + "\n".join(problems)
+    tall = {step: height for step, height in heights.items() if height > MAX_STEP_HEIGHT_PX}
+    assert not tall, f"lesson {lesson} ({language}): steps taller than {MAX_STEP_HEIGHT_PX} px: {tall}"
 
 
 @pytest.mark.browser
@@ -179,6 +221,9 @@ def test_axe_totals(page):
     if not REPORT.views:
         pytest.skip("no view was audited in this run (selected out with -k?)")
     summary = REPORT.summary()
+    if STEP_HEIGHTS:
+        name, tallest = max(STEP_HEIGHTS.items(), key=lambda item: item[1])
+        summary += f"\nlesson steps measured: {len(STEP_HEIGHTS)}; the tallest: {name}, {tallest} px at 1400 × 1000"
     print("\n" + summary)
     (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
     (REPO_ROOT / "test-artifacts" / "accessibility.txt").write_text(summary + "\n", encoding="utf-8")

@@ -167,7 +167,7 @@ def test_the_readme_links_both_guides():
 
 
 def test_the_guide_command_rewrites_stale_blocks_once_and_check_reports_them(tmp_path, monkeypatch, capsys):
-    from app.lessons import teaching_guide
+    from app.lessons.materials import teaching_guide
     from app.lessons.__main__ import main
 
     copies = {}
