@@ -104,7 +104,7 @@ def view(ctx: PageContext, url: UrlState) -> None:
                     part=_(", ").join(_(PART_NAMES[p]) for p in missing)))
             if part is not None:
                 show_figure(figures.head_matrix_figure(head_matrix(inspection, block, head, part), maps, part,
-                                                       height=560, title_width=90), key=f"insp_matrix_{part}")
+                                                       height=560, title_width=60), key=f"insp_matrix_{part}")
     with tab_files:
         downloads(inspection, maps, prepared, block, head)
 

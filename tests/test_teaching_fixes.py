@@ -58,7 +58,7 @@ def test_inspector_titles_and_downloads_say_the_conv_kernels_are_averaged(no_wei
     at.radio(key="insp_matrix_part").set_value("blended").run()  # the N×N tab draws one matrix at a time
     figure_titled(at, r"blended: .*conv kernels averaged over head 1's channels")  # the N×N matrix
     maps = figure_titled(at, r"Block blocks2\.1, head 1")
-    subtitles = " ".join(a.get("text", "") for a in maps["layout"].get("annotations", []))
+    subtitles = " ".join(a.get("text", "").replace("<br>", " ") for a in maps["layout"].get("annotations", []))
     assert "averaged over head 1's channels" in subtitles, subtitles
     labels = [button.label for button in at.get("download_button")]
     static_and_blended = [label for label in labels if label.startswith(("static", "blended"))]

@@ -15,11 +15,12 @@ Conventions, the same in the app and in a notebook:
 
 from __future__ import annotations
 
+
 import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -238,7 +239,7 @@ def panels(
     clickable: bool = False,
     axis_titles: tuple[str, str] = (N_("x (token column)"), N_("y (token row)")),
     panel_height: int = 300,
-    title_width: int = 115,
+    title_width: int = 80,
 ) -> go.Figure:
     """Several heatmaps side by side (wrapped into rows of ``cols``).
 
@@ -265,6 +266,10 @@ def panels(
     axis_px = 42 if show_axis_titles else 8
     colourbar_px = 0 if shared_scale else 62
     below_px = axis_px + colourbar_px
+    # Subtitles are annotations, which Plotly never wraps: wrap them to their panel's share of the width, so that
+    # neighbours do not run into each other on a narrow screen (a 700 px window at 200 % zoom).
+    items = [replace(p, subtitle=wrap_title(p.subtitle, max(24, 96 // cols))) if p.subtitle else p
+             for p in items]
     subtitle_lines = max((p.subtitle.count("<br>") + 1 for p in items if p.subtitle), default=0)
     subtitle_px = 10 + 17 * subtitle_lines
     plot_px = rows * panel_height + (rows - 1) * (below_px + subtitle_px)
