@@ -2,7 +2,7 @@
 
 Every chart the app draws goes through :func:`show_figure`, so that what a screen reader hears of it is decided
 in one place: the chart, then the figure's sentence as a caption (visible small text, read in order after the
-chart), then a "Data as a table" expander holding the numbers as an HTML table. The sentence and the table come
+chart) and beside it a "Data as a table" button that opens the numbers as an HTML table. The sentence and the table come
 from the core (:func:`container_edu.figures.describe.describe`): the builder's own, or one read from the traces
 of a figure a lesson built by hand.
 """
@@ -32,12 +32,17 @@ def table_label() -> str:
 
 
 def show_text_alternative(text: FigureText) -> None:
-    """The sentence as a caption, and the table (if any) in a collapsed expander."""
-    st.caption(escape_markdown(text.sentence))
+    """The sentence as a caption, and beside it (if there is data) a button that opens the table.
+
+    Side by side, so that a chart's text alternative costs a lesson step one line of height, not two.
+    """
     if not text.columns:
+        st.caption(escape_markdown(text.sentence))
         return
+    sentence_col, table_col = st.columns([5, 1], vertical_alignment="top")
+    sentence_col.caption(escape_markdown(text.sentence))
     columns = _unique(text.columns)
-    with st.expander(table_label()):
+    with table_col.popover(table_label(), icon=":material/table:", width="stretch"):
         st.table({name: [str(row[index]) if index < len(row) else "" for row in text.rows]
                   for index, name in enumerate(columns)}, hide_index=True, alt=text.sentence)
 

@@ -2,7 +2,7 @@
 
 The core's builders attach a sentence and a table to their figures (``container_edu.figures.describe``); a figure
 built by hand gets one read from its traces. In the app, ``app.figure_view.show_figure`` draws each chart with its
-sentence as a caption right after it and the table in a "Data as a table" expander: the walks below open every
+sentence as a caption right after it and the table behind a "Data as a table" button beside it: the walks below open every
 page (every Analysis tab) and every lesson step, in English and Chinese, and check that every Plotly chart drawn
 has exactly that next to it, with the sentence the core makes of that very figure.
 """
@@ -106,13 +106,24 @@ def test_the_sentences_are_translated_with_the_figure():
 
 
 def _charts_and_alternatives(node) -> list[tuple[dict, object, object]]:
-    """``(figure, caption after it, expander after that)`` for every chart in the subtree, in order."""
+    """``(figure, its caption, its table's popover or None)`` for every chart in the subtree, in order.
+
+    After the chart comes either the caption alone, or a row whose first column holds the caption and whose second
+    holds the popover with the table.
+    """
     found = []
     children = list((getattr(node, "children", None) or {}).values())
     for index, child in enumerate(children):
         if child.type == "plotly_chart":
-            after = children[index + 1: index + 3] + [None, None]
-            found.append((json.loads(child.proto.spec), after[0], after[1]))
+            after = children[index + 1] if index + 1 < len(children) else None
+            caption = popover = None
+            if after is not None and after.type == "caption":
+                caption = after
+            elif after is not None and after.type in ("horizontal", "flex_container"):
+                first, second = (list(column.children.values()) for column in list(after.children.values())[:2])
+                caption = first[0] if first else None
+                popover = second[0] if second else None
+            found.append((json.loads(child.proto.spec), caption, popover))
         else:
             found += _charts_and_alternatives(child)
     return found
@@ -133,7 +144,8 @@ def assert_every_chart_speaks(at, lang: str) -> int:
         assert caption is not None and caption.type == "caption", f"no caption after the chart {title!r}"
         assert _unescaped(caption.value) == expected.sentence, title
         if expected.columns:
-            assert expander is not None and expander.type == "expander" and expander.label == label, title
+            assert expander is not None and expander.type == "popover", title
+            assert expander.proto.popover.label == label, title
             assert expander.get("table"), title
         if lang == "zh":
             english = untranslated_english([expected.sentence])
