@@ -46,9 +46,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``streamlit run streamlit_app.py`` on a free 127.0.0.1 port; yields its URL once ``/_stcore/health`` is ok."""
-    port = free_port()
+def streamlit_server(log_path: Path, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` on 127.0.0.1 (``port``, else a free one); yields its URL once
+    ``/_stcore/health`` is ok. A restart is a second server on the first one's port."""
+    port = port or free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         server = subprocess.Popen(

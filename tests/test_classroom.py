@@ -10,6 +10,7 @@ No timing is asserted: the tool waits for conditions with generous timeouts.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,15 +24,21 @@ sys.path.insert(0, str(REPO_ROOT / "tools"))
 
 import classroom  # noqa: E402
 import learner_images  # noqa: E402
+import postgres  # noqa: E402
 import replicas  # noqa: E402
+from postgres_support import TEST_URL_ENV  # noqa: E402
 
 
-def run_classroom(tmp_path: Path, *extra: str) -> dict:
+def skip_without_the_classroom_tools() -> None:
     if shutil.which("haproxy") is None and not Path("/usr/sbin/haproxy").exists():
         pytest.skip("haproxy is missing: install the Debian package 'haproxy' to run the scale-out test")
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install the Debian package 'chromium' to run the scale-out test")
     pytest.importorskip("playwright.async_api", reason="the playwright Python package is not installed")
+
+
+def run_classroom(tmp_path: Path, *extra: str) -> dict:
+    skip_without_the_classroom_tools()
     completed = subprocess.run(
         [sys.executable, str(REPO_ROOT / "tools" / "classroom.py"), "--replicas", "2", "--sessions", "2",
          "--uploads", "1", "--work-dir", str(tmp_path), *extra],
@@ -68,6 +75,39 @@ def test_killing_a_replica_moves_its_sessions_and_tells_the_learner(tmp_path):
     assert list(result["moved_sessions"].values()) == [f"{killed} -> {survivor}"]
     assert result["new_session_notices"] == 1  # the moved session, and only it, was told
     assert result["own_results"] == {"0": 2, "1": 2}
+
+
+# Four learners: two per replica, so the killed one moves at least one learner, and few enough for CI.
+LEARNERS = 4
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_learners_moved_off_a_killed_replica_lose_no_answer(database, tmp_path):
+    skip_without_the_classroom_tools()
+    extra = []
+    if database == "postgresql":
+        if os.environ.get(TEST_URL_ENV):  # CI's PostgreSQL pass: its server, not a second one
+            extra = ["--database-url", os.environ[TEST_URL_ENV]]
+        elif postgres._bindir() is None:
+            pytest.skip("PostgreSQL is not installed: install the Debian package 'postgresql' to run this test")
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "classroom.py"), "--replicas", "2", "--learners", str(LEARNERS),
+         "--kill-one", "--database", database, "--work-dir", str(tmp_path), *extra],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+    )
+    print(completed.stderr[-3000:])
+    lines = completed.stdout.strip().splitlines()
+    assert lines, f"no summary (exit {completed.returncode}):\n{completed.stderr[-4000:]}"
+    print(lines[-1])
+    result = json.loads(lines[-1])
+    assert result["errors"] == [], result["errors"]
+    assert result["replicas"] == 2 and result["learners"] == LEARNERS and result["database"] == database
+    assert result["answers_sent"] > 0
+    assert result["lost"] == 0, result
+    assert result["killed_replica"] in ("app1", "app2") and result["moved_learners"] >= 1, result
+    assert completed.returncode == 0, completed.stderr[-4000:]
 
 
 # ----------------------------------------------------------------------------- the pieces, without a browser

@@ -147,18 +147,20 @@ async def drive(servers: list[AppServer], proxy: Proxy, learners: int, kill_one:
                 learner.page.set_default_timeout(timeout * 1000)
                 await _guarded(learner, lambda: learner.open_lesson(proxy.url, LESSONS[0]))
                 learner.replica = learner.final_replica = await learner.replica_cookie()
-            await asyncio.gather(*(_guarded(p, lambda: p.answer_lesson(LESSONS[0])) for p in people))
+            # Each step binds its own learner (p=p): a bare lambda would see the generator's last p when gather runs
+            # them, and every learner's clicks would land on the last learner's page.
+            await asyncio.gather(*(_guarded(p, lambda p=p: p.answer_lesson(LESSONS[0])) for p in people))
             if kill_one:
                 killed = next((p.replica for p in people if p.replica), servers[0].name)
                 victim = next(server for server in servers if server.name == killed)
                 victim.kill()
                 moved = [p for p in people if p.replica == killed]
-                await asyncio.gather(*(_guarded(p, lambda: _wait_reconnected(p)) for p in moved))
+                await asyncio.gather(*(_guarded(p, lambda p=p: _wait_reconnected(p)) for p in moved))
                 # On the same page, in the new session: answering again must land in the same learner's record.
-                await asyncio.gather(*(_guarded(p, lambda: p.answer_lesson(LESSONS[0], only=0)) for p in moved))
+                await asyncio.gather(*(_guarded(p, lambda p=p: p.answer_lesson(LESSONS[0], only=0)) for p in moved))
             for learner in people:
                 await _guarded(learner, lambda: learner.open_lesson(proxy.url, LESSONS[1]))
-            await asyncio.gather(*(_guarded(p, lambda: p.answer_lesson(LESSONS[1])) for p in people))
+            await asyncio.gather(*(_guarded(p, lambda p=p: p.answer_lesson(LESSONS[1])) for p in people))
             for learner in people:
                 with contextlib.suppress(Exception):
                     learner.final_replica = await learner.replica_cookie()

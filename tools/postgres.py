@@ -76,3 +76,35 @@ def _has_user(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def serve() -> None:
+    """Start a server, print its URL as the one line of output, keep it up until SIGTERM or SIGINT, then remove it.
+
+    For shell scripts (.ci/run): the server outlives this call's first line, and the script's trap ends it.
+    """
+    import signal
+    import sys
+    import time
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+    try:
+        with postgres_server() as url:
+            print(url, flush=True)
+            while not stop:  # polled: a signal between the test and a pause() would be missed
+                time.sleep(0.2)
+    except PostgresUnavailable as reason:
+        print(f"no PostgreSQL server: {reason}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve", action="store_true", required=True,
+                        help="start a server, print its URL, and keep it up until stopped (SIGTERM or SIGINT)")
+    parser.parse_args()
+    serve()
