@@ -19,6 +19,11 @@ __all__ = ["CSS", "apply_style", "uploader_css"]
 # No "<" anywhere in it: Streamlit's HTML sanitiser (DOMPurify) drops a style element whose text holds one before a
 # letter (tests/test_accessibility.py checks).
 CSS = """
+/* A heading for screen readers only (the lesson's step): out of sight, still read, as in WCAG technique C7. */
+.ce-sr-only {
+  position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+  clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0;
+}
 /* scrollable-region-focusable: a code block that scrolls sideways cannot be reached by keyboard (Streamlit's
    pre element takes no focus), so long commands and paths wrap instead. */
 [data-testid="stCode"] pre, [data-testid="stCode"] pre code {

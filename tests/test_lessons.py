@@ -759,5 +759,6 @@ def test_a_link_opens_a_lesson_at_its_step():
     at.query_params["step"] = "3"
     at.run()
     assert_clean(at)
-    assert at.subheader[0].value.startswith("Step 3 of")
+    assert at.segmented_control(key="matrix_step").value == "predict"
+    assert any("Step 3 of" in element.proto.body for element in at.get("html"))
     assert at.radio(key="matrix_prediction").value is None

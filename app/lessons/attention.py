@@ -241,7 +241,7 @@ def _explore() -> None:
     show_figure(figures.heatmaps_side_by_side(
         [(a_x[head], f"A_{head}(X)"), (a_xp[head], f"A_{head}(X'), ε = {epsilon:.1f}")],
         _("Attention affinity of head {head}: rows = output token i, columns = input token j").format(head=head),
-        f"A_{head}[i, j]", x_title=_("input token j"), y_title=_("output token i"), height=320),
+        f"A_{head}[i, j]", x_title=_("input token j"), y_title=_("output token i"), height=280),
         key="attention_fig_a")
     left, right = st.columns(2)
     with left:
@@ -250,11 +250,11 @@ def _explore() -> None:
              (a_xp[head, query].reshape(HEIGHT, WIDTH), _("row i of A(X')"))],
             _("Row i = t{query} of A_{head} on the {height} × {width} grid").format(
                 query=query, head=head, height=HEIGHT, width=WIDTH), f"A_{head}[i, j]",
-            x_title="x", y_title="y", grid=True, query=(qy, qx), height=280), key="attention_fig_rows")
+            x_title="x", y_title="y", grid=True, query=(qy, qx), height=250), key="attention_fig_rows")
     with right:
         show_figure(figures.heatmap(
             a_xp[head] - a_x[head], _("Change A_{head}(X') − A_{head}(X)").format(head=head), "ΔA[i, j]",
-            x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=280),
+            x_title=_("input token j"), y_title=_("output token i"), diverging=True, height=250),
             key="attention_fig_diff")
     row_sums = a_xp.sum(-1)
     change = (a_xp - a_x).abs()

@@ -276,18 +276,19 @@ def _cost_figures(rows: list[CostRow]) -> None:
     with right:
         show_figure(memory_fig, key="cost_fig_memory")
     stage_of = {stage["tokens N"]: stage for stage in stages}
-    st.dataframe(pd.DataFrame([
-        {
-            _("Container-Light stage"): stage_of[r.tokens]["stage"] if r.tokens in stage_of else "—",
-            _("grid"): f"{r.side} × {r.side}", "N": r.tokens,
-            _("attention ms"): round(r.attention_ms, 3), _("conv ms"): round(r.conv_ms, 3),
-            _("mixer ms"): round(r.mixer_ms, 3),
-            _("attention affinity (per image)"): megabytes(r.attention_bytes),
-            _("conv kernel"): megabytes(r.conv_bytes), _("mixer parameters"): megabytes(r.mixer_bytes),
-            _("output C·N (per image)"): megabytes(r.output_bytes),
-        }
-        for r in rows
-    ]), hide_index=True, width="stretch")
+    with st.expander(_("The measured numbers, per grid")):
+        st.dataframe(pd.DataFrame([
+            {
+                _("Container-Light stage"): stage_of[r.tokens]["stage"] if r.tokens in stage_of else "—",
+                _("grid"): f"{r.side} × {r.side}", "N": r.tokens,
+                _("attention ms"): round(r.attention_ms, 3), _("conv ms"): round(r.conv_ms, 3),
+                _("mixer ms"): round(r.mixer_ms, 3),
+                _("attention affinity (per image)"): megabytes(r.attention_bytes),
+                _("conv kernel"): megabytes(r.conv_bytes), _("mixer parameters"): megabytes(r.mixer_bytes),
+                _("output C·N (per image)"): megabytes(r.output_bytes),
+            }
+            for r in rows
+        ]), hide_index=True, width="stretch")
 
 
 def _predict_and_reveal() -> None:

@@ -11,6 +11,8 @@ and question answers live in the progress store (:mod:`app.lessons.parts.progres
 
 from __future__ import annotations
 
+import html
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -94,8 +96,10 @@ def render_steps(lesson: ModuleType, kept: tuple[str, ...] = ()) -> tuple[int, i
         st.query_params[STEP_PARAM] = str(index + 1)
     step = steps[index]
     if len(steps) > 1:
-        st.subheader(_("Step {number} of {total}: {title}").format(number=index + 1, total=len(steps),
-                                                                   title=_(step.title)))
+        # The step picker above shows where the learner is; the heading is for screen readers (it would cost every
+        # step a line of its screen), kept out of sight by the app's style sheet (app/style.py, .ce-sr-only).
+        heading = _("Step {number} of {total}: {title}").format(number=index + 1, total=len(steps), title=_(step.title))
+        st.html(f'<h3 class="ce-sr-only">{html.escape(heading)}</h3>')
     step.draw()
     if len(steps) > 1:
         back_col, _spacer, next_col = st.columns([1, 2, 1])
