@@ -3,6 +3,8 @@ result, and a changed input (weights, α, data, sizes, machine) is measured anew
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from apptest_support import assert_clean
@@ -87,3 +89,24 @@ def test_the_accuracy_against_alpha_sweep_is_measured_once_per_model_target_and_
     assert len(calls) == 3 * len(SWEEP) + 1
     accuracy_at(loaded.cache_key, block, 0.4, loaded, data)
     assert len(calls) == 3 * len(SWEEP) + 2, "another α is measured anew"
+
+
+def test_the_head_gallery_of_shared_weights_is_measured_once_per_model_and_image_set(monkeypatch):
+    from app import analysis_views
+    from app.analysis_views import GALLERY_BATCH, ImageSet, compute_gallery, _shared_batch
+    from app.registry import FASHION_MNIST, ModelRef
+
+    _shared_batch.clear()
+    calls = counting(monkeypatch, analysis_views, "_measure_batch")
+    model = _tiny_lesson_model("unused").model
+    x = torch.randn(GALLERY_BATCH + 10, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    images = ImageSet("set-a", None, x)
+    ref = ModelRef(key="bundled:test:weights-a", label="test", source="bundled", name="test", dataset=FASHION_MNIST,
+                   trained=True)
+    first = compute_gallery(ref, model, images)
+    assert len(calls) == 2, "two batches"
+    assert compute_gallery(ref, model, images) == first and len(calls) == 2, "a second session measures nothing"
+    compute_gallery(ref, model, ImageSet("set-b", None, x))
+    assert len(calls) == 4, "another image set is measured anew"
+    compute_gallery(dataclasses.replace(ref, key="bundled:test:weights-b"), model, images)
+    assert len(calls) == 6, "other weights are measured anew"
