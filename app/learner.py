@@ -20,6 +20,7 @@ from container_edu.progress.codes import CLASS_CODE_LENGTH, LEARNER_CODE_LENGTH,
 from container_edu.progress.database import SqlStore, default_url, join_class, new_learner, open_database
 
 from app.i18n import N_, _
+from app.write_limit import WriteLimiter, shared_limiter
 
 __all__ = ["LEARNER_PARAM", "CLASS_PARAM", "STORE_KEY", "DATABASE_ERRORS", "progress_store", "learner_panel",
            "database_engine", "DatabaseUnavailable"]
@@ -34,6 +35,7 @@ _NOTICE_KEY = "_learner_store_notice"
 _DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 DATABASE_ERRORS = _DATABASE_ERRORS
 _CLASS_ERROR_KEY = "_learner_class_error"
+_RATE_NOTICE_KEY = "_learner_rate_notice_shown"
 
 
 class DatabaseUnavailable(ContainerEduError, RuntimeError):
@@ -54,12 +56,26 @@ class FallbackStore:
     """A learner's database store that falls back to memory, for the rest of the session, when the database fails.
 
     A write that fails is rolled back by its transaction (nothing half-written) and kept in memory instead.
+    Writes beyond the learner's rate limit (:mod:`app.write_limit`) are refused whole, with one short notice.
     """
 
-    def __init__(self, primary: SqlStore):
+    def __init__(self, primary: SqlStore, limiter: WriteLimiter | None = None):
         self.primary: SqlStore | None = primary
         self.memory = MemoryStore()
         self.learner = primary.learner
+        self.limiter = limiter if limiter is not None else shared_limiter()
+        self.refused = 0
+
+    def _write(self, name: str, *args) -> None:
+        if not self.limiter.allow(self.learner):
+            self.refused += 1
+            logger.warning("learner write refused by the rate limit (%d refused in this session)", self.refused)
+            if not st.session_state.get(_RATE_NOTICE_KEY):
+                st.session_state[_RATE_NOTICE_KEY] = True
+                st.toast(_("Too many saves at once: the last ones were not saved. Slow down a little."),
+                         icon=":material/speed:")
+            return
+        self._call(name, *args)
 
     def _call(self, name: str, *args):
         if self.primary is not None:
@@ -87,19 +103,19 @@ class FallbackStore:
         return self._call("lesson", lesson_key)
 
     def record_prediction(self, lesson_key: str, option: str | None) -> None:
-        self._call("record_prediction", lesson_key, option)
+        self._write("record_prediction", lesson_key, option)
 
     def record_reveal(self, lesson_key: str) -> None:
-        self._call("record_reveal", lesson_key)
+        self._write("record_reveal", lesson_key)
 
     def record_verify(self, lesson_key: str, passed: bool) -> None:
-        self._call("record_verify", lesson_key, passed)
+        self._write("record_verify", lesson_key, passed)
 
     def record_answer(self, lesson_key: str, question: int, option: str, correct: bool) -> None:
-        self._call("record_answer", lesson_key, question, option, correct)
+        self._write("record_answer", lesson_key, question, option, correct)
 
     def record_inventory(self, phase: str, answers: dict[int, str], score: float) -> None:
-        self._call("record_inventory", phase, answers, score)
+        self._write("record_inventory", phase, answers, score)
 
     def inventory(self, phase: str) -> InventoryRecord | None:
         return self._call("inventory", phase)

@@ -63,7 +63,6 @@ PAGES = [("Home", "Container: context aggregation, explained"), ("Affinity explo
 MIX = {"open a page": 1, "upload and inspect": 2, "change head or query": 5, "lesson experiment": 2}
 RATES = (2, 4, 6, 10)  # actions per learner per minute
 MAPS_TITLE = re.compile(r"Block (\S+), head (\d+), query \((\d+), (\d+)\)")
-ALPHA_METRIC = re.compile(r"accuracy, α = ([0-9.]+) on")
 PAGE_JS = """() => ({
   title: (document.querySelector('[data-testid="stMain"] h1') || {}).innerText || '',
   running: document.querySelectorAll('[data-testid="stStatusWidget"]').length > 0,
@@ -247,7 +246,8 @@ async def inspect_series(page, meter: Meter, images: list[Expected], suffix: str
         await meter.measure("change head or query" + suffix, move_query)
 
 
-async def measure_actions(browser, server: AppServer, meter: Meter, repeats: int, timeout: float) -> None:
+async def measure_actions(browser, server: AppServer, meter: Meter, repeats: int, timeout: float,
+                          photos: bool = True) -> None:
     pool = expected_images(1, repeats + 1)[0]
     context, page = await new_tab(browser, server.url, "", PAGES[0][1], timeout)
     log("open a page (sidebar link, same session):")
@@ -263,22 +263,26 @@ async def measure_actions(browser, server: AppServer, meter: Meter, repeats: int
     await page.locator('[data-testid="stSidebarNav"] a', has_text="Image inspector").first.click()
     await wait_page(page, lambda s: s["title"].startswith("Image inspector"), "inspector", timeout)
     await inspect_series(page, meter, pool[:repeats], "", "image/png", timeout)
-    log("the same with 12-megapixel photos:")
-    photos = [expected_photo(seed) for seed in range(repeats)]
-    await inspect_series(page, meter, photos, " (12 MP photo)", "image/jpeg", timeout)
+    if photos:  # --photo-sessions 0 leaves the phone photos out (their table row then repeats the small images')
+        log("the same with 12-megapixel photos:")
+        await inspect_series(page, meter, [expected_photo(seed) for seed in range(repeats)], " (12 MP photo)",
+                             "image/jpeg", timeout)
     await context.close()
 
     log("lesson experiment (the container lesson's α slider):")
-    context, page = await new_tab(browser, server.url, "Lessons?lesson=container", PAGES[-1][1], timeout)
-    await wait_page(page, lambda s: any(ALPHA_METRIC.search(m) for m in s["metrics"]), "the container lesson", timeout)
+    # Its "Move the blend" step (the fourth); the α slider's own value says where it stands.
+    context, page = await new_tab(browser, server.url, "Lessons?lesson=container&step=4", PAGES[-1][1], timeout)
+    await wait_page(page, lambda s: any(m.startswith("accuracy, ") for m in s["metrics"]), "the container lesson",
+                    timeout)
+    thumb = page.get_by_test_id("stSlider").filter(has_text="β = 1 − α").first.get_by_role("slider")
     for _ in range(repeats):
-        state = await page.evaluate(PAGE_JS)
-        alpha = float(next(ALPHA_METRIC.search(m).group(1) for m in state["metrics"] if ALPHA_METRIC.search(m)))
+        alpha = float(await page.get_by_test_id("stSlider").filter(has_text="β = 1 − α").first
+                    .get_by_test_id("stSliderThumbValue").inner_text())
 
         async def step(alpha=alpha):
-            wanted, key = (round(alpha + 0.05, 2), "ArrowRight") if alpha < 0.99 else (round(alpha - 0.05, 2),
+            # One arrow press moves the slider by its step, 0.01: one new α.
+            wanted, key = (round(alpha + 0.01, 2), "ArrowRight") if alpha < 0.99 else (round(alpha - 0.01, 2),
                                                                                           "ArrowLeft")
-            thumb = page.get_by_test_id("stSlider").filter(has_text="α (β = 1 − α)").first.get_by_role("slider")
             await thumb.focus()
             await thumb.press(key)
             await wait_page(page, lambda s: any(m.startswith(f"accuracy, α = {wanted:.2f}") for m in s["metrics"]),
@@ -416,7 +420,8 @@ async def run(args) -> dict:
                 log("sessions held open:")
                 sessions = await measure_sessions(browser, server, meter, args.sessions, args.photo_sessions,
                                                   args.idle_seconds, args.action_timeout)
-                await measure_actions(browser, server, meter, args.repeats, args.action_timeout)
+                await measure_actions(browser, server, meter, args.repeats, args.action_timeout,
+                                      photos=args.photo_sessions > 0)
             finally:
                 await browser.close()
     finally:

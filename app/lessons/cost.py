@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import os
+import platform
 import threading
 import time
 from dataclasses import dataclass
@@ -153,6 +155,23 @@ def measure_costs(sides: tuple[int, ...] = SIDES) -> tuple[list[CostRow], float]
     return result["rows"], result["seconds"]
 
 
+def this_machine() -> str:
+    """What the timings depend on besides the sizes: the host, its cores and the torch build."""
+    return f"{platform.node()}|{platform.machine()}|{os.cpu_count()}|torch {torch.__version__}"
+
+
+# The same for every learner on this server: measured once, by the first learner to reveal, then shared (the page
+# says when). Language-neutral: rows, seconds and the time measured (UTC seconds since the epoch).
+@st.cache_data(show_spinner=False, max_entries=4)
+def server_costs(sides: tuple[int, ...], machine: str) -> tuple[list[CostRow], float, float]:
+    rows, seconds = measure_costs(sides)
+    return rows, seconds, time.time()
+
+
+def measured_when(epoch_seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch_seconds))
+
+
 @st.cache_data(show_spinner=False)
 def container_light_stages() -> list[dict]:
     """Grid, tokens and block type of each Container-Light stage at 224 × 224, read off a recorded forward pass.
@@ -243,8 +262,19 @@ def _measured_rows() -> tuple[list[CostRow], float]:
     stored = st.session_state.get("cost_costs")
     if stored is None or remeasure:
         with st.spinner(_("Timing the three operators on this machine…")):
-            stored = measure_costs()
+            if remeasure:  # this learner's own, fresh measurement; the server's shared one stays as it was
+                rows, seconds = measure_costs()
+                when, shared = time.time(), False
+            else:
+                rows, seconds, when = server_costs(SIDES, this_machine())
+                shared = True
+        stored = (rows, seconds)
         st.session_state["cost_costs"] = stored
+        st.session_state["cost_measured"] = (when, shared)
+    when, shared = st.session_state.get("cost_measured", (time.time(), False))
+    st.caption(_("Measured on this server at {time}, once for every learner; press Measure again for your own "
+                 "measurement.").format(time=measured_when(when)) if shared else
+               _("Measured again for you at {time}.").format(time=measured_when(when)))
     return stored
 
 
