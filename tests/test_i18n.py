@@ -304,9 +304,9 @@ def test_every_step_of_a_lesson_shows_no_english_in_chinese(no_weights, lesson):
     at = open_app(LESSONS_PAGE, {"lesson": lesson, "lang": "zh"})
     for step in lesson_steps(module):
         at.segmented_control(key=step_key(lesson)).set_value(step.id).run()
-        if step.id == "predict":
-            prediction = at.radio(key=module.PREDICTION.key)
-            prediction.set_value(prediction.options[0]).run()
+        radios = [radio for radio in at.radio if radio.key == module.PREDICTION.key]
+        if step.id == "predict" and radios:  # the zoo offers no prediction without two trained models
+            radios[0].set_value(radios[0].options[0]).run()
         assert_no_exception(at)
         shown = rendered_texts(at.main)
         english = untranslated_english(shown)

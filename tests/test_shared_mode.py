@@ -308,6 +308,9 @@ def test_the_training_lesson_shows_the_learners_place_in_the_queue(shared):
     try:
         at = run_app(LESSONS_PAGE)
         at.selectbox(key=PICKER_KEY).set_value("train").run()
+        at.segmented_control(key="train_step").set_value("predict").run()
+        at.radio(key="train_prediction").set_value(at.radio(key="train_prediction").options[0]).run()
+        at.segmented_control(key="train_step").set_value("run").run()  # the run is offered after the prediction
         at.text_input(key="train_name").set_value("queued_run").run()
         at.button(key="train_start").click().run()
         job = at.session_state["train_job"]
