@@ -286,7 +286,7 @@ def _cost_figures(rows: list[CostRow]) -> None:
          (_("depthwise conv {kernel}×{kernel}").format(kernel=KERNEL), tokens, [r.conv_ms for r in rows]),
          (_("mixer (A V)"), tokens, [r.mixer_ms for r in rows])],
         _("Measured time per image vs tokens N (C = {channels}, this machine)").format(channels=CHANNELS),
-        _("tokens N (log)"), _("time (ms, log)"), log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS)
+        _("tokens N (log)"), _("time (ms, log)"), log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS, height=300)
     memory_fig = figures.lines(
         [(_("attention: the M·N² affinity it builds ({heads} heads, per image)").format(heads=HEADS), tokens,
           [r.attention_bytes for r in rows]),
@@ -295,15 +295,16 @@ def _cost_figures(rows: list[CostRow]) -> None:
          (_("any of the three: its C·N output (C = {channels}, per image)").format(channels=CHANNELS), tokens,
           [r.output_bytes for r in rows])],
         _("What each operator stores vs tokens N (float32 bytes, measured)"), _("tokens N (log)"), _("bytes (log)"),
-        log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS + ["gray"])
+        log_x=True, log_y=True, colors=OPERATOR_LINE_COLORS + ["gray"], height=300)
     memory_fig.data[-1].line.dash = "dash"  # shared by all three operators, not an affinity
     for fig in (time_fig, memory_fig):
         figures.add_vertical_markers(fig, [stage["tokens N"] for stage in stages],
                                      [_("stage {stage}").format(stage=stage["stage"]) for stage in stages])
-    left, right = st.columns(2)
-    with left:
+    # One chart at a time, at full width: side by side, their text alternatives wrapped into tall narrow columns.
+    time_tab, memory_tab = st.tabs([_("Time"), _("Memory")])
+    with time_tab:
         show_figure(time_fig, key="cost_fig_time")
-    with right:
+    with memory_tab:
         show_figure(memory_fig, key="cost_fig_memory")
     stage_of = {stage["tokens N"]: stage for stage in stages}
     with st.expander(_("The measured numbers, per grid")):
@@ -328,7 +329,6 @@ def _predict_and_reveal() -> None:
     rows, seconds = _measured_rows()
     _cost_figures(rows)
     growth = time_growth(rows)
-    big = rows[-1]
     text = _("Measured in {seconds:.2f} s. From {small}×{small} to {big}×{big} (N × {tokens}, N² × {squared}), "
              "attention's time grew {attention:,.0f}×, the mixer's {mixer:,.0f}×, the conv's {conv:,.0f}×.").format(
         seconds=seconds, small=PREDICT_SIDES[0], big=PREDICT_SIDES[1], tokens=_GROWTH, squared=_GROWTH ** 2,
@@ -336,10 +336,7 @@ def _predict_and_reveal() -> None:
     if growth["conv"] < _GROWTH / 2:
         text += " " + _("The conv's work grows {growth}× (O(N k² C)); fixed per-call costs hide it on small "
                         "grids.").format(growth=_GROWTH)
-    st.caption(text + " " + _("At {big}×{big} one image's affinity takes {affinity} for {heads} heads, its output "
-                              "{output}; the conv's kernel stays {kernel} on any grid.").format(
-        big=big.side, affinity=megabytes(big.attention_bytes), heads=HEADS, output=megabytes(big.output_bytes),
-        kernel=megabytes(big.conv_bytes)))
+    st.caption(text)  # what each operator stores is on the Memory tab and in the Verify panel below
 
     # Verify: the learner's prediction against the measured times; what each operator stores, counted from the
     # modules and tensors actually built.
