@@ -2,7 +2,7 @@
 
 Every chart the app draws goes through :func:`show_figure`, so that what a screen reader hears of it is decided
 in one place: the chart, then the figure's sentence as a caption (visible small text, read in order after the
-chart) and beside it a "Data as a table" button that opens the numbers as an HTML table. The sentence and the table come
+chart) and beside it a "Table" button that opens the numbers as an HTML table. The sentence and the table come
 from the core (:func:`container_edu.figures.describe.describe`): the builder's own, or one read from the traces
 of a figure a lesson built by hand.
 """
@@ -27,8 +27,9 @@ def escape_markdown(text: str) -> str:
 
 
 def table_label() -> str:
-    """The expander's label in the session's language (tests look for it next to every chart)."""
-    return _("Data as a table")
+    """The table button's label in the session's language (tests look for it next to every chart); short, so that
+    it fits beside the sentence under a chart in a narrow column."""
+    return _("Table")
 
 
 def show_text_alternative(text: FigureText) -> None:
@@ -39,10 +40,11 @@ def show_text_alternative(text: FigureText) -> None:
     if not text.columns:
         st.caption(escape_markdown(text.sentence))
         return
-    sentence_col, table_col = st.columns([5, 1], vertical_alignment="top")
+    sentence_col, table_col = st.columns([4, 1], vertical_alignment="top")
     sentence_col.caption(escape_markdown(text.sentence))
     columns = _unique(text.columns)
-    with table_col.popover(table_label(), icon=":material/table:", width="stretch"):
+    with table_col.popover(table_label(), icon=":material/table:", width="stretch",
+                           help=_("The numbers behind this figure, as a table")):
         st.table({name: [str(row[index]) if index < len(row) else "" for row in text.rows]
                   for index, name in enumerate(columns)}, hide_index=True, alt=text.sentence)
 

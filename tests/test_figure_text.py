@@ -2,7 +2,7 @@
 
 The core's builders attach a sentence and a table to their figures (``container_edu.figures.describe``); a figure
 built by hand gets one read from its traces. In the app, ``app.figure_view.show_figure`` draws each chart with its
-sentence as a caption right after it and the table behind a "Data as a table" button beside it: the walks below open every
+sentence as a caption right after it and the table behind a "Table" button beside it: the walks below open every
 page (every Analysis tab) and every lesson step, in English and Chinese, and check that every Plotly chart drawn
 has exactly that next to it, with the sentence the core makes of that very figure.
 """
@@ -135,7 +135,7 @@ def _unescaped(markdown: str) -> str:
 
 def assert_every_chart_speaks(at, lang: str) -> int:
     """Each chart is followed by its sentence and, when it has data, the table; returns how many charts."""
-    label = i18n.translations(lang).gettext("Data as a table")
+    label = i18n.translations(lang).gettext("Table")
     charts = _charts_and_alternatives(at.main) + _charts_and_alternatives(at.sidebar)
     for figure, caption, expander in charts:
         title = str(figure.get("layout", {}).get("title", {}).get("text", ""))[:60]

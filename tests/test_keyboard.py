@@ -145,7 +145,7 @@ def test_the_image_inspector_by_keyboard(page):
 
     # The maps' text alternative (app/figure_view.py): the sentence is read after the chart; its table opens from
     # the button beside it, by keyboard.
-    tab_to(tab, lambda s: "Data as a table" in s["text"], "the maps' data table")
+    tab_to(tab, lambda s: s["tag"] == "BUTTON" and "Table" in s["text"], "the maps' data table")
     tab.keyboard.press("Enter")
     table = tab.locator('[data-testid="stPopoverBody"] table').first
     table.wait_for()
