@@ -177,3 +177,29 @@ def apptest_runs_fail_on_an_exception(monkeypatch):
         return at
 
     monkeypatch.setattr(AppTest, "_run", checked_run)
+
+
+# --------------------------------------------------------------------------
+# The learner-progress database: SQLite, and a real PostgreSQL (tests/postgres_support.py) for the whole run
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    from postgres_support import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """A migrated progress database of each kind: a fresh SQLite file, or the run's PostgreSQL server."""
+    from container_edu.progress.database import open_database
+
+    if request.param == "sqlite":
+        engine = open_database(f"sqlite:///{tmp_path / 'progress.sqlite3'}")
+    else:
+        engine = open_database(request.getfixturevalue("postgres_url"))
+    yield engine
+    engine.dispose()

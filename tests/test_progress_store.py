@@ -14,29 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from postgres_support import postgres_server  # noqa: E402
 from container_edu.progress import MemoryStore, normalised_gain  # noqa: E402
 from container_edu.progress.codes import (ALPHABET, CLASS_CODE_LENGTH, LEARNER_CODE_LENGTH, CodeError,  # noqa: E402
                                           new_learner_code, normalise_code)
 from container_edu.progress.database import (DATABASE_URL_ENV, SqlStore, create_class, default_url,  # noqa: E402
                                              new_learner, open_database, teacher_key_matches)
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        engine = open_database(f"sqlite:///{tmp_path / 'progress.sqlite3'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        engine = open_database(url)
-    yield engine
-    engine.dispose()
 
 
 class Clock:
