@@ -286,7 +286,7 @@ def test_reduced_motion_stops_the_apps_transitions(browser):
             .map(e => getComputedStyle(e))
             .flatMap(s => [...s.transitionDuration.split(','), ...s.animationDuration.split(',')])
             .map(d => parseFloat(d) * (d.trim().endsWith('ms') ? 1 : 1000))""")
-        assert durations and max(durations) <= 1, f"a transition or animation of {max(durations)} ms remains"
+        assert durations and max(durations) <= 1, f"a transition or animation of {max(durations)} ms remains"  # not a timing: CSS durations read from the styles
         tab.emulate_media(reduced_motion="no-preference")
         wait_until_settled(tab)
         moving = tab.evaluate("""() => [...document.querySelectorAll('[data-testid="stMain"] *')]

@@ -15,21 +15,13 @@ if str(ROOT) not in sys.path:
 from container_edu.__main__ import main  # noqa: E402
 from container_edu.progress import class_report as report  # noqa: E402
 from container_edu.progress.codes import CodeError  # noqa: E402
+from clocks import TickingClock  # noqa: E402
 from container_edu.progress.database import (DATABASE_URL_ENV, SqlStore, create_class, join_class,  # noqa: E402
                                              new_learner, open_database, teacher_key_matches)
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
-
-
 def learners(engine, class_code: str, count: int) -> list[SqlStore]:
-    return [SqlStore(engine, new_learner(engine, class_code=class_code), clock=Clock()) for _ in range(count)]
+    return [SqlStore(engine, new_learner(engine, class_code=class_code), clock=TickingClock()) for _ in range(count)]
 
 
 def predict_then_reveal(store: SqlStore, lesson: str, option: str, verify_passed: bool | None = None) -> None:

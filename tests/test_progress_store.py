@@ -17,23 +17,15 @@ if str(ROOT) not in sys.path:
 from container_edu.progress import MemoryStore, normalised_gain  # noqa: E402
 from container_edu.progress.codes import (ALPHABET, CLASS_CODE_LENGTH, LEARNER_CODE_LENGTH, CodeError,  # noqa: E402
                                           new_learner_code, normalise_code)
+from clocks import TickingClock  # noqa: E402
 from container_edu.progress.database import (DATABASE_URL_ENV, SqlStore, create_class, default_url,  # noqa: E402
                                              new_learner, open_database, teacher_key_matches)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 def stores(engine):
     """A database store and a memory store with the same clock: every behaviour is checked on both."""
     learner = new_learner(engine)
-    return SqlStore(engine, learner, clock=Clock()), MemoryStore(clock=Clock())
+    return SqlStore(engine, learner, clock=TickingClock()), MemoryStore(clock=TickingClock())
 
 
 def test_a_lesson_completes_only_when_predicted_before_the_reveal_verified_and_answered(engine):

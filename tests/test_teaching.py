@@ -81,10 +81,10 @@ def test_a_path_fits_its_budget_and_no_lesson_left_out_would_still_fit():
         keys = {e.key for e in chosen}
         present = {e.key for e in estimates}
         for e in chosen:  # a lesson comes with what it builds on
-            assert set(timing.PREREQUISITES.get(e.key, ())) & present <= keys, e.key
+            assert set(timing.PREREQUISITES.get(e.key, ())) & present <= keys, e.key  # not a timing
         for e in estimates:  # one left out did not fit, or what it builds on was left out
             if e not in chosen:
-                assert e.minutes > budget - total or not set(timing.PREREQUISITES.get(e.key, ())) <= keys, e.key
+                assert e.minutes > budget - total or not set(timing.PREREQUISITES.get(e.key, ())) <= keys, e.key  # not a timing: estimated minutes
     assert timing.course_path(10_000, estimates) == estimates
 
 
