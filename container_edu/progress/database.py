@@ -225,19 +225,14 @@ class SqlStore:
             return connection.execute(
                 sa.select(LEARNERS.c.code).where(LEARNERS.c.code == self.learner)).first() is not None
 
-    def _read(self, connection: Connection, lesson_key: str, *, lock: bool = False) -> LessonRecord:
+    def _read_row(self, connection: Connection, lesson_key: str, *, lock: bool = False) -> tuple[LessonRecord, bool]:
+        """The lesson's own fields (no answers) and whether its row exists; ``lock`` holds the row till commit."""
         query = sa.select(LESSONS).where(LESSONS.c.learner == self.learner, LESSONS.c.lesson == lesson_key)
         if lock:
             query = query.with_for_update()
         row = connection.execute(query).mappings().first()
         record = LessonRecord(**{name: row[name] for name in _LESSON_FIELDS}) if row else LessonRecord()
-        answers = connection.execute(
-            sa.select(ANSWERS).where(ANSWERS.c.learner == self.learner, ANSWERS.c.lesson == lesson_key)
-            .order_by(ANSWERS.c.id)).mappings()
-        for answer in answers:
-            record.attempts.setdefault(answer["question"], []).append(
-                Attempt(answer["option"], bool(answer["correct"]), answer["at"]))
-        return record
+        return record, row is not None
 
     def _write(self, connection: Connection, lesson_key: str, record: LessonRecord, existed: bool) -> None:
         values = {name: getattr(record, name) for name in _LESSON_FIELDS}
@@ -249,16 +244,21 @@ class SqlStore:
 
     def _change(self, lesson_key: str, change: Callable[[LessonRecord], None]) -> None:
         with self.engine.begin() as connection:
-            existed = connection.execute(
-                sa.select(LESSONS.c.lesson).where(LESSONS.c.learner == self.learner, LESSONS.c.lesson == lesson_key)
-                .with_for_update()).first() is not None
-            record = self._read(connection, lesson_key)
+            # The changes touch the lesson's own fields only: its answers need not be read.
+            record, existed = self._read_row(connection, lesson_key, lock=True)
             change(record)
             self._write(connection, lesson_key, record, existed)
 
     def lesson(self, lesson_key: str) -> LessonRecord:
         with self.engine.connect() as connection:
-            return self._read(connection, lesson_key)
+            record, _existed = self._read_row(connection, lesson_key)
+            answers = connection.execute(
+                sa.select(ANSWERS).where(ANSWERS.c.learner == self.learner, ANSWERS.c.lesson == lesson_key)
+                .order_by(ANSWERS.c.id)).mappings()
+            for answer in answers:
+                record.attempts.setdefault(answer["question"], []).append(
+                    Attempt(answer["option"], bool(answer["correct"]), answer["at"]))
+        return record
 
     def record_prediction(self, lesson_key: str, option: str | None) -> None:
         now = self._clock()
