@@ -40,7 +40,7 @@ def show_text_alternative(text: FigureText) -> None:
     if not text.columns:
         st.caption(escape_markdown(text.sentence))
         return
-    sentence_col, table_col = st.columns([4, 1], vertical_alignment="top")
+    sentence_col, table_col = st.columns([3, 1], vertical_alignment="top")
     sentence_col.caption(escape_markdown(text.sentence))
     columns = _unique(text.columns)
     with table_col.popover(table_label(), icon=":material/table:", width="stretch",

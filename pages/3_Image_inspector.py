@@ -51,7 +51,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with col_seen:
         seen_title = _("What the model sees ({height}×{width}, after preprocessing)").format(
             height=prepared.x.shape[-2], width=prepared.x.shape[-1])
-        show_figure(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28), "insp_seen")
+        show_figure(figures.image_figure(prepared.seen, seen_title, height=300, title_width=28,
+                                         size=tuple(prepared.x.shape[-2:])), "insp_seen")
         if (dark := photo_notes.dark_view_note(ref, current.image, prepared.seen)) is not None:
             st.caption(dark)
     with col_pred:

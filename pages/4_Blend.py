@@ -126,7 +126,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
     changed = prepared.inspect(overrides) if overrides else base
     with left:
         seen_title = _("What the model sees")
-        show_figure(figures.image_figure(prepared.seen, seen_title, height=260, title_width=30), "blend_seen")
+        show_figure(figures.image_figure(prepared.seen, seen_title, height=260, title_width=30,
+                                         size=tuple(prepared.x.shape[-2:])), "blend_seen")
     with right:
         names = views.shown_class_names(prepared)
         top_learned, top_changed = int(np.argmax(base.probabilities)), int(np.argmax(changed.probabilities))

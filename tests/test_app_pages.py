@@ -322,3 +322,9 @@ def test_the_inspectors_matrix_tab_draws_one_matrix_at_full_width_and_switches()
         assert_clean(at)
         keys = [chart.key for chart in at.get("plotly_chart") if (chart.key or "").startswith("insp_matrix_")]
         assert keys == [f"insp_matrix_{part}"]
+
+
+def test_the_seen_pictures_text_alternative_names_the_size_the_model_sees_not_the_display_copy():
+    at = start(INSPECTOR)
+    seen = [c.value for c in at.caption if c.value.startswith("What the model sees")]
+    assert seen and "28×28 pixels" in seen[0], seen  # the 28×28 input is drawn from a 224 px copy

@@ -412,13 +412,18 @@ def _data_uri(image: np.ndarray) -> str:
     return f"data:{best[0]};base64," + base64.b64encode(best[1]).decode("ascii")
 
 
-def image_figure(image: np.ndarray, title: str, height: int = 320, title_width: int = 95) -> go.Figure:
-    """The picture a model sees, with pixel axes."""
+def image_figure(image: np.ndarray, title: str, height: int = 320, title_width: int = 95,
+                 size: tuple[int, int] | None = None) -> go.Figure:
+    """The picture a model sees, with pixel axes.
+
+    ``size`` (height, width) is the picture's own size when ``image`` is a copy enlarged for display (a 28×28
+    input drawn at 224 px): the text alternative names the size the model sees, not the display copy's.
+    """
     fig = go.Figure(go.Image(z=np.asarray(image, dtype=np.uint8), hovertemplate="x=%{x}, y=%{y}<extra></extra>"))
     fig.update_xaxes(showticklabels=False, showgrid=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, scaleanchor="x")
     fig = base_layout(fig, title, height, title_width=title_width)
     fig.update_layout(margin=dict(l=10, r=10, b=10))
-    height_px, width_px = np.asarray(image).shape[:2]
+    height_px, width_px = size if size is not None else np.asarray(image).shape[:2]
     return attach(fig, FigureText(translate("{title}: the picture, {w}×{h} pixels.", title=plain(title), w=width_px,
                                             h=height_px)))
