@@ -21,6 +21,7 @@ from browser_support import (
     require_browser,
     streamlit_server,
     wait_for_condition,
+    wait_until,
     wait_until_idle,
 )
 
@@ -28,6 +29,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 MAIN = '[data-testid="stMain"]'
 HAS_TEXT = "(text) => document.body.innerText.includes(text)"
+# the chosen lesson: shown as text or as the input's value
+PICKER_TEXT = ("(el) => el.innerText + ' | ' + [...el.querySelectorAll('input, [aria-label], [title]')]"
+               ".map((e) => (e.value || '') + ' ' + (e.getAttribute('aria-label') || '') + ' ' + (e.title || '')).join(' | ')")
 
 
 def step_number(step_id: str) -> int:
@@ -90,9 +94,10 @@ def assert_kept(page, code: str, prediction: str, where: str) -> None:
     wait_until_idle(page)
     assert_no_exception(page, where)
     assert learner_code(page) == code, where
-    picker = page.locator(".st-key-lesson_picker").evaluate(  # the chosen lesson: shown as text or as the input's value
-        "(el) => el.innerText + ' | ' + [...el.querySelectorAll('input, [aria-label], [title]')]"
-        ".map((e) => (e.value || '') + ' ' + (e.getAttribute('aria-label') || '') + ' ' + (e.title || '')).join(' | ')")
+    # The picker can be drawn after the learner panel, and a rerun briefly leaves its element empty: wait for the tick.
+    ticked = f"() => ({PICKER_TEXT})(document.querySelector('.st-key-lesson_picker') || document.createElement('div'))"
+    wait_until(lambda: "✓ 1." in page.evaluate(ticked), f"lesson 1 ticked in the lesson picker after {where}")
+    picker = page.evaluate(ticked)
     assert "✓ 1." in picker, f"lesson 1 is not ticked after {where}: {picker!r}"
     assert "○ 1." not in picker
 
