@@ -182,13 +182,14 @@ def _default_model():
 def expected_photo(seed: int) -> Expected:
     """A 12 MP photo with the prediction the app must show for it (the app's own code, offline)."""
     from app import registry
-    from container_edu.data.images import load_image
+    from container_edu.data.images import UPLOAD_MAX_ASPECT, UPLOAD_MAX_SIDE, load_image
     from container_edu.record.inspection import run_inspection
 
     model, card = _default_model()
     names = card.class_names
     data = photo_jpeg(seed)
-    x, _ = registry.preprocess(card, load_image(data))
+    # Decoded as the app decodes an upload (app/widgets.py): a 12 MP JPEG is drawn at half scale to fit 2048 px.
+    x, _ = registry.preprocess(card, load_image(data, max_side=UPLOAD_MAX_SIDE, max_aspect=UPLOAD_MAX_ASPECT))
     probabilities = run_inspection(model, x).probabilities
     return Expected(1000 + seed, 0, data, {names[i]: 100.0 * float(p) for i, p in enumerate(probabilities)})
 
@@ -217,7 +218,8 @@ async def upload(page, name: str, data: bytes, mime: str, done, timeout: float) 
         if done(state) and not state["running"]:
             return
         await asyncio.sleep(0.2)
-    raise RuntimeError(f"upload {name}: no prediction within {timeout:.0f} s")
+    shown = await page.locator('[data-testid="stMain"]').inner_text()
+    raise RuntimeError(f"upload {name}: no prediction within {timeout:.0f} s; the page says: {shown[:1500]!r}")
 
 
 async def inspect_series(page, meter: Meter, images: list[Expected], suffix: str, mime: str,
@@ -230,8 +232,11 @@ async def inspect_series(page, meter: Meter, images: list[Expected], suffix: str
         head, qx = int(MAPS_TITLE.search(state["maps"]).group(2)), int(MAPS_TITLE.search(state["maps"]).group(4))
 
         async def change_head(new=(head + 1) % 4):
-            await page.get_by_test_id("stSelectbox").filter(has_text="Head m").first.click()
-            await page.get_by_role("option", name=str(new), exact=True).first.click()
+            # A click on the box opens no list in headless Chromium here; the keyboard does (as tests/test_keyboard.py):
+            # typing the head's number filters the options to that one, Enter picks it.
+            await page.get_by_test_id("stSelectbox").filter(has_text="Head m").first.locator("input").focus()
+            await page.keyboard.type(str(new))
+            await page.keyboard.press("Enter")
             await wait_page(page, lambda s: (m := MAPS_TITLE.search(s["maps"])) and int(m.group(2)) == new,
                             f"head {new}", timeout)
 
