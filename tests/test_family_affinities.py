@@ -208,6 +208,15 @@ def test_mixer_jacobian_depends_on_the_image_and_the_channel_but_the_linear_part
     assert (first.jacobian(0) - first.jacobian(1)).abs().max() > 1e-3
     relative, _ = first.jacobian_vs_linear()
     assert (relative > 0.01).all()  # with a GELU in between, nowhere is the MLP its linear part
+    assert first.linear_gap() == pytest.approx(float(relative.median()))
+
+
+def test_records_name_their_kind_in_the_kinds_registry():
+    from container_edu.ops.kinds import KINDS
+
+    kinds = {record_cls.aggregation_kind for record_cls in (AttentionBlockRecord, DepthwiseBlockRecord,
+                                                            TokenMixingBlockRecord)}
+    assert kinds == {"attention", "conv", "mixer"} and kinds <= set(KINDS)
 
 
 # --- the recording as a whole ------------------------------------------------------------------------------------
