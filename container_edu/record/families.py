@@ -259,13 +259,11 @@ def _record_deit(model: DeiT, x: Tensor) -> tuple[Tensor, dict[str, BlockRecord]
     records: dict[str, BlockRecord] = {}
     tokens = model.embed(x)  # (B, 1 + N, C)
     for index, block in enumerate(model.blocks):
-        u = block.norm1(tokens)
         attn = block.attn
-        _, _, v = attn.qkv_heads(u)  # (B, M, T, C/M)
+        attention, v = attn.affinity_and_values(block.norm1(tokens))  # (B, M, T, T), (B, T, C)
         records[f"blocks.{index}"] = AttentionBlockRecord(
-            name=f"blocks.{index}", grid=model.grid, attention=attn.affinity(u),
-            v=v.transpose(1, 2).reshape(u.shape), proj_weight=_detached(attn.proj, "weight"),
-            proj_bias=_detached(attn.proj, "bias"),
+            name=f"blocks.{index}", grid=model.grid, attention=attention, v=v,
+            proj_weight=_detached(attn.proj, "weight"), proj_bias=_detached(attn.proj, "bias"),
         )
         tokens = block(tokens)
     return model.forward_head(tokens), records
