@@ -10,7 +10,8 @@ environment (timm is not a dependency of the project):
    ``torch.Generator`` per key, seeded by the key's CRC-32) and loads them with ``strict=True``;
 2. runs timm's forward in evaluation mode on :func:`reference_input` (float32, CPU);
 3. writes ``tests/fixtures/timm_reference.json``: timm's and torch's versions, the rules, every state-dict key
-   with its shape, the first 20 logits of each image, a few summary numbers, and timm's preprocessing config.
+   with its shape, the first 20 logits of each image, a few summary numbers, and timm's preprocessing config of
+   the pretrained tag in ``PRETRAINED_TAGS`` (read from timm's model registry; nothing is downloaded).
 
 ``tests/test_timm_reference.py`` (main environment, no timm) regenerates the same weights and input with the
 functions below, loads them strictly into the project's models, and compares.
@@ -37,6 +38,9 @@ import torch
 
 #: The project's name -> timm's model name (the same table as ``container_edu.models.TIMM_NAMES``).
 MODELS = {"deit_small": "deit_small_patch16_224", "convnext_tiny": "convnext_tiny", "mixer_b16": "mixer_b16_224"}
+#: The pretrained tag whose preprocessing config the fixture records (the weights the project fetches; timm's
+#: default tag for convnext_tiny is another one, in12k_ft_in1k, with another crop). The architecture is the same.
+PRETRAINED_TAGS = {"deit_small": "fb_in1k", "convnext_tiny": "fb_in1k", "mixer_b16": "goog_in21k_ft_in1k"}
 #: Images in the reference batch (two, so that a mix-up between batch entries would show).
 BATCH = 2
 #: Seed of the reference input.
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": {},
     }
     for name, timm_name in MODELS.items():
-        model = timm.create_model(timm_name, pretrained=False).eval()
+        model = timm.create_model(f"{timm_name}.{PRETRAINED_TAGS[name]}", pretrained=False).eval()
         shapes = {key: tuple(value.shape) for key, value in model.state_dict().items()}
         model.load_state_dict(reference_state_dict(shapes), strict=True)
         with torch.no_grad():
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             "parameters": sum(p.numel() for p in model.parameters()),
             "keys": {key: list(shape) for key, shape in shapes.items()},  # in timm's state-dict order
             "logits": summarise(logits),
-            "preprocessing": _preprocessing(model),
+            "preprocessing": _preprocessing(model),  # timm's pretrained_cfg of that tag (nothing downloaded)
         }
         print(f"{name}: {len(shapes)} keys, argmax {fixture['models'][name]['logits']['argmax']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
