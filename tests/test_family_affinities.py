@@ -21,7 +21,7 @@ from container_edu.record.families import (
     TokenMixingBlockRecord,
     record_family,
 )
-from tests.tensor_checks import assert_close
+from tensor_checks import assert_close
 
 SMALL_DEIT = dict(depth=3, embed_dim=48, num_heads=3, img_size=(48, 80))  # 3 x 5 patches, non-square
 SMALL_CONVNEXT = dict(depths=(2, 1, 2), dims=(8, 16, 24), ls_init_value=0.5)  # grids follow the input

@@ -21,7 +21,7 @@ from container_edu.models import (
     create_model,
 )
 from container_edu.ops import token_mlp
-from tests.tensor_checks import assert_close, randn
+from tensor_checks import assert_close, randn
 
 
 def test_family_models_are_named_as_the_contract_says():
