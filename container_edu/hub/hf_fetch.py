@@ -77,10 +77,9 @@ def download(repo_id: str, filename: str, revision: str, *, settings: HubSetting
     Raises :class:`HubError` (one line): offline and not cached, no connection, not a hub at ``HF_ENDPOINT``,
     an unknown repository, revision or file, an HTTP error, or a transfer that stopped short.
     """
-    import huggingface_hub
-    from huggingface_hub import errors as hub_errors
-
     settings = settings or hub_settings()
+    hub_errors = _import_quietly(settings)
+    import huggingface_hub
     url = f"{settings.endpoint}/{repo_id}/resolve/{revision}/{filename}"
     try:
         path = huggingface_hub.hf_hub_download(
@@ -114,6 +113,23 @@ def download(repo_id: str, filename: str, revision: str, *, settings: HubSetting
         raise HubError(N_("the download of {file} from {host} failed: {detail}"), file=filename, host=settings.host,
                        detail=" ".join(f"{type(error).__name__}: {error}".split())[:200]) from None
     return _describe(Path(path), url)
+
+
+def _import_quietly(settings: HubSettings):
+    """Import huggingface_hub so that it contacts no host but ``settings.endpoint``.
+
+    Its user-agent telemetry fetches a registry from the endpoint it read at import time (``/api/agent-harnesses``
+    on huggingface.co unless ``HF_ENDPOINT`` was set then): a school's mirror, or a test's stand-in, would not stop
+    that request. ``HF_HUB_DISABLE_TELEMETRY`` turns it off; a user's own setting of it is kept, except that a
+    library imported earlier with another endpoint is told not to reach that other host.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from huggingface_hub import constants
+    from huggingface_hub import errors as hub_errors
+
+    if constants.ENDPOINT.rstrip("/") != settings.endpoint:
+        constants.HF_HUB_DISABLE_TELEMETRY = True
+    return hub_errors
 
 
 def _describe(path: Path, url: str) -> HubFile:
