@@ -189,7 +189,7 @@ def import_family(path: str | os.PathLike[str], name: str, directory: str | os.P
                       "sources": dict(pinned.sources)}
         return _install(name, path, folder, work, what=str(path), config=config, status=status,
                         source=f"imported from the file {path.resolve()}", provenance=provenance,
-                        original_sha256=digest)
+                        original_sha256=digest, accept_pickle=True)
 
 
 def _check_name(name: str) -> None:
@@ -259,7 +259,8 @@ def expected_state(name: str, config: Mapping[str, Any] | None = None) -> dict[s
 
 
 def _install(name: str, original: Path, folder: Path, work: Path, *, what: str, config: Mapping[str, Any] | None,
-             status: Status | None, source: str, provenance: dict[str, Any], original_sha256: str) -> ModelCard:
+             status: Status | None, source: str, provenance: dict[str, Any], original_sha256: str,
+             accept_pickle: bool = False) -> ModelCard:
     from container_edu.hub.checkpoints import CheckpointError, load_state_strictly, state_dict_mismatch
     from container_edu.hub.safetensors_header import SafetensorsError, read_header
     from container_edu.models import create_model
@@ -267,7 +268,9 @@ def _install(name: str, original: Path, folder: Path, work: Path, *, what: str, 
     label = family_source(name).label
     is_safetensors = _starts_like_safetensors(original)
     try:
-        if is_safetensors or not _is_pickle(original):
+        # A download must be the safetensors file asked for; only a file the user imports may be timm's
+        # pytorch_model.bin, read by the safe loader.
+        if is_safetensors or not (accept_pickle and _is_pickle(original)):
             header = read_header(original, what=what)
             expected = expected_state(name, config)
             declared = {key: torch.empty(info.shape, device="meta") for key, info in header.items()}
