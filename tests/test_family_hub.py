@@ -231,7 +231,8 @@ def test_command_line_list_predict_inspect_and_refusals(hub, tmp_path):
         families.fetch_family(name, folder, config=SMALL[name])
     image = tmp_path / "photo.png"
     Image.new("RGB", (300, 200), (200, 120, 40)).save(image)
-    env = {"HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    # A cache of its own: the small files fetched above are in the test's cache under the pinned commits.
+    env = {"HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "hf_cli"), "HF_HUB_DISABLE_TELEMETRY": "1"}
 
     listing = _cli("weights", "list", "--dir", str(folder), env=env)
     assert listing.returncode == 0, listing.stderr
