@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -274,3 +275,36 @@ def test_command_line_list_predict_inspect_and_refusals(hub, tmp_path):
     assert len(error_lines) == 1 and "web page" in error_lines[0], refused.stderr
     assert "Traceback" not in refused.stderr
     assert _listing(folder) == before
+
+
+def test_ce_inspect_reads_the_installed_families(tmp_path, monkeypatch):
+    import container_edu as ce
+    from container_edu.record.api import WeightsNotInstalledError
+
+    monkeypatch.setenv("CONTAINER_EDU_WEIGHTS_DIR", str(tmp_path / "w"))
+    with pytest.raises(WeightsNotInstalledError, match="run python -m container_edu weights fetch deit_small"):
+        ce.inspect("deit_small", np.zeros((40, 60, 3), np.uint8))
+    picture = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    for name in FAMILY_NAMES:
+        path = tmp_path / f"{name}.safetensors"
+        path.write_bytes(_weights(name))
+        families.import_family(path, name, config=SMALL[name])
+    deit = ce.inspect("deit_small", picture)
+    model, card = families.load_family("deit_small", device="cpu")
+    from container_edu.data.transforms import preprocess
+
+    x, _ = preprocess(card, Image.fromarray(picture))
+    with torch.no_grad():
+        expected = torch.softmax(model(x), dim=-1)[0].numpy()
+    np.testing.assert_allclose(deit.probabilities, expected, rtol=1e-5, atol=1e-7)
+    assert deit.prediction[0] == card.class_names[int(expected.argmax())]
+    assert deit.row("blocks.1", (7, 7)).shape == (3, 14, 14)  # SMALL: 3 heads on the 14 x 14 patch grid
+    row = deit.row("blocks.1", (7, 7), head=2)
+    assert row.sum() + deit.recording["blocks.1"].class_weight((7, 7), 2) == pytest.approx(1.0, abs=1e-5)
+    assert deit.seen.shape == (224, 224, 3)
+    convnext = ce.inspect("convnext_tiny", picture)
+    assert convnext.row("stages.0.blocks.0", (0, 0)).shape == (8, 56, 56)  # kernels cut at the border
+    mixer = ce.inspect("mixer_b16", picture)
+    assert mixer.row("blocks.0", (3, 4)).shape == mixer.row("blocks.0", (3, 4), channel=1).shape == (14, 14)
+    assert not np.allclose(mixer.row("blocks.0", (3, 4)), mixer.row("blocks.0", (3, 4), channel=1))
+    assert set(FAMILY_NAMES) <= set(ce.available_models())
