@@ -308,3 +308,22 @@ def test_ce_inspect_reads_the_installed_families(tmp_path, monkeypatch):
     assert mixer.row("blocks.0", (3, 4)).shape == mixer.row("blocks.0", (3, 4), channel=1).shape == (14, 14)
     assert not np.allclose(mixer.row("blocks.0", (3, 4)), mixer.row("blocks.0", (3, 4), channel=1))
     assert set(FAMILY_NAMES) <= set(ce.available_models())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name", FAMILY_NAMES)
+def test_installed_family_on_cuda_matches_the_cpu(tmp_path, monkeypatch, name):
+    """The loading side of the GPU check: the installed weights, loaded on CUDA (TF32 off through
+    ``default_device``), predict within 1e-4 of the CPU, and ``ce.inspect`` records the same rows there."""
+    import container_edu as ce
+
+    monkeypatch.setenv("CONTAINER_EDU_WEIGHTS_DIR", str(tmp_path / "w"))
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(_weights(name))
+    families.import_family(path, name, config=SMALL[name])
+    picture = np.random.default_rng(1).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    on_cpu, on_gpu = ce.inspect(name, picture, device="cpu"), ce.inspect(name, picture, device="cuda")
+    assert next(iter(on_gpu.recording.values())).grid == next(iter(on_cpu.recording.values())).grid
+    np.testing.assert_allclose(on_gpu.probabilities, on_cpu.probabilities, atol=1e-4)
+    block = on_cpu.blocks[-1]
+    np.testing.assert_allclose(on_gpu.row(block, (3, 3)), on_cpu.row(block, (3, 3)), atol=1e-4)
