@@ -327,3 +327,37 @@ def test_installed_family_on_cuda_matches_the_cpu(tmp_path, monkeypatch, name):
     np.testing.assert_allclose(on_gpu.probabilities, on_cpu.probabilities, atol=1e-4)
     block = on_cpu.blocks[-1]
     np.testing.assert_allclose(on_gpu.row(block, (3, 3)), on_cpu.row(block, (3, 3)), atol=1e-4)
+
+
+@pytest.fixture(scope="session")
+def full_size_deit(tmp_path_factory) -> Path:
+    """deit_small at its real size (22,050,664 random float32 parameters, 88.2 MB), written once per session."""
+    path = tmp_path_factory.mktemp("full_deit") / "model.safetensors"
+    torch.manual_seed(3)
+    model = create_model("deit_small")
+    from safetensors.torch import save_file
+
+    save_file({key: value.contiguous() for key, value in model.state_dict().items()}, str(path))
+    return path
+
+
+def test_command_line_fetches_and_imports_a_full_size_file(hub, tmp_path, full_size_deit):
+    """The pinned path end to end, as a user types it: no test config, the real size, the pinned commit."""
+    body = full_size_deit.read_bytes()
+    _publish(hub, "deit_small", body)
+    env = {"HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "hf_cli"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    fetched = _cli("weights", "fetch", "deit_small", "--dir", str(tmp_path / "a"), env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    assert f"sha256 {hashlib.sha256(body).hexdigest()}" in fetched.stdout
+    card = families.installed_families(tmp_path / "a")["deit_small"]
+    assert card.extra["hub_commit"] == FAMILY_SOURCES["deit_small"].revision
+    assert card.parameter_count == 22_050_664 and card.config["embed_dim"] == 384
+    imported = _cli("weights", "import", str(full_size_deit), "--model", "deit_small", "--dir", str(tmp_path / "b"),
+                    env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert families.installed_families(tmp_path / "b")["deit_small"].sha256 == card.sha256
+    wrong = _cli("weights", "import", str(full_size_deit), "--model", "mixer_b16", "--dir", str(tmp_path / "b"),
+                 env=env)
+    assert wrong.returncode == 1 and "does not fit MLP-Mixer-B/16" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    assert "mixer_b16" not in families.installed_families(tmp_path / "b")

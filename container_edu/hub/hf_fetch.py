@@ -94,7 +94,7 @@ def download(repo_id: str, filename: str, revision: str, *, settings: HubSetting
     except hub_errors.RevisionNotFoundError:
         raise HubError(N_("{repo} on {host} has no revision {revision}"), repo=repo_id, host=settings.host,
                        revision=revision) from None
-    except (hub_errors.EntryNotFoundError, getattr(hub_errors, "RemoteEntryNotFoundError", hub_errors.EntryNotFoundError)):
+    except (hub_errors.EntryNotFoundError, _remote_entry_not_found(hub_errors)):
         raise HubError(N_("{repo} at revision {revision} on {host} has no file {file}"), repo=repo_id,
                        revision=revision, host=settings.host, file=filename) from None
     except hub_errors.HfHubHTTPError as error:
@@ -130,6 +130,12 @@ def _import_quietly(settings: HubSettings):
     if constants.ENDPOINT.rstrip("/") != settings.endpoint:
         constants.HF_HUB_DISABLE_TELEMETRY = True
     return hub_errors
+
+
+def _remote_entry_not_found(hub_errors) -> type[Exception]:
+    # huggingface_hub >= 1.0 answers a missing file with RemoteEntryNotFoundError (an HTTP error), older ones with
+    # EntryNotFoundError.
+    return getattr(hub_errors, "RemoteEntryNotFoundError", hub_errors.EntryNotFoundError)
 
 
 def _describe(path: Path, url: str) -> HubFile:
