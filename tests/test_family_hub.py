@@ -85,7 +85,10 @@ def test_a_published_file_installs_and_loads_strictly(hub, tmp_path, name):
     body = _weights(name)
     published = _publish(hub, name, body)
     folder = tmp_path / "weights"
-    card = families.fetch_family(name, folder, config=SMALL[name])
+    steps: list[tuple[int, int | None]] = []
+    card = families.fetch_family(name, folder, config=SMALL[name],
+                                 progress=lambda done, total: steps.append((done, total)))
+    assert steps and steps[-1] == (len(body), len(body))  # the app's progress bar reaches the end
     assert sorted(os.listdir(folder)) == [f"{name}.json", f"{name}.safetensors"]
     assert (folder / f"{name}.safetensors").read_bytes() == body  # the published bytes, unchanged
     assert card.sha256 == hashlib.sha256(body).hexdigest() == card.extra["hub_sha256"]

@@ -52,6 +52,7 @@ from torch import Tensor, nn
 from container_edu.files import sha256_file
 from container_edu.hub.cards import RANDOM_SOURCE, CardError, ModelCard, Preprocessing, read_card, write_card
 from container_edu.hub.family_sources import FAMILY_NAMES, HubSource, family_source
+from container_edu.hub.hf_fetch import Progress
 from container_edu.hub.weights_store import WeightsError, weights_dir
 from container_edu.text import N_
 
@@ -130,12 +131,13 @@ def random_family_card(name: str, model: nn.Module, sha256: str = "") -> ModelCa
 
 def fetch_family(name: str, directory: str | os.PathLike[str] | None = None, *,
                  config: Mapping[str, Any] | None = None, source: HubSource | None = None,
-                 status: Status | None = None) -> ModelCard:
+                 status: Status | None = None, progress: Progress | None = None) -> ModelCard:
     """Download family ``name``'s pinned weights from the hub (or its cache), check them, install them.
 
-    ``config`` overrides the architecture's config (small test models); ``source`` replaces the pinned source
-    (another revision). Returns the installed card. Raises :class:`FamilyWeightsError` (one line) and leaves the
-    weights folder as it was on any failure.
+    ``status(text)`` names each step; ``progress(done, total)`` follows the bytes of a download (an app's progress
+    bar; without it huggingface_hub draws its own bar on a terminal). ``config`` overrides the architecture's
+    config (small test models); ``source`` replaces the pinned source (another revision). Returns the installed
+    card. Raises :class:`FamilyWeightsError` (one line) and leaves the weights folder as it was on any failure.
     """
     from container_edu.hub import hf_fetch
 
@@ -146,7 +148,8 @@ def fetch_family(name: str, directory: str | os.PathLike[str] | None = None, *,
         where = "the Hugging Face cache" if settings.offline else settings.endpoint
         _say(status, f"Getting {pinned.repo_id} ({pinned.filename}, revision {pinned.revision}) from {where} …")
         try:
-            got = hf_fetch.download(pinned.repo_id, pinned.filename, pinned.revision, settings=settings)
+            got = hf_fetch.download(pinned.repo_id, pinned.filename, pinned.revision, settings=settings,
+                                    progress=progress)
         except hf_fetch.HubError as error:
             raise FamilyWeightsError(N_("Download of {name} failed: {reason}."), name=name,
                                      reason=error.message) from None

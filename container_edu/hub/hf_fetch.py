@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -26,7 +27,10 @@ from typing import Final
 from container_edu.errors import ContainerEduError
 from container_edu.text import N_
 
-__all__ = ["DEFAULT_ENDPOINT", "HubSettings", "HubFile", "HubError", "hub_settings", "download", "forget"]
+__all__ = ["DEFAULT_ENDPOINT", "HubSettings", "HubFile", "HubError", "Progress", "hub_settings", "download", "forget"]
+
+#: ``progress(bytes_so_far, bytes_total_or_None)``, called as the bytes arrive (not called for a cached file).
+Progress = Callable[[int, "int | None"], None]
 
 DEFAULT_ENDPOINT: Final[str] = "https://huggingface.co"
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
@@ -71,7 +75,8 @@ class HubFile:
     url: str  # where it was asked for
 
 
-def download(repo_id: str, filename: str, revision: str, *, settings: HubSettings | None = None) -> HubFile:
+def download(repo_id: str, filename: str, revision: str, *, settings: HubSettings | None = None,
+             progress: Progress | None = None) -> HubFile:
     """``filename`` of the model repository ``repo_id`` at ``revision``, from the cache or the hub.
 
     Raises :class:`HubError` (one line): offline and not cached, no connection, not a hub at ``HF_ENDPOINT``,
@@ -85,6 +90,7 @@ def download(repo_id: str, filename: str, revision: str, *, settings: HubSetting
         path = huggingface_hub.hf_hub_download(
             repo_id, filename, revision=revision, endpoint=settings.endpoint, local_files_only=settings.offline,
             cache_dir=str(settings.cache_dir) if settings.cache_dir else None, token=False,
+            tqdm_class=_reporter(progress) if progress is not None else None,
         )
     except hub_errors.LocalEntryNotFoundError as error:
         raise _unreachable(error, settings, repo_id, filename) from None
@@ -130,6 +136,30 @@ def _import_quietly(settings: HubSettings):
     if constants.ENDPOINT.rstrip("/") != settings.endpoint:
         constants.HF_HUB_DISABLE_TELEMETRY = True
     return hub_errors
+
+
+def _reporter(progress: Progress) -> type:
+    """A stand-in for the tqdm bar huggingface_hub draws, that hands each step to ``progress`` instead (the app's
+    progress bar); a plain class, so the library passes it only the bar's ``total`` and ``initial``."""
+
+    class Reporter:
+        def __init__(self, *args, total: int | None = None, initial: int = 0, **kwargs) -> None:
+            self.total, self.n = total, initial
+
+        def __enter__(self) -> Reporter:
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+        def update(self, n: int | float | None = 1) -> None:
+            self.n += int(n or 0)
+            progress(self.n, self.total)
+
+        def close(self) -> None:
+            return None
+
+    return Reporter
 
 
 def _remote_entry_not_found(hub_errors) -> type[Exception]:
