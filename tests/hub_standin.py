@@ -10,7 +10,7 @@ download is used. The server answers exactly that, from files registered with :m
 404 with ``X-Error-Code: EntryNotFound`` otherwise; it listens on 127.0.0.1 only and counts the requests.
 
 Each published file may lie in one way, to test what is refused: ``announce_sha256`` (a sha256 that is not the
-bytes'), ``send`` (bytes other than the announced ones: a transfer cut short), ``content_type``.
+bytes'), ``announce_size``, ``send`` (bytes other than the announced ones: a transfer cut short), ``content_type``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class Published:
     announce_sha256: str | None = None  # default: the body's own
     send: bytes | None = None  # what GET sends (default: body); HEAD still announces body's size
     content_type: str = "application/octet-stream"
+    announce_size: int | None = None  # default: the body's length
     requests: list[str] = field(default_factory=list)
 
     @property
@@ -89,7 +90,7 @@ class StandInHub:
                 self.send_header("X-Repo-Commit", published.commit)
                 self.send_header("ETag", f'"{published.sha256}"')
                 self.send_header("X-Linked-Etag", f'"{published.sha256}"')
-                self.send_header("X-Linked-Size", str(len(published.body)))
+                self.send_header("X-Linked-Size", str(published.announce_size or len(published.body)))
                 self.send_header("Content-Length", str(len(published.body) if head_only else len(data)))
                 self.send_header("Accept-Ranges", "bytes")
                 self.end_headers()

@@ -185,6 +185,15 @@ def test_a_commit_other_than_the_pinned_one_is_refused(hub, tmp_path):
     assert not any((tmp_path / "w").iterdir())
 
 
+def test_a_file_announced_too_large_is_not_downloaded(hub, tmp_path):
+    published = _publish(hub, "convnext_tiny", _weights("convnext_tiny"), announce_size=50 * 2**30)
+    with pytest.raises(families.FamilyWeightsError, match=r"announces model.safetensors as 53,687,091,200 bytes, "
+                                                          r"more than the [\d,]+ these weights take"):
+        families.fetch_family("convnext_tiny", tmp_path / "w", config=SMALL["convnext_tiny"])
+    assert published.requests == ["HEAD"]  # never a GET
+    assert not any((tmp_path / "w").iterdir())
+
+
 def test_missing_file_and_unknown_family_say_so(hub, tmp_path):
     with pytest.raises(families.FamilyWeightsError, match="has no file model.safetensors|answered HTTP 404"):
         families.fetch_family("convnext_tiny", tmp_path / "w", config=SMALL["convnext_tiny"])

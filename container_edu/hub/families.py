@@ -149,7 +149,7 @@ def fetch_family(name: str, directory: str | os.PathLike[str] | None = None, *,
         _say(status, f"Getting {pinned.repo_id} ({pinned.filename}, revision {pinned.revision}) from {where} …")
         try:
             got = hf_fetch.download(pinned.repo_id, pinned.filename, pinned.revision, settings=settings,
-                                    progress=progress)
+                                    progress=progress, max_bytes=_largest_file(name, config))
         except hf_fetch.HubError as error:
             raise FamilyWeightsError(N_("Download of {name} failed: {reason}."), name=name,
                                      reason=error.message) from None
@@ -250,6 +250,14 @@ def _installing(folder: Path, name: str) -> Iterator[tuple[Path, Path]]:
         # The lock file is the only trace an install leaves; remove it so a refused file changes nothing.
         with contextlib.suppress(OSError):
             (folder / f".{name}.install.lock").unlink()
+
+
+def _largest_file(name: str, config: Mapping[str, Any] | None) -> int:
+    """The most bytes the safetensors file of ``create_model(name, **config)`` can take: its tensors at float32
+    and the largest header accepted."""
+    from container_edu.hub.safetensors_header import MAX_HEADER_BYTES
+
+    return sum(t.numel() * 4 for t in expected_state(name, config).values()) + 8 + MAX_HEADER_BYTES
 
 
 def expected_state(name: str, config: Mapping[str, Any] | None = None) -> dict[str, Tensor]:

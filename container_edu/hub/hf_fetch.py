@@ -76,21 +76,29 @@ class HubFile:
 
 
 def download(repo_id: str, filename: str, revision: str, *, settings: HubSettings | None = None,
-             progress: Progress | None = None) -> HubFile:
+             progress: Progress | None = None, max_bytes: int | None = None) -> HubFile:
     """``filename`` of the model repository ``repo_id`` at ``revision``, from the cache or the hub.
 
+    ``max_bytes``: a file the hub announces as larger is refused before any of it is downloaded (the library
+    then checks the bytes received against the announced size), so a hostile mirror cannot fill the disk.
     Raises :class:`HubError` (one line): offline and not cached, no connection, not a hub at ``HF_ENDPOINT``,
-    an unknown repository, revision or file, an HTTP error, or a transfer that stopped short.
+    an unknown repository, revision or file, an HTTP error, a file too large, or a transfer that stopped short.
     """
     settings = settings or hub_settings()
     hub_errors = _import_quietly(settings)
     import huggingface_hub
+
     url = f"{settings.endpoint}/{repo_id}/resolve/{revision}/{filename}"
+    cache_dir = str(settings.cache_dir) if settings.cache_dir else None
     try:
+        if max_bytes is not None and not settings.offline:
+            cached = huggingface_hub.try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir,
+                                                            revision=revision)
+            if not isinstance(cached, str):  # not cached: ask the hub how large the file is first
+                _check_announced_size(huggingface_hub, url, settings, max_bytes, filename)
         path = huggingface_hub.hf_hub_download(
             repo_id, filename, revision=revision, endpoint=settings.endpoint, local_files_only=settings.offline,
-            cache_dir=str(settings.cache_dir) if settings.cache_dir else None, token=False,
-            tqdm_class=_reporter(progress) if progress is not None else None,
+            cache_dir=cache_dir, token=False, tqdm_class=_reporter(progress) if progress is not None else None,
         )
     except hub_errors.LocalEntryNotFoundError as error:
         raise _unreachable(error, settings, repo_id, filename) from None
@@ -136,6 +144,17 @@ def _import_quietly(settings: HubSettings):
     if constants.ENDPOINT.rstrip("/") != settings.endpoint:
         constants.HF_HUB_DISABLE_TELEMETRY = True
     return hub_errors
+
+
+def _check_announced_size(huggingface_hub, url: str, settings: HubSettings, max_bytes: int, filename: str) -> None:
+    try:
+        metadata = huggingface_hub.get_hf_file_metadata(url, token=False, endpoint=settings.endpoint)
+    except Exception:  # noqa: BLE001 - no answer here: hf_hub_download meets the same and says why, in its terms
+        return
+    if metadata.size is not None and metadata.size > max_bytes:
+        raise HubError(N_("{host} announces {file} as {size:,} bytes, more than the {limit:,} these weights take; "
+                          "nothing was downloaded"), host=settings.host, file=filename, size=metadata.size,
+                       limit=max_bytes)
 
 
 def _reporter(progress: Progress) -> type:
