@@ -82,7 +82,7 @@ def available_models(session_state: Mapping) -> list[ModelRef]:
         key: entry["ref"] for key, entry in session_state.get(LOADED_CHECKPOINTS_KEY, {}).items()}
     loaded.update({key: entry["ref"] for key, entry in session_state.get(UPLOADED_MODELS_KEY, {}).items()})
     return registry.model_refs(bundled_cards(), session_state.get(TRAINED_MODELS_KEY) or {}, loaded,
-                               installed=registry.installed_refs())
+                               installed=registry.installed_refs(), families=registry.family_refs())
 
 
 # The spinners' texts are shown by the callers (translated there): a cached function's spinner text is fixed when
@@ -141,8 +141,20 @@ def _installed_model(name: str, key: str, directory: str) -> nn.Module:
     return load_installed(name, directory)
 
 
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _family_model(name: str, key: str, directory: str) -> nn.Module:
+    from container_edu.hub.families import load_family
+
+    return load_family(name, directory)[0]
+
+
 def get_model(ref: ModelRef, session_state: Mapping) -> nn.Module:
     """The (shared, read-only) model behind a picker entry."""
+    if ref.source == registry.FAMILY:
+        from container_edu.hub.weights_store import weights_dir
+
+        with st.spinner(_("Loading the installed {model} weights…").format(model=ref.shown_label)):
+            return _family_model(ref.name, ref.key, str(weights_dir()))
     if ref.source == "installed":
         from container_edu.hub.weights_store import weights_dir
 
@@ -265,6 +277,14 @@ def _shared_inspection(model_key: str, image_digest: str, overrides: tuple, _mod
     return run_inspection(_model, _x, {name: (alpha, beta) for name, alpha, beta in overrides})
 
 
+# Fewer entries than Container's: a DeiT-Small inspection holds 12 blocks x 6 heads x 197 x 197 attention weights.
+@st.cache_data(show_spinner=False, max_entries=16)
+def _family_inspection(model_key: str, image_digest: str, _model: nn.Module, _x: torch.Tensor) -> Inspection:
+    from container_edu.record.family_inspection import inspect_family
+
+    return inspect_family(_model, _x)
+
+
 def get_inspection(
     ref: ModelRef,
     model: nn.Module,
@@ -275,6 +295,11 @@ def get_inspection(
 ) -> Inspection:
     """The model's recorded forward pass on one image, computed once per (model, image, blend override)."""
     key = normalise_overrides(overrides)
+    if ref.source == registry.FAMILY:
+        if key:
+            raise ValueError(f"{ref.name} has no blend to override")  # the Blend page leaves the families out
+        with st.spinner(_("Running the model once, recording every block…")):
+            return _family_inspection(ref.key, image_digest, model, x)
     if ref.shared:
         with st.spinner(_("Running the model once, recording every block…")):
             return _shared_inspection(ref.key, image_digest, key, model, x)

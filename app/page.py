@@ -48,15 +48,19 @@ class PageContext:
 
 
 def run_page(title: str, body: Callable[[PageContext], None], *, intro: str | None = None,
-             model_picker: bool = False, weights_offer_in_page: bool = False) -> None:
+             model_picker: bool = False, weights_offer_in_page: bool = False,
+             families_left_out: str | None = None) -> None:
     """Draw the shared frame and run ``body``; any exception becomes a friendly ``st.error``.
 
     ``weights_offer_in_page``: the body draws the ImageNet-weights offer, so the sidebar leaves it out.
+    ``families_left_out``: the body cannot show the three ImageNet families (DeiT, ConvNeXt, MLP-Mixer); the picker
+    leaves them out and says why in this one sentence (translated).
     """
     if hand_over_legacy_run():  # the page was drawn through the navigation, see app.navigation
         return
     apply_style()
-    ref = render_sidebar(with_model_picker=model_picker, weights_offer_in_page=weights_offer_in_page)
+    ref = render_sidebar(with_model_picker=model_picker, weights_offer_in_page=weights_offer_in_page,
+                         families_left_out=families_left_out)
     st.title(title)
     if intro:
         st.markdown(intro)

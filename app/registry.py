@@ -6,6 +6,9 @@ modification time), so it doubles as a cache key. Sources:
 
 - ``installed``: the authors' ImageNet Container-Light, installed once with
   ``python -m container_edu weights fetch`` (or the app's button) in the weights folder;
+- ``family``: one of the paper's three families (DeiT-Small, ConvNeXt-Tiny, MLP-Mixer-B/16) installed in the same
+  folder (``weights fetch deit_small``, :mod:`container_edu.hub.families`); inspected through
+  :mod:`container_edu.record.family_inspection`;
 - ``bundled``: a zoo model shipped in ``container_edu/weights`` (model card + safetensors);
 - ``random``: a zoo model (or the ImageNet Container-Light architecture) with
   seeded random weights, the stand-in while no weights are bundled;
@@ -59,6 +62,9 @@ __all__ = [
     "RANDOM_LABEL",
     "INSTALLED_LABEL",
     "installed_refs",
+    "family_refs",
+    "family_card",
+    "FAMILY",
 ]
 
 FASHION_MNIST = "fashion_mnist"
@@ -67,6 +73,8 @@ IMAGENET = "imagenet"
 BUNDLED_DIR_ENV = "CONTAINER_EDU_BUNDLED_DIR"
 DEFAULT_MODEL = ZOO_PREFIX + "container_light"
 RANDOM_LABEL = N_("untrained (random weights)")
+#: The source of the three families' picker entries (their weights installed in the weights folder).
+FAMILY = "family"
 RANDOM_SEED = 0
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ class ModelRef:
 
     key: str
     label: str
-    source: str  # "bundled", "random", "checkpoint", "upload" or "session"
+    source: str  # "installed", "family", "bundled", "random", "checkpoint", "upload" or "session"
     name: str  # registry name ("fmnist_conv", "container_light") or the session / file name
     dataset: str  # FASHION_MNIST or IMAGENET
     trained: bool
@@ -95,7 +103,7 @@ class ModelRef:
     @property
     def shared(self) -> bool:
         """Whether the weights are the same for every user (then results may be cached across users)."""
-        return self.source in ("bundled", "random", "checkpoint", "installed")
+        return self.source in ("bundled", "random", "checkpoint", "installed", FAMILY)
 
 
 def weights_dir() -> Path:
@@ -204,6 +212,50 @@ def installed_refs(directory: Path | None = None) -> list[ModelRef]:
                      dataset=IMAGENET, trained=True, **texts(Text(INSTALLED_LABEL), description))]
 
 
+def family_refs(directory: Path | None = None) -> list[ModelRef]:
+    """The paper's three families installed in the weights folder, in the order of ``FAMILY_MODELS`` (read on every
+    call, like :func:`installed_refs`). A card that says its weights are random gives an untrained entry."""
+    from container_edu.hub.families import installed_families
+    from container_edu.models import FAMILY_LABELS
+
+    refs = []
+    for name, card in installed_families(directory).items():
+        model = ("model", FAMILY_LABELS[name])
+        size = ("size", card.preprocessing.input_size)
+        if card.random_weights:
+            label = Text(N_("{model} · untrained"), (model,), frozenset({"model"}))
+            description = Text(N_("{model} with random weights installed in the weights folder (a stand-in): its "
+                                  "prediction is a guess and its maps show the architecture, not anything learned; "
+                                  "{size}×{size} RGB."), (model, size), frozenset({"model"}))
+        else:
+            label = Text(N_("{model} · ImageNet"), (model,), frozenset({"model"}))
+            reported = card.reported_metrics.get("acc1")
+            if reported:
+                description = Text(N_("{model} with its published ImageNet weights (top-1 {reported}% as reported by "
+                                      "its publishers, not measured here); {size}×{size} RGB."),
+                                   (model, ("reported", reported), size), frozenset({"model"}))
+            else:
+                description = Text(N_("{model} with its published ImageNet weights; {size}×{size} RGB."),
+                                   (model, size), frozenset({"model"}))
+        refs.append(ModelRef(key=f"{FAMILY}:{name}:{card.sha256[:16]}", source=FAMILY, name=name, dataset=IMAGENET,
+                             trained=not card.random_weights, **texts(label, description)))
+    return refs
+
+
+def family_card(ref: ModelRef) -> ModelCard:
+    """The installed card of a family entry; :class:`~container_edu.hub.families.FamilyNotInstalledError` when it
+    was removed since the picker listed it."""
+    from container_edu.hub.families import FETCH_COMMAND, FamilyNotInstalledError, installed_families
+    from container_edu.hub.weights_store import weights_dir as store_dir
+
+    card = installed_families().get(ref.name)
+    if card is None or not ref.key.endswith(card.sha256[:16]):
+        raise FamilyNotInstalledError(N_("The {name} weights are not installed in {folder}: run {command}."),
+                                      name=ref.name, folder=str(store_dir()),
+                                      command=FETCH_COMMAND.format(name=ref.name))
+    return card
+
+
 def session_ref(name: str, entry: Mapping) -> ModelRef:
     model = entry.get("model")
     dataset = dataset_of(model) if isinstance(model, nn.Module) else FASHION_MNIST
@@ -217,10 +269,11 @@ def model_refs(
     trained_models: Mapping[str, Mapping] | None = None,
     loaded: Mapping[str, ModelRef] | None = None,
     installed: list[ModelRef] | None = None,
+    families: list[ModelRef] | None = None,
 ) -> list[ModelRef]:
-    """The picker's choices, in order: installed ImageNet weights, bundled, trained in this session,
-    loaded checkpoints, random stand-ins."""
-    refs = list(installed or [])
+    """The picker's choices, in order: installed ImageNet weights (Container-Light, then the three families),
+    bundled, trained in this session, loaded checkpoints, random stand-ins."""
+    refs = list(installed or []) + list(families or [])
     refs += [bundled_ref(name, cards[name]) for name in sorted(cards, key=_zoo_order)]
     refs += [session_ref(name, entry) for name, entry in (trained_models or {}).items()
              if isinstance(entry, Mapping) and isinstance(entry.get("model"), nn.Module)]
@@ -273,6 +326,8 @@ def dataset_of(model: nn.Module) -> str:
 
 def card_of(ref: ModelRef, model: nn.Module) -> ModelCard:
     """The card of the model behind ``ref``: its bundled card, else the one its architecture and config imply."""
+    if ref.source == FAMILY:
+        return family_card(ref)
     if ref.source == "bundled":
         card = bundled_cards().get(ref.name)
         if card is not None:

@@ -49,10 +49,13 @@ def device_parts() -> str:
         where=where)
 
 
-def render_sidebar(*, with_model_picker: bool = False, weights_offer_in_page: bool = False) -> ModelRef | None:
+def render_sidebar(*, with_model_picker: bool = False, weights_offer_in_page: bool = False,
+                   families_left_out: str | None = None) -> ModelRef | None:
     """Draw the shared sidebar; returns the chosen model when the page asked for the picker.
 
     ``weights_offer_in_page``: the page draws the ImageNet-weights offer itself, so the sidebar does not repeat it.
+    ``families_left_out``: the page cannot show the three installed families; this sentence says why (see
+    :func:`model_picker`).
     """
     chosen = None
     with friendly_errors(_("checking this browser's session")):
@@ -64,7 +67,7 @@ def render_sidebar(*, with_model_picker: bool = False, weights_offer_in_page: bo
                    .format(url=PAPER_URL))
         with friendly_errors(_("setting up the sidebar")):
             if with_model_picker:
-                chosen = model_picker()
+                chosen = model_picker(families_left_out)
             _status()
         with friendly_errors(_("offering the ImageNet weights")):
             _imagenet_weights(offer=not weights_offer_in_page)
@@ -95,20 +98,35 @@ def _status() -> None:
         ))
 
 
-def model_picker() -> ModelRef:
-    """The shared model picker (with the checkpoint loader below it); returns the chosen entry."""
+def model_picker(families_left_out: str | None = None) -> ModelRef:
+    """The shared model picker (with the checkpoint loader below it); returns the chosen entry.
+
+    ``families_left_out``: the page leaves the installed families out of the list and says so with this reason;
+    a family chosen on another page stays the session's choice (``MODEL_KEY``) and comes back on a page that
+    shows it, while this page shows the default model.
+    """
     refs = caching.available_models(st.session_state)
+    left_out = []
+    if families_left_out is not None:
+        left_out = [ref for ref in refs if ref.source == registry.FAMILY]
+        refs = [ref for ref in refs if ref.source != registry.FAMILY]
     by_key = {ref.key: ref for ref in refs}
     url_state.restore_model(refs, MODEL_KEY)  # a shared link names the model (?model=...)
     current = st.session_state.get(MODEL_KEY)
     if current not in by_key:
+        kept = any(ref.key == current for ref in left_out)
         current = registry.default_ref(refs).key
-        st.session_state[MODEL_KEY] = current
+        if not kept:
+            st.session_state[MODEL_KEY] = current
     # The widget's own state is dropped when a page without the picker runs; restore it from MODEL_KEY.
     st.session_state[_PICKER_WIDGET] = current
 
     def remember() -> None:
         st.session_state[MODEL_KEY] = st.session_state[_PICKER_WIDGET]
+
+    if left_out:
+        st.caption(_("Not offered on this page: {models}. {reason}").format(
+            models=_(", ").join(ref.shown_label for ref in left_out), reason=families_left_out))
 
     # Labels made now, in this run's language: Streamlit may format the options again outside the run.
     labels = {key: ref.shown_label for key, ref in by_key.items()}

@@ -8,6 +8,7 @@ from app import imagenet_weights, photo_notes, resolution, views
 from app.figure_view import show_figure
 from app.i18n import _
 from app.page import PageContext, run_page
+from app.registry import FAMILY
 from app.url_state import UrlState
 from app.widgets import block_head_query, image_picker
 from container_edu import figures
@@ -36,7 +37,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with col_pick:
         st.markdown(_("**Image**"))
         current = image_picker(compact=True, url=url)
-        input_size = resolution.input_size_picker(ref)
+        # The families' cards fix their input (DeiT's and Mixer's position-bound layers take 224 only).
+        input_size = None if ref.source == FAMILY else resolution.input_size_picker(ref)
         if ref.source == "random" and ref.dataset == "imagenet":
             st.caption(_("The ImageNet Container-Light here has random weights: load the released checkpoint in the "
                          "sidebar (*Load ImageNet weights*) for real predictions."))
@@ -74,6 +76,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
     with tab_maps:
         opacity = st.slider(_("Map opacity"), 0.2, 1.0, 0.6, 0.05, key="insp_opacity")
         views.maps_figure(maps, prepared.seen, PREFIX, opacity=opacity)
+        if (note := family_note(inspection, block, head, query)) is not None:
+            st.info(note, icon=":material/info:")
         st.caption(_("Each map is row i (the query, white cross edged in black) of an affinity: how much every token j contributes "
                      "to the query's output. Click a cell to move the query. Attention is a probability (sums to "
                      "1); conv and blended maps are signed (blue negative, red positive)."))
@@ -108,6 +112,23 @@ def view(ctx: PageContext, url: UrlState) -> None:
                                                        height=560, title_width=60), key=f"insp_matrix_{part}")
     with tab_files:
         downloads(inspection, maps, prepared, block, head)
+
+
+def family_note(inspection, block: str, head: int, query: tuple[int, int]) -> str | None:
+    """What a family's map leaves out: DeiT's class token (its share, measured), Mixer's GELU (the map is W₂W₁)."""
+    record = inspection.records[block]
+    share = record.prefix_share(query)
+    if share is not None:
+        weight = float(share[head])
+        return _("The class token is left out of this map: query ({y}, {x}) gives it {share:.1%} of head {head}'s "
+                 "attention, and the {count} patches drawn share the other {rest:.1%}.").format(
+            y=query[0], x=query[1], share=weight, head=head, count=record.num_tokens, rest=1.0 - weight)
+    if inspection.family == "mixer_b16":
+        return _("MLP-Mixer mixes tokens with an MLP, W₂ GELU(W₁u + b₁) + b₂, not with one matrix: this map is its "
+                 "linear part W₂W₁ (static: the same for every image and channel), not the exact map. The exact, "
+                 "image-dependent map of one channel (the MLP's Jacobian) is in the Three families view of the "
+                 "Analysis page.")
+    return None
 
 
 def _matrix_npy(inspection, block, head, part) -> bytes:

@@ -159,6 +159,8 @@ def view(ctx: PageContext, url: UrlState) -> None:
 
 run_page(
     _("Blend"), body, model_picker=True,
+    families_left_out=_("Each of them makes its affinity one way, so there is no blend of a dynamic and a static part "
+                        "to move; see them in the Image inspector."),
     intro=_("Container learns how much each mixed block relies on **dynamic** context (attention, α) versus "
             "**static** context (conv or learned MLP, β). Read the learned values, then move them for one image."),
 )

@@ -233,6 +233,8 @@ def what_it_is(records, view: av.RolloutView) -> None:
 
 run_page(
     _("Analysis"), body, model_picker=True,
+    families_left_out=_("This page's head gallery and rollout are built for Container's mixed and hybrid stages, "
+                        "which they do not have; see them in the Image inspector."),
     intro=_("Three measurements on the model chosen in the sidebar: whether a row changes with the picture, how far "
             "each head looks compared with a conv kernel, and where a query's context comes from across a whole "
             "stage. Every figure saves as PNG or SVG from its toolbar."),

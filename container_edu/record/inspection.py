@@ -71,6 +71,9 @@ class Inspection:
         class_names: one name per output (empty: outputs are called ``class k``).
         seen: the picture the model saw, RGB ``uint8`` ``(H, W, 3)`` (maps are drawn over it), or ``None``.
         input_shape: the shape of the model's input batch, ``(1, C, H, W)``.
+        family: ``"deit_small"``, ``"convnext_tiny"`` or ``"mixer_b16"`` when the pass was one of the three
+            families, adapted by :mod:`container_edu.record.family_inspection` (what its maps leave out is said
+            there); ``""`` for Container and the zoo.
     """
 
     probabilities: np.ndarray
@@ -81,6 +84,7 @@ class Inspection:
     class_names: tuple[str, ...] = ()
     seen: np.ndarray | None = None
     input_shape: tuple[int, ...] = ()
+    family: str = ""
 
     @property
     def blocks(self) -> list[str]:

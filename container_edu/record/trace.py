@@ -57,6 +57,10 @@ class AggregationRecord:
             MLP), or ``None``.
         alpha, beta: the blend weights used: ``Y = alpha A(X) V + beta (A_static V + b)``.
         aggregated: ``Y`` before the output projection ``W_o``, ``(B, N, C)``.
+        prefix_tokens: ``P``, tokens before the grid's (a ViT's class token: DeiT has 1), 0 for every
+            Container block. With ``P > 0`` ``attention`` is ``(B, M, P + N, P + N)`` and ``v`` / ``aggregated``
+            are ``(B, P + N, C)`` (prefix first), so ``aggregated == A V`` stays exact; the rows and matrices
+            below are the grid's part (what a query gives the patches), and :meth:`prefix_share` is the rest.
 
     The math a page or lesson needs lives here, so none rebuilds an affinity:
     one query's row on the grid (``attention_row``, ``static_row``,
@@ -79,9 +83,11 @@ class AggregationRecord:
     conv_weight: Tensor | None = None
     conv_bias: Tensor | None = None
     static_affinity: Tensor | None = None
+    prefix_tokens: int = 0
 
     @property
     def num_tokens(self) -> int:
+        """``N = H * W``, the grid's tokens (the prefix tokens not counted)."""
         return self.grid[0] * self.grid[1]
 
     def _query_index(self, query: int | tuple[int, int]) -> int:
@@ -92,8 +98,18 @@ class AggregationRecord:
         """Row ``i`` of each head's ``A_m(X)`` on the grid: ``(M, H, W)``, or ``None``."""
         if self.attention is None:
             return None
-        i = self._query_index(query)
-        return self.attention[batch_index, :, i, :].reshape(-1, *self.grid)
+        i, p = self._query_index(query), self.prefix_tokens
+        return self.attention[batch_index, :, p + i, p:].reshape(-1, *self.grid)
+
+    def prefix_share(self, query: int | tuple[int, int], batch_index: int = 0) -> Tensor | None:
+        """What query ``i`` gives the prefix tokens (the class token), per head: ``(M,)``; ``None`` without any.
+
+        ``prefix_share(i) + attention_row(i).sum((-2, -1)) == 1`` for a softmax attention.
+        """
+        if self.attention is None or self.prefix_tokens == 0:
+            return None
+        i, p = self._query_index(query), self.prefix_tokens
+        return self.attention[batch_index, :, p + i, :p].sum(-1)
 
     def static_row(self, query: int | tuple[int, int]) -> Tensor | None:
         """Row ``i`` of the static affinity on the grid: ``(C, H, W)`` for a conv, ``(S, H, W)`` for a mixer."""
@@ -141,9 +157,10 @@ class AggregationRecord:
         return head_index(head, self.num_heads, where=self.name)
 
     def attention_matrix(self, head: int, batch_index: int = 0) -> Tensor | None:
-        """``A_m(X)`` of head ``head``: ``(N, N)``, or ``None`` when the block has no dynamic part."""
+        """``A_m(X)`` of head ``head`` among the grid's tokens: ``(N, N)``, or ``None`` without a dynamic part."""
         head = self._head(head)
-        return None if self.attention is None else self.attention[batch_index, head]
+        p = self.prefix_tokens
+        return None if self.attention is None else self.attention[batch_index, head, p:, p:]
 
     def static_matrix(self, head: int) -> Tensor | None:
         """``A_m^static`` at head level, ``(N, N)``: the matching row of every ``static_head_row``.
@@ -198,7 +215,8 @@ class AggregationRecord:
         """``alpha A_m(c)(X) + beta A_c^static`` per channel: ``(C, N, N)``.
 
         Channel ``c`` uses its head's attention ``m(c)``; then ``concat_c(A_c V_c)``
-        plus ``beta b`` is exactly :attr:`aggregated`.
+        plus ``beta b`` is exactly :attr:`aggregated` (with prefix tokens these are the grid's ``N x N`` part,
+        which leaves out what the prefix tokens give and get).
         """
         if self.attention is None and self.conv_weight is None and self.static_affinity is None:
             raise ValueError(f"block {self.name} recorded no affinity")
@@ -206,7 +224,8 @@ class AggregationRecord:
         total = torch.zeros(self.num_channels, self.num_tokens, self.num_tokens, dtype=self.v.dtype,
                             device=self.v.device)
         if self.attention is not None:
-            per_head = self.attention[batch_index]  # (M, N, N)
+            p = self.prefix_tokens
+            per_head = self.attention[batch_index, :, p:, p:]  # (M, N, N)
             total = total + self.alpha * per_head.repeat_interleave(self.num_channels // per_head.shape[0], dim=0)
         static = self.static_channel_matrices()
         if static is not None:
@@ -220,7 +239,7 @@ class AggregationRecord:
     # Each branch's output: Y = dynamic_output() + static_output() (a missing branch counts as 0).
 
     def _values(self) -> Tensor:
-        if self.v.shape[1] != self.num_tokens:
+        if self.v.shape[1] != self.prefix_tokens + self.num_tokens:
             raise ValueError(
                 f"the record of {self.name} was kept without its values V (B, N, C) (the app's inspections drop "
                 "them), so its branch outputs cannot be computed; record the forward pass again"
@@ -228,7 +247,7 @@ class AggregationRecord:
         return self.v
 
     def dynamic_output(self) -> Tensor | None:
-        """The dynamic branch ``alpha A(X) V``: ``(B, N, C)``, or ``None`` when the block has none."""
+        """The dynamic branch ``alpha A(X) V``: ``(B, P + N, C)``, or ``None`` when the block has none."""
         if self.attention is None:
             return None
         return self.alpha * aff.aggregate(self.attention, self._values())
