@@ -171,3 +171,21 @@ def test_blend_and_analysis_leave_the_families_out_and_keep_the_choice(installed
     assert_clean(at)
     assert at.sidebar.selectbox(key="_model_picker").value == chosen
     figure_titled(at, r"Prediction .*mixer_b16")
+
+
+@pytest.mark.parametrize("name", ["deit_small", "mixer_b16"])
+def test_the_inspector_with_a_family_speaks_chinese(installed, name):
+    from i18n_support import DEFAULT_ALLOW, rendered_texts, untranslated_english
+
+    class_names = tuple(families.installed_families()[name].class_names)
+    at = start_app(INSPECTOR, {"image_sample": SAMPLE, MODEL_KEY: installed[name]}, {"lang": "zh"})
+    assert at.sidebar.selectbox(key="_model_picker").value == installed[name]
+    assert any("图块" in info.value or "W₂W₁" in info.value for info in at.main.info), texts(at.main.info)
+    for area in (at.main, at.sidebar):
+        shown = rendered_texts(area)
+        # ImageNet's class names stay English (as for Container-Light); the picture's file name is data.
+        english = untranslated_english(shown, DEFAULT_ALLOW + class_names + (SAMPLE,))
+        assert not english, english
+    at.switch_page(BLEND).run()
+    assert_clean(at)
+    assert "本页不提供" in texts(at.sidebar.caption)
