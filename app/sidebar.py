@@ -106,12 +106,13 @@ def model_picker(families_left_out: str | None = None) -> ModelRef:
     shows it, while this page shows the default model.
     """
     refs = caching.available_models(st.session_state)
+    # A shared link names the model (?model=...); a family named on a page that leaves it out is kept as below.
+    url_state.restore_model(refs, MODEL_KEY)
     left_out = []
     if families_left_out is not None:
         left_out = [ref for ref in refs if ref.source == registry.FAMILY]
         refs = [ref for ref in refs if ref.source != registry.FAMILY]
     by_key = {ref.key: ref for ref in refs}
-    url_state.restore_model(refs, MODEL_KEY)  # a shared link names the model (?model=...)
     current = st.session_state.get(MODEL_KEY)
     if current not in by_key:
         kept = any(ref.key == current for ref in left_out)

@@ -34,7 +34,7 @@ import streamlit as st
 
 from app import address
 from app.i18n import _
-from app.registry import ModelRef
+from app.registry import FAMILY, ModelRef
 
 __all__ = ["UrlState", "Parser", "choice", "integer", "number", "MODEL_PARAM", "model_param", "restore_model",
            "publish_model", "show_model_note"]
@@ -149,8 +149,9 @@ class UrlState:
 
 def model_param(ref: ModelRef) -> str | None:
     """How the address names a model: its registry name (``untrained:`` for random weights); ``None`` for models of
-    this session only (uploaded, trained here, loaded from a path), which a link cannot carry."""
-    if ref.source == "bundled":
+    this session only (uploaded, trained here, loaded from a path), which a link cannot carry. A family installed in
+    the weights folder is named by its name (``deit_small``): the link opens it wherever it is installed."""
+    if ref.source in ("bundled", FAMILY):
         return ref.name
     if ref.source == "random":
         return _UNTRAINED + ref.name
@@ -162,7 +163,7 @@ def _find_model(text: str, refs: Iterable[ModelRef]) -> ModelRef | None:
     if text.startswith(_UNTRAINED):
         name = text.removeprefix(_UNTRAINED)
         return next((ref for ref in refs if ref.source == "random" and ref.name == name), None)
-    for source in ("bundled", "random"):  # a bare name is the trained model, else its stand-in
+    for source in ("bundled", FAMILY, "random"):  # a bare name is the trained model, else its stand-in
         for ref in refs:
             if ref.source == source and ref.name == text:
                 return ref

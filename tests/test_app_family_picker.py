@@ -189,3 +189,16 @@ def test_the_inspector_with_a_family_speaks_chinese(installed, name):
     at.switch_page(BLEND).run()
     assert_clean(at)
     assert "本页不提供" in texts(at.sidebar.caption)
+
+
+def test_a_link_names_an_installed_family(installed):
+    at = start_app(INSPECTOR, {"image_sample": SAMPLE})
+    at.sidebar.selectbox(key="_model_picker").set_value(installed["convnext_tiny"]).run()
+    assert_clean(at)
+    assert at.query_params["model"] == "convnext_tiny"
+    assert "exists in this session only" not in texts(at.sidebar.caption)
+    opened = start_app(INSPECTOR, query={"model": "convnext_tiny"})  # a new session opened from the link
+    assert opened.sidebar.selectbox(key="_model_picker").value == installed["convnext_tiny"]
+    on_blend = start_app(BLEND, query={"model": "deit_small"})  # left out there, kept for the inspector
+    assert on_blend.session_state[MODEL_KEY] == installed["deit_small"]
+    assert not on_blend.sidebar.selectbox(key="_model_picker").value.startswith(FAMILY)
