@@ -154,3 +154,23 @@ def test_adapt_block_refuses_what_is_not_a_family_block():
     with pytest.raises(TypeError, match="not a family block record"):
         adapt_block(object())
     assert CLASS_TOKENS == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name", list(SMALL))
+def test_inspect_family_on_cuda_matches_the_cpu(name):
+    """The adapted inspection of a model on the GPU is on the CPU (what the app caches) and within 1e-4 of the CPU's."""
+    from container_edu.device import default_device
+
+    model, x = _model_and_input(name, seed=2)
+    x = x[:1]
+    on_cpu = inspect_family(model, x)
+    on_gpu = inspect_family(model.to(default_device("cuda")), x)
+    np.testing.assert_allclose(on_gpu.probabilities, on_cpu.probabilities, atol=1e-4)
+    for block in on_cpu.blocks:
+        gpu, cpu = on_gpu.records[block], on_cpu.records[block]
+        for query in _queries(cpu.grid):
+            expected, got = block_maps(on_cpu, block, 0, query), block_maps(on_gpu, block, 0, query)
+            np.testing.assert_allclose(got.blended_heads, expected.blended_heads, atol=1e-4)
+        if cpu.prefix_tokens:
+            assert_close(gpu.prefix_share((0, 0)), cpu.prefix_share((0, 0)), tol=1e-4)
