@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -124,7 +125,14 @@ def test_the_inspector_predicts_and_draws_each_family(installed, folder, name):
     at.slider(key=f"insp_qy_{first_grid[0]}x{first_grid[1]}").set_value(1).run()
     at.slider(key=f"insp_qx_{first_grid[0]}x{first_grid[1]}").set_value(first_grid[1] - 1).run()
     assert_clean(at)
-    figure_titled(at, rf"Block {re.escape(first)}, head {head}, query \(1, {first_grid[1] - 1}\)")
+    moved = figure_titled(at, rf"Block {re.escape(first)}, head {head}, query \(1, {first_grid[1] - 1}\)")
+    # The map drawn is the core's row of the adapted record (itself tested equal to record_family's).
+    record = expected.records[first]
+    query = (1, first_grid[1] - 1)
+    row = record.attention_row(query)[head] if record.attention is not None else record.static_head_row(query)[head]
+    drawn = heatmaps(moved)
+    assert len(drawn) == 1 and drawn[0].shape == first_grid
+    np.testing.assert_allclose(drawn[0].astype(float), row.double().numpy(), rtol=1e-4, atol=1e-6)
     notes = texts(at.main.info)
     if name == "deit_small":
         share = float(expected.records[first].prefix_share((1, 13))[head])
