@@ -78,6 +78,13 @@ def test_deit_blocks_are_attention_over_the_patches_with_the_class_token_kept():
         # aggregated = concat_m(A_m V_m) over all 1 + N tokens, and W_o of it is the attention module's output.
         assert record.aggregated.shape == (2, 1 + 24, 48)
         assert_close(record.dynamic_output(), record.aggregated)
+        per_channel = record.blended_channel_matrices()  # (C, N, N): each channel its head's patch block
+        assert per_channel.shape == (48, 24, 24)
+        assert torch.equal(per_channel[16 + 5], record.attention[0, 1, 1:, 1:])  # 16 channels per head
+        slim = adapt_block(block)  # the app's form: no values, so no output is claimed from it
+        assert slim.v.shape[1] == 0 and slim.static_output() is None
+        with pytest.raises(ValueError, match="without its values"):
+            slim.dynamic_output()
         attn = model.get_submodule(f"{name}.attn")
         assert_close(F.linear(record.aggregated, attn.proj.weight, attn.proj.bias), outputs[f"{name}.attn"])
 
