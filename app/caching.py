@@ -153,7 +153,9 @@ def get_model(ref: ModelRef, session_state: Mapping) -> nn.Module:
     if ref.source == registry.FAMILY:
         from container_edu.hub.weights_store import weights_dir
 
-        with st.spinner(_("Loading the installed {model} weights…").format(model=ref.shown_label)):
+        from container_edu.models import FAMILY_LABELS
+
+        with st.spinner(_("Loading the installed {model} weights…").format(model=_(FAMILY_LABELS[ref.name]))):
             return _family_model(ref.name, ref.key, str(weights_dir()))
     if ref.source == "installed":
         from container_edu.hub.weights_store import weights_dir
