@@ -316,8 +316,20 @@ def _install(name: str, original: Path, folder: Path, work: Path, *, what: str, 
     del state
 
     _say(status, "Installing …")
+    try:
+        return _write_installed(name, original, folder, work, model, what=what, source=source,
+                                provenance=provenance, original_sha256=original_sha256,
+                                copy_original=is_safetensors)
+    except OSError as error:  # a full disk, a folder that became read-only
+        raise FamilyWeightsError(N_("Cannot write into the weights folder {folder}: {reason}."), folder=str(folder),
+                                 reason=str(error.strerror or error)) from None
+
+
+def _write_installed(name: str, original: Path, folder: Path, work: Path, model: nn.Module, *, what: str,
+                     source: str, provenance: dict[str, Any], original_sha256: str, copy_original: bool) -> ModelCard:
+    """Write the weights and the card into ``work``, check them, then rename both into ``folder`` (the card last)."""
     weights_tmp = work / f"{name}.safetensors"
-    if is_safetensors:
+    if copy_original:
         shutil.copyfile(original, weights_tmp)  # the published bytes, so the card's sha256 is the hub's
         if sha256_file(weights_tmp) != original_sha256:
             raise FamilyWeightsError(N_("The copy of {what} in {folder} did not read back identically; is the disk "
@@ -438,6 +450,10 @@ def load_family(name: str, directory: str | os.PathLike[str] | None = None,
         load_state_strictly(model, load_file(str(path)), family_source(name).label)
     except CheckpointError as error:
         raise FamilyWeightsError(error.template, **error.fields) from None
+    except Exception as error:  # noqa: BLE001 - safetensors' SafetensorError: a file its card vouched for, unreadable
+        raise FamilyWeightsError(N_("{path} cannot be read as weights ({error}); run {command} again."),
+                                 path=str(path), error=" ".join(str(error).split())[:200],
+                                 command=FETCH_COMMAND.format(name=name)) from None
     return model.eval().to(default_device(device)), card
 
 
