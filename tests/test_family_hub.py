@@ -197,6 +197,20 @@ def test_a_commit_other_than_the_pinned_one_is_refused(hub, tmp_path):
     assert not any((tmp_path / "w").iterdir())
 
 
+def test_a_pinned_sha256_and_a_server_that_is_no_hub(hub, tmp_path):
+    import dataclasses
+
+    body = _weights("deit_small")
+    _publish(hub, "deit_small", body)
+    pinned = dataclasses.replace(FAMILY_SOURCES["deit_small"], sha256="0" * 64)
+    with pytest.raises(families.FamilyWeightsError, match="is not the pinned file: its sha256 is"):
+        families.fetch_family("deit_small", tmp_path / "w", config=SMALL["deit_small"], source=pinned)
+    _publish(hub, "mixer_b16", _weights("mixer_b16"), commit="")
+    with pytest.raises(families.FamilyWeightsError, match="does not answer like a Hugging Face hub"):
+        families.fetch_family("mixer_b16", tmp_path / "w", config=SMALL["mixer_b16"])
+    assert not any((tmp_path / "w").iterdir())
+
+
 def test_a_file_announced_too_large_is_not_downloaded(hub, tmp_path):
     published = _publish(hub, "convnext_tiny", _weights("convnext_tiny"), announce_size=50 * 2**30)
     with pytest.raises(families.FamilyWeightsError, match=r"announces model.safetensors as 53,687,091,200 bytes, "
