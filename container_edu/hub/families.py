@@ -247,7 +247,9 @@ def _installing(folder: Path, name: str) -> Iterator[tuple[Path, Path]]:
             shutil.rmtree(work, ignore_errors=True)
     finally:
         lock.release()
-        # The lock file is the only trace an install leaves; remove it so a refused file changes nothing.
+        # The lock file is the only trace an install leaves; remove it so a refused file changes nothing. (Two
+        # installs of one family racing past this removal could each hold a lock; the worst outcome is a card and
+        # weights from different runs, which load_family refuses by their sha256: "run weights fetch again".)
         with contextlib.suppress(OSError):
             (folder / f".{name}.install.lock").unlink()
 
