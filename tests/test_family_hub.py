@@ -397,3 +397,13 @@ def test_command_line_fetches_and_imports_a_full_size_file(hub, tmp_path, full_s
     with pytest.raises(families.FamilyWeightsError, match="does not fit MLP-Mixer-B/16"):
         families.import_family(full_size_deit, "mixer_b16", tmp_path / "b")
     assert "mixer_b16" not in families.installed_families(tmp_path / "b")
+
+
+def test_random_stand_in_weights_say_so(tmp_path):
+    card = families.install_random_family("convnext_tiny", tmp_path / "w", config=SMALL["convnext_tiny"], seed=4)
+    assert card.random_weights and card.source == "random" and card.reported_metrics == {}
+    assert sorted(os.listdir(tmp_path / "w")) == ["convnext_tiny.json", "convnext_tiny.safetensors"]
+    model, loaded = families.load_family("convnext_tiny", tmp_path / "w", device="cpu")
+    assert loaded.random_weights and loaded == card
+    again = families.install_random_family("convnext_tiny", tmp_path / "v", config=SMALL["convnext_tiny"], seed=4)
+    assert again.sha256 == card.sha256  # seeded: the same stand-in every time
