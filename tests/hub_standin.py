@@ -87,7 +87,8 @@ class StandInHub:
                 data = published.body if head_only or published.send is None else published.send
                 self.send_response(200)
                 self.send_header("Content-Type", published.content_type)
-                self.send_header("X-Repo-Commit", published.commit)
+                if published.commit:  # "": answer as a plain web server would, not as a hub
+                    self.send_header("X-Repo-Commit", published.commit)
                 self.send_header("ETag", f'"{published.sha256}"')
                 self.send_header("X-Linked-Etag", f'"{published.sha256}"')
                 self.send_header("X-Linked-Size", str(published.announce_size or len(published.body)))
@@ -114,7 +115,8 @@ class StandInHub:
     def publish(self, repo_id: str, revision: str, filename: str, body: bytes, *, commit: str | None = None,
                 **lies) -> Published:
         """Serve ``body`` as ``filename`` of ``repo_id`` at ``revision`` (resolving to ``commit``)."""
-        commit = commit or (revision if len(revision) == 40 else hashlib.sha1(repo_id.encode()).hexdigest())
+        if commit is None:
+            commit = revision if len(revision) == 40 else hashlib.sha1(repo_id.encode()).hexdigest()
         published = Published(body=body, commit=commit, **lies)
         self.files[(repo_id, revision, filename)] = published
         return published

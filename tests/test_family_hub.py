@@ -197,6 +197,20 @@ def test_a_commit_other_than_the_pinned_one_is_refused(hub, tmp_path):
     assert not any((tmp_path / "w").iterdir())
 
 
+def test_a_pinned_sha256_and_a_server_that_is_no_hub(hub, tmp_path):
+    import dataclasses
+
+    body = _weights("deit_small")
+    _publish(hub, "deit_small", body)
+    pinned = dataclasses.replace(FAMILY_SOURCES["deit_small"], sha256="0" * 64)
+    with pytest.raises(families.FamilyWeightsError, match="is not the pinned file: its sha256 is"):
+        families.fetch_family("deit_small", tmp_path / "w", config=SMALL["deit_small"], source=pinned)
+    _publish(hub, "mixer_b16", _weights("mixer_b16"), commit="")
+    with pytest.raises(families.FamilyWeightsError, match="does not answer like a Hugging Face hub"):
+        families.fetch_family("mixer_b16", tmp_path / "w", config=SMALL["mixer_b16"])
+    assert not any((tmp_path / "w").iterdir())
+
+
 def test_a_file_announced_too_large_is_not_downloaded(hub, tmp_path):
     published = _publish(hub, "convnext_tiny", _weights("convnext_tiny"), announce_size=50 * 2**30)
     with pytest.raises(families.FamilyWeightsError, match=r"announces model.safetensors as 53,687,091,200 bytes, "
@@ -383,3 +397,13 @@ def test_command_line_fetches_and_imports_a_full_size_file(hub, tmp_path, full_s
     with pytest.raises(families.FamilyWeightsError, match="does not fit MLP-Mixer-B/16"):
         families.import_family(full_size_deit, "mixer_b16", tmp_path / "b")
     assert "mixer_b16" not in families.installed_families(tmp_path / "b")
+
+
+def test_random_stand_in_weights_say_so(tmp_path):
+    card = families.install_random_family("convnext_tiny", tmp_path / "w", config=SMALL["convnext_tiny"], seed=4)
+    assert card.random_weights and card.source == "random" and card.reported_metrics == {}
+    assert sorted(os.listdir(tmp_path / "w")) == ["convnext_tiny.json", "convnext_tiny.safetensors"]
+    model, loaded = families.load_family("convnext_tiny", tmp_path / "w", device="cpu")
+    assert loaded.random_weights and loaded == card
+    again = families.install_random_family("convnext_tiny", tmp_path / "v", config=SMALL["convnext_tiny"], seed=4)
+    assert again.sha256 == card.sha256  # seeded: the same stand-in every time

@@ -55,16 +55,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
+from container_edu.models import FAMILY_LABELS, FAMILY_MODELS
+
 __all__ = ["FAMILY_NAMES", "FAMILY_LABELS", "HubSource", "FAMILY_SOURCES", "family_source", "is_commit"]
 
-#: The three families, in the order the contract names them (``container_edu.models.FAMILY_MODELS``).
-FAMILY_NAMES: Final[tuple[str, ...]] = ("deit_small", "convnext_tiny", "mixer_b16")
-#: How the app and the command line name each family.
-FAMILY_LABELS: Final[dict[str, str]] = {
-    "deit_small": "DeiT-Small/16 (attention)",
-    "convnext_tiny": "ConvNeXt-Tiny (depthwise conv)",
-    "mixer_b16": "MLP-Mixer-B/16 (token-mixing MLP)",
-}
+#: The three families (:data:`container_edu.models.FAMILY_MODELS`) and how the app and the command line name them.
+FAMILY_NAMES: Final[tuple[str, ...]] = FAMILY_MODELS
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from container_edu.models.family_layers import Mlp, init_trunc_normal
 from container_edu.models.image_input import check_image
 
 __all__ = ["ConvNeXtConfig", "ConvNeXt", "ConvNeXtBlock", "ConvNeXtStage", "LayerNorm2d", "Mlp", "NormHead",
@@ -56,18 +57,6 @@ class LayerNorm2d(nn.LayerNorm):
     def forward(self, x: Tensor) -> Tensor:
         x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
         return x.permute(0, 3, 1, 2)
-
-
-class Mlp(nn.Module):
-    """``fc1``, exact GELU, ``fc2`` on channels-last tokens ``(..., C)``."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class ConvNeXtBlock(nn.Module):
@@ -154,10 +143,7 @@ class ConvNeXt(nn.Module):
 
 def _init_weights(model: ConvNeXt) -> None:
     """Random weights in timm's manner: truncated normal 0.02 for convs and linears, zero biases."""
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
+    init_trunc_normal(model)
 
 
 def convnext_tiny(**overrides) -> ConvNeXt:

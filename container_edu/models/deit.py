@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from container_edu.models.family_layers import PatchEmbed, Mlp, init_trunc_normal
 from container_edu.models.image_input import as_pair, check_image
 
 __all__ = ["DeiTConfig", "DeiT", "Attention", "Block", "Mlp", "PatchEmbed", "deit_small"]
@@ -48,17 +49,6 @@ class DeiTConfig:
         """The patch grid ``(H, W)``."""
         height, width = as_pair(self.img_size)
         return height // self.patch_size, width // self.patch_size
-
-
-class PatchEmbed(nn.Module):
-    """``proj``: a ``patch x patch`` convolution with stride ``patch``; ``(B, 3, H, W) -> (B, N, C)``."""
-
-    def __init__(self, in_chans: int, embed_dim: int, patch_size: int) -> None:
-        super().__init__()
-        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)  # (B, N, C), row-major tokens
 
 
 class Attention(nn.Module):
@@ -97,18 +87,6 @@ class Attention(nn.Module):
         q, k, v = self.qkv_heads(x)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, M, T, C/M)
         return self.proj(out.transpose(1, 2).reshape(batch, tokens, channels))
-
-
-class Mlp(nn.Module):
-    """``fc1``, exact GELU, ``fc2``: applied to each token (channel mixing)."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class Block(nn.Module):
@@ -177,10 +155,7 @@ def _init_weights(model: DeiT) -> None:
     """Random weights in timm's manner (truncated normal 0.02 for linears and embeddings, LayerNorm 1 and 0)."""
     nn.init.trunc_normal_(model.pos_embed, std=0.02)
     nn.init.normal_(model.cls_token, std=1e-6)
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
+    init_trunc_normal(model, (nn.Linear,))
 
 
 def deit_small(**overrides) -> DeiT:

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from container_edu.models.family_layers import PatchEmbed, Mlp, init_trunc_normal
 from container_edu.models.image_input import as_pair, check_image
 
 __all__ = ["MixerConfig", "MlpMixer", "MixerBlock", "Mlp", "PatchEmbed", "mixer_b16"]
@@ -53,29 +53,6 @@ class MixerConfig:
         """The token grid ``(H, W)``."""
         height, width = as_pair(self.img_size)
         return height // self.patch_size, width // self.patch_size
-
-
-class PatchEmbed(nn.Module):
-    """``proj``: a ``patch x patch`` convolution with stride ``patch``; ``(B, 3, H, W) -> (B, N, C)``."""
-
-    def __init__(self, in_chans: int, embed_dim: int, patch_size: int) -> None:
-        super().__init__()
-        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)  # (B, N, C), row-major tokens
-
-
-class Mlp(nn.Module):
-    """``fc1``, exact GELU, ``fc2`` along the last axis."""
-
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class MixerBlock(nn.Module):
@@ -138,10 +115,7 @@ class MlpMixer(nn.Module):
 
 def _init_weights(model: MlpMixer) -> None:
     """Random weights: truncated normal 0.02 for linears and the stem, zero biases."""
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
+    init_trunc_normal(model)
 
 
 def mixer_b16(**overrides) -> MlpMixer:
