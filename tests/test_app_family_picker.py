@@ -1,11 +1,11 @@
 """The three ImageNet families in the app's model picker (AppTest, no internet).
 
 Small random-weight families (the real key names, few blocks) are installed in a fresh weights folder
-(``CONTAINER_EDU_WEIGHTS_DIR``) with cards that say their weights are random, as the stand-in hub's would be
-labelled; one test imports one through ``import_family`` instead (a card that does not say random). The Image
-inspector must predict with each, draw its maps, follow block, head and query changes and say what a map leaves
-out (DeiT's class token, with its measured share; Mixer's GELU); every other page must run with them installed,
-Blend and Analysis leaving them out of their picker with a reason.
+(``CONTAINER_EDU_WEIGHTS_DIR``) by the hub's ``install_random_family``, whose cards say the weights are random; one
+test imports one through ``import_family`` instead (a card that does not say random). The Image inspector must
+predict with each, draw its maps, follow block, head and query changes and say what a map leaves out (DeiT's class
+token, with its measured share; Mixer's GELU); every other page must run with them installed, Blend and Analysis
+leaving them out of their picker with a reason.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ from apptest_support import start as start_app
 from app.registry import BUNDLED_DIR_ENV, FAMILY, family_refs
 from app.session_keys import MODEL_KEY
 from container_edu.data.transforms import preprocess
-from container_edu.files import sha256_file
 from container_edu.hub import families
 from container_edu.hub import weights_store as store
-from container_edu.hub.cards import write_card
 from container_edu.models import FAMILY_MODELS, create_model
 from container_edu.record.family_inspection import inspect_family
 
@@ -47,15 +45,6 @@ FIRST = {"deit_small": ("blocks.0", (14, 14)), "convnext_tiny": ("stages.0.block
          "mixer_b16": ("blocks.0", (14, 14))}
 
 
-def install_random(folder: Path, name: str, seed: int = 0) -> None:
-    """A small random family in ``folder``, its card saying the weights are random (``random_family_card``)."""
-    torch.manual_seed(seed)
-    model = create_model(name, **SMALL[name])
-    path = folder / f"{name}.safetensors"
-    save_file({key: value.contiguous() for key, value in model.state_dict().items()}, str(path))
-    write_card(families.random_family_card(name, model, sha256_file(path)), folder / f"{name}.json")
-
-
 @pytest.fixture
 def folder(monkeypatch, tmp_path) -> Path:
     weights = tmp_path / "weights"
@@ -70,7 +59,7 @@ def folder(monkeypatch, tmp_path) -> Path:
 def installed(folder) -> dict[str, str]:
     """The three families installed with random weights: name -> picker key."""
     for name in FAMILY_MODELS:
-        install_random(folder, name)
+        families.install_random_family(name, folder, config=SMALL[name])
     return {ref.name: ref.key for ref in family_refs()}
 
 
