@@ -1,0 +1,175 @@
+"""The "Three families" view's data side: which weights each model has, the cached models and recordings, and the
+rows of one query on one image.
+
+The three ImageNet families of issue 24 come from the weights folder (:func:`container_edu.hub.families.
+installed_families`, :func:`~container_edu.hub.families.load_family`) when installed, else from
+:func:`container_edu.models.create_model` with seeded random weights; Container-Light is the installed authors'
+model or its random stand-in (:mod:`app.registry`). Models are shared read-only (``st.cache_resource``); a
+recorded pass is cached per model and per image content hash, so moving the query or the block reruns nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+from torch import nn
+
+from container_edu import create_model
+from container_edu.analysis import families as fam
+from container_edu.data.imagenet import IMAGENET_MEAN, IMAGENET_STD
+from container_edu.hub.cards import Preprocessing
+
+from app import caching, registry, views
+from app.i18n import N_
+from app.widgets import CurrentImage
+
+__all__ = ["FAMILY_LABELS", "FETCH_NAMES", "Source", "sources", "all_random", "family_blocks", "rows_for",
+           "DEFAULT_PREPROCESSING"]
+
+#: The names the UI gives each model (issue 24's).
+FAMILY_LABELS = {"deit_small": N_("DeiT-Small/16 (attention)"),
+                 "convnext_tiny": N_("ConvNeXt-Tiny (depthwise conv)"),
+                 "mixer_b16": N_("MLP-Mixer-B/16 (token-mixing MLP)"),
+                 "container_light": N_("Container-Light (the paper's hybrid)")}
+#: The name to give ``python -m container_edu weights fetch`` for each model (Container-Light's takes none).
+FETCH_NAMES = {"deit_small": "deit_small", "convnext_tiny": "convnext_tiny", "mixer_b16": "mixer_b16",
+               "container_light": ""}
+#: The evaluation transforms timm publishes for the three (used for random stand-ins, which have no card):
+#: DeiT crops 0.875 with ImageNet statistics, ConvNeXt-Tiny likewise, the Mixer normalises with 0.5.
+DEFAULT_PREPROCESSING = {
+    "deit_small": Preprocessing(224, 3, "shorter_side_center_crop", IMAGENET_MEAN, IMAGENET_STD, 256, "bicubic"),
+    "convnext_tiny": Preprocessing(224, 3, "shorter_side_center_crop", IMAGENET_MEAN, IMAGENET_STD, 256, "bicubic"),
+    "mixer_b16": Preprocessing(224, 3, "shorter_side_center_crop", (0.5,) * 3, (0.5,) * 3, 256, "bicubic"),
+}
+RANDOM_SEED = registry.RANDOM_SEED
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one model's weights come from: ``key`` identifies them (a cache key); ``random`` for a stand-in."""
+
+    name: str
+    key: str
+    random: bool
+
+
+def _installed_families() -> Mapping:
+    try:
+        from container_edu.hub.families import installed_families
+    except ImportError:  # fam-hub's module not merged yet: nothing is installed
+        return {}
+    return installed_families()
+
+
+def _card_is_random(card) -> bool:
+    return getattr(card, "source", "") == "random" or bool(getattr(card, "random", False))
+
+
+def sources() -> dict[str, Source]:
+    """Each model's weights, read on every run (weights installed from the command line show up at once)."""
+    installed = _installed_families()
+    result = {}
+    for name in fam.FAMILIES[:3]:
+        card = installed.get(name)
+        if card is None:
+            result[name] = Source(name, f"random:{name}:{RANDOM_SEED}", True)
+        else:
+            result[name] = Source(name, f"installed:{name}:{getattr(card, 'sha256', '')[:16]}", _card_is_random(card))
+    light = registry.installed_refs()
+    result["container_light"] = (Source("container_light", light[0].key, False) if light else
+                                 Source("container_light", registry.random_ref("container_light").key, True))
+    return result
+
+
+def all_random(found: Mapping[str, Source]) -> bool:
+    return all(source.random for source in found.values())
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _family_model(name: str, key: str) -> tuple[nn.Module, Preprocessing]:
+    """One of the three families (shared, read-only, eval mode) and its preprocessing."""
+    if key.startswith("installed:"):
+        from container_edu.hub.families import load_family
+
+        model, card = load_family(name)
+        return model.eval(), card.preprocessing
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_SEED)
+        model = create_model(name)
+    return model.eval(), DEFAULT_PREPROCESSING[name]
+
+
+@st.cache_resource(max_entries=12, show_spinner=False)
+def _recording(key: str, digest: str, _model: nn.Module, _x: torch.Tensor):
+    """One recorded forward pass of a family model on one image (keyed by the weights and the content hash)."""
+    from container_edu.record.families import record_family
+
+    return record_family(_model, _x)
+
+
+def _light_ref(source: Source) -> registry.ModelRef:
+    refs = [ref for ref in registry.installed_refs() if ref.key == source.key]
+    return refs[0] if refs else registry.random_ref("container_light")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One model's recorded pass on one image: ``seen`` is the picture it saw (uint8 ``(H, W, 3)``)."""
+
+    name: str
+    source: Source
+    recording: object
+    seen: np.ndarray
+
+
+def record(source: Source, current: CurrentImage) -> Recorded:
+    """The model of ``source`` on ``current``, recorded (cached by weights and image)."""
+    if source.name == "container_light":
+        prepared = views.prepare(_light_ref(source), current)
+        return Recorded(source.name, source, prepared.inspect().records, prepared.seen)
+    model, preprocessing = _family_model(source.name, source.key)
+    x, seen = caching.get_input(current.digest, preprocessing, current.image)
+    return Recorded(source.name, source, _recording(source.key, current.digest, model, x), seen)
+
+
+def _records(recorded: Recorded) -> Mapping:
+    recording = recorded.recording
+    return getattr(recording, "records", recording)
+
+
+def family_blocks(recorded: Recorded) -> list[str]:
+    """The blocks the view offers: every DeiT and Mixer block, ConvNeXt's stage 3 (14×14), Container-Light's
+    attention stage (stage 4)."""
+    names = list(_records(recorded))
+    if recorded.name == "convnext_tiny":
+        return [name for name in names if name.startswith("stages.2.")] or names
+    if recorded.name == "container_light":
+        return [name for name in names if name.startswith("blocks4.")] or names
+    return names
+
+
+def default_block(name: str, blocks: list[str]) -> str:
+    """The middle block (a stage-3 block in the middle for ConvNeXt; the last block of Container-Light's stage 4)."""
+    return blocks[-1] if name == "container_light" else blocks[len(blocks) // 2]
+
+
+def rows_for(recorded: Recorded, block: str, query: tuple[int, int], channel: int = 0) -> fam.FamilyRows:
+    """The rows of ``block`` for ``query`` (on the 14×14 grid) as plain data (:mod:`container_edu.analysis.families`)."""
+    record_ = _records(recorded)[block]
+    if recorded.name == "container_light":
+        return fam.container_rows(record_, query)
+    if recorded.name == "deit_small":
+        rows = torch.stack([torch.as_tensor(record_.row(query, head)) for head in range(record_.num_heads)])
+        weights = [float(record_.class_weight(query, head)) for head in range(record_.num_heads)]
+        return fam.attention_rows(block, rows, weights, query)
+    if recorded.name == "convnext_tiny":
+        rows = record_.row(query)
+        return fam.depthwise_rows(block, rows, fam.strongest_channels(rows), query)
+    linear = record_.linear_rows(query)
+    jacobian = record_.jacobian_row(query, channel)
+    slope = record_.gelu_slope(channel) if hasattr(record_, "gelu_slope") else None
+    return fam.token_mixing_rows(block, linear, jacobian, channel, query, slope)
