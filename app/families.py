@@ -28,6 +28,7 @@ from app.i18n import N_
 from app.widgets import CurrentImage
 
 __all__ = ["FAMILY_LABELS", "FETCH_NAMES", "Source", "sources", "all_random", "family_blocks", "rows_for",
+           "build_random_family", "record", "Recorded", "default_block",
            "DEFAULT_PREPROCESSING"]
 
 #: The names the UI gives each model (issue 24's).
@@ -97,10 +98,15 @@ def _family_model(name: str, key: str) -> tuple[nn.Module, Preprocessing]:
 
         model, card = load_family(name)
         return model.eval(), card.preprocessing
+    return build_random_family(name), DEFAULT_PREPROCESSING[name]
+
+
+def build_random_family(name: str) -> nn.Module:
+    """One of the three families with seeded random weights, in eval mode (the global RNG is left alone)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_SEED)
         model = create_model(name)
-    return model.eval(), DEFAULT_PREPROCESSING[name]
+    return model.eval()
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)
