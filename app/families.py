@@ -22,6 +22,8 @@ from container_edu import create_model
 from container_edu.analysis import families as fam
 from container_edu.data.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from container_edu.hub.cards import Preprocessing
+from container_edu.models import FAMILY_LABELS as MODEL_FAMILY_LABELS
+from container_edu.ops import token_mlp
 
 from app import caching, registry, views
 from app.i18n import N_
@@ -31,11 +33,8 @@ __all__ = ["FAMILY_LABELS", "FETCH_NAMES", "Source", "sources", "all_random", "f
            "build_random_family", "record", "Recorded", "default_block",
            "DEFAULT_PREPROCESSING"]
 
-#: The names the UI gives each model (issue 24's).
-FAMILY_LABELS = {"deit_small": N_("DeiT-Small/16 (attention)"),
-                 "convnext_tiny": N_("ConvNeXt-Tiny (depthwise conv)"),
-                 "mixer_b16": N_("MLP-Mixer-B/16 (token-mixing MLP)"),
-                 "container_light": N_("Container-Light (the paper's hybrid)")}
+#: The names the UI gives each model (issue 24's, from the core), English templates drawn with ``_()``.
+FAMILY_LABELS = {**MODEL_FAMILY_LABELS, "container_light": N_("Container-Light (the paper's hybrid)")}
 #: The name to give ``python -m container_edu weights fetch`` for each model (Container-Light's takes none).
 FETCH_NAMES = {"deit_small": "deit_small", "convnext_tiny": "convnext_tiny", "mixer_b16": "mixer_b16",
                "container_light": ""}
@@ -175,7 +174,7 @@ def rows_for(recorded: Recorded, block: str, query: tuple[int, int], channel: in
     if recorded.name == "convnext_tiny":
         rows = record_.row(query)
         return fam.depthwise_rows(block, rows, fam.strongest_channels(rows), query)
-    linear = record_.linear_rows(query)
-    jacobian = record_.jacobian_row(query, channel)
-    slope = record_.gelu_slope(channel) if hasattr(record_, "gelu_slope") else None
-    return fam.token_mixing_rows(block, linear, jacobian, channel, query, slope)
+    channel = min(max(int(channel), 0), record_.num_channels - 1)  # a small test model has fewer than 768
+    slope = token_mlp.gelu_derivative(record_.z[0, channel])  # (D,): where GELU acts as the identity, and where not
+    return fam.token_mixing_rows(block, record_.linear_row(query), record_.jacobian_row(query, channel), channel, query,
+                                 slope)
