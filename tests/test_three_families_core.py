@@ -106,7 +106,7 @@ def test_each_figure_has_one_colour_scale_and_a_text_alternative_with_what_the_m
     assert attention.layout.coloraxis.cmin == 0.0, "probabilities start at 0"
     assert {trace.coloraxis for trace in attention.data if trace.type == "heatmap"} == {"coloraxis"}
     text = describe(attention)
-    assert "class token" in text.sentence and text.rows
+    assert "class token ([CLS])" in text.sentence and text.rows
     kernels = torch.randn(20, 1, 7, 7)
     from container_edu.ops.affinity import depthwise_conv_row
 

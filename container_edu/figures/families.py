@@ -25,15 +25,16 @@ MAX_PANELS = 8
 
 def _subtitle(rows: FamilyRows, part: str, index: int, position: int) -> str:
     if part == "attention":
-        return translate("head {head}<br>class token {weight}", head=index,
-                         weight=number(rows.class_weight[position]) if rows.class_weight else "–")
+        # Short: six of these share a row of a half-width column (the full weights are in the text alternative).
+        return translate("head {head}<br>[CLS] {weight}", head=index,
+                         weight=format(rows.class_weight[position], ".2g") if rows.class_weight else "–")
     if part == "kernel":
         return translate("channel {channel}", channel=index)
     if part == "linear":
         return translate("linear part (W₂W₁)[i]<br>static: weights only")
     if part == "jacobian":
         return translate("Jacobian ∂y_i/∂x_j, channel {channel}<br>at this image", channel=index)
-    return translate("head {head}<br>α A(X) + β A_static", head=index)
+    return translate("head {head}", head=index)
 
 
 def _colorbar(rows: FamilyRows) -> str:
@@ -44,8 +45,8 @@ def _colorbar(rows: FamilyRows) -> str:
 def _note(rows: FamilyRows) -> str:
     """What the maps do not show, as a sentence of the text alternative."""
     if rows.class_weight is not None:
-        return translate("Each head's row also puts weight on the class token: {weights} (heads 0–{last}); the "
-                         "maps show the rest, over the 14×14 patches.",
+        return translate("Each head's row also puts weight on the class token ([CLS]): {weights} (heads 0–{last}); "
+                         "the maps show the rest, over the 14×14 patches.",
                          weights=translate("; ").join(number(w) for w in rows.class_weight),
                          last=len(rows.class_weight) - 1)
     if rows.gap is not None:
@@ -54,9 +55,12 @@ def _note(rows: FamilyRows) -> str:
                          gap=number(rows.gap.max_abs), scale=number(rows.gap.scale),
                          relative=number(rows.gap.relative))
     if rows.blend is not None:
-        return translate("Blend weights of this block: α = {alpha}, β = {beta}; query ({y}, {x}) on its {height}×"
+        heads = len(rows.parts[0].index)
+        return translate("Each map is a head's blended row α A(X)[i] + β A_static[i], with this block's α = {alpha} "
+                         "and β = {beta}; heads 0–{last} of {count} are drawn; query ({y}, {x}) on its {height}×"
                          "{width} grid.", alpha=number(rows.blend[0]), beta=number(rows.blend[1]), y=rows.query[0],
-                         x=rows.query[1], height=rows.grid[0], width=rows.grid[1])
+                         x=rows.query[1], height=rows.grid[0], width=rows.grid[1],
+                         last=min(heads, MAX_PANELS) - 1, count=heads)
     part = rows.parts[0]
     return translate("{shown} of the block's {count} channels are drawn (the largest kernels); every kernel is the "
                      "same on every image.", shown=len(rows.shown or part.index), count=len(part.index))
