@@ -20,8 +20,8 @@ from torch import nn
 
 from container_edu import create_model
 from container_edu.analysis import families as fam
-from container_edu.data.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from container_edu.hub.cards import Preprocessing
+from container_edu.hub.families import family_preprocessing, installed_families, load_family
 from container_edu.models import FAMILY_LABELS as MODEL_FAMILY_LABELS
 from container_edu.ops import token_mlp
 
@@ -30,21 +30,13 @@ from app.i18n import N_
 from app.widgets import CurrentImage
 
 __all__ = ["FAMILY_LABELS", "FETCH_NAMES", "Source", "sources", "all_random", "family_blocks", "rows_for",
-           "build_random_family", "record", "Recorded", "default_block",
-           "DEFAULT_PREPROCESSING"]
+           "build_random_family", "record", "Recorded", "default_block"]
 
 #: The names the UI gives each model (issue 24's, from the core), English templates drawn with ``_()``.
 FAMILY_LABELS = {**MODEL_FAMILY_LABELS, "container_light": N_("Container-Light (the paper's hybrid)")}
 #: The name to give ``python -m container_edu weights fetch`` for each model (Container-Light's takes none).
 FETCH_NAMES = {"deit_small": "deit_small", "convnext_tiny": "convnext_tiny", "mixer_b16": "mixer_b16",
                "container_light": ""}
-#: The evaluation transforms timm publishes for the three (used for random stand-ins, which have no card):
-#: DeiT crops 0.875 with ImageNet statistics, ConvNeXt-Tiny likewise, the Mixer normalises with 0.5.
-DEFAULT_PREPROCESSING = {
-    "deit_small": Preprocessing(224, 3, "shorter_side_center_crop", IMAGENET_MEAN, IMAGENET_STD, 256, "bicubic"),
-    "convnext_tiny": Preprocessing(224, 3, "shorter_side_center_crop", IMAGENET_MEAN, IMAGENET_STD, 256, "bicubic"),
-    "mixer_b16": Preprocessing(224, 3, "shorter_side_center_crop", (0.5,) * 3, (0.5,) * 3, 256, "bicubic"),
-}
 RANDOM_SEED = registry.RANDOM_SEED
 
 
@@ -57,28 +49,18 @@ class Source:
     random: bool
 
 
-def _installed_families() -> Mapping:
-    try:
-        from container_edu.hub.families import installed_families
-    except ImportError:  # fam-hub's module not merged yet: nothing is installed
-        return {}
-    return installed_families()
-
-
-def _card_is_random(card) -> bool:
-    return getattr(card, "source", "") == "random" or bool(getattr(card, "random", False))
 
 
 def sources() -> dict[str, Source]:
     """Each model's weights, read on every run (weights installed from the command line show up at once)."""
-    installed = _installed_families()
+    installed = installed_families()
     result = {}
     for name in fam.FAMILIES[:3]:
         card = installed.get(name)
         if card is None:
             result[name] = Source(name, f"random:{name}:{RANDOM_SEED}", True)
         else:
-            result[name] = Source(name, f"installed:{name}:{getattr(card, 'sha256', '')[:16]}", _card_is_random(card))
+            result[name] = Source(name, f"installed:{name}:{getattr(card, 'sha256', '')[:16]}", card.random_weights)
     light = registry.installed_refs()
     result["container_light"] = (Source("container_light", light[0].key, False) if light else
                                  Source("container_light", registry.random_ref("container_light").key, True))
@@ -93,11 +75,9 @@ def all_random(found: Mapping[str, Source]) -> bool:
 def _family_model(name: str, key: str) -> tuple[nn.Module, Preprocessing]:
     """One of the three families (shared, read-only, eval mode) and its preprocessing."""
     if key.startswith("installed:"):
-        from container_edu.hub.families import load_family
-
         model, card = load_family(name)
         return model.eval(), card.preprocessing
-    return build_random_family(name), DEFAULT_PREPROCESSING[name]
+    return build_random_family(name), family_preprocessing(name)
 
 
 def build_random_family(name: str) -> nn.Module:

@@ -93,7 +93,7 @@ def _block_picker(name: str, blocks: list[str], key: str, container) -> str:
 
 
 def _title(name: str, rows: fam.FamilyRows, source: data.Source) -> str:
-    weights = _("random weights") if source.random else _("trained weights")
+    weights = _("random weights") if source.random else _("installed weights")
     return _("{model}, {block} ({weights}): rows into query ({y}, {x}) on {height}×{width}").format(
         model=_(data.FAMILY_LABELS[name]), block=rows.block, weights=weights, y=rows.query[0], x=rows.query[1],
         height=rows.grid[0], width=rows.grid[1])

@@ -120,11 +120,11 @@ def inspect_once(model, data: bytes, size: int, class_names: list[str]) -> dict[
 
 def family_once(name: str, model, data: bytes) -> dict[str, float]:
     """One upload inspected with a family model as the Three families view does it; seconds per step."""
-    from app.families import DEFAULT_PREPROCESSING
     from container_edu.analysis import families as fam
     from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES, load_image
     from container_edu.data.transforms import preprocess
     from container_edu.figures.families import family_figure
+    from container_edu.hub.families import family_preprocessing
     from container_edu.record.families import record_family
 
     times: dict[str, float] = {}
@@ -133,7 +133,7 @@ def family_once(name: str, model, data: bytes) -> dict[str, float]:
     times["decode"] = time.perf_counter() - start
 
     mark = time.perf_counter()
-    x, seen = preprocess(DEFAULT_PREPROCESSING[name], image)
+    x, seen = preprocess(family_preprocessing(name), image)
     times["preprocess"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
