@@ -30,7 +30,7 @@ from app.i18n import N_
 from app.widgets import CurrentImage
 
 __all__ = ["FAMILY_LABELS", "FETCH_NAMES", "Source", "sources", "all_random", "family_blocks", "rows_for",
-           "build_random_family", "record", "Recorded", "default_block"]
+           "build_random_family", "record", "Recorded", "default_block", "mixer_channels"]
 
 #: The names the UI gives each model (issue 24's, from the core), English templates drawn with ``_()``.
 FAMILY_LABELS = {**MODEL_FAMILY_LABELS, "container_light": N_("Container-Light (the paper's hybrid)")}
@@ -135,6 +135,11 @@ def family_blocks(recorded: Recorded) -> list[str]:
     if recorded.name == "container_light":
         return [name for name in names if name.startswith("blocks4.")] or names
     return names
+
+
+def mixer_channels(recorded: Recorded) -> int:
+    """How many channels the Mixer's token mix has (768 for MLP-Mixer-B/16): the Jacobian's channel choices."""
+    return next(iter(_records(recorded).values())).num_channels
 
 
 def default_block(name: str, blocks: list[str]) -> str:

@@ -147,8 +147,13 @@ def three_families(prefix: str = "fam") -> None:
     pickers = st.columns(5)
     blocks = {name: _block_picker(name, data.family_blocks(recorded), f"{prefix}_block_{name}", pickers[index])
               for index, (name, recorded) in enumerate(recorded_a.items())}
-    channel = int(pickers[4].number_input(_("Mixer: Jacobian channel"), 0, 767, key=f"{prefix}_channel",
-                                          help=_("Which of the 768 channels' token mix to differentiate.")))
+    channels = data.mixer_channels(recorded_a["mixer_b16"])
+    channel_key = f"{prefix}_channel"
+    if not 0 <= st.session_state.get(channel_key, 0) < channels:  # e.g. weights of a smaller Mixer installed since
+        st.session_state[channel_key] = min(max(int(st.session_state[channel_key]), 0), channels - 1)
+    channel = int(pickers[4].number_input(_("Mixer: Jacobian channel"), 0, channels - 1, key=channel_key,
+                                          help=_("Which of the {count} channels' token mix to differentiate.").format(
+                                              count=channels)))
     rows_a = {name: data.rows_for(recorded, blocks[name], query, channel) for name, recorded in recorded_a.items()}
     rows_b = {name: data.rows_for(recorded, blocks[name], query, channel) for name, recorded in recorded_b.items()}
     if first.digest == second.digest:
