@@ -102,8 +102,9 @@ def _title(name: str, rows: fam.FamilyRows, source: data.Source) -> str:
 def _mixer_sentence(rows: fam.FamilyRows) -> str:
     gap = rows.gap
     units = ("" if gap.active is None else
-             _(" Here {active:.0%} of the hidden units sit where GELU′ ≈ 1 (it acts like the identity) and {dead:.0%} "
-               "where GELU′ ≈ 0 (it cuts the path).").format(active=gap.active, dead=gap.dead))
+             _(" Here the hidden units' mean GELU′ is {mean:.2f}; {active:.0%} of them sit where GELU′ ≈ 1 (it acts "
+               "like the identity) and {dead:.0%} where GELU′ ≈ 0 (it cuts the path).").format(
+                 mean=gap.mean_slope, active=gap.active, dead=gap.dead))
     return _("**Where \"static and dense\" holds.** The linear part W₂W₁ is one N×N matrix made from the weights "
              "alone, the same for every channel and every image: for it the paper's view of the Mixer as a static, "
              "dense affinity holds exactly. The MLP puts a GELU between W₁ and W₂, so the map an image goes "

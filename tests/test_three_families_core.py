@@ -74,7 +74,7 @@ def test_the_mixer_gap_is_zero_where_gelu_acts_as_the_identity_and_measured_wher
     w2 = torch.randn(tokens, hidden, dtype=torch.float64) / 5
     linear = (w2 @ w1)[5].reshape(4, 4)
     same = fam.mixer_gap(linear, linear, torch.ones(hidden))
-    assert same.max_abs == 0.0 and same.relative == 0.0 and same.active == 1.0 and same.dead == 0.0
+    assert same.max_abs == 0.0 and same.relative == 0.0 and (same.active, same.dead, same.mean_slope) == (1.0, 0.0, 1.0)
 
     x = torch.randn(tokens, dtype=torch.float64)
 

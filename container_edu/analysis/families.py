@@ -63,7 +63,8 @@ class MixerGap:
 
     ``max_abs`` = ``max_j |J_ij − L_ij|``; ``relative`` = ``‖J_i − L_i‖₂ / ‖L_i‖₂``; ``scale`` = ``max_j |L_ij|``;
     ``active`` = the share of the hidden units whose GELU slope at this image lies within 0.1 of 1 (where GELU is
-    nearly the identity, so the linear view holds); ``dead`` = the share with slope within 0.1 of 0.
+    nearly the identity, so the linear view holds); ``dead`` = the share with slope within 0.1 of 0; ``mean_slope``
+    the mean slope (0.5 for pre-activations near 0, as in a randomly initialised MLP: then J ≈ W₂W₁ / 2).
     """
 
     max_abs: float
@@ -71,6 +72,7 @@ class MixerGap:
     scale: float
     active: float | None = None
     dead: float | None = None
+    mean_slope: float | None = None
 
 
 @dataclass(frozen=True)
@@ -166,14 +168,15 @@ def mixer_gap(linear_row: torch.Tensor | np.ndarray, jacobian_row: torch.Tensor 
     linear, jacobian = _numpy(linear_row), _numpy(jacobian_row)
     difference = jacobian - linear
     norm = float(np.linalg.norm(linear))
-    active = dead = None
-    if gelu_slope is not None:
+    active = dead = mean_slope = None
+    if gelu_slope is not None and np.size(gelu_slope):
         slope = _numpy(gelu_slope).ravel()
-        active = float(np.mean(np.abs(slope - 1.0) <= 0.1)) if slope.size else None
-        dead = float(np.mean(np.abs(slope) <= 0.1)) if slope.size else None
+        active = float(np.mean(np.abs(slope - 1.0) <= 0.1))
+        dead = float(np.mean(np.abs(slope) <= 0.1))
+        mean_slope = float(slope.mean())
     return MixerGap(max_abs=float(np.abs(difference).max()),
                     relative=float(np.linalg.norm(difference) / norm) if norm > 0 else float("inf"),
-                    scale=float(np.abs(linear).max()), active=active, dead=dead)
+                    scale=float(np.abs(linear).max()), active=active, dead=dead, mean_slope=mean_slope)
 
 
 def token_mixing_rows(block: str, linear_row: torch.Tensor, jacobian_row: torch.Tensor, channel: int,
