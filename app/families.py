@@ -18,12 +18,10 @@ import streamlit as st
 import torch
 from torch import nn
 
-from container_edu import create_model
 from container_edu.analysis import families as fam
 from container_edu.hub.cards import Preprocessing
 from container_edu.hub.families import family_preprocessing, installed_families, load_family
 from container_edu.models import FAMILY_LABELS as MODEL_FAMILY_LABELS
-from container_edu.ops import token_mlp
 
 from app import caching, registry, views
 from app.i18n import N_
@@ -81,11 +79,8 @@ def _family_model(name: str, key: str) -> tuple[nn.Module, Preprocessing]:
 
 
 def build_random_family(name: str) -> nn.Module:
-    """One of the three families with seeded random weights, in eval mode (the global RNG is left alone)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
-        model = create_model(name)
-    return model.eval()
+    """One of the three families with seeded random weights, in eval mode (:func:`app.registry.build_random`)."""
+    return registry.build_random(name)
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)
@@ -122,44 +117,23 @@ def record(source: Source, current: CurrentImage) -> Recorded:
 
 
 def _records(recorded: Recorded) -> Mapping:
-    recording = recorded.recording
-    return getattr(recording, "records", recording)
+    return recorded.recording
 
 
 def family_blocks(recorded: Recorded) -> list[str]:
-    """The blocks the view offers: every DeiT and Mixer block, ConvNeXt's stage 3 (14×14), Container-Light's
-    attention stage (stage 4)."""
-    names = list(_records(recorded))
-    if recorded.name == "convnext_tiny":
-        return [name for name in names if name.startswith("stages.2.")] or names
-    if recorded.name == "container_light":
-        return [name for name in names if name.startswith("blocks4.")] or names
-    return names
+    """The blocks the view offers for this model (:func:`container_edu.analysis.families.view_blocks`)."""
+    return fam.view_blocks(recorded.name, _records(recorded))
 
 
 def mixer_channels(recorded: Recorded) -> int:
     """How many channels the Mixer's token mix has (768 for MLP-Mixer-B/16): the Jacobian's channel choices."""
-    return next(iter(_records(recorded).values())).num_channels
+    return fam.token_channels(_records(recorded))
 
 
-def default_block(name: str, blocks: list[str]) -> str:
-    """The middle block (a stage-3 block in the middle for ConvNeXt; the last block of Container-Light's stage 4)."""
-    return blocks[-1] if name == "container_light" else blocks[len(blocks) // 2]
+default_block = fam.default_block
 
 
 def rows_for(recorded: Recorded, block: str, query: tuple[int, int], channel: int = 0) -> fam.FamilyRows:
-    """The rows of ``block`` for ``query`` (on the 14×14 grid) as plain data (:mod:`container_edu.analysis.families`)."""
-    record_ = _records(recorded)[block]
-    if recorded.name == "container_light":
-        return fam.container_rows(record_, query)
-    if recorded.name == "deit_small":
-        rows = torch.stack([torch.as_tensor(record_.row(query, head)) for head in range(record_.num_heads)])
-        weights = [float(record_.class_weight(query, head)) for head in range(record_.num_heads)]
-        return fam.attention_rows(block, rows, weights, query)
-    if recorded.name == "convnext_tiny":
-        rows = record_.row(query)
-        return fam.depthwise_rows(block, rows, fam.strongest_channels(rows), query)
-    channel = min(max(int(channel), 0), record_.num_channels - 1)  # a small test model has fewer than 768
-    slope = token_mlp.gelu_derivative(record_.z[0, channel])  # (D,): where GELU acts as the identity, and where not
-    return fam.token_mixing_rows(block, record_.linear_row(query), record_.jacobian_row(query, channel), channel, query,
-                                 slope)
+    """The rows of ``block`` for ``query`` (on the 14×14 grid) as plain data (:func:`container_edu.analysis.
+    families.rows_of`)."""
+    return fam.rows_of(recorded.name, _records(recorded)[block], query, channel)

@@ -120,6 +120,8 @@ def inspect_once(model, data: bytes, size: int, class_names: list[str]) -> dict[
 
 def family_once(name: str, model, data: bytes) -> dict[str, float]:
     """One upload inspected with a family model as the Three families view does it; seconds per step."""
+    import numpy as np
+
     from container_edu.analysis import families as fam
     from container_edu.data.images import DEFAULT_MAX_UPLOAD_BYTES, load_image
     from container_edu.data.transforms import preprocess
@@ -141,14 +143,10 @@ def family_once(name: str, model, data: bytes) -> dict[str, float]:
     times["forward"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    import numpy as np
-
-    from app.families import Recorded, Source, default_block, family_blocks, rows_for
-
-    recorded = Recorded(name, Source(name, name, True), recording, np.asarray(seen))
     query = (fam.QUERY_GRID[0] // 2, fam.QUERY_GRID[1] // 2)
-    rows = rows_for(recorded, default_block(name, family_blocks(recorded)), query)
-    payload = len(family_figure(rows, name, image=recorded.seen, clickable=True).to_json())
+    block = fam.default_block(name, fam.view_blocks(name, recording))
+    rows = fam.rows_of(name, recording[block], query)
+    payload = len(family_figure(rows, name, image=np.asarray(seen), clickable=True).to_json())
     times["figures"] = time.perf_counter() - mark
     times["total"] = time.perf_counter() - start
     times["json_bytes"] = float(payload)
@@ -199,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
           f"at start; upload: a 1600×1200 JPEG of {len(data) / 1024:.0f} KB")
     families = {}
     if args.families:
-        from app.families import build_random_family
-
-        families = {name: build_random_family(name) for name in FAMILIES}
+        families = {name: build_random(name) for name in FAMILIES}  # seeded random weights, as the view's
     results = {}
     for size in args.sizes:
         side_by_side = families if size == FAMILY_SIZE else {}

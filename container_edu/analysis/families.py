@@ -19,18 +19,19 @@ ImageNet families, :func:`container_edu.record_affinities` for Container-Light):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from container_edu.ops import token_mlp
 from container_edu.record.trace import AggregationRecord
 
 __all__ = [
     "FAMILIES", "FAMILY_KINDS", "QUERY_GRID", "SHOWN_CHANNELS", "RowSet", "MixerGap", "FamilyRows", "RowChange",
     "attention_rows", "depthwise_rows", "token_mixing_rows", "container_rows", "strongest_channels",
-    "mixer_gap", "row_changes", "coarse_query",
+    "mixer_gap", "row_changes", "coarse_query", "view_blocks", "default_block", "token_channels", "rows_of",
 ]
 
 #: The three ImageNet families of issue 24 (the names of :data:`container_edu.models.FAMILY_MODELS`), then the
@@ -220,3 +221,50 @@ def row_changes(first: FamilyRows, second: FamilyRows) -> list[RowChange]:
         changes.append(RowChange(first.family, "class_token", True, float(weights.max(initial=0.0)),
                                  float(max(max(first.class_weight), max(second.class_weight)))))
     return changes
+
+
+# --------------------------------------------------------------------------
+# From a recording: which blocks the view offers, and one block's rows
+# --------------------------------------------------------------------------
+
+
+def view_blocks(family: str, records: Mapping[str, object]) -> list[str]:
+    """The blocks a view offers for ``family``: every DeiT and Mixer block, ConvNeXt's stage 3 (14×14 at 224),
+    Container-Light's attention stage (stage 4); ``records`` is a :class:`~container_edu.record.families.
+    FamilyRecording` or Container-Light's recorded blocks."""
+    names = list(records)
+    prefix = {"convnext_tiny": "stages.2.", "container_light": "blocks4."}.get(family)
+    return ([name for name in names if name.startswith(prefix)] or names) if prefix else names
+
+
+def default_block(family: str, blocks: Sequence[str]) -> str:
+    """The middle block (of stage 3 for ConvNeXt); Container-Light's last block of stage 4."""
+    return blocks[-1] if family == "container_light" else blocks[len(blocks) // 2]
+
+
+def token_channels(records: Mapping[str, object]) -> int:
+    """How many channels a Mixer's token mix has (768 for MLP-Mixer-B/16): the Jacobian's channel choices."""
+    return next(iter(records.values())).num_channels
+
+
+def rows_of(family: str, record, query: tuple[int, int], channel: int = 0) -> FamilyRows:
+    """One recorded block's rows for ``query`` (on the 14×14 grid) as :class:`FamilyRows`.
+
+    ``record`` is a block of :func:`container_edu.record.families.record_family` (DeiT's attention, ConvNeXt's
+    depthwise conv, the Mixer's token MLP) or of :func:`container_edu.record_affinities` (Container-Light);
+    ``channel`` is the Mixer's Jacobian channel (brought inside its channels).
+    """
+    if family == "container_light":
+        return container_rows(record, query)
+    if family == "deit_small":
+        rows = torch.stack([record.row(query, head) for head in range(record.num_heads)])
+        weights = [record.class_weight(query, head) for head in range(record.num_heads)]
+        return attention_rows(record.name, rows, weights, query)
+    if family == "convnext_tiny":
+        return depthwise_rows(record.name, record.row(query), strongest_channels(record.weight), query)
+    if family == "mixer_b16":
+        channel = min(max(int(channel), 0), record.num_channels - 1)
+        slope = token_mlp.gelu_derivative(record.z[0, channel])  # (D,): where GELU acts as the identity, and not
+        return token_mixing_rows(record.name, record.linear_row(query), record.jacobian_row(query, channel),
+                                 channel, query, slope)
+    raise ValueError(f"unknown family {family!r}; one of {', '.join(FAMILIES)}")
