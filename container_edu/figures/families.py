@@ -67,7 +67,7 @@ def _note(rows: FamilyRows) -> str:
 
 
 def family_figure(rows: FamilyRows, title: str, *, image: np.ndarray | None = None, clickable: bool = False,
-                  cols: int = 3, panel_height: int = 150) -> go.Figure:
+                  cols: int = 3, panel_height: int | None = None) -> go.Figure:
     """One model's rows for its query, one map per head, channel or part, on one colour scale (``image``: the
     ``(H_img, W_img, 3)`` uint8 picture the maps are drawn over)."""
     items = []
@@ -79,6 +79,8 @@ def family_figure(rows: FamilyRows, title: str, *, image: np.ndarray | None = No
             items.append(Panel(part.rows[position], _subtitle(rows, part.part, part.index[position], position),
                                _colorbar(rows), part.signed))
     signed = any(part.signed for part in rows.parts)
+    # One row of two maps (the Mixer) gets taller panels, so that its colour bar has room for its title.
+    panel_height = panel_height or (150 if len(items) > 2 else 210)
     fig = panels(items, title, cols=min(cols, len(items)), shared_scale=True, query=rows.query, image=image,
                  clickable=clickable, panel_height=panel_height, title_width=60)
     if not signed:  # probabilities: the scale starts at 0, as everywhere in the app
