@@ -13,6 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from container_edu.analysis import families as fam
+from container_edu.errors import ContainerEduError
+from container_edu.hub import families as hub_families
 from container_edu.figures.families import family_figure
 
 from app import analysis_views as av
@@ -31,6 +33,7 @@ CHECK_TITLE = N_("Same query, two images: which rows change with the image")
 PART_NAMES = {"attention": N_("head rows (every head)"), "class_token": N_("class-token weight (every head)"),
               "kernel": N_("kernel rows (every channel)"), "linear": N_("linear part W₂W₁"),
               "jacobian": N_("Jacobian of channel {channel}"), "blended": N_("blended rows (every head)")}
+_INSTALLED_KEY = "_fam_installed_notice"
 MADE_FROM = {True: N_("the image (dynamic)"), False: N_("the weights only (static)")}
 
 
@@ -50,13 +53,42 @@ def random_notice(found: Mapping[str, data.Source]) -> None:
                          for name in stand_ins)
     with st.container(border=True, key="fam_random_notice"):
         st.warning(head, icon=":material/casino:")
-        if deployment.shared_mode():
+        if deployment.shared_mode():  # a visitor may not start a download on a shared server: commands only
             st.caption(_("On this shared server the administrator installs the trained weights once for everyone, "
                          "with these commands:"))
         else:
             st.caption(_("To get the trained weights (from the Hugging Face hub; the authors' Container-Light from "
                          "its release), run:"))
         st.code(commands, language="bash", wrap_lines=True)
+        if not deployment.shared_mode():
+            _download_buttons([name for name in stand_ins if name in hub_families.FAMILY_NAMES])
+
+
+def _download_buttons(names: list[str]) -> None:
+    """One button per family with random weights: the same install as ``weights fetch NAME`` (checked, pinned)."""
+    notice = st.session_state.pop(_INSTALLED_KEY, None)
+    if notice:
+        st.success(notice, icon=":material/check_circle:")
+    if not names:
+        return
+    columns = st.columns(len(names))
+    for column, name in zip(columns, names):
+        if column.button(_("Download and install {model}").format(model=_(data.FAMILY_LABELS[name])),
+                         key=f"fam_fetch_{name}", icon=":material/download:"):
+            _install(name)
+
+
+def _install(name: str) -> None:
+    label = _(data.FAMILY_LABELS[name])
+    try:
+        with st.spinner(_("Downloading and checking {model} (sha256, every key and shape)…").format(model=label)):
+            card = hub_families.fetch_family(name)
+    except ContainerEduError as error:
+        st.error(error.shown(_), icon=":material/error:")
+        return
+    st.session_state[_INSTALLED_KEY] = _("Installed {model} (sha256 {sha}…).").format(model=label,
+                                                                                    sha=card.sha256[:12])
+    st.rerun()
 
 
 def _part_name(change: fam.RowChange, channel: int) -> str:

@@ -94,6 +94,45 @@ def test_with_no_weights_the_tab_says_they_are_random_and_measures_which_rows_ch
         assert _row(table, "MLP-Mixer-B/16 (token-mixing MLP)", "Jacobian of channel 0") > 0.0
 
 
+def test_a_shared_server_offers_the_commands_and_no_download_button(no_families, monkeypatch):
+    from app import deployment
+
+    monkeypatch.setenv(deployment.SHARED_ENV, "1")
+    at = open_tab()
+    assert any("administrator installs the trained weights" in caption.value for caption in at.caption)
+    assert any("weights fetch mixer_b16" in code.value for code in at.code)
+    assert not [button for button in at.button if button.key and button.key.startswith("fam_fetch_")]
+
+
+def test_the_download_button_installs_the_family_and_the_view_uses_it(no_families, monkeypatch, tmp_path):
+    """The button runs the hub's fetch_family (here replaced by an import of small random weights into the same
+    folder: the download itself is tested with the stand-in hub in tests/test_family_hub.py); after it the view
+    loads the installed weights and no longer calls them random."""
+    from container_edu.hub import families as hub_families
+
+    torch.manual_seed(2)
+    path = tmp_path / "deit.safetensors"
+    save_file({k: v.contiguous() for k, v in create_model("deit_small", **SMALL["deit_small"]).state_dict().items()},
+              str(path))
+    asked = []
+
+    def fetch(name, directory=None, **kwargs):
+        asked.append(name)
+        return import_family(path, name, no_families, config=SMALL[name])
+
+    monkeypatch.setattr(hub_families, "fetch_family", fetch)
+    at = open_tab()
+    buttons = {button.key for button in at.button if button.key and button.key.startswith("fam_fetch_")}
+    assert buttons == {"fam_fetch_deit_small", "fam_fetch_convnext_tiny", "fam_fetch_mixer_b16"}
+    at.button(key="fam_fetch_deit_small").click().run()
+    assert_clean(at)
+    assert asked == ["deit_small"]
+    assert any("Installed DeiT-Small/16 (attention)" in s.value for s in at.success)
+    titles = [figure["layout"]["title"]["text"].replace("<br>", " ") for figure in figures_of(at)]
+    assert any(title.startswith("DeiT") and "(installed weights)" in title for title in titles), titles
+    assert "fam_fetch_deit_small" not in {button.key for button in at.button}
+
+
 def test_moving_the_query_moves_every_models_rows(no_families):
     at = open_tab()
     y_key, x_key = "fam_qy_14x14", "fam_qx_14x14"
