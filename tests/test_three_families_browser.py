@@ -60,7 +60,7 @@ def test_the_view_says_the_weights_are_random_moves_the_query_and_shows_the_two_
             assert gettext("The weights are random.") in notice.inner_text()
             assert "weights fetch deit_small" in notice.inner_text()
             # Not a shared server: a download button per family (a shared one has none: test_three_families_view.py).
-            assert page.locator(".st-key-fam_random_notice button").count() == 3
+            assert page.locator(".st-key-fam_random_notice [class*='st-key-fam_fetch_'] button").count() == 3
             charts = page.locator(".js-plotly-plot")
             assert charts.count() == 4
             wait_for_condition(page, QUERY_TITLES, "the maps' titles name the centre query", [7, 7])
