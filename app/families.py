@@ -27,11 +27,14 @@ from app import caching, registry, views
 from app.i18n import N_
 from app.widgets import CurrentImage
 
-__all__ = ["FAMILY_LABELS", "FETCH_NAMES", "Source", "sources", "all_random", "family_blocks", "rows_for",
+__all__ = ["FAMILY_LABELS", "SHORT_NAMES", "FETCH_NAMES", "Source", "sources", "all_random", "family_blocks", "rows_for",
            "build_random_family", "record", "Recorded", "default_block", "mixer_channels"]
 
 #: The names the UI gives each model (issue 24's, from the core), English templates drawn with ``_()``.
 FAMILY_LABELS = {**MODEL_FAMILY_LABELS, "container_light": N_("Container-Light (the paper's hybrid)")}
+#: The models' own names, short enough for a button (names, not translated).
+SHORT_NAMES = {"deit_small": "DeiT-Small/16", "convnext_tiny": "ConvNeXt-Tiny", "mixer_b16": "MLP-Mixer-B/16",
+               "container_light": "Container-Light"}
 #: The name to give ``python -m container_edu weights fetch`` for each model (Container-Light's takes none).
 FETCH_NAMES = {"deit_small": "deit_small", "convnext_tiny": "convnext_tiny", "mixer_b16": "mixer_b16",
                "container_light": ""}

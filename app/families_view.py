@@ -73,13 +73,13 @@ def _download_buttons(names: list[str]) -> None:
         return
     columns = st.columns(len(names))
     for column, name in zip(columns, names):
-        if column.button(_("Download and install {model}").format(model=_(data.FAMILY_LABELS[name])),
+        if column.button(_("Download and install {model}").format(model=data.SHORT_NAMES[name]),
                          key=f"fam_fetch_{name}", icon=":material/download:"):
             _install(name)
 
 
 def _install(name: str) -> None:
-    label = _(data.FAMILY_LABELS[name])
+    label = data.SHORT_NAMES[name]
     try:
         with st.spinner(_("Downloading and checking {model} (sha256, every key and shape)…").format(model=label)):
             card = hub_families.fetch_family(name)

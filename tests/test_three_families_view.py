@@ -127,7 +127,7 @@ def test_the_download_button_installs_the_family_and_the_view_uses_it(no_familie
     at.button(key="fam_fetch_deit_small").click().run()
     assert_clean(at)
     assert asked == ["deit_small"]
-    assert any("Installed DeiT-Small/16 (attention)" in s.value for s in at.success)
+    assert any("Installed DeiT-Small/16 (sha256" in s.value for s in at.success)
     titles = [figure["layout"]["title"]["text"].replace("<br>", " ") for figure in figures_of(at)]
     assert any(title.startswith("DeiT") and "(installed weights)" in title for title in titles), titles
     assert "fam_fetch_deit_small" not in {button.key for button in at.button}
