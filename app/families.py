@@ -22,12 +22,13 @@ from container_edu.analysis import families as fam
 from container_edu.hub.cards import Preprocessing
 from container_edu.hub.families import family_preprocessing, installed_families, load_family
 from container_edu.models import FAMILY_LABELS as MODEL_FAMILY_LABELS
+from container_edu.record.families import FamilyRecording, record_family
 
 from app import caching, registry, views
 from app.i18n import N_
 from app.widgets import CurrentImage
 
-__all__ = ["FAMILY_LABELS", "SHORT_NAMES", "FETCH_NAMES", "Source", "sources", "all_random", "family_blocks", "rows_for",
+__all__ = ["FAMILY_LABELS", "SHORT_NAMES", "FETCH_NAMES", "Source", "sources", "family_blocks", "rows_for",
            "build_random_family", "record", "Recorded", "default_block", "mixer_channels"]
 
 #: The names the UI gives each model (issue 24's, from the core), English templates drawn with ``_()``.
@@ -50,8 +51,6 @@ class Source:
     random: bool
 
 
-
-
 def sources() -> dict[str, Source]:
     """Each model's weights, read on every run (weights installed from the command line show up at once)."""
     installed = installed_families()
@@ -61,15 +60,11 @@ def sources() -> dict[str, Source]:
         if card is None:
             result[name] = Source(name, f"random:{name}:{RANDOM_SEED}", True)
         else:
-            result[name] = Source(name, f"installed:{name}:{getattr(card, 'sha256', '')[:16]}", card.random_weights)
+            result[name] = Source(name, f"installed:{name}:{card.sha256[:16]}", card.random_weights)
     light = registry.installed_refs()
     result["container_light"] = (Source("container_light", light[0].key, False) if light else
                                  Source("container_light", registry.random_ref("container_light").key, True))
     return result
-
-
-def all_random(found: Mapping[str, Source]) -> bool:
-    return all(source.random for source in found.values())
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
@@ -87,10 +82,8 @@ def build_random_family(name: str) -> nn.Module:
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)
-def _recording(key: str, digest: str, _model: nn.Module, _x: torch.Tensor):
+def _recording(key: str, digest: str, _model: nn.Module, _x: torch.Tensor) -> FamilyRecording:
     """One recorded forward pass of a family model on one image (keyed by the weights and the content hash)."""
-    from container_edu.record.families import record_family
-
     return record_family(_model, _x)
 
 
@@ -105,7 +98,7 @@ class Recorded:
 
     name: str
     source: Source
-    recording: object
+    recording: Mapping  # a FamilyRecording, or Container-Light's records by block name
     seen: np.ndarray
 
 
@@ -119,18 +112,14 @@ def record(source: Source, current: CurrentImage) -> Recorded:
     return Recorded(source.name, source, _recording(source.key, current.digest, model, x), seen)
 
 
-def _records(recorded: Recorded) -> Mapping:
-    return recorded.recording
-
-
 def family_blocks(recorded: Recorded) -> list[str]:
     """The blocks the view offers for this model (:func:`container_edu.analysis.families.view_blocks`)."""
-    return fam.view_blocks(recorded.name, _records(recorded))
+    return fam.view_blocks(recorded.name, recorded.recording)
 
 
 def mixer_channels(recorded: Recorded) -> int:
     """How many channels the Mixer's token mix has (768 for MLP-Mixer-B/16): the Jacobian's channel choices."""
-    return fam.token_channels(_records(recorded))
+    return fam.token_channels(recorded.recording)
 
 
 default_block = fam.default_block
@@ -139,4 +128,4 @@ default_block = fam.default_block
 def rows_for(recorded: Recorded, block: str, query: tuple[int, int], channel: int = 0) -> fam.FamilyRows:
     """The rows of ``block`` for ``query`` (on the 14×14 grid) as plain data (:func:`container_edu.analysis.
     families.rows_of`)."""
-    return fam.rows_of(recorded.name, _records(recorded)[block], query, channel)
+    return fam.rows_of(recorded.name, recorded.recording[block], query, channel)

@@ -203,8 +203,9 @@ def three_families(prefix: str = "fam") -> None:
             if name == "mixer_b16":
                 st.markdown(_mixer_sentence(rows))
             if name == "container_light":
-                st.caption(_("Container-Light's attention stage works on 7×7 at 224, so the query is the 7×7 cell "
-                             "that covers the patch: ({y}, {x}).").format(y=rows.query[0], x=rows.query[1]))
+                st.caption(_("Container-Light's attention stage works on {height}×{width} at 224, so the query is "
+                             "the cell of that grid that covers the patch: ({y}, {x}).").format(
+                    height=rows.grid[0], width=rows.grid[1], y=rows.query[0], x=rows.query[1]))
     with st.container(key=f"{prefix}_check_box"):  # the key lets a browser test find the check
         st.markdown(f"**{_(CHECK_TITLE)}**")
         changes = [change for name in rows_a for change in fam.row_changes(rows_a[name], rows_b[name])]
