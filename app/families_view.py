@@ -1,4 +1,4 @@
-"""The "Three families" view (Analysis tab, and the closing lesson's step): one photo, one query patch, the rows of
+"""The "Three families" view (Analysis tab, and the measured lesson's step): one photo, one query patch, the rows of
 DeiT, ConvNeXt, MLP-Mixer and Container-Light side by side, and which of them change with the image.
 
 Drawing only: the data comes from :mod:`app.families` (models, recordings, rows), the figures from

@@ -1,4 +1,4 @@
-"""The "Three families" Analysis tab and the closing lesson's step under AppTest: random weights said plainly, the
+"""The "Three families" Analysis tab and lesson 12's step under AppTest: random weights said plainly, the
 two-image check measured, the query moved, installed weights used (small random families imported into a weights
 folder of the test's own), in English and Chinese.
 
@@ -184,27 +184,27 @@ def test_the_jacobian_channel_stays_inside_the_installed_mixers_channels(small_f
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
-def test_the_closing_lesson_says_what_the_view_would_show_without_weights(no_families, language):
-    query = {"lesson": "paper", "step": str(_step_number("families"))} | ({"lang": "zh"} if language == "zh" else {})
+def test_lesson_12_says_what_the_view_would_show_without_weights(no_families, language):
+    query = {"lesson": "measured", "step": str(_step_number("families"))} | ({"lang": "zh"} if language == "zh" else {})
     at = start(LESSONS_PAGE, query=query)
     gettext = i18n.translations(language).gettext
-    assert at.segmented_control(key="paper_step").value == "families"  # the address opened this step
+    assert at.segmented_control(key="measured_step").value == "families"  # the address opened this step
     infos = " ".join(info.value for info in at.info)
     assert {"en": "The trained weights are not installed here", "zh": "这里没有安装训练好的权重"}[language] in infos
     assert not at.table  # nothing run without the weights
     assert any(button.label == gettext("Open the Three families view (Analysis page)") for button in at.button)
 
 
-def test_the_closing_lesson_runs_the_check_when_weights_are_installed(small_families):
-    at = open_lesson("paper", "families")
+def test_lesson_12_runs_the_check_when_weights_are_installed(small_families):
+    at = open_lesson("measured", "families")
     assert_clean(at)
     assert any(DIFF in table.value.columns for table in at.table)
 
 
 def _step_number(step_id: str) -> int:
-    from app.lessons import paper
+    from app.lessons import measured
 
-    return [step.id for step in paper.STEPS].index(step_id) + 1
+    return [step.id for step in measured.STEPS].index(step_id) + 1
 
 
 def test_the_family_rows_keep_every_kernel_for_the_check_and_draw_six():

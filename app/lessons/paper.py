@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import families, families_view
 from app.i18n import N_, _
 from app.explorer import shown_formula
 from app.figure_view import show_figure
@@ -295,32 +294,6 @@ def _evidence() -> None:
         scale=scale, parameters=top1["parameters"]))
 
 
-def _families() -> None:
-    """The three families trained at scale (issue 24): the two-image check when their weights are installed."""
-    st.markdown(_(
-        "The table's operators ran here on small random modules. The **Three families** view puts the paper's three "
-        "families, trained on ImageNet by their publishers, beside Container-Light on one photo: DeiT-Small's "
-        "attention heads, ConvNeXt-Tiny's 7×7 depthwise kernels and MLP-Mixer-B/16's token-mixing MLP, all on the "
-        "same 14×14 grid of patches, and asks the first column's question of each: **does the row change with the "
-        "image?**"))
-    found = families.sources()
-    stand_ins = [name for name, source in found.items() if source.random]
-    if len(stand_ins) < len(found):
-        families_view.random_notice(found)
-        families_view.family_check("paper_fam")
-    else:
-        st.info(_(
-            "The trained weights are not installed here, so this step runs nothing. With them it would show, for "
-            "the centre patch of two sample photos: DeiT's head rows and class-token weights changing with the "
-            "photo; ConvNeXt's kernels and the Mixer's linear part W₂W₁ identical on both (difference exactly 0: "
-            "made from the weights alone); the Mixer's Jacobian changing with the photo (its GELU depends on the "
-            "input); Container-Light's blended rows changing through their attention part. The view itself runs "
-            "with random weights and says so."), icon=":material/info:")
-        st.code("\n".join(f"python -m container_edu weights fetch {families.FETCH_NAMES[name]}".rstrip()
-                          for name in stand_ins), language="bash", wrap_lines=True)
-    families_view.open_view_button("paper_open_families")
-
-
 def _check() -> None:
     quiz(KEY, QUESTIONS)
     st.markdown("**{}**\n".format(_("What you should now be able to explain")) +
@@ -336,7 +309,6 @@ STEPS = (
     Step("idea", N_("One table for every operator"), _idea),
     Step("predict", N_("Predict, then see"), _predict_and_reveal),
     Step("evidence", N_("The paper's evidence"), _evidence),
-    Step("families", N_("Three families, trained at scale"), _families),
     Step("check", N_("Check your understanding"), _check),
     Step("inventory", N_("Concept check, again"), _inventory),
 )
