@@ -214,3 +214,11 @@ def test_the_family_rows_keep_every_kernel_for_the_check_and_draw_six():
     rows = fam.depthwise_rows(block, recording[block].row((0, 13)), fam.strongest_channels(recording[block].weight),
                               (0, 13))
     assert rows.grid == (14, 14) and rows.part("kernel").rows.shape == (24, 14, 14) and len(rows.shown) == 6
+
+
+def test_the_lessons_button_opens_the_view_on_the_analysis_page(no_families):
+    at = start(LESSONS_PAGE, query={"lesson": "measured", "step": str(_step_number("families"))})
+    at.button(key="measured_open_families").click().run()
+    assert_clean(at)
+    assert at.session_state["an_tab"] == TAB
+    assert check_table(at) is not None  # the Three families tab is the one drawn
