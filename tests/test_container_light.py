@@ -165,8 +165,9 @@ def test_blend_parameters_lists_the_mixed_blocks_at_one_half(model):
 # ------------------------------------------------------------------------------------------- registry
 
 
-def test_model_names_are_container_light_and_the_fmnist_zoo():
-    assert set(MODEL_NAMES) == {"container_light"} | {f"fmnist_{mixing}" for mixing in MIXINGS}
+def test_model_names_are_container_light_the_three_families_and_the_fmnist_zoo():
+    assert set(MODEL_NAMES) == ({"container_light", "deit_small", "convnext_tiny", "mixer_b16"}
+                                | {f"fmnist_{mixing}" for mixing in MIXINGS})
     assert MIXINGS == ("attention", "conv", "mixer", "container", "container_light")
 
 

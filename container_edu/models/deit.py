@@ -80,10 +80,16 @@ class Attention(nn.Module):
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         return qkv[0], qkv[1], qkv[2]
 
+    def affinity_and_values(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The explicit path: ``A_m = softmax(Q_m K_mᵀ * scale)`` ``(B, M, T, T)`` (rows sum to 1) and ``V``
+        ``(B, T, C)``, so that ``proj(concat_m(A_m V_m))`` is :meth:`forward`'s output."""
+        q, k, v = self.qkv_heads(x)
+        affinity = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, M, T, T)
+        return affinity, v.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)  # (B, T, C)
+
     def affinity(self, x: Tensor) -> Tensor:
-        """The explicit path: ``A_m = softmax(Q_m K_mᵀ * scale)``, ``(B, M, T, T)`` (rows sum to 1)."""
-        q, k, _ = self.qkv_heads(x)
-        return ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)  # (B, M, T, T)
+        """``A_m = softmax(Q_m K_mᵀ * scale)`` for every head, ``(B, M, T, T)``."""
+        return self.affinity_and_values(x)[0]
 
     def forward(self, x: Tensor) -> Tensor:
         """The fast path (fused attention, as timm's ``fused_attn``): ``(B, T, C) -> (B, T, C)``."""

@@ -41,7 +41,7 @@ def _check_weights(fc1_weight: Tensor, fc2_weight: Tensor) -> tuple[int, int]:
 
 
 def linear_part(fc1_weight: Tensor, fc2_weight: Tensor) -> Tensor:
-    """``W2 W1``, ``(N, N)``: the static affinity the MLP would be without its GELU. Row ``i`` mixes into token ``i``."""
+    """``W2 W1``, ``(N, N)``: the static affinity the MLP would be without its GELU; row ``i`` mixes into token ``i``."""
     _check_weights(fc1_weight, fc2_weight)
     return fc2_weight @ fc1_weight
 

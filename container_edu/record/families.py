@@ -21,7 +21,9 @@ names are the module paths in the state dict (``"blocks.3"``, ``"stages.2.blocks
   ``(H, W)``: ``d y_c / d u_c`` at this image, input-dependent; ``jacobian_vs_linear()`` -> per channel
   ``||J_c - W2 W1|| / ||W2 W1||`` and the scale-free part of that difference (``ops.token_mlp``).
 
-Each record has ``name``, ``kind``, ``static`` (whether its rows are the same for every image) and ``grid``.
+Each record has ``name``, ``kind``, ``aggregation_kind`` (its key in ``container_edu.ops.kinds.KINDS``: ``"attention"``,
+``"conv"``, ``"mixer"``), ``static`` (whether its rows are the same for every image) and ``grid``;
+``TokenMixingBlockRecord.linear_gap()`` is one number per block saying how far the MLP is from its linear part.
 Queries are a token index (row-major over the patches) or a ``(y, x)`` pair. Tensors are detached; nothing on the
 model is changed, so two threads may record one shared model.
 """
@@ -70,6 +72,7 @@ class AttentionBlockRecord:
     """One DeiT block's self-attention (see the module docstring)."""
 
     kind: ClassVar[str] = "attention"
+    aggregation_kind: ClassVar[str] = "attention"  # its entry in container_edu.ops.kinds.KINDS
     static: ClassVar[bool] = False
 
     name: str
@@ -117,6 +120,7 @@ class DepthwiseBlockRecord:
     """One ConvNeXt block's 7 x 7 depthwise convolution ``conv_dw`` (see the module docstring)."""
 
     kind: ClassVar[str] = "depthwise"
+    aggregation_kind: ClassVar[str] = "conv"
     static: ClassVar[bool] = True
 
     name: str
@@ -148,6 +152,7 @@ class TokenMixingBlockRecord:
     """One Mixer block's token-mixing MLP ``mlp_tokens`` (see the module docstring and ``ops.token_mlp``)."""
 
     kind: ClassVar[str] = "token_mlp"
+    aggregation_kind: ClassVar[str] = "mixer"  # what the paper calls it; its linear part is that static matrix
     static: ClassVar[bool] = False  # the linear part is static; the Jacobian (the MLP's real local affinity) is not
 
     name: str
@@ -195,6 +200,16 @@ class TokenMixingBlockRecord:
         0 where the paper's "static and dense" view is exact at this image; see ``ops.token_mlp``.
         """
         return token_mlp.jacobian_differences(self.z[batch_index], self.fc1_weight, self.fc2_weight)
+
+    def linear_gap(self, batch_index: int = 0) -> float:
+        """The median over channels of ``||J_c - W2 W1||_F / ||W2 W1||_F``: one number per block for the view.
+
+        Near 0: the block mixes tokens as the static dense ``W2 W1`` at this image (the paper's view holds); near or
+        above 0.5: the GELU reshapes the mixing per channel and per image (a uniform GELU slope of 0.5 alone gives
+        0.5; ``jacobian_vs_linear()[1]`` separates that rescaling from a change of pattern).
+        """
+        relative, _ = self.jacobian_vs_linear(batch_index)
+        return float(relative.median())
 
     def output(self) -> Tensor:
         """The token MLP's output ``y`` ``(B, N, C)`` from the recorded pre-activations: ``W2 GELU(z) + b2``."""
@@ -244,13 +259,11 @@ def _record_deit(model: DeiT, x: Tensor) -> tuple[Tensor, dict[str, BlockRecord]
     records: dict[str, BlockRecord] = {}
     tokens = model.embed(x)  # (B, 1 + N, C)
     for index, block in enumerate(model.blocks):
-        u = block.norm1(tokens)
         attn = block.attn
-        _, _, v = attn.qkv_heads(u)  # (B, M, T, C/M)
+        attention, v = attn.affinity_and_values(block.norm1(tokens))  # (B, M, T, T), (B, T, C)
         records[f"blocks.{index}"] = AttentionBlockRecord(
-            name=f"blocks.{index}", grid=model.grid, attention=attn.affinity(u),
-            v=v.transpose(1, 2).reshape(u.shape), proj_weight=_detached(attn.proj, "weight"),
-            proj_bias=_detached(attn.proj, "bias"),
+            name=f"blocks.{index}", grid=model.grid, attention=attention, v=v,
+            proj_weight=_detached(attn.proj, "weight"), proj_bias=_detached(attn.proj, "bias"),
         )
         tokens = block(tokens)
     return model.forward_head(tokens), records
