@@ -10,7 +10,7 @@ download is used. The server answers exactly that, from files registered with :m
 404 with ``X-Error-Code: EntryNotFound`` otherwise; it listens on 127.0.0.1 only and counts the requests.
 
 Each published file may lie in one way, to test what is refused: ``announce_sha256`` (a sha256 that is not the
-bytes'), ``send`` (bytes other than the announced ones: a transfer cut short), ``content_type``.
+bytes'), ``announce_size``, ``send`` (bytes other than the announced ones: a transfer cut short), ``content_type``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class Published:
     announce_sha256: str | None = None  # default: the body's own
     send: bytes | None = None  # what GET sends (default: body); HEAD still announces body's size
     content_type: str = "application/octet-stream"
+    announce_size: int | None = None  # default: the body's length
     requests: list[str] = field(default_factory=list)
 
     @property
@@ -86,10 +87,11 @@ class StandInHub:
                 data = published.body if head_only or published.send is None else published.send
                 self.send_response(200)
                 self.send_header("Content-Type", published.content_type)
-                self.send_header("X-Repo-Commit", published.commit)
+                if published.commit:  # "": answer as a plain web server would, not as a hub
+                    self.send_header("X-Repo-Commit", published.commit)
                 self.send_header("ETag", f'"{published.sha256}"')
                 self.send_header("X-Linked-Etag", f'"{published.sha256}"')
-                self.send_header("X-Linked-Size", str(len(published.body)))
+                self.send_header("X-Linked-Size", str(published.announce_size or len(published.body)))
                 self.send_header("Content-Length", str(len(published.body) if head_only else len(data)))
                 self.send_header("Accept-Ranges", "bytes")
                 self.end_headers()
@@ -113,7 +115,8 @@ class StandInHub:
     def publish(self, repo_id: str, revision: str, filename: str, body: bytes, *, commit: str | None = None,
                 **lies) -> Published:
         """Serve ``body`` as ``filename`` of ``repo_id`` at ``revision`` (resolving to ``commit``)."""
-        commit = commit or (revision if len(revision) == 40 else hashlib.sha1(repo_id.encode()).hexdigest())
+        if commit is None:
+            commit = revision if len(revision) == 40 else hashlib.sha1(repo_id.encode()).hexdigest()
         published = Published(body=body, commit=commit, **lies)
         self.files[(repo_id, revision, filename)] = published
         return published

@@ -80,12 +80,27 @@ def test_pins_agree_with_the_models_and_timm_configs():
     assert families.family_preprocessing("mixer_b16").mean == (0.5, 0.5, 0.5)
 
 
+def test_pins_agree_with_timms_own_pretrained_cfg_in_the_committed_reference():
+    """fam-models' tools/timm_reference.py read each tag's pretrained_cfg from timm itself (tests/fixtures)."""
+    reference = json.loads((ROOT / "tests" / "fixtures" / "timm_reference.json").read_text())["models"]
+    for name, source in FAMILY_SOURCES.items():
+        cfg = reference[name]["preprocessing"]
+        assert cfg["hf_hub_id"] == source.repo_id
+        assert (cfg["crop_pct"], cfg["interpolation"], cfg["crop_mode"]) == (source.crop_pct, "bicubic", "center")
+        assert tuple(cfg["mean"]) == source.mean and tuple(cfg["std"]) == source.std
+        assert cfg["input_size"] == [3, source.input_size, source.input_size]
+        assert reference[name]["parameters"] == sum(p.numel() for p in families.expected_state(name).values())
+
+
 @pytest.mark.parametrize("name", FAMILY_NAMES)
 def test_a_published_file_installs_and_loads_strictly(hub, tmp_path, name):
     body = _weights(name)
     published = _publish(hub, name, body)
     folder = tmp_path / "weights"
-    card = families.fetch_family(name, folder, config=SMALL[name])
+    steps: list[tuple[int, int | None]] = []
+    card = families.fetch_family(name, folder, config=SMALL[name],
+                                 progress=lambda done, total: steps.append((done, total)))
+    assert steps and steps[-1] == (len(body), len(body))  # the app's progress bar reaches the end
     assert sorted(os.listdir(folder)) == [f"{name}.json", f"{name}.safetensors"]
     assert (folder / f"{name}.safetensors").read_bytes() == body  # the published bytes, unchanged
     assert card.sha256 == hashlib.sha256(body).hexdigest() == card.extra["hub_sha256"]
@@ -179,6 +194,29 @@ def test_a_commit_other_than_the_pinned_one_is_refused(hub, tmp_path):
     _publish(hub, "mixer_b16", _weights("mixer_b16"), commit="f" * 40)
     with pytest.raises(families.FamilyWeightsError, match="came from commit f{40}, not the pinned c3c4ad9e"):
         families.fetch_family("mixer_b16", tmp_path / "w", config=SMALL["mixer_b16"])
+    assert not any((tmp_path / "w").iterdir())
+
+
+def test_a_pinned_sha256_and_a_server_that_is_no_hub(hub, tmp_path):
+    import dataclasses
+
+    body = _weights("deit_small")
+    _publish(hub, "deit_small", body)
+    pinned = dataclasses.replace(FAMILY_SOURCES["deit_small"], sha256="0" * 64)
+    with pytest.raises(families.FamilyWeightsError, match="is not the pinned file: its sha256 is"):
+        families.fetch_family("deit_small", tmp_path / "w", config=SMALL["deit_small"], source=pinned)
+    _publish(hub, "mixer_b16", _weights("mixer_b16"), commit="")
+    with pytest.raises(families.FamilyWeightsError, match="does not answer like a Hugging Face hub"):
+        families.fetch_family("mixer_b16", tmp_path / "w", config=SMALL["mixer_b16"])
+    assert not any((tmp_path / "w").iterdir())
+
+
+def test_a_file_announced_too_large_is_not_downloaded(hub, tmp_path):
+    published = _publish(hub, "convnext_tiny", _weights("convnext_tiny"), announce_size=50 * 2**30)
+    with pytest.raises(families.FamilyWeightsError, match=r"announces model.safetensors as 53,687,091,200 bytes, "
+                                                          r"more than the [\d,]+ these weights take"):
+        families.fetch_family("convnext_tiny", tmp_path / "w", config=SMALL["convnext_tiny"])
+    assert published.requests == ["HEAD"]  # never a GET
     assert not any((tmp_path / "w").iterdir())
 
 
@@ -356,8 +394,16 @@ def test_command_line_fetches_and_imports_a_full_size_file(hub, tmp_path, full_s
                     env=env)
     assert imported.returncode == 0, imported.stderr
     assert families.installed_families(tmp_path / "b")["deit_small"].sha256 == card.sha256
-    wrong = _cli("weights", "import", str(full_size_deit), "--model", "mixer_b16", "--dir", str(tmp_path / "b"),
-                 env=env)
-    assert wrong.returncode == 1 and "does not fit MLP-Mixer-B/16" in wrong.stderr
-    assert "Traceback" not in wrong.stderr
+    with pytest.raises(families.FamilyWeightsError, match="does not fit MLP-Mixer-B/16"):
+        families.import_family(full_size_deit, "mixer_b16", tmp_path / "b")
     assert "mixer_b16" not in families.installed_families(tmp_path / "b")
+
+
+def test_random_stand_in_weights_say_so(tmp_path):
+    card = families.install_random_family("convnext_tiny", tmp_path / "w", config=SMALL["convnext_tiny"], seed=4)
+    assert card.random_weights and card.source == "random" and card.reported_metrics == {}
+    assert sorted(os.listdir(tmp_path / "w")) == ["convnext_tiny.json", "convnext_tiny.safetensors"]
+    model, loaded = families.load_family("convnext_tiny", tmp_path / "w", device="cpu")
+    assert loaded.random_weights and loaded == card
+    again = families.install_random_family("convnext_tiny", tmp_path / "v", config=SMALL["convnext_tiny"], seed=4)
+    assert again.sha256 == card.sha256  # seeded: the same stand-in every time

@@ -29,14 +29,12 @@ A refused download is also removed from the Hugging Face cache, so the next fetc
 with the safe loader of :mod:`container_edu.hub.checkpoints`, which refuses any pickle that asks to run code).
 
 Public API: :func:`fetch_family`, :func:`import_family`, :func:`load_family`, :func:`installed_families`,
-:func:`family_card`, :func:`random_family_card`, :class:`FamilyWeightsError`, :class:`FamilyNotInstalledError`.
+:func:`family_card`, :func:`random_family_card`, :func:`install_random_family`, :class:`FamilyWeightsError`, :class:`FamilyNotInstalledError`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -50,22 +48,21 @@ from filelock import FileLock, Timeout
 from torch import Tensor, nn
 
 from container_edu.files import sha256_file
-from container_edu.hub.cards import RANDOM_SOURCE, CardError, ModelCard, Preprocessing, read_card, write_card
+from container_edu.hub.cards import CardError, ModelCard, read_card, write_card
+from container_edu.hub.family_cards import family_card, family_preprocessing, random_family_card
 from container_edu.hub.family_sources import FAMILY_NAMES, HubSource, family_source
+from container_edu.hub.hf_fetch import Progress
 from container_edu.hub.weights_store import WeightsError, weights_dir
 from container_edu.text import N_
 
 __all__ = [
     "FAMILY_NAMES", "FETCH_COMMAND", "FamilyWeightsError", "FamilyNotInstalledError", "fetch_family",
     "import_family", "load_family", "installed_families", "family_card", "random_family_card",
-    "family_preprocessing", "expected_state", "is_family",
+    "family_preprocessing", "expected_state", "is_family", "install_random_family",
 ]
 
 #: How a user installs a family (``{name}`` is filled with the family's name).
 FETCH_COMMAND: Final[str] = "python -m container_edu weights fetch {name}"
-#: What each family's mixing is, in the card's ``variant`` (the kind of affinity the paper gives it).
-_VARIANTS: Final[dict[str, str]] = {"deit_small": "attention", "convnext_tiny": "depthwise_conv",
-                                    "mixer_b16": "token_mixing_mlp"}
 _INSTALLED_MODE: Final[int] = 0o644
 #: A pickle imported by ``weights import`` is read by the safe loader up to this size (mixer_b16's .bin: 240 MB).
 _IMPORT_MAX_BYTES: Final[int] = 1024 * 1024 * 1024
@@ -83,59 +80,19 @@ class FamilyNotInstalledError(FamilyWeightsError):
 
 
 # --------------------------------------------------------------------------
-# Cards
-# --------------------------------------------------------------------------
-
-
-def family_preprocessing(name: str) -> Preprocessing:
-    """timm's evaluation transform of the family's pinned weights: resize, centre crop, interpolation, mean, std."""
-    source = family_source(name)
-    return Preprocessing(input_size=source.input_size, in_chans=3, mode="shorter_side_center_crop", mean=source.mean,
-                         std=source.std, resize=source.resize, interpolation=source.interpolation,
-                         crop_pct=source.crop_pct)
-
-
-def _config_dict(model: nn.Module) -> dict[str, Any]:
-    config = dataclasses.asdict(model.config)
-    return json.loads(json.dumps(config, default=list))  # tuples -> lists: what the JSON card holds
-
-
-def family_card(name: str, model: nn.Module, *, source: str, sha256: str, weights_file: str | None = None,
-                extra: Mapping[str, Any] | None = None, notes: str = "") -> ModelCard:
-    """The card of ``model`` (a family ``name``) with the weights described by ``source`` and ``sha256``."""
-    from container_edu.data.imagenet import imagenet_class_names
-
-    pinned = family_source(name)
-    return ModelCard(
-        name=name, architecture=name, variant=_VARIANTS[name], config=_config_dict(model),
-        preprocessing=family_preprocessing(name), class_names=tuple(imagenet_class_names()), dataset=pinned.dataset,
-        source=source, weights_file=weights_file or f"{name}.safetensors", sha256=sha256,
-        parameter_count=sum(p.numel() for p in model.parameters()),
-        reported_metrics={} if source == RANDOM_SOURCE else dict(pinned.reported_metrics),
-        notes=notes, extra=dict(extra or {}),
-    )
-
-
-def random_family_card(name: str, model: nn.Module, sha256: str = "") -> ModelCard:
-    """The card of randomly initialised weights: ``source`` says ``"random"``, so the app says the maps are not
-    learned; no accuracy is reported for them."""
-    return family_card(name, model, source=RANDOM_SOURCE, sha256=sha256, extra={"random_weights": True},
-                       notes="Random initial weights (a test or a stand-in): nothing these weights show was learned.")
-
-
-# --------------------------------------------------------------------------
 # Fetch and import
 # --------------------------------------------------------------------------
 
 
 def fetch_family(name: str, directory: str | os.PathLike[str] | None = None, *,
                  config: Mapping[str, Any] | None = None, source: HubSource | None = None,
-                 status: Status | None = None) -> ModelCard:
+                 status: Status | None = None, progress: Progress | None = None) -> ModelCard:
     """Download family ``name``'s pinned weights from the hub (or its cache), check them, install them.
 
-    ``config`` overrides the architecture's config (small test models); ``source`` replaces the pinned source
-    (another revision). Returns the installed card. Raises :class:`FamilyWeightsError` (one line) and leaves the
-    weights folder as it was on any failure.
+    ``status(text)`` names each step; ``progress(done, total)`` follows the bytes of a download (an app's progress
+    bar; without it huggingface_hub draws its own bar on a terminal). ``config`` overrides the architecture's
+    config (small test models); ``source`` replaces the pinned source (another revision). Returns the installed
+    card. Raises :class:`FamilyWeightsError` (one line) and leaves the weights folder as it was on any failure.
     """
     from container_edu.hub import hf_fetch
 
@@ -146,7 +103,8 @@ def fetch_family(name: str, directory: str | os.PathLike[str] | None = None, *,
         where = "the Hugging Face cache" if settings.offline else settings.endpoint
         _say(status, f"Getting {pinned.repo_id} ({pinned.filename}, revision {pinned.revision}) from {where} …")
         try:
-            got = hf_fetch.download(pinned.repo_id, pinned.filename, pinned.revision, settings=settings)
+            got = hf_fetch.download(pinned.repo_id, pinned.filename, pinned.revision, settings=settings,
+                                    progress=progress, max_bytes=_largest_file(name, config))
         except hf_fetch.HubError as error:
             raise FamilyWeightsError(N_("Download of {name} failed: {reason}."), name=name,
                                      reason=error.message) from None
@@ -244,9 +202,19 @@ def _installing(folder: Path, name: str) -> Iterator[tuple[Path, Path]]:
             shutil.rmtree(work, ignore_errors=True)
     finally:
         lock.release()
-        # The lock file is the only trace an install leaves; remove it so a refused file changes nothing.
+        # The lock file is the only trace an install leaves; remove it so a refused file changes nothing. (Two
+        # installs of one family racing past this removal could each hold a lock; the worst outcome is a card and
+        # weights from different runs, which load_family refuses by their sha256: "run weights fetch again".)
         with contextlib.suppress(OSError):
             (folder / f".{name}.install.lock").unlink()
+
+
+def _largest_file(name: str, config: Mapping[str, Any] | None) -> int:
+    """The most bytes the safetensors file of ``create_model(name, **config)`` can take: its tensors at float32
+    and the largest header accepted."""
+    from container_edu.hub.safetensors_header import MAX_HEADER_BYTES
+
+    return sum(t.numel() * 4 for t in expected_state(name, config).values()) + 8 + MAX_HEADER_BYTES
 
 
 def expected_state(name: str, config: Mapping[str, Any] | None = None) -> dict[str, Tensor]:
@@ -305,25 +273,44 @@ def _install(name: str, original: Path, folder: Path, work: Path, *, what: str, 
     del state
 
     _say(status, "Installing …")
+    try:
+        return _write_installed(name, original, folder, work, model, what=what, source=source,
+                                provenance=provenance, original_sha256=original_sha256,
+                                copy_original=is_safetensors)
+    except OSError as error:  # a full disk, a folder that became read-only
+        raise FamilyWeightsError(N_("Cannot write into the weights folder {folder}: {reason}."), folder=str(folder),
+                                 reason=str(error.strerror or error)) from None
+
+
+def _write_installed(name: str, original: Path, folder: Path, work: Path, model: nn.Module, *, what: str,
+                     source: str, provenance: dict[str, Any], original_sha256: str, copy_original: bool) -> ModelCard:
+    """Write the weights and the card into ``work``, check them, then rename both into ``folder`` (the card last)."""
     weights_tmp = work / f"{name}.safetensors"
-    if is_safetensors:
+    if copy_original:
         shutil.copyfile(original, weights_tmp)  # the published bytes, so the card's sha256 is the hub's
         if sha256_file(weights_tmp) != original_sha256:
             raise FamilyWeightsError(N_("The copy of {what} in {folder} did not read back identically; is the disk "
                                         "full?"), what=what, folder=str(folder))
     else:
-        from safetensors.torch import save_file
-
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(weights_tmp),
-                  metadata={"format": "pt"})
-    weights_sha256 = sha256_file(weights_tmp)
+        _save(model, weights_tmp)
     extra = {**provenance, "original_sha256": original_sha256,
              "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     pinned = family_source(name)
-    card = family_card(name, model, source=source, sha256=weights_sha256, extra=extra,
+    card = family_card(name, model, source=source, sha256=sha256_file(weights_tmp), extra=extra,
                        notes=(f"{pinned.label}: timm's {pinned.timm_name} ({pinned.paper}). reported_metrics are "
                               "as reported (acc1/acc5: timm's evaluation of these weights; paper_acc1: the paper), "
                               f"not measured here. {pinned.notes}").strip())
+    return _put_in_place(name, folder, work, weights_tmp, card)
+
+
+def _save(model: nn.Module, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(path),
+              metadata={"format": "pt"})
+
+
+def _put_in_place(name: str, folder: Path, work: Path, weights_tmp: Path, card: ModelCard) -> ModelCard:
     card_tmp = work / f"{name}.json"
     write_card(card, card_tmp)
     read_card(card_tmp)  # the card must read back through the same contract
@@ -334,6 +321,24 @@ def _install(name: str, original: Path, folder: Path, work: Path, *, what: str, 
     os.replace(weights_tmp, folder / f"{name}.safetensors")
     os.replace(card_tmp, final_card)
     return card
+
+
+def install_random_family(name: str, directory: str | os.PathLike[str] | None = None, *,
+                          config: Mapping[str, Any] | None = None, seed: int = 0) -> ModelCard:
+    """Install randomly initialised weights of family ``name`` (``create_model(name, **config)``, seeded): a
+    stand-in for tests, screenshots and a machine without the hub. The card's ``source`` is ``"random"``
+    (``card.random_weights``), so the app says that nothing shown was learned."""
+    from container_edu.models import create_model
+
+    _check_name(name)
+    with _installing(weights_dir(directory), name) as (folder, work):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = create_model(name, **dict(config or {}))
+        weights_tmp = work / f"{name}.safetensors"
+        _save(model, weights_tmp)
+        card = random_family_card(name, model, sha256=sha256_file(weights_tmp))
+        return _put_in_place(name, folder, work, weights_tmp, card)
 
 
 class _MetaModel(nn.Module):
@@ -427,6 +432,10 @@ def load_family(name: str, directory: str | os.PathLike[str] | None = None,
         load_state_strictly(model, load_file(str(path)), family_source(name).label)
     except CheckpointError as error:
         raise FamilyWeightsError(error.template, **error.fields) from None
+    except Exception as error:  # noqa: BLE001 - safetensors' SafetensorError: a file its card vouched for, unreadable
+        raise FamilyWeightsError(N_("{path} cannot be read as weights ({error}); run {command} again."),
+                                 path=str(path), error=" ".join(str(error).split())[:200],
+                                 command=FETCH_COMMAND.format(name=name)) from None
     return model.eval().to(default_device(device)), card
 
 

@@ -33,8 +33,10 @@ machine here reaches the hub):
   the sha256 found, so a later file can be compared with it.
 * **Preprocessing** is timm's pretrained config of each tag (``timm/models/deit.py``, ``convnext.py``,
   ``mlp_mixer.py``, timm 1.0.15 and the huggingface/pytorch-image-models tree at ``aa4b5850``): input 224,
-  bicubic, centre crop; ``crop_pct`` 0.9 for DeiT (its ``_cfg``), 0.875 for ConvNeXt and Mixer, so the short side
-  is resized to ``floor(224 / crop_pct)``: 248, 256, 256 (timm's ``transforms_factory``). Mean and std: ImageNet's
+  bicubic, centre crop (the same as timm 1.0.31's ``pretrained_cfg`` of each tag, recorded by
+  ``tools/timm_reference.py`` in ``tests/fixtures/timm_reference.json``; a test compares); ``crop_pct`` 0.9 for
+  DeiT (its ``_cfg``), 0.875 for ConvNeXt and Mixer, so the short side is resized to ``floor(224 / crop_pct)``:
+  248, 256, 256 (timm's ``transforms_factory``). Mean and std: ImageNet's
   (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225) for DeiT and ConvNeXt; (0.5, 0.5, 0.5) / (0.5, 0.5, 0.5) for the
   Mixer (``mlp_mixer._cfg``).
 * **Reported accuracy** (top-1 / top-5 on ImageNet-1k validation at 224) is timm's own evaluation of exactly these

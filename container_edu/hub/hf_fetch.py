@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -26,7 +27,10 @@ from typing import Final
 from container_edu.errors import ContainerEduError
 from container_edu.text import N_
 
-__all__ = ["DEFAULT_ENDPOINT", "HubSettings", "HubFile", "HubError", "hub_settings", "download", "forget"]
+__all__ = ["DEFAULT_ENDPOINT", "HubSettings", "HubFile", "HubError", "Progress", "hub_settings", "download", "forget"]
+
+#: ``progress(bytes_so_far, bytes_total_or_None)``, called as the bytes arrive (not called for a cached file).
+Progress = Callable[[int, "int | None"], None]
 
 DEFAULT_ENDPOINT: Final[str] = "https://huggingface.co"
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
@@ -71,20 +75,30 @@ class HubFile:
     url: str  # where it was asked for
 
 
-def download(repo_id: str, filename: str, revision: str, *, settings: HubSettings | None = None) -> HubFile:
+def download(repo_id: str, filename: str, revision: str, *, settings: HubSettings | None = None,
+             progress: Progress | None = None, max_bytes: int | None = None) -> HubFile:
     """``filename`` of the model repository ``repo_id`` at ``revision``, from the cache or the hub.
 
+    ``max_bytes``: a file the hub announces as larger is refused before any of it is downloaded (the library
+    then checks the bytes received against the announced size), so a hostile mirror cannot fill the disk.
     Raises :class:`HubError` (one line): offline and not cached, no connection, not a hub at ``HF_ENDPOINT``,
-    an unknown repository, revision or file, an HTTP error, or a transfer that stopped short.
+    an unknown repository, revision or file, an HTTP error, a file too large, or a transfer that stopped short.
     """
     settings = settings or hub_settings()
     hub_errors = _import_quietly(settings)
     import huggingface_hub
+
     url = f"{settings.endpoint}/{repo_id}/resolve/{revision}/{filename}"
+    cache_dir = str(settings.cache_dir) if settings.cache_dir else None
     try:
+        if max_bytes is not None and not settings.offline:
+            cached = huggingface_hub.try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir,
+                                                            revision=revision)
+            if not isinstance(cached, str):  # not cached: ask the hub how large the file is first
+                _check_announced_size(huggingface_hub, url, settings, max_bytes, filename)
         path = huggingface_hub.hf_hub_download(
             repo_id, filename, revision=revision, endpoint=settings.endpoint, local_files_only=settings.offline,
-            cache_dir=str(settings.cache_dir) if settings.cache_dir else None, token=False,
+            cache_dir=cache_dir, token=False, tqdm_class=_reporter(progress) if progress is not None else None,
         )
     except hub_errors.LocalEntryNotFoundError as error:
         raise _unreachable(error, settings, repo_id, filename) from None
@@ -130,6 +144,41 @@ def _import_quietly(settings: HubSettings):
     if constants.ENDPOINT.rstrip("/") != settings.endpoint:
         constants.HF_HUB_DISABLE_TELEMETRY = True
     return hub_errors
+
+
+def _check_announced_size(huggingface_hub, url: str, settings: HubSettings, max_bytes: int, filename: str) -> None:
+    try:
+        metadata = huggingface_hub.get_hf_file_metadata(url, token=False, endpoint=settings.endpoint)
+    except Exception:  # noqa: BLE001 - no answer here: hf_hub_download meets the same and says why, in its terms
+        return
+    if metadata.size is not None and metadata.size > max_bytes:
+        raise HubError(N_("{host} announces {file} as {size:,} bytes, more than the {limit:,} these weights take; "
+                          "nothing was downloaded"), host=settings.host, file=filename, size=metadata.size,
+                       limit=max_bytes)
+
+
+def _reporter(progress: Progress) -> type:
+    """A stand-in for the tqdm bar huggingface_hub draws, that hands each step to ``progress`` instead (the app's
+    progress bar); a plain class, so the library passes it only the bar's ``total`` and ``initial``."""
+
+    class Reporter:
+        def __init__(self, *args, total: int | None = None, initial: int = 0, **kwargs) -> None:
+            self.total, self.n = total, initial
+
+        def __enter__(self) -> Reporter:
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+        def update(self, n: int | float | None = 1) -> None:
+            self.n += int(n or 0)
+            progress(self.n, self.total)
+
+        def close(self) -> None:
+            return None
+
+    return Reporter
 
 
 def _remote_entry_not_found(hub_errors) -> type[Exception]:
