@@ -222,3 +222,17 @@ def test_the_lessons_button_opens_the_view_on_the_analysis_page(no_families):
     assert_clean(at)
     assert at.session_state["an_tab"] == TAB
     assert check_table(at) is not None  # the Three families tab is the one drawn
+
+
+def test_installed_stand_in_weights_are_called_random(no_families):
+    """Weights installed by the hub's install_random_family (their card's source is "random") are used, and the
+    page says they are random, as for the models it builds itself."""
+    from container_edu.hub.families import install_random_family
+
+    for name, config in SMALL.items():
+        install_random_family(name, no_families, config=config)
+    at = open_tab()
+    assert any(NOTICE_RANDOM in w.value for w in at.warning)
+    deit = next(figure for figure in figures_of(at) if figure["layout"]["title"]["text"].startswith("DeiT"))
+    assert "(random weights)" in deit["layout"]["title"]["text"].replace("<br>", " ")
+    assert len(heatmaps(deit)) == SMALL["deit_small"]["num_heads"]  # the installed file's model, not a full DeiT
