@@ -39,7 +39,7 @@ from app.widgets import UPLOAD_TYPES, CurrentImage, decode_upload
 
 __all__ = [
     "EXPORT_FORMAT_KEY", "export_config", "export_format_picker", "show_figure", "file_stem",
-    "pick_image", "ImageSet", "gallery_image_set", "compute_gallery", "gallery_table", "gallery_scatter",
+    "pick_image", "sample_image", "ImageSet", "gallery_image_set", "compute_gallery", "gallery_table", "gallery_scatter",
     "threshold_kernel_of", "verdict", "comparison_table", "pair_figures",
     "RolloutView", "rollout_view", "rollout_figure", "rollout_table", "distance_from_query",
 ]
@@ -95,6 +95,11 @@ def show_figure(fig: go.Figure, key: str, filename: str, **kwargs):
 def _sample(path: str) -> CurrentImage:
     image = load_image(path)
     return CurrentImage(image, image_digest(image), f"sample: {path.rsplit('/', 1)[-1]}")
+
+
+def sample_image(path: str) -> CurrentImage:
+    """A sample of the gallery, decoded once for every session."""
+    return _sample(path)
 
 
 def pick_image(label: str, key: str, default: int = 0) -> CurrentImage | None:

@@ -1,15 +1,17 @@
-"""Analysis: one query on two images, every head of the mixed stage summarised, and rollout through the hybrid stage."""
+"""Analysis: one query on two images, every head of the mixed stage summarised, rollout through the hybrid stage, and
+the paper's three families (DeiT, ConvNeXt, MLP-Mixer) beside Container-Light on one photo."""
 
 import streamlit as st
 
 from app import analysis_views as av
 from app import caching, i18n, registry, url_state, views
+from app.families_view import three_families
 from app.i18n import N_, _
 from app.page import PageContext, run_page
 from app.widgets import block_head_query, query_click_handler, query_keys, query_slider
 from container_edu import analysis as an
 
-TABS = [N_("Same query, two images"), N_("Head gallery"), N_("Rollout")]
+TABS = [N_("Same query, two images"), N_("Head gallery"), N_("Rollout"), N_("Three families")]
 TAB_KEY = "an_tab"
 INSPECTOR = "pages/3_Image_inspector.py"
 OPEN_HEAD_KEY = "an_open_head"
@@ -20,7 +22,7 @@ def body(ctx: PageContext) -> None:
     ref = ctx.model_ref
     url_state.UrlState("analysis").show_notes()  # e.g. a link that named a model this app does not have
     av.export_format_picker()
-    pair_tab, gallery_tab, rollout_tab = st.tabs(tab_labels(), key=TAB_KEY, on_change="rerun")
+    pair_tab, gallery_tab, rollout_tab, families_tab = st.tabs(tab_labels(), key=TAB_KEY, on_change="rerun")
     # Only the open tab runs: the gallery measures hundreds of images and need not run while another tab is shown.
     if pair_tab.open is not False:
         with pair_tab:
@@ -31,6 +33,11 @@ def body(ctx: PageContext) -> None:
     if rollout_tab.open is not False:
         with rollout_tab:
             rollout(ref)
+    if families_tab.open is not False:
+        with families_tab:
+            # Its own models (the three ImageNet families and Container-Light), not the sidebar's: a tab here because
+            # it is the first tab's question (does a row change with the image?) asked of the paper's families.
+            three_families()
 
 
 def tab_labels() -> list[str]:
@@ -237,5 +244,6 @@ run_page(
                         "which they do not have; see them in the Image inspector."),
     intro=_("Three measurements on the model chosen in the sidebar: whether a row changes with the picture, how far "
             "each head looks compared with a conv kernel, and where a query's context comes from across a whole "
-            "stage. Every figure saves as PNG or SVG from its toolbar."),
+            "stage; and a fourth tab that puts the paper's three families beside Container-Light on one photo. "
+            "Every figure saves as PNG or SVG from its toolbar."),
 )

@@ -20,6 +20,7 @@ DEFAULT_ALLOW: tuple[str, ...] = (
     "Container-Light", "Container-PAM", "Container", "Fashion-MNIST", "ImageNet", "MNIST", "PyTorch",
     "Streamlit", "MLP-Mixer", "NeurIPS", "DeiT", "ResNet", "ViT", "English", "Apple", "safetensors",
     "sa_weight", "blocks2.0", "pos_embed", "weights_only", "top-1", "GPU", "CPU", "cuda", "mps", "MB", "sha256",
+    "Hugging Face",  # the hub the three families come from (a name)
 )
 
 _TEXT_FIELDS = {"body", "label", "help", "placeholder", "options", "text", "caption"}

@@ -16,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from accessibility_support import analysis_tabs
 from apptest_support import ANALYSIS, BLEND, EXPLORER, HOME, INSPECTOR, LESSONS_PAGE, ZOO, start
 from i18n_support import untranslated_english
 from app import i18n
@@ -154,7 +155,7 @@ def assert_every_chart_speaks(at, lang: str) -> int:
 
 
 PAGES = (HOME, EXPLORER, INSPECTOR, BLEND, ZOO)
-ANALYSIS_TABS = ("Same query, two images", "Head gallery", "Rollout")
+ANALYSIS_TABS = tuple(analysis_tabs())  # read from the page's TABS, so a new tab is walked too
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

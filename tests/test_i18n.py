@@ -19,6 +19,7 @@ import pytest
 from babel.messages.catalog import Catalog
 from streamlit.testing.v1 import AppTest
 
+from accessibility_support import analysis_tabs
 from apptest_support import (ANALYSIS, BLEND, EXPLORER, HOME, INSPECTOR, LESSONS_PAGE, ZOO, assert_clean,
                              assert_no_exception, open_link, start, texts)
 from app import i18n
@@ -226,7 +227,7 @@ def test_the_inspectors_prediction_names_the_classes_in_chinese(with_weights):
     assert len(names) == 5 and not untranslated_english(names) and not any(name.isascii() for name in names), names
 
 
-ANALYSIS_TABS = ("Same query, two images", "Head gallery", "Rollout")
+ANALYSIS_TABS = tuple(analysis_tabs())  # read from the page's TABS, so a new tab is walked too
 #: Widgets of the Analysis page drawn by shared helpers outside the page (app/widgets.py's block, head and query
 #: pickers; the sample names of app/samples.py in the image pickers): checked with those helpers, not here.
 SHARED_WIDGETS = ("an_pair_block", "an_pair_head", "an_image_a", "an_image_b", "an_roll_image")

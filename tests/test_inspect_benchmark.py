@@ -19,5 +19,10 @@ def test_one_small_run_reports_each_step(tmp_path, capsys):
     for step in inspect_benchmark.STEPS:
         assert f"  {step}" in printed
     assert "goal 1.0 s" in printed and "load average" in printed
-    summary = json.loads(out.read_text())["results"]["224"]
+    results = json.loads(out.read_text())["results"]
+    summary = results["224"]
     assert summary["total"]["min"] >= summary["forward"]["min"] > 0
+    # The three families, side by side in the same run (issue 24), each with every step.
+    for name in inspect_benchmark.FAMILIES:
+        assert f"{name} (random weights, all blocks recorded) 224×224" in printed
+        assert results[f"{name}@224"]["total"]["min"] >= results[f"{name}@224"]["forward"]["min"] > 0

@@ -1,11 +1,13 @@
 #!/usr/bin/env python
 """Retake the README's screenshots: every page, and every lesson at its predict step with a prediction made.
 
-    python tools/screenshots.py [--out docs/screenshots] [--lang en|zh] [--width 1400]
+    python tools/screenshots.py [--out docs/screenshots] [--lang en|zh] [--width 1400] [--only NAME ...]
 
 Starts the app on a free 127.0.0.1 port and drives Debian's headless Chromium (``/usr/bin/chromium``) through it;
-writes ``home.png``, ``affinity_explorer.png``, ..., ``lesson_NN_KEY.png`` (NN in course order). It prints the
-height of each lesson shot: a step is meant to fit in 2,000 px at 1400 px wide.
+writes ``home.png``, ``affinity_explorer.png``, ..., the Analysis tabs listed in ``ANALYSIS_TABS``
+(``analysis_three_families.png``), ``lesson_NN_KEY.png`` (NN in course order). It prints the height of each lesson
+shot: a step is meant to fit in 2,000 px at 1400 px wide. ``--only`` retakes just the named shots (without
+``.png`` and the language suffix: ``--only analysis_three_families``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from browser_support import chromium, streamlit_server, wait_until_idle  # noqa:
 
 PAGES = {"home": "", "affinity_explorer": "Affinity_explorer", "image_inspector": "Image_inspector",
          "blend": "Blend", "model_zoo": "Model_zoo"}
+#: Analysis tabs shot by opening the page and clicking the tab (English label; the Chinese one is looked up).
+#: Each with the element whose appearance says the tab has drawn (its last table).
+ANALYSIS_TABS = {"analysis_three_families": ("Three families", ".st-key-fam_check_box")}
 
 
 def shoot(page, path: Path, width: int) -> int:
@@ -41,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "screenshots")
     parser.add_argument("--lang", choices=("en", "zh"), default="en")
     parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="retake only these shots")
     args = parser.parse_args(argv)
+
+    def wanted(name: str) -> bool:
+        return args.only is None or name in args.only
 
     from app.lessons import LESSONS
     from app.lessons.parts.steps import lesson_steps
@@ -53,11 +62,27 @@ def main(argv: list[str] | None = None) -> int:
         page = browser.new_page(viewport={"width": args.width, "height": 1000})
         page.set_default_timeout(240_000)
         for name, path in PAGES.items():
+            if not wanted(name):
+                continue
             page.goto(f"{url}/{path}" + (f"?{query}" if query else ""))
             wait_until_idle(page)
             height = shoot(page, args.out / f"{name}{suffix}.png", args.width)
             print(f"{name}{suffix}.png: {height} px")
+        from app import i18n
+
+        for name, (tab, drawn) in ANALYSIS_TABS.items():
+            if not wanted(name):
+                continue
+            page.goto(f"{url}/Analysis" + (f"?{query}" if query else ""))
+            wait_until_idle(page)
+            page.get_by_role("tab", name=i18n.translations(args.lang).gettext(tab)).click()
+            page.locator(drawn).wait_for(state="visible")
+            wait_until_idle(page)
+            height = shoot(page, args.out / f"{name}{suffix}.png", args.width)
+            print(f"{name}{suffix}.png: {height} px")
         for number, lesson in enumerate(LESSONS, start=1):
+            if not wanted(f"lesson_{number:02d}_{lesson.KEY}"):
+                continue
             steps = [step.id for step in lesson_steps(lesson)]
             step = steps.index("predict") + 1
             page.goto(f"{url}/Lessons?lesson={lesson.KEY}&step={step}" + (f"&{query}" if query else ""))

@@ -8,6 +8,7 @@ import math
 import streamlit as st
 import torch
 
+from app import families, families_view
 from app.figure_view import show_figure
 from app.i18n import N_, _
 from container_edu import analysis as an
@@ -298,6 +299,31 @@ def _rollout() -> None:
                  _("the rollout row is a distribution over the tokens"))
 
 
+def _families() -> None:
+    """The three families trained at scale (issue 24): the two-image check when their weights are installed."""
+    st.markdown(_(
+        "You measured this on a small Fashion-MNIST model. The **Three families** view asks the same question of the "
+        "three families the paper unifies, trained on ImageNet by their publishers, beside Container-Light on one "
+        "photo: DeiT-Small's attention heads, ConvNeXt-Tiny's 7×7 depthwise kernels and MLP-Mixer-B/16's "
+        "token-mixing MLP, all on the same 14×14 grid of patches: **does the row change with the image?**"))
+    found = families.sources()
+    stand_ins = [name for name, source in found.items() if source.random]
+    if len(stand_ins) < len(found):
+        families_view.random_notice(found)
+        families_view.family_check("measured_fam")
+    else:
+        st.info(_(
+            "The trained weights are not installed here, so this step runs nothing. With them it would show, for "
+            "the centre patch of two sample photos: DeiT's head rows and class-token weights changing with the "
+            "photo; ConvNeXt's kernels and the Mixer's linear part W₂W₁ identical on both (difference exactly 0: "
+            "made from the weights alone); the Mixer's Jacobian changing with the photo (its GELU depends on the "
+            "input); Container-Light's blended rows changing through their attention part. The view itself runs "
+            "with random weights and says so."), icon=":material/info:")
+        st.code("\n".join(f"python -m container_edu weights fetch {families.FETCH_NAMES[name]}".rstrip()
+                          for name in stand_ins), language="bash", wrap_lines=True)
+    families_view.open_view_button("measured_open_families")
+
+
 def _check() -> None:
     quiz(KEY, QUESTIONS)
 
@@ -308,6 +334,7 @@ STEPS = (
     Step("predict", N_("Predict, then see"), _predict_and_reveal),
     Step("reach", N_("How far, and how selectively, each head looks"), _reach),
     Step("rollout", N_("Rollout through the stage"), _rollout),
+    Step("families", N_("Three families, trained at scale"), _families),
     Step("check", N_("Check your understanding"), _check),
 )
 KEPT = ("measured_image_a", "measured_image_b", "measured_block", "measured_head", "measured_query")

@@ -13,6 +13,8 @@ the optional ``kaleido`` package and a Chrome or Chromium on the machine:
 - :mod:`.charts`: top-k predictions, learned blends, training histories.
 - :mod:`.describe`: each figure's text alternative, a sentence and its data as
   a table (``describe(fig)``; the app draws them under every chart).
+- :mod:`.families`: the "Three families" view's maps (DeiT heads, ConvNeXt kernels, the Mixer's W₂W₁ and
+  Jacobian, Container-Light's blend) for one query, one colour scale per kind (:func:`family_figure`).
 - :mod:`.maps`: one recorded block's rows for a query (one head's parts, or
   every head), its ``N x N`` matrix, the blend of every mixed block, a moved
   blend against the learned one, and several kinds' affinities side by side,
@@ -23,6 +25,7 @@ the optional ``kaleido`` package and a Chrome or Chromium on the machine:
 
 from container_edu.figures.charts import blend_bars, history_accuracy, history_blend, probability_comparison, topk_bar
 from container_edu.figures.describe import FigureText, describe, describe_figure
+from container_edu.figures.families import family_figure
 from container_edu.figures.heatmaps import (
     DIVERGING,
     FONT,
@@ -58,5 +61,5 @@ __all__ = [
     "topk_bar", "probability_comparison", "blend_bars", "history_accuracy", "history_blend",
     "PART_TITLES", "part_symbols", "symbols", "averaged_note", "part_is_signed", "map_panels", "query_maps_figure", "heads_figure",
     "head_matrix_figure", "blend_figure", "blend_change_figure", "operator_comparison",
-    "FigureText", "describe", "describe_figure",
+    "FigureText", "describe", "describe_figure", "family_figure",
 ]
