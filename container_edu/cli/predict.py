@@ -106,14 +106,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--model", default=None,
-        help="container_light (default with --checkpoint) or a zoo model fmnist_<mixing> "
-             "(attention, conv, mixer, container, container_light)",
+        help="container_light (default with --checkpoint), a family deit_small, convnext_tiny or mixer_b16 "
+             "(installed by `weights fetch NAME`, or --checkpoint model.safetensors), or a zoo model "
+             "fmnist_<mixing> (attention, conv, mixer, container, container_light)",
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: the best available)")
     parser.add_argument(
         "--weights-dir", metavar="DIR", default=None,
-        help="where `weights fetch` installed container_light (default: $CONTAINER_EDU_WEIGHTS_DIR, "
-             "else the per-user data folder)",
+        help="where `weights fetch` installed container_light and the families (default: "
+             "$CONTAINER_EDU_WEIGHTS_DIR, else the per-user data folder)",
     )
 
 
@@ -167,7 +168,7 @@ class _Loaded:
     """A model ready for one image: the model, its input and what to call its classes."""
 
     def __init__(self, model, x, display, class_names: Sequence[str], device, *, image=None,
-                 fashion_mnist: bool = False) -> None:
+                 fashion_mnist: bool = False, family: str | None = None) -> None:
         self.model = model
         self.x = x  # (1, C, H, W) on device
         self.display = display  # RGB PIL image, _DISPLAY_SIZE square
@@ -175,12 +176,14 @@ class _Loaded:
         self.device = device
         self.image = image  # the picture as loaded, before preprocessing
         self.fashion_mnist = fashion_mnist  # a zoo model: it knows 28×28 grey clothing and nothing else
+        self.family = family  # deit_small, convnext_tiny or mixer_b16 (recorded by record_family), else None
 
 
 def _load(args: argparse.Namespace) -> _Loaded:
     from container_edu.data.images import load_image
     from container_edu.data.transforms import preprocess
     from container_edu.device import default_device
+    from container_edu.hub.family_sources import FAMILY_NAMES
     from container_edu.models import MODEL_NAMES, ZOO_PREFIX
 
     name = args.model or ("container_light" if args.checkpoint else None)
@@ -194,6 +197,13 @@ def _load(args: argparse.Namespace) -> _Loaded:
         raise _InputError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     device = default_device(args.device)
     image = load_image(args.image)  # ImageError says what is wrong with the file
+
+    if name in FAMILY_NAMES:
+        from container_edu.cli.family_inspect import load_family_model
+
+        model, card = load_family_model(name, args, device)
+        x, display = preprocess(card, image, display_size=_DISPLAY_SIZE)
+        return _Loaded(model, x.to(device), display, card.class_names, device, image=image, family=name)
 
     if name.startswith(ZOO_PREFIX):
         model, card = _load_zoo(name, args.checkpoint, device)
@@ -317,6 +327,12 @@ def run_inspect(args: argparse.Namespace) -> int:
     from container_edu.record.trace import record_affinities
 
     loaded = _load(args)
+    if loaded.family:
+        from container_edu.cli.family_inspect import write_family_maps
+
+        for path in write_family_maps(args, loaded, _heads_grid, _InputError):
+            print(path)
+        return 0
     known = [module.record_name for module in loaded.model.modules() if getattr(module, "record_name", None)]
     if args.block and known and args.block not in known:  # fail before the forward pass
         raise _InputError(f"no block named {args.block!r}; blocks of this model: {', '.join(known)}")

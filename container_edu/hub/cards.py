@@ -44,6 +44,7 @@ from container_edu.text import N_, translate
 
 __all__ = [
     "ARCHITECTURES",
+    "RANDOM_SOURCE",
     "RESIZE_MODES",
     "INTERPOLATIONS",
     "CardError",
@@ -59,8 +60,12 @@ __all__ = [
     "default_card",
 ]
 
-#: ``zoo``: :class:`container_edu.models.ZooContainer`; ``container_light``: the paper's ImageNet network.
-ARCHITECTURES = ("zoo", "container_light")
+#: ``zoo``: :class:`container_edu.models.ZooContainer`; ``container_light``: the paper's ImageNet network;
+#: ``deit_small``, ``convnext_tiny``, ``mixer_b16``: the three families the paper unifies, with timm's key names
+#: (``container_edu.models.create_model(name)``; their sources in :mod:`container_edu.hub.family_sources`).
+ARCHITECTURES = ("zoo", "container_light", "deit_small", "convnext_tiny", "mixer_b16")
+#: What a card's ``source`` says for weights that were never trained (a test, a stand-in): the app says so.
+RANDOM_SOURCE = "random"
 #: ``shorter_side_center_crop``: resize the short side to ``resize``, centre-crop ``input_size`` (DeiT evaluation).
 #: ``fit_pad_gray``: grayscale, bright object on black, longer side to ``input_size``, black padding (Fashion-MNIST).
 RESIZE_MODES = ("shorter_side_center_crop", "fit_pad_gray")
@@ -78,7 +83,8 @@ class CardError(ContainerEduError, ValueError):
 class Preprocessing:
     """How an image becomes the tensor ``(in_chans, input_size, input_size)`` the weights expect.
 
-    Normalisation is ``(x / 255 - mean) / std`` per channel.
+    Normalisation is ``(x / 255 - mean) / std`` per channel. ``crop_pct`` (timm's name) is the share of the
+    resized short side the centre crop keeps; when given, ``resize`` must be timm's ``floor(input_size / crop_pct)``.
     """
 
     input_size: int
@@ -88,6 +94,7 @@ class Preprocessing:
     std: tuple[float, ...]
     resize: int | None = None
     interpolation: str = "bicubic"
+    crop_pct: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in RESIZE_MODES:
@@ -111,6 +118,14 @@ class Preprocessing:
         if self.mode == "shorter_side_center_crop" and (self.resize is None or self.resize < self.input_size):
             raise CardError(N_("resize ({resize}) must be at least the crop ({crop})"), resize=self.resize,
                             crop=self.input_size)
+        if self.crop_pct is not None:
+            crop_pct = float(self.crop_pct)
+            if not (math.isfinite(crop_pct) and 0 < crop_pct <= 1):
+                raise CardError(N_("crop_pct must be in (0, 1], got {crop_pct}"), crop_pct=self.crop_pct)
+            object.__setattr__(self, "crop_pct", crop_pct)
+            if self.resize != math.floor(self.input_size / crop_pct):
+                raise CardError(N_("resize ({resize}) must be floor(input_size / crop_pct) = {expected}"),
+                                resize=self.resize, expected=math.floor(self.input_size / crop_pct))
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,11 @@ class ModelCard:
         if num_classes is not None and num_classes != len(self.class_names):
             raise CardError(N_("{name}: config has {classes} classes but the card names {names}"), name=self.name,
                             classes=num_classes, names=len(self.class_names))
+
+    @property
+    def random_weights(self) -> bool:
+        """Whether the weights were never trained (:data:`RANDOM_SOURCE`): what they show is not learned."""
+        return self.source == RANDOM_SOURCE or self.extra.get("random_weights") is True
 
     @property
     def test_accuracy(self) -> float | None:

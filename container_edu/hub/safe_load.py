@@ -39,7 +39,8 @@ from container_edu.errors import ContainerEduError
 from container_edu.files import MB
 from container_edu.text import N_, Message
 
-__all__ = ["SAFE_CHECKPOINT_GLOBALS", "CheckpointError", "load_checkpoint_object"]
+__all__ = ["SAFE_CHECKPOINT_GLOBALS", "CheckpointError", "load_checkpoint_object", "describe_head",
+           "refused_globals", "is_pickle_or_torch_zip"]
 
 #: The only classes, beyond torch's own tensor rebuilding and plain Python
 #: values, that a checkpoint may ask for. ``argparse.Namespace`` is a plain
@@ -348,6 +349,29 @@ def _scan_one_pickle(stream: IO[bytes], names: list[str]) -> bool:
     except Exception:  # a damaged pickle, or not a pickle: report what was found before
         return False
     return True
+
+
+def describe_head(head: bytes) -> str | None:
+    """What a file is, from its first bytes, when it is plainly not weights (a template: an image, a web page,
+    an LFS pointer, text, ...); ``None`` when its first bytes do not say."""
+    return _describe_foreign(head)
+
+
+def is_pickle_or_torch_zip(head: bytes) -> bool:
+    """Whether the first bytes are a pickle's or a zip's (every ``torch.save`` file is one or the other)."""
+    return head.startswith((_ZIP_MAGIC, _PICKLE_PROTO))
+
+
+def refused_globals(path_or_bytes: str | bytes, head: bytes) -> list[str]:
+    """The code a pickle (or a ``torch.save`` zip's ``data.pkl``) asks Python to import that loading weights never
+    allows, read from its opcodes without running any of it, each named for a reader (``os.system (posix.system)``).
+    """
+    if isinstance(path_or_bytes, bytes):
+        names = _disallowed_globals(io.BytesIO(path_or_bytes), head, path_or_bytes)
+    else:
+        with open(path_or_bytes, "rb") as handle:
+            names = _disallowed_globals(handle, head, None)
+    return list(dict.fromkeys(_friendly(name) for name in names))
 
 
 def _looks_like_safetensors(head: bytes) -> bool:

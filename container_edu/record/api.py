@@ -7,6 +7,15 @@
     result.figure("blocks2.0", (3, 3))           # every head, one colour scale
     result.blend_figure()                         # the blend of every mixed block
 
+    deit = ce.inspect("deit_small", "cat.jpg")   # a family, once `weights fetch deit_small` installed it
+    deit.top(5); deit.prediction                  # [(class, probability), ...]
+    deit.row("blocks.5", (7, 7), head=2)          # (14, 14) numpy: that head's attention row for the patch (7, 7)
+    deit.recording["blocks.5"].class_weight((7, 7), 2)   # the rest of the row: the class token's share
+    ce.inspect("convnext_tiny", img).row("stages.2.blocks.4", (7, 7))  # (C, 14, 14): each channel's kernel there
+    mixer = ce.inspect("mixer_b16", img)
+    mixer.row("blocks.3", (7, 7))                 # (14, 14): the linear part W2 W1 of the token-mixing MLP
+    mixer.row("blocks.3", (7, 7), channel=5)      # (14, 14): channel 5's Jacobian row at this image
+
 The model runs once with every block recorded
 (:func:`~container_edu.record_affinities`); the preprocessing and class
 names come from the model's card, exactly as in the app. Mistakes raise
@@ -18,8 +27,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,10 +40,12 @@ from container_edu.data.images import ImageError, load_image
 from container_edu.data.transforms import preprocess
 from container_edu.hub.bundled import PretrainedError, list_pretrained, load_pretrained
 from container_edu.hub.cards import ModelCard, card_for_model
+from container_edu.hub.family_sources import FAMILY_NAMES
 from container_edu.record.inspection import InspectError, Inspection, run_inspection
 from container_edu.text import N_
 
-__all__ = ["inspect", "available_models", "describe", "WeightsNotInstalledError", "IMAGENET_MODEL", "FETCH_COMMAND"]
+__all__ = ["inspect", "available_models", "describe", "WeightsNotInstalledError", "IMAGENET_MODEL", "FETCH_COMMAND",
+           "FamilyInspection"]
 
 #: The paper's ImageNet Container-Light: not bundled, installed once by :data:`FETCH_COMMAND`.
 IMAGENET_MODEL = "container_light"
@@ -56,8 +68,72 @@ def describe(figure):
 
 
 def available_models() -> list[str]:
-    """The names :func:`inspect` accepts: the bundled zoo models, then the ImageNet :data:`IMAGENET_MODEL`."""
-    return [*list_pretrained(), IMAGENET_MODEL]
+    """The names :func:`inspect` accepts: the bundled zoo models, the ImageNet :data:`IMAGENET_MODEL`, then the
+    three families (``deit_small``, ``convnext_tiny``, ``mixer_b16``; ImageNet weights installed by
+    ``python -m container_edu weights fetch NAME``)."""
+    return [*list_pretrained(), IMAGENET_MODEL, *FAMILY_NAMES]
+
+
+@dataclass(frozen=True, eq=False)
+class FamilyInspection:
+    """One recorded pass of a family model (DeiT, ConvNeXt, MLP-Mixer) on one picture.
+
+    Attributes:
+        model_name: ``"deit_small"``, ``"convnext_tiny"`` or ``"mixer_b16"``.
+        card: the installed weights' :class:`~container_edu.hub.cards.ModelCard` (``card.random_weights``: the
+            weights were never trained, so the maps show nothing learned).
+        recording: :class:`~container_edu.record.families.FamilyRecording`: ``logits`` and every block's record by
+            its state-dict path (``"blocks.3"``, ``"stages.2.blocks.4"``), in forward order; see that module for
+            each record's ``row`` / ``class_weight`` / ``linear_row`` / ``jacobian_row``.
+        probabilities: ``(1000,)`` softmax of the logits.
+        class_names: the card's class names.
+        seen: ``(H, W, 3)`` uint8, the picture the model saw (after the card's resize and crop).
+    """
+
+    model_name: str
+    card: ModelCard
+    recording: Any
+    probabilities: np.ndarray
+    class_names: tuple[str, ...]
+    seen: np.ndarray
+
+    @property
+    def blocks(self) -> list[str]:
+        """The recorded blocks, in forward order."""
+        return list(self.recording)
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` most probable classes as ``(name, probability)``, most probable first."""
+        order = np.argsort(-self.probabilities, kind="stable")[: max(1, int(k))]
+        return [(self.class_names[int(i)], float(self.probabilities[i])) for i in order]
+
+    @property
+    def prediction(self) -> tuple[str, float]:
+        """The most probable class and its probability."""
+        return self.top(1)[0]
+
+    def row(self, block: str, query: int | tuple[int, int], *, head: int | None = None,
+            channel: int | None = None) -> np.ndarray:
+        """One block's affinity row for ``query`` (a patch ``(y, x)`` or a token index) as numpy.
+
+        Attention (DeiT): ``head`` given, that head's row ``(H, W)`` over the patches (its class-token share is
+        ``recording[block].class_weight(query, head)``); no head, every head's ``(M, H, W)``. Depthwise
+        (ConvNeXt): every channel's kernel placed on the grid, ``(C, H, W)``, or one ``channel``'s ``(H, W)``.
+        Token mixing (Mixer): the static linear part ``W2 W1`` ``(H, W)``, or with ``channel`` that channel's
+        input-dependent Jacobian row ``(H, W)`` at this picture.
+        """
+        record = self.recording[block]
+        if record.kind == "attention":
+            heads = range(record.num_heads) if head is None else [head]
+            rows = np.stack([record.row(query, m).float().cpu().numpy() for m in heads])
+            return rows if head is None else rows[0]
+        if record.kind == "depthwise":
+            rows = record.row(query).float().cpu().numpy()
+            return rows if channel is None else rows[channel]
+        if channel is None:
+            return record.linear_row(query).float().cpu().numpy()
+        with torch.enable_grad():
+            return record.jacobian_row(query, channel).float().cpu().numpy()
 
 
 def inspect(
@@ -71,7 +147,8 @@ def inspect(
 
     Args:
         model: a bundled name (:func:`available_models`, e.g. ``"fmnist_container_light"``),
-            ``"container_light"`` (the authors' ImageNet weights, once installed), or a
+            ``"container_light"`` (the authors' ImageNet weights, once installed), a family ``"deit_small"``,
+            ``"convnext_tiny"`` or ``"mixer_b16"`` (timm's ImageNet weights, once installed), or a
             ``ZooContainer`` / ``ContainerLight`` module (its architecture says what input it expects).
         image: a path, a PIL image, or an array ``(H, W)`` or ``(H, W, 3)`` (``(H, W, 4)``: alpha over white),
             ``uint8`` in ``[0, 255]`` or float in ``[0, 1]``. It is preprocessed as the model's card says
@@ -82,13 +159,17 @@ def inspect(
 
     Returns:
         An :class:`~container_edu.record.inspection.Inspection`: ``.top(k)``, ``.prediction``,
-        ``.figure(block, query, head=None)``, ``.matrix_figure(block)``, ``.blend_figure()``, ``.records``.
+        ``.figure(block, query, head=None)``, ``.matrix_figure(block)``, ``.blend_figure()``, ``.records``;
+        for a family, a :class:`FamilyInspection`: ``.top(k)``, ``.prediction``, ``.row(block, query, ...)``,
+        ``.recording`` (every block's explicit affinity), ``.card`` (``blend`` does not apply to them).
 
     Raises:
         InspectError: an unknown model name, an image that cannot be read, a blend for a block
             that does not blend; :class:`WeightsNotInstalledError` for ``"container_light"``
-            before its weights are installed.
+            before its weights are installed (and for a family before ``weights fetch NAME``).
     """
+    if isinstance(model, str) and model in FAMILY_NAMES:
+        return _inspect_family(model, _to_picture(image), device)
     module, card, name = _resolve_model(model, device)
     picture = _to_picture(image)
     x, seen = preprocess(card, picture)
@@ -149,6 +230,27 @@ def _load_imagenet(device: str | torch.device | None) -> tuple[nn.Module, ModelC
     except weights_store.WeightsError as error:
         raise WeightsNotInstalledError(N_("the installed ImageNet weights cannot be used: {error}"),
                                        error=error.message) from None
+
+
+def _inspect_family(name: str, picture: Image.Image, device: str | torch.device | None) -> FamilyInspection:
+    from container_edu.hub import families
+    from container_edu.record.families import record_family
+
+    try:
+        module, card = families.load_family(name, device=device)
+    except families.FamilyNotInstalledError:
+        raise WeightsNotInstalledError(N_("the {name} weights are not installed (looked in {folder}): run {command}"),
+                                       name=name, folder=str(families.weights_dir()),
+                                       command=families.FETCH_COMMAND.format(name=name)) from None
+    except families.FamilyWeightsError as error:
+        raise WeightsNotInstalledError(N_("the installed {name} weights cannot be used: {error}"), name=name,
+                                       error=error.message) from None
+    x, seen = preprocess(card, picture)
+    parameter = next(module.parameters())
+    recording = record_family(module, x.to(parameter.device, parameter.dtype))
+    probabilities = torch.softmax(recording.logits.float(), dim=-1)[0].cpu().numpy()
+    return FamilyInspection(model_name=name, card=card, recording=recording, probabilities=probabilities,
+                            class_names=tuple(card.class_names), seen=np.asarray(seen))
 
 
 # --------------------------------------------------------------------------
