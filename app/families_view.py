@@ -13,13 +13,13 @@ import pandas as pd
 import streamlit as st
 
 from container_edu.analysis import families as fam
-from container_edu.errors import ContainerEduError
-from container_edu.hub import families as hub_families
+from container_edu.models import FAMILY_MODELS
 from container_edu.figures.families import family_figure
 
 from app import analysis_views as av
 from app import deployment
 from app import families as data
+from app.family_weights import family_weights_panel
 from app.i18n import N_, _
 from app.samples import list_samples
 from app.widgets import query_click_handler, query_keys, query_slider
@@ -37,8 +37,12 @@ _INSTALLED_KEY = "_fam_installed_notice"
 MADE_FROM = {True: N_("the image (dynamic)"), False: N_("the weights only (static)")}
 
 
-def random_notice(found: Mapping[str, data.Source]) -> None:
-    """At the top: which models have random weights, and the commands that install the real ones."""
+def random_notice(found: Mapping[str, data.Source], *, families_in_panel: bool = False) -> None:
+    """At the top: which models have random weights, and the commands that install the real ones.
+
+    ``families_in_panel``: the families' own offers (buttons, or the administrator's commands) are in the Download
+    panel drawn next (:func:`app.family_weights.family_weights_panel`), so only the other models' commands are listed.
+    """
     stand_ins = [name for name, source in found.items() if source.random]
     if not stand_ins:
         return
@@ -49,46 +53,19 @@ def random_notice(found: Mapping[str, data.Source]) -> None:
     else:
         head = _("**Some weights are random:** {names}. Their maps show the architecture, not anything "
                  "learned.").format(names=names)
-    commands = "\n".join(f"python -m container_edu weights fetch {data.FETCH_NAMES[name]}".rstrip()
-                         for name in stand_ins)
+    listed = [name for name in stand_ins if not (families_in_panel and name in FAMILY_MODELS)]
     with st.container(border=True, key="fam_random_notice"):
         st.warning(head, icon=":material/casino:")
+        if not listed:
+            return
         if deployment.shared_mode():  # a visitor may not start a download on a shared server: commands only
             st.caption(_("On this shared server the administrator installs the trained weights once for everyone, "
                          "with these commands:"))
         else:
             st.caption(_("To get the trained weights (from the Hugging Face hub; the authors' Container-Light from "
                          "its release), run:"))
-        st.code(commands, language="bash", wrap_lines=True)
-        if not deployment.shared_mode():
-            _download_buttons([name for name in stand_ins if name in hub_families.FAMILY_NAMES])
-
-
-def _download_buttons(names: list[str]) -> None:
-    """One button per family with random weights: the same install as ``weights fetch NAME`` (checked, pinned)."""
-    notice = st.session_state.pop(_INSTALLED_KEY, None)
-    if notice:
-        st.success(notice, icon=":material/check_circle:")
-    if not names:
-        return
-    columns = st.columns(len(names))
-    for column, name in zip(columns, names):
-        if column.button(_("Download and install {model}").format(model=data.SHORT_NAMES[name]),
-                         key=f"fam_fetch_{name}", icon=":material/download:"):
-            _install(name)
-
-
-def _install(name: str) -> None:
-    label = data.SHORT_NAMES[name]
-    try:
-        with st.spinner(_("Downloading and checking {model} (sha256, every key and shape)…").format(model=label)):
-            card = hub_families.fetch_family(name)
-    except ContainerEduError as error:
-        st.error(error.shown(_), icon=":material/error:")
-        return
-    st.session_state[_INSTALLED_KEY] = _("Installed {model} (sha256 {sha}…).").format(model=label,
-                                                                                    sha=card.sha256[:12])
-    st.rerun()
+        st.code("\n".join(f"python -m container_edu weights fetch {data.FETCH_NAMES[name]}".rstrip() for name in listed),
+                language="bash", wrap_lines=True)
 
 
 def _part_name(change: fam.RowChange, channel: int) -> str:
@@ -157,7 +134,8 @@ def _photos() -> tuple[int, int]:
 def three_families(prefix: str = "fam") -> None:
     """The whole view; ``prefix`` keeps the widget keys of the Analysis tab and of a lesson step apart."""
     found = data.sources()
-    random_notice(found)
+    random_notice(found, families_in_panel=True)
+    family_weights_panel(prefix)  # download buttons (private server) or the administrator's commands
     st.markdown(_("One photo and one 16×16-pixel patch of it (the query, on the 14×14 grid of a 224×224 input). "
                   "For each model, the rows that gather context into that patch in one block: how strongly each "
                   "patch is taken in. One colour scale per kind: attention weights (from 0), kernel weights, "

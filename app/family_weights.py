@@ -68,7 +68,8 @@ def family_weights_panel(where: str, *, configs: Mapping[str, Mapping[str, Any]]
     if notice:
         st.success(notice, icon=":material/check_circle:")
     installed = hub_families.installed_families()
-    missing = [name for name in FAMILY_MODELS if name not in installed]
+    # Random stand-ins (tests, screenshots) count as missing: the trained weights can replace them.
+    missing = [name for name in FAMILY_MODELS if name not in installed or installed[name].random_weights]
     shared = deployment.shared_mode()
     if not missing:
         box = st.expander(_("{title}: all three installed").format(title=_(PANEL_TITLE)), icon=":material/check:")
@@ -116,7 +117,7 @@ def _family_line(where: str, name: str, card: ModelCard | None, shared: bool,
     with details:
         st.markdown(_("{icon} **{model}**: {state}").format(icon=icon, model=label, state=state))
         st.caption(" · ".join((_size(name, card), _source(name, card, shared), _accuracy(name, card))))
-    if card is None and not shared:
+    if (card is None or card.random_weights) and not shared:
         with button:
             clicked = st.button(_(DOWNLOAD_BUTTON).format(model=label), key=button_key(where, name),
                                 icon=":material/download:",

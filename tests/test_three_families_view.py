@@ -17,6 +17,7 @@ from apptest_support import ANALYSIS, LESSONS_PAGE, assert_clean, figures_of, he
 from lesson_support import open_lesson
 from app import i18n
 from app.families_view import CHECK_TITLE, NOTICE_RANDOM
+from app.family_weights import button_key
 from container_edu.analysis import families as fam
 from container_edu.hub.families import family_preprocessing, import_family
 from container_edu.hub.weights_store import DIR_ENV
@@ -83,7 +84,7 @@ def test_with_no_weights_the_tab_says_they_are_random_and_measures_which_rows_ch
     gettext = i18n.translations(language).gettext
     notices = [w.value for w in at.warning]
     assert any(gettext(NOTICE_RANDOM) in notice for notice in notices), notices
-    assert any("weights fetch deit_small" in code.value for code in at.code)  # how to get the real ones
+    assert button_key("fam", "deit_small") in {button.key for button in at.button}  # how to get the real ones
     assert len(figures_of(at)) == 4
     table = check_table(at, language)
     assert len(table) == 6  # DeiT rows and [CLS] weights, ConvNeXt kernels, Mixer W₂W₁ and Jacobian, Container-Light
@@ -99,7 +100,7 @@ def test_a_shared_server_offers_the_commands_and_no_download_button(no_families,
 
     monkeypatch.setenv(deployment.SHARED_ENV, "1")
     at = open_tab()
-    assert any("administrator installs the trained weights" in caption.value for caption in at.caption)
+    assert any("administrator installs them once for everyone" in caption.value for caption in at.caption)
     assert any("weights fetch mixer_b16" in code.value for code in at.code)
     assert not [button for button in at.button if button.key and button.key.startswith("fam_fetch_")]
 
@@ -123,14 +124,14 @@ def test_the_download_button_installs_the_family_and_the_view_uses_it(no_familie
     monkeypatch.setattr(hub_families, "fetch_family", fetch)
     at = open_tab()
     buttons = {button.key for button in at.button if button.key and button.key.startswith("fam_fetch_")}
-    assert buttons == {"fam_fetch_deit_small", "fam_fetch_convnext_tiny", "fam_fetch_mixer_b16"}
-    at.button(key="fam_fetch_deit_small").click().run()
+    assert buttons == {button_key("fam", name) for name in ("deit_small", "convnext_tiny", "mixer_b16")}
+    at.button(key=button_key("fam", "deit_small")).click().run()
     assert_clean(at)
     assert asked == ["deit_small"]
-    assert any("Installed DeiT-Small/16 (sha256" in s.value for s in at.success)
+    assert any("Installed DeiT-Small/16 (attention) (sha256" in s.value for s in at.success)
     titles = [figure["layout"]["title"]["text"].replace("<br>", " ") for figure in figures_of(at)]
     assert any(title.startswith("DeiT") and "(installed weights)" in title for title in titles), titles
-    assert "fam_fetch_deit_small" not in {button.key for button in at.button}
+    assert button_key("fam", "deit_small") not in {button.key for button in at.button}
 
 
 def test_moving_the_query_moves_every_models_rows(no_families):
