@@ -31,13 +31,14 @@ from container_edu.models import FAMILY_LABELS, FAMILY_MODELS
 
 from app import deployment
 from app.errors import friendly_message, logger, raise_if_unexpected_under_tests
+from app.families import SHORT_NAMES
 from app.i18n import N_, _
 
 __all__ = ["PANEL_TITLE", "DOWNLOAD_BUTTON", "INSTALLED", "NOT_INSTALLED", "family_weights_panel", "button_key",
            "fetch_command"]
 
 PANEL_TITLE = N_("The three families' ImageNet weights")  # English here; drawn as _(PANEL_TITLE)
-#: A family's button; ``{model}`` is its UI name (a label that says what it does, for screen readers too).
+#: A family's button; ``{model}`` is its short name (a label that says what it does, for screen readers too).
 DOWNLOAD_BUTTON = N_("Download {model}")
 #: The state words of each family's line (the state is written out, not only shown by an icon or a colour).
 INSTALLED = N_("Installed")
@@ -119,7 +120,8 @@ def _family_line(where: str, name: str, card: ModelCard | None, shared: bool,
         st.caption(" · ".join((_size(name, card), _source(name, card, shared), _accuracy(name, card))))
     if (card is None or card.random_weights) and not shared:
         with button:
-            clicked = st.button(_(DOWNLOAD_BUTTON).format(model=label), key=button_key(where, name),
+            # The short name: the full label, already on the line beside it, is cut in a quarter-width button.
+            clicked = st.button(_(DOWNLOAD_BUTTON).format(model=SHORT_NAMES[name]), key=button_key(where, name),
                                 icon=":material/download:",
                                 help=_("Download and install {model} ({size}) from the Hugging Face hub.").format(
                                     model=label, size=_listed(name)))
