@@ -89,3 +89,56 @@ def test_the_weight_rule_is_repeatable_and_differs_per_key():
 def test_every_layer_norm_uses_timms_eps(name):
     norms = [m for m in create_model(name).modules() if isinstance(m, nn.LayerNorm)]
     assert norms and all(m.eps == 1e-6 for m in norms)
+
+
+def _timm_photo_logits(name: str, photo: str, logits: torch.Tensor) -> None:
+    expected = FIXTURE["models"][name]["photos"][photo]["logits"]
+    kept = len(expected["first_logits"][0])
+    torch.testing.assert_close(logits[:, :kept].double(), torch.tensor(expected["first_logits"], dtype=torch.float64),
+                               atol=LOGIT_ATOL, rtol=0)
+    assert logits.argmax(dim=1).tolist() == expected["argmax"]
+
+
+def _preprocessed(card_or_pre, photo: str) -> torch.Tensor:
+    """The sample photo as the app and the command line decode and transform it for this card."""
+    from container_edu.data.images import load_image
+    from container_edu.data.transforms import for_card
+
+    return for_card(card_or_pre)(load_image(REPO / "container_edu" / "samples" / photo))
+
+
+@pytest.mark.parametrize("photo", TOOL.PHOTOS)
+@pytest.mark.parametrize("name", FAMILY_MODELS)
+def test_the_cards_preprocessing_and_forward_equal_timms_on_a_photo(name, photo):
+    """timm's own evaluation transform of the fetched tag (resize, crop, interpolation, mean, std) and forward, on a
+    sample photo: the card's preprocessing gives the same pixels (both resample with Pillow and round to 8 bits,
+    so they agree to float32 rounding) and the model the same logits."""
+    from container_edu.hub.families import family_preprocessing
+
+    expected = FIXTURE["models"][name]["photos"][photo]
+    x = _preprocessed(family_preprocessing(name), photo)
+    assert list(x.shape) == expected["shape"]
+    pixels = torch.tensor([float(x[c, y, w]) for c, y, w in TOOL.PIXELS], dtype=torch.float64)
+    torch.testing.assert_close(pixels, torch.tensor(expected["pixels"], dtype=torch.float64), atol=1e-5, rtol=0)
+    torch.testing.assert_close(x.mean(dim=(1, 2)).double(), torch.tensor(expected["channel_mean"],
+                                                                          dtype=torch.float64), atol=1e-5, rtol=0)
+    model = create_model(name).eval()
+    model.load_state_dict(TOOL.reference_state_dict(_timm_shapes(name)), strict=True)
+    with torch.no_grad():
+        _timm_photo_logits(name, photo, model(x.unsqueeze(0)))
+
+
+def test_a_file_imported_as_the_hub_ships_it_predicts_what_timm_predicts(tmp_path):
+    """The whole path of issue 24: a timm state dict in ``model.safetensors`` -> ``weights import`` -> the installed
+    model and card -> the card's preprocessing of a photo -> the same logits as timm on its own transform."""
+    from safetensors.torch import save_file
+
+    from container_edu.hub.families import import_family, load_family
+
+    name, photo = "deit_small", TOOL.PHOTOS[0]  # the smallest file (88 MB); the others share the path
+    path = tmp_path / "model.safetensors"
+    save_file(TOOL.reference_state_dict(_timm_shapes(name)), str(path))
+    import_family(path, name, tmp_path / "weights")
+    model, card = load_family(name, tmp_path / "weights")
+    with torch.no_grad():
+        _timm_photo_logits(name, photo, model(_preprocessed(card, photo).unsqueeze(0)))

@@ -11,7 +11,9 @@ environment (timm is not a dependency of the project):
 2. runs timm's forward in evaluation mode on :func:`reference_input` (float32, CPU);
 3. writes ``tests/fixtures/timm_reference.json``: timm's and torch's versions, the rules, every state-dict key
    with its shape, the first 20 logits of each image, a few summary numbers, and timm's preprocessing config of
-   the pretrained tag in ``PRETRAINED_TAGS`` (read from timm's model registry; nothing is downloaded).
+   the pretrained tag in ``PRETRAINED_TAGS`` (read from timm's model registry; nothing is downloaded);
+4. runs timm's own evaluation transform of that tag on the sample photos in ``PHOTOS`` and its forward on them,
+   and keeps the transformed pixels at ``PIXELS``, each channel's mean and the logits.
 
 ``tests/test_timm_reference.py`` (main environment, no timm) regenerates the same weights and input with the
 functions below, loads them strictly into the project's models, and compares.
@@ -47,6 +49,10 @@ BATCH = 2
 INPUT_SEED = 20211206
 #: Logits kept per image in the fixture.
 KEPT_LOGITS = 20
+#: The sample photos run through timm's own evaluation transform of each tag (container_edu/samples/).
+PHOTOS = ("photo_sunset.jpg", "photo_shapes.jpg")
+#: Pixels of the transformed photo kept in the fixture: (channel, row, column), spread over the crop and its edges.
+PIXELS = [(c, y, x) for c in range(3) for y in (0, 37, 111, 223) for x in (0, 74, 150, 223)]
 
 WEIGHT_RULE = (
     "for each state-dict key: g = torch.Generator().manual_seed(zlib.crc32(key.encode())); "
@@ -105,6 +111,28 @@ def _preprocessing(model: torch.nn.Module) -> dict[str, object]:
     return {key: (list(cfg[key]) if isinstance(cfg.get(key), tuple) else cfg.get(key)) for key in keep if key in cfg}
 
 
+def _photos(model: torch.nn.Module, folder: Path) -> dict[str, object]:
+    """timm's evaluation transform of the tag (resolve_data_config + create_transform) on each sample photo, and
+    timm's logits on the result: the preprocessing and the forward a user of timm gets for the same picture."""
+    from PIL import Image
+    from timm.data import create_transform, resolve_data_config
+
+    config = resolve_data_config({}, model=model)
+    transform = create_transform(**config, is_training=False)
+    out: dict[str, object] = {"transform": str(transform)}
+    for name in PHOTOS:
+        x = transform(Image.open(folder / name).convert("RGB"))  # (3, 224, 224)
+        with torch.no_grad():
+            logits = model(x.unsqueeze(0))
+        out[name] = {
+            "shape": list(x.shape),
+            "channel_mean": x.mean(dim=(1, 2)).tolist(),
+            "pixels": [float(x[c, y, w]) for c, y, w in PIXELS],
+            "logits": summarise(logits),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import timm  # the scratch environment's; never a dependency of the project
 
@@ -137,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             "keys": {key: list(shape) for key, shape in shapes.items()},  # in timm's state-dict order
             "logits": summarise(logits),
             "preprocessing": _preprocessing(model),  # timm's pretrained_cfg of that tag (nothing downloaded)
+            "photos": _photos(model, Path(__file__).resolve().parents[1] / "container_edu" / "samples"),
         }
         print(f"{name}: {len(shapes)} keys, argmax {fixture['models'][name]['logits']['argmax']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
