@@ -117,12 +117,12 @@ def wait_for_condition(page, js_predicate: str, what: str, arg=None) -> None:
         raise AssertionError(f"{what}: not seen within {ACTION_TIMEOUT_S} s") from error
 
 
-def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    """Poll a Python ``predicate`` (e.g. one that reads the page) until it holds."""
-    deadline = time.monotonic() + ACTION_TIMEOUT_S
+def wait_until(predicate: Callable[[], bool], what: str, timeout_s: float = ACTION_TIMEOUT_S) -> None:
+    """Poll a Python ``predicate`` (e.g. one that reads the page) until it holds, for at most ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not seen within {ACTION_TIMEOUT_S} s")
+            raise AssertionError(f"{what}: not seen within {timeout_s:.0f} s")
         time.sleep(0.2)  # polling interval
 
 
