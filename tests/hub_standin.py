@@ -15,6 +15,7 @@ bytes'), ``announce_size``, ``send`` (bytes other than the announced ones: a tra
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import socketserver
@@ -129,3 +130,25 @@ class StandInHub:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def serving_hub(tmp_path, monkeypatch):
+    """A :class:`StandInHub` that huggingface_hub talks to (``HF_ENDPOINT``), with its cache under ``tmp_path``.
+
+    Checks that the library's endpoint is 127.0.0.1 (never the real hub) and, at the end, that every request it
+    made asked for a file (``/resolve/``).
+    """
+    from container_edu.hub import hf_fetch
+
+    with StandInHub() as standin:
+        monkeypatch.setenv("HF_ENDPOINT", standin.endpoint)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+        monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+        settings = hf_fetch.hub_settings()
+        assert settings.host.startswith("127.0.0.1:"), settings  # never the real hub
+        assert settings.cache_dir == tmp_path / "hf_home" / "hub"
+        yield standin
+        assert all("/resolve/" in path for _, path in standin.log), standin.log

@@ -17,10 +17,10 @@ import torch
 from PIL import Image
 from safetensors.torch import save
 
-from container_edu.hub import families, hf_fetch
+from container_edu.hub import families
 from container_edu.hub.family_sources import FAMILY_NAMES, FAMILY_SOURCES
 from container_edu.models import FAMILY_MODELS, create_model
-from hub_standin import StandInHub
+from hub_standin import StandInHub, serving_hub
 from weights_server import RunsShell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,18 +46,8 @@ def _listing(folder: Path) -> dict[str, str]:
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    with StandInHub() as standin:
-        monkeypatch.setenv("HF_ENDPOINT", standin.endpoint)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-        monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        settings = hf_fetch.hub_settings()
-        assert settings.host.startswith("127.0.0.1:"), settings  # never the real hub
-        assert settings.cache_dir == tmp_path / "hf_home" / "hub"
+    with serving_hub(tmp_path, monkeypatch) as standin:
         yield standin
-        # Every request the library made went to the stand-in, and only to the files asked for.
-        assert all("/resolve/" in path for _, path in standin.log), standin.log
 
 
 def _publish(hub: StandInHub, name: str, body: bytes, **lies):

@@ -16,11 +16,11 @@ pytest.importorskip("app.families_view")
 from apptest_support import ANALYSIS, assert_clean, figure_title, figures_of, start  # noqa: E402
 from app import deployment  # noqa: E402
 from app.family_weights import button_key  # noqa: E402
-from container_edu.hub import families, hf_fetch  # noqa: E402
+from container_edu.hub import families  # noqa: E402
 from container_edu.hub.family_sources import FAMILY_SOURCES  # noqa: E402
 from container_edu.hub.weights_store import DIR_ENV  # noqa: E402
 from container_edu.models import FAMILY_LABELS, create_model  # noqa: E402
-from hub_standin import StandInHub  # noqa: E402
+from hub_standin import serving_hub  # noqa: E402
 
 TAB = "Three families"
 PREFIX = "fam"  # the Analysis tab's prefix in three_families()
@@ -34,13 +34,7 @@ def hub(tmp_path, monkeypatch, no_weights):
     folder.mkdir()
     monkeypatch.setenv(DIR_ENV, str(folder))
     monkeypatch.setenv(deployment.SHARED_ENV, "0")
-    with StandInHub() as standin:
-        monkeypatch.setenv("HF_ENDPOINT", standin.endpoint)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-        monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        assert hf_fetch.hub_settings().host.startswith("127.0.0.1:")  # never the real hub
+    with serving_hub(tmp_path, monkeypatch) as standin:
         yield standin, folder
 
 

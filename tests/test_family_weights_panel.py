@@ -21,11 +21,11 @@ from apptest_support import TIMEOUT, assert_clean, assert_errors, texts
 from app import deployment
 from app.families import SHORT_NAMES
 from app.family_weights import DOWNLOAD_BUTTON, INSTALLED, NOT_INSTALLED, PANEL_TITLE, button_key, fetch_command
-from container_edu.hub import families, hf_fetch
+from container_edu.hub import families
 from container_edu.hub import weights_store as store
 from container_edu.hub.family_sources import FAMILY_SOURCES
 from container_edu.models import FAMILY_LABELS, FAMILY_MODELS, create_model
-from hub_standin import StandInHub
+from hub_standin import StandInHub, serving_hub
 
 WHERE = "t"
 #: Small configs of each family (timm's key names and 1000 classes; a few blocks, few channels).
@@ -91,15 +91,8 @@ def folder(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    with StandInHub() as standin:
-        monkeypatch.setenv("HF_ENDPOINT", standin.endpoint)
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-        monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-        assert hf_fetch.hub_settings().host.startswith("127.0.0.1:")  # never the real hub
+    with serving_hub(tmp_path, monkeypatch) as standin:
         yield standin
-        assert all("/resolve/" in path for _, path in standin.log), standin.log
 
 
 def test_without_weights_each_family_has_its_facts_and_a_button(folder, hub):
