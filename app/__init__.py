@@ -25,3 +25,9 @@ exactly what the pages draw.
 ``app.lessons`` (the guided lessons) builds on the same layer: its models come from ``caching``, its
 colours from ``container_edu.figures.colors``, its tolerance from ``container_edu.analysis.explore.RELATIVE_TOLERANCE``.
 """
+
+# pandas is imported here, once, under the import lock of ``app``, before any page runs. Plotly imports it lazily
+# when it serialises a figure; when two sessions draw their first figure at the same moment on a fresh server, one
+# thread could find the other's half-imported module ("partially initialized module 'pandas' has no attribute
+# 'Series'", seen in `tools/load_test.py --quick` with a core kept busy). Importing ``app`` waits for it instead.
+import pandas  # noqa: E402, F401
