@@ -43,7 +43,9 @@ def test_quick_load_test_sessions_see_only_their_own_results(tmp_path):
     assert out.exists(), f"the load test wrote no results (exit {completed.returncode}):\n{completed.stderr[-4000:]}"
     result = json.loads(out.read_text())
     assert result["sessions"] == QUICK_SESSIONS and result["actions_per_session"] == QUICK_ACTIONS
-    assert result["errors"] == [], result["errors"]
+    server_log = tmp_path / "server.log"
+    log_tail = server_log.read_text(errors="replace")[-4000:] if server_log.exists() else "(no server log)"
+    assert result["errors"] == [], (result["errors"], log_tail)
     assert result["mismatches"] == [], result["mismatches"]
     # Every session did all its actions (upload, query, head, upload), and both uploads showed its own result.
     assert result["completed"] == {str(s): QUICK_ACTIONS for s in range(QUICK_SESSIONS)}, result["completed"]

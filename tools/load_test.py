@@ -223,6 +223,7 @@ READ_STATE_JS = """() => {
     }
   }
   out.exceptions = document.querySelectorAll('[data-testid="stException"]').length;
+  out.exceptionText = Array.from(document.querySelectorAll('[data-testid="stException"]'), (e) => e.innerText).join(' | ');
   for (const e of document.querySelectorAll('[data-testid="stAlertContentError"]')) out.errors.push(e.innerText);
   out.running = document.querySelectorAll('[data-testid="stStatusWidget"]').length > 0;
   return out;
@@ -257,7 +258,8 @@ async def wait_for(page, predicate, timeout: float, what: str, stats: SessionSta
     while time.monotonic() < deadline:
         state = await read_state(page)
         if state["exceptions"]:
-            raise ActionFailed(f"{what}: the page shows an exception element (a traceback)")
+            raise ActionFailed(f"{what}: the page shows an exception element (a traceback): "
+                               f"{state.get('exceptionText', '')[:800]!r}")
         if state["errors"]:
             raise ActionFailed(f"{what}: the page shows an error: {state['errors'][0][:200]!r}")
         if predicate(state):
