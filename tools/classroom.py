@@ -161,9 +161,12 @@ class Session:
                            f"{'reconnect' if after_a_disconnect else 'connect'} within {self.timeout:.0f} s "
                            f"(connection states seen: {state.get('seen')})")
 
-    async def poll(self, done, what: str) -> dict:
-        """Read the page until ``done(state)``; a traceback, an error alert or another session's result fails."""
-        deadline = time.monotonic() + self.timeout
+    async def poll(self, done, what: str, timeout: float | None = None) -> dict:
+        """Read the page until ``done(state)``; a traceback, an error alert or another session's result fails.
+
+        ``timeout``: seconds to wait (default: the session's action timeout)."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         state: dict = {}
         while time.monotonic() < deadline:
             state = await self.page.evaluate(STATE_JS)
@@ -180,7 +183,7 @@ class Session:
                 return state
             await asyncio.sleep(0.25)
         shot = await self.screenshot(f"session{self.index}-{len(self.errors)}")
-        raise ActionFailed(f"session {self.index}, {what}: not done within {self.timeout:.0f} s (prediction shown: "
+        raise ActionFailed(f"session {self.index}, {what}: not done within {timeout:.0f} s (prediction shown: "
                            f"{state.get('prediction')}; screenshot {shot})")
 
     async def choose_upload(self) -> object:
@@ -230,9 +233,18 @@ class Session:
         self.lost_uploads += 1
         return await self.upload(image)
 
-    async def acknowledge_notice(self) -> None:
-        await self.page.get_by_role("button", name="Got it").click()
-        await self.poll(lambda s: not s["notice"] and not s["running"], "acknowledging the new-session notice")
+    async def acknowledge_notice(self, attempts: int = 3) -> None:
+        """Press "Got it" until the notice goes. A press that lands while the page reruns can be lost (seen once in
+        CI with a core kept busy: the notice stayed); a learner presses again, a bounded number of times."""
+        for attempt in range(attempts):
+            await self.page.get_by_role("button", name="Got it").click()
+            try:
+                await self.poll(lambda s: not s["notice"] and not s["running"], "acknowledging the new-session notice",
+                                timeout=self.timeout / attempts)
+                return
+            except ActionFailed as failure:
+                if failure.mismatch or "not done within" not in str(failure) or attempt + 1 == attempts:
+                    raise
 
     async def screenshot(self, name: str) -> Path | None:
         try:
